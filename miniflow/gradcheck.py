@@ -1,0 +1,218 @@
+"""Check analytic gradients against central differences.
+
+Backpropagation computes gradients from derivative rules; a numerical
+gradient nudges each input element by +-eps and watches the output move:
+
+    d f / d x_i  ~  (f(x + eps e_i) - f(x - eps e_i)) / (2 eps)
+
+The two should agree. How closely is measured by the relative error
+``|a - n| / max(|a| + |n|, 1e-8)``: about 1e-7 or less is right in float64,
+above 1e-2 is almost certainly a bug (CS231n's rule of thumb).
+
+>>> report = check_gradients(cost, {x: x_value, W: W_value}, wrt=[W])
+>>> print(report)        # names the input, the worst element, both values
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from miniflow.graph import topological_sort, value_and_grad
+from miniflow.nodes import DummyGrad, Node
+
+__all__ = [
+    "relative_error",
+    "numerical_gradients",
+    "check_gradients",
+    "GradientCheck",
+    "GradientCheckReport",
+]
+
+#: Relative error below which a float64 gradient counts as correct.
+DEFAULT_TOLERANCE = 1e-6
+#: Absolute error that always passes: central differences carry about 1e-10
+#: of round-off, which is a large *relative* error on a tiny gradient.
+DEFAULT_ATOL = 1e-8
+
+
+def relative_error(analytic: Any, numerical: Any) -> np.ndarray:
+    """Elementwise ``|a - n| / max(|a| + |n|, 1e-8)``."""
+    a = np.asarray(analytic, dtype=np.float64)
+    n = np.asarray(numerical, dtype=np.float64)
+    return np.abs(a - n) / np.maximum(np.abs(a) + np.abs(n), 1e-8)
+
+
+def _as_float64(feed_dict: Mapping[Node, Any]) -> dict[Node, Any]:
+    """Copies of the fed values, floating ones in float64; integers (labels) kept."""
+    converted: dict[Node, Any] = {}
+    for node, value in feed_dict.items():
+        array = np.array(value)  # always a copy: the caller's arrays are never nudged
+        if np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.bool_):
+            array = array.astype(np.float64)
+        converted[node] = array
+    return converted
+
+
+def _scalar_output(node: Node) -> float:
+    """The number the gradients are gradients of (see value_and_grad)."""
+    value = np.asarray(node.value, dtype=np.float64)
+    if isinstance(node, DummyGrad):
+        return float(np.sum(node.seed_gradient() * value))
+    return float(np.sum(value))
+
+
+def numerical_gradients(
+    node: Node, feed_dict: Mapping[Node, Any], wrt: Sequence[Node], eps: float = 1e-6
+) -> list[np.ndarray]:
+    """Central-difference gradients of ``node`` w.r.t. each of ``wrt`` (fed Inputs).
+
+    Works on float64 copies; the values in ``feed_dict`` are not changed.
+    """
+    feed = _as_float64(feed_dict)
+    missing = [w for w in wrt if w not in feed]
+    if missing:
+        raise ValueError(
+            f"numerical gradients need the inputs in feed_dict; {missing!r} are not there."
+        )
+    graph = topological_sort(feed)
+    if node not in graph:
+        raise ValueError(f"{node!r} is not connected to the inputs in feed_dict.")
+
+    def evaluate() -> float:
+        for n in graph:
+            n.forward()
+        return _scalar_output(node)
+
+    results = []
+    for w in wrt:
+        value = feed[w]
+        if not np.issubdtype(value.dtype, np.floating):
+            raise ValueError(
+                f"{w!r} holds {value.dtype} values; only floating inputs have gradients."
+            )
+        w.value = value
+        gradient = np.zeros_like(value)
+        flat_value, flat_grad = value.reshape(-1), gradient.reshape(-1)
+        for i in range(flat_value.size):
+            original = flat_value[i]
+            flat_value[i] = original + eps
+            plus = evaluate()
+            flat_value[i] = original - eps
+            minus = evaluate()
+            flat_value[i] = original
+            flat_grad[i] = (plus - minus) / (2 * eps)
+        results.append(gradient)
+    evaluate()  # leave the graph holding the unperturbed values
+    return results
+
+
+@dataclass
+class GradientCheck:
+    """The comparison for one input."""
+
+    name: str
+    analytic: np.ndarray | None
+    numerical: np.ndarray
+    tolerance: float
+    problem: str | None = None  # a shape or type problem found before values
+    atol: float = DEFAULT_ATOL
+    error: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.problem is None:
+            self.error = relative_error(self.analytic, self.numerical)
+            if not np.all(np.isfinite(np.asarray(self.analytic, dtype=np.float64))):
+                self.problem = "the analytic gradient contains NaN or inf"
+        else:
+            self.error = np.full(self.numerical.shape, np.inf)
+
+    @property
+    def max_error(self) -> float:
+        return float(np.max(self.error)) if self.error.size else 0.0
+
+    @property
+    def passed(self) -> bool:
+        if self.problem is not None:
+            return False
+        absolute = np.abs(np.asarray(self.analytic, dtype=np.float64) - self.numerical)
+        return bool(np.all((self.error <= self.tolerance) | (absolute <= self.atol)))
+
+    def describe(self) -> str:
+        """A paragraph a student can act on."""
+        if self.problem is not None:
+            return f"{self.name}: FAILED: {self.problem}."
+        if self.error.size == 0:
+            return f"{self.name}: ok (empty)"
+        analytic = np.asarray(self.analytic, dtype=np.float64)
+        # Largest relative error; among equals (often several at 1.0), the
+        # largest absolute difference is the most telling one to show.
+        absolute = np.abs(analytic - self.numerical)
+        flat = np.lexsort((absolute.reshape(-1), self.error.reshape(-1)))[-1]
+        worst = np.unravel_index(int(flat), self.error.shape)
+        index = tuple(int(i) for i in worst) if self.error.ndim else ()
+        verdict = "ok" if self.passed else "FAILED"
+        return (
+            f"{self.name}: {verdict}: max relative error {self.max_error:.2e} "
+            f"(tolerance {self.tolerance:.0e}) at element {index}: "
+            f"analytic {analytic[worst]:.6g}, numerical {self.numerical[worst]:.6g}; "
+            f"shape {self.numerical.shape}"
+        )
+
+
+@dataclass
+class GradientCheckReport:
+    """All the comparisons of one ``check_gradients`` call."""
+
+    checks: list[GradientCheck]
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        head = "gradient check passed" if self.passed else "gradient check FAILED"
+        return "\n".join([head] + ["  " + check.describe() for check in self.checks])
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # IPython display
+        printer.text(str(self))
+
+
+def check_gradients(
+    node: Node,
+    feed_dict: Mapping[Node, Any],
+    wrt: Sequence[Node],
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    atol: float = DEFAULT_ATOL,
+    eps: float = 1e-6,
+) -> GradientCheckReport:
+    """Compare backpropagated and numerical gradients of ``node`` for each of ``wrt``.
+
+    An element passes when its relative error is at most ``tolerance`` or its
+    absolute error at most ``atol``. Shapes are compared before values.
+    Returns a report: ``bool(report)`` says
+    whether every input passed, ``print(report)`` says where and by how much
+    it did not.
+    """
+    wrt = list(wrt)
+    feed = _as_float64(feed_dict)
+    _, analytic = value_and_grad(node, feed, wrt)
+    analytic = [None if a is None else np.array(a, dtype=np.float64) for a in analytic]
+    numerical = numerical_gradients(node, feed, wrt, eps=eps)
+    checks = []
+    for w, a, n in zip(wrt, analytic, numerical):
+        problem = None
+        if a is None:
+            problem = "no gradient was computed (backward left it empty)"
+        elif a.shape != n.shape:
+            problem = (f"gradient has shape {a.shape} but the input has shape {n.shape}; "
+                       "a gradient always has its input's shape")
+        checks.append(GradientCheck(w.name, a, n, tolerance, problem, atol))
+    return GradientCheckReport(checks)

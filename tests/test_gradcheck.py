@@ -1,0 +1,103 @@
+"""The gradient checker students debug with: it must find real bugs and say where."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from miniflow import DummyGrad, Input, Linear, Mul, Node, Sigmoid, check_gradients
+from miniflow.gradcheck import numerical_gradients, relative_error
+
+
+class SigmoidFromInput(Node):
+    """A classic mistake: the derivative evaluated at the input, s(x)(1-s(x)) with s=x."""
+
+    def __init__(self, node):
+        super().__init__([node])
+
+    def forward(self):
+        self.value = 1 / (1 + np.exp(-self.inbound_nodes[0].value))
+
+    def backward(self):
+        x = self.inbound_nodes[0]
+        upstream = sum(n.gradients[self] for n in self.outbound_nodes)
+        self.gradients = {x: upstream * x.value * (1 - x.value)}
+
+
+class LinearNoBiasSum(Linear):
+    """Another classic: the bias gradient keeps the batch dimension."""
+
+    def backward(self):
+        super().backward()
+        self.gradients[self.inbound_nodes[2]] = self.upstream_gradient()
+
+
+def test_relative_error_formula():
+    np.testing.assert_allclose(relative_error([1.0, 0.0, 2.0], [1.0, 0.0, 1.0]),
+                               [0.0, 0.0, 1 / 3])
+
+
+def test_numerical_gradient_of_a_product():
+    x, y = Input("x"), Input("y")
+    f = Mul(x, y)
+    dx, dy = numerical_gradients(f, {x: np.array([2.0, 3.0]), y: np.array([5.0, 7.0])}, [x, y])
+    np.testing.assert_allclose(dx, [5.0, 7.0], rtol=1e-8)
+    np.testing.assert_allclose(dy, [2.0, 3.0], rtol=1e-8)
+
+
+def test_report_names_input_worst_element_and_both_values():
+    x = Input("x")
+    dummy = DummyGrad(SigmoidFromInput(x))
+    report = check_gradients(dummy, {x: np.array([0.0, 2.0, -1.0])}, [x])
+    assert not report.passed and not report
+    text = str(report)
+    assert text.startswith("gradient check FAILED")
+    assert "x: FAILED" in text and "at element (2,)" in text
+    assert "analytic -2" in text and "numerical 0.196612" in text and "shape (3,)" in text
+
+
+def test_shape_problem_is_reported_before_values():
+    X, W, b = Input("X"), Input("W"), Input("b")
+    dummy = DummyGrad(LinearNoBiasSum(X, W, b))
+    rng = np.random.default_rng(0)
+    report = check_gradients(dummy, {X: rng.normal(size=(4, 2)), W: rng.normal(size=(2, 3)),
+                                     b: rng.normal(size=3)}, [W, b])
+    assert [check.passed for check in report.checks] == [True, False]
+    assert "b: FAILED: gradient has shape (4, 3) but the input has shape (3,)" in str(report)
+
+
+def test_nan_in_gradient_fails_the_check():
+    class NanGradient(Sigmoid):
+        def backward(self):
+            super().backward()
+            (node,) = self.inbound_nodes
+            self.gradients[node] = self.gradients[node] * np.nan
+
+    x = Input("x")
+    report = check_gradients(NanGradient(x), {x: np.array([0.5])}, [x])
+    assert "NaN or inf" in str(report) and not report.passed
+
+
+def test_feed_values_are_never_changed():
+    x, y = Input("x"), Input("y")
+    f = Mul(x, y)
+    xv = np.array([1.0, 2.0], dtype=np.float32)
+    yv = np.array([3.0, 4.0])
+    before = (xv.copy(), yv.copy())
+    check_gradients(f, {x: xv, y: yv}, [x, y])
+    np.testing.assert_array_equal(xv, before[0])
+    np.testing.assert_array_equal(yv, before[1])
+    assert xv.dtype == np.float32
+
+
+def test_integer_inputs_have_no_numerical_gradient():
+    x = Input("x")
+    with pytest.raises(ValueError, match="only floating inputs have gradients"):
+        numerical_gradients(Mul(x, x), {x: np.array([1, 2])}, [x])
+
+
+def test_correct_nodes_pass():
+    x = Input("x")
+    report = check_gradients(Sigmoid(x), {x: np.linspace(-3, 3, 7)}, [x])
+    assert report.passed, str(report)
+    assert "x: ok" in str(report)
