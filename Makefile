@@ -1,0 +1,48 @@
+# miniflow course: one command per job. Each target sets itself up first:
+# it uses the active virtual/conda environment if there is one, otherwise it
+# creates ./.venv and installs the course there (pip install -e ".[dev]").
+
+.DEFAULT_GOAL := help
+SYSTEM_PYTHON ?= python3
+VENV := .venv
+
+ifneq ($(or $(VIRTUAL_ENV),$(CONDA_PREFIX)),)
+PYTHON := python
+STAMP := .setup-done-active-env
+else
+PYTHON := $(VENV)/bin/python
+STAMP := $(VENV)/.setup-done
+endif
+
+.PHONY: help setup demo test lab lint bench clean
+
+help:  ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+setup: $(STAMP)  ## create the environment and install the course (once)
+
+$(STAMP): pyproject.toml
+ifeq ($(or $(VIRTUAL_ENV),$(CONDA_PREFIX)),)
+	$(SYSTEM_PYTHON) -m venv $(VENV)
+endif
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet --editable ".[dev]"
+	@touch $@
+
+demo: $(STAMP)  ## the course's main job: run the demo end to end
+	$(PYTHON) -m miniflow.examples
+
+test: $(STAMP)  ## run the whole test suite
+	$(PYTHON) -m pytest
+
+lab: $(STAMP)  ## open the course in JupyterLab
+	$(PYTHON) -m jupyter lab --notebook-dir=.
+
+lint: $(STAMP)  ## static checks
+	$(PYTHON) -m ruff check miniflow autograder tests benchmarks
+
+bench: $(STAMP)  ## time miniflow against hand-written numpy
+	$(PYTHON) benchmarks/bench_training.py
+
+clean:  ## remove the local environment and generated grading folders
+	rm -rf $(VENV) .setup-done-active-env submitted autograded feedback gradebook.db

@@ -1,0 +1,88 @@
+"""The packaging promises: one dependency list in two files, a light import,
+the data shipped inside the package, and a README whose commands exist."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~ \[;]", requirement.strip(), maxsplit=1)[0].lower()
+
+
+def _pyproject_requirements() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = project["dependencies"] + project["optional-dependencies"]["dev"]
+    return {_name(r): r.replace(" ", "") for r in requirements}
+
+
+def _environment_requirements() -> dict[str, str]:
+    """The conda dependencies of environment.yml, read without a YAML library."""
+    found = {}
+    text = (ROOT / "environment.yml").read_text()
+    for line in text.split("\ndependencies:\n", 1)[1].splitlines():
+        match = re.match(r"^  - ([A-Za-z0-9_.\-]+.*)$", line)
+        if match:
+            requirement = match.group(1).split("#")[0].strip()
+            found[_name(requirement)] = requirement.replace(" ", "")
+    found.pop("python", None)
+    found.pop("pip", None)
+    found.pop("pip:", None)
+    return found
+
+
+def test_environment_yml_and_pyproject_list_the_same_packages():
+    pip_side, conda_side = _pyproject_requirements(), _environment_requirements()
+    assert pip_side == conda_side, (
+        "pyproject.toml and environment.yml disagree; make them list the same packages "
+        f"and versions.\n only in pyproject: {sorted(set(pip_side.items()) - set(conda_side.items()))}"
+        f"\n only in environment.yml: {sorted(set(conda_side.items()) - set(pip_side.items()))}"
+    )
+    assert {"numpy", "matplotlib", "jupyterlab", "nbgrader", "nbval"} <= set(pip_side)
+
+
+def test_import_miniflow_needs_numpy_and_nothing_heavier():
+    program = (
+        "import sys, miniflow\n"
+        "heavy = {'matplotlib', 'nbgrader', 'jupyterlab', 'nbformat', 'scipy', 'IPython'}\n"
+        "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))\n"
+        "print('numpy' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                         check=True, cwd=ROOT).stdout.split("\n")
+    assert out[0] == "[]", f"import miniflow pulled in {out[0]}"
+    assert out[1] == "True"
+
+
+def test_bundled_data_is_declared_as_package_data():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["miniflow"]
+    data_files = sorted(p.name for p in (ROOT / "miniflow" / "data").glob("*.npz"))
+    assert data_files, "miniflow/data holds no .npz data"
+    assert all(any(Path(f).match(Path(p).name) for p in patterns) for f in data_files)
+
+
+def test_readme_commands_exist_in_the_makefile():
+    readme = (ROOT / "README.md").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    targets = set(re.findall(r"^([a-z-]+):", makefile, flags=re.MULTILINE))
+    used = set(re.findall(r"make ([a-z-]+)", readme))
+    assert {"demo", "test", "lab"} <= used
+    assert used <= targets, f"README mentions make targets that do not exist: {used - targets}"
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "make test" in ci and "make test" in (ROOT / "README.md").read_text()
+
+
+def test_generated_folders_are_ignored():
+    ignored = (ROOT / ".gitignore").read_text().split()
+    for folder in ("/submitted/", "/autograded/", "/feedback/", "/gradebook.db", "/.venv/"):
+        assert folder in ignored
