@@ -206,7 +206,7 @@ def test_fan_out_gradients_add_up():
 
 def test_rerunning_forward_and_backward_gives_the_same_gradients():
     x, y = Input("x"), Input("y")
-    cost = MSE(y, Sigmoid(Mul(x, x)))
+    MSE(y, Sigmoid(Mul(x, x)))
     graph = topological_sort({x: np.array([0.3, -1.2]), y: np.array([1.0, 0.0])})
     forward_and_backward(graph)
     first = x.gradients[x].copy()

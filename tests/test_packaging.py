@@ -41,7 +41,8 @@ def test_environment_yml_and_pyproject_list_the_same_packages():
     pip_side, conda_side = _pyproject_requirements(), _environment_requirements()
     assert pip_side == conda_side, (
         "pyproject.toml and environment.yml disagree; make them list the same packages "
-        f"and versions.\n only in pyproject: {sorted(set(pip_side.items()) - set(conda_side.items()))}"
+        "and versions.\n only in pyproject: "
+        f"{sorted(set(pip_side.items()) - set(conda_side.items()))}"
         f"\n only in environment.yml: {sorted(set(conda_side.items()) - set(pip_side.items()))}"
     )
     assert {"numpy", "matplotlib", "jupyterlab", "nbgrader", "nbval"} <= set(pip_side)
