@@ -1,13 +1,215 @@
-"""Command-line entry point: ``python -m autograder SUBCOMMAND``."""
+"""The instructor pipeline: ``python -m autograder SUBCOMMAND`` from the course root.
+
+    release   [ASSIGNMENT]          student notebooks in release/, assignments in the gradebook
+    collect   SOURCE [ASSIGNMENT]   submissions from a folder or LMS zip into submitted/
+    grade     [ASSIGNMENT]          autograde in parallel, one bad notebook never stops the rest
+    feedback  [ASSIGNMENT]          HTML feedback without hidden-test source
+    export                          grades as CSV
+    report                          class report (HTML, figures)
+    selfcheck [ASSIGNMENT]          solutions full marks, blanks zero, every mutant loses points
+    demo                            the whole pipeline on a synthetic class
+
+Every subcommand has --help. ASSIGNMENT is optional (all, in manifest order)
+and ``--student ID`` narrows to one student where it applies.
+"""
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
+from pathlib import Path
+
+from autograder.manifest import ManifestError, load_manifest
+from autograder.nbgrader_cli import NbgraderError
+
+
+def _workers(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("--workers must be at least 1")
+    return number
+
+
+def _default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from autograder.gradebook import register_assignments
+    from autograder.nbgrader_cli import run_nbgrader
+
+    course = load_manifest()
+    chosen = course.select(args.assignment)
+    for assignment in chosen:
+        run_nbgrader(["generate_assignment", assignment.name, "--force"], course.root)
+        print(f"released {assignment.name:14} -> release/{assignment.name}/"
+              f"{assignment.notebook_file}  (due {assignment.due})")
+    register_assignments(course, [a.name for a in chosen])
+    return 0
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from autograder.collect import collect
+
+    course = load_manifest()
+    assignment = course.assignment(args.assignment) if args.assignment else None
+    report = collect(course, Path(args.source), assignment=assignment,
+                     students=[args.student] if args.student else None, force=args.force)
+    print("\n".join(report.lines()))
+    return 0 if report.placed or not report.skipped else 1
+
+
+def print_table(results: list) -> None:
+    print(f"{'student':18} {'assignment':14} {'score':>9}  status / notes")
+    for r in results:
+        score = f"{r.score:g}/{r.max_score:g}"
+        notes = "; ".join(r.notes)
+        print(f"{r.student:18} {r.assignment:14} {score:>9}  {r.status}"
+              + (f": {notes}" if notes else ""))
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from autograder.grading import grade
+
+    course = load_manifest()
+    done = []
+
+    def progress(result) -> None:
+        done.append(result)
+        print(f"\r  graded {len(done)} submission(s); last: {result.student} "
+              f"{result.assignment} {result.score:g}/{result.max_score:g}",
+              end="", flush=True, file=sys.stderr)
+
+    results = grade(course, course.select(args.assignment),
+                    students=[args.student] if args.student else None, workers=args.workers,
+                    on_result=progress)
+    print(file=sys.stderr)
+    if not results:
+        print("nothing to grade: collect submissions into submitted/<student>/<assignment>/ "
+              "first (python -m autograder collect SOURCE)")
+        return 1
+    print_table(results)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from autograder.nbgrader_cli import run_nbgrader
+
+    course = load_manifest()
+    target = Path(args.to).resolve()
+    run_nbgrader(["export", "--to", str(target)], course.root)
+    print(f"grades written to {target}")
+    return 0
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from autograder.feedback import write_feedback
+
+    course = load_manifest()
+    pages = write_feedback(course, course.select(args.assignment), args.student)
+    for page in pages:
+        print(page.relative_to(course.root))
+    if not pages:
+        print("no graded submissions to write feedback for: run `python -m autograder grade`")
+        return 1
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from autograder.report import write_report
+
+    course = load_manifest()
+    path = write_report(course, Path(args.output).resolve() if args.output else None)
+    print(f"class report written to {path}")
+    return 0
+
+
+def cmd_selfcheck(args: argparse.Namespace) -> int:
+    from autograder.selfcheck import format_table, selfcheck
+
+    course = load_manifest()
+    checks = selfcheck(course, course.select(args.assignment), workers=args.workers,
+                       mutants=not args.no_mutants)
+    print(format_table(checks))
+    return 0 if all(c.ok for c in checks) else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from autograder.demo import run_demo
+
+    return run_demo(load_manifest(), Path(args.output) if args.output else None,
+                    workers=args.workers)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
+
+    def add(name: str, handler, help_text: str, *, assignment: bool = True,
+            student: bool = True) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        if assignment:
+            command.add_argument("assignment", nargs="?", default=None,
+                                 help="assignment name from course/manifest.toml (default: all)")
+        if student:
+            command.add_argument("--student", metavar="ID", help="only this student")
+        command.set_defaults(handler=handler)
+        return command
+
+    add("release", cmd_release, "generate the student notebooks in release/ and register the "
+        "assignments, with their due dates, in the gradebook", student=False)
+    collect = sub.add_parser(
+        "collect", help="copy submissions from a folder or zip into submitted/",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Copy submissions from a folder or an LMS zip into "
+        "submitted/<student>/<assignment>/<notebook>.ipynb.\n\nAccepted layouts: one folder "
+        "per student (alice/graphs.ipynb, alice/01_graphs/graphs.ipynb,\nMoodle's "
+        "alice_123_assignsubmission_file_/graphs.ipynb) or flat files named\n"
+        "<student>_..._<notebook>.ipynb as Canvas exports them. Files are copied, never moved.")
+    collect.add_argument("source", help="folder of submissions, or an LMS zip of notebooks")
+    collect.add_argument("assignment", nargs="?", default=None,
+                         help="put every notebook under this assignment (default: match names)")
+    collect.add_argument("--student", metavar="ID", help="only this student")
+    collect.add_argument("--force", action="store_true", help="replace collected notebooks")
+    collect.set_defaults(handler=cmd_collect)
+    grade = add("grade", cmd_grade, "autograde submissions with nbgrader, several in parallel")
+    grade.add_argument("--workers", type=_workers, default=_default_workers(),
+                       help="grading processes (default: %(default)s)")
+    feedback = add("feedback", cmd_feedback, "write HTML feedback per student: scores and "
+                   "the checks' messages, never the hidden tests' source")
+    del feedback
+    report = add("report", cmd_report, "write the class report: score distributions, pass "
+                 "rate per test cell, most frequent diagnostic messages", assignment=False,
+                 student=False)
+    report.add_argument("--output", help="HTML file (default: reports/class-report.html)")
+    check = add("selfcheck", cmd_selfcheck, "grade the solutions (full marks), the blank "
+                "release (zero) and every mutant (must lose points); exit 1 on any failure",
+                student=False)
+    check.add_argument("--workers", type=_workers, default=_default_workers(),
+                       help="processes (default: %(default)s)")
+    check.add_argument("--no-mutants", action="store_true", help="skip the mutant library")
+    demo = add("demo", cmd_demo, "run the whole pipeline on a synthetic class in a new "
+               "course folder", assignment=False, student=False)
+    demo.add_argument("--output", help="course folder to create (default: a temporary one)")
+    demo.add_argument("--workers", type=_workers, default=_default_workers(),
+                      help="grading processes (default: %(default)s)")
+    export = add("export", cmd_export, "export the gradebook as CSV", assignment=False,
+                 student=False)
+    export.add_argument("--to", default="grades.csv", help="CSV file (default: %(default)s)")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    print("autograder: the instructor pipeline is not built yet; see the README.", file=sys.stderr)
-    return 2
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ManifestError, NbgraderError, FileNotFoundError, ValueError) as error:
+        print(f"autograder {args.command}: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -200,12 +200,17 @@ def check_forward(
 
 
 def _gradients(cls: type, values: Sequence[Any], names: Sequence[str], wrt: Sequence[int],
-               upstream: Any) -> tuple[Node, list[Input], list[Any]]:
-    """Gradients of ``cls(*inputs)`` w.r.t. the inputs at positions ``wrt``."""
+               upstream: Any, *, loss: bool = False) -> tuple[Node, list[Input], list[Any]]:
+    """Gradients of ``cls(*inputs)`` w.r.t. the inputs at positions ``wrt``.
+
+    With ``loss`` the node is the end of the graph (no consumer sends it a
+    gradient), as a loss node is when training.
+    """
     inputs, node = _build(cls, values, names)
-    dummy = DummyGrad(node)
     feed = dict(zip(inputs, [np.array(v) for v in values]))
-    feed[dummy] = upstream
+    if not loss:
+        dummy = DummyGrad(node)
+        feed[dummy] = upstream
     graph = _run("topological_sort", lambda: topological_sort(feed))
     _run(f"{cls.__name__}.forward()", lambda: [n.forward() for n in graph])
     _run(f"{cls.__name__}.backward()", lambda: [n.backward() for n in reversed(graph)])
@@ -216,12 +221,13 @@ def _gradients(cls: type, values: Sequence[Any], names: Sequence[str], wrt: Sequ
 def check_backward(
     student: type, reference: type, values: Sequence[Any], *,
     names: Sequence[str] | None = None, wrt: Sequence[int] | None = None,
-    upstream: Any = None, batch_size: int | None = None, seed: int = 0,
+    upstream: Any = None, batch_size: int | None = None, seed: int = 0, loss: bool = False,
 ) -> None:
     """``student``'s gradients w.r.t. each input must equal the reference's.
 
     The upstream gradient is random (from ``seed``) unless given, so a
-    backward that ignores it is caught.
+    backward that ignores it is caught. With ``loss=True`` the node is the
+    last node of the graph (a loss): no upstream gradient is sent.
     """
     names = list(names) if names else [f"input{i}" for i in range(len(values))]
     wrt = list(range(len(values))) if wrt is None else list(wrt)
@@ -231,8 +237,8 @@ def check_backward(
         n.forward()
     if upstream is None:
         upstream = np.random.default_rng(seed).normal(size=np.shape(ref_node.value))
-    _, _, expected = _gradients(reference, values, names, wrt, upstream)
-    node, _, got = _gradients(student, values, names, wrt, upstream)
+    _, _, expected = _gradients(reference, values, names, wrt, upstream, loss=loss)
+    node, _, got = _gradients(student, values, names, wrt, upstream, loss=loss)
     for i, g, e in zip(wrt, got, expected):
         what = (f"{student.__name__}.gradients[{names[i]}] (inputs: "
                 f"{_describe_inputs(names, values)})")

@@ -1,0 +1,127 @@
+"""The whole instructor pipeline, end to end, on a synthetic class.
+
+In a fresh course folder (a temporary one unless ``--output`` names one):
+release every assignment, build an LMS-style inbox of submissions, collect
+it, grade it in parallel, write feedback, export grades and write the class
+report. The class:
+
+* ``solution``: the instructor's solutions (must get full marks);
+* ``blank``: the untouched release notebooks (must get zero);
+* one student per assignment who made a known mistake (a mutant from the
+  mutant library; each must lose points);
+* ``broken``: a submission that is not a notebook (rejected with a reason).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from autograder.collect import collect
+from autograder.feedback import write_feedback
+from autograder.gradebook import register_assignments
+from autograder.grading import GradeResult, copy_course_skeleton, grade
+from autograder.manifest import Course, load_manifest
+from autograder.mutants import load_mutants
+from autograder.nbgrader_cli import run_nbgrader
+from autograder.report import write_report
+
+__all__ = ["build_class", "run_demo"]
+
+
+def _with_mutant(source_notebook: Path, cell: str, replacement: str) -> nbformat.NotebookNode:
+    notebook = nbformat.read(source_notebook, as_version=4)
+    for c in notebook.cells:
+        if c.metadata.get("nbgrader", {}).get("grade_id") == cell:
+            c.source = replacement
+    return notebook
+
+
+def build_class(course: Course, inbox: Path) -> dict[str, str]:
+    """Write the synthetic class's submissions as an LMS would hand them out.
+
+    Returns what each student is expected to show (for the final verdict).
+    """
+    expected = {"solution": "full marks", "blank": "zero", "broken": "rejected"}
+    for assignment in course.assignments:
+        name, file = assignment.name, assignment.notebook_file
+        for student, origin in (("solution", "source"), ("blank", "release")):
+            target = inbox / student / name
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(course.root / origin / name / file, target / file)
+        mutants = load_mutants(name)
+        if mutants:
+            mutant = mutants[len(expected) % len(mutants)]
+            student = f"mutant{assignment.name.split('_')[0]}"
+            notebook = _with_mutant(course.root / "source" / name / file, mutant.cell,
+                                    mutant.source)
+            (inbox / student / name).mkdir(parents=True, exist_ok=True)
+            nbformat.write(notebook, inbox / student / name / file)
+            expected[student] = f"loses points ({mutant.name})"
+    first = course.assignments[0]
+    (inbox / "broken" / first.name).mkdir(parents=True, exist_ok=True)
+    (inbox / "broken" / first.name / first.notebook_file).write_text(
+        '{"cells": [ this is not JSON', encoding="utf-8")
+    return expected
+
+
+def verdict(results: list[GradeResult], expected: dict[str, str]) -> list[str]:
+    """What went against expectation (empty when the demo is as it should be)."""
+    problems = []
+    for r in results:
+        want = expected.get(r.student, "")
+        if want == "full marks" and not (r.status == "graded" and r.score == r.max_score):
+            problems.append(f"{r.student} {r.assignment}: expected full marks, got "
+                            f"{r.score:g}/{r.max_score:g} ({r.status})")
+        if want == "zero" and not (r.status == "graded" and r.score == 0):
+            problems.append(f"{r.student} {r.assignment}: expected 0, got {r.score:g}")
+        if want.startswith("loses") and not (r.status == "graded" and r.score < r.max_score):
+            problems.append(f"{r.student} {r.assignment}: the mutant kept full marks")
+        if want == "rejected" and r.status != "rejected":
+            problems.append(f"{r.student} {r.assignment}: expected a rejection")
+    return problems
+
+
+def run_demo(source_course: Course, output: Path | None = None, *, workers: int = 2) -> int:
+    from autograder.__main__ import print_table
+
+    root = Path(output) if output else Path(tempfile.mkdtemp(prefix="miniflow-demo-"))
+    if root.exists() and any(root.iterdir()):
+        raise ValueError(f"{root} is not empty; give --output a new or empty folder")
+    print(f"demo course folder: {root}")
+    copy_course_skeleton(source_course.root, root, source_course.assignments)
+    course = load_manifest(root)
+    print("1. release: generating the student notebooks")
+    for assignment in course.assignments:
+        run_nbgrader(["generate_assignment", assignment.name, "--force"], root)
+    register_assignments(course)
+    print("2. collect: a synthetic class from an LMS-style inbox")
+    inbox = root / "inbox"
+    expected = build_class(course, inbox)
+    report = collect(course, inbox)
+    print("   " + "\n   ".join(report.lines()[:1] + report.lines()[-1:]))
+    print(f"3. grade: {len(report.placed)} submission(s) on {workers} worker(s)")
+    results = grade(course, course.assignments, students=None, workers=workers)
+    print_table(results)
+    print("4. feedback")
+    pages = write_feedback(course, course.assignments)
+    print("5. export")
+    run_nbgrader(["export", "--to", str(root / "grades.csv")], root)
+    print("6. report")
+    page = write_report(course)
+    (root / "expected.json").write_text(json.dumps(expected, indent=1), encoding="utf-8")
+    problems = verdict(results, expected)
+    print()
+    print(f"feedback pages: {len(pages)} under {root / 'feedback'}")
+    print(f"grades:         {root / 'grades.csv'}")
+    print(f"class report:   {page}")
+    if problems:
+        print("UNEXPECTED:\n  " + "\n  ".join(problems))
+        return 1
+    print("as expected: solution full marks, blank zero, every mutant lost points, "
+          "the broken notebook was rejected with a reason")
+    return 0

@@ -1,0 +1,144 @@
+"""HTML feedback that shows each student their score and the checks' messages,
+but never the source of a hidden test.
+
+Plain ``nbgrader generate_feedback`` renders the autograded notebook, whose
+test cells hold the hidden tests, and its ``ClearHiddenTests`` preprocessor
+still leaves the failing hidden line in the traceback. Here a test cell
+shows only its visible part, and an error shows only its type and message
+(the checks' messages are written for students); tracebacks are dropped.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from pathlib import Path
+
+import nbformat
+
+from autograder.gradebook import load_results
+from autograder.manifest import Assignment, Course
+
+__all__ = ["HIDDEN", "feedback_html", "strip_hidden", "write_feedback"]
+
+HIDDEN = re.compile(r"[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.DOTALL)
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 58rem; margin: 2rem auto; color: #222;
+       line-height: 1.45; padding: 0 1rem; }
+h1 { font-size: 1.5rem; margin-bottom: .2rem; } .muted { color: #666; }
+.summary { font-size: 1.15rem; margin: 1rem 0; }
+table { border-collapse: collapse; margin: 1rem 0; }
+td, th { padding: .25rem .8rem; border-bottom: 1px solid #ddd; text-align: left; }
+.cell { margin: 1rem 0; }
+pre { background: #f6f8fa; padding: .6rem .8rem; overflow-x: auto; border-radius: 4px;
+      margin: .2rem 0; font-size: .85rem; }
+.markdown pre { background: none; padding: 0; white-space: pre-wrap; font-family: inherit;
+                font-size: 1rem; }
+.graded { border-left: 4px solid #888; padding-left: .8rem; }
+.pass { border-color: #2a7d2a; } .fail { border-color: #c0392b; }
+.badge { font-weight: 600; } .pass .badge { color: #2a7d2a; } .fail .badge { color: #c0392b; }
+.error { background: #fdecea; color: #7b1f17; }
+.hidden-note { color: #666; font-style: italic; }
+img { max-width: 100%; }
+"""
+
+
+def strip_hidden(source: str) -> str:
+    """The visible part of a test cell; hidden regions become one comment line."""
+    return HIDDEN.sub("# (hidden tests run here when grading)\n", source)
+
+
+def _markdown(text: str) -> str:
+    try:
+        from nbconvert.filters.markdown_mistune import markdown2html_mistune
+    except ImportError:  # nbconvert comes with nbgrader; plain text if it ever does not
+        return f"<pre>{html.escape(text)}</pre>"
+    return markdown2html_mistune(text)
+
+
+def _outputs_html(cell: nbformat.NotebookNode) -> str:
+    parts = []
+    for output in cell.get("outputs", []):
+        kind = output.output_type
+        if kind == "stream":
+            parts.append(f"<pre>{html.escape(_ANSI.sub('', output.text)[-5000:])}</pre>")
+        elif kind == "error":
+            # Type and message only: the traceback would show hidden test lines.
+            message = _ANSI.sub("", f"{output.ename}: {output.evalue}")
+            parts.append(f'<pre class="error">{html.escape(message[-5000:])}</pre>')
+        elif kind in ("execute_result", "display_data"):
+            data = output.get("data", {})
+            if "image/png" in data:
+                png = data["image/png"]
+                png = png if isinstance(png, str) else base64.b64encode(png).decode()
+                parts.append(f'<img alt="figure" src="data:image/png;base64,{png.strip()}">')
+            elif "text/plain" in data:
+                parts.append(f"<pre>{html.escape(data['text/plain'][-5000:])}</pre>")
+    return "".join(parts)
+
+
+def feedback_html(notebook: nbformat.NotebookNode, result: dict, assignment: Assignment,
+                  course_title: str) -> str:
+    """One student's feedback page for one assignment."""
+    scores = {c["grade_id"]: c for c in result.get("cells", [])}
+    rows = "".join(
+        f"<tr><td>{html.escape(gid)}</td><td>{c['score']:g} / {c['max_score']:g}</td></tr>"
+        for gid, c in scores.items())
+    body = []
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "markdown":
+            body.append(f'<div class="cell markdown">{_markdown(cell.source)}</div>')
+            continue
+        if cell.cell_type != "code":
+            continue
+        source = strip_hidden(cell.source) if meta.get("grade") else cell.source
+        block = f"<pre>{html.escape(source)}</pre>{_outputs_html(cell)}"
+        grade_id = meta.get("grade_id")
+        if meta.get("grade") and grade_id in scores:
+            c = scores[grade_id]
+            status = "pass" if c["score"] >= c["max_score"] else "fail"
+            block = (f'<div class="badge">{html.escape(grade_id)}: {c["score"]:g} / '
+                     f'{c["max_score"]:g} points</div>{block}')
+            body.append(f'<div class="cell graded {status}">{block}</div>')
+        else:
+            body.append(f'<div class="cell">{block}</div>')
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.get("notes", []))
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>Feedback: {html.escape(assignment.title)}</title><style>{_STYLE}</style>"
+        f"</head><body><h1>{html.escape(assignment.title)}</h1>"
+        f'<div class="muted">{html.escape(course_title)} &middot; student '
+        f"{html.escape(result['student'])}</div>"
+        f'<div class="summary">Score: <b>{result["score"]:g} / {result["max_score"]:g}</b></div>'
+        + (f"<ul>{notes}</ul>" if notes else "")
+        + f"<table><tr><th>test</th><th>points</th></tr>{rows}</table>"
+        + '<p class="hidden-note">Each test cell shows its visible tests and the message of '
+          "the first check that failed. Hidden tests are not shown.</p>"
+        + "".join(body) + "</body></html>\n")
+
+
+def write_feedback(course: Course, assignments: tuple[Assignment, ...],
+                   student: str | None = None) -> list[Path]:
+    """feedback/<student>/<assignment>/<notebook>.html for every graded result."""
+    results = load_results(course)
+    written = []
+    for assignment in assignments:
+        for (name, who), result in sorted(results.items()):
+            if name != assignment.name or (student and who != student):
+                continue
+            if result["status"] != "graded":
+                continue
+            autograded = (course.root / "autograded" / who / name / assignment.notebook_file)
+            if not autograded.is_file():
+                continue
+            notebook = nbformat.read(autograded, as_version=4)
+            page = feedback_html(notebook, result, assignment, course.title)
+            target = course.root / "feedback" / who / name / f"{assignment.notebook}.html"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(page, encoding="utf-8")
+            written.append(target)
+    return written

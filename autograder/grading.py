@@ -1,0 +1,267 @@
+"""Grade submissions with nbgrader, in parallel, without one bad notebook stopping the rest.
+
+nbgrader cannot autograde in parallel and SQLite takes one writer at a time,
+so the work is sharded: each worker process gets its own temporary course
+folder (configuration, header, source, and copies of its students'
+submissions) with its own gradebook, runs ``nbgrader autograde`` there one
+student at a time, and returns plain results. One writer, the parent
+process, then records every result in the course gradebook and copies the
+autograded notebooks into the course's ``autograded/`` folder. The course
+gradebook is whatever ``db_url`` nbgrader_config.py names, so a large course
+can point it at PostgreSQL without changing this code.
+
+Submissions are checked before nbgrader sees them (not JSON, not a
+notebook, missing, renamed, extra files) and are only ever copied: the files
+in ``submitted/`` are never modified.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from autograder.execute import error_message
+from autograder.manifest import Assignment, Course
+from autograder.nbgrader_cli import NbgraderError, run_nbgrader
+
+__all__ = ["CellGrade", "GradeResult", "Prepared", "copy_course_skeleton", "grade",
+           "prepare_submission"]
+
+#: A notebook that takes longer than this in total is stopped (each cell is
+#: also held to Execute.timeout from nbgrader_config.py).
+SUBMISSION_TIMEOUT = 600
+
+
+@dataclass
+class CellGrade:
+    grade_id: str
+    score: float
+    max_score: float
+    message: str = ""
+
+
+@dataclass
+class GradeResult:
+    """What happened to one student's submission of one assignment."""
+
+    student: str
+    assignment: str
+    status: str  # "graded", "rejected" (never reached nbgrader) or "error"
+    score: float = 0.0
+    max_score: float = 0.0
+    cells: list[CellGrade] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Prepared:
+    """A submission checked and ready to copy, or the reason it cannot be graded."""
+
+    notebook: Path | None
+    notes: list[str]
+    reason: str = ""
+
+
+def prepare_submission(folder: Path, assignment: Assignment) -> Prepared:
+    """Find and check the notebook in ``submitted/<student>/<assignment>/``.
+
+    A missing notebook with exactly one other notebook beside it is taken as
+    renamed (and noted); anything that is not a readable notebook is
+    rejected with the reason.
+    """
+    expected = folder / assignment.notebook_file
+    notes: list[str] = []
+    if not folder.is_dir():
+        return Prepared(None, notes, f"no submission folder {folder}")
+    notebooks = sorted(p for p in folder.glob("*.ipynb") if p.is_file())
+    others = sorted(p.name for p in folder.iterdir()
+                    if p.is_file() and p != expected and p.name != "timestamp.txt")
+    if expected.is_file():
+        chosen = expected
+    elif len(notebooks) == 1:
+        chosen = notebooks[0]
+        notes.append(f"notebook was renamed to {chosen.name}; graded it as "
+                     f"{assignment.notebook_file}")
+        others.remove(chosen.name)
+    elif not notebooks:
+        return Prepared(None, notes, f"missing notebook: expected {assignment.notebook_file}, "
+                        f"found {', '.join(others) or 'nothing'}")
+    else:
+        return Prepared(None, notes, f"expected {assignment.notebook_file} but found several "
+                        f"notebooks ({', '.join(p.name for p in notebooks)}); cannot tell "
+                        "which one to grade")
+    if others:
+        notes.append(f"ignored extra files: {', '.join(others)}")
+    try:
+        text = chosen.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return Prepared(None, notes, f"{chosen.name} is not a text file (is it a notebook?)")
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as error:
+        return Prepared(None, notes, f"{chosen.name} is not valid JSON ({error.msg} at line "
+                        f"{error.lineno}); it may be truncated or not a notebook")
+    try:
+        notebook = nbformat.reads(text, as_version=4)
+        nbformat.validate(notebook)
+    except Exception as error:  # nbformat raises several types
+        first = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+        return Prepared(None, notes, f"{chosen.name} is JSON but not a valid notebook: {first}")
+    return Prepared(chosen, notes)
+
+
+def copy_course_skeleton(root: Path, destination: Path,
+                         assignments: Iterable[Assignment]) -> None:
+    """The files nbgrader needs to grade: configuration, header, sources."""
+    destination.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(root / "nbgrader_config.py", destination / "nbgrader_config.py")
+    (destination / "course").mkdir(exist_ok=True)
+    for name in ("manifest.toml", "header.ipynb"):
+        shutil.copy2(root / "course" / name, destination / "course" / name)
+    for assignment in assignments:
+        shutil.copytree(root / "source" / assignment.name,
+                        destination / "source" / assignment.name, dirs_exist_ok=True)
+
+
+def _read_results(workdir: Path, assignment: Assignment, student: str,
+                  notes: list[str]) -> GradeResult:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    result = GradeResult(student, assignment.name, "graded", notes=list(notes))
+    autograded = workdir / "autograded" / student / assignment.name / assignment.notebook_file
+    messages = {}
+    if autograded.is_file():
+        for cell in nbformat.read(autograded, as_version=4).cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id:
+                messages[grade_id] = error_message(cell)
+    with Gradebook(f"sqlite:///{workdir / 'gradebook.db'}") as gradebook:
+        try:
+            submission = gradebook.find_submission(assignment.name, student)
+        except MissingEntry:
+            result.status = "error"
+            return result
+        for notebook in submission.notebooks:
+            for grade in notebook.grades:
+                if grade.max_score:
+                    score = grade.score if grade.score is not None else 0.0
+                    result.cells.append(CellGrade(grade.name, float(score),
+                                                  float(grade.max_score),
+                                                  messages.get(grade.name, "")))
+                    if grade.cell_type == "code" and grade.auto_score is None:
+                        result.notes.append(f"{grade.name} needs manual grading")
+        result.score = float(sum(c.score for c in result.cells))
+        result.max_score = float(sum(c.max_score for c in result.cells))
+    return result
+
+
+def _explain_failure(log: str) -> str:
+    lowered = log.lower()
+    if "kernel died" in lowered or "deadkernelerror" in lowered:
+        return "the kernel died while running the notebook (does it call os._exit or exit()?)"
+    if "timeout" in lowered or "timed out" in lowered:
+        return "the notebook did not finish within the time limit"
+    tail = [line for line in log.strip().splitlines() if line.strip()][-3:]
+    return "nbgrader could not grade it: " + " | ".join(tail)[-400:]
+
+
+def grade_shard(root: str, assignment: Assignment, jobs: Sequence[tuple[str, str, list[str]]],
+                keep: str | None = None) -> list[dict]:
+    """Worker: grade ``jobs`` (student, notebook path, notes) in a private course folder."""
+    root_path = Path(root)
+    results = []
+    with tempfile.TemporaryDirectory(prefix=f"grade-{assignment.name}-") as temp:
+        workdir = Path(temp)
+        copy_course_skeleton(root_path, workdir, [assignment])
+        try:
+            run_nbgrader(["generate_assignment", assignment.name, "--force"], workdir)
+        except NbgraderError as error:
+            return [GradeResult(s, assignment.name, "error", notes=[*n, str(error)[-400:]])
+                    .to_dict() for s, _, n in jobs]
+        for student, notebook, notes in jobs:
+            target = workdir / "submitted" / student / assignment.name
+            target.mkdir(parents=True)
+            shutil.copy2(notebook, target / assignment.notebook_file)
+            try:
+                outcome = run_nbgrader(["autograde", assignment.name, "--student", student,
+                                        "--force"], workdir, check=False,
+                                       timeout=SUBMISSION_TIMEOUT)
+                log = outcome.stdout + outcome.stderr
+                failed = outcome.returncode != 0
+            except Exception as error:  # a timeout of the whole notebook, say
+                log, failed = f"{type(error).__name__}: {error}", True
+            result = _read_results(workdir, assignment, student, notes)
+            if failed and (result.status == "error" or not result.cells):
+                result.status = "error"
+                result.notes.append(_explain_failure(log))
+            elif failed:
+                result.notes.append(_explain_failure(log))
+            if keep is not None:
+                source = workdir / "autograded" / student / assignment.name
+                if source.is_dir():
+                    destination = Path(keep) / student / assignment.name
+                    shutil.rmtree(destination, ignore_errors=True)
+                    shutil.copytree(source, destination)
+            results.append(result.to_dict())
+    return results
+
+
+def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequence[str] | None,
+          workers: int = 2, keep_autograded: bool = True,
+          on_result: Callable[[GradeResult], None] | None = None,
+          record: bool = True) -> list[GradeResult]:
+    """Grade every submission of ``assignments`` (optionally only ``students``)."""
+    submitted = course.root / "submitted"
+    results: list[GradeResult] = []
+    tasks = []
+    for assignment in assignments:
+        names = sorted(p.name for p in submitted.iterdir() if p.is_dir()) \
+            if submitted.is_dir() else []
+        if students is not None:
+            names = [n for n in names if n in set(students)]
+        jobs = []
+        for student in names:
+            folder = submitted / student / assignment.name
+            if not folder.is_dir():
+                continue
+            prepared = prepare_submission(folder, assignment)
+            if prepared.notebook is None:
+                result = GradeResult(student, assignment.name, "rejected",
+                                     max_score=assignment.points,
+                                     notes=[*prepared.notes, prepared.reason])
+                results.append(result)
+                if on_result:
+                    on_result(result)
+            else:
+                jobs.append((student, str(prepared.notebook), prepared.notes))
+        # Shards of a few students each keep every worker busy.
+        size = max(1, -(-len(jobs) // max(1, workers * 2)))
+        tasks += [(assignment, jobs[i:i + size]) for i in range(0, len(jobs), size)]
+    keep = str(course.root / "autograded") if keep_autograded else None
+    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [pool.submit(grade_shard, str(course.root), a, shard, keep)
+                   for a, shard in tasks]
+        for future in as_completed(futures):
+            for data in future.result():
+                data["cells"] = [CellGrade(**c) for c in data["cells"]]
+                result = GradeResult(**data)
+                results.append(result)
+                if on_result:
+                    on_result(result)
+    results.sort(key=lambda r: ([a.name for a in course.assignments].index(r.assignment),
+                                r.student))
+    if record:
+        from autograder.gradebook import record_results
+
+        record_results(course, results)
+    return results

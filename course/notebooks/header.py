@@ -1,0 +1,26 @@
+from course.authoring import NotebookBuilder
+
+notebook = NotebookBuilder(id_prefix="header-")
+notebook.markdown(r"""
+# Build your own TensorFlow
+
+*The miniflow course.* In six assignments you build `miniflow`, a small
+neural-network library, and use it to read handwritten digits.
+
+**Running the tests.** Run the notebook top to bottom (*Run > Run All Cells*
+in JupyterLab). After each exercise, run its test cell: no output means the
+visible tests passed. An error message says what is wrong. When you are
+stuck, `check_gradients` from `miniflow` compares your gradients with
+numerical ones and says where they differ.
+
+**Submitting.** Save the notebook under its original name (do not rename or
+copy it), then *Kernel > Restart Kernel and Run All Cells* once to be sure it
+runs from a fresh start. Submit that notebook through your course's
+submission page. Grading runs hidden tests of the same kind as the visible
+ones; each cell may run for at most 30 seconds.
+
+**Honour code.** Write your solutions yourself. You may discuss ideas with
+others, but do not share or copy code, and do not import miniflow's reference
+implementation of the node you are asked to write: the grader checks, and it
+scores zero.
+""")

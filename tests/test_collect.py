@@ -1,0 +1,158 @@
+"""Collecting submissions and checking them before nbgrader sees them."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.collect import collect
+from autograder.grading import prepare_submission
+from autograder.manifest import ManifestError, load_manifest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def course(tmp_path):
+    """An empty course folder with the real manifest and configuration."""
+    (tmp_path / "course").mkdir()
+    shutil.copy2(ROOT / "course" / "manifest.toml", tmp_path / "course" / "manifest.toml")
+    shutil.copy2(ROOT / "nbgrader_config.py", tmp_path / "nbgrader_config.py")
+    return load_manifest(tmp_path)
+
+
+def _notebook(text: str = "print(1)") -> str:
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(text)]
+    return nbformat.writes(notebook)
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_folder_per_student_is_placed_by_notebook_name(course, tmp_path):
+    first, second = course.assignments[0], course.assignments[1]
+    inbox = tmp_path / "inbox"
+    (inbox / "alice").mkdir(parents=True)
+    (inbox / "alice" / first.notebook_file).write_text(_notebook())
+    (inbox / "bob" / second.name).mkdir(parents=True)
+    (inbox / "bob" / second.name / "my work.ipynb").write_text(_notebook())
+    before = _digest(inbox)
+    report = collect(course, inbox)
+    assert sorted((s, a) for s, a, _ in report.placed) == [("alice", first.name),
+                                                          ("bob", second.name)]
+    assert (course.root / "submitted" / "bob" / second.name / second.notebook_file).is_file()
+    assert _digest(inbox) == before, "collect must copy, never change the inbox"
+
+
+def test_canvas_style_zip_with_resubmission_suffix_and_junk(course, tmp_path):
+    first = course.assignments[0]
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr(f"carol_1234_5678_{first.notebook}-1.ipynb", _notebook())
+        z.writestr("dave_99_1_notes.txt", "hello")
+        z.writestr("erin_5_6_unrelated.ipynb", _notebook())
+        z.writestr("__MACOSX/._x.ipynb", "junk")
+    report = collect(course, archive)
+    assert report.placed == [("carol", first.name, f"carol_1234_5678_{first.notebook}-1.ipynb")]
+    reasons = dict(report.skipped)
+    assert "not a notebook" in reasons["dave_99_1_notes.txt"]
+    assert "matches no assignment" in reasons["erin_5_6_unrelated.ipynb"]
+    assert "could not place 2 file(s)" in "\n".join(report.lines())
+
+
+def test_moodle_folder_names_and_a_named_assignment(course, tmp_path):
+    third = course.assignments[2]
+    inbox = tmp_path / "inbox"
+    (inbox / "frank_42_assignsubmission_file_").mkdir(parents=True)
+    (inbox / "frank_42_assignsubmission_file_" / "renamed.ipynb").write_text(_notebook())
+    report = collect(course, inbox, assignment=third)
+    assert report.placed[0][:2] == ("frank", third.name)
+
+
+def test_existing_submissions_are_kept_unless_forced(course, tmp_path):
+    first = course.assignments[0]
+    inbox = tmp_path / "inbox"
+    (inbox / "alice").mkdir(parents=True)
+    (inbox / "alice" / first.notebook_file).write_text(_notebook("print('new')"))
+    target = course.root / "submitted" / "alice" / first.name / first.notebook_file
+    target.parent.mkdir(parents=True)
+    target.write_text(_notebook("print('old')"))
+    report = collect(course, inbox)
+    assert not report.placed and "--force" in report.skipped[0][1]
+    assert "old" in target.read_text()
+    collect(course, inbox, force=True)
+    assert "new" in target.read_text()
+
+
+def test_zip_entries_cannot_escape_the_course(course, tmp_path):
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("../../escaped.ipynb", _notebook())
+    report = collect(course, archive)
+    assert not report.placed and "unsafe path" in report.skipped[0][1]
+    assert not (tmp_path.parent / "escaped.ipynb").exists()
+
+
+def test_missing_source_says_what_to_give(course, tmp_path):
+    with pytest.raises(FileNotFoundError, match="folder of submissions"):
+        collect(course, tmp_path / "nowhere")
+
+
+def test_unknown_assignment_lists_the_real_ones(course):
+    with pytest.raises(ManifestError, match=course.assignments[0].name):
+        course.assignment("99_nothing")
+
+
+# -- prepare_submission: what is graded and what is rejected --------------------
+
+
+@pytest.mark.parametrize("content, reason", [
+    ('{"cells": [ truncated', "not valid JSON"),
+    ('{"hello": "world"}', "not a valid notebook"),
+])
+def test_broken_notebooks_are_rejected_with_the_reason(course, tmp_path, content, reason):
+    first = course.assignments[0]
+    folder = tmp_path / "s" / first.name
+    folder.mkdir(parents=True)
+    (folder / first.notebook_file).write_text(content)
+    prepared = prepare_submission(folder, first)
+    assert prepared.notebook is None and reason in prepared.reason
+
+
+def test_binary_file_posing_as_a_notebook_is_rejected(course, tmp_path):
+    first = course.assignments[0]
+    folder = tmp_path / "s" / first.name
+    folder.mkdir(parents=True)
+    (folder / first.notebook_file).write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    assert "not a text file" in prepare_submission(folder, first).reason
+
+
+def test_renamed_notebook_is_graded_with_a_note_and_extra_files_are_noted(course, tmp_path):
+    first = course.assignments[0]
+    folder = tmp_path / "s" / first.name
+    folder.mkdir(parents=True)
+    (folder / "Copy of graphs.ipynb").write_text(_notebook())
+    (folder / "scratch.py").write_text("x = 1")
+    prepared = prepare_submission(folder, first)
+    assert prepared.notebook == folder / "Copy of graphs.ipynb"
+    assert any("renamed" in n for n in prepared.notes)
+    assert any("scratch.py" in n for n in prepared.notes)
+
+
+def test_missing_and_ambiguous_notebooks_are_rejected(course, tmp_path):
+    first = course.assignments[0]
+    folder = tmp_path / "s" / first.name
+    folder.mkdir(parents=True)
+    (folder / "answers.txt").write_text("42")
+    assert "missing notebook" in prepare_submission(folder, first).reason
+    (folder / "a.ipynb").write_text(_notebook())
+    (folder / "b.ipynb").write_text(_notebook())
+    assert "several notebooks" in prepare_submission(folder, first).reason
