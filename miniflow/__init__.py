@@ -17,7 +17,7 @@ The map:
 ``import miniflow`` needs numpy and nothing else.
 """
 
-from miniflow import gradcheck  # DATASETS-PENDING
+from miniflow import datasets, gradcheck
 from miniflow.gradcheck import check_gradients
 from miniflow.graph import (
     GraphError,
@@ -41,7 +41,13 @@ from miniflow.nodes import (
     Sigmoid,
     Tanh,
 )
-from miniflow.training import accuracy, iterate_minibatches, predict_classes, sgd_update
+from miniflow.training import (
+    accuracy,
+    iterate_minibatches,
+    predict_classes,
+    progress,
+    sgd_update,
+)
 
 __version__ = "1.0.0"
 
@@ -51,5 +57,5 @@ __all__ = [
     "GraphError", "topological_sort", "forward_pass", "backward_pass",
     "forward_and_backward", "value_and_grad", "gradient_of",
     "sgd_update", "iterate_minibatches", "accuracy", "predict_classes",
-    "check_gradients", "gradcheck",  # "datasets",
+    "check_gradients", "gradcheck", "datasets", "progress",
 ]

@@ -10,7 +10,7 @@ import numpy as np
 from miniflow.graph import gradient_of
 from miniflow.nodes import Node
 
-__all__ = ["sgd_update", "iterate_minibatches", "accuracy", "predict_classes"]
+__all__ = ["sgd_update", "iterate_minibatches", "accuracy", "predict_classes", "progress"]
 
 
 def sgd_update(trainables: Iterable[Node], learning_rate: float = 1e-2) -> None:
@@ -71,3 +71,65 @@ def accuracy(scores: Any, labels: Any) -> float:
             f"{predicted.shape[0]} predictions but {labels.shape[0]} labels: they must match."
         )
     return float(np.mean(predicted == labels))
+
+
+class progress:  # noqa: N801 (used like a function: ``for epoch in progress(range(30))``)
+    """A text progress bar over epochs, with the latest metrics beside it.
+
+        bar = progress(range(epochs), description="epoch")
+        for epoch in bar:
+            ...
+            bar.set(loss=epoch_loss)
+
+    Each step rewrites one line (``\\r``); the end prints the elapsed time.
+    It writes to ``sys.stdout`` at the time it runs, so Jupyter shows it in
+    the cell's output. Without a screen or notebook it is just text.
+    """
+
+    def __init__(self, iterable: Iterable[Any], *, total: int | None = None,
+                 description: str = "", width: int = 30, file: Any = None):
+        self.iterable = iterable
+        self.total = total if total is not None else _length(iterable)
+        self.description = description
+        self.width = width
+        self.file = file
+        self.metrics: dict[str, float] = {}
+        self.done = 0
+
+    def set(self, **metrics: float) -> None:
+        """Show these values (for example ``loss=0.31``) beside the bar from now on."""
+        self.metrics.update(metrics)
+
+    def _line(self) -> str:
+        if self.total:
+            filled = round(self.width * self.done / self.total)
+            bar = "#" * filled + "." * (self.width - filled)
+            count = f"[{bar}] {self.done}/{self.total}"
+        else:
+            count = f"{self.done}"
+        shown = "  ".join(f"{k} {v:.4g}" for k, v in self.metrics.items())
+        return " ".join(part for part in (self.description, count, shown) if part)
+
+    def _draw(self, end: str = "") -> None:
+        import sys
+
+        out = self.file if self.file is not None else sys.stdout
+        out.write("\r" + self._line() + end)
+        out.flush()
+
+    def __iter__(self) -> Iterator[Any]:
+        import time
+
+        start = time.perf_counter()
+        for item in self.iterable:
+            yield item
+            self.done += 1
+            self._draw()
+        self._draw(end=f"  ({time.perf_counter() - start:.1f} s)\n")
+
+
+def _length(iterable: Iterable[Any]) -> int | None:
+    try:
+        return len(iterable)  # type: ignore[arg-type]
+    except TypeError:
+        return None
