@@ -12,6 +12,7 @@ Every result, with the checks' messages per cell, is also kept in
 from __future__ import annotations
 
 import json
+import warnings
 from datetime import datetime
 from pathlib import Path
 
@@ -76,12 +77,19 @@ def record_results(course: Course, results: list) -> None:
         for result in results:
             gradebook.update_or_create_student(result.student)
             try:
-                gradebook.remove_submission(result.assignment, result.student)
+                submission = gradebook.find_submission(result.assignment, result.student)
             except MissingEntry:
-                pass
+                submission = None
             if result.status != "graded":
+                if submission is not None:  # a regrade that now fails: forget the old grade
+                    gradebook.remove_submission(result.assignment, result.student)
                 continue  # no submission recorded: export shows a zero
-            submission = gradebook.add_submission(result.assignment, result.student)
+            if submission is None:
+                with warnings.catch_warnings():
+                    # nbgrader builds the rows before adding them to the session,
+                    # which SQLAlchemy flags (harmlessly) while autoflushing.
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    submission = gradebook.add_submission(result.assignment, result.student)
             scores = {c.grade_id: c.score for c in result.cells}
             for notebook in submission.notebooks:
                 for grade in notebook.grades:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -29,15 +30,9 @@ import nbformat
 
 from autograder.execute import error_message
 from autograder.manifest import Assignment, Course
-from autograder.nbgrader_cli import NbgraderError, run_nbgrader
 
 __all__ = ["CellGrade", "GradeResult", "Prepared", "copy_course_skeleton", "grade",
            "prepare_submission"]
-
-#: A notebook that takes longer than this in total is stopped (each cell is
-#: also held to Execute.timeout from nbgrader_config.py).
-SUBMISSION_TIMEOUT = 600
-
 
 @dataclass
 class CellGrade:
@@ -70,9 +65,16 @@ class Prepared:
     notebook: Path | None
     notes: list[str]
     reason: str = ""
+    deleted: list[str] = field(default_factory=list)  # graded cells no longer there
 
 
-def prepare_submission(folder: Path, assignment: Assignment) -> Prepared:
+def _graded_cell_ids(notebook: nbformat.NotebookNode) -> list[str]:
+    return [c.metadata["nbgrader"]["grade_id"] for c in notebook.cells
+            if c.metadata.get("nbgrader", {}).get("grade") and "grade_id" in c.metadata.nbgrader]
+
+
+def prepare_submission(folder: Path, assignment: Assignment,
+                       source: Path | None = None) -> Prepared:
     """Find and check the notebook in ``submitted/<student>/<assignment>/``.
 
     A missing notebook with exactly one other notebook beside it is taken as
@@ -117,7 +119,12 @@ def prepare_submission(folder: Path, assignment: Assignment) -> Prepared:
     except Exception as error:  # nbformat raises several types
         first = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
         return Prepared(None, notes, f"{chosen.name} is JSON but not a valid notebook: {first}")
-    return Prepared(chosen, notes)
+    deleted = []
+    if source is not None and source.is_file():
+        present = set(_graded_cell_ids(notebook))
+        deleted = [g for g in _graded_cell_ids(nbformat.read(source, as_version=4))
+                   if g not in present]
+    return Prepared(chosen, notes, deleted=deleted)
 
 
 def copy_course_skeleton(root: Path, destination: Path,
@@ -175,37 +182,79 @@ def _explain_failure(log: str) -> str:
     return "nbgrader could not grade it: " + " | ".join(tail)[-400:]
 
 
-def grade_shard(root: str, assignment: Assignment, jobs: Sequence[tuple[str, str, list[str]]],
+def _zero_deleted(result: GradeResult, deleted: Sequence[str]) -> None:
+    """A graded cell the student deleted was restored by nbgrader; it scores 0."""
+    for cell in result.cells:
+        if cell.grade_id in deleted:
+            cell.score = 0.0
+            cell.message = "this graded test cell was deleted from the submitted notebook"
+    if deleted:
+        result.notes.append(f"graded cell(s) {', '.join(deleted)} were deleted; nbgrader "
+                            "restored them and they score 0")
+        result.score = float(sum(c.score for c in result.cells))
+
+
+def _nbgrader_api(workdir: Path):
+    """nbgrader's Python API on ``workdir`` (its nbgrader_config.py applies)."""
+    import os
+
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from autograder.nbgrader_cli import nbgrader_environment
+
+    # nbgrader shells out to `alembic` from this interpreter's scripts folder.
+    os.environ["PATH"] = nbgrader_environment()["PATH"]
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(workdir)).load_config()
+    config.CourseDirectory.root = str(workdir)
+    config.CourseDirectory.db_url = f"sqlite:///{workdir / 'gradebook.db'}"
+    coursedir = CourseDirectory(config=config)
+    return NbGraderAPI(coursedir=coursedir, config=config)
+
+
+def grade_shard(root: str, assignment: Assignment,
+                jobs: Sequence[tuple[str, str, list[str], list[str]]],
                 keep: str | None = None) -> list[dict]:
-    """Worker: grade ``jobs`` (student, notebook path, notes) in a private course folder."""
+    """Worker: grade ``jobs`` (student, notebook, notes, deleted cells) in a private folder.
+
+    nbgrader runs in this process through its Python API, so its (slow)
+    import is paid once per worker, not once per submission.
+    """
     root_path = Path(root)
     results = []
-    with tempfile.TemporaryDirectory(prefix=f"grade-{assignment.name}-") as temp:
+    # nbgrader's own warnings (SQLAlchemy's autoflush notes, say) are not the
+    # student's business and must never turn into errors here.
+    with warnings.catch_warnings(), \
+            tempfile.TemporaryDirectory(prefix=f"grade-{assignment.name}-") as temp:
+        warnings.simplefilter("ignore")
         workdir = Path(temp)
         copy_course_skeleton(root_path, workdir, [assignment])
-        try:
-            run_nbgrader(["generate_assignment", assignment.name, "--force"], workdir)
-        except NbgraderError as error:
-            return [GradeResult(s, assignment.name, "error", notes=[*n, str(error)[-400:]])
-                    .to_dict() for s, _, n in jobs]
-        for student, notebook, notes in jobs:
+        api = _nbgrader_api(workdir)
+        generated = api.generate_assignment(assignment.name, force=True, create=True)
+        if not generated["success"]:
+            reason = "nbgrader could not generate the assignment: " + \
+                generated.get("error", "")[-400:]
+            return [GradeResult(s, assignment.name, "error", notes=[*n, reason]).to_dict()
+                    for s, _, n, _ in jobs]
+        for student, notebook, notes, deleted in jobs:
             target = workdir / "submitted" / student / assignment.name
             target.mkdir(parents=True)
             shutil.copy2(notebook, target / assignment.notebook_file)
-            try:
-                outcome = run_nbgrader(["autograde", assignment.name, "--student", student,
-                                        "--force"], workdir, check=False,
-                                       timeout=SUBMISSION_TIMEOUT)
-                log = outcome.stdout + outcome.stderr
-                failed = outcome.returncode != 0
-            except Exception as error:  # a timeout of the whole notebook, say
-                log, failed = f"{type(error).__name__}: {error}", True
+            outcome = api.autograde(assignment.name, student, force=True, create=True)
+            failed = not outcome["success"]
+            log = outcome.get("log", "") + outcome.get("error", "")
             result = _read_results(workdir, assignment, student, notes)
-            if failed and (result.status == "error" or not result.cells):
-                result.status = "error"
+            if failed:
+                # nbgrader stops at a dead kernel and leaves every cell ungraded:
+                # report one clear reason instead of a cell-by-cell "manual" list.
+                result.notes = [n for n in result.notes if not n.endswith("manual grading")]
                 result.notes.append(_explain_failure(log))
-            elif failed:
-                result.notes.append(_explain_failure(log))
+                if result.status == "error" or all(c.score == 0 for c in result.cells):
+                    result.status = "error"
+                    result.score = 0.0
+                    result.max_score = result.max_score or assignment.points
+            _zero_deleted(result, deleted)
             if keep is not None:
                 source = workdir / "autograded" / student / assignment.name
                 if source.is_dir():
@@ -234,7 +283,9 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
             folder = submitted / student / assignment.name
             if not folder.is_dir():
                 continue
-            prepared = prepare_submission(folder, assignment)
+            prepared = prepare_submission(
+                folder, assignment,
+                course.root / "source" / assignment.name / assignment.notebook_file)
             if prepared.notebook is None:
                 result = GradeResult(student, assignment.name, "rejected",
                                      max_score=assignment.points,
@@ -243,7 +294,7 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
                 if on_result:
                     on_result(result)
             else:
-                jobs.append((student, str(prepared.notebook), prepared.notes))
+                jobs.append((student, str(prepared.notebook), prepared.notes, prepared.deleted))
         # Shards of a few students each keep every worker busy.
         size = max(1, -(-len(jobs) // max(1, workers * 2)))
         tasks += [(assignment, jobs[i:i + size]) for i in range(0, len(jobs), size)]

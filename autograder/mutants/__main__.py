@@ -22,7 +22,7 @@ def main(argv: list[str]) -> int:
             print(f"{assignment.name:12} {status:7} {run.score:g}/{run.max_score:g}  "
                   f"{mutant.name}")
             for cell in failed:
-                print(f"{'':21}{cell.grade_id}: {cell.message[:160]}")
+                print(f"{'':21}{cell.grade_id}: {' '.join(cell.message.split())[:160]}")
     return 1 if holes else 0
 
 

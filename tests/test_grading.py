@@ -1,0 +1,215 @@
+"""Real grading with nbgrader in a temporary course folder.
+
+One class of awkward submissions to the first assignment is graded once (in
+parallel, as instructors run it) and every test below reads that run:
+solutions get full marks, blanks zero, edited and deleted test cells are
+handled, a hanging cell and a dying kernel are contained, submitted files
+are never modified, regrading gives the same score, and feedback never
+shows hidden tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.feedback import write_feedback
+from autograder.grading import copy_course_skeleton, grade
+from autograder.manifest import load_manifest
+from autograder.nbgrader_cli import run_nbgrader
+from autograder.report import write_report
+
+ROOT = Path(__file__).resolve().parents[1]
+COURSE = load_manifest(ROOT)
+FIRST = COURSE.assignments[0]
+CELL_TIMEOUT = "5"
+
+
+def _grade_ids(notebook, *, solution=None, grade=None):
+    return [c.metadata.nbgrader["grade_id"] for c in notebook.cells
+            if "nbgrader" in c.metadata
+            and (solution is None or c.metadata.nbgrader.get("solution") == solution)
+            and (grade is None or c.metadata.nbgrader.get("grade") == grade)]
+
+
+def _edit(notebook, grade_id, source):
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            cell.source = source
+            return
+    raise KeyError(grade_id)
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    os.environ["MINIFLOW_CELL_TIMEOUT"] = CELL_TIMEOUT
+    root = tmp_path_factory.mktemp("course")
+    copy_course_skeleton(ROOT, root, [FIRST])
+    run_nbgrader(["generate_assignment", FIRST.name, "--force"], root)
+    source = nbformat.read(root / "source" / FIRST.name / FIRST.notebook_file, as_version=4)
+    release = nbformat.read(root / "release" / FIRST.name / FIRST.notebook_file, as_version=4)
+    tests = _grade_ids(source, grade=True)
+    solutions = _grade_ids(source, solution=True)
+
+    class_ = {"solution": source, "blank": release}
+    # Edits a test cell to pass, with a wrong answer above it: nbgrader restores the test.
+    cheat = nbformat.from_dict(source)
+    _edit(cheat, solutions[0], "def chain_rule_gradients(x, y, z, upstream):\n"
+                               "    return 0.0, 0.0, 0.0")
+    _edit(cheat, tests[0], "pass")
+    class_["cheater"] = cheat
+    # Deletes a graded test cell.
+    deleter = nbformat.from_dict(source)
+    deleter.cells = [c for c in deleter.cells
+                     if c.metadata.get("nbgrader", {}).get("grade_id") != tests[-1]]
+    class_["deleter"] = deleter
+    # A cell that never finishes, early in the notebook; a cell printing megabytes.
+    hang = nbformat.from_dict(source)
+    hang.cells.insert(3, nbformat.v4.new_code_cell("while True:\n    pass"))
+    hang.cells.insert(4, nbformat.v4.new_code_cell("print('x' * 3_000_000)"))
+    class_["hanger"] = hang
+    # A kernel that dies half way.
+    dies = nbformat.from_dict(source)
+    dies.cells.insert(len(dies.cells) // 2, nbformat.v4.new_code_cell("import os\nos._exit(1)"))
+    class_["exiter"] = dies
+    for student, notebook in class_.items():
+        folder = root / "submitted" / student / FIRST.name
+        folder.mkdir(parents=True)
+        nbformat.write(notebook, folder / FIRST.notebook_file)
+    (root / "submitted" / "garbage" / FIRST.name).mkdir(parents=True)
+    (root / "submitted" / "garbage" / FIRST.name / FIRST.notebook_file).write_text("{oops")
+
+    before = _digest(root / "submitted")
+    course = load_manifest(root)
+    results = {r.student: r for r in grade(course, [FIRST], students=None, workers=2)}
+    after = _digest(root / "submitted")
+    regrade = grade(course, [FIRST], students=["solution", "cheater"], workers=1)
+    return {"root": root, "course": course, "results": results, "before": before,
+            "after": after, "regrade": {r.student: r for r in regrade}, "tests": tests,
+            "source": source}
+
+
+def test_solution_scores_full_marks(graded):
+    result = graded["results"]["solution"]
+    assert result.status == "graded"
+    assert result.score == result.max_score == FIRST.points
+
+
+def test_blank_release_scores_zero_without_grader_errors(graded):
+    result = graded["results"]["blank"]
+    assert result.status == "graded" and result.score == 0
+    assert not result.notes
+    assert all(c.message for c in result.cells), "each failing cell says why"
+
+
+def test_edited_test_cell_is_restored_by_nbgrader(graded):
+    result = graded["results"]["cheater"]
+    first_test = next(c for c in result.cells if c.grade_id == graded["tests"][0])
+    assert first_test.score == 0, "the edited test cell must run as written by the instructor"
+    assert result.score == FIRST.points - first_test.max_score
+
+
+def test_deleted_test_cell_scores_zero_with_a_note(graded):
+    result = graded["results"]["deleter"]
+    assert result.status == "graded"
+    deleted = next(c for c in result.cells if c.grade_id == graded["tests"][-1])
+    assert deleted.score == 0 and "deleted" in deleted.message
+    assert any("deleted" in n for n in result.notes)
+    assert result.score == FIRST.points - deleted.max_score
+
+
+def test_hanging_cell_is_interrupted_and_the_rest_still_runs(graded):
+    result = graded["results"]["hanger"]
+    assert result.status == "graded"
+    assert result.score == FIRST.points, "tests after the hanging cell still pass"
+
+
+def test_dying_kernel_is_reported_and_does_not_stop_the_others(graded):
+    result = graded["results"]["exiter"]
+    assert result.status == "error" and result.score == 0
+    assert result.notes == ["the kernel died while running the notebook (does it call "
+                            "os._exit or exit()?)"]
+    assert graded["results"]["solution"].score == FIRST.points, "the others are graded"
+
+
+def test_unreadable_notebook_is_rejected_with_a_reason(graded):
+    result = graded["results"]["garbage"]
+    assert result.status == "rejected" and "not valid JSON" in result.notes[-1]
+
+
+def test_submitted_files_are_never_modified(graded):
+    assert graded["before"] == graded["after"]
+
+
+def test_regrading_gives_the_same_scores(graded):
+    for student, again in graded["regrade"].items():
+        first = graded["results"][student]
+        assert (again.score, [c.score for c in again.cells]) == \
+            (first.score, [c.score for c in first.cells])
+
+
+def test_grades_reach_the_course_gradebook_and_export(graded):
+    root = graded["root"]
+    run_nbgrader(["export", "--to", str(root / "grades.csv")], root)
+    rows = (root / "grades.csv").read_text().splitlines()
+    solution_row = next(r for r in rows if ",solution," in r)
+    assert f",{FIRST.points:g}," in solution_row or f",{FIRST.points}," in solution_row
+
+
+def _hidden_lines(source) -> set[str]:
+    lines = set()
+    for cell in source.cells:
+        for block in re.findall(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", cell.source,
+                                flags=re.DOTALL):
+            lines.update(line.strip() for line in block.splitlines() if len(line.strip()) > 8)
+    return lines
+
+
+def test_feedback_shows_scores_and_messages_but_no_hidden_test(graded):
+    course = graded["course"]
+    pages = write_feedback(course, (FIRST,))
+    by_student = {p.parent.parent.name: p.read_text() for p in pages}
+    assert {"solution", "blank", "cheater"} <= set(by_student)
+    hidden = _hidden_lines(graded["source"])
+    assert hidden
+    for student, page in by_student.items():
+        assert "HIDDEN TESTS" not in page
+        leaked = [line for line in hidden if line in page]
+        assert not leaked, f"feedback for {student} shows hidden test lines: {leaked}"
+        assert "Traceback" not in page
+    blank = by_student["blank"]
+    assert f"Score: <b>0 / {FIRST.points:g}</b>" in blank
+    assert "NotImplementedError" in blank
+
+
+def test_class_report_summarises_scores_cells_and_messages(graded):
+    page = write_report(graded["course"]).read_text()
+    assert "data:image/png;base64," in page
+    assert "Most frequent diagnostic messages" in page
+    assert "garbage" in page and "not valid JSON" in page
+
+
+def test_the_course_gradebook_holds_exactly_the_graded_submissions(graded):
+    from nbgrader.api import Gradebook
+
+    from autograder.gradebook import db_url
+
+    course = graded["course"]
+    graded_students = sorted(s for s, r in graded["results"].items() if r.status == "graded")
+    assert "exiter" not in graded_students and "garbage" not in graded_students
+    with Gradebook(db_url(course)) as gradebook:
+        recorded = sorted(s.student.id for s in gradebook.assignment_submissions(FIRST.name))
+        solution = gradebook.find_submission(FIRST.name, "solution").score
+    assert recorded == graded_students
+    assert solution == FIRST.points
