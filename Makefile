@@ -14,10 +14,10 @@ PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
 endif
 
-.PHONY: help setup demo test lab lint bench clean
+.PHONY: help setup demo test lab lint bench clean notebooks selfcheck
 
 help:  ## list the commands
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 setup: $(STAMP)  ## create the environment and install the course (once)
 
@@ -29,8 +29,8 @@ endif
 	$(PYTHON) -m pip install --quiet --editable ".[dev]"
 	@touch $@
 
-demo: $(STAMP)  ## the course's main job: run the demo end to end
-	$(PYTHON) -m miniflow.examples
+demo: $(STAMP)  ## the main job: the instructor pipeline end to end on a synthetic class
+	$(PYTHON) -m autograder demo
 
 test: $(STAMP)  ## run the whole test suite
 	$(PYTHON) -m pytest
@@ -45,4 +45,10 @@ bench: $(STAMP)  ## time miniflow against hand-written numpy
 	$(PYTHON) benchmarks/bench_training.py
 
 clean:  ## remove the local environment and generated grading folders
-	rm -rf $(VENV) .setup-done-active-env submitted autograded feedback gradebook.db
+	rm -rf $(VENV) .setup-done-active-env submitted autograded feedback reports gradebook.db grades.csv
+
+notebooks: $(STAMP)  ## rebuild source/ and release/ from course/notebooks/*.py
+	$(PYTHON) -m course.build
+
+selfcheck: $(STAMP)  ## solutions full marks, blanks zero, every mutant loses points
+	$(PYTHON) -m autograder selfcheck

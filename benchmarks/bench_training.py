@@ -14,8 +14,8 @@ import argparse
 import time
 
 import numpy as np
-from miniflow.datasets import load_digits
 
+from miniflow.datasets import load_digits
 from miniflow.examples import build_two_layer_network
 from miniflow.graph import forward_and_backward
 from miniflow.training import sgd_update

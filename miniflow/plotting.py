@@ -82,6 +82,12 @@ def _layers(nodes: list[Node]) -> dict[Node, int]:
             for node in remaining:
                 depth[node] = 1 + max(depth.values(), default=-1)
             break
+    # Sources (inputs, weights) sit just before their first consumer, so that
+    # W2 and b2 of a second layer are drawn beside it, not beside X.
+    for node in nodes:
+        consumers = [depth[n] for n in node.outbound_nodes if n in depth]
+        if not [n for n in node.inbound_nodes if n in nodes] and consumers:
+            depth[node] = min(consumers) - 1
     return depth
 
 
@@ -122,7 +128,9 @@ def draw_graph(nodes: Node | Sequence[Node], *, show: str = "value", title: str 
         ax.add_patch(FancyBboxPatch((x - box_w / 2, y - box_h / 2), box_w, box_h,
                                     boxstyle="round,pad=0.05", facecolor=COLOURS[kind],
                                     edgecolor=edge, linewidth=3 if node in marked else 1))
-        ax.text(x, y, text, ha="center", va="center", fontsize=8, gid=f"node:{node.name}")
+        longest = max(len(line) for line in text.splitlines())
+        ax.text(x, y, text, ha="center", va="center", gid=f"node:{node.name}",
+                fontsize=8 if longest <= 16 else max(5.0, 8 * 16 / longest))
     for node in drawn:
         seen: list[Node] = []
         for source in node.inbound_nodes:

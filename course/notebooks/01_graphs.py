@@ -56,7 +56,8 @@ f = Add(xy, xz, name="f")
 graph = mf.topological_sort({x: 3.0, y: 4.0, z: -5.0})
 mf.forward_pass(f, graph)
 print("f(3, 4, -5) =", f.value)
-draw_graph(graph, show="value", title="f = x*y + x*z at x=3, y=4, z=-5");
+draw_graph(graph, show="value", title="f = x*y + x*z at x=3, y=4, z=-5")
+plt.show()
 """)
 notebook.markdown(r"""
 ## 2. The chain rule, by hand

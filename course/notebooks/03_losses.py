@@ -1,0 +1,601 @@
+from course.authoring import NotebookBuilder
+
+notebook = NotebookBuilder()
+notebook.markdown(r"""
+# Assignment 3: Losses
+
+To learn, a network needs one number that says how wrong it is: the
+**loss**. The loss is the last node of the graph, and backpropagation starts
+there. This notebook builds the two losses you will train with: **mean
+squared error** for predicting numbers (regression) and **softmax
+cross-entropy** for predicting classes (classification). Both are short;
+both hide a numerical trap that silently gives wrong answers, and you will
+learn to avoid each one.
+
+**After this notebook you can:**
+
+1. explain why backpropagation starts at the loss with gradient 1;
+2. implement mean squared error without the `(3,)` vs `(3, 1)` broadcasting trap;
+3. compute softmax and cross-entropy stably, with log-sum-exp;
+4. derive the softmax cross-entropy gradient $(\text{softmax} - \text{onehot})/N$.
+
+**How the exercises work.** As before: replace `raise NotImplementedError()`
+in each `# YOUR CODE HERE` cell, run it, then run the test cell below it. The
+grader runs more tests of the same kind (other batch sizes, other numbers of
+classes, extreme values), so make your code correct in general.
+""")
+notebook.given("setup", """
+import warnings
+
+import numpy as np
+import matplotlib.pyplot as plt
+
+import miniflow as mf
+from miniflow import Node, Input, Linear, value_and_grad, topological_sort
+from miniflow.datasets import make_blobs
+from miniflow.plotting import draw_graph, plot_loss
+
+np.set_printoptions(precision=4, suppress=True)
+""")
+notebook.markdown(r"""
+## 1. The loss ends the graph
+
+Every gradient we compute is a gradient *of the loss* $L$:
+$\partial L/\partial W$, $\partial L/\partial b$, ... In *Layers* each node
+read its upstream gradient from its consumers. The loss node has **no
+consumers**: nothing comes after it. Its upstream gradient is the derivative
+of the loss with respect to itself,
+
+$$\frac{\partial L}{\partial L} = 1 ,$$
+
+so a loss's `backward` uses **1** where other nodes read
+`consumer.gradients[self]`. Loss classes also set `is_loss = True`, which
+tells `forward_and_backward` and `value_and_grad` where backpropagation
+starts.
+
+Here is a prediction by a `Linear` layer (miniflow's, from *Layers*) scored
+by mean squared error against targets `y`, on a batch of 5:
+""")
+notebook.code("""
+X, W, b, y = Input("X"), Input("W"), Input("b"), Input("y")
+prediction = Linear(X, W, b, name="Linear")
+cost = mf.MSE(y, prediction, name="MSE")
+
+rng = np.random.default_rng(0)
+graph = topological_sort({X: rng.normal(size=(5, 3)), W: rng.normal(size=(3, 1)),
+                          b: np.zeros(1), y: rng.normal(size=5)})
+mf.forward_pass(cost, graph)
+draw_graph(graph, show="shape", title="A Linear layer scored by MSE: the loss is the last node")
+plt.show()
+""")
+notebook.markdown(r"""
+## 2. Mean squared error
+
+For $m$ targets $y_i$ and predictions $a_i$:
+
+$$L = \frac{1}{m}\sum_{i=1}^{m} (y_i - a_i)^2 .$$
+
+**Worked example.** $y = (1, 2, 3)$, $a = (4.5, 5, 10)$: the differences
+are $(-3.5, -3, -7)$, their squares $(12.25, 9, 49)$, and the mean is
+$70.25 / 3 = 23.41667$.
+""")
+notebook.code("""
+y_example = np.array([1., 2., 3.])
+a_example = np.array([4.5, 5., 10.])
+print("differences:", y_example - a_example)
+print("MSE:", np.mean((y_example - a_example) ** 2))
+""")
+notebook.markdown(r"""
+### The broadcasting trap
+
+Targets usually come as a vector of shape `(m,)`, but a `Linear` layer with
+one output neuron predicts a **column** of shape `(m, 1)`. Subtract the two
+and numpy does not complain: it broadcasts them to an `(m, m)` matrix of
+*every target minus every prediction*. The mean of that is a number, just the
+wrong one:
+""")
+notebook.code("""
+a_column = a_example.reshape(-1, 1)       # what Linear(..., n_out=1) produces: shape (3, 1)
+wrong = y_example - a_column
+print("y has shape", y_example.shape, "and a has shape", a_column.shape)
+print("y - a has shape", wrong.shape, ":\\n", wrong)
+print("mean of its squares:", np.mean(wrong ** 2), "  <- 9 differences instead of 3")
+""")
+notebook.markdown(r"""
+Only the diagonal holds the differences we meant. The fix: make **both**
+sides columns before subtracting (`reshape(-1, 1)`), whatever shapes they
+came in; then the difference has shape `(m, 1)` and the mean is right again.
+""")
+notebook.code("""
+fig, ax = plt.subplots(figsize=(4, 3.4))
+ax.imshow(np.abs(wrong), cmap="Oranges")
+for (i, j), number in np.ndenumerate(wrong):
+    ax.text(j, i, f"{number:g}", ha="center", va="center",
+            fontweight="bold" if i == j else "normal")
+ax.set_title("y - a for shapes (3,) and (3, 1)\\n(only the diagonal was meant)")
+ax.set_xlabel("target index j (from y)")
+ax.set_ylabel("prediction index i (from a)")
+ax.set_xticks(range(3))
+ax.set_yticks(range(3))
+plt.show()
+
+columns = y_example.reshape(-1, 1) - a_column.reshape(-1, 1)
+print("as columns: difference shape", columns.shape, " MSE =", np.mean(columns ** 2))
+""")
+notebook.markdown(r"""
+### The gradients of MSE
+
+Differentiate one term, $(y_i - a_i)^2$, and keep the $\frac{1}{m}$:
+
+$$\frac{\partial L}{\partial y_i} = \frac{2}{m}(y_i - a_i), \qquad
+\frac{\partial L}{\partial a_i} = -\frac{2}{m}(y_i - a_i).$$
+
+The minus sign for $a$ comes from the inner derivative
+$\partial (y_i - a_i)/\partial a_i = -1$. Computed on the column of
+differences, each gradient must then be **reshaped back** to its own input's
+shape: `(m,)` for a vector target, `(m, 1)` for a column prediction.
+
+In the worked example $\partial L / \partial a = -\frac{2}{3}(-3.5, -3, -7)
+= (2.3333, 2, 4.6667)$: every prediction is too large, so the gradient says
+"decrease it", most of all the worst one.
+
+### Exercise 3 (4 points): the `MSE` node
+
+Write `MSE(y, a)`:
+
+- **forward**: reshape both values to columns, store what `backward` needs
+  (the difference and $m$) on `self`, and set `self.value` to the mean of the
+  squared differences (a single number);
+- **backward**: with upstream gradient 1 (the loss has no consumers), set
+  `self.gradients` for `y` and `a` from the formulas above, each reshaped to
+  the shape of that input's value.
+""")
+notebook.solution("mse", """
+class MSE(Node):
+    \"\"\"Mean squared error between targets y and predictions a (equal sizes, any shapes).\"\"\"
+
+    is_loss = True  # a loss ends the graph: backpropagation starts here, with dL/dL = 1
+
+    def __init__(self, y, a, name=None):
+        super().__init__([y, a], name=name)
+
+    def forward(self):
+        ### BEGIN SOLUTION
+        y, a = (np.asarray(node.value, dtype=float) for node in self.inbound_nodes)
+        self.diff = y.reshape(-1, 1) - a.reshape(-1, 1)
+        self.m = self.diff.shape[0]
+        self.value = np.mean(self.diff ** 2)
+        ### END SOLUTION
+
+    def backward(self):
+        ### BEGIN SOLUTION
+        y, a = self.inbound_nodes
+        upstream = 1.0  # no consumers: dL/dL = 1
+        self.gradients = {
+            y: (upstream * 2.0 / self.m * self.diff).reshape(np.shape(y.value)),
+            a: (upstream * -2.0 / self.m * self.diff).reshape(np.shape(a.value)),
+        }
+        ### END SOLUTION
+""")
+notebook.test("test_mse_forward", 2, """
+# The worked example, with the predictions as a vector and then as a column.
+for a_shape in [(3,), (3, 1)]:
+    y, a = Input("y"), Input("a")
+    cost = MSE(y, a)
+    feed = {y: np.array([1., 2., 3.]), a: np.array([4.5, 5., 10.]).reshape(a_shape)}
+    mf.forward_pass(cost, topological_sort(feed))
+    value = np.asarray(cost.value, dtype=float)
+    assert value.size == 1, f"MSE.value should be one number, got shape {value.shape}"
+    assert np.isclose(value.item(), 23.41667, atol=1e-5), (
+        f"MSE of y=[1, 2, 3] (shape (3,)) and a=[4.5, 5, 10] (shape {a_shape}) should be "
+        f"23.41667, got {value.item():.6g}" + (": reshape both to columns before subtracting"
+                                               if a_shape == (3, 1) else ""))
+### BEGIN HIDDEN TESTS
+from autograder import checks
+
+checks.defined_in_notebook(MSE)
+mistakes = {
+    "y - a broadcast to an (m, m) matrix of every target minus every prediction. "
+    "Reshape both to columns first: y.reshape(-1, 1) - a.reshape(-1, 1).":
+        lambda v, e: np.mean((v[0].reshape(-1) - v[1].reshape(-1, 1)) ** 2),
+}
+rng = np.random.default_rng(80)
+sizes = [1, 3, 7] + [int(k) for k in rng.integers(2, 15, size=2)]
+for seed, m in enumerate(sizes):
+    for shapes in [[(m,), (m,)], [(m, 1), (m, 1)], [(m,), (m, 1)], [(m, 1), (m,)]]:
+        values = checks.random_inputs(shapes, seed=80 + seed)
+        checks.check_forward_mistakes(MSE, mf.MSE, values, mistakes, names=["y", "a"])
+        checks.check_forward(MSE, mf.MSE, values, names=["y", "a"], batch_size=m)
+### END HIDDEN TESTS
+""")
+notebook.test("test_mse_backward", 2, """
+# The worked example: dL/dy = 2/3 * (y - a) and dL/da = -2/3 * (y - a).
+for a_shape in [(3,), (3, 1)]:
+    y, a = Input("y"), Input("a")
+    feed = {y: np.array([1., 2., 3.]), a: np.array([4.5, 5., 10.]).reshape(a_shape)}
+    value, (dy, da) = value_and_grad(MSE(y, a), feed, [y, a])
+    dy, da = np.asarray(dy, dtype=float), np.asarray(da, dtype=float)
+    assert np.any(dy != 0) or np.any(da != 0), (
+        "the gradients are all zero: a loss has no consumers, so use 1 as its upstream gradient")
+    assert dy.shape == (3,) and da.shape == a_shape, (
+        f"each gradient must have its input's shape: dy should be (3,), got {dy.shape}; "
+        f"da should be {a_shape}, got {da.shape}")
+    np.testing.assert_allclose(dy, [-2.3333, -2., -4.6667], atol=1e-4, err_msg="dL/dy")
+    np.testing.assert_allclose(da.reshape(-1), [2.3333, 2., 4.6667], atol=1e-4,
+                               err_msg="dL/da (note the minus sign)")
+### BEGIN HIDDEN TESTS
+from autograder import checks
+
+checks.defined_in_notebook(MSE)
+names = ["y", "a"]
+mistakes = {
+    "the gradients are all zero. A loss has no consumers, so a loop over "
+    "self.outbound_nodes never runs: its upstream gradient is dL/dL = 1.":
+        lambda v, g, e: [0 * e[0], 0 * e[1]],
+    "the factor 2 from the derivative of the square is missing: "
+    "d/da (y - a)^2 = -2 (y - a).": lambda v, g, e: [e[0] / 2, e[1] / 2],
+}
+rng = np.random.default_rng(90)
+sizes = [1, 4, 9] + [int(k) for k in rng.integers(2, 15, size=2)]
+for seed, m in enumerate(sizes):
+    for shapes in [[(m,), (m,)], [(m, 1), (m, 1)], [(m,), (m, 1)], [(m, 1), (m,)]]:
+        values = checks.random_inputs(shapes, seed=90 + seed)
+        checks.check_gradient_shapes(MSE, values, names=names, loss=True)
+        checks.check_known_mistakes(MSE, mf.MSE, values, mistakes, names=names, loss=True)
+        checks.check_backward(MSE, mf.MSE, values, names=names, loss=True, batch_size=m)
+checks.check_against_numerical(MSE, checks.random_inputs([(6,), (6, 1)], seed=95), names=names)
+X_value, W_value, b_value, y_value = checks.random_inputs([(6, 3), (3, 1), (1,), (6,)], seed=96)
+checks.check_loss_after_linear(MSE, mf.MSE, X_value, W_value, b_value, y_value,
+                               target_position=0)
+### END HIDDEN TESTS
+""")
+notebook.markdown(r"""
+## 3. Softmax: scores to probabilities
+
+A classifier with $C$ classes ends in a `Linear` layer with $C$ outputs: one
+score per class, called the **logits** $z$. Softmax turns a row of logits
+into probabilities, positive and summing to 1:
+
+$$p_k = \frac{e^{z_k}}{\sum_{j=1}^{C} e^{z_j}} .$$
+
+**Worked example.** $z = (0.5, 1, 1.5)$ gives
+$p = (0.1863, 0.3072, 0.5065)$: the largest logit gets the largest
+probability, but the others are not zero.
+""")
+notebook.code("""
+z = np.array([0.5, 1.0, 1.5])
+p = np.exp(z) / np.exp(z).sum()
+print("softmax:", p, f" sum: {p.sum():.4f}")
+
+fig, ax = plt.subplots(figsize=(5, 3))
+bars = ax.bar(["class 0", "class 1", "class 2"], p, color=["C0", "C1", "C0"])
+ax.bar_label(bars, fmt="%.4f")
+ax.set_ylim(0, 0.65)
+ax.set_title("softmax([0.5, 1, 1.5]); the true class is 1 (orange)")
+ax.set_xlabel("class")
+ax.set_ylabel("probability")
+plt.show()
+""")
+notebook.markdown(r"""
+### Stability: subtract the maximum
+
+Adding the same constant $c$ to every logit of a row changes nothing:
+
+$$\frac{e^{z_k - c}}{\sum_j e^{z_j - c}} = \frac{e^{-c}\,e^{z_k}}{e^{-c}\sum_j e^{z_j}}
+= \frac{e^{z_k}}{\sum_j e^{z_j}} .$$
+
+Choose $c = \max_j z_j$: the largest exponent becomes $e^0 = 1$, every other
+one lies in $[0, 1]$, nothing overflows, and the denominator is at least 1.
+Without the shift, a logit of 1000 gives $e^{1000} = \infty$ and
+$\infty / \infty$ = `nan` (warnings silenced here only to show it):
+""")
+notebook.code("""
+z_large = np.array([1000., -1000., 0.])
+with np.errstate(over="ignore", invalid="ignore"):
+    print("naive:  ", np.exp(z_large) / np.exp(z_large).sum())
+z_shifted = z_large - z_large.max()
+print("shifted:", np.exp(z_shifted) / np.exp(z_shifted).sum())
+""")
+notebook.markdown(r"""
+In a batch, the logits are a matrix of shape $(N, C)$: one row per example.
+Softmax works on each **row** separately (over axis 1, the classes), and the
+maximum to subtract is each row's own: `max(axis=1, keepdims=True)`, so it
+broadcasts back over the row.
+
+## 4. Cross-entropy
+
+The loss of one example is the negative log of the probability the network
+gave to the **true** class $y$ (an integer label):
+
+$$L_i = -\log p_{y_i}, \qquad L = \frac{1}{N}\sum_{i=1}^{N} L_i .$$
+
+A confident right answer ($p_{y} \to 1$) costs almost nothing; a confident
+wrong one ($p_{y} \to 0$) costs a lot. In the worked example the true class
+is 1: $L = -\log 0.3072 = 1.1802$.
+
+### Log-sum-exp
+
+Even with a stable softmax, `-np.log(p[y])` can fail: for logits
+$(1000, -1000, 0)$ with true class 1, $p_1 = e^{-2000}$ underflows to exactly
+0 and $-\log 0 = \infty$. Take the log by hand instead:
+
+$$-\log p_{y} = -\log\frac{e^{z_y}}{\sum_j e^{z_j}}
+= \log\sum_j e^{z_j} \;-\; z_y
+= \Bigl(m + \log\sum_j e^{z_j - m}\Bigr) - z_y, \quad m = \max_j z_j .$$
+
+This is the **log-sum-exp** trick: with the shifted logits
+$\tilde z = z - m$, the loss is $\log\sum_j e^{\tilde z_j} - \tilde z_y$, and
+no step overflows or takes the log of 0.
+""")
+notebook.code("""
+label = 1
+with np.errstate(divide="ignore", under="ignore"):
+    p_large = np.exp(z_shifted) / np.exp(z_shifted).sum()
+    print("-log(softmax)[label]:", -np.log(p_large[label]))
+print("log-sum-exp:         ", np.log(np.exp(z_shifted).sum()) - z_shifted[label])
+""")
+notebook.markdown(r"""
+### The gradient: softmax minus one-hot
+
+For one example, write $L_i = -z_{y} + \log\sum_k e^{z_k}$ and differentiate
+with respect to logit $z_j$:
+
+$$\frac{\partial L_i}{\partial z_j}
+= -[\,j = y\,] + \frac{e^{z_j}}{\sum_k e^{z_k}}
+= p_j - [\,j = y\,] ,$$
+
+where $[\,j = y\,]$ is 1 for the true class and 0 otherwise: the **one-hot**
+encoding of the label. The loss is the *mean* over the batch, so each row
+gets a factor $\frac{1}{N}$:
+
+$$\frac{\partial L}{\partial Z} = \frac{P - Y_\text{onehot}}{N},$$
+
+with $P$ the $(N, C)$ softmax probabilities. Read it as a tug: the true
+class's logit is pushed up (its gradient $p_y - 1 < 0$), every other logit
+down in proportion to its probability, and each row of the gradient sums to
+0. The labels are class numbers, not measurements: nudging "class 1" to
+"class 1.001" means nothing, so their gradient is **zero** (an array of
+zeros with the labels' shape).
+
+Worked example: $(0.1863,\ 0.3072 - 1,\ 0.5065) = (0.1863, -0.6928, 0.5065)$.
+The plot moves one logit, $z_1$ (the true class's), with the others fixed at
+0.5 and 1.5: the slope $p_1 - 1$ is steep while the answer is wrong and
+flattens as the network becomes confident and right.
+""")
+notebook.code("""
+z1 = np.linspace(-4, 8, 241)
+logits_grid = np.stack([np.full_like(z1, 0.5), z1, np.full_like(z1, 1.5)], axis=1)
+shifted_grid = logits_grid - logits_grid.max(axis=1, keepdims=True)
+loss_curve = np.log(np.exp(shifted_grid).sum(axis=1)) - shifted_grid[:, 1]
+slope_curve = np.exp(shifted_grid[:, 1]) / np.exp(shifted_grid).sum(axis=1) - 1
+
+fig, ax = plt.subplots(figsize=(6, 3.4))
+ax.plot(z1, loss_curve, label="loss  -log p_1")
+ax.plot(z1, slope_curve, label="gradient  p_1 - 1")
+ax.axvline(1.0, color="gray", linestyle=":", label="worked example (z_1 = 1)")
+ax.axhline(0.0, color="black", linewidth=0.5)
+ax.set_title("Cross-entropy as the true class's logit moves")
+ax.set_xlabel("logit z_1 of the true class")
+ax.set_ylabel("value")
+ax.legend()
+plt.show()
+""")
+notebook.markdown(r"""
+### Exercise 4 (6 points): `_softmax` and `CrossEntropyWithSoftmax`
+
+1. `_softmax(x)`: the row-wise softmax of a `(batch, n_classes)` array,
+   shifted by each row's maximum, with no warning and no `nan` for any
+   logits.
+2. `CrossEntropyWithSoftmax(logits, labels)`, with `logits` of shape
+   `(N, C)` and `labels` integers of shape `(N,)`:
+   - **forward**: store the probabilities in `self.probabilities` (backward
+     needs them) and set `self.value` to the **mean** cross-entropy, computed
+     with log-sum-exp so logits of $\pm 1000$ give a finite loss and no
+     warning. Pick each row's true-class entry with
+     `array[np.arange(N), labels]`.
+   - **backward**: upstream gradient 1; the logits' gradient is
+     $(P - Y_\text{onehot})/N$ (subtract 1 at each row's label, then divide by
+     $N$), and the labels' gradient is zeros of the labels' shape.
+""")
+notebook.solution("cross_entropy", """
+def _softmax(x):
+    \"\"\"Row-wise softmax of a (batch, n_classes) array, stable for any logits.\"\"\"
+    ### BEGIN SOLUTION
+    x = np.asarray(x, dtype=float)
+    exps = np.exp(x - x.max(axis=-1, keepdims=True))
+    return exps / exps.sum(axis=-1, keepdims=True)
+    ### END SOLUTION
+
+
+class CrossEntropyWithSoftmax(Node):
+    \"\"\"Mean cross-entropy of softmax(logits) against integer class labels.
+
+    logits: (N, C) floats; labels: (N,) integers in [0, C).
+    \"\"\"
+
+    is_loss = True  # a loss ends the graph: backpropagation starts here, with dL/dL = 1
+
+    def __init__(self, logits, labels, name=None):
+        super().__init__([logits, labels], name=name)
+
+    def forward(self):
+        ### BEGIN SOLUTION
+        logits = np.asarray(self.inbound_nodes[0].value, dtype=float)
+        labels = np.asarray(self.inbound_nodes[1].value).astype(int)
+        rows = np.arange(logits.shape[0])
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_sum_exp = np.log(np.exp(shifted).sum(axis=1))
+        self.probabilities = _softmax(logits)
+        self.value = np.mean(log_sum_exp - shifted[rows, labels])
+        ### END SOLUTION
+
+    def backward(self):
+        ### BEGIN SOLUTION
+        logits, labels = self.inbound_nodes
+        n = self.probabilities.shape[0]
+        grad = self.probabilities.copy()
+        grad[np.arange(n), np.asarray(labels.value).astype(int)] -= 1.0
+        self.gradients = {logits: grad / n, labels: np.zeros(np.shape(labels.value))}
+        ### END SOLUTION
+""")
+notebook.test("test_cross_entropy_forward", 3, """
+# The worked example: logits [[0.5, 1, 1.5]], true class 1.
+p = np.asarray(_softmax(np.array([[0.5, 1.0, 1.5]])), dtype=float)
+np.testing.assert_allclose(p, [[0.1863, 0.3072, 0.5064]], atol=1e-4,
+                           err_msg="_softmax([[0.5, 1, 1.5]]): one row of probabilities")
+logits, labels = Input("logits"), Input("labels")
+cost = CrossEntropyWithSoftmax(logits, labels)
+mf.forward_pass(cost, topological_sort({logits: np.array([[0.5, 1.0, 1.5]]),
+                                        labels: np.array([1])}))
+value = np.asarray(cost.value, dtype=float)
+assert value.size == 1, f"the loss should be one number (the mean), got shape {value.shape}"
+assert np.isclose(value.item(), 1.1802, atol=1e-4), (
+    f"expected -log(0.3072) = 1.1802, got {value.item():.6g}")
+# Stability: logits [1000, -1000, 0] with true class 1 cost exactly 2000.
+with warnings.catch_warnings():
+    warnings.simplefilter("error")
+    try:
+        mf.forward_pass(cost, topological_sort({logits: np.array([[1000., -1000., 0.]]),
+                                                labels: np.array([1])}))
+    except RuntimeWarning as warning:
+        raise AssertionError(f"logits [1000, -1000, 0] warned '{warning}': shift by the row "
+                             "maximum and use log-sum-exp (section 4)") from None
+value = np.asarray(cost.value, dtype=float)
+assert value.size == 1 and np.isclose(value.item(), 2000.0), (
+    f"logits [1000, -1000, 0] with label 1: expected loss 2000, got {value.reshape(-1)}")
+### BEGIN HIDDEN TESTS
+from autograder import checks
+
+checks.defined_in_notebook(_softmax)
+checks.defined_in_notebook(CrossEntropyWithSoftmax)
+names = ["logits", "labels"]
+rng = np.random.default_rng(100)
+for trial in range(5):
+    n, c = int(rng.integers(2, 10)), int(rng.integers(2, 7))
+    logits_value = rng.normal(size=(n, c)) * 3
+    labels_value = rng.integers(0, c, size=n)
+    checks.check_probability_rows(_softmax, logits_value)
+    checks.check_function(_softmax, mf.nodes._softmax, [logits_value], name="_softmax")
+    checks.check_forward(CrossEntropyWithSoftmax, mf.CrossEntropyWithSoftmax,
+                         [logits_value, labels_value], names=names, batch_size=n)
+extreme = np.array([[1000., -1000., 0.], [-1000., -1000., -1000.], [1000., 1000., -1000.],
+                    [0.5, 1.0, 1.5], [-1000., 0., 1000.]])
+checks.check_function(_softmax, mf.nodes._softmax, [extreme, extreme[:1] * 0.9, extreme.T],
+                      name="_softmax")
+checks.check_stable_forward(CrossEntropyWithSoftmax, mf.CrossEntropyWithSoftmax,
+                            [extreme, np.array([1, 2, 2, 1, 0])], names=names, batch_size=5)
+checks.check_stable_forward(CrossEntropyWithSoftmax, mf.CrossEntropyWithSoftmax,
+                            [np.array([[-1000., 1000.]]), np.array([0])], names=names)
+### END HIDDEN TESTS
+""")
+notebook.test("test_cross_entropy_backward", 3, """
+# The worked example: the gradient is softmax - onehot = [[0.1863, -0.6928, 0.5064]].
+logits, labels = Input("logits"), Input("labels")
+cost = CrossEntropyWithSoftmax(logits, labels)
+feed = {logits: np.array([[0.5, 1.0, 1.5]]), labels: np.array([1])}
+value, (dlogits, dlabels) = value_and_grad(cost, feed, [logits, labels])
+dlogits = np.asarray(dlogits, dtype=float)
+assert np.any(dlogits != 0), (
+    "the gradient is all zero: a loss has no consumers, so use 1 as its upstream gradient")
+assert dlogits.shape == (1, 3), (
+    f"the logits' gradient should have shape (1, 3), got {dlogits.shape}")
+np.testing.assert_allclose(dlogits, [[0.1863, -0.6928, 0.5064]], atol=1e-4,
+                           err_msg="(softmax - onehot) / N for the worked example")
+dlabels = np.asarray(dlabels, dtype=float)
+assert dlabels.shape == (1,) and np.all(dlabels == 0), (
+    f"the labels' gradient should be zeros of shape (1,), got {dlabels}")
+### BEGIN HIDDEN TESTS
+from autograder import checks
+
+checks.defined_in_notebook(CrossEntropyWithSoftmax)
+names = ["logits", "labels"]
+
+
+def onehot_over_n(values):
+    labels_value = values[1]
+    onehot = np.zeros(values[0].shape)
+    onehot[np.arange(len(labels_value)), labels_value] = 1.0
+    return onehot / len(labels_value)
+
+
+mistakes = {
+    "the gradients are all zero. A loss has no consumers, so a loop over "
+    "self.outbound_nodes never runs: its upstream gradient is dL/dL = 1.":
+        lambda v, g, e: [0 * e[0]],
+    "the gradient is the softmax alone: subtract the one-hot labels, "
+    "(softmax - onehot) / N.": lambda v, g, e: [e[0] + onehot_over_n(v)],
+}
+rng = np.random.default_rng(110)
+with np.errstate(all="ignore"):  # warnings are graded in the forward test, not here
+    for trial in range(5):
+        n, c = int(rng.integers(2, 10)), int(rng.integers(2, 7))
+        values = [rng.normal(size=(n, c)) * 2, rng.integers(0, c, size=n)]
+        checks.check_gradient_shapes(CrossEntropyWithSoftmax, values, names=names, loss=True)
+        checks.check_known_mistakes(CrossEntropyWithSoftmax, mf.CrossEntropyWithSoftmax, values,
+                                    mistakes, names=names, wrt=[0], loss=True)
+        checks.check_backward(CrossEntropyWithSoftmax, mf.CrossEntropyWithSoftmax, values,
+                              names=names, wrt=[0], loss=True, batch_size=n)
+        checks.check_backward(CrossEntropyWithSoftmax, mf.CrossEntropyWithSoftmax, values,
+                              names=names, wrt=[1], loss=True)
+    extreme = [np.array([[1000., -1000., 0.], [-1000., -1000., -1000.], [0.5, 1.0, 1.5],
+                         [-1000., 0., 1000.]]), np.array([1, 2, 1, 0])]
+    checks.check_backward(CrossEntropyWithSoftmax, mf.CrossEntropyWithSoftmax, extreme,
+                          names=names, wrt=[0], loss=True, batch_size=4)
+    checks.check_against_numerical(CrossEntropyWithSoftmax,
+                                   [rng.normal(size=(4, 3)), np.array([0, 2, 1, 2])],
+                                   names=names, wrt=[0])
+    X_value, W_value, b_value = checks.random_inputs([(7, 3), (3, 4), (4,)], seed=120)
+    checks.check_loss_after_linear(CrossEntropyWithSoftmax, mf.CrossEntropyWithSoftmax,
+                                   X_value, W_value, b_value, np.array([0, 3, 1, 2, 3, 0, 1]),
+                                   target_position=1)
+### END HIDDEN TESTS
+""")
+notebook.markdown(r"""
+## 5. A loss after a layer
+
+A `Linear` layer followed by your cross-entropy is already a classifier:
+3 clouds of 2-D points, 3 logits per point. The gradients flow from your
+loss back through the layer, and miniflow's numerical gradient check agrees
+with them:
+""")
+notebook.code("""
+points, classes = make_blobs(60, n_classes=3, seed=0)
+X, W, b, labels = Input("X"), Input("W"), Input("b"), Input("labels")
+cost = CrossEntropyWithSoftmax(Linear(X, W, b, name="Linear"), labels, name="cost")
+feed = {X: points, W: np.zeros((2, 3)), b: np.zeros(3), labels: classes}
+
+print(f"loss with all-zero weights: {value_and_grad(cost, feed, [W, b])[0]:.4f} = log 3")
+report = mf.check_gradients(cost, feed, [W, b])
+print("gradient check passed:", report.passed)
+""")
+notebook.markdown(r"""
+A gradient says which way is downhill, so stepping the weights a little
+against it, again and again, lowers the loss. That loop is the subject of
+*Training*; here is a preview with miniflow's `sgd_update`:
+""")
+notebook.code("""
+graph = topological_sort(feed)
+history = []
+for step in range(40):
+    history.append(mf.forward_and_backward(graph, output=cost, trainables=[W, b]))
+    mf.sgd_update([W, b], learning_rate=0.5)
+print(f"loss: {history[0]:.4f} at the start, {history[-1]:.4f} after 40 steps")
+plot_loss(history, title="Your cross-entropy, minimised by gradient descent", xlabel="step")
+plt.show()
+""")
+notebook.markdown(r"""
+## What you learned
+
+- The loss is the last node; backpropagation starts there with
+  $\partial L/\partial L = 1$.
+- MSE is $\frac{1}{m}\sum (y - a)^2$ with gradients $\pm\frac{2}{m}(y - a)$;
+  reshape both sides to columns first, or `(m,)` minus `(m, 1)` silently
+  becomes an `(m, m)` matrix.
+- Softmax is unchanged by shifting a row, so subtract its maximum; the
+  cross-entropy is computed as log-sum-exp minus the true logit, never as the
+  log of a probability that may be 0.
+- The softmax cross-entropy gradient is $(P - Y_\text{onehot})/N$: simple,
+  because the exponentials of softmax and the log of cross-entropy cancel.
+- Next, in *Training*: use these gradients to fit a network with stochastic
+  gradient descent.
+""")
