@@ -96,7 +96,7 @@ def format_table(checks: list[Check]) -> str:
         mark = "ok" if c.ok else "FAIL"
         lines.append(f"{c.assignment:12} {mark:4} {c.score:>3g}/{c.max_score:<3g}  {c.subject}")
         if c.detail and (not c.ok or c.subject.startswith("mutant")):
-            lines.append(f"{'':29}-> {c.detail}")
+            lines.append(f"{'':29}-> {' '.join(c.detail.split())[:200]}")
     failed = [c for c in checks if not c.ok]
     lines.append(f"{len(checks) - len(failed)} of {len(checks)} checks passed"
                  + (f"; {len(failed)} FAILED" if failed else ""))
