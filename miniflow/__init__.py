@@ -7,7 +7,8 @@ The map:
   ``CrossEntropyWithSoftmax``, ``DummyGrad``.
 - ``miniflow.graph``: ``topological_sort``, ``forward_pass``,
   ``forward_and_backward`` (with a trace mode), ``value_and_grad``.
-- ``miniflow.training``: ``sgd_update``, ``iterate_minibatches``, ``accuracy``.
+- ``miniflow.training``: ``sgd_update``, ``iterate_minibatches``, ``train_epoch``,
+  ``accuracy``, ``progress``.
 - ``miniflow.gradcheck``: numerical gradients and ``check_gradients``.
 - ``miniflow.datasets``: bundled digits and diabetes data, synthetic 2-D sets,
   ``load_mnist`` for MNIST files you already have. Nothing is downloaded.
@@ -47,6 +48,7 @@ from miniflow.training import (
     predict_classes,
     progress,
     sgd_update,
+    train_epoch,
 )
 
 __version__ = "1.0.0"
@@ -56,6 +58,6 @@ __all__ = [
     "CrossEntropyWithSoftmax", "DummyGrad",
     "GraphError", "topological_sort", "forward_pass", "backward_pass",
     "forward_and_backward", "value_and_grad", "gradient_of",
-    "sgd_update", "iterate_minibatches", "accuracy", "predict_classes",
+    "sgd_update", "iterate_minibatches", "train_epoch", "accuracy", "predict_classes",
     "check_gradients", "gradcheck", "datasets", "progress",
 ]

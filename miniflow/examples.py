@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from miniflow.graph import forward_and_backward, forward_pass, topological_sort
+from miniflow.graph import forward_pass, topological_sort
 from miniflow.nodes import CrossEntropyWithSoftmax, Input, Linear, Node, Sigmoid
-from miniflow.training import accuracy, iterate_minibatches, sgd_update
+from miniflow.training import accuracy, train_epoch
 
 __all__ = ["TwoLayerNetwork", "build_two_layer_network", "train_digits"]
 
@@ -68,17 +68,10 @@ def train_digits(
     X, y = load_digits()
     X_train, X_test, y_train, y_test = train_test_split(X, y, seed=seed, stratify=True)
     net = build_two_layer_network(X.shape[1], n_hidden, 10, seed=seed)
-    history = []
-    for epoch in range(epochs):
-        losses = []
-        for X_batch, y_batch in iterate_minibatches(X_train, y_train, batch_size,
-                                                    seed=seed + epoch):
-            net.X.value, net.labels.value = X_batch, y_batch
-            # The graph was sorted once; each step only feeds new values.
-            losses.append(forward_and_backward(net.graph, output=net.cost,
-                                               trainables=net.trainables))
-            sgd_update(net.trainables, learning_rate)
-        history.append(float(np.mean(losses)))
+    # The graph was sorted once; each step only feeds new values.
+    history = [train_epoch(net.graph, net.cost, net.X, net.labels, net.trainables, X_train,
+                           y_train, batch_size, learning_rate, seed=seed + epoch)
+               for epoch in range(epochs)]
     return net, history, accuracy(net.predict(X_test), y_test)
 
 

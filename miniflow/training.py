@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
-from miniflow.graph import gradient_of
+from miniflow.graph import forward_and_backward, gradient_of
 from miniflow.nodes import Node
 
-__all__ = ["sgd_update", "iterate_minibatches", "accuracy", "predict_classes", "progress"]
+__all__ = [
+    "sgd_update", "iterate_minibatches", "train_epoch", "accuracy", "predict_classes", "progress",
+]
 
 
 def sgd_update(trainables: Iterable[Node], learning_rate: float = 1e-2) -> None:
@@ -49,6 +51,27 @@ def iterate_minibatches(
     for start in range(0, len(X), batch_size):
         rows = order[start:start + batch_size]
         yield X[rows], y[rows]
+
+
+def train_epoch(
+    graph: Sequence[Node], cost: Node, X_node: Node, y_node: Node, trainables: Sequence[Node],
+    X: np.ndarray, y: np.ndarray, batch_size: int = 32, learning_rate: float = 0.1,
+    seed: int | None = 0,
+) -> float:
+    """One epoch of mini-batch SGD; returns the mean of the batch losses.
+
+    Every row of ``(X, y)`` is used once, in an order shuffled by ``seed``
+    (X and y stay together), in batches of ``batch_size`` (the last may be
+    smaller). Each batch is fed to ``X_node`` and ``y_node``, ``graph`` (sorted
+    once by ``topological_sort``) runs forward and backward from ``cost``, and
+    ``sgd_update`` moves the ``trainables``.
+    """
+    losses = []
+    for X_batch, y_batch in iterate_minibatches(X, y, batch_size, seed=seed):
+        X_node.value, y_node.value = X_batch, y_batch
+        losses.append(forward_and_backward(graph, output=cost, trainables=trainables))
+        sgd_update(trainables, learning_rate)
+    return float(np.mean(losses))
 
 
 def predict_classes(scores: Any) -> np.ndarray:

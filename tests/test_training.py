@@ -8,7 +8,8 @@ import io
 import numpy as np
 import pytest
 
-from miniflow import Input, Linear, MSE, forward_and_backward, topological_sort
+import miniflow as mf
+from miniflow import MSE, Input, Linear, forward_and_backward, topological_sort
 from miniflow.examples import train_digits
 from miniflow.training import accuracy, iterate_minibatches, predict_classes, progress, sgd_update
 
@@ -93,3 +94,35 @@ def test_progress_bar_counts_steps_and_shows_metrics():
     assert "epoch [##......] 1/4 loss 1" in lines[1]
     assert lines[-1].startswith("epoch [########] 4/4 loss 0.25")
     assert lines[-1].rstrip().endswith(" s)")
+
+
+def test_train_epoch_takes_one_sgd_step_per_minibatch_and_returns_the_mean_loss():
+    rng = np.random.default_rng(4)
+    X, y = rng.normal(size=(10, 3)), rng.normal(size=10)
+    X_node, y_node, W, b = Input("X"), Input("y"), Input("W"), Input("b")
+    cost = MSE(y_node, Linear(X_node, W, b))
+    graph = topological_sort({X_node: X, y_node: y, W: np.zeros((3, 1)), b: np.zeros(1)})
+    steps = []
+    original = mf.training.sgd_update
+
+    def counting_update(trainables, learning_rate):
+        steps.append(learning_rate)
+        original(trainables, learning_rate)
+
+    mf.training.sgd_update = counting_update
+    try:
+        loss = mf.train_epoch(graph, cost, X_node, y_node, [W, b], X, y, 4, 0.05, seed=2)
+    finally:
+        mf.training.sgd_update = original
+    assert steps == [0.05, 0.05, 0.05]  # batches of 4, 4 and 2
+    assert isinstance(loss, float)
+    # Replaying the same batches by hand gives the same weights and the mean of their losses.
+    trained = W.value.copy()
+    batch_losses = []
+    W.value, b.value = np.zeros((3, 1)), np.zeros(1)
+    for X_batch, y_batch in iterate_minibatches(X, y, 4, seed=2):
+        X_node.value, y_node.value = X_batch, y_batch
+        batch_losses.append(forward_and_backward(graph, output=cost, trainables=[W, b]))
+        sgd_update([W, b], learning_rate=0.05)
+    assert loss == pytest.approx(np.mean(batch_losses))
+    np.testing.assert_allclose(W.value, trained)
