@@ -52,11 +52,15 @@ def strip_hidden(source: str) -> str:
 
 
 def _markdown(text: str) -> str:
+    """Markdown to HTML, with any raw HTML in it escaped (shown, never run)."""
     try:
-        from nbconvert.filters.markdown_mistune import markdown2html_mistune
-    except ImportError:  # nbconvert comes with nbgrader; plain text if it ever does not
+        import mistune
+    except ImportError:  # mistune comes with nbconvert; plain text if it ever does not
         return f"<pre>{html.escape(text)}</pre>"
-    return markdown2html_mistune(text)
+    return mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])(text)
+
+
+_BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")
 
 
 def _outputs_html(cell: nbformat.NotebookNode) -> str:
@@ -74,7 +78,9 @@ def _outputs_html(cell: nbformat.NotebookNode) -> str:
             if "image/png" in data:
                 png = data["image/png"]
                 png = png if isinstance(png, str) else base64.b64encode(png).decode()
-                parts.append(f'<img alt="figure" src="data:image/png;base64,{png.strip()}">')
+                if _BASE64.fullmatch(png):  # anything else is not an image: leave it out
+                    parts.append(f'<img alt="figure" src="data:image/png;base64,'
+                                 f'{"".join(png.split())}">')
             elif "text/plain" in data:
                 parts.append(f"<pre>{html.escape(data['text/plain'][-5000:])}</pre>")
     return "".join(parts)

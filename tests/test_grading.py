@@ -212,3 +212,18 @@ def test_the_course_gradebook_holds_exactly_the_graded_submissions(graded):
         solution = gradebook.find_submission(FIRST.name, "solution").score
     assert recorded == graded_students
     assert solution == FIRST.points
+
+
+def test_feedback_shows_student_html_as_text_never_as_markup():
+    from autograder.feedback import _markdown, _outputs_html
+
+    page = _markdown("# My answer <script>alert(1)</script>\n\n<img src=x onerror=alert(1)>")
+    assert "<script>" not in page and "<img" not in page
+    assert "&lt;script&gt;" in page and "<h1>" in page
+    cell = nbformat.v4.new_code_cell(outputs=[
+        nbformat.v4.new_output("display_data", data={"image/png": 'x" onerror="alert(1)'}),
+        nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0K\nGgo="}),
+    ])
+    shown = _outputs_html(cell)
+    assert "onerror" not in shown
+    assert shown.count("<img") == 1 and "base64,iVBORw0KGgo=" in shown
