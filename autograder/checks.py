@@ -1838,6 +1838,9 @@ def check_initial_weights(build_network: Callable[..., Any], n_inputs: int, n_hi
         if weight.size < 100:
             continue  # too few numbers to judge their spread
         target = 1.0 / np.sqrt(n_in)
+        if abs(float(np.mean(weight))) > 0.3 * target:
+            _fail(f"{call}: the entries of {name} have mean {np.mean(weight):.3g}, far from "
+                  "0: draw weights centred on zero (rng.normal, not rng.random).")
         spread = float(np.std(weight))
         if not target / _INIT_FACTOR <= spread <= target * _INIT_FACTOR:
             effect = ("so large that the sigmoids saturate (outputs stuck near 0 or 1, "
@@ -1847,9 +1850,6 @@ def check_initial_weights(build_network: Callable[..., Any], n_inputs: int, n_hi
                   f"deviation {spread:.3g}, {effect}. Draw them with standard deviation "
                   f"about 1/sqrt(n_in) = {target:.3g}: rng.normal(size=...) / "
                   "np.sqrt(n_in) (section 4).")
-        if abs(float(np.mean(weight))) > 0.3 * target:
-            _fail(f"{call}: the entries of {name} have mean {np.mean(weight):.3g}, far from "
-                  "0: draw weights centred on zero (rng.normal, not rng.random).")
     _, _, _, again = _built_network(build_network, n_inputs, n_hidden, n_classes, seed)
     if not all(np.array_equal(a, b) for a, b in zip(arrays, again)):
         _fail(f"{call} gave different weights on two calls: draw them from "
@@ -1965,8 +1965,10 @@ def check_training(train: Callable[..., Any], *, seed: int = 0) -> None:
     from miniflow.examples import build_two_layer_network
 
     rng = np.random.default_rng(seed)
-    n, d, h, c = 40, 6, 5, 3
-    X = rng.normal(size=(n, d))
+    # Digit-sized rows and ten classes, so that a train() that reads the notebook's
+    # global data instead of its arguments runs, and is caught by its result.
+    n, d, h, c = 40, 64, 5, 10
+    X = rng.random(size=(n, d))
     y = rng.integers(0, c, size=n)
 
     # 1. One batch per epoch: exactly gradient descent.

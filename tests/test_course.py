@@ -121,7 +121,8 @@ def test_release_contains_no_solution_or_hidden_test(assignment):
     for cell in release.cells:
         assert "BEGIN SOLUTION" not in cell.source and "HIDDEN TESTS" not in cell.source
         assert not cell.get("outputs"), "release notebooks must not carry outputs"
-        leaked = [line for line in secret if line in cell.source]
+        shown = {line.strip() for line in cell.source.splitlines()}
+        leaked = sorted(secret & shown)
         assert not leaked, f"{assignment.name}: release shows solution/hidden lines {leaked}"
 
 
