@@ -58,6 +58,8 @@ def run_notebook(path: str | Path, replacements: Mapping[str, str] | None = None
     from nbclient import NotebookClient
     from nbgrader.utils import determine_grade, is_grade
 
+    from autograder.kernels import kernel_config
+
     path = Path(path)
     notebook = nbformat.read(path, as_version=4)
     replacements = dict(replacements or {})
@@ -67,7 +69,8 @@ def run_notebook(path: str | Path, replacements: Mapping[str, str] | None = None
             cell.source = replacements.pop(grade_id)
     if replacements:
         raise KeyError(f"{path.name} has no cells with grade id {sorted(replacements)}")
-    client = NotebookClient(notebook, timeout=timeout, kernel_name=kernel_name,
+    client = NotebookClient(notebook, config=kernel_config(), timeout=timeout,
+                            kernel_name=kernel_name,
                             allow_errors=True, interrupt_on_timeout=True, record_timing=False,
                             resources={"metadata": {"path": str(path.parent)}})
     client.execute()

@@ -9,6 +9,7 @@ A mutant that keeps full marks is a hole in the hidden tests.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
@@ -18,7 +19,7 @@ from pathlib import Path
 from autograder.execute import run_notebook
 from autograder.grading import copy_course_skeleton, grade
 from autograder.manifest import Assignment, Course, load_manifest
-from autograder.mutants import load_mutants
+from autograder.mutants import Mutant, load_mutants
 from autograder.nbgrader_cli import run_nbgrader
 
 __all__ = ["Check", "selfcheck", "format_table"]
@@ -34,8 +35,20 @@ class Check:
     detail: str = ""
 
 
-def _run_mutant(path: str, cell: str, source: str) -> tuple[float, float, str]:
-    run = run_notebook(path, {cell: source})
+def _fast_path_environment() -> None:
+    """Runs in each mutant worker; the kernels it starts inherit the environment.
+
+    Figures are drawn but never rendered to PNG (the Agg backend): only the
+    graded cells' results matter here, and rendering is a third of the time.
+    The control run of every solution in the same environment proves that
+    this changes no grade.
+    """
+    os.environ["MPLBACKEND"] = "agg"
+
+
+def _run_mutant(path: str, cell: str | None, source: str | None) -> tuple[float, float, str]:
+    """Score the notebook at ``path`` with one cell replaced (none for a control run)."""
+    run = run_notebook(path, {cell: source} if cell is not None else None)
     caught = [f"{c.grade_id}: {c.message}" for c in run.failed()]
     return run.score, run.max_score, caught[0][:200] if caught else ""
 
@@ -72,21 +85,31 @@ def selfcheck(course: Course, chosen: tuple[Assignment, ...], *, workers: int = 
     with tempfile.TemporaryDirectory(prefix="selfcheck-") as temp:
         checks = _grade_solution_and_blank(course, chosen, workers, Path(temp))
     if mutants:
-        jobs = []
+        jobs: list[tuple[Assignment, Mutant | None, str]] = []
         for assignment in chosen:
-            notebook = course.root / "source" / assignment.name / assignment.notebook_file
-            for mutant in load_mutants(assignment.name):
-                jobs.append((assignment, mutant, str(notebook)))
-        with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-            futures = [pool.submit(_run_mutant, path, m.cell, m.source) for _, m, path in jobs]
+            notebook = str(course.root / "source" / assignment.name / assignment.notebook_file)
+            jobs.append((assignment, None, notebook))  # the control run
+            jobs.extend((assignment, mutant, notebook) for mutant in load_mutants(assignment.name))
+        # A notebook run waits on its kernel part of the time: one process more
+        # than the workers keeps the cores busy.
+        with ProcessPoolExecutor(max_workers=max(1, workers) + 1,
+                                 initializer=_fast_path_environment) as pool:
+            futures = [pool.submit(_run_mutant, path, m and m.cell, m and m.source)
+                       for _, m, path in jobs]
             for (assignment, mutant, _), future in zip(jobs, futures):
                 score, max_score, caught = future.result()
+                if mutant is None:
+                    checks.append(Check(assignment.name, "control: solution in the mutant runner",
+                                        score, max_score, score == max_score,
+                                        caught and "the solution lost points in the mutant "
+                                        f"runner, so its verdicts cannot be trusted: {caught}"))
+                    continue
                 checks.append(Check(assignment.name, f"mutant {mutant.name}", score, max_score,
                                     score < max_score,
                                     caught or "KEPT FULL MARKS: strengthen the hidden tests"))
     order = [a.name for a in course.assignments]
     checks.sort(key=lambda c: (order.index(c.assignment), c.subject != "solution",
-                               c.subject != "blank"))
+                               c.subject != "blank", not c.subject.startswith("control")))
     return checks
 
 

@@ -79,7 +79,10 @@ def execute(notebook: nbformat.NotebookNode, folder: Path) -> nbformat.NotebookN
     """Run every cell in ``folder``; a failing cell stops the build."""
     from nbclient import NotebookClient
 
-    client = NotebookClient(notebook, timeout=EXECUTE_TIMEOUT, kernel_name="python3",
+    from autograder.kernels import kernel_config
+
+    client = NotebookClient(notebook, config=kernel_config(), timeout=EXECUTE_TIMEOUT,
+                            kernel_name="python3",
                             record_timing=False, resources={"metadata": {"path": str(folder)}})
     client.execute()
     return notebook

@@ -51,8 +51,19 @@ def _digest(folder: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def short_cell_timeout():
+    """A short per-cell timeout for these tests only (the hanging cell waits for it)."""
+    before = os.environ.get("MINIFLOW_CELL_TIMEOUT")
     os.environ["MINIFLOW_CELL_TIMEOUT"] = CELL_TIMEOUT
+    yield
+    if before is None:
+        del os.environ["MINIFLOW_CELL_TIMEOUT"]
+    else:
+        os.environ["MINIFLOW_CELL_TIMEOUT"] = before
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, short_cell_timeout):
     root = tmp_path_factory.mktemp("course")
     copy_course_skeleton(ROOT, root, [FIRST])
     run_nbgrader(["generate_assignment", FIRST.name, "--force"], root)

@@ -47,7 +47,8 @@ def test_selfcheck_passes_for_the_whole_course():
     assert not failed, "\n" + format_table(failed)
     subjects = {(c.assignment, c.subject.split(" ")[0]) for c in checks}
     for name in IDS:
-        assert {(name, "solution"), (name, "blank"), (name, "mutant")} <= subjects
+        assert {(name, "solution"), (name, "blank"), (name, "control:"),
+                (name, "mutant")} <= subjects
 
 
 def test_a_mutant_that_keeps_full_marks_is_reported_as_a_hole():
