@@ -138,8 +138,9 @@ def cmd_selfcheck(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from autograder.demo import run_demo
 
-    return run_demo(load_manifest(), Path(args.output) if args.output else None,
-                    workers=args.workers)
+    course = load_manifest()
+    return run_demo(course, Path(args.output) if args.output else None,
+                    workers=args.workers, assignments=course.select(args.assignment))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -192,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="processes (default: %(default)s)")
     check.add_argument("--no-mutants", action="store_true", help="skip the mutant library")
     demo = add("demo", cmd_demo, "run the whole pipeline on a synthetic class in a new "
-               "course folder", assignment=False, student=False)
+               "course folder (all assignments, or the one named)", student=False)
     demo.add_argument("--output", help="course folder to create (default: a temporary one)")
     demo.add_argument("--workers", type=_workers, default=_default_workers(),
                       help="grading processes (default: %(default)s)")

@@ -25,7 +25,7 @@ from autograder.collect import collect
 from autograder.feedback import write_feedback
 from autograder.gradebook import register_assignments
 from autograder.grading import GradeResult, copy_course_skeleton, grade
-from autograder.manifest import Course, load_manifest
+from autograder.manifest import Assignment, Course, load_manifest
 from autograder.mutants import load_mutants
 from autograder.nbgrader_cli import run_nbgrader
 from autograder.report import write_report
@@ -41,13 +41,15 @@ def _with_mutant(source_notebook: Path, cell: str, replacement: str) -> nbformat
     return notebook
 
 
-def build_class(course: Course, inbox: Path) -> dict[str, str]:
+def build_class(course: Course, inbox: Path,
+                chosen: tuple[Assignment, ...] | None = None) -> dict[str, str]:
     """Write the synthetic class's submissions as an LMS would hand them out.
 
     Returns what each student is expected to show (for the final verdict).
     """
+    chosen = course.assignments if chosen is None else chosen
     expected = {"solution": "full marks", "blank": "zero", "broken": "rejected"}
-    for assignment in course.assignments:
+    for assignment in chosen:
         name, file = assignment.name, assignment.notebook_file
         for student, origin in (("solution", "source"), ("blank", "release")):
             target = inbox / student / name
@@ -62,7 +64,7 @@ def build_class(course: Course, inbox: Path) -> dict[str, str]:
             (inbox / student / name).mkdir(parents=True, exist_ok=True)
             nbformat.write(notebook, inbox / student / name / file)
             expected[student] = f"loses points ({mutant.name})"
-    first = course.assignments[0]
+    first = chosen[0]
     (inbox / "broken" / first.name).mkdir(parents=True, exist_ok=True)
     (inbox / "broken" / first.name / first.notebook_file).write_text(
         '{"cells": [ this is not JSON', encoding="utf-8")
@@ -86,29 +88,36 @@ def verdict(results: list[GradeResult], expected: dict[str, str]) -> list[str]:
     return problems
 
 
-def run_demo(source_course: Course, output: Path | None = None, *, workers: int = 2) -> int:
+def run_demo(source_course: Course, output: Path | None = None, *, workers: int = 2,
+             assignments: tuple[Assignment, ...] | None = None) -> int:
+    """The whole term on a synthetic class; 0 when every grade is as expected."""
     from autograder.__main__ import print_table
 
     root = Path(output) if output else Path(tempfile.mkdtemp(prefix="miniflow-demo-"))
     if root.exists() and any(root.iterdir()):
         raise ValueError(f"{root} is not empty; give --output a new or empty folder")
     print(f"demo course folder: {root}")
-    copy_course_skeleton(source_course.root, root, source_course.assignments)
+    names = [a.name for a in (assignments or source_course.assignments)]
+    copy_course_skeleton(source_course.root, root,
+                         [source_course.assignment(name) for name in names])
     course = load_manifest(root)
+    chosen = tuple(course.assignment(name) for name in names)
     print("1. release: generating the student notebooks")
-    for assignment in course.assignments:
+    for assignment in chosen:
         run_nbgrader(["generate_assignment", assignment.name, "--force"], root)
     register_assignments(course)
     print("2. collect: a synthetic class from an LMS-style inbox")
     inbox = root / "inbox"
-    expected = build_class(course, inbox)
+    expected = build_class(course, inbox, chosen)
     report = collect(course, inbox)
-    print("   " + "\n   ".join(report.lines()[:1] + report.lines()[-1:]))
+    students = sorted({student for student, _, _ in report.placed})
+    print(f"   collected {len(report.placed)} notebook(s) from {len(students)} students "
+          f"({', '.join(students)}); could not place {len(report.skipped)} file(s)")
     print(f"3. grade: {len(report.placed)} submission(s) on {workers} worker(s)")
-    results = grade(course, course.assignments, students=None, workers=workers)
+    results = grade(course, chosen, students=None, workers=workers)
     print_table(results)
     print("4. feedback")
-    pages = write_feedback(course, course.assignments)
+    pages = write_feedback(course, chosen)
     print("5. export")
     run_nbgrader(["export", "--to", str(root / "grades.csv")], root)
     print("6. report")

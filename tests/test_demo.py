@@ -1,0 +1,38 @@
+"""The README's main job: the demo runs the whole term on a synthetic class."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_demo_runs_the_whole_pipeline_and_every_grade_is_as_expected(tmp_path):
+    folder = tmp_path / "demo"
+    run = subprocess.run([sys.executable, "-m", "autograder", "demo", "01_graphs",
+                          "--output", str(folder), "--workers", "2"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    out = run.stdout
+    for step in ("1. release", "2. collect", "3. grade", "4. feedback", "5. export",
+                 "6. report"):
+        assert step in out
+    assert "as expected: solution full marks, blank zero, every mutant lost points" in out
+    table = {line.split()[0]: line for line in out.splitlines() if " 01_graphs " in line}
+    assert "10/10" in table["solution"] and " 0/10" in table["blank"]
+    assert "rejected: graphs.ipynb is not valid JSON" in table["broken"]
+    mutant_score = table["mutant01"].split()[2]
+    assert mutant_score != "10/10"
+
+    with open(folder / "grades.csv", newline="", encoding="utf-8") as file:
+        rows = [r for r in csv.DictReader(file) if r["assignment"] == "01_graphs"]
+    scores = {r["student_id"]: float(r["score"]) for r in rows}
+    assert scores["solution"] == 10 and scores["blank"] == 0 and scores["mutant01"] < 10
+    assert (folder / "reports" / "class-report.html").stat().st_size > 10_000
+    pages = sorted(p.relative_to(folder / "feedback").parts[0]
+                   for p in (folder / "feedback").rglob("*.html"))
+    assert pages == ["blank", "mutant01", "solution"]
+    assert str(folder) in out and "class-report.html" in out
