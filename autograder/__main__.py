@@ -73,17 +73,27 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from autograder.grading import grade
 
     course = load_manifest()
-    done = []
+    done: list = []
+    total = [0]
+
+    def draw(last: str = "") -> None:
+        filled = round(30 * len(done) / total[0]) if total[0] else 30
+        line = (f"  [{'#' * filled}{'.' * (30 - filled)}] {len(done)}/{total[0]} graded"
+                + (f"  last: {last}" if last else ""))
+        # Padded, so a shorter line fully covers the one before it.
+        print("\r" + line.ljust(100), end="", flush=True, file=sys.stderr)
+
+    def start(count: int) -> None:
+        total[0] = count
+        draw()
 
     def progress(result) -> None:
         done.append(result)
-        print(f"\r  graded {len(done)} submission(s); last: {result.student} "
-              f"{result.assignment} {result.score:g}/{result.max_score:g}",
-              end="", flush=True, file=sys.stderr)
+        draw(f"{result.student} {result.assignment} {result.score:g}/{result.max_score:g}")
 
     results = grade(course, course.select(args.assignment),
                     students=[args.student] if args.student else None, workers=args.workers,
-                    on_result=progress)
+                    on_result=progress, on_start=start)
     print(file=sys.stderr)
     if not results:
         print("nothing to grade: collect submissions into submitted/<student>/<assignment>/ "

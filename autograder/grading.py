@@ -268,10 +268,16 @@ def grade_shard(root: str, assignment: Assignment,
 def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequence[str] | None,
           workers: int = 2, keep_autograded: bool = True,
           on_result: Callable[[GradeResult], None] | None = None,
+          on_start: Callable[[int], None] | None = None,
           record: bool = True) -> list[GradeResult]:
-    """Grade every submission of ``assignments`` (optionally only ``students``)."""
+    """Grade every submission of ``assignments`` (optionally only ``students``).
+
+    ``on_start(total)`` is called once the submissions are counted,
+    ``on_result(result)`` as each one is graded or rejected (for a progress bar).
+    """
     submitted = course.root / "submitted"
     results: list[GradeResult] = []
+    rejected: list[GradeResult] = []
     tasks = []
     for assignment in assignments:
         names = sorted(p.name for p in submitted.iterdir() if p.is_dir()) \
@@ -290,14 +296,18 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
                 result = GradeResult(student, assignment.name, "rejected",
                                      max_score=assignment.points,
                                      notes=[*prepared.notes, prepared.reason])
-                results.append(result)
-                if on_result:
-                    on_result(result)
+                rejected.append(result)
             else:
                 jobs.append((student, str(prepared.notebook), prepared.notes, prepared.deleted))
         # Shards of a few students each keep every worker busy.
         size = max(1, -(-len(jobs) // max(1, workers * 2)))
         tasks += [(assignment, jobs[i:i + size]) for i in range(0, len(jobs), size)]
+    if on_start:
+        on_start(len(rejected) + sum(len(shard) for _, shard in tasks))
+    for result in rejected:
+        results.append(result)
+        if on_result:
+            on_result(result)
     keep = str(course.root / "autograded") if keep_autograded else None
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = [pool.submit(grade_shard, str(course.root), a, shard, keep)

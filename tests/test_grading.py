@@ -238,3 +238,17 @@ def test_feedback_shows_student_html_as_text_never_as_markup():
     shown = _outputs_html(cell)
     assert "onerror" not in shown
     assert shown.count("<img") == 1 and "base64,iVBORw0KGgo=" in shown
+
+
+def test_grading_reports_the_total_first_then_each_result(tmp_path):
+    copy_course_skeleton(ROOT, tmp_path, [FIRST])
+    for student in ("ann", "bob"):
+        folder = tmp_path / "submitted" / student / FIRST.name
+        folder.mkdir(parents=True)
+        (folder / FIRST.notebook_file).write_text("not a notebook", encoding="utf-8")
+    events = []
+    results = grade(load_manifest(tmp_path), [FIRST], students=None, workers=1, record=False,
+                    on_start=lambda total: events.append(("start", total)),
+                    on_result=lambda result: events.append(("result", result.student)))
+    assert events == [("start", 2), ("result", "ann"), ("result", "bob")]
+    assert [r.status for r in results] == ["rejected", "rejected"]
