@@ -12,6 +12,7 @@ import nbformat
 import pytest
 
 from autograder.manifest import load_manifest
+from autograder.nbgrader_cli import run_nbgrader
 from course.build import SCRIPTS, source_notebook, stale_notebooks
 
 COURSE = load_manifest()
@@ -145,3 +146,27 @@ def test_committed_release_matches_a_fresh_generate_assignment(tmp_path):
                 stale.append(assignment.name)
     assert not stale, (f"release/ is stale for {', '.join(stale)}: run `{REFRESH} "
                        f"{' '.join(stale)}` (or `python -m autograder release`) and commit")
+
+
+def _validate(args):
+    """nbgrader validate, as the Validate button in JupyterLab runs it, from the course root."""
+    result = run_nbgrader(["validate", *args], COURSE.root, check=False)
+    text = result.stdout + result.stderr
+    verdicts = re.findall(r"Validating '([^']+)'", text)
+    return result, text, verdicts
+
+
+def test_nbgrader_validate_passes_every_solution():
+    notebooks = [str(source_notebook(COURSE, a)) for a in ASSIGNMENTS]
+    result, text, verdicts = _validate(notebooks)
+    assert result.returncode == 0 and len(verdicts) == len(ASSIGNMENTS), text[-2000:]
+    assert text.count("Success! Your notebook passes all the tests.") == len(ASSIGNMENTS), (
+        text[-3000:])
+
+
+def test_nbgrader_validate_invert_fails_every_test_of_the_blank_release():
+    notebooks = [str(_release_path(a)) for a in ASSIGNMENTS]
+    result, text, verdicts = _validate(["--invert", *notebooks])
+    assert result.returncode == 0 and len(verdicts) == len(ASSIGNMENTS), text[-2000:]
+    assert text.count("Success! The notebook does not pass any tests.") == len(ASSIGNMENTS), (
+        text[-3000:])
