@@ -83,7 +83,8 @@ def execute(notebook: nbformat.NotebookNode, folder: Path) -> nbformat.NotebookN
 
     client = NotebookClient(notebook, config=kernel_config(), timeout=EXECUTE_TIMEOUT,
                             kernel_name="python3",
-                            record_timing=False, resources={"metadata": {"path": str(folder)}})
+                            record_timing=False, coalesce_streams=True,
+                            resources={"metadata": {"path": str(folder)}})
     client.execute()
     return notebook
 
