@@ -39,7 +39,7 @@ lab: $(STAMP)  ## open the course in JupyterLab
 	$(PYTHON) -m jupyter lab --notebook-dir=.
 
 lint: $(STAMP)  ## static checks
-	$(PYTHON) -m ruff check miniflow autograder tests benchmarks
+	$(PYTHON) -m ruff check miniflow autograder course tests benchmarks nbgrader_config.py
 
 bench: $(STAMP)  ## time miniflow against hand-written numpy
 	$(PYTHON) benchmarks/bench_training.py
