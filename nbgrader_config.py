@@ -5,7 +5,6 @@ export) runs from here with no extra flags; the autograder CLI wraps them.
 """
 
 import os
-import tempfile
 from pathlib import Path
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
@@ -43,10 +42,10 @@ c.Execute.interrupt_on_timeout = True
 c.OverwriteCells.add_missing_cells = True
 
 # Kernels talk to the grader over Unix sockets, not TCP ports: graders
-# running in parallel never race for the same port (see autograder/kernels.py,
+# running in parallel never race for the same port (autograder/kernels.py,
 # which the notebook runner uses too). Windows has no Unix sockets.
-if os.name == "posix":
-    _sockets = Path(tempfile.gettempdir()) / f"miniflow-kernels-{os.getuid()}"
-    _sockets.mkdir(mode=0o700, exist_ok=True)
+from autograder.kernels import ipc_available, socket_prefix  # noqa: E402
+
+if ipc_available():
     c.KernelManager.transport = "ipc"
-    c.KernelManager.ip = str(_sockets / f"k{os.getpid()}")
+    c.KernelManager.ip = socket_prefix()

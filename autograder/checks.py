@@ -23,7 +23,7 @@ import numpy as np
 
 import miniflow
 from miniflow.graph import forward_and_backward, topological_sort
-from miniflow.nodes import Add, DummyGrad, Input, Mul, Node
+from miniflow.nodes import Add, DummyGrad, Input, Mul, Node, _sigmoid
 
 __all__ = [
     "defined_in_notebook",
@@ -1677,14 +1677,9 @@ _TRAINABLE_NAMES = ("W1", "b1", "W2", "b2")
 _INIT_FACTOR = 2.0
 
 
-def _sigmoid_reference(x: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-x))
-
-
 def _two_layer_logits(X: np.ndarray, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray,
                       b2: np.ndarray) -> np.ndarray:
-    return _sigmoid_reference(X @ W1 + b1) @ W2 + b2
+    return _sigmoid(X @ W1 + b1) @ W2 + b2
 
 
 def _mean_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -1791,7 +1786,7 @@ def check_network_graph(build_network: Callable[..., Any], n_inputs: int, n_hidd
             "the hidden layer has no Sigmoid: without it, two Linear layers are one linear "
             "map. Use Sigmoid(Linear(X, W1, b1)).": (X @ W1 + b1) @ W2 + b2,
             "the logits went through a Sigmoid: the last Linear's output is the logits, and "
-            "the loss applies softmax itself.": _sigmoid_reference(expected),
+            "the loss applies softmax itself.": _sigmoid(expected),
             "the graph does not use b1 (the hidden Linear's bias): pass the b1 from "
             ".trainables to Linear.": _two_layer_logits(X, W1, 0 * b1, W2, b2),
             "the graph does not use b2 (the last Linear's bias): pass the b2 from "

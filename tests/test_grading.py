@@ -11,7 +11,6 @@ shows hidden tests.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from pathlib import Path
 
@@ -53,13 +52,9 @@ def _digest(folder: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def short_cell_timeout():
     """A short per-cell timeout for these tests only (the hanging cell waits for it)."""
-    before = os.environ.get("MINIFLOW_CELL_TIMEOUT")
-    os.environ["MINIFLOW_CELL_TIMEOUT"] = CELL_TIMEOUT
-    yield
-    if before is None:
-        del os.environ["MINIFLOW_CELL_TIMEOUT"]
-    else:
-        os.environ["MINIFLOW_CELL_TIMEOUT"] = before
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MINIFLOW_CELL_TIMEOUT", CELL_TIMEOUT)
+        yield
 
 
 @pytest.fixture(scope="module")
