@@ -2,6 +2,9 @@
 
 Every nbgrader command (generate_assignment, autograde, generate_feedback,
 export) runs from here with no extra flags; the autograder CLI wraps them.
+Plain nbgrader gets the same walls as the CLI: autograde runs every kernel
+in the grading sandbox with its limits, and generate_feedback never shows a
+hidden test (autograder/nbgrader_plugins.py).
 """
 
 import os
@@ -36,10 +39,41 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.Execute.timeout = int(os.environ.get("MINIFLOW_CELL_TIMEOUT", "30"))
 c.Execute.interrupt_on_timeout = True
 
-# A graded test cell the student deleted is restored from the gradebook, so
-# the submission is graded (that cell scores zero) instead of being stuck as
-# needing manual grading.
+# A graded test cell the student deleted is restored from the gradebook and
+# graded as usual (the CLI adds a note saying so), instead of the submission
+# being stuck as needing manual grading.
 c.OverwriteCells.add_missing_cells = True
+
+# Student code is hostile until proven otherwise: every grading kernel runs in
+# a sandbox (bubblewrap: no network, no course files, its own processes) with
+# resource limits. mode: "auto" (bubblewrap where it works, else a loud
+# warning and limits only), "bwrap" (refuse to grade without it) or "none".
+# `python -m autograder grade --sandbox MODE` overrides the mode for one run.
+c.Autograde.autograde_preprocessors = [
+    "autograder.nbgrader_plugins.SandboxedExecute",  # instead of nbgrader's Execute
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.SandboxKernelManager.mode = "auto"
+c.SandboxKernelManager.memory_limit = "2 GiB"       # per process, and all processes together
+c.SandboxKernelManager.cpu_limit = 600              # CPU seconds per process
+c.SandboxKernelManager.process_limit = 64           # processes and threads at once
+c.SandboxKernelManager.file_size_limit = "256 MiB"  # largest file written
+c.SandboxKernelManager.open_files_limit = 1024
+c.SandboxKernelManager.scratch_size = "512 MiB"     # the kernel's writable home and /tmp
+c.SandboxKernelManager.notebook_timeout = 1800      # wall-clock seconds per notebook
+
+# Plain `nbgrader generate_feedback`: test cells show their visible part and
+# their failure message only; hidden tests, tracebacks and test output never.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    "autograder.nbgrader_plugins.HideTests",
+]
 
 # Kernels talk to the grader over Unix sockets, not TCP ports: graders
 # running in parallel never race for the same port (autograder/kernels.py,

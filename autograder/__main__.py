@@ -15,13 +15,23 @@ and ``--student ID`` narrows to one student where it applies.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from pathlib import Path
 
-from autograder.manifest import ManifestError, load_manifest
-from autograder.nbgrader_cli import NbgraderError
+# Before anything else is imported: `python -m autograder` puts the current
+# folder first on sys.path, so a file such as argparse.py in the course root
+# would run inside every command. Take it off (what `python -P` does), and
+# have every process we start do the same (PYTHONSAFEPATH).
+_here = os.getcwd()
+sys.path[:] = [p for p in sys.path if p not in ("", ".", _here)]
+os.environ["PYTHONSAFEPATH"] = "1"
+
+import argparse  # noqa: E402
+import signal  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from autograder.manifest import ManifestError, load_manifest  # noqa: E402
+from autograder.nbgrader_cli import NbgraderError  # noqa: E402
 
 
 def _workers(value: str) -> int:
@@ -32,20 +42,27 @@ def _workers(value: str) -> int:
 
 
 def _default_workers() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
+    return max(1, os.cpu_count() or 1)
+
+
+def _sandbox(requested: str) -> str:
+    """Resolve --sandbox, printing the loud warning when kernels will not be isolated."""
+    from autograder.sandbox import isolation_warning, resolve_mode
+
+    mode, detail = resolve_mode(requested)
+    if mode == "none":
+        line = "!" * 78
+        print(f"{line}\n{isolation_warning(detail)}\n{line}", file=sys.stderr)
+    return mode
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from autograder.gradebook import register_assignments
-    from autograder.nbgrader_cli import run_nbgrader
+    from autograder.release import release
 
     course = load_manifest()
-    chosen = course.select(args.assignment)
-    for assignment in chosen:
-        run_nbgrader(["generate_assignment", assignment.name, "--force"], course.root)
+    for assignment in release(course, course.select(args.assignment)):
         print(f"released {assignment.name:14} -> release/{assignment.name}/"
               f"{assignment.notebook_file}  (due {assignment.due})")
-    register_assignments(course, [a.name for a in chosen])
     return 0
 
 
@@ -91,9 +108,10 @@ def cmd_grade(args: argparse.Namespace) -> int:
         done.append(result)
         draw(f"{result.student} {result.assignment} {result.score:g}/{result.max_score:g}")
 
+    mode = _sandbox(args.sandbox)
     results = grade(course, course.select(args.assignment),
                     students=[args.student] if args.student else None, workers=args.workers,
-                    on_result=progress, on_start=start)
+                    on_result=progress, on_start=start, sandbox=mode)
     print(file=sys.stderr)
     if not results:
         print("nothing to grade: collect submissions into submitted/<student>/<assignment>/ "
@@ -140,7 +158,7 @@ def cmd_selfcheck(args: argparse.Namespace) -> int:
 
     course = load_manifest()
     checks = selfcheck(course, course.select(args.assignment), workers=args.workers,
-                       mutants=not args.no_mutants)
+                       mutants=not args.no_mutants, sandbox=_sandbox(args.sandbox))
     print(format_table(checks))
     return 0 if all(c.ok for c in checks) else 1
 
@@ -150,7 +168,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     course = load_manifest()
     return run_demo(course, Path(args.output) if args.output else None,
-                    workers=args.workers, assignments=course.select(args.assignment))
+                    workers=args.workers, assignments=course.select(args.assignment),
+                    sandbox=_sandbox(args.sandbox))
+
+
+def _sandbox_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--sandbox", choices=("auto", "bwrap", "none"), default=_configured_sandbox(),
+        help="how grading kernels are isolated: bwrap (bubblewrap, refuse without it), "
+             "auto (bubblewrap where it works, otherwise warn and grade without isolation) "
+             "or none (resource limits only). Default: SandboxKernelManager.mode in "
+             "nbgrader_config.py, else auto (now: %(default)s)")
+
+
+def _configured_sandbox() -> str:
+    try:
+        from traitlets.config.loader import PyFileConfigLoader
+
+        from autograder.manifest import find_course_root
+
+        config = PyFileConfigLoader("nbgrader_config.py",
+                                    path=str(find_course_root())).load_config()
+        return str(config.SandboxKernelManager.get("mode", "auto"))
+    except Exception:  # outside a course, or an unreadable config: the command says so later
+        return "auto"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -186,9 +227,11 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument("--student", metavar="ID", help="only this student")
     collect.add_argument("--force", action="store_true", help="replace collected notebooks")
     collect.set_defaults(handler=cmd_collect)
-    grade = add("grade", cmd_grade, "autograde submissions with nbgrader, several in parallel")
+    grade = add("grade", cmd_grade, "autograde submissions with nbgrader, several in parallel, "
+                "each kernel in a sandbox")
     grade.add_argument("--workers", type=_workers, default=_default_workers(),
-                       help="grading processes (default: %(default)s)")
+                       help="grading processes (default: the number of cores, %(default)s)")
+    _sandbox_option(grade)
     feedback = add("feedback", cmd_feedback, "write HTML feedback per student: scores and "
                    "the checks' messages, never the hidden tests' source")
     del feedback
@@ -202,25 +245,41 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--workers", type=_workers, default=_default_workers(),
                        help="processes (default: %(default)s)")
     check.add_argument("--no-mutants", action="store_true", help="skip the mutant library")
+    _sandbox_option(check)
     demo = add("demo", cmd_demo, "run the whole pipeline on a synthetic class in a new "
                "course folder (all assignments, or the one named)", student=False)
     demo.add_argument("--output", help="course folder to create (default: a temporary one)")
     demo.add_argument("--workers", type=_workers, default=_default_workers(),
                       help="grading processes (default: %(default)s)")
+    _sandbox_option(demo)
     export = add("export", cmd_export, "export the gradebook as CSV", assignment=False,
                  student=False)
     export.add_argument("--to", default="grades.csv", help="CSV file (default: %(default)s)")
     return parser
 
 
+def _terminate(signum: int, frame: object) -> None:
+    # SIGTERM unwinds like Ctrl-C, so every temporary folder is removed.
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
+    from autograder.gradebook import GradebookError
+    from autograder.sandbox import SandboxError
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.handler(args)
-    except (ManifestError, NbgraderError, FileNotFoundError, ValueError) as error:
+    except (ManifestError, NbgraderError, GradebookError, SandboxError, FileNotFoundError,
+            ValueError) as error:
         print(f"autograder {args.command}: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\nautograder {args.command}: stopped; nothing half-done was kept",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -89,7 +89,7 @@ def verdict(results: list[GradeResult], expected: dict[str, str]) -> list[str]:
 
 
 def run_demo(source_course: Course, output: Path | None = None, *, workers: int = 2,
-             assignments: tuple[Assignment, ...] | None = None) -> int:
+             assignments: tuple[Assignment, ...] | None = None, sandbox: str = "auto") -> int:
     """The whole term on a synthetic class; 0 when every grade is as expected."""
     from autograder.__main__ import print_table
 
@@ -114,7 +114,7 @@ def run_demo(source_course: Course, output: Path | None = None, *, workers: int 
     print(f"   collected {len(report.placed)} notebook(s) from {len(students)} students "
           f"({', '.join(students)}); could not place {len(report.skipped)} file(s)")
     print(f"3. grade: {len(report.placed)} submission(s) on {workers} worker(s)")
-    results = grade(course, chosen, students=None, workers=workers)
+    results = grade(course, chosen, students=None, workers=workers, sandbox=sandbox)
     print_table(results)
     print("4. feedback")
     pages = write_feedback(course, chosen)

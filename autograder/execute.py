@@ -53,8 +53,12 @@ def error_message(cell: nbformat.NotebookNode) -> str:
 
 
 def run_notebook(path: str | Path, replacements: Mapping[str, str] | None = None, *,
-                 timeout: int = 30, kernel_name: str = "python3") -> NotebookRun:
-    """Execute ``path`` (with cells whose grade id is a key replaced) and score it."""
+                 timeout: int = 30, kernel_name: str = "python3",
+                 sandbox: str = "auto") -> NotebookRun:
+    """Execute ``path`` (with cells whose grade id is a key replaced) and score it.
+
+    The kernel runs in the grading sandbox (``sandbox``: auto, bwrap or none).
+    """
     from nbclient import NotebookClient
     from nbgrader.utils import determine_grade, is_grade
 
@@ -69,7 +73,7 @@ def run_notebook(path: str | Path, replacements: Mapping[str, str] | None = None
             cell.source = replacements.pop(grade_id)
     if replacements:
         raise KeyError(f"{path.name} has no cells with grade id {sorted(replacements)}")
-    client = NotebookClient(notebook, config=kernel_config(), timeout=timeout,
+    client = NotebookClient(notebook, config=kernel_config(sandbox), timeout=timeout,
                             kernel_name=kernel_name,
                             allow_errors=True, interrupt_on_timeout=True, record_timing=False,
                             resources={"metadata": {"path": str(path.parent)}})

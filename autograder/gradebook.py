@@ -1,27 +1,42 @@
-"""The one writer: put grading results into the course gradebook.
+"""The one writer and the one record: the course gradebook.
 
-Workers never touch the course gradebook; the parent process calls
-``record_results`` once per grading run. The gradebook is the ``db_url`` of
-nbgrader_config.py (SQLite in the course root by default, PostgreSQL for a
-large course), so ``nbgrader export`` and formgrader see the same grades.
+Workers and kernels never touch the course gradebook; the parent process
+writes every result of a grading run in **one transaction** (all or
+nothing), after checking that the database is reachable, that its driver is
+installed, that its schema is nbgrader's and that nobody has added triggers
+or views to it. The gradebook is the ``db_url`` of nbgrader_config.py
+(SQLite in the course root by default, PostgreSQL for a large course), so
+``nbgrader export`` and formgrader see the same grades.
 
-Every result, with the checks' messages per cell, is also kept in
-``autograded/results.json``, which ``feedback`` and ``report`` read.
+The gradebook is the single source of truth for scores. The checks'
+messages, notes and the status of submissions that never reached the
+gradebook (rejected files, crashed grading) live in
+``autograded/results.json``; ``load_results`` reads the details from there
+and every score from the gradebook, so ``export``, ``feedback`` and
+``report`` always agree with each other and with plain ``nbgrader export``.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import warnings
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from autograder.manifest import Course
 from autograder.nbgrader_cli import run_nbgrader
 
-__all__ = ["db_url", "load_results", "record_results", "register_assignments"]
+__all__ = ["GradebookError", "check_gradebook", "db_url", "load_results", "record_results",
+           "register_assignments"]
 
 RESULTS = Path("autograded") / "results.json"
+
+
+class GradebookError(RuntimeError):
+    """The gradebook cannot be used; the message says why and what to do."""
 
 
 def db_url(course: Course) -> str:
@@ -31,6 +46,123 @@ def db_url(course: Course) -> str:
     config = PyFileConfigLoader("nbgrader_config.py", path=str(course.root)).load_config()
     url = config.CourseDirectory.get("db_url")
     return str(url) if url else f"sqlite:///{course.root / 'gradebook.db'}"
+
+
+def _shown(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not even a URL: show it as given
+        return url
+
+
+def _nbgrader_schema() -> dict[str, str]:
+    """name -> SQL of every table and index nbgrader creates, as SQLite writes them."""
+    import sqlalchemy as sa
+    from nbgrader.api import Base
+
+    engine = sa.create_engine("sqlite://")
+    Base.metadata.create_all(bind=engine)
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text(
+            "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL")).all()
+    engine.dispose()
+    return {name: " ".join(sql.split()) for name, sql in rows}
+
+
+def _foreign_objects(connection: Any, dialect: str) -> list[str]:
+    """Objects in the gradebook that nbgrader did not create (triggers, views, edits)."""
+    import sqlalchemy as sa
+
+    if dialect == "sqlite":
+        expected = _nbgrader_schema()
+        found = []
+        for kind, name, sql in connection.execute(sa.text(
+                "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL")).all():
+            if kind in ("trigger", "view"):
+                found.append(f"{kind} {name!r}")
+            elif name in expected and " ".join(sql.split()) != expected[name]:
+                found.append(f"{kind} {name!r} (its definition was changed)")
+        return found
+    if dialect == "postgresql":
+        queries = {
+            "trigger": "SELECT DISTINCT trigger_name FROM information_schema.triggers "
+                       "WHERE trigger_schema = current_schema()",
+            "view": "SELECT table_name FROM information_schema.views "
+                    "WHERE table_schema = current_schema()",
+            "rule": "SELECT rulename FROM pg_rules WHERE schemaname = current_schema()",
+        }
+        return [f"{kind} {row[0]!r}" for kind, query in queries.items()
+                for row in connection.execute(sa.text(query)).all()]
+    return []
+
+
+def _alembic_head() -> str:
+    import nbgrader
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(os.path.join(os.path.dirname(nbgrader.__file__),
+                                        "alembic")).get_current_head() or ""
+
+
+def check_gradebook(course: Course) -> str:
+    """Stop with a GradebookError naming the fix unless the gradebook can be written.
+
+    Checks, before any work starts: the URL parses, its driver is installed,
+    the database answers, its schema version is nbgrader's, and nothing was
+    added to it (triggers, views, changed tables). Returns the URL.
+    """
+    import sqlalchemy as sa
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+    url = db_url(course)
+    where = f"the gradebook {_shown(url)} (CourseDirectory.db_url in nbgrader_config.py)"
+    try:
+        parsed = sa.engine.make_url(url)
+        options = {"connect_args": {"connect_timeout": 10}} \
+            if parsed.get_backend_name() == "postgresql" else {}
+        engine = sa.create_engine(url, future=True, **options)
+    except (NoSuchModuleError, ImportError) as error:
+        hint = ("pip install 'psycopg[binary]' and write the URL as postgresql+psycopg://..."
+                if url.startswith("postgres") else "install the database's Python driver")
+        raise GradebookError(f"{where} needs a database driver that is not installed "
+                             f"({error}): {hint}") from None
+    except ArgumentError as error:
+        raise GradebookError(f"{where} is not a database URL ({error}); write it like "
+                             "sqlite:////path/to/gradebook.db or "
+                             "postgresql+psycopg://user@host/dbname") from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        folder = Path(parsed.database).parent
+        if not folder.is_dir():
+            raise GradebookError(f"{where}: the folder {folder} does not exist")
+    try:
+        with engine.connect() as connection:
+            foreign = _foreign_objects(connection, engine.dialect.name)
+            tables = sa.inspect(connection).get_table_names()
+            version = None
+            if "alembic_version" in tables:
+                version = connection.execute(sa.text(
+                    "SELECT version_num FROM alembic_version")).scalar()
+    except SQLAlchemyError as error:
+        first = str(getattr(error, "orig", error)).strip().splitlines()
+        raise GradebookError(f"cannot use {where}: {first[0] if first else error}. Is the "
+                             "database server running and reachable, and are the name, user "
+                             "and password in the URL right?") from None
+    finally:
+        engine.dispose()
+    if foreign:
+        raise GradebookError(
+            f"{where} holds {', '.join(foreign)}, which nbgrader did not create. Something "
+            "other than nbgrader changed the database (a submission graded without the "
+            "sandbox could have). Grades written now could be altered by it, so nothing was "
+            "written. Inspect the database, drop what does not belong (SQLite: "
+            "`sqlite3 gradebook.db .schema`), and grade again.")
+    head = _alembic_head()
+    if version and head and version != head:
+        raise GradebookError(f"{where} has schema version {version}, but this nbgrader "
+                             f"expects {head}: run `nbgrader db upgrade` first")
+    return url
 
 
 def register_assignments(course: Course, names: list[str] | None = None) -> None:
@@ -46,61 +178,157 @@ def register_assignments(course: Course, names: list[str] | None = None) -> None
 
 
 def _ensure_in_gradebook(course: Course, assignment: str) -> None:
-    """The gradebook knows an assignment's cells once generate_assignment ran."""
+    """The gradebook knows an assignment's cells once generate_assignment ran on it.
+
+    It runs in a temporary copy of the course, writing only the gradebook:
+    ``release/`` is never touched by grading.
+    """
     from nbgrader.api import Gradebook, MissingEntry
 
-    with Gradebook(db_url(course), course_id=course.id) as gradebook:
+    from autograder.grading import copy_course_skeleton
+
+    url = db_url(course)
+    with Gradebook(url, course_id=course.id) as gradebook:
         try:
             known = bool(gradebook.find_assignment(assignment).notebooks)
         except MissingEntry:
             known = False
     if not known:
-        run_nbgrader(["generate_assignment", assignment, "--force"], course.root)
+        with tempfile.TemporaryDirectory(prefix="miniflow-register-") as temp:
+            copy_course_skeleton(course.root, Path(temp), [course.assignment(assignment)])
+            run_nbgrader(["generate_assignment", assignment, "--force",
+                          f"--CourseDirectory.root={temp}",
+                          f"--CourseDirectory.db_url={url}"], temp)
 
 
-def load_results(course: Course) -> dict[tuple[str, str], dict]:
-    """Every recorded result, keyed by (assignment, student)."""
-    path = course.root / RESULTS
-    if not path.is_file():
-        return {}
-    return {(r["assignment"], r["student"]): r
-            for r in json.loads(path.read_text(encoding="utf-8"))}
+def _one_transaction(gradebook: Any) -> Any:
+    """Make nbgrader's many commits one transaction; returns the real commit."""
+    session = gradebook.db
+    commit = session.commit
+    session.commit = session.flush
+    return commit
 
 
 def record_results(course: Course, results: list) -> None:
-    """Write ``results`` (GradeResult objects) to the gradebook and results.json."""
+    """Write ``results`` (GradeResult objects) to the gradebook, all or nothing.
+
+    Then rewrite ``autograded/results.json`` (messages, notes, status) with
+    the scores the gradebook now holds.
+    """
     from nbgrader.api import Gradebook, MissingEntry
 
+    check_gradebook(course)
     for assignment in sorted({r.assignment for r in results}):
         _ensure_in_gradebook(course, assignment)
     with Gradebook(db_url(course), course_id=course.id) as gradebook:
-        for result in results:
-            gradebook.update_or_create_student(result.student)
-            try:
-                submission = gradebook.find_submission(result.assignment, result.student)
-            except MissingEntry:
-                submission = None
-            if result.status != "graded":
-                if submission is not None:  # a regrade that now fails: forget the old grade
-                    gradebook.remove_submission(result.assignment, result.student)
-                continue  # no submission recorded: export shows a zero
-            if submission is None:
-                with warnings.catch_warnings():
-                    # nbgrader builds the rows before adding them to the session,
-                    # which SQLAlchemy flags (harmlessly) while autoflushing.
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    submission = gradebook.add_submission(result.assignment, result.student)
-            scores = {c.grade_id: c.score for c in result.cells}
-            for notebook in submission.notebooks:
-                for grade in notebook.grades:
-                    if grade.name in scores:
-                        grade.auto_score = scores[grade.name]
-                        grade.needs_manual_grade = False
-            gradebook.db.commit()
-    stored = load_results(course)
+        commit = _one_transaction(gradebook)
+        try:
+            for result in results:
+                gradebook.update_or_create_student(result.student)
+                try:
+                    submission = gradebook.find_submission(result.assignment, result.student)
+                except MissingEntry:
+                    submission = None
+                if result.status != "graded":
+                    if submission is not None:  # a regrade that now fails: forget the old one
+                        gradebook.remove_submission(result.assignment, result.student)
+                    continue  # no submission recorded: export shows a zero
+                if submission is None:
+                    with warnings.catch_warnings():
+                        # nbgrader builds rows before adding them to the session,
+                        # which SQLAlchemy flags (harmlessly) while autoflushing.
+                        warnings.simplefilter("ignore", RuntimeWarning)
+                        submission = gradebook.add_submission(result.assignment, result.student)
+                scores = {c.grade_id: c.score for c in result.cells}
+                for notebook in submission.notebooks:
+                    for grade in notebook.grades:
+                        if grade.name in scores:
+                            grade.auto_score = scores[grade.name]
+                            grade.needs_manual_grade = False
+            commit()
+        except BaseException:
+            gradebook.db.rollback()
+            raise
+    stored = _stored_details(course)
     for result in results:
         stored[(result.assignment, result.student)] = result.to_dict()
+    _write_details(course, stored)
+    _write_details(course, load_results(course))  # the scores as the gradebook has them
+
+
+def _stored_details(course: Course) -> dict[tuple[str, str], dict]:
+    path = course.root / RESULTS
+    if not path.is_file():
+        return {}
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    return {(r["assignment"], r["student"]): r for r in records
+            if isinstance(r, dict) and "assignment" in r and "student" in r}
+
+
+def _write_details(course: Course, stored: dict[tuple[str, str], dict]) -> None:
     path = course.root / RESULTS
     path.parent.mkdir(parents=True, exist_ok=True)
     ordered = sorted(stored.values(), key=lambda r: (r["assignment"], r["student"]))
-    path.write_text(json.dumps(ordered, indent=1), encoding="utf-8")
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(ordered, indent=1), encoding="utf-8")
+    temporary.replace(path)
+
+
+def _gradebook_scores(course: Course) -> dict[tuple[str, str], dict[str, tuple[float, float]]]:
+    """(assignment, student) -> {cell: (score, max score)} for every graded submission."""
+    from nbgrader.api import Gradebook
+
+    url = db_url(course)
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
+        return {}
+    scores: dict[tuple[str, str], dict[str, tuple[float, float]]] = {}
+    with Gradebook(url, course_id=course.id) as gradebook:
+        for assignment in gradebook.assignments:
+            for submission in assignment.submissions:
+                cells = scores.setdefault((assignment.name, submission.student.id), {})
+                for notebook in submission.notebooks:
+                    for grade in notebook.grades:
+                        if grade.max_score:
+                            cells[grade.name] = (float(grade.score or 0.0),
+                                                 float(grade.max_score))
+    return scores
+
+
+def load_results(course: Course) -> dict[tuple[str, str], dict]:
+    """Every result, keyed by (assignment, student): scores from the gradebook.
+
+    Messages and notes come from ``results.json``. A submission the gradebook
+    holds but results.json does not (graded with plain ``nbgrader
+    autograde``) is included with its scores and no messages; one that
+    results.json calls graded but the gradebook does not hold is reported as
+    missing from the gradebook, with no score.
+    """
+    stored = _stored_details(course)
+    gradebook = _gradebook_scores(course)
+    merged: dict[tuple[str, str], dict] = {}
+    for key in sorted(set(stored) | set(gradebook)):
+        record = dict(stored.get(key) or {"assignment": key[0], "student": key[1],
+                                          "status": "graded", "cells": [], "notes": []})
+        cells = gradebook.get(key)
+        if cells is not None:
+            messages = {c["grade_id"]: c.get("message", "") for c in record.get("cells", [])}
+            order = [name for name in messages if name in cells]
+            order += [name for name in cells if name not in messages]
+            record["cells"] = [{"grade_id": name, "score": cells[name][0],
+                                "max_score": cells[name][1], "message": messages.get(name, "")}
+                               for name in order]
+            record["score"] = float(sum(s for s, _ in cells.values()))
+            record["max_score"] = float(sum(t for _, t in cells.values()))
+            record["status"] = "graded"
+        elif record.get("status") == "graded":
+            record["status"] = "error"
+            record["score"] = 0.0
+            record["cells"] = []
+            record["notes"] = [*record.get("notes", []),
+                               "the gradebook holds no grade for this submission; grade it "
+                               "again"]
+        merged[key] = record
+    return merged

@@ -1,14 +1,20 @@
-"""Grade submissions with nbgrader, in parallel, without one bad notebook stopping the rest.
+"""Grade submissions with nbgrader, in parallel, trusting nothing a student's code can reach.
 
-nbgrader cannot autograde in parallel and SQLite takes one writer at a time,
-so the work is sharded: each worker process gets its own temporary course
-folder (configuration, header, source, and copies of its students'
-submissions) with its own gradebook, runs ``nbgrader autograde`` there one
-student at a time, and returns plain results. One writer, the parent
-process, then records every result in the course gradebook and copies the
-autograded notebooks into the course's ``autograded/`` folder. The course
-gradebook is whatever ``db_url`` nbgrader_config.py names, so a large course
-can point it at PostgreSQL without changing this code.
+Each submission is graded by a supervised worker process (``autograder.workers``)
+in a fresh temporary course folder of its own, made from a template that the
+worker generated once per assignment (configuration, header, source, a new
+gradebook). nbgrader's ``autograde`` runs there; its kernel is sandboxed
+(``autograder.sandbox``), so the student's code never sees the course, this
+folder, its gradebook or another student. The worker hands back only the
+executed notebook.
+
+The parent then scores that notebook itself, from the instructor's own copy
+of ``source/``: each graded cell must carry exactly the instructor's test
+(or it scores zero), and its points come from ``source/``, not from
+anything in the submission. nbgrader's rule decides pass or fail (an error
+or output on stderr fails the cell). The parent alone writes the course
+gradebook, in one transaction, and only then puts the executed notebooks in
+``autograded/``: a run that fails part-way changes neither.
 
 Submissions are checked before nbgrader sees them (not JSON, not a
 notebook, missing, renamed, extra files) and are only ever copied: the files
@@ -17,14 +23,15 @@ in ``submitted/`` are never modified.
 
 from __future__ import annotations
 
+import copy
 import json
+import os
 import shutil
-import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
@@ -32,7 +39,7 @@ from autograder.execute import error_message
 from autograder.manifest import Assignment, Course
 
 __all__ = ["CellGrade", "GradeResult", "Prepared", "copy_course_skeleton", "grade",
-           "prepare_submission"]
+           "grade_in_worker", "prepare_submission", "score_notebook"]
 
 @dataclass
 class CellGrade:
@@ -53,6 +60,7 @@ class GradeResult:
     max_score: float = 0.0
     cells: list[CellGrade] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    sandbox: str = ""  # "bwrap" or "none": how its kernel was isolated
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -140,64 +148,17 @@ def copy_course_skeleton(root: Path, destination: Path,
                         destination / "source" / assignment.name, dirs_exist_ok=True)
 
 
-def _read_results(workdir: Path, assignment: Assignment, student: str,
-                  notes: list[str]) -> GradeResult:
-    from nbgrader.api import Gradebook, MissingEntry
-
-    result = GradeResult(student, assignment.name, "graded", notes=list(notes))
-    autograded = workdir / "autograded" / student / assignment.name / assignment.notebook_file
-    messages = {}
-    if autograded.is_file():
-        for cell in nbformat.read(autograded, as_version=4).cells:
-            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if grade_id:
-                messages[grade_id] = error_message(cell)
-    with Gradebook(f"sqlite:///{workdir / 'gradebook.db'}") as gradebook:
-        try:
-            submission = gradebook.find_submission(assignment.name, student)
-        except MissingEntry:
-            result.status = "error"
-            return result
-        for notebook in submission.notebooks:
-            for grade in notebook.grades:
-                if grade.max_score:
-                    score = grade.score if grade.score is not None else 0.0
-                    result.cells.append(CellGrade(grade.name, float(score),
-                                                  float(grade.max_score),
-                                                  messages.get(grade.name, "")))
-                    if grade.cell_type == "code" and grade.auto_score is None:
-                        result.notes.append(f"{grade.name} needs manual grading")
-        result.score = float(sum(c.score for c in result.cells))
-        result.max_score = float(sum(c.max_score for c in result.cells))
-    return result
-
-
 def _explain_failure(log: str) -> str:
     lowered = log.lower()
     if "kernel died" in lowered or "deadkernelerror" in lowered:
         return "the kernel died while running the notebook (does it call os._exit or exit()?)"
     if "timeout" in lowered or "timed out" in lowered:
         return "the notebook did not finish within the time limit"
-    tail = [line for line in log.strip().splitlines() if line.strip()][-3:]
-    return "nbgrader could not grade it: " + " | ".join(tail)[-400:]
+    return "nbgrader could not grade it"
 
 
-def _zero_deleted(result: GradeResult, deleted: Sequence[str]) -> None:
-    """A graded cell the student deleted was restored by nbgrader; it scores 0."""
-    for cell in result.cells:
-        if cell.grade_id in deleted:
-            cell.score = 0.0
-            cell.message = "this graded test cell was deleted from the submitted notebook"
-    if deleted:
-        result.notes.append(f"graded cell(s) {', '.join(deleted)} were deleted; nbgrader "
-                            "restored them and they score 0")
-        result.score = float(sum(c.score for c in result.cells))
-
-
-def _nbgrader_api(workdir: Path):
+def _nbgrader_api(workdir: Path, sandbox: str | None = None):
     """nbgrader's Python API on ``workdir`` (its nbgrader_config.py applies)."""
-    import os
-
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config.loader import PyFileConfigLoader
@@ -209,120 +170,245 @@ def _nbgrader_api(workdir: Path):
     config = PyFileConfigLoader("nbgrader_config.py", path=str(workdir)).load_config()
     config.CourseDirectory.root = str(workdir)
     config.CourseDirectory.db_url = f"sqlite:///{workdir / 'gradebook.db'}"
+    if sandbox is not None:
+        config.SandboxKernelManager.mode = sandbox
     coursedir = CourseDirectory(config=config)
     return NbGraderAPI(coursedir=coursedir, config=config)
 
 
-def grade_shard(root: str, assignment: Assignment,
-                jobs: Sequence[tuple[str, str, list[str], list[str]]],
-                keep: str | None = None) -> list[dict]:
-    """Worker: grade ``jobs`` (student, notebook, notes, deleted cells) in a private folder.
+def _template(root: Path, assignment: Assignment, folder: Path, sandbox: str) -> Path:
+    """A course folder with the assignment generated: copied fresh for each submission."""
+    copy_course_skeleton(root, folder, [assignment])
+    api = _nbgrader_api(folder, sandbox)
+    generated = api.generate_assignment(assignment.name, force=True, create=True)
+    if not generated["success"]:
+        raise RuntimeError("nbgrader could not generate the assignment: "
+                           + generated.get("error", "")[-400:])
+    return folder
 
-    nbgrader runs in this process through its Python API, so its (slow)
-    import is paid once per worker, not once per submission.
-    """
-    root_path = Path(root)
-    results = []
-    # nbgrader's own warnings (SQLAlchemy's autoflush notes, say) are not the
-    # student's business and must never turn into errors here.
-    with warnings.catch_warnings(), \
-            tempfile.TemporaryDirectory(prefix=f"grade-{assignment.name}-") as temp:
+
+def grade_in_worker(task: dict, base: Path, templates: dict[str, Path]) -> dict:
+    """Worker side: autograde one submission in a fresh course folder; return the notebook."""
+    fields = {k: v for k, v in task["assignment"].items() if k != "notebook_file"}
+    assignment = Assignment(**{**fields, "objectives": tuple(fields["objectives"])})
+    with warnings.catch_warnings():
+        # nbgrader's own warnings (SQLAlchemy's autoflush notes, say) are not the
+        # student's business and must never turn into errors here.
         warnings.simplefilter("ignore")
-        workdir = Path(temp)
-        copy_course_skeleton(root_path, workdir, [assignment])
-        api = _nbgrader_api(workdir)
-        generated = api.generate_assignment(assignment.name, force=True, create=True)
-        if not generated["success"]:
-            reason = "nbgrader could not generate the assignment: " + \
-                generated.get("error", "")[-400:]
-            return [GradeResult(s, assignment.name, "error", notes=[*n, reason]).to_dict()
-                    for s, _, n, _ in jobs]
-        for student, notebook, notes, deleted in jobs:
-            target = workdir / "submitted" / student / assignment.name
+        if assignment.name not in templates:
+            templates[assignment.name] = _template(
+                Path(task["root"]), assignment, base / f"template-{assignment.name}",
+                task["sandbox"])
+        work = base / f"s{task['id']}"
+        shutil.copytree(templates[assignment.name], work)
+        try:
+            student = task["student"]
+            target = work / "submitted" / student / assignment.name
             target.mkdir(parents=True)
-            shutil.copy2(notebook, target / assignment.notebook_file)
+            shutil.copyfile(task["notebook"], target / assignment.notebook_file)
+            if task.get("timestamp"):
+                shutil.copyfile(task["timestamp"], target / "timestamp.txt")
+            api = _nbgrader_api(work, task["sandbox"])
             outcome = api.autograde(assignment.name, student, force=True, create=True)
-            failed = not outcome["success"]
-            log = outcome.get("log", "") + outcome.get("error", "")
-            result = _read_results(workdir, assignment, student, notes)
-            if failed:
-                # nbgrader stops at a dead kernel and leaves every cell ungraded:
-                # report one clear reason instead of a cell-by-cell "manual" list.
-                result.notes = [n for n in result.notes if not n.endswith("manual grading")]
-                result.notes.append(_explain_failure(log))
-                if result.status == "error" or all(c.score == 0 for c in result.cells):
-                    result.status = "error"
-                    result.score = 0.0
-                    result.max_score = result.max_score or assignment.points
-            _zero_deleted(result, deleted)
-            if keep is not None:
-                source = workdir / "autograded" / student / assignment.name
-                if source.is_dir():
-                    destination = Path(keep) / student / assignment.name
-                    shutil.rmtree(destination, ignore_errors=True)
-                    shutil.copytree(source, destination)
-            results.append(result.to_dict())
-    return results
+            executed = work / "autograded" / student / assignment.name / assignment.notebook_file
+            return {"success": bool(outcome["success"]),
+                    "log": (outcome.get("log", "") + outcome.get("error", ""))[-20000:],
+                    "executed": executed.read_text(encoding="utf-8")
+                    if executed.is_file() else None}
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _restored(source: str, grade_id: str) -> str:
+    """A test cell's code without the line nbgrader adds when it restores a deleted cell."""
+    from nbgrader.preprocessors import OverwriteCells
+
+    notice = "# " + OverwriteCells().missing_cell_notification.format(cell_id=grade_id)
+    return source[len(notice):] if source.startswith(notice) else source
+
+
+def _is_graded(cell: nbformat.NotebookNode) -> bool:
+    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("grade"))
+
+
+def score_notebook(executed: nbformat.NotebookNode,
+                   source: nbformat.NotebookNode) -> tuple[list[CellGrade], list[str]]:
+    """Score every graded cell of ``source`` as it ran in ``executed`` (nbgrader's rule).
+
+    Points come from ``source``. A graded cell missing from ``executed``, or
+    whose code is not exactly the instructor's test, scores zero.
+    """
+    from nbgrader.utils import determine_grade
+
+    ran: dict[str, nbformat.NotebookNode] = {}
+    for cell in executed.cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade_id is not None:
+            ran.setdefault(grade_id, cell)
+    cells, notes = [], []
+    for cell in source.cells:
+        if not _is_graded(cell):
+            continue
+        meta = cell.metadata.nbgrader
+        grade_id, points = meta["grade_id"], float(meta["points"])
+        got = ran.get(grade_id)
+        if got is None:
+            cells.append(CellGrade(grade_id, 0.0, points, "this graded cell did not run"))
+            continue
+        if got.cell_type != cell.cell_type or _restored(got.source, grade_id) != cell.source:
+            cells.append(CellGrade(grade_id, 0.0, points, "the code that ran in this test "
+                                   "cell was not the instructor's test, so it scores 0"))
+            notes.append(f"{grade_id}: the test that ran was not the instructor's")
+            continue
+        judged = copy.deepcopy(got)
+        judged.metadata["nbgrader"] = copy.deepcopy(meta)
+        score, _ = determine_grade(judged)
+        if score is None:
+            notes.append(f"{grade_id} needs manual grading")
+            score = 0.0
+        cells.append(CellGrade(grade_id, float(score), points, error_message(got)))
+    return cells, notes
+
+
+def _result_from(task: dict, answer: dict, source: nbformat.NotebookNode,
+                 staging: Path | None) -> GradeResult:
+    """The parent's verdict on one worker answer."""
+    assignment = task["assignment"]
+    result = GradeResult(task["student"], assignment["name"], "graded",
+                         max_score=float(assignment["points"]), notes=list(task["notes"]),
+                         sandbox=task["sandbox"])
+    if "failure" in answer:
+        result.status = "error"
+        result.notes.append(answer["failure"])
+        return result
+    text = answer.get("executed")
+    if text is None:
+        result.status = "error"
+        result.notes.append(_explain_failure(answer.get("log", "")))
+        return result
+    executed = nbformat.reads(text, as_version=4)
+    result.cells, notes = score_notebook(executed, source)
+    result.notes += notes
+    result.score = float(sum(c.score for c in result.cells))
+    result.max_score = float(sum(c.max_score for c in result.cells))
+    if not answer.get("success"):
+        # nbgrader stopped part-way; what ran is scored, and the note says why.
+        result.notes.append(_explain_failure(answer.get("log", "")))
+        if all(c.score == 0 for c in result.cells):
+            result.status = "error"
+    if staging is not None:
+        folder = staging / result.student / result.assignment
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / assignment["notebook_file"]).write_text(text, encoding="utf-8")
+        if task.get("timestamp"):
+            shutil.copyfile(task["timestamp"], folder / "timestamp.txt")
+    return result
+
+
+def _publish(staging: Path, autograded: Path, results: Iterable[GradeResult]) -> None:
+    """Put each graded notebook in ``autograded/``, replacing the old one whole."""
+    for result in results:
+        staged = staging / result.student / result.assignment
+        if not staged.is_dir():
+            continue
+        destination = autograded / result.student / result.assignment
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        old = destination.with_name(destination.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if destination.exists():
+            destination.rename(old)
+        shutil.move(str(staged), str(destination))
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
 
 
 def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequence[str] | None,
-          workers: int = 2, keep_autograded: bool = True,
+          workers: int | None = None, keep_autograded: bool = True,
           on_result: Callable[[GradeResult], None] | None = None,
           on_start: Callable[[int], None] | None = None,
-          record: bool = True) -> list[GradeResult]:
+          record: bool = True, sandbox: str = "auto") -> list[GradeResult]:
     """Grade every submission of ``assignments`` (optionally only ``students``).
 
+    ``sandbox`` is ``auto``, ``bwrap`` or ``none`` (see autograder.sandbox).
     ``on_start(total)`` is called once the submissions are counted,
     ``on_result(result)`` as each one is graded or rejected (for a progress bar).
     """
+    from autograder.sandbox import SandboxKernelManager, resolve_mode
+    from autograder.workers import WorkerPool, run_directory
+
+    mode, _ = resolve_mode(sandbox)
+    if record:
+        from autograder.gradebook import check_gradebook
+
+        check_gradebook(course)  # before any work: a broken gradebook stops us here
     submitted = course.root / "submitted"
     results: list[GradeResult] = []
     rejected: list[GradeResult] = []
-    tasks = []
+    tasks: list[dict] = []
+    sources: dict[str, nbformat.NotebookNode] = {}
     for assignment in assignments:
+        source_path = course.root / "source" / assignment.name / assignment.notebook_file
+        sources[assignment.name] = nbformat.read(source_path, as_version=4)
         names = sorted(p.name for p in submitted.iterdir() if p.is_dir()) \
             if submitted.is_dir() else []
         if students is not None:
             names = [n for n in names if n in set(students)]
-        jobs = []
         for student in names:
             folder = submitted / student / assignment.name
             if not folder.is_dir():
                 continue
-            prepared = prepare_submission(
-                folder, assignment,
-                course.root / "source" / assignment.name / assignment.notebook_file)
+            prepared = prepare_submission(folder, assignment, source_path)
             if prepared.notebook is None:
-                result = GradeResult(student, assignment.name, "rejected",
-                                     max_score=assignment.points,
-                                     notes=[*prepared.notes, prepared.reason])
-                rejected.append(result)
-            else:
-                jobs.append((student, str(prepared.notebook), prepared.notes, prepared.deleted))
-        # Shards of a few students each keep every worker busy.
-        size = max(1, -(-len(jobs) // max(1, workers * 2)))
-        tasks += [(assignment, jobs[i:i + size]) for i in range(0, len(jobs), size)]
+                rejected.append(GradeResult(student, assignment.name, "rejected",
+                                            max_score=assignment.points,
+                                            notes=[*prepared.notes, prepared.reason],
+                                            sandbox=mode))
+                continue
+            notes = list(prepared.notes)
+            if prepared.deleted:
+                notes.append(f"graded cell(s) {', '.join(prepared.deleted)} were deleted from "
+                             "the notebook; nbgrader restored them and graded them as usual")
+            stamp = folder / "timestamp.txt"
+            tasks.append({"id": len(tasks), "root": str(course.root), "student": student,
+                          "assignment": {**asdict(assignment),
+                                         "notebook_file": assignment.notebook_file},
+                          "notebook": str(prepared.notebook), "notes": notes,
+                          "timestamp": str(stamp) if stamp.is_file() else None,
+                          "sandbox": mode})
     if on_start:
-        on_start(len(rejected) + sum(len(shard) for _, shard in tasks))
+        on_start(len(rejected) + len(tasks))
     for result in rejected:
         results.append(result)
         if on_result:
             on_result(result)
-    keep = str(course.root / "autograded") if keep_autograded else None
-    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [pool.submit(grade_shard, str(course.root), a, shard, keep)
-                   for a, shard in tasks]
-        for future in as_completed(futures):
-            for data in future.result():
-                data["cells"] = [CellGrade(**c) for c in data["cells"]]
-                result = GradeResult(**data)
-                results.append(result)
-                if on_result:
-                    on_result(result)
-    results.sort(key=lambda r: ([a.name for a in course.assignments].index(r.assignment),
-                                r.student))
-    if record:
-        from autograder.gradebook import record_results
+    deadline = float(SandboxKernelManager(config=_course_config(course)).notebook_timeout) + 120
+    with run_directory() as run_dir:
+        staging = run_dir / "staging" if keep_autograded else None
 
-        record_results(course, results)
+        def answered(task: dict, answer: dict) -> None:
+            result = _result_from(task, answer, sources[task["assignment"]["name"]], staging)
+            results.append(result)
+            if on_result:
+                on_result(result)
+
+        if tasks:
+            pool = WorkerPool(workers or default_workers(), run_dir, deadline=deadline)
+            pool.run(tasks, answered)
+        order = [a.name for a in course.assignments]
+        results.sort(key=lambda r: (order.index(r.assignment), r.student))
+        if record:
+            from autograder.gradebook import record_results
+
+            record_results(course, results)
+        if staging is not None:
+            _publish(staging, course.root / "autograded", results)
     return results
+
+
+def _course_config(course: Course) -> Any:
+    from traitlets.config.loader import PyFileConfigLoader
+
+    return PyFileConfigLoader("nbgrader_config.py", path=str(course.root)).load_config()

@@ -34,11 +34,13 @@ def socket_prefix() -> str:
     return str(folder / f"k{os.getpid()}")
 
 
-def kernel_config() -> Any:
+def kernel_config(sandbox: str | None = None) -> Any:
     """traitlets config for a NotebookClient: its kernels use IPC where they can.
 
-    Pass it as ``NotebookClient(..., config=kernel_config())``; the client
-    still creates, owns and shuts down its kernel.
+    With ``sandbox`` (``auto``, ``bwrap`` or ``none``) the kernels are
+    students' code: they start through ``autograder.sandbox``. Pass it as
+    ``NotebookClient(..., config=kernel_config())``; the client still
+    creates, owns and shuts down its kernel.
     """
     from traitlets.config import Config
 
@@ -46,4 +48,7 @@ def kernel_config() -> Any:
     if ipc_available():
         config.KernelManager.transport = "ipc"
         config.KernelManager.ip = socket_prefix()
+    if sandbox is not None:
+        config.NotebookClient.kernel_manager_class = "autograder.sandbox.SandboxKernelManager"
+        config.SandboxKernelManager.mode = sandbox
     return config

@@ -29,6 +29,8 @@ def nbgrader_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     env["PATH"] = os.pathsep.join([scripts, env.get("PATH", "")])
     # Figures in executed notebooks never need a screen.
     env.setdefault("MPLBACKEND", "Agg")
+    # No file in the folder nbgrader runs in can shadow a module (python -P).
+    env["PYTHONSAFEPATH"] = "1"
     env.update(extra or {})
     return env
 
@@ -36,7 +38,7 @@ def nbgrader_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
 def run_nbgrader(args: Sequence[str], cwd: str | Path, *, check: bool = True,
                  timeout: float | None = None) -> subprocess.CompletedProcess[str]:
     """``python -m nbgrader ARGS`` in ``cwd``; raise NbgraderError on failure if ``check``."""
-    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd,
+    result = subprocess.run([sys.executable, "-P", "-m", "nbgrader", *args], cwd=cwd,
                             env=nbgrader_environment(), capture_output=True, text=True,
                             timeout=timeout, check=False)
     if check and result.returncode != 0:

@@ -46,15 +46,16 @@ def _fast_path_environment() -> None:
     os.environ["MPLBACKEND"] = "agg"
 
 
-def _run_mutant(path: str, cell: str | None, source: str | None) -> tuple[float, float, str]:
+def _run_mutant(path: str, cell: str | None, source: str | None,
+                sandbox: str = "auto") -> tuple[float, float, str]:
     """Score the notebook at ``path`` with one cell replaced (none for a control run)."""
-    run = run_notebook(path, {cell: source} if cell is not None else None)
+    run = run_notebook(path, {cell: source} if cell is not None else None, sandbox=sandbox)
     caught = [f"{c.grade_id}: {c.message}" for c in run.failed()]
     return run.score, run.max_score, caught[0][:200] if caught else ""
 
 
 def _grade_solution_and_blank(course: Course, chosen: tuple[Assignment, ...], workers: int,
-                              work: Path) -> list[Check]:
+                              work: Path, sandbox: str) -> list[Check]:
     copy_course_skeleton(course.root, work, chosen)
     checks = []
     for assignment in chosen:
@@ -65,7 +66,7 @@ def _grade_solution_and_blank(course: Course, chosen: tuple[Assignment, ...], wo
             shutil.copy2(origin / assignment.name / assignment.notebook_file, target)
     copy = load_manifest(work)
     for r in grade(copy, chosen, students=None, workers=workers, keep_autograded=False,
-                   record=False):
+                   record=False, sandbox=sandbox):
         infra = [n for n in r.notes if "could not" in n or "time" in n or "died" in n
                  or "manual" in n]
         if r.student == "solution":
@@ -80,10 +81,10 @@ def _grade_solution_and_blank(course: Course, chosen: tuple[Assignment, ...], wo
 
 
 def selfcheck(course: Course, chosen: tuple[Assignment, ...], *, workers: int = 2,
-              mutants: bool = True) -> list[Check]:
-    """Every check, in manifest order."""
+              mutants: bool = True, sandbox: str = "auto") -> list[Check]:
+    """Every check, in manifest order; kernels run in the grading sandbox."""
     with tempfile.TemporaryDirectory(prefix="selfcheck-") as temp:
-        checks = _grade_solution_and_blank(course, chosen, workers, Path(temp))
+        checks = _grade_solution_and_blank(course, chosen, workers, Path(temp), sandbox)
     if mutants:
         jobs: list[tuple[Assignment, Mutant | None, str]] = []
         for assignment in chosen:
@@ -94,7 +95,7 @@ def selfcheck(course: Course, chosen: tuple[Assignment, ...], *, workers: int = 
         # than the workers keeps the cores busy.
         with ProcessPoolExecutor(max_workers=max(1, workers) + 1,
                                  initializer=_fast_path_environment) as pool:
-            futures = [pool.submit(_run_mutant, path, m and m.cell, m and m.source)
+            futures = [pool.submit(_run_mutant, path, m and m.cell, m and m.source, sandbox)
                        for _, m, path in jobs]
             for (assignment, mutant, _), future in zip(jobs, futures):
                 score, max_score, caught = future.result()

@@ -1,0 +1,619 @@
+"""Every grading kernel runs in a sandbox: bubblewrap on Linux, resource limits everywhere.
+
+``SandboxKernelManager`` is a jupyter_client kernel manager. nbgrader's
+autograde (through ``autograder.nbgrader_plugins.SandboxedExecute``, set in
+nbgrader_config.py), our ``grade``, ``selfcheck`` and ``demo`` all start
+their kernels with it, so both paths get the same walls:
+
+* **bubblewrap** (``mode = "bwrap"``, or ``"auto"`` where it works): the
+  kernel sees a read-only copy of the system libraries and of the Python
+  environment, a private writable home and ``/tmp`` (size-limited tmpfs),
+  the assignment's data files, and nothing else: not the course root, not
+  ``source/``, ``submitted/``, a gradebook, the notebook file, another
+  student, or the grader's home. It has its own PID, network, IPC and UTS
+  namespaces (no network at all, and every process it starts dies with it),
+  a clean environment (no secrets from the grader's), and a new session.
+  The only way out is the kernel's own connection sockets, in a folder of
+  their own. If the grader runs as root, the kernel runs as an unprivileged
+  uid picked for this kernel alone.
+* **limits** (every mode): address space, CPU seconds, processes, file size
+  and open files as ``setrlimit`` limits (``autograder/sandbox_child.py``),
+  plus a watchdog in the grader that stops the kernel when all its
+  processes together use too much memory, when it starts too many
+  processes, or when it runs past the notebook's time limit. The reason is
+  kept (``stop_reason``) and turned into a message for the student.
+* ``mode = "none"`` runs the kernel with the limits and the clean
+  environment but no isolation; ``"auto"`` falls back to it, loudly, when
+  bubblewrap is missing or cannot create namespaces here.
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import Enum, Float, Integer, Unicode, validate
+
+__all__ = ["MODES", "Probe", "SandboxKernelManager", "SandboxError", "describe_limits",
+           "format_size", "isolation_warning", "parse_size", "probe_bwrap", "resolve_mode"]
+
+MODES = ("auto", "bwrap", "none")
+CHILD = Path(__file__).with_name("sandbox_child.py")
+HOME = "/home/student"
+# Environment variables a grading kernel may inherit; everything else (tokens,
+# credentials, the grader's paths) stays outside.
+PASS_THROUGH = ("MPLBACKEND", "NBGRADER_EXECUTION", "NBGRADER_VALIDATING", "LANG", "LC_ALL",
+                "TZ", "PYTHONHASHSEED")
+# Top-level folders of the system; each is bound read-only (or re-created as
+# the same symlink) when it exists.
+SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "fonts",
+       "nsswitch.conf", "mime.types", "alternatives")
+
+_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1000, "kib": 1024, "m": 1024 ** 2, "mb": 1000 ** 2,
+          "mib": 1024 ** 2, "g": 1024 ** 3, "gb": 1000 ** 3, "gib": 1024 ** 3,
+          "t": 1024 ** 4, "tb": 1000 ** 4, "tib": 1024 ** 4}
+
+
+class SandboxError(RuntimeError):
+    """The sandbox was asked for and cannot be had; the message says how to fix it."""
+
+
+def parse_size(value: str | int) -> int:
+    """``"2 GiB"``, ``"512MiB"``, ``"1g"`` or a number of bytes, as bytes."""
+    if isinstance(value, int):
+        return value
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", str(value))
+    unit = match.group(2).lower() if match else None
+    if not match or unit not in _UNITS:
+        raise ValueError(f"cannot read {value!r} as a size: write it like '2 GiB', "
+                         "'512 MiB' or a number of bytes")
+    return int(float(match.group(1)) * _UNITS[unit])
+
+
+def format_size(size: int) -> str:
+    for unit, factor in (("GiB", 1024 ** 3), ("MiB", 1024 ** 2), ("KiB", 1024)):
+        if size >= factor:
+            return f"{size / factor:g} {unit}"
+    return f"{size} bytes"
+
+
+@dataclass(frozen=True)
+class Probe:
+    ok: bool
+    detail: str
+
+
+_NAMESPACE_FIX = (
+    "This machine does not let unprivileged programs create namespaces. As root, allow them "
+    "(`sysctl -w user.max_user_namespaces=15000`; on Debian before 11 also "
+    "`sysctl -w kernel.unprivileged_userns_clone=1`; on Ubuntu 23.10 and later "
+    "`sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` or an AppArmor profile for "
+    "bwrap), or grade outside this container (Docker's default seccomp profile forbids "
+    "namespaces: run it with --security-opt seccomp=unconfined).")
+INSTALL_HINT = ("install bubblewrap: `sudo apt-get install bubblewrap` (Debian, Ubuntu), "
+                "`sudo dnf install bubblewrap` (Fedora) or `sudo pacman -S bubblewrap` (Arch). "
+                "On macOS and Windows grade inside a Linux container or virtual machine "
+                "(course/GUIDE.md, 'Safety').")
+
+
+def _namespace_flags(as_root: bool) -> list[str]:
+    # As root, no user namespace: the sandbox keeps root's capabilities just
+    # long enough for sandbox_child.py to drop to an unprivileged uid, so that
+    # the kernel really is another user (RLIMIT_NPROC is not enforced on root).
+    flags = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+             "--unshare-cgroup-try"]
+    return flags if as_root else ["--unshare-user", *flags]
+
+
+@functools.lru_cache(maxsize=4)
+def probe_bwrap(executable: str = "bwrap") -> Probe:
+    """Can bubblewrap build the kernel's sandbox on this machine?"""
+    if not sys.platform.startswith("linux"):
+        return Probe(False, f"bubblewrap needs Linux; this is {sys.platform}. " + INSTALL_HINT)
+    path = shutil.which(executable)
+    if path is None:
+        return Probe(False, "bubblewrap (bwrap) is not installed: " + INSTALL_HINT)
+    command = [path, *_namespace_flags(os.geteuid() == 0), "--die-with-parent",
+               "--new-session", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
+               "--tmpfs", "/tmp", "true"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return Probe(False, f"{path} could not be run ({error}). " + INSTALL_HINT)
+    if done.returncode != 0:
+        said = " ".join(done.stderr.split())[:300] or f"exit status {done.returncode}"
+        return Probe(False, f"{path} is installed but cannot create a sandbox here ({said}). "
+                     + _NAMESPACE_FIX)
+    return Probe(True, path)
+
+
+@functools.lru_cache(maxsize=1)
+def _bwrap_has_size() -> bool:
+    """bubblewrap 0.7 and later can cap a tmpfs (--size); older ones cannot."""
+    done = subprocess.run([probe_bwrap().detail, "--help"], capture_output=True, text=True,
+                          check=False)
+    return "--size" in done.stdout + done.stderr
+
+
+def resolve_mode(requested: str) -> tuple[str, str]:
+    """The mode to use for ``requested`` and why: ``("bwrap", path)`` or ``("none", reason)``.
+
+    ``bwrap`` that cannot work raises SandboxError; ``auto`` falls back to
+    ``none`` with the reason.
+    """
+    if requested not in MODES:
+        raise ValueError(f"sandbox mode {requested!r}: choose one of {', '.join(MODES)}")
+    if requested == "none":
+        return "none", "the sandbox was turned off (sandbox mode 'none')"
+    probe = probe_bwrap()
+    if probe.ok:
+        return "bwrap", probe.detail
+    if requested == "bwrap":
+        raise SandboxError(f"sandbox mode 'bwrap' was asked for, but {probe.detail}")
+    return "none", probe.detail
+
+
+def isolation_warning(reason: str) -> str:
+    """The warning printed on every grade run that has no sandbox."""
+    return ("WARNING: student code runs WITHOUT ISOLATION: " + reason + "\n"
+            "Kernels still have resource limits and a clean environment, but they can read "
+            "and write whatever the grading user can. Use --sandbox bwrap to refuse to grade "
+            "without the sandbox.")
+
+
+# --- processes -----------------------------------------------------------------------
+
+def _parent_map() -> dict[int, int]:
+    """pid -> parent pid for every process on the machine."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        # The command name is in parentheses and may hold spaces or ')'.
+        fields = stat[stat.rfind(b")") + 2:].split()
+        parents[int(entry)] = int(fields[1])
+    return parents
+
+
+def descendants(pid: int, parents: dict[int, int] | None = None) -> list[int]:
+    """Every process below ``pid`` (children, their children, ...)."""
+    parents = _parent_map() if parents is None else parents
+    children: dict[int, list[int]] = {}
+    for child, parent in parents.items():
+        children.setdefault(parent, []).append(child)
+    found, stack = [], [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def _resident_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _tasks(pids: Iterable[int]) -> int:
+    """Threads and processes of ``pids`` (what RLIMIT_NPROC counts)."""
+    total = 0
+    for pid in pids:
+        try:
+            total += len(os.listdir(f"/proc/{pid}/task"))
+        except OSError:
+            pass
+    return total
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL ``pid`` and everything below it (stopped first, so nothing forks away)."""
+    tree = [pid, *descendants(pid)]
+    for target in tree:
+        try:
+            os.kill(target, signal.SIGSTOP)
+        except OSError:
+            pass
+    for target in tree:
+        try:
+            os.kill(target, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def _folder_bytes(folder: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+# --- what the kernel may see -----------------------------------------------------------
+
+def _covers(outer: Path, inner: Path) -> bool:
+    return inner == outer or outer in inner.parents
+
+
+def _editable_packages() -> list[Path]:
+    """Package folders that setuptools' editable installs map by name (not via sys.path)."""
+    folders = []
+    for finder in sys.meta_path:
+        module = sys.modules.get(getattr(finder, "__module__", ""))
+        mapping = getattr(module, "MAPPING", None)
+        if isinstance(mapping, dict):
+            folders += [Path(p) for p in mapping.values()]
+    return folders
+
+
+def python_paths(forbidden: Iterable[Path]) -> list[Path]:
+    """Folders the kernel's Python needs, read-only; none contains a forbidden folder."""
+    import importlib.util
+
+    forbidden = [Path(os.path.realpath(f)) for f in forbidden]
+    candidates = [sys.base_prefix, sys.prefix, sys.exec_prefix, sys.base_exec_prefix,
+                  os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))]
+    candidates += [p for p in sys.path if p and os.path.isabs(p)]
+    candidates += [str(p) for p in _editable_packages()]
+    for name in ("miniflow", "autograder", "ipykernel", "numpy", "matplotlib"):
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            candidates += list(spec.submodule_search_locations)
+    chosen: list[Path] = []
+    for candidate in candidates:
+        path = Path(os.path.realpath(candidate))
+        if not path.is_dir() or path == Path("/"):
+            continue
+        if any(_covers(path, f) for f in forbidden):
+            continue  # binding it would show the course or the grader's files
+        if any(_covers(c, path) for c in chosen):
+            continue
+        chosen = [c for c in chosen if not _covers(path, c)] + [path]
+    return sorted(chosen)
+
+
+def _data_files(cwd: Path | None, target: Path, budget: int = 64 * 1024 ** 2) -> list[str]:
+    """Copy the non-notebook files of ``cwd`` (an assignment's data) to ``target``."""
+    copied: list[str] = []
+    if cwd is None or not cwd.is_dir():
+        return copied
+    for entry in sorted(cwd.iterdir()):
+        name = entry.name
+        if name.startswith(".") or name.endswith((".ipynb", ".db", ".sqlite")) \
+                or name in ("timestamp.txt", "__pycache__") or entry.is_symlink():
+            continue
+        if entry.is_file() and entry.stat().st_size <= budget:
+            budget -= entry.stat().st_size
+            shutil.copy2(entry, target / name)
+            copied.append(name)
+        elif entry.is_dir():
+            size = _folder_bytes(entry)
+            if size <= budget:
+                budget -= size
+                shutil.copytree(entry, target / name, symlinks=False,
+                                ignore=shutil.ignore_patterns("*.ipynb", ".*"))
+                copied.append(name)
+    return copied
+
+
+def scratch_base() -> Path:
+    """Where kernels' scratch folders go: $MINIFLOW_SANDBOX_TMPDIR or the temp folder.
+
+    Unix socket paths must stay under about 100 characters; a deep temp
+    folder falls back to /tmp.
+    """
+    base = Path(os.environ.get("MINIFLOW_SANDBOX_TMPDIR") or tempfile.gettempdir())
+    return base if len(str(base)) < 60 else Path("/tmp")
+
+
+def _sandbox_uid() -> int:
+    # A uid of its own per kernel (no user on the machine has it), so the
+    # process limit counts this kernel's processes alone.
+    return 1_000_000 + secrets.randbelow(1_000_000_000)
+
+
+class SandboxKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernels run sandboxed and limited (see the module doc)."""
+
+    mode = Enum(MODES, default_value="auto", config=True,
+                help="auto: bubblewrap where it works, otherwise no isolation with a "
+                     "warning; bwrap: refuse to start a kernel without it; none: limits only")
+    memory_limit = Unicode("2 GiB", config=True,
+                           help="memory per kernel: address space of each process, and the "
+                                "resident memory of all its processes together")
+    cpu_limit = Integer(600, config=True, help="CPU seconds per process")
+    process_limit = Integer(64, config=True,
+                            help="processes and threads the kernel may run at once")
+    file_size_limit = Unicode("256 MiB", config=True, help="largest file a kernel may write")
+    open_files_limit = Integer(1024, config=True, help="open files per process")
+    scratch_size = Unicode("512 MiB", config=True,
+                           help="size of the kernel's writable home and /tmp (each)")
+    notebook_timeout = Integer(1800, config=True,
+                               help="wall-clock seconds a kernel may live; then it is stopped")
+    poll_interval = Float(0.2, config=True, help="seconds between watchdog checks")
+
+    stop_reason: str | None = None
+    fallback_reason: str | None = None
+
+    @validate("memory_limit", "file_size_limit", "scratch_size")
+    def _valid_size(self, proposal: Any) -> str:
+        parse_size(proposal["value"])
+        return proposal["value"]
+
+    # -- configuration --------------------------------------------------------
+
+    def limits(self) -> dict[str, int]:
+        return {"AS": parse_size(self.memory_limit), "CPU": self.cpu_limit,
+                "NPROC": self.process_limit, "FSIZE": parse_size(self.file_size_limit),
+                "NOFILE": self.open_files_limit}
+
+    def _forbidden(self, cwd: Path | None) -> list[Path]:
+        forbidden = [Path.home()]
+        root = self.config.get("CourseDirectory", {}).get("root")
+        if root:
+            forbidden.append(Path(root))
+        if cwd is not None:
+            forbidden.append(cwd)
+        return forbidden
+
+    def _environment(self, home: str, tmp: str) -> dict[str, str]:
+        scripts = os.path.dirname(sys.executable)
+        env = {key: os.environ[key] for key in PASS_THROUGH if key in os.environ}
+        env.update({
+            "HOME": home, "USER": "student", "LOGNAME": "student", "TMPDIR": tmp,
+            "PATH": f"{scripts}:/usr/local/bin:/usr/bin:/bin",
+            "PYTHONSAFEPATH": "1", "PYTHONDONTWRITEBYTECODE": "1",
+            "MPLCONFIGDIR": f"{home}/.config/matplotlib",
+            # One thread per kernel: grading runs several kernels side by side,
+            # and the same sums in the same order on every machine.
+            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+        })
+        env.setdefault("LANG", "C.UTF-8")
+        env.setdefault("PYTHONHASHSEED", "0")
+        return env
+
+    # -- start ----------------------------------------------------------------
+
+    async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
+        self.stop_reason = None
+        mode, reason = resolve_mode(self.mode)
+        if mode == "none" and self.mode == "auto":
+            self.fallback_reason = reason
+            _warn_once(self.log, isolation_warning(reason))
+        self._active_mode = mode
+        cwd = Path(kw["cwd"]).resolve() if kw.get("cwd") else None
+        base = scratch_base()
+        base.mkdir(parents=True, exist_ok=True)
+        self._scratch = Path(tempfile.mkdtemp(prefix="k", dir=base))
+        for part in ("s", "c", "w", "etc", "home", "tmp"):
+            (self._scratch / part).mkdir()
+        self._data = _data_files(cwd, self._scratch / "w")
+        # The kernel's sockets and connection file live in the scratch folder:
+        # the socket folder is the one thing the sandbox shares with us.
+        self.transport = "ipc"
+        self.ip = str(self._scratch / "s" / "k")
+        self.connection_file = str(self._scratch / "c" / "kernel.json")
+        kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
+        return self._wrap(kernel_cmd, kw, cwd)
+
+    def _wrap(self, kernel_cmd: list[str], kw: dict[str, Any],
+              cwd: Path | None) -> tuple[list[str], dict[str, Any]]:
+        scratch = self._scratch
+        as_root = os.geteuid() == 0
+        spec: dict[str, Any] = {"limits": self.limits(), "uid": None, "gid": None, "chown": []}
+        if self._active_mode == "bwrap":
+            uid = _sandbox_uid() if as_root else os.getuid()
+            gid = uid if as_root else os.getgid()
+            (scratch / "etc" / "passwd").write_text(
+                f"student:x:{uid}:{gid}:miniflow student:{HOME}:/usr/sbin/nologin\n")
+            (scratch / "etc" / "group").write_text(f"student:x:{gid}:\n")
+            env = self._environment(HOME, "/tmp")
+            if as_root:
+                # The kernel's user owns its socket folder and may read its
+                # connection file; nothing else on the host is its own.
+                spec.update(uid=uid, gid=gid, chown=[HOME, "/tmp", "/dev/shm"])
+                os.chown(scratch / "s", uid, gid)
+                os.chown(self.connection_file, uid, gid)
+            command = [*self._bwrap_args(cwd), "--", sys.executable, "-I", str(CHILD),
+                       json.dumps(spec), "--", *kernel_cmd]
+        else:
+            home = scratch / "home"
+            for name in self._data:
+                os.symlink(scratch / "w" / name, home / name)
+            env = self._environment(str(home), str(scratch / "tmp"))
+            spec["nproc_relative"] = True
+            command = [sys.executable, "-I", str(CHILD), json.dumps(spec), "--", *kernel_cmd]
+            kw["cwd"] = str(home)
+        kw["env"] = env
+        if self._active_mode == "bwrap":
+            kw["cwd"] = str(scratch)
+        kw["stdout"] = subprocess.DEVNULL
+        kw["stderr"] = subprocess.PIPE
+        # Interrupts travel as messages: the kernel is in a session of its own.
+        if self.kernel_spec is not None:
+            self.kernel_spec.interrupt_mode = "message"
+        return command, kw
+
+    def _bwrap_args(self, cwd: Path | None) -> list[str]:
+        scratch = self._scratch
+        size = ["--size", str(parse_size(self.scratch_size))] if _bwrap_has_size() else []
+        made: set[str] = {"/"}
+
+        def parents(target: str | Path) -> list[str]:
+            # bubblewrap creates missing parents as 0700 root folders, which an
+            # unprivileged kernel could not pass through: make them 0755 first.
+            made_now = []
+            for parent in reversed(Path(target).parents):
+                if str(parent) not in made:
+                    made.add(str(parent))
+                    made_now += ["--perms", "0755", "--dir", str(parent)]
+            made.add(str(target))
+            return made_now
+
+        def bind(kind: str, source: str | Path, target: str | Path) -> list[str]:
+            return [*parents(target), kind, str(source), str(target)]
+
+        args = [probe_bwrap().detail, *_namespace_flags(os.geteuid() == 0),
+                "--die-with-parent", "--new-session", "--clearenv"]
+        for folder in SYSTEM:
+            if os.path.islink(folder):
+                args += ["--symlink", os.readlink(folder), folder]
+            elif os.path.isdir(folder):
+                args += bind("--ro-bind", folder, folder)
+        for name in ETC:
+            if os.path.exists(f"/etc/{name}"):
+                args += bind("--ro-bind", f"/etc/{name}", f"/etc/{name}")
+        for name in ("passwd", "group"):
+            args += bind("--ro-bind", scratch / "etc" / name, f"/etc/{name}")
+        for path in python_paths(self._forbidden(cwd)):
+            args += bind("--ro-bind", path, path)
+        args += ["--proc", "/proc", "--dev", "/dev",
+                 "--perms", "1777", *size, "--tmpfs", "/dev/shm",
+                 "--perms", "1777", *size, "--tmpfs", "/tmp",
+                 *parents(HOME), "--perms", "0700", *size, "--tmpfs", HOME]
+        made.update({"/proc", "/dev", "/dev/shm", "/tmp"})
+        for name in self._data:
+            args += bind("--ro-bind", scratch / "w" / name, f"{HOME}/{name}")
+        args += bind("--bind", scratch / "s", scratch / "s")
+        args += bind("--ro-bind", scratch / "c", scratch / "c")
+        args += ["--chdir", HOME, "--hostname", "sandbox"]
+        for key, value in self._environment(HOME, "/tmp").items():
+            args += ["--setenv", key, value]
+        return args
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        self._started = time.monotonic()
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+        process = self.provisioner.process  # type: ignore[union-attr]
+        self._stderr_tail = bytearray()
+        self._stop = threading.Event()
+        threading.Thread(target=self._drain, args=(process.stderr,), daemon=True).start()
+        self._watchdog = threading.Thread(target=self._watch, args=(process,), daemon=True)
+        self._watchdog.start()
+
+    # -- while it runs ----------------------------------------------------------
+
+    def _drain(self, stream: Any) -> None:
+        try:
+            for chunk in iter(lambda: stream.read1(4096), b""):
+                self._stderr_tail += chunk
+                del self._stderr_tail[:-8192]
+        except (OSError, ValueError):
+            pass  # closed by jupyter_client once the kernel is gone
+
+    def _watch(self, process: subprocess.Popen) -> None:
+        memory = parse_size(self.memory_limit)
+        sockets = self._scratch / "s"
+        while not self._stop.wait(self.poll_interval):
+            if process.poll() is not None:
+                return
+            tree = descendants(process.pid)
+            resident = sum(_resident_bytes(pid) for pid in tree)
+            reason = None
+            if resident > memory:
+                reason = (f"used more than {format_size(memory)} of memory "
+                          f"({format_size(resident)} in {len(tree)} processes)")
+            elif _tasks(tree) >= self.process_limit - 1:
+                # A fork storm sits at the process limit, spinning: stop it
+                # before it takes the CPU from everyone else's grading.
+                reason = (f"started too many processes or threads (the limit is "
+                          f"{self.process_limit})")
+            elif time.monotonic() - self._started > self.notebook_timeout:
+                reason = f"ran for more than {self.notebook_timeout} s in all"
+            elif _folder_bytes(sockets) > 1024 ** 2:
+                reason = "wrote files into the grader's connection folder"
+            if reason:
+                self.stop_reason = reason
+                self.log.warning("sandbox: stopping the kernel: it %s", reason)
+                kill_tree(process.pid)
+                return
+
+    def death_reason(self) -> str:
+        """Why the kernel is gone, in words for a student."""
+        if self.stop_reason:
+            return f"the grader stopped the notebook: it {self.stop_reason}"
+        process = getattr(self.provisioner, "process", None)
+        code = process.poll() if process is not None else None
+        if code is None:
+            return "the kernel stopped responding"
+        signum = -code if code < 0 else code - 128 if code > 128 else 0
+        if signum == signal.SIGXCPU:
+            return (f"the grader stopped the notebook: it used more than {self.cpu_limit} s "
+                    "of CPU time")
+        if signum == signal.SIGKILL:
+            return ("the kernel was killed (SIGKILL); the usual cause is running out of "
+                    "memory")
+        if signum:
+            return f"the kernel crashed ({signal.Signals(signum).name})"
+        tail = bytes(self._stderr_tail).decode(errors="replace") if hasattr(
+            self, "_stderr_tail") else ""
+        if "bwrap:" in tail:
+            return "the sandbox could not start the kernel: " + tail.strip().splitlines()[-1]
+        return (f"the kernel exited with status {code} (does the notebook call exit(), "
+                "sys.exit() or os._exit()?)")
+
+    # -- stop -------------------------------------------------------------------
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        stop = getattr(self, "_stop", None)
+        if stop is not None:
+            stop.set()
+        process = getattr(self.provisioner, "process", None)
+        if process is not None and process.poll() is None:
+            kill_tree(process.pid)
+        await super()._async_cleanup_resources(restart=restart)
+        scratch = getattr(self, "_scratch", None)
+        if scratch is not None and not restart:
+            shutil.rmtree(scratch, ignore_errors=True)
+            self._scratch = None
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(log: Any, message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        log.warning(message)
+
+
+def describe_limits(manager: SandboxKernelManager | None = None) -> str:
+    """One line for the guide and the CLI: the limits in force."""
+    manager = manager or SandboxKernelManager()
+    return (f"memory {manager.memory_limit}, CPU {manager.cpu_limit} s per process, "
+            f"{manager.process_limit} processes, files up to {manager.file_size_limit}, "
+            f"{manager.open_files_limit} open files, {manager.notebook_timeout} s per notebook")
+
+
+def current_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no name for this uid
+        return str(os.getuid())

@@ -1,0 +1,97 @@
+"""The first program a grading kernel's sandbox runs: limits, then the kernel.
+
+Run as ``python -I sandbox_child.py SPEC -- KERNEL COMMAND...`` (by
+``autograder.sandbox``), inside bubblewrap when there is one. It imports
+nothing from the course, so nothing a student wrote can shadow it. In order:
+
+1. Hand the writable folders to the sandbox's user (when the grader is root).
+2. Set the resource limits. ``RLIMIT_NPROC`` counts the processes of one
+   user in one user namespace, so it is set here, inside the sandbox, where
+   the only processes of that user are the kernel's own.
+3. Drop to the unprivileged uid (when the grader is root) and forbid ever
+   gaining privileges again (``PR_SET_NO_NEW_PRIVS``).
+4. ``exec`` the kernel: from here on the process is the kernel.
+
+SPEC is JSON: ``{"limits": {"AS": bytes, "CPU": s, "NPROC": n, "FSIZE":
+bytes, "NOFILE": n}, "uid": int | null, "gid": int | null, "chown": [paths],
+"nproc_relative": bool}``.
+"""
+
+import ctypes
+import json
+import os
+import resource
+import signal
+import sys
+
+PR_SET_NO_NEW_PRIVS = 38
+
+LIMITS = {
+    "AS": resource.RLIMIT_AS,
+    "CPU": resource.RLIMIT_CPU,
+    "NPROC": resource.RLIMIT_NPROC,
+    "FSIZE": resource.RLIMIT_FSIZE,
+    "NOFILE": resource.RLIMIT_NOFILE,
+}
+
+
+def _prctl(option: int, value: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(option, value, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
+
+
+def _tasks_of(uid: int) -> int:
+    """Threads and processes this uid runs now (RLIMIT_NPROC counts both)."""
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    count += len(os.listdir(f"/proc/{entry}/task"))
+            except OSError:
+                continue
+    return count
+
+
+def _set_limits(limits: dict, nproc_relative: bool) -> None:
+    for name, value in limits.items():
+        if value is None:
+            continue
+        value = int(value)
+        if name == "NPROC" and nproc_relative:
+            # Without a user namespace the count covers every process of this
+            # user on the machine: allow this many more than run now.
+            value += _tasks_of(os.getuid())
+        soft = hard = value
+        if name == "CPU":
+            hard = value + 5  # SIGXCPU first (a clear exit status), SIGKILL soon after
+        resource.setrlimit(LIMITS[name], (soft, hard))
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) < 3 or argv[1] != "--":
+        sys.stderr.write("usage: sandbox_child.py SPEC -- COMMAND...\n")
+        raise SystemExit(2)
+    spec = json.loads(argv[0])
+    command = argv[2:]
+    uid, gid = spec.get("uid"), spec.get("gid")
+    if uid is not None:
+        for path in spec.get("chown", []):
+            os.chown(path, uid, gid)
+    _set_limits(spec.get("limits", {}), bool(spec.get("nproc_relative")))
+    if uid is not None:
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+        if os.getuid() != uid or os.geteuid() != uid:
+            raise SystemExit("sandbox: could not drop privileges")
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    # Python ignores SIGXFSZ, so a file over the size limit is an OSError
+    # ("File too large") in the kernel, not a dead kernel. Say so for the exec.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    os.execvp(command[0], command)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

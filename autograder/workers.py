@@ -1,0 +1,299 @@
+"""Grading processes, supervised one submission at a time.
+
+The parent starts ``--workers`` processes (``python -P -m autograder.workers``,
+each in a session of its own) and hands each one submission at a time as a
+JSON line on its stdin. A worker grades it with nbgrader's API in a fresh
+temporary course folder and answers with one JSON line on a pipe of its own
+(never stdout, which nbgrader and anything it starts may write to): the
+executed notebook, nbgrader's verdict and its log. Nothing else crosses.
+
+A worker that dies, or takes longer than the deadline, costs only the
+submission it was grading: that submission is recorded as an error with the
+reason, a new worker takes its place, and the rest of the class is graded.
+Both the parent and each worker are Linux "child subreapers", so a process
+that a kernel detached from its parent (double fork, ``setsid``) is adopted
+by us instead of by init, and is killed when its submission is done. Every
+temporary folder lives under one run folder that the parent removes on
+every way out, Ctrl-C included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from autograder.sandbox import descendants, kill_tree
+
+__all__ = ["RUN_PREFIX", "WorkerPool", "run_directory"]
+
+RUN_PREFIX = "miniflow-grade-"
+PR_SET_CHILD_SUBREAPER = 36
+PR_GET_CHILD_SUBREAPER = 37
+
+
+def _prctl(option: int, value: int) -> int:
+    if not sys.platform.startswith("linux"):
+        return 0
+    libc = ctypes.CDLL(None, use_errno=True)
+    if option == PR_GET_CHILD_SUBREAPER:
+        out = ctypes.c_int(0)
+        libc.prctl(option, ctypes.byref(out), 0, 0, 0)
+        return out.value
+    return libc.prctl(option, value, 0, 0, 0)
+
+
+def children_of(pid: int) -> list[int]:
+    from autograder.sandbox import _parent_map
+
+    return [child for child, parent in _parent_map().items() if parent == pid]
+
+
+def _temp_root() -> Path:
+    # Kernel sockets live below the run folder, and Unix socket paths are short.
+    base = Path(tempfile.gettempdir())
+    return base if len(str(base)) < 40 else Path("/tmp")
+
+
+def _remove_stale_runs(root: Path) -> None:
+    """Run folders left by a grader that was killed outright (SIGKILL, power loss)."""
+    for folder in root.glob(f"{RUN_PREFIX}*"):
+        try:
+            pid = int(folder.name[len(RUN_PREFIX):].split("-")[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (ValueError, PermissionError, OSError):
+            continue
+
+
+@contextlib.contextmanager
+def run_directory() -> Iterator[Path]:
+    """A private folder for one grading run, removed on every way out."""
+    root = _temp_root()
+    _remove_stale_runs(root)
+    folder = Path(tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{os.getpid()}-", dir=root))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass
+class _Worker:
+    number: int
+    process: subprocess.Popen
+    results: int  # read end of the answer pipe
+    log: Path
+    buffer: bytes = b""
+    task: dict | None = None
+    started: float = 0.0
+    answers: deque = field(default_factory=deque)
+
+
+class WorkerPool:
+    """Run ``tasks`` (JSON-able dicts with an ``id``) on ``size`` supervised workers."""
+
+    def __init__(self, size: int, run_dir: Path, *, deadline: float,
+                 environment: dict[str, str] | None = None) -> None:
+        self.size = max(1, size)
+        self.run_dir = run_dir
+        self.deadline = deadline
+        self.environment = dict(os.environ if environment is None else environment)
+        self.environment["PYTHONSAFEPATH"] = "1"
+        self._started = 0
+
+    def _start(self) -> _Worker:
+        number = self._started
+        self._started += 1
+        folder = self.run_dir / f"w{number}"
+        folder.mkdir()
+        read, write = os.pipe()
+        log = folder.with_suffix(".log")
+        environment = dict(self.environment, MINIFLOW_SANDBOX_TMPDIR=str(folder))
+        with open(log, "wb") as handle:
+            process = subprocess.Popen(
+                [sys.executable, "-P", "-m", "autograder.workers", str(write), str(folder)],
+                stdin=subprocess.PIPE, stdout=handle, stderr=subprocess.STDOUT,
+                pass_fds=(write,), env=environment, start_new_session=True)
+        os.close(write)
+        os.set_blocking(read, False)
+        return _Worker(number, process, read, log)
+
+    def run(self, tasks: list[dict], on_answer: Callable[[dict, dict], None]) -> None:
+        """Grade every task; ``on_answer(task, answer)`` for each, in completion order.
+
+        A task whose worker died or ran out of time is answered with
+        ``{"failure": reason}``.
+        """
+        pending = deque(tasks)
+        before = set(children_of(os.getpid()))
+        was_subreaper = _prctl(PR_GET_CHILD_SUBREAPER, 0)
+        _prctl(PR_SET_CHILD_SUBREAPER, 1)
+        selector = selectors.DefaultSelector()
+        workers: list[_Worker] = []
+        try:
+            for _ in range(min(self.size, len(pending))):
+                worker = self._start()
+                workers.append(worker)
+                selector.register(worker.results, selectors.EVENT_READ, worker)
+                self._assign(worker, pending)
+            while any(w.task is not None for w in workers):
+                for key, _ in selector.select(timeout=0.5):
+                    worker = key.data
+                    if self._read(worker, on_answer):
+                        if worker.task is None:
+                            self._assign(worker, pending)
+                        continue
+                    # The answer pipe closed: the worker is gone.
+                    selector.unregister(worker.results)
+                    self._retire(worker, on_answer, self._death(worker))
+                    workers.remove(worker)
+                    self._sweep(before, workers)
+                    if pending:
+                        fresh = self._start()
+                        workers.append(fresh)
+                        selector.register(fresh.results, selectors.EVENT_READ, fresh)
+                        self._assign(fresh, pending)
+                now = time.monotonic()
+                for worker in workers:
+                    if worker.task is not None and now - worker.started > self.deadline:
+                        worker.answers.append("grading this submission took longer than "
+                                              f"{self.deadline:g} s, so it was stopped")
+                        kill_tree(worker.process.pid)
+        finally:
+            for worker in workers:
+                with contextlib.suppress(OSError, ValueError):
+                    worker.process.stdin.close()  # type: ignore[union-attr]
+            end = time.monotonic() + 5
+            for worker in workers:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    worker.process.wait(timeout=max(0.1, end - time.monotonic()))
+                if worker.process.poll() is None:
+                    kill_tree(worker.process.pid)
+                    worker.process.wait()
+                with contextlib.suppress(OSError):
+                    os.close(worker.results)
+            self._sweep(before, [])
+            selector.close()
+            _prctl(PR_SET_CHILD_SUBREAPER, was_subreaper)
+
+    def _assign(self, worker: _Worker, pending: deque) -> None:
+        worker.task = pending.popleft() if pending else None
+        if worker.task is None:
+            return
+        worker.started = time.monotonic()
+        try:
+            worker.process.stdin.write((json.dumps(worker.task) + "\n").encode())  # type: ignore
+            worker.process.stdin.flush()  # type: ignore[union-attr]
+        except (BrokenPipeError, OSError):
+            pass  # the pipe closing will report it
+
+    def _read(self, worker: _Worker, on_answer: Callable[[dict, dict], None]) -> bool:
+        """Read what the worker sent; False once its pipe has closed."""
+        try:
+            chunk = os.read(worker.results, 1 << 20)
+        except BlockingIOError:
+            return True
+        if not chunk:
+            return False
+        worker.buffer += chunk
+        while b"\n" in worker.buffer:
+            line, worker.buffer = worker.buffer.split(b"\n", 1)
+            answer = json.loads(line)
+            task = worker.task
+            worker.task = None
+            if task is not None and answer.get("id") == task["id"]:
+                on_answer(task, answer)
+        return True
+
+    def _death(self, worker: _Worker) -> str:
+        if worker.answers:
+            return worker.answers.popleft()
+        try:
+            code = worker.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            kill_tree(worker.process.pid)
+            code = worker.process.wait()
+        how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+        return (f"the grading process died while grading this submission ({how}); the "
+                "notebook may have killed it")
+
+    def _retire(self, worker: _Worker, on_answer: Callable[[dict, dict], None],
+                reason: str) -> None:
+        kill_tree(worker.process.pid)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            worker.process.wait(timeout=5)
+        with contextlib.suppress(OSError):
+            os.close(worker.results)
+        if worker.task is not None:
+            task, worker.task = worker.task, None
+            on_answer(task, {"id": task["id"], "failure": reason})
+
+    def _sweep(self, before: set[int], workers: list[_Worker]) -> None:
+        """Kill what dead workers and their kernels left behind (adopted by us)."""
+        keep = before | {w.process.pid for w in workers}
+        for child in children_of(os.getpid()):
+            if child not in keep:
+                kill_tree(child)
+                with contextlib.suppress(ChildProcessError, OSError):
+                    os.waitpid(child, 0)
+
+
+# --- the worker side ------------------------------------------------------------------
+
+def _kill_leftovers() -> None:
+    """Kill every process still below this worker (kernels' leftovers) and reap them."""
+    for child in children_of(os.getpid()):
+        kill_tree(child)
+    give_up = time.monotonic() + 10
+    while time.monotonic() < give_up:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            if not descendants(os.getpid()):
+                return
+            time.sleep(0.05)
+
+
+def _serve(answers: IO[str], folder: Path) -> None:
+    from autograder.grading import grade_in_worker
+
+    templates: dict[str, Any] = {}
+    for line in sys.stdin:
+        task = json.loads(line)
+        try:
+            answer = grade_in_worker(task, folder, templates)
+        except Exception as error:  # report it; the next submission still gets graded
+            answer = {"failure": f"the grader failed: {type(error).__name__}: {error}"}
+        answer["id"] = task["id"]
+        _kill_leftovers()
+        answers.write(json.dumps(answer) + "\n")
+        answers.flush()
+
+
+def main(argv: list[str]) -> None:
+    descriptor, folder = int(argv[0]), Path(argv[1])
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    with os.fdopen(descriptor, "w", encoding="utf-8") as answers:
+        _serve(answers, folder)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
