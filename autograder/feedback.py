@@ -1,11 +1,13 @@
 """HTML feedback that shows each student their score and the checks' messages,
-but never the source of a hidden test.
+but never a test's code, traceback or output.
 
-Plain ``nbgrader generate_feedback`` renders the autograded notebook, whose
-test cells hold the hidden tests, and its ``ClearHiddenTests`` preprocessor
-still leaves the failing hidden line in the traceback. Here a test cell
-shows only its visible part, and an error shows only its type and message
-(the checks' messages are written for students); tracebacks are dropped.
+A test cell shows only its visible part and the message of the check that
+failed (the checks' messages are written for students); what the cell
+printed or displayed, and every traceback, is dropped, and any output or note
+that quotes a line of a hidden test is replaced by a notice (student code
+can capture a test cell's source as it runs and print it later). Plain
+``nbgrader generate_feedback`` gets the same rules from
+``autograder.nbgrader_plugins.HideTests`` (nbgrader_config.py).
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ import nbformat
 
 from autograder.gradebook import load_results
 from autograder.manifest import Assignment, Course
+from autograder.nbgrader_plugins import HIDDEN, HIDDEN_NOTE, feedback_outputs, hidden_lines, redact
 
 __all__ = ["HIDDEN", "feedback_html", "strip_hidden", "write_feedback"]
 
-HIDDEN = re.compile(r"[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.DOTALL)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 _STYLE = """
@@ -48,7 +50,7 @@ img { max-width: 100%; }
 
 def strip_hidden(source: str) -> str:
     """The visible part of a test cell; hidden regions become one comment line."""
-    return HIDDEN.sub("# (hidden tests run here when grading)\n", source)
+    return HIDDEN.sub(HIDDEN_NOTE, source)
 
 
 def _markdown(text: str) -> str:
@@ -63,9 +65,9 @@ def _markdown(text: str) -> str:
 _BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")
 
 
-def _outputs_html(cell: nbformat.NotebookNode) -> str:
+def _outputs_html(cell: nbformat.NotebookNode, secret: list[str] | None = None) -> str:
     parts = []
-    for output in cell.get("outputs", []):
+    for output in feedback_outputs(cell, secret or []):
         kind = output.output_type
         if kind == "stream":
             parts.append(f"<pre>{html.escape(_ANSI.sub('', output.text)[-5000:])}</pre>")
@@ -90,6 +92,7 @@ def feedback_html(notebook: nbformat.NotebookNode, result: dict, assignment: Ass
                   course_title: str) -> str:
     """One student's feedback page for one assignment."""
     scores = {c["grade_id"]: c for c in result.get("cells", [])}
+    secret = hidden_lines(notebook)
     rows = "".join(
         f"<tr><td>{html.escape(gid)}</td><td>{c['score']:g} / {c['max_score']:g}</td></tr>"
         for gid, c in scores.items())
@@ -102,7 +105,7 @@ def feedback_html(notebook: nbformat.NotebookNode, result: dict, assignment: Ass
         if cell.cell_type != "code":
             continue
         source = strip_hidden(cell.source) if meta.get("grade") else cell.source
-        block = f"<pre>{html.escape(source)}</pre>{_outputs_html(cell)}"
+        block = f"<pre>{html.escape(source)}</pre>{_outputs_html(cell, secret)}"
         grade_id = meta.get("grade_id")
         if meta.get("grade") and grade_id in scores:
             c = scores[grade_id]
@@ -112,7 +115,8 @@ def feedback_html(notebook: nbformat.NotebookNode, result: dict, assignment: Ass
             body.append(f'<div class="cell graded {status}">{block}</div>')
         else:
             body.append(f'<div class="cell">{block}</div>')
-    notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.get("notes", []))
+    notes = "".join(f"<li>{html.escape(redact(n, secret))}</li>"
+                    for n in result.get("notes", []))
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>Feedback: {html.escape(assignment.title)}</title><style>{_STYLE}</style>"

@@ -25,13 +25,19 @@ def ipc_available() -> bool:
 def socket_prefix() -> str:
     """An absolute, per-process prefix for kernel socket files.
 
-    The folder is private to this user; the sockets are removed when their
-    kernel shuts down (jupyter_client's ``cleanup_ipc_files``). Unix socket
-    paths are limited to about 100 characters, so it stays short.
+    The folder is Jupyter's runtime folder (where connection files live
+    too), private to this user; the sockets are removed when their kernel
+    shuts down (jupyter_client's ``cleanup_ipc_files``). Unix socket paths
+    are limited to about 100 characters: a deep runtime folder falls back to
+    a per-user folder in the temporary folder.
     """
-    folder = Path(tempfile.gettempdir()) / f"miniflow-kernels-{os.getuid()}"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    return str(folder / f"k{os.getpid()}")
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    folder = Path(jupyter_runtime_dir())
+    if len(str(folder)) > 70:
+        folder = Path(tempfile.gettempdir()) / f"miniflow-kernels-{os.getuid()}"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return str(folder / f"mf{os.getpid()}")
 
 
 def kernel_config(sandbox: str | None = None) -> Any:

@@ -18,7 +18,7 @@ from pathlib import Path
 from autograder.gradebook import load_results
 from autograder.manifest import Course
 
-__all__ = ["normalise_message", "summarise", "write_report"]
+__all__ = ["normalise_message", "summarise", "unisolated_results", "write_report"]
 
 _NUMBER = re.compile(r"-?\d+(\.\d+)?(e[-+]?\d+)?")
 
@@ -87,13 +87,29 @@ def _figure(summary: dict) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
+def unisolated_results(course: Course) -> list[str]:
+    """``student/assignment`` of every recorded result graded without the sandbox."""
+    return [f"{student}/{assignment}" for (assignment, student), r
+            in sorted(load_results(course).items()) if r.get("sandbox") == "none"]
+
+
 def write_report(course: Course, path: Path | None = None) -> Path:
     """Write the report (default ``reports/class-report.html``) and return its path."""
     summary = summarise(course)
     if not summary:
         raise ValueError("no grading results yet: run `python -m autograder grade` first")
     path = path or course.root / "reports" / "class-report.html"
-    parts = [f"<h1>{html.escape(course.title)}: class report</h1>",
+    parts = [f"<h1>{html.escape(course.title)}: class report</h1>"]
+    unisolated = unisolated_results(course)
+    if unisolated:
+        parts.append(
+            '<p class="warning"><b>Warning: ' + str(len(unisolated)) + " submission(s) were "
+            "graded WITHOUT isolation</b> (no sandbox: bubblewrap was missing, could not run, or "
+            "was turned off). Their code could read and change files of the grading user, "
+            "other students' grades included. Regrade them with <code>python -m autograder "
+            "grade --sandbox bwrap</code>: " + html.escape(", ".join(unisolated[:20]))
+            + (" ..." if len(unisolated) > 20 else "") + "</p>")
+    parts += [
              f'<img alt="scores and pass rates" src="data:image/png;base64,{_figure(summary)}">']
     for name, info in summary.items():
         scores = info["scores"]
@@ -113,7 +129,8 @@ def write_report(course: Course, path: Path | None = None) -> Path:
                          f"<th>reason</th></tr>{rows}</table>")
     style = ("body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;"
              "padding:0 1rem}table{border-collapse:collapse}td,th{padding:.25rem .7rem;"
-             "border-bottom:1px solid #ddd;text-align:left;vertical-align:top}img{max-width:100%}")
+             "border-bottom:1px solid #ddd;text-align:left;vertical-align:top}img{max-width:100%}"
+             ".warning{background:#fdecea;color:#7b1f17;padding:.8rem;border-radius:4px}")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                     f"<title>Class report</title><style>{style}</style></head><body>"

@@ -47,8 +47,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jupyter_client.asynchronous.client import AsyncKernelClient
+from jupyter_client.channels import HBChannel
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Enum, Float, Integer, Unicode, validate
+from traitlets import DottedObjectName, Enum, Float, Integer, Type, Unicode, validate
 
 __all__ = ["MODES", "Probe", "SandboxKernelManager", "SandboxError", "describe_limits",
            "format_size", "isolation_warning", "parse_size", "probe_bwrap", "resolve_mode"]
@@ -90,7 +92,7 @@ def parse_size(value: str | int) -> int:
 def format_size(size: int) -> str:
     for unit, factor in (("GiB", 1024 ** 3), ("MiB", 1024 ** 2), ("KiB", 1024)):
         if size >= factor:
-            return f"{size / factor:g} {unit}"
+            return f"{size / factor:.3g} {unit}"
     return f"{size} bytes"
 
 
@@ -211,7 +213,28 @@ def descendants(pid: int, parents: dict[int, int] | None = None) -> list[int]:
     return found
 
 
-def _resident_bytes(pid: int) -> int:
+def _start_time(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+        return int(stat[stat.rfind(b")") + 2:].split()[19])
+    except (OSError, IndexError, ValueError):
+        return 1 << 62
+
+
+def _memory_bytes(pid: int) -> int:
+    """The memory a process uses, its shared pages split among their sharers (PSS).
+
+    A forked child shares its parent's pages; counting them in full for each
+    would overstate a family of processes many times over.
+    """
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
     try:
         with open(f"/proc/{pid}/statm") as handle:
             return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -339,22 +362,46 @@ def _sandbox_uid() -> int:
     return 1_000_000 + secrets.randbelow(1_000_000_000)
 
 
+class _BoundedHeartbeat(HBChannel):
+    """The heartbeat, but a kernel that broke its end cannot hang us while we stop."""
+
+    def _create_socket(self) -> None:
+        super()._create_socket()
+        self.socket.sndtimeo = 2000  # type: ignore[union-attr]
+        self.socket.rcvtimeo = 2000  # type: ignore[union-attr]
+
+    async def _async_run(self) -> None:
+        import zmq
+
+        try:
+            await super()._async_run()
+        except zmq.ZMQError:
+            self._beating = False  # the kernel no longer answers: it counts as dead
+
+
+class SandboxKernelClient(AsyncKernelClient):
+    hb_channel_class = Type(_BoundedHeartbeat)  # type: ignore[assignment]
+
+
 class SandboxKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels run sandboxed and limited (see the module doc)."""
+
+    client_class = DottedObjectName("autograder.sandbox.SandboxKernelClient")
+    client_factory = Type(klass="autograder.sandbox.SandboxKernelClient")
 
     mode = Enum(MODES, default_value="auto", config=True,
                 help="auto: bubblewrap where it works, otherwise no isolation with a "
                      "warning; bwrap: refuse to start a kernel without it; none: limits only")
     memory_limit = Unicode("2 GiB", config=True,
                            help="memory per kernel: address space of each process, and the "
-                                "resident memory of all its processes together")
+                                "memory of all its processes together")
     cpu_limit = Integer(600, config=True, help="CPU seconds per process")
     process_limit = Integer(64, config=True,
                             help="processes and threads the kernel may run at once")
     file_size_limit = Unicode("256 MiB", config=True, help="largest file a kernel may write")
     open_files_limit = Integer(1024, config=True, help="open files per process")
     scratch_size = Unicode("512 MiB", config=True,
-                           help="size of the kernel's writable home and /tmp (each)")
+                           help="size of the kernel's writable home and /tmp (together)")
     notebook_timeout = Integer(1800, config=True,
                                help="wall-clock seconds a kernel may live; then it is stopped")
     poll_interval = Float(0.2, config=True, help="seconds between watchdog checks")
@@ -438,7 +485,7 @@ class SandboxKernelManager(AsyncKernelManager):
             if as_root:
                 # The kernel's user owns its socket folder and may read its
                 # connection file; nothing else on the host is its own.
-                spec.update(uid=uid, gid=gid, chown=[HOME, "/tmp", "/dev/shm"])
+                spec.update(uid=uid, gid=gid, chown=[HOME, f"{HOME}/.tmp", "/dev/shm"])
                 os.chown(scratch / "s", uid, gid)
                 os.chown(self.connection_file, uid, gid)
             command = [*self._bwrap_args(cwd), "--", sys.executable, "-I", str(CHILD),
@@ -456,14 +503,12 @@ class SandboxKernelManager(AsyncKernelManager):
             kw["cwd"] = str(scratch)
         kw["stdout"] = subprocess.DEVNULL
         kw["stderr"] = subprocess.PIPE
-        # Interrupts travel as messages: the kernel is in a session of its own.
-        if self.kernel_spec is not None:
-            self.kernel_spec.interrupt_mode = "message"
         return command, kw
 
     def _bwrap_args(self, cwd: Path | None) -> list[str]:
         scratch = self._scratch
         size = ["--size", str(parse_size(self.scratch_size))] if _bwrap_has_size() else []
+        small = ["--size", str(64 * 1024 ** 2)] if _bwrap_has_size() else []
         made: set[str] = {"/"}
 
         def parents(target: str | Path) -> list[str]:
@@ -494,11 +539,16 @@ class SandboxKernelManager(AsyncKernelManager):
             args += bind("--ro-bind", scratch / "etc" / name, f"/etc/{name}")
         for path in python_paths(self._forbidden(cwd)):
             args += bind("--ro-bind", path, path)
+        # One size-limited tmpfs holds everything the kernel may write (its home,
+        # /tmp through a symlink); /dev/shm gets a small one of its own. tmpfs is
+        # memory, so this is part of what a kernel can cost the machine.
         args += ["--proc", "/proc", "--dev", "/dev",
-                 "--perms", "1777", *size, "--tmpfs", "/dev/shm",
-                 "--perms", "1777", *size, "--tmpfs", "/tmp",
-                 *parents(HOME), "--perms", "0700", *size, "--tmpfs", HOME]
-        made.update({"/proc", "/dev", "/dev/shm", "/tmp"})
+                 "--perms", "1777", *small, "--tmpfs", "/dev/shm",
+                 *parents(HOME), "--perms", "0700", *size, "--tmpfs", HOME,
+                 "--perms", "1777", "--dir", f"{HOME}/.tmp",
+                 # relative: bubblewrap resolves it before the sandbox root is "/"
+                 "--symlink", f"{HOME[1:]}/.tmp", "/tmp"]
+        made.update({"/proc", "/dev", "/dev/shm", "/tmp", f"{HOME}/.tmp"})
         for name in self._data:
             args += bind("--ro-bind", scratch / "w" / name, f"{HOME}/{name}")
         args += bind("--bind", scratch / "s", scratch / "s")
@@ -535,12 +585,8 @@ class SandboxKernelManager(AsyncKernelManager):
             if process.poll() is not None:
                 return
             tree = descendants(process.pid)
-            resident = sum(_resident_bytes(pid) for pid in tree)
             reason = None
-            if resident > memory:
-                reason = (f"used more than {format_size(memory)} of memory "
-                          f"({format_size(resident)} in {len(tree)} processes)")
-            elif _tasks(tree) >= self.process_limit - 1:
+            if _tasks(tree) >= self.process_limit - 1:
                 # A fork storm sits at the process limit, spinning: stop it
                 # before it takes the CPU from everyone else's grading.
                 reason = (f"started too many processes or threads (the limit is "
@@ -549,6 +595,11 @@ class SandboxKernelManager(AsyncKernelManager):
                 reason = f"ran for more than {self.notebook_timeout} s in all"
             elif _folder_bytes(sockets) > 1024 ** 2:
                 reason = "wrote files into the grader's connection folder"
+            else:
+                used = sum(_memory_bytes(pid) for pid in tree)
+                if used > memory:
+                    reason = (f"used more than {format_size(memory)} of memory "
+                              f"({format_size(used)} in {len(tree)} processes)")
             if reason:
                 self.stop_reason = reason
                 self.log.warning("sandbox: stopping the kernel: it %s", reason)
@@ -578,6 +629,44 @@ class SandboxKernelManager(AsyncKernelManager):
             return "the sandbox could not start the kernel: " + tail.strip().splitlines()[-1]
         return (f"the kernel exited with status {code} (does the notebook call exit(), "
                 "sys.exit() or os._exit()?)")
+
+    # -- talking to it ------------------------------------------------------------
+    # Student code can break its end of the kernel's sockets (write garbage into
+    # them, stop the threads that serve them). Nothing we send may then wait
+    # forever: interrupts are signals, and a send gives up after two seconds.
+
+    def _create_connected_socket(self, channel: str, identity: bytes | None = None) -> Any:
+        socket = super()._create_connected_socket(channel, identity)
+        socket.sndtimeo = 2000
+        return socket
+
+    def _kernel_pid(self) -> int | None:
+        """The kernel's process id on this machine (inside bwrap: the child of its init)."""
+        process = getattr(self.provisioner, "process", None)
+        if process is None or process.poll() is not None:
+            return None
+        if getattr(self, "_active_mode", "none") == "none":
+            return process.pid
+        parents = _parent_map()
+        inits = {pid for pid, parent in parents.items() if parent == process.pid}
+        kernels = [pid for pid, parent in parents.items() if parent in inits]
+        return min(kernels, key=_start_time) if kernels else None
+
+    async def _async_interrupt_kernel(self) -> None:
+        pid = self._kernel_pid()
+        if pid is not None:
+            try:
+                os.kill(pid, signal.SIGINT)
+            except OSError:
+                pass
+
+    async def _async_request_shutdown(self, restart: bool = False) -> None:
+        import zmq
+
+        try:
+            await super()._async_request_shutdown(restart=restart)
+        except zmq.ZMQError:
+            pass  # the kernel no longer listens; it will be killed
 
     # -- stop -------------------------------------------------------------------
 

@@ -10,7 +10,8 @@ nothing from the course, so nothing a student wrote can shadow it. In order:
    the only processes of that user are the kernel's own.
 3. Drop to the unprivileged uid (when the grader is root) and forbid ever
    gaining privileges again (``PR_SET_NO_NEW_PRIVS``).
-4. ``exec`` the kernel: from here on the process is the kernel.
+4. Ask to be killed if the process that started it dies (``PR_SET_PDEATHSIG``).
+5. ``exec`` the kernel: from here on the process is the kernel.
 
 SPEC is JSON: ``{"limits": {"AS": bytes, "CPU": s, "NPROC": n, "FSIZE":
 bytes, "NOFILE": n}, "uid": int | null, "gid": int | null, "chown": [paths],
@@ -24,6 +25,7 @@ import resource
 import signal
 import sys
 
+PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 
 LIMITS = {
@@ -87,6 +89,7 @@ def main(argv: list[str]) -> None:
         if os.getuid() != uid or os.geteuid() != uid:
             raise SystemExit("sandbox: could not drop privileges")
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the uid change, which clears it
     # Python ignores SIGXFSZ, so a file over the size limit is an OSError
     # ("File too large") in the kernel, not a dead kernel. Say so for the exec.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

@@ -41,6 +41,7 @@ from autograder.sandbox import descendants, kill_tree
 __all__ = ["RUN_PREFIX", "WorkerPool", "run_directory"]
 
 RUN_PREFIX = "miniflow-grade-"
+PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
 
@@ -123,7 +124,8 @@ class WorkerPool:
         folder.mkdir()
         read, write = os.pipe()
         log = folder.with_suffix(".log")
-        environment = dict(self.environment, MINIFLOW_SANDBOX_TMPDIR=str(folder))
+        environment = dict(self.environment, MINIFLOW_SANDBOX_TMPDIR=str(folder),
+                           MINIFLOW_GRADER_PID=str(os.getpid()))
         with open(log, "wb") as handle:
             process = subprocess.Popen(
                 [sys.executable, "-P", "-m", "autograder.workers", str(write), str(folder)],
@@ -289,6 +291,10 @@ def _serve(answers: IO[str], folder: Path) -> None:
 
 def main(argv: list[str]) -> None:
     descriptor, folder = int(argv[0]), Path(argv[1])
+    parent = int(os.environ.get("MINIFLOW_GRADER_PID", "0"))
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # no worker outlives the grader
+    if parent and os.getppid() != parent:
+        return  # the grader died before we could ask
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
     with os.fdopen(descriptor, "w", encoding="utf-8") as answers:
