@@ -109,6 +109,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
         draw(f"{result.student} {result.assignment} {result.score:g}/{result.max_score:g}")
 
     mode = _sandbox(args.sandbox)
+    print(f"kernels: {'bubblewrap sandbox' if mode == 'bwrap' else 'NO sandbox'}; limits: "
+          f"{_limits(course)}", file=sys.stderr)
     results = grade(course, course.select(args.assignment),
                     students=[args.student] if args.student else None, workers=args.workers,
                     on_result=progress, on_start=start, sandbox=mode)
@@ -122,9 +124,11 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from autograder.gradebook import check_gradebook
     from autograder.nbgrader_cli import run_nbgrader
 
     course = load_manifest()
+    check_gradebook(course)
     target = Path(args.to).resolve()
     run_nbgrader(["export", "--to", str(target)], course.root)
     print(f"grades written to {target}")
@@ -170,6 +174,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(course, Path(args.output) if args.output else None,
                     workers=args.workers, assignments=course.select(args.assignment),
                     sandbox=_sandbox(args.sandbox))
+
+
+def _limits(course) -> str:
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from autograder.sandbox import SandboxKernelManager, describe_limits
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course.root)).load_config()
+    return describe_limits(SandboxKernelManager(config=config))
 
 
 def _sandbox_option(command: argparse.ArgumentParser) -> None:

@@ -351,7 +351,6 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
     sources: dict[str, nbformat.NotebookNode] = {}
     for assignment in assignments:
         source_path = course.root / "source" / assignment.name / assignment.notebook_file
-        sources[assignment.name] = nbformat.read(source_path, as_version=4)
         names = sorted(p.name for p in submitted.iterdir() if p.is_dir()) \
             if submitted.is_dir() else []
         if students is not None:
@@ -360,6 +359,9 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
             folder = submitted / student / assignment.name
             if not folder.is_dir():
                 continue
+            if assignment.name not in sources:
+                # The instructor's tests, read once, before any student code runs.
+                sources[assignment.name] = nbformat.read(source_path, as_version=4)
             prepared = prepare_submission(folder, assignment, source_path)
             if prepared.notebook is None:
                 rejected.append(GradeResult(student, assignment.name, "rejected",

@@ -22,6 +22,7 @@ from nbclient.util import ensure_async, run_sync
 from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
+from traitlets import Bool
 
 from autograder.sandbox import SandboxKernelManager, format_size, parse_size
 
@@ -75,11 +76,13 @@ class SandboxedExecute(Execute):
                     self._check_assign_resources(resources)
                     await self.async_execute_cell(cell, index, store_history=True)
                 except (DeadKernelError, CellTimeoutError) as error:
-                    if isinstance(error, CellTimeoutError):
+                    if getattr(manager, "stop_reason", None) or (
+                            isinstance(error, DeadKernelError)
+                            and hasattr(manager, "death_reason")):
+                        reason = manager.death_reason()  # the watchdog's reason first
+                    elif isinstance(error, CellTimeoutError):
                         reason = ("this cell did not stop when it was interrupted after its "
                                   "time limit, so the grader stopped the notebook")
-                    elif hasattr(manager, "death_reason"):
-                        reason = manager.death_reason()
                     else:
                         reason = "the kernel died"
                     _stop_after(self.nb.cells, index, reason)
@@ -197,6 +200,8 @@ def feedback_outputs(cell: NotebookNode, secret_lines: list[str]) -> list[Notebo
 
 class HideTests(Preprocessor):
     """generate_feedback: no hidden test, no test traceback, no test output in feedback."""
+
+    enabled = Bool(True)  # nbconvert's preprocessors start disabled
 
     def preprocess(self, nb: NotebookNode, resources: Any) -> tuple[NotebookNode, Any]:
         secret = hidden_lines(nb)

@@ -30,7 +30,6 @@ their kernels with it, so both paths get the same walls:
 from __future__ import annotations
 
 import functools
-import getpass
 import json
 import os
 import re
@@ -110,7 +109,8 @@ _NAMESPACE_FIX = (
     "bwrap), or grade outside this container (Docker's default seccomp profile forbids "
     "namespaces: run it with --security-opt seccomp=unconfined).")
 INSTALL_HINT = ("install bubblewrap: `sudo apt-get install bubblewrap` (Debian, Ubuntu), "
-                "`sudo dnf install bubblewrap` (Fedora) or `sudo pacman -S bubblewrap` (Arch). "
+                "`sudo dnf install bubblewrap` (Fedora), `sudo pacman -S bubblewrap` (Arch) or, "
+                "without root, `conda install -c conda-forge bubblewrap`. "
                 "On macOS and Windows grade inside a Linux container or virtual machine "
                 "(course/GUIDE.md, 'Safety').")
 
@@ -303,7 +303,10 @@ def python_paths(forbidden: Iterable[Path]) -> list[Path]:
     forbidden = [Path(os.path.realpath(f)) for f in forbidden]
     candidates = [sys.base_prefix, sys.prefix, sys.exec_prefix, sys.base_exec_prefix,
                   os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))]
-    candidates += [p for p in sys.path if p and os.path.isabs(p)]
+    # sys.path[0] is the running script's folder or the current folder (unless
+    # -P): never part of the Python environment.
+    entries = sys.path if sys.flags.safe_path else sys.path[1:]
+    candidates += [p for p in entries if p and os.path.isabs(p)]
     candidates += [str(p) for p in _editable_packages()]
     for name in ("miniflow", "autograder", "ipykernel", "numpy", "matplotlib"):
         spec = importlib.util.find_spec(name)
@@ -527,6 +530,17 @@ class SandboxKernelManager(AsyncKernelManager):
 
         args = [probe_bwrap().detail, *_namespace_flags(os.geteuid() == 0),
                 "--die-with-parent", "--new-session", "--clearenv"]
+        # One size-limited tmpfs holds everything the kernel may write (its home,
+        # /tmp through a symlink); /dev/shm gets a small one of its own. tmpfs is
+        # memory, so this is part of what a kernel can cost the machine. They
+        # come first, so that anything bound below /tmp lands inside them.
+        args += ["--proc", "/proc", "--dev", "/dev",
+                 "--perms", "1777", *small, "--tmpfs", "/dev/shm",
+                 *parents(HOME), "--perms", "0700", *size, "--tmpfs", HOME,
+                 "--perms", "1777", "--dir", f"{HOME}/.tmp",
+                 # relative: bubblewrap resolves it before the sandbox root is "/"
+                 "--symlink", f"{HOME[1:]}/.tmp", "/tmp"]
+        made.update({"/proc", "/dev", "/dev/shm", "/tmp", f"{HOME}/.tmp"})
         for folder in SYSTEM:
             if os.path.islink(folder):
                 args += ["--symlink", os.readlink(folder), folder]
@@ -539,16 +553,6 @@ class SandboxKernelManager(AsyncKernelManager):
             args += bind("--ro-bind", scratch / "etc" / name, f"/etc/{name}")
         for path in python_paths(self._forbidden(cwd)):
             args += bind("--ro-bind", path, path)
-        # One size-limited tmpfs holds everything the kernel may write (its home,
-        # /tmp through a symlink); /dev/shm gets a small one of its own. tmpfs is
-        # memory, so this is part of what a kernel can cost the machine.
-        args += ["--proc", "/proc", "--dev", "/dev",
-                 "--perms", "1777", *small, "--tmpfs", "/dev/shm",
-                 *parents(HOME), "--perms", "0700", *size, "--tmpfs", HOME,
-                 "--perms", "1777", "--dir", f"{HOME}/.tmp",
-                 # relative: bubblewrap resolves it before the sandbox root is "/"
-                 "--symlink", f"{HOME[1:]}/.tmp", "/tmp"]
-        made.update({"/proc", "/dev", "/dev/shm", "/tmp", f"{HOME}/.tmp"})
         for name in self._data:
             args += bind("--ro-bind", scratch / "w" / name, f"{HOME}/{name}")
         args += bind("--bind", scratch / "s", scratch / "s")
@@ -668,6 +672,11 @@ class SandboxKernelManager(AsyncKernelManager):
         except zmq.ZMQError:
             pass  # the kernel no longer listens; it will be killed
 
+    # AsyncKernelManager binds its public names to the base class's functions,
+    # so an override reaches callers such as nbclient only when rebound here.
+    interrupt_kernel = _async_interrupt_kernel
+    request_shutdown = _async_request_shutdown
+
     # -- stop -------------------------------------------------------------------
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
@@ -682,6 +691,8 @@ class SandboxKernelManager(AsyncKernelManager):
         if scratch is not None and not restart:
             shutil.rmtree(scratch, ignore_errors=True)
             self._scratch = None
+
+    cleanup_resources = _async_cleanup_resources
 
 
 _warned: set[str] = set()
@@ -700,9 +711,3 @@ def describe_limits(manager: SandboxKernelManager | None = None) -> str:
             f"{manager.process_limit} processes, files up to {manager.file_size_limit}, "
             f"{manager.open_files_limit} open files, {manager.notebook_timeout} s per notebook")
 
-
-def current_user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no name for this uid
-        return str(os.getuid())

@@ -100,7 +100,7 @@ for path in find("*.db") + find("*/*.db"):
 result(tampered=tampered)
 ''',
     "read_hidden_tests": FIND_COURSE + '''
-seen = []
+seen, stolen = [], []
 for path in find("source/*/*.ipynb") + find("*.ipynb") + find("*/*.ipynb"):
     try:
         text = open(path).read()
@@ -108,8 +108,9 @@ for path in find("source/*/*.ipynb") + find("*.ipynb") + find("*/*.ipynb"):
         continue
     if "BEGIN HIDDEN TESTS" in text:
         seen.append(path)
-        print(text[text.index("BEGIN HIDDEN TESTS"):][:2000])
-result(seen=seen)
+        stolen.append(text[text.index("BEGIN HIDDEN TESTS"):][:1500])
+result(seen=seen[:20])
+print(chr(10).join(stolen[:3]))
 ''',
     "steal_secrets": FIND_COURSE + '''
 secrets = [k for k, v in os.environ.items() if "MINIFLOW_TEST_SECRET" in k + v]

@@ -1,0 +1,375 @@
+"""What the instructor's side must guarantee whatever a submission does.
+
+Real nbgrader, real worker processes, temporary courses: plain nbgrader
+commands get the same sandbox and the same hidden-test-free feedback as the
+CLI; export, feedback and report agree with the gradebook; a broken or
+tampered gradebook stops a run before any work; a run that fails part-way
+changes nothing; a module planted in the course root never runs; a killed
+worker, a detached process or Ctrl-C cost at most the submission involved.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import require_bwrap
+
+from autograder.feedback import write_feedback
+from autograder.gradebook import GradebookError, load_results
+from autograder.grading import copy_course_skeleton, grade
+from autograder.manifest import load_manifest
+from autograder.nbgrader_cli import NbgraderError, run_nbgrader
+from autograder.nbgrader_plugins import hidden_lines
+from autograder.release import release
+from autograder.report import write_report
+
+ROOT = Path(__file__).resolve().parents[1]
+COURSE = load_manifest(ROOT)
+FIRST, SECOND = COURSE.assignments[0], COURSE.assignments[1]
+SOURCE = nbformat.read(ROOT / "source" / FIRST.name / FIRST.notebook_file, as_version=4)
+TESTS = [c.metadata.nbgrader["grade_id"] for c in SOURCE.cells
+         if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"]
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    if not folder.exists():
+        return {}
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _with_cell(code: str, at: int = 2) -> nbformat.NotebookNode:
+    notebook = nbformat.from_dict(SOURCE)
+    notebook.cells.insert(at, nbformat.v4.new_code_cell(code))
+    return notebook
+
+
+def _without_last_test() -> nbformat.NotebookNode:
+    notebook = nbformat.from_dict(SOURCE)
+    notebook.cells = [c for c in notebook.cells
+                      if c.metadata.get("nbgrader", {}).get("grade_id") != TESTS[-1]]
+    return notebook
+
+
+def _course(root: Path, students: dict[str, nbformat.NotebookNode],
+            assignments=(FIRST,)) -> Path:
+    copy_course_skeleton(ROOT, root, assignments)
+    for assignment in assignments:
+        run_nbgrader(["generate_assignment", assignment.name, "--force"], root)
+    for student, notebook in students.items():
+        folder = root / "submitted" / student / FIRST.name
+        folder.mkdir(parents=True)
+        nbformat.write(notebook, folder / FIRST.notebook_file)
+    return root
+
+
+def _cli(root: Path, *args: str, env: dict | None = None, timeout: float = 600):
+    return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=root,
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def _export(root: Path) -> dict[str, float]:
+    target = root / "export.csv"
+    run_nbgrader(["export", "--to", str(target)], root)
+    with open(target, newline="", encoding="utf-8") as handle:
+        return {r["student_id"]: float(r["score"]) for r in csv.DictReader(handle)
+                if r["assignment"] == FIRST.name}
+
+
+# --- one course graded by the CLI, one by plain nbgrader ------------------------------
+
+PEEK = ("import json, os\nprint('PEEK ' + json.dumps({{'root': os.path.exists({root!r}), "
+        "'config': os.path.exists({config!r})}}))")
+
+
+@pytest.fixture(scope="module")
+def both_paths(tmp_path_factory):
+    """The same class graded by `grade` in one course and plain nbgrader in another."""
+    require_bwrap()
+    results = {}
+    for path in ("cli", "plain"):
+        root = tmp_path_factory.mktemp(path)
+        peek = _with_cell(PEEK.format(root=str(root), config=str(root / "nbgrader_config.py")))
+        _course(root, {"solution": SOURCE, "deleter": _without_last_test(), "peeker": peek})
+        course = load_manifest(root)
+        if path == "cli":
+            grade(course, [FIRST], students=None, workers=2)
+        else:
+            done = run_nbgrader(["autograde", FIRST.name, "--force"], root)
+            assert "sandbox" not in done.stderr.lower() or "WITHOUT" not in done.stderr
+        results[path] = (root, course)
+    return results
+
+
+def _peek(root: Path) -> dict:
+    notebook = nbformat.read(root / "autograded" / "peeker" / FIRST.name /
+                             FIRST.notebook_file, as_version=4)
+    import json
+
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            for line in output.get("text", "").splitlines():
+                if line.startswith("PEEK "):
+                    return json.loads(line[5:])
+    raise AssertionError("the peeking cell printed nothing")
+
+
+@pytest.mark.parametrize("path", ["cli", "plain"])
+def test_kernels_of_both_paths_cannot_see_the_course(both_paths, path):
+    root, _ = both_paths[path]
+    assert _peek(root) == {"root": False, "config": False}
+
+
+def test_both_paths_give_the_same_scores_including_a_restored_test(both_paths):
+    cli, plain = (_export(both_paths[p][0]) for p in ("cli", "plain"))
+    assert cli == plain
+    assert cli["deleter"] == cli["solution"] == FIRST.points
+
+
+def test_export_feedback_and_report_agree_with_the_gradebook(both_paths):
+    root, course = both_paths["cli"]
+    exported = _export(root)
+    results = load_results(course)
+    assert {s: r["score"] for (a, s), r in results.items() if a == FIRST.name} == exported
+    for page in write_feedback(course, (FIRST,)):
+        student = page.parent.parent.name
+        assert f"Score: <b>{exported[student]:g} / {FIRST.points:g}</b>" in page.read_text()
+    report = write_report(course).read_text()
+    mean = sum(exported.values()) / len(exported)
+    assert f"{len(exported)} graded, mean {mean:.2f}" in report
+
+
+def test_results_graded_by_plain_nbgrader_are_read_from_the_gradebook(both_paths):
+    root, course = both_paths["plain"]
+    results = load_results(course)
+    assert results[(FIRST.name, "solution")]["score"] == FIRST.points
+    assert results[(FIRST.name, "solution")]["status"] == "graded"
+
+
+def test_plain_generate_feedback_never_shows_a_hidden_test(both_paths):
+    root, _ = both_paths["plain"]
+    run_nbgrader(["generate_feedback", FIRST.name, "--force"], root)
+    pages = list((root / "feedback").rglob("*.html"))
+    assert len(pages) == 3
+    secret = hidden_lines(SOURCE)
+    for page in pages:
+        text = html.unescape(" ".join(re.sub(r"<[^>]+>", " ", page.read_text()).split()))
+        assert not [line for line in secret if line in text], page
+        assert "most recent call last" not in text and "---->" not in text
+
+
+# --- the gradebook: checked first, written all at once ------------------------------
+
+def _set_db_url(root: Path, url: str) -> None:
+    config = root / "nbgrader_config.py"
+    config.write_text(config.read_text() + f"\nc.CourseDirectory.db_url = {url!r}\n")
+
+
+@pytest.mark.parametrize("url, words", [
+    ("postgresql://grader@127.0.0.1:1/course", "pip install 'psycopg[binary]'"),
+    ("sqlite:////no/such/folder/gradebook.db", "does not exist"),
+])
+def test_a_gradebook_that_cannot_work_stops_release_and_grade_before_any_work(
+        tmp_path, url, words):
+    root = _course(tmp_path / "course", {"solution": SOURCE})
+    _set_db_url(root, url)
+    release_before = _digest(root / "release")
+    run = _cli(root, "release", FIRST.name)
+    assert run.returncode == 2 and words in run.stderr, run.stderr
+    assert _digest(root / "release") == release_before
+    run = _cli(root, "grade", FIRST.name)
+    assert run.returncode == 2 and words in run.stderr, run.stderr
+    assert not (root / "autograded").exists()
+
+
+def test_a_gradebook_with_a_trigger_is_refused_and_left_alone(tmp_path):
+    require_bwrap()
+    root = _course(tmp_path / "course", {"solution": SOURCE})
+    course = load_manifest(root)
+    grade(course, [FIRST], students=None, workers=1)
+    database = root / "gradebook.db"
+    with sqlite3.connect(database) as db:
+        db.execute("CREATE TRIGGER forge AFTER UPDATE ON grade BEGIN "
+                   "UPDATE grade SET auto_score = 100; END")
+    before = (_digest(root / "autograded"), database.read_bytes())
+    with pytest.raises(GradebookError, match="trigger 'forge'"):
+        grade(course, [FIRST], students=None, workers=1)
+    assert (_digest(root / "autograded"), database.read_bytes()) == before
+
+
+def test_a_recording_that_fails_part_way_changes_neither_gradebook_nor_autograded(
+        tmp_path, monkeypatch):
+    require_bwrap()
+    from nbgrader.api import Gradebook
+
+    root = _course(tmp_path / "course", {"ann": SOURCE, "bob": SOURCE})
+    course = load_manifest(root)
+    grade(course, [FIRST], students=["ann"], workers=1)
+    before = (_export(root), _digest(root / "autograded"))
+    assert before[0]["ann"] == FIRST.points
+    # Ann resubmits a blank notebook: a half-written run would leave her a zero.
+    blank = root / "release" / FIRST.name / FIRST.notebook_file
+    (root / "submitted" / "ann" / FIRST.name / FIRST.notebook_file).write_bytes(
+        blank.read_bytes())
+    real = Gradebook.find_submission
+    calls = []
+
+    def fail_on_the_second(self, assignment, student):
+        calls.append(student)
+        if len(calls) == 2:
+            raise RuntimeError("the database went away")
+        return real(self, assignment, student)
+
+    monkeypatch.setattr(Gradebook, "find_submission", fail_on_the_second)
+    with pytest.raises(RuntimeError, match="went away"):
+        grade(course, [FIRST], students=None, workers=2)
+    monkeypatch.undo()
+    assert (_export(root), _digest(root / "autograded")) == before
+
+
+def test_a_release_that_fails_part_way_puts_release_back_as_it_was(tmp_path):
+    root = _course(tmp_path / "course", {}, assignments=(FIRST, SECOND))
+    before = _digest(root / "release")
+    broken = root / "source" / SECOND.name / SECOND.notebook_file
+    broken.write_text('{"cells": [ this is not a notebook', encoding="utf-8")
+    course = load_manifest(root)
+    with pytest.raises(NbgraderError):
+        release(course, (FIRST, SECOND))
+    assert _digest(root / "release") == before
+
+
+# --- the instructor's own commands ---------------------------------------------------
+
+def test_a_module_planted_in_the_course_root_never_runs(tmp_path):
+    root = _course(tmp_path / "course", {})
+    marker = tmp_path / "planted-module-ran"
+    for name in ("argparse.py", "csv.py", "nbformat.py"):
+        (root / name).write_text(f"open({str(marker)!r}, 'a').write({name!r})\n")
+    run = _cli(root, "export", "--to", str(tmp_path / "grades.csv"))
+    assert run.returncode == 0, run.stderr
+    assert not marker.exists(), marker.read_text()
+
+
+def test_without_bubblewrap_bwrap_mode_refuses_and_says_how_to_install_it(tmp_path):
+    root = _course(tmp_path / "course", {"solution": SOURCE})
+    # A PATH without bwrap, as on a machine that does not have it.
+    env = {"PATH": str(Path(sys.executable).parent)}
+    run = _cli(root, "grade", "--sandbox", "bwrap", env=env)
+    assert run.returncode == 2
+    assert "apt-get install bubblewrap" in run.stderr
+    assert not (root / "autograded").exists()
+
+
+# --- without isolation: limits and supervision still hold -----------------------------
+
+KILL_WORKER = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"
+DAEMON = '''
+import os, sys
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execv(sys.executable, [sys.executable, "-c",
+                 "import time  # miniflow-attack-daemon\\nwhile True: time.sleep(1)"])
+    os._exit(0)
+'''
+MEMORY = "hoard = bytearray(10 * 1024 ** 3)"
+
+
+def _marked() -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    if b"miniflow-attack" in handle.read():
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def test_without_isolation_a_killed_worker_or_a_daemon_costs_only_its_own_submission(
+        tmp_path, monkeypatch, capsys):
+    temp = Path(tempfile.mkdtemp(prefix="mfs", dir="/tmp"))
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    root = _course(tmp_path / "course", {
+        "alice": SOURCE, "killer": _with_cell(KILL_WORKER), "daemon": _with_cell(DAEMON),
+        "hoarder": _with_cell(MEMORY)})
+    course = load_manifest(root)
+    results = {r.student: r for r in grade(course, [FIRST], students=None, workers=2,
+                                           sandbox="none")}
+    assert results["alice"].score == FIRST.points and results["alice"].sandbox == "none"
+    killer = results["killer"]
+    assert killer.status == "error"
+    assert any("grading process died" in n for n in killer.notes), killer.notes
+    assert results["daemon"].score == FIRST.points
+    hoarder = results["hoarder"]
+    assert hoarder.score == FIRST.points  # the cell failed; the notebook went on
+    time.sleep(1)
+    assert _marked() == []
+    assert os.listdir(temp) == []
+    os.rmdir(temp)
+    report = write_report(course).read_text()
+    assert "graded WITHOUT isolation" in report
+
+
+def test_the_cli_warns_loudly_when_grading_without_isolation(tmp_path):
+    root = _course(tmp_path / "course", {"solution": SOURCE})
+    run = _cli(root, "grade", "--sandbox", "none")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "WITHOUT ISOLATION" in run.stderr
+    assert "solution" in run.stdout and "10/10" in run.stdout
+
+
+def test_ctrl_c_during_grading_leaves_nothing_behind(tmp_path):
+    temp = Path(tempfile.mkdtemp(prefix="mfc", dir="/tmp"))
+    slow = _with_cell("import time  # miniflow-attack-slow\ntime.sleep(60)")
+    root = _course(tmp_path / "course", {"ann": slow, "bob": slow})
+    process = subprocess.Popen([sys.executable, "-m", "autograder", "grade", "--workers", "2"],
+                               cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env={**os.environ, "TMPDIR": str(temp)})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(
+            (temp / d).is_dir() and list((temp / d).glob("w*/k*")) for d in os.listdir(temp)):
+        time.sleep(0.2)  # until a kernel is running
+    time.sleep(2)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err[-2000:]
+    assert "stopped" in err
+    time.sleep(1)
+    assert os.listdir(temp) == []
+    os.rmdir(temp)
+    assert not (root / "autograded").exists()
+    assert not [pid for pid in _processes_in(root)]
+
+
+def _processes_in(root: Path) -> list[int]:
+    """Processes whose command line or folder mentions ``root`` (none may be left)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    command = handle.read()
+                folder = os.readlink(f"/proc/{entry}/cwd")
+            except OSError:
+                continue
+            if str(root).encode() in command or folder.startswith(str(root)):
+                found.append(int(entry))
+    return found
