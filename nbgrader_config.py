@@ -58,6 +58,10 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+# The verdict is guarded too: a tamper guard inside the kernel, and each test
+# cell of the exercises in autograder/trusted.py judged again outside it
+# (autograder.nbgrader_plugins.SandboxedExecute).
+c.SandboxedExecute.trusted = True
 c.SandboxKernelManager.mode = "auto"
 c.SandboxKernelManager.memory_limit = "2 GiB"       # per process, and all processes together
 c.SandboxKernelManager.cpu_limit = 600              # CPU seconds per process

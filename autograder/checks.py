@@ -16,6 +16,8 @@ student's own ``==``.
 from __future__ import annotations
 
 import inspect
+import os
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -53,17 +55,63 @@ def _fail(message: str) -> None:
 # -- where the code under test came from ------------------------------------
 
 
+_PACKAGES = tuple(os.path.dirname(os.path.abspath(module.__file__)) + os.sep
+                  for module in (miniflow, sys.modules[__name__.split(".")[0]]))
+
+
+def _course_code(function: Any) -> bool:
+    """Is this function's code miniflow's or the grader's own (whatever it is called)?"""
+    code = getattr(inspect.unwrap(function), "__code__", None) if callable(function) else None
+    filename = os.path.abspath(getattr(code, "co_filename", "") or "")
+    return bool(code) and filename.startswith(_PACKAGES)
+
+
+def _true_ancestors(cls: type) -> list[type]:
+    """Every base class, read through type's own descriptor (a metaclass cannot lie)."""
+    seen: list[type] = []
+    stack = [cls]
+    while stack:
+        klass = stack.pop()
+        if klass in seen:
+            continue
+        seen.append(klass)
+        stack.extend(type.__dict__["__bases__"].__get__(klass))
+    return seen
+
+
+def _reference_inside(obj: Any) -> str | None:
+    """What of miniflow's own code ``obj`` is or holds; None for the student's own."""
+    if inspect.isclass(obj):
+        for klass in _true_ancestors(obj):
+            if klass in (Node, object):
+                continue
+            if klass is not obj and _course_code(getattr(klass, "forward", None)):
+                return f"a subclass of miniflow's {klass.__name__}"
+            for attribute, member in vars(klass).items():
+                member = getattr(member, "__func__", member)
+                if _course_code(member):
+                    return f"{klass.__name__}.{attribute} is miniflow's own code"
+        return None
+    if _course_code(obj):
+        return f"miniflow's {getattr(obj, '__name__', 'code')} under another name"
+    return None
+
+
 def defined_in_notebook(obj: Any, name: str | None = None) -> None:
     """The class or function under test must be the student's own.
 
-    An ``import`` of miniflow's reference (``from miniflow import Linear``)
-    would pass every check without teaching anything, so it scores zero.
+    An ``import`` of miniflow's reference (``from miniflow import Linear``),
+    a subclass of it, or its methods or code under the student's names would
+    pass every check without teaching anything, so it scores zero. It is
+    recognised by what the code is (where its code objects come from, its
+    real base classes), not by what it calls itself.
     """
     name = name or getattr(obj, "__name__", repr(obj))
     module = getattr(obj, "__module__", "") or ""
-    if module.split(".")[0] in {"miniflow", "autograder"}:
+    found = _reference_inside(obj)
+    if found is not None or module.split(".")[0] in {"miniflow", "autograder"}:
         _fail(
-            f"`{name}` is miniflow's reference implementation (imported from {module}), "
+            f"`{name}` is miniflow's reference implementation ({found or f'from {module}'}), "
             f"not yours. Write `{name}` yourself in the solution cell above, run that "
             "cell, then run this test again."
         )

@@ -37,6 +37,7 @@ import nbformat
 
 from autograder.execute import error_message
 from autograder.manifest import Assignment, Course
+from autograder.review import Review, review_submission
 
 __all__ = ["CellGrade", "GradeResult", "Prepared", "copy_course_skeleton", "grade",
            "grade_in_worker", "prepare_submission", "score_notebook"]
@@ -61,6 +62,7 @@ class GradeResult:
     cells: list[CellGrade] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     sandbox: str = ""  # "bwrap" or "none": how its kernel was isolated
+    flags: list[str] = field(default_factory=list)  # for the instructor's eyes
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -270,13 +272,49 @@ def score_notebook(executed: nbformat.NotebookNode,
     return cells, notes
 
 
+def _apply_verdicts(result: GradeResult, executed: nbformat.NotebookNode,
+                    review: Review | None) -> None:
+    """Name what the guard and the trusted check found; apply the static review's zeros.
+
+    The kernel-side verdicts arrive as errors SandboxedExecute added to test
+    cells (they already score 0 by nbgrader's rule): here they become notes
+    and flags for the instructor.
+    """
+    found: dict[str, str] = {}
+    for cell in executed.cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error" and output.get("ename") in (
+                    "TamperingDetected", "TrustedCheckFailed"):
+                found.setdefault(grade_id, f"{output.ename}: {output.evalue}")
+    tampered = [g for g, m in found.items() if m.startswith("TamperingDetected")]
+    if tampered:
+        first = found[tampered[0]].split("changed what the tests rely on: ", 1)[-1]
+        result.flags.append(f"changed what the tests rely on ({first[:400]}); "
+                            f"{len(tampered)} test cell(s) did not count")
+    for grade_id, message in found.items():
+        if message.startswith("TrustedCheckFailed"):
+            result.flags.append(f"{grade_id}: the grader's own check failed where the tests "
+                                "in the notebook ran clean")
+    zeroed = review.zeroed if review is not None else {}
+    for cell in result.cells:
+        if cell.grade_id in found:
+            cell.message = found[cell.grade_id]
+        if cell.grade_id in zeroed:
+            if cell.score > 0 or not cell.message:
+                cell.message = zeroed[cell.grade_id]
+            cell.score = 0.0
+    result.score = float(sum(c.score for c in result.cells))
+
+
 def _result_from(task: dict, answer: dict, source: nbformat.NotebookNode,
-                 staging: Path | None) -> GradeResult:
+                 staging: Path | None, review: Review | None = None) -> GradeResult:
     """The parent's verdict on one worker answer."""
     assignment = task["assignment"]
     result = GradeResult(task["student"], assignment["name"], "graded",
                          max_score=float(assignment["points"]), notes=list(task["notes"]),
-                         sandbox=task["sandbox"])
+                         sandbox=task["sandbox"],
+                         flags=review.lines() if review is not None else [])
     if "failure" in answer:
         result.status = "error"
         result.notes.append(answer["failure"])
@@ -291,6 +329,7 @@ def _result_from(task: dict, answer: dict, source: nbformat.NotebookNode,
     result.notes += notes
     result.score = float(sum(c.score for c in result.cells))
     result.max_score = float(sum(c.max_score for c in result.cells))
+    _apply_verdicts(result, executed, review)
     if not answer.get("success"):
         # nbgrader stopped part-way; what ran is scored, and the note says why.
         result.notes.append(_explain_failure(answer.get("log", "")))
@@ -349,6 +388,8 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
     rejected: list[GradeResult] = []
     tasks: list[dict] = []
     sources: dict[str, nbformat.NotebookNode] = {}
+    releases: dict[str, nbformat.NotebookNode | None] = {}
+    reviews: dict[int, Review] = {}
     for assignment in assignments:
         source_path = course.root / "source" / assignment.name / assignment.notebook_file
         names = sorted(p.name for p in submitted.iterdir() if p.is_dir()) \
@@ -362,6 +403,9 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
             if assignment.name not in sources:
                 # The instructor's tests, read once, before any student code runs.
                 sources[assignment.name] = nbformat.read(source_path, as_version=4)
+                release = course.root / "release" / assignment.name / assignment.notebook_file
+                releases[assignment.name] = nbformat.read(release, as_version=4) \
+                    if release.is_file() else None
             prepared = prepare_submission(folder, assignment, source_path)
             if prepared.notebook is None:
                 rejected.append(GradeResult(student, assignment.name, "rejected",
@@ -374,6 +418,10 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
                 notes.append(f"graded cell(s) {', '.join(prepared.deleted)} were deleted from "
                              "the notebook; nbgrader restored them and graded them as usual")
             stamp = folder / "timestamp.txt"
+            # Read once, here: the same bytes the worker copies; never modified.
+            reviews[len(tasks)] = review_submission(
+                nbformat.read(prepared.notebook, as_version=4), sources[assignment.name],
+                releases[assignment.name])
             tasks.append({"id": len(tasks), "root": str(course.root), "student": student,
                           "assignment": {**asdict(assignment),
                                          "notebook_file": assignment.notebook_file},
@@ -391,7 +439,8 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
         staging = run_dir / "staging" if keep_autograded else None
 
         def answered(task: dict, answer: dict) -> None:
-            result = _result_from(task, answer, sources[task["assignment"]["name"]], staging)
+            name = task["assignment"]["name"]
+            result = _result_from(task, answer, sources[name], staging, reviews[task["id"]])
             results.append(result)
             if on_result:
                 on_result(result)

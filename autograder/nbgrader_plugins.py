@@ -14,7 +14,9 @@ get the same protection as ``python -m autograder``:
 
 from __future__ import annotations
 
+import json
 import re
+import secrets
 from typing import Any
 
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -38,7 +40,20 @@ def _error(ename: str, evalue: str) -> NotebookNode:
 
 
 class SandboxedExecute(Execute):
-    """nbgrader's Execute, with sandboxed kernels and clear reasons when a limit is hit."""
+    """nbgrader's Execute, with sandboxed kernels and clear reasons when a limit is hit.
+
+    With ``trusted`` on (nbgrader_config.py turns it on) it also guards the
+    verdict. Before the first cell it installs ``autograder.guard`` in the
+    kernel; after every cell it asks the guard what student code changed, and
+    a test cell that runs after a change gets a ``TamperingDetected`` error
+    (it scores 0). After a test cell that passed, it sends the kernel that
+    test's probes (``autograder.trusted``) and judges the answers here, in the
+    grading process: a wrong answer adds a ``TrustedCheckFailed`` error. Both
+    paths, ``grade`` and plain ``nbgrader autograde``, get the same verdicts.
+    """
+
+    trusted = Bool(False, config=True,
+                   help="guard the kernel and judge each test cell outside it as well")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("kernel_manager_class", SandboxKernelManager)
@@ -64,6 +79,10 @@ class SandboxedExecute(Execute):
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
         limits: dict[str, Any] = {}
+        assignment = (resources or {}).get("nbgrader", {}).get("assignment", "")
+        probes = _probes_by_test(assignment) if self.trusted else {}
+        guard = f"_miniflow_guard_{secrets.token_hex(8)}"
+        changed: list[str] = []
         async with self.async_setup_kernel():
             assert self.kc is not None and self.km is not None
             manager = self.km
@@ -71,10 +90,15 @@ class SandboxedExecute(Execute):
             reply = await self.async_wait_for_reply(await ensure_async(self.kc.kernel_info()))
             assert reply is not None
             self.nb.metadata["language_info"] = reply["content"]["language_info"]
+            if self.trusted and self.nb.cells:
+                await self._ask(f"import autograder.guard\nautograder.guard.install({guard!r})",
+                                0)
             for index, cell in enumerate(self.nb.cells):
                 try:
                     self._check_assign_resources(resources)
                     await self.async_execute_cell(cell, index, store_history=True)
+                    if self.trusted and cell.cell_type == "code":
+                        await self._judge(cell, index, guard, probes, changed)
                 except (DeadKernelError, CellTimeoutError) as error:
                     if getattr(manager, "stop_reason", None) or (
                             isinstance(error, DeadKernelError)
@@ -90,6 +114,75 @@ class SandboxedExecute(Execute):
         self.set_widgets_metadata()
         explain_limits(self.nb, limits)
         return self.nb, self.resources
+
+    async def _judge(self, cell: NotebookNode, index: int, guard: str,
+                     probes: dict[str, list], changed: list[str]) -> None:
+        """After a cell: what did student code change; after a test: is it really right?"""
+        said = await self._ask(f"print('MINIFLOW-GUARD ' + {guard}())", index)
+        for change in _guard_changes(said):
+            if not any(c.startswith(change) for c in changed):
+                changed.append(f"{change} (noticed after cell {index + 1})")
+        if not is_test_cell(cell):
+            return
+        if changed:
+            cell.outputs.append(_error(
+                "TamperingDetected", "this test does not count: code in this notebook "
+                f"changed what the tests rely on: {'; '.join(changed[:5])}"))
+            return
+        grade_id = cell.metadata.nbgrader.get("grade_id")
+        if grade_id not in probes or _failed(cell):
+            return
+        from autograder.trusted import judge, kernel_code
+
+        output = await self._ask(kernel_code(probes[grade_id]), index)
+        problem = judge(probes[grade_id], {grade_id: output}).get(grade_id)
+        if problem is not None:
+            cell.outputs.append(_error(
+                "TrustedCheckFailed", "the grader's own check, run outside this notebook, "
+                f"found a mistake: {problem}"))
+
+    async def _ask(self, code: str, index: int) -> str:
+        """Run a probe program in the kernel; what it printed (and raised), capped."""
+        probe = NotebookNode(cell_type="code", source=code, metadata={}, outputs=[],
+                             execution_count=None)
+        original = self.nb.cells[index]
+        try:
+            await self.async_execute_cell(probe, index, store_history=False)
+        finally:
+            self.nb.cells[index] = original  # nbclient stores what it ran at that index
+        text = "".join(o.get("text", "") for o in probe.outputs
+                       if o.output_type == "stream" and o.name == "stdout")
+        errors = "".join(f"\n{o.ename}: {o.evalue}" for o in probe.outputs
+                         if o.output_type == "error")
+        return (text[-1_000_000:] + errors[:2000])
+
+
+def _probes_by_test(assignment: str) -> dict[str, list]:
+    from autograder.trusted import plan_for
+
+    probes: dict[str, list] = {}
+    for probe in plan_for(assignment):
+        probes.setdefault(probe.test, []).append(probe)
+    return probes
+
+
+def _guard_changes(output: str) -> list[str]:
+    """The guard's answer; no answer at all means the guard itself was taken away."""
+    for line in reversed(output.splitlines()):
+        if line.startswith("MINIFLOW-GUARD "):
+            try:
+                changes = json.loads(line[len("MINIFLOW-GUARD "):])
+            except ValueError:
+                break
+            if isinstance(changes, list) and all(isinstance(c, str) for c in changes):
+                return [c[:200] for c in changes[:20]]
+            break
+    return ["the grader's guard no longer answers"]
+
+
+def _failed(cell: NotebookNode) -> bool:
+    return any(o.output_type == "error" or (o.output_type == "stream" and o.name == "stderr")
+               for o in cell.get("outputs", []))
 
 
 def _limits_of(manager: Any) -> dict[str, Any]:

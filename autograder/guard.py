@@ -1,0 +1,160 @@
+"""The second wall, inside the kernel: notice when student code changes what tests rely on.
+
+``install()`` runs in the grading kernel before any student cell (the grader
+sends it, ``autograder.nbgrader_plugins.SandboxedExecute``). It imports the
+checks, then records the identity of everything a test's verdict depends on:
+numpy's and miniflow's functions and classes (and their methods), the
+checks themselves, the builtins, the ``sys.modules`` entries of those
+packages, trace and profile functions, and IPython's input and AST
+transformers, custom exception handlers and event callbacks.
+
+After every cell the grader asks ``verify()`` what changed, in words ("numpy.allclose
+was replaced"). A test cell that runs after a change scores zero, with that
+message. Code that undoes its changes before the check runs still shows up
+as the event callback or transformer it needed.
+
+This runs in the student's own interpreter, so a determined student can lie
+to it too: it is the second wall. The first is the trusted verdict
+(``autograder.trusted``), judged outside the kernel, and the static review
+(``autograder.review``) names the code that tried.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import sys
+import threading
+from typing import Any
+
+__all__ = ["install", "verify"]
+
+_WATCHED_MODULES = ("numpy", "numpy.testing", "numpy.linalg", "miniflow", "miniflow.nodes",
+                    "miniflow.graph", "miniflow.training", "miniflow.gradcheck",
+                    "autograder", "autograder.checks", "builtins", "math")
+# Libraries whose IPython event callbacks are part of a normal kernel.
+_TRUSTED_CALLBACKS = ("matplotlib", "matplotlib_inline", "IPython", "ipykernel", "ipywidgets")
+
+_captured: dict[str, Any] = {}
+
+
+def _shell() -> Any:
+    try:
+        from IPython import get_ipython
+
+        return get_ipython()
+    except ImportError:
+        return None
+
+
+def _watched(module: str, name: str) -> bool:
+    if name in ("__import__", "__build_class__"):
+        return True
+    if module == "builtins" and name in ("input", "raw_input", "getpass"):
+        return False  # ipykernel swaps these around every request it serves
+    if name.startswith("__"):
+        return False
+    # The course's own private helpers (miniflow.nodes._sigmoid) matter; other
+    # libraries' private names change as they work.
+    return not name.startswith("_") or module.startswith(("miniflow", "autograder"))
+
+
+def _attributes(module: Any) -> dict[str, int]:
+    found = {}
+    name_of = module.__name__
+    ours = name_of.startswith(("miniflow", "autograder"))
+    for name, value in list(vars(module).items()):
+        if not _watched(name_of, name) or isinstance(
+                value, (int, float, complex, str, bytes, bool, tuple, type(None))):
+            continue
+        found[name] = id(value)
+        if ours and isinstance(value, type):
+            # The course's classes: their methods, and what they say they are.
+            for attribute, member in list(vars(value).items()):
+                if callable(member) or isinstance(member, (staticmethod, classmethod,
+                                                           property)) or attribute in (
+                        "__module__", "__qualname__"):
+                    found[f"{name}.{attribute}"] = id(member)
+    return found
+
+
+def _state() -> dict[str, Any]:
+    shell = _shell()
+    state: dict[str, Any] = {
+        "modules": {name: id(sys.modules.get(name)) for name in _WATCHED_MODULES},
+        "attributes": {name: _attributes(sys.modules[name]) for name in _WATCHED_MODULES
+                       if name in sys.modules},
+        "trace": (sys.gettrace() is not None, sys.getprofile() is not None,
+                  getattr(threading, "_trace_hook", None) is not None,
+                  getattr(threading, "_profile_hook", None) is not None),
+    }
+    if shell is not None:
+        state["transformers"] = [id(t) for t in (*shell.input_transformers_cleanup,
+                                                  *shell.input_transformers_post)]
+        state["ast"] = [id(t) for t in shell.ast_transformers]
+        state["custom_exc"] = (tuple(getattr(shell, "custom_exceptions", ())),
+                               "CustomTB" in vars(shell))
+        state["callbacks"] = {event: [id(f) for f in functions if not getattr(
+            f, "__module__", "").startswith(_TRUSTED_CALLBACKS)]
+            for event, functions in shell.events.callbacks.items()}
+        state["methods"] = sorted(name for name in ("run_cell", "run_cell_async",
+                                                    "showtraceback", "_showtraceback",
+                                                    "run_ast_nodes", "run_code",
+                                                    "transform_cell")
+                                  if name in vars(shell))
+    return state
+
+
+def install(name: str) -> None:
+    """Record the clean state; make ``verify`` reachable as the builtin ``name``."""
+    import numpy.linalg  # noqa: F401
+    import numpy.testing  # noqa: F401
+
+    import autograder.checks  # noqa: F401 (its functions are part of the clean state)
+    import miniflow.gradcheck  # noqa: F401
+    import miniflow.training  # noqa: F401
+
+    _captured.clear()
+    _captured.update(_state())
+    setattr(builtins, name, verify)
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    changes = []
+    for name, identity in before["modules"].items():
+        if after["modules"].get(name) != identity:
+            changes.append(f"sys.modules[{name!r}] was replaced")
+    for module, attributes in before["attributes"].items():
+        now = after["attributes"].get(module, {})
+        for attribute, identity in attributes.items():
+            if now.get(attribute) != identity:
+                verb = "removed" if attribute not in now else "replaced"
+                changes.append(f"{module}.{attribute} was {verb}")
+        added = [a for a in now if a not in attributes and "." in a
+                 and module != "builtins"]
+        changes += [f"{module}.{a} was added" for a in added]
+    names = ("sys.settrace", "sys.setprofile", "threading.settrace", "threading.setprofile")
+    for name, was, now in zip(names, before["trace"], after["trace"]):
+        if now and not was:
+            changes.append(f"a trace or profile function is set ({name})")
+    if "transformers" in before:
+        if after["transformers"] != before["transformers"]:
+            changes.append("an IPython input transformer was added or changed")
+        if after["ast"] != before["ast"]:
+            changes.append("an IPython AST transformer was added")
+        if after["custom_exc"] != before["custom_exc"]:
+            changes.append("a custom exception handler was set (set_custom_exc)")
+        for event, functions in after["callbacks"].items():
+            if functions != before["callbacks"].get(event, []):
+                changes.append(f"an IPython event callback was registered ({event})")
+        if after["methods"] != before["methods"]:
+            changes.append("IPython's shell methods were replaced "
+                           f"({', '.join(after['methods'])})")
+    return changes
+
+
+def verify() -> str:
+    """What changed since ``install``, as a JSON list of sentences."""
+    if not _captured:
+        return json.dumps(["the grader's guard was not installed"])
+    return json.dumps(_changes(_captured, _state())[:20])
