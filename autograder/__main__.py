@@ -2,9 +2,11 @@
 
     release   [ASSIGNMENT]          student notebooks in release/, assignments in the gradebook
     collect   SOURCE [ASSIGNMENT]   submissions from a folder or LMS zip into submitted/
-    grade     [ASSIGNMENT]          autograde in parallel, one bad notebook never stops the rest
+    grade     [ASSIGNMENT]          autograde in parallel, sandboxed; one bad notebook never
+                                    stops the rest
+    flags     [ASSIGNMENT]          what the review, the guard and the trusted check found
     feedback  [ASSIGNMENT]          HTML feedback without hidden-test source
-    export                          grades as CSV
+    export                          grades as CSV, with a flags column
     report                          class report (HTML, figures)
     selfcheck [ASSIGNMENT]          solutions full marks, blanks zero, every mutant loses points
     demo                            the whole pipeline on a synthetic class
@@ -82,8 +84,12 @@ def print_table(results: list) -> None:
     for r in results:
         score = f"{r.score:g}/{r.max_score:g}"
         notes = "; ".join(r.notes)
+        flagged = f"  [FLAGGED: {len(r.flags)}]" if getattr(r, "flags", None) else ""
         print(f"{r.student:18} {r.assignment:14} {score:>9}  {r.status}"
-              + (f": {notes}" if notes else ""))
+              + (f": {notes}" if notes else "") + flagged)
+    if any(getattr(r, "flags", None) for r in results):
+        print("flagged submissions did something the exercises never need: "
+              "python -m autograder flags")
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
@@ -124,14 +130,35 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from autograder.gradebook import check_gradebook
+    from autograder.gradebook import add_flags_column, check_gradebook
     from autograder.nbgrader_cli import run_nbgrader
 
     course = load_manifest()
     check_gradebook(course)
     target = Path(args.to).resolve()
     run_nbgrader(["export", "--to", str(target)], course.root)
+    add_flags_column(course, target)
     print(f"grades written to {target}")
+    return 0
+
+
+def cmd_flags(args: argparse.Namespace) -> int:
+    from autograder.gradebook import load_results
+
+    course = load_manifest()
+    chosen = {a.name for a in course.select(args.assignment)}
+    shown = 0
+    for (assignment, student), result in sorted(load_results(course).items()):
+        if assignment not in chosen or (args.student and student != args.student):
+            continue
+        if result.get("flags"):
+            shown += 1
+            print(f"{student} {assignment} ({result.get('score', 0):g}/"
+                  f"{result.get('max_score', 0):g})")
+            for flag in result["flags"]:
+                print(f"  - {flag}")
+    if not shown:
+        print("no flagged submissions")
     return 0
 
 
@@ -265,8 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--workers", type=_workers, default=_default_workers(),
                       help="grading processes (default: %(default)s)")
     _sandbox_option(demo)
-    export = add("export", cmd_export, "export the gradebook as CSV", assignment=False,
-                 student=False)
+    add("flags", cmd_flags, "list what the static review, the tamper guard and the trusted "
+        "check found in each submission (evidence for a person to read)")
+    export = add("export", cmd_export, "export the gradebook as CSV (with a flags column)",
+                 assignment=False, student=False)
     export.add_argument("--to", default="grades.csv", help="CSV file (default: %(default)s)")
     return parser
 

@@ -46,6 +46,11 @@ __all__ = [
 RTOL = 1e-6
 ATOL = 1e-8
 
+# Captured when this module is imported: the grader imports it before any
+# student cell runs (autograder.guard), so code that later replaces numpy's
+# comparisons does not change how these checks compare.
+_allclose, _isclose, _array_equal = np.allclose, np.isclose, np.array_equal
+
 
 def _fail(message: str) -> None:
     # `raise ... from None`: the student sees our message, not our internals.
@@ -151,7 +156,7 @@ def diagnose(expected: np.ndarray, got: np.ndarray, *, batch_size: int | None = 
         return ""
 
     def same(a: np.ndarray, b: np.ndarray) -> bool:
-        return bool(np.allclose(a, b, rtol=1e-5, atol=1e-9 * max(scale, 1.0)))
+        return bool(_allclose(a, b, rtol=1e-5, atol=1e-9 * max(scale, 1.0)))
 
     if same(got, -expected):
         return "it has the wrong sign: check the order of a subtraction or a minus sign."
@@ -184,7 +189,7 @@ def assert_close(
     if got_array.shape != expected_array.shape:
         _fail(f"{what}: shape {got_array.shape}, expected {expected_array.shape}"
               + (f"; {hint}" if hint else "."))
-    if np.allclose(got_array, expected_array, rtol=rtol, atol=atol, equal_nan=False):
+    if _allclose(got_array, expected_array, rtol=rtol, atol=atol, equal_nan=False):
         return
     error = np.abs(got_array - expected_array)
     worst = np.unravel_index(int(np.nanargmax(np.where(np.isnan(error), np.inf, error))),
@@ -424,7 +429,7 @@ def check_sgd_update(student_update: Callable[..., Any], *, seed: int = 0) -> No
             # Compare the step taken, so a wrong sign or a missing learning
             # rate shows up as such in the message.
             step = _as_float_array(t.value, f"{t.name}.value") - start
-            if np.allclose(step, -grad):
+            if _allclose(step, -grad):
                 _fail(f"sgd_update moved {t.name} by the whole gradient: multiply the "
                       f"gradient by learning_rate ({learning_rate}) before subtracting it.")
             assert_close(step, -learning_rate * grad,
@@ -473,7 +478,7 @@ class _RecordingMSE(miniflow.MSE):
         previous = self.batches[-1] if self.batches else None
         # Two backward passes on the same batch in a row count as one step.
         if previous is None or not (previous[0].shape == batch[0].shape
-                                    and np.array_equal(previous[0], batch[0])):
+                                    and _array_equal(previous[0], batch[0])):
             self.batches.append(batch)
 
 
@@ -524,7 +529,7 @@ def _check_batches(cost: _RecordingMSE, X: np.ndarray, y: np.ndarray, batch_size
         if np.any(rows < 0):
             _fail("the graph was fed X rows that are not rows of the X passed in: feed "
                   "X[rows] for a set of row numbers.")
-        if y_batch.reshape(-1).shape != rows.shape or not np.allclose(y_batch.reshape(-1),
+        if y_batch.reshape(-1).shape != rows.shape or not _allclose(y_batch.reshape(-1),
                                                                       y[rows]):
             _fail("the targets fed with a batch are not the targets of its rows: X and y were "
                   "shuffled differently. Draw one permutation and index both with it.")
@@ -566,7 +571,7 @@ def check_train_epoch(train_epoch: Callable[..., Any], *, seed: int = 0) -> None
         result, cost, trainables = _epoch_run(train_epoch, X, y, start, batch_size=batch_size,
                                               learning_rate=learning_rate, seed=seed + 1)
         batches = _check_batches(cost, X, y, batch_size)
-        if batch_size < n and np.array_equal(np.concatenate(batches), np.arange(n)):
+        if batch_size < n and _array_equal(np.concatenate(batches), np.arange(n)):
             _fail("the rows came in their original order: shuffle them each epoch with "
                   "order = np.random.default_rng(seed).permutation(len(X)).")
         # Replay the same batches with miniflow's SGD: the weights must agree.
@@ -577,7 +582,7 @@ def check_train_epoch(train_epoch: Callable[..., Any], *, seed: int = 0) -> None
             miniflow.sgd_update(expected, learning_rate)
         for got, want, begin in zip(trainables, expected, start):
             got_value = _as_float_array(got.value, f"{got.name}.value after the epoch")
-            if got_value.shape == begin.shape and np.array_equal(got_value, begin):
+            if got_value.shape == begin.shape and _array_equal(got_value, begin):
                 _fail(f"{got.name} did not change during the epoch: call "
                       "sgd_update(trainables, learning_rate) after each batch's backward pass.")
             assert_close(got_value, want.value,
@@ -590,7 +595,7 @@ def check_train_epoch(train_epoch: Callable[..., Any], *, seed: int = 0) -> None
         if got_loss.size != 1:
             _fail(f"train_epoch should return one number, the mean batch loss; got shape "
                   f"{got_loss.shape}.")
-        if not any(np.isclose(got_loss.item(), target, rtol=1e-6)
+        if not any(_isclose(got_loss.item(), target, rtol=1e-6)
                    for target in (losses.mean(), np.average(losses, weights=sizes))):
             _fail(f"train_epoch returned {got_loss.item():.6g}; the mean of the batch losses "
                   f"is {losses.mean():.6g} (the last batch's loss is {losses[-1]:.6g}). "
@@ -600,10 +605,10 @@ def check_train_epoch(train_epoch: Callable[..., Any], *, seed: int = 0) -> None
         _, cost, _ = _epoch_run(train_epoch, X, y, start, batch_size=5,
                                 learning_rate=learning_rate, seed=run_seed)
         orders.append(np.concatenate(_check_batches(cost, X, y, 5)))
-    if not np.array_equal(orders[0], orders[1]):
+    if not _array_equal(orders[0], orders[1]):
         _fail("two epochs with the same seed visited the rows in different orders: draw the "
               "permutation from np.random.default_rng(seed), not the global np.random.")
-    if np.array_equal(orders[0], orders[2]):
+    if _array_equal(orders[0], orders[2]):
         _fail("seed=1 and seed=2 gave the same order of rows: use the seed argument, "
               "np.random.default_rng(seed), so each epoch can have its own order.")
 
@@ -689,12 +694,12 @@ def check_probability_rows(student_fn: Callable[[Any], Any], x: Any, *,
         _fail(f"{name}(x) has shape {got.shape} for x of shape {x.shape}: softmax keeps the "
               "shape, one probability per logit.")
     sums = got.sum(axis=-1)
-    if np.all(np.isfinite(got)) and not np.allclose(sums, 1.0, atol=1e-8):
+    if np.all(np.isfinite(got)) and not _allclose(sums, 1.0, atol=1e-8):
         hint = ""
-        if x.ndim == 2 and np.allclose(got.sum(axis=0), 1.0):
+        if x.ndim == 2 and _allclose(got.sum(axis=0), 1.0):
             hint = (" Its columns sum to 1 instead: normalise over axis=1 (the classes of one "
                     "example), not axis=0 (the batch).")
-        elif np.isclose(got.sum(), 1.0):
+        elif _isclose(got.sum(), 1.0):
             hint = (" The whole array sums to 1: normalise each row on its own "
                     "(.sum(axis=1, keepdims=True)).")
         _fail(f"each row of {name}(x) should sum to 1 (one probability distribution per "
@@ -836,10 +841,10 @@ def check_known_mistakes(
             if w is None:
                 continue
             w = np.asarray(w, dtype=np.float64)
-            if w.shape != e.shape or np.allclose(w, e, rtol=1e-5, atol=1e-9):
+            if w.shape != e.shape or _allclose(w, e, rtol=1e-5, atol=1e-9):
                 compared = 0  # indistinguishable from the right answer here
                 break
-            if g is None or g.shape != w.shape or not np.allclose(g, w, rtol=1e-5, atol=1e-9):
+            if g is None or g.shape != w.shape or not _allclose(g, w, rtol=1e-5, atol=1e-9):
                 compared = 0
                 break
             compared += 1
@@ -878,9 +883,9 @@ def check_forward_mistakes(
                 lambda: mistake(_as_arrays(values), expected.copy())), dtype=np.float64)
         except Exception:
             continue
-        if wrong.shape != expected.shape or np.allclose(wrong, expected, rtol=1e-5, atol=1e-9):
+        if wrong.shape != expected.shape or _allclose(wrong, expected, rtol=1e-5, atol=1e-9):
             continue
-        if got.shape == wrong.shape and np.allclose(got, wrong, rtol=1e-5, atol=1e-9):
+        if got.shape == wrong.shape and _allclose(got, wrong, rtol=1e-5, atol=1e-9):
             _fail(f"{student.__name__}.value (inputs: {_describe_inputs(names, values)}) is "
                   f"wrong in a recognisable way: {description}")
 
@@ -1025,7 +1030,7 @@ def check_tensor_forward(
               "must be a function (the closure that sends out.grad back to the parents).")
     for tensor, array, name in zip(tensors, arrays, names):
         data = getattr(tensor, "data", None)
-        if np.shape(data) != array.shape or not np.array_equal(np.asarray(data), array):
+        if np.shape(data) != array.shape or not _array_equal(np.asarray(data), array):
             _fail(f"{context} changed {name}.data: an operation computes a new array for its "
                   "result and leaves its operands as they were (no += on self.data).")
 
@@ -1037,13 +1042,13 @@ def _assert_grad_close(got: Any, expected: Any, *, what: str, rtol: float = RTOL
         got_array = _as_float_array(got, what)
         want = np.asarray(expected, dtype=np.float64)
         if (got_array.shape == want.shape and np.any(np.abs(want) > atol)
-                and not np.allclose(got_array, want, rtol=rtol, atol=atol)):
-            if np.allclose(got_array, 0.0):
+                and not _allclose(got_array, want, rtol=rtol, atol=atol)):
+            if _allclose(got_array, 0.0):
                 _fail(f"{what} is all zeros, expected values up to {np.max(np.abs(want)):.4g}: "
                       "no gradient reached it. Check that every operation records its parents "
                       "(parents=(self, other)), that every _backward adds to its parents' "
                       ".grad, and that backpropagate seeds the output with ones.")
-            if np.allclose(got_array, 0.5 * want, rtol=1e-5, atol=1e-9):
+            if _allclose(got_array, 0.5 * want, rtol=1e-5, atol=1e-9):
                 _fail(f"{what} is exactly half of the right value: one of two contributions "
                       "was lost, as when .grad = ... stands where .grad += ... belongs.")
     assert_close(got, expected, what=what, rtol=rtol, atol=atol)
@@ -1134,13 +1139,13 @@ def check_tensor_backward(
             _fail(f"{where} has shape {got.shape}, expected {shape}: {hint}")
         added.append(got - earlier[i])
         count = uses.count(i)
-        if count and not np.allclose(got, earlier[i] + expected[i], rtol=1e-5, atol=1e-7):
-            if np.allclose(got, expected[i], rtol=1e-5, atol=1e-7):
+        if count and not _allclose(got, earlier[i] + expected[i], rtol=1e-5, atol=1e-7):
+            if _allclose(got, expected[i], rtol=1e-5, atol=1e-7):
                 _fail(f"{where} replaced the gradient {name} already had instead of adding "
                       f"to it. A tensor can feed several operations (and the same one twice, "
                       f"as in x * x), and every contribution counts: {name}.grad += ..., "
                       "never =.")
-            if count > 1 and np.allclose(got, expected[i] / count, rtol=1e-5, atol=1e-7):
+            if count > 1 and _allclose(got, expected[i] / count, rtol=1e-5, atol=1e-7):
                 _fail(f"{where} holds only one of the {count} contributions of {name}, which is "
                       f"used {count} times (x * x must give 2 x, x + x must give 2): the second "
                       "assignment overwrote the first. Use += for every parent.")
@@ -1155,8 +1160,8 @@ def check_tensor_backward(
             if w is None:
                 continue
             w = np.asarray(w, dtype=np.float64)
-            if (w.shape != e.shape or np.allclose(w, e, rtol=1e-5, atol=1e-7)
-                    or not np.allclose(got, w, rtol=1e-5, atol=1e-7)):
+            if (w.shape != e.shape or _allclose(w, e, rtol=1e-5, atol=1e-7)
+                    or not _allclose(got, w, rtol=1e-5, atol=1e-7)):
                 compared = 0
                 break
             compared += 1
@@ -1432,7 +1437,7 @@ def check_backpropagation(tensor_cls: type, backpropagate: Callable[[Any], Any],
         seed_grad = getattr(output, "grad", None)
         ones = np.ones(np.shape(output.data))
         seeded = seed_grad is not None and np.shape(seed_grad) == ones.shape and \
-            np.allclose(np.asarray(seed_grad, dtype=np.float64), ones)
+            _allclose(np.asarray(seed_grad, dtype=np.float64), ones)
         if not seeded:
             shown = seed_grad if seed_grad is None else np.array2string(
                 np.asarray(seed_grad, dtype=np.float64).reshape(-1)[:4], precision=4)
@@ -1446,9 +1451,9 @@ def check_backpropagation(tensor_cls: type, backpropagate: Callable[[Any], Any],
             got = _as_float_array(getattr(leaf, "grad", None), where)
             wrong = [expected[name] + stale_leaf[id(leaf)],
                      np.asarray(unclear_leaves[name].grad, dtype=np.float64)]
-            if got.shape == expected[name].shape and not np.allclose(
+            if got.shape == expected[name].shape and not _allclose(
                     got, expected[name], rtol=1e-6, atol=1e-9) and any(
-                    np.allclose(got, w, rtol=1e-6, atol=1e-9) for w in wrong):
+                    _allclose(got, w, rtol=1e-6, atol=1e-9) for w in wrong):
                 _fail(f"{where} still contains gradients left from before: backpropagate must "
                       "set the .grad of every tensor in the graph to zeros before it seeds "
                       "the output (otherwise the gradients of an earlier backward pass pile "
@@ -1471,7 +1476,7 @@ def _check_repeated_backpropagation(tensor_cls: type, backpropagate: Callable[[A
     once = np.array(W.grad, dtype=np.float64)
     _run_backpropagate(backpropagate, first, "loss = sum(sigmoid(x @ W)), a second time")
     again = _as_float_array(W.grad, "W.grad")
-    if again.shape == once.shape and not np.allclose(again, once, rtol=1e-9, atol=1e-12):
+    if again.shape == once.shape and not _allclose(again, once, rtol=1e-9, atol=1e-12):
         ratio = f" ({float(np.sum(again * once) / np.sum(once * once)):.3g} times the first)" \
             if np.sum(once * once) else ""
         _fail(f"calling loss.backward() a second time on the same graph changed W.grad"
@@ -1636,10 +1641,10 @@ def check_tensor_network(tensor_cls: type, loss_fn: Callable[..., Any], *, n: in
         _fail(f"the loss should be a single number, got .data of shape {value.shape} "
               f"({shapes}): take the mean over the whole batch.")
     got = float(value.reshape(-1)[0])
-    if not np.isclose(got, expected_value, rtol=1e-6, atol=1e-9):
+    if not _isclose(got, expected_value, rtol=1e-6, atol=1e-9):
         for description, wrong in _reference_quietly(
                 lambda: _network_loss_mistakes(X, y, values)).items():
-            if np.isclose(got, wrong, rtol=1e-6, atol=1e-9) and not np.isclose(
+            if _isclose(got, wrong, rtol=1e-6, atol=1e-9) and not _isclose(
                     wrong, expected_value, rtol=1e-6, atol=1e-9):
                 _fail(f"two_layer_loss ({shapes}) gives {got:.6g} instead of "
                       f"{expected_value:.6g}; likely mistake: {description}")
@@ -1647,7 +1652,7 @@ def check_tensor_network(tensor_cls: type, loss_fn: Callable[..., Any], *, n: in
                  what=f"the loss of two_layer_loss compared with miniflow's static graph "
                       f"({shapes})")
     for name, tensor in params.items():
-        if not np.array_equal(np.asarray(tensor.data), values[name]):
+        if not _array_equal(np.asarray(tensor.data), values[name]):
             _fail(f"two_layer_loss changed params['{name}'].data: computing the loss must "
                   "leave the weights as they are.")
     try:
@@ -1685,16 +1690,16 @@ def check_tensor_sgd_step(tensor_cls: type, step_fn: Callable[..., Any], *,
             if data.shape != start[name].shape:
                 _fail(f"{what}: .data has shape {data.shape}, expected {start[name].shape}.")
             step = data - start[name]
-            if np.allclose(step, 0.0):
+            if _allclose(step, 0.0):
                 _fail(f"{what} is zero: the parameters did not move. Update each tensor's "
                       "data in place, tensor.data -= learning_rate * tensor.grad.")
-            if np.allclose(step, learning_rate * grads[name]):
+            if _allclose(step, learning_rate * grads[name]):
                 _fail(f"{what} went uphill: subtract the gradient "
                       "(tensor.data -= learning_rate * tensor.grad).")
-            if np.allclose(step, -grads[name]):
+            if _allclose(step, -grads[name]):
                 _fail(f"{what} is the whole gradient: multiply it by learning_rate "
                       f"({learning_rate}) first.")
-            if np.allclose(data, -learning_rate * grads[name]):
+            if _allclose(data, -learning_rate * grads[name]):
                 _fail(f"{what}: the new .data is -learning_rate * grad, the old value was "
                       "thrown away. Subtract from it: tensor.data -= learning_rate * tensor.grad.")
             assert_close(step, -learning_rate * grads[name], what=what)
@@ -1829,7 +1834,7 @@ def check_network_graph(build_network: Callable[..., Any], n_inputs: int, n_hidd
          lambda: [node.forward() for node in graph])
     expected = _two_layer_logits(X, W1, b1, W2, b2)
     got = _as_float_array(logits.value, f"{call}: .logits.value")
-    if got.shape == expected.shape and not np.allclose(got, expected):
+    if got.shape == expected.shape and not _allclose(got, expected):
         candidates = {
             "the hidden layer has no Sigmoid: without it, two Linear layers are one linear "
             "map. Use Sigmoid(Linear(X, W1, b1)).": (X @ W1 + b1) @ W2 + b2,
@@ -1841,7 +1846,7 @@ def check_network_graph(build_network: Callable[..., Any], n_inputs: int, n_hidd
             ".trainables to Linear.": _two_layer_logits(X, W1, b1, W2, 0 * b2),
         }
         for mistake, value in candidates.items():
-            if value.shape == got.shape and np.allclose(got, value):
+            if value.shape == got.shape and _allclose(got, value):
                 _fail(f"{call}: the logits are wrong: {mistake}")
     assert_close(got, expected, what=(
         f"{call}: .logits.value for a batch of {batch_size} with the weights set to random "
@@ -1874,7 +1879,7 @@ def check_initial_weights(build_network: Callable[..., Any], n_inputs: int, n_hi
             _fail(f"{call}: {name} is all zeros. Then every hidden unit computes the same "
                   "number and receives the same gradient, so the units stay identical "
                   "forever (symmetry). Draw random weights (section 4).")
-        if weight.shape[1] > 1 and np.allclose(weight, weight[:, :1]):
+        if weight.shape[1] > 1 and _allclose(weight, weight[:, :1]):
             _fail(f"{call}: every column of {name} is the same, so every unit it feeds "
                   "computes the same number and gets the same gradient (symmetry). Draw "
                   "each weight at random (section 4).")
@@ -1894,12 +1899,12 @@ def check_initial_weights(build_network: Callable[..., Any], n_inputs: int, n_hi
                   f"about 1/sqrt(n_in) = {target:.3g}: rng.normal(size=...) / "
                   "np.sqrt(n_in) (section 4).")
     _, _, _, again = _built_network(build_network, n_inputs, n_hidden, n_classes, seed)
-    if not all(np.array_equal(a, b) for a, b in zip(arrays, again)):
+    if not all(_array_equal(a, b) for a, b in zip(arrays, again)):
         _fail(f"{call} gave different weights on two calls: draw them from "
               "np.random.default_rng(seed), so that a run can be repeated exactly.")
     _, other, _, different = _built_network(build_network, n_inputs, n_hidden, n_classes,
                                             seed + 1)
-    if np.array_equal(arrays[0], different[0]):
+    if _array_equal(arrays[0], different[0]):
         _fail(f"{call} and {other} gave the same W1: use the seed argument "
               "(np.random.default_rng(seed)).")
 
@@ -1971,7 +1976,7 @@ def check_predict(predict: Callable[[Any, np.ndarray], Any], *, seed: int = 0) -
                   f"sigmoid(X @ W1 + b1) @ W2 + b2; the first is row {row}: expected "
                   f"{expected[row]}, got {got[row]}.")
         for node, value, name in zip(network.trainables, values, _TRAINABLE_NAMES):
-            if not np.array_equal(_as_float_array(node.value, name), value):
+            if not _array_equal(_as_float_array(node.value, name), value):
                 _fail(f"{call} changed {name}: predicting runs the graph forward only, and "
                       "never changes the weights.")
 
@@ -2035,7 +2040,7 @@ def check_training(train: Callable[..., Any], *, seed: int = 0) -> None:
                                        _TRAINABLE_NAMES):
         got = _as_float_array(node.value, f"{name}.value after {call}")
         want = np.asarray(ref.value, dtype=float)
-        if np.array_equal(got, before):
+        if _array_equal(got, before):
             _fail(f"{call} did not change {name}: after each forward_and_backward, call "
                   "sgd_update(network.trainables, learning_rate).")
         if float(np.sum((got - before) * (want - before))) < 0:
@@ -2045,8 +2050,8 @@ def check_training(train: Callable[..., Any], *, seed: int = 0) -> None:
             f"{name} after {call} (one batch per epoch, so it should equal plain gradient "
             "descent on X_train, y_train: did train use its arguments X_train, y_train and "
             "learning_rate, and call sgd_update once per batch?)"))
-    if not (np.allclose(losses, expected_losses[:-1], rtol=1e-6)
-            or np.allclose(losses, expected_losses[1:], rtol=1e-6)):
+    if not (_allclose(losses, expected_losses[:-1], rtol=1e-6)
+            or _allclose(losses, expected_losses[1:], rtol=1e-6)):
         _fail(f"{call} returned the history {np.round(losses, 6).tolist()}, but the losses of "
               f"the {epochs} steps were {np.round(expected_losses[:-1], 6).tolist()}: record "
               "each epoch's mean mini-batch loss (what forward_and_backward returns).")
@@ -2081,10 +2086,10 @@ def check_training(train: Callable[..., Any], *, seed: int = 0) -> None:
                   "after every mini-batch, inside the loop over batches.")
         _fail(f"{call}: the weights did not move like {steps} steps of gradient descent, one "
               f"per mini-batch of {batch_size} rows of X_train.")
-    if np.isclose(losses[0], steps * full_loss, rtol=1e-3):
+    if _isclose(losses[0], steps * full_loss, rtol=1e-3):
         _fail(f"{call}: the epoch's loss {losses[0]:.6g} is the sum of the {steps} batch "
               f"losses; record their mean ({full_loss:.6g}).")
-    if not np.isclose(losses[0], full_loss, rtol=1e-3):
+    if not _isclose(losses[0], full_loss, rtol=1e-3):
         _fail(f"{call}: the epoch's loss is {losses[0]:.6g}, expected the mean of the batch "
               f"losses, {full_loss:.6g} (here about the loss of the whole training set).")
 

@@ -23,7 +23,7 @@ import nbformat
 
 from autograder.collect import collect
 from autograder.feedback import write_feedback
-from autograder.gradebook import register_assignments
+from autograder.gradebook import add_flags_column, register_assignments
 from autograder.grading import GradeResult, copy_course_skeleton, grade
 from autograder.manifest import Assignment, Course, load_manifest
 from autograder.mutants import load_mutants
@@ -120,6 +120,7 @@ def run_demo(source_course: Course, output: Path | None = None, *, workers: int 
     pages = write_feedback(course, chosen)
     print("5. export")
     run_nbgrader(["export", "--to", str(root / "grades.csv")], root)
+    add_flags_column(course, root / "grades.csv")
     print("6. report")
     page = write_report(course)
     (root / "expected.json").write_text(json.dumps(expected, indent=1), encoding="utf-8")

@@ -29,8 +29,8 @@ from typing import Any
 from autograder.manifest import Course
 from autograder.nbgrader_cli import run_nbgrader
 
-__all__ = ["GradebookError", "check_gradebook", "db_url", "load_results", "record_results",
-           "register_assignments"]
+__all__ = ["GradebookError", "add_flags_column", "check_gradebook", "db_url", "load_results",
+           "record_results", "register_assignments"]
 
 RESULTS = Path("autograded") / "results.json"
 
@@ -332,3 +332,22 @@ def load_results(course: Course) -> dict[tuple[str, str], dict]:
                                "again"]
         merged[key] = record
     return merged
+
+
+def add_flags_column(course: Course, csv_path: Path) -> None:
+    """Add a ``flags`` column to nbgrader's grade export (one cell per submission)."""
+    import csv
+
+    results = load_results(course)
+    with open(csv_path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+        fields = list(rows[0].keys()) if rows else []
+    if not fields:
+        return
+    for row in rows:
+        record = results.get((row.get("assignment", ""), row.get("student_id", "")), {})
+        row["flags"] = " | ".join(record.get("flags", []))
+    with open(csv_path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*fields, "flags"])
+        writer.writeheader()
+        writer.writerows(rows)

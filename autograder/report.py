@@ -52,6 +52,8 @@ def summarise(course: Course) -> dict:
             "messages": messages.most_common(10),
             "problems": [(r["student"], r["status"], "; ".join(r["notes"]))
                          for r in mine if r["status"] != "graded"],
+            "flagged": [(r["student"], float(r.get("score", 0.0)), r["flags"])
+                        for r in mine if r.get("flags")],
         }
     return summary
 
@@ -122,6 +124,14 @@ def write_report(course: Course, path: Path | None = None) -> Path:
                            for (gid, message), count in info["messages"])
             parts.append("<h3>Most frequent diagnostic messages</h3><table><tr><th>students"
                          f"</th><th>test</th><th>message</th></tr>{rows}</table>")
+        if info["flagged"]:
+            rows = "".join(f"<tr><td>{html.escape(s)}</td><td>{score:g}</td><td><ul>"
+                           + "".join(f"<li>{html.escape(f)}</li>" for f in flags)
+                           + "</ul></td></tr>" for s, score, flags in info["flagged"])
+            parts.append("<h3>Flagged submissions</h3><p>What the static review, the tamper "
+                         "guard and the trusted check found: evidence for a person to read, "
+                         "not a verdict.</p><table><tr><th>student</th><th>score</th>"
+                         f"<th>flags</th></tr>{rows}</table>")
         if info["problems"]:
             rows = "".join(f"<tr><td>{html.escape(s)}</td><td>{html.escape(st)}</td>"
                            f"<td>{html.escape(n)}</td></tr>" for s, st, n in info["problems"])

@@ -257,11 +257,16 @@ class _Reader(ast.NodeVisitor):
 
     def _assigned(self, target: ast.AST, value: ast.AST | None, node: ast.AST) -> None:
         if isinstance(target, ast.Attribute):
+            owner = self.resolve(target.value)
             if target.attr in IDENTITY:
                 self.flag(node, "identity", f"sets {ast.unparse(target)}")
-            if self._is_module(target.value):
+            elif inspect.ismodule(owner):
                 self.flag(node, "tamper", f"replaces {ast.unparse(target)} in an imported "
                           "module")
+            elif inspect.isclass(owner) and getattr(owner, "__module__", "").split(".")[0] in (
+                    "numpy", "miniflow", "builtins", "math"):
+                self.flag(node, "tamper", f"changes the library class "
+                          f"{ast.unparse(target.value)} ({target.attr})")
         elif isinstance(target, ast.Name):
             obj = self.resolve(value) if value is not None else None
             under_test = self._under_test(obj)

@@ -114,11 +114,13 @@ for name in dir(np.testing):
     if name.startswith("assert"):
         setattr(np.testing, name, nothing)
 ''']},
-    "numpy_patched_and_the_guard_blinded": {"early": ['''
-always = lambda *args, **kwargs: True
-nothing = lambda *args, **kwargs: None
-np.allclose = np.isclose = np.array_equal = always
-np.testing.assert_allclose = nothing
+    "checks_patched_and_the_guard_blinded": {"early": ['''
+import autograder.checks as checks
+for name in dir(checks):
+    if name.startswith(("check_", "assert_")) or name == "defined_in_notebook":
+        setattr(checks, name, lambda *args, **kwargs: None)
+checks._allclose = checks._isclose = checks._array_equal = lambda *a, **k: True
+np.testing.assert_allclose = lambda *args, **kwargs: None
 import autograder.guard as guard
 guard._captured.update(guard._state())  # the guard now takes this as the clean state
 ''']},
