@@ -8,7 +8,7 @@ checks themselves, the builtins, the ``sys.modules`` entries of those
 packages, trace and profile functions, and IPython's input and AST
 transformers, custom exception handlers and event callbacks.
 
-After every cell the grader asks ``verify()`` what changed, in words ("numpy.allclose
+After every cell the grader asks the guard what changed, in words ("numpy.allclose
 was replaced"). A test cell that runs after a change scores zero, with that
 message. Code that undoes its changes before the check runs still shows up
 as the event callback or transformer it needed.
@@ -27,16 +27,13 @@ import sys
 import threading
 from typing import Any
 
-__all__ = ["install", "verify"]
+__all__ = ["install"]
 
 _WATCHED_MODULES = ("numpy", "numpy.testing", "numpy.linalg", "miniflow", "miniflow.nodes",
                     "miniflow.graph", "miniflow.training", "miniflow.gradcheck",
                     "autograder", "autograder.checks", "builtins", "math")
 # Libraries whose IPython event callbacks are part of a normal kernel.
 _TRUSTED_CALLBACKS = ("matplotlib", "matplotlib_inline", "IPython", "ipykernel", "ipywidgets")
-
-_captured: dict[str, Any] = {}
-
 
 def _shell() -> Any:
     try:
@@ -106,7 +103,12 @@ def _state() -> dict[str, Any]:
 
 
 def install(name: str) -> None:
-    """Record the clean state; make ``verify`` reachable as the builtin ``name``."""
+    """Record the clean state; make its ``verify`` reachable as the builtin ``name``.
+
+    The clean state and the functions that compare with it are held in a
+    closure, not in this module's globals: replacing ``autograder.guard``'s
+    attributes later changes nothing about what ``verify`` sees.
+    """
     import numpy.linalg  # noqa: F401
     import numpy.testing  # noqa: F401
 
@@ -114,8 +116,13 @@ def install(name: str) -> None:
     import miniflow.gradcheck  # noqa: F401
     import miniflow.training  # noqa: F401
 
-    _captured.clear()
-    _captured.update(_state())
+    state, compare, dumps = _state, _changes, json.dumps
+    clean = state()
+
+    def verify() -> str:
+        """What changed since ``install``, as a JSON list of sentences."""
+        return dumps(compare(clean, state())[:20])
+
     setattr(builtins, name, verify)
 
 
@@ -151,10 +158,3 @@ def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
             changes.append("IPython's shell methods were replaced "
                            f"({', '.join(after['methods'])})")
     return changes
-
-
-def verify() -> str:
-    """What changed since ``install``, as a JSON list of sentences."""
-    if not _captured:
-        return json.dumps(["the grader's guard was not installed"])
-    return json.dumps(_changes(_captured, _state())[:20])

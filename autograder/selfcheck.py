@@ -2,7 +2,9 @@
 
 * the solution notebook, autograded by nbgrader, scores full marks;
 * the blank release notebook scores zero, with no grader error or timeout;
-* every mutant (a known-wrong implementation) loses points.
+* every mutant (a known-wrong implementation) loses points;
+* every cheat of ``autograder.mutants.cheats``, added to the first mutant's
+  notebook, scores no more than that mutant alone, and is flagged.
 
 A mutant that keeps full marks is a hole in the hidden tests.
 """
@@ -16,10 +18,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
+
 from autograder.execute import run_notebook
 from autograder.grading import copy_course_skeleton, grade
 from autograder.manifest import Assignment, Course, load_manifest
 from autograder.mutants import Mutant, load_mutants
+from autograder.mutants.cheats import CHEATS
 from autograder.nbgrader_cli import run_nbgrader
 
 __all__ = ["Check", "selfcheck", "format_table"]
@@ -54,8 +59,21 @@ def _run_mutant(path: str, cell: str | None, source: str | None,
     return run.score, run.max_score, caught[0][:200] if caught else ""
 
 
+def _with_cells(notebook: nbformat.NotebookNode, mutant: Mutant,
+                cheat: str | None = None) -> nbformat.NotebookNode:
+    """The notebook with ``mutant`` in its cell and ``cheat`` added after the setup cell."""
+    changed = nbformat.from_dict(notebook)
+    for cell in changed.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == mutant.cell:
+            cell.source = mutant.source
+    if cheat is not None:
+        changed.cells.insert(2, nbformat.v4.new_code_cell(cheat))
+    return changed
+
+
 def _grade_solution_and_blank(course: Course, chosen: tuple[Assignment, ...], workers: int,
                               work: Path, sandbox: str) -> list[Check]:
+    """Solutions, blanks, and every cheat of autograder.mutants.cheats on a mutant."""
     copy_course_skeleton(course.root, work, chosen)
     checks = []
     for assignment in chosen:
@@ -64,19 +82,50 @@ def _grade_solution_and_blank(course: Course, chosen: tuple[Assignment, ...], wo
             target = work / "submitted" / student / assignment.name
             target.mkdir(parents=True)
             shutil.copy2(origin / assignment.name / assignment.notebook_file, target)
+        mutants = load_mutants(assignment.name)
+        if mutants:
+            source = nbformat.read(work / "source" / assignment.name /
+                                   assignment.notebook_file, as_version=4)
+            cheaters = {"mutant": None, **{f"cheat-{name}": code
+                                          for name, code in CHEATS.items()}}
+            for student, code in cheaters.items():
+                target = work / "submitted" / student / assignment.name
+                target.mkdir(parents=True)
+                nbformat.write(_with_cells(source, mutants[0], code),
+                               target / assignment.notebook_file)
     copy = load_manifest(work)
-    for r in grade(copy, chosen, students=None, workers=workers, keep_autograded=False,
-                   record=False, sandbox=sandbox):
+    results = grade(copy, chosen, students=None, workers=workers, keep_autograded=False,
+                    record=False, sandbox=sandbox)
+    for r in results:
+        if r.student not in ("solution", "blank"):
+            continue
         infra = [n for n in r.notes if "could not" in n or "time" in n or "died" in n
                  or "manual" in n]
         if r.student == "solution":
-            ok = r.status == "graded" and r.score == r.max_score and not infra
+            ok = r.status == "graded" and r.score == r.max_score and not infra and not r.flags
         else:
             ok = r.status == "graded" and r.score == 0 and not infra
         failing = [f"{c.grade_id}: {c.message[:120]}" for c in r.cells
                    if c.score < c.max_score]
-        detail = "; ".join(infra) or ("; ".join(failing[:2]) if r.student == "solution" else "")
+        detail = "; ".join(infra + r.flags) or \
+            ("; ".join(failing[:2]) if r.student == "solution" else "")
         checks.append(Check(r.assignment, r.student, r.score, r.max_score, ok, detail))
+    for assignment in chosen:
+        mine = {r.student: r for r in results if r.assignment == assignment.name}
+        if "mutant" not in mine:
+            continue
+        base = mine["mutant"].score
+        tried = [r for s, r in mine.items() if s.startswith("cheat-")]
+        kept = [r.student[len("cheat-"):] for r in tried if r.score > base]
+        unnamed = [r.student[len("cheat-"):] for r in tried if not r.flags]
+        ok = not kept and not unnamed
+        subject = (f"cheating attempts: {len(tried)} tried, all lost points" if not kept
+                   else f"cheating attempts: {len(tried)} tried, {len(kept)} KEPT POINTS")
+        detail = "; ".join([*(f"{k} scored more than the wrong code alone" for k in kept),
+                            *(f"{u} was not flagged" for u in unnamed)]) or \
+            f"each scored at most the mutant's {base:g} and was flagged"
+        checks.append(Check(assignment.name, subject, base, mine["mutant"].max_score, ok,
+                            detail))
     return checks
 
 

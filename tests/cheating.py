@@ -9,6 +9,8 @@ must score no more than the wrong code alone, and be named.
 
 from __future__ import annotations
 
+from autograder.mutants.cheats import CHEATS as ANY_ASSIGNMENT
+
 WRONG_LINEAR = '''
 class Linear(Node):
     def __init__(self, X, W, b, name=None):
@@ -42,55 +44,7 @@ class Sigmoid(Node):
 # Cheats: name -> {"early": cells after setup, "late": cells after the solutions,
 # "linear"/"sigmoid": replacement solution cells}.
 CHEATS: dict[str, dict[str, list[str] | str]] = {
-    "checks_replaced_in_sys_modules": {"early": ['''
-import sys, types
-import autograder.checks as real
-fake = types.ModuleType("autograder.checks")
-for name in dir(real):
-    setattr(fake, name, lambda *args, **kwargs: None)
-sys.modules["autograder.checks"] = fake
-import autograder
-autograder.checks = fake
-np.testing.assert_allclose = lambda *args, **kwargs: None
-''']},
-    "import_hook_returns_fake_checks": {"early": ['''
-import builtins, types
-fake = types.ModuleType("checks")
-fake.__getattr__ = lambda name: (lambda *args, **kwargs: None)
-real_import = builtins.__import__
-def sneaky_import(name, globals=None, locals=None, fromlist=(), level=0):
-    module = real_import(name, globals, locals, fromlist, level)
-    if name == "autograder" and fromlist and "checks" in fromlist:
-        return types.SimpleNamespace(checks=fake)
-    return module
-builtins.__import__ = sneaky_import
-np.testing.assert_allclose = lambda *args, **kwargs: None
-''']},
-    "input_transformer_empties_tests": {"early": ['''
-def skip_tests(lines):
-    text = "".join(lines)
-    if "assert" in text or "checks" in text:
-        return ["pass\\n"]
-    return lines
-get_ipython().input_transformers_cleanup.append(skip_tests)
-''']},
-    "custom_exception_handler_swallows_failures": {"early": ['''
-def swallow(shell, etype, value, tb, tb_offset=None):
-    shell.last_execution_succeeded = True
-    return None
-get_ipython().set_custom_exc((BaseException,), swallow)
-''']},
-    "trace_rewrites_the_checks_locals": {"early": ['''
-import ctypes, sys
-def tracer(frame, event, arg):
-    if frame.f_code.co_name in ("assert_close", "assert_allclose", "allclose"):
-        if "expected_array" in frame.f_locals and "got_array" in frame.f_locals:
-            frame.f_locals["got_array"] = frame.f_locals["expected_array"]
-            ctypes.pythonapi.PyFrame_LocalsToFast(ctypes.py_object(frame), ctypes.c_int(0))
-        return tracer
-    return tracer
-sys.settrace(tracer)
-''']},
+    **{name: {"early": [code]} for name, code in ANY_ASSIGNMENT.items()},
     "subclass_of_the_reference": {"linear": '''
 class Linear(mf.Linear):
     pass
@@ -106,23 +60,21 @@ mf.Linear = miniflow.nodes.Linear = Linear
 mf.Sigmoid = miniflow.nodes.Sigmoid = Sigmoid
 miniflow.nodes._sigmoid = _sigmoid
 ''']},
-    "numpy_comparisons_always_pass": {"early": ['''
-always = lambda *args, **kwargs: True
-nothing = lambda *args, **kwargs: None
-np.allclose = np.isclose = np.array_equal = np.array_equiv = always
-for name in dir(np.testing):
-    if name.startswith("assert"):
-        setattr(np.testing, name, nothing)
-''']},
-    "checks_patched_and_the_guard_blinded": {"early": ['''
+    "checks_patched_and_the_guard_defeated": {"early": ['''
+import builtins
 import autograder.checks as checks
 for name in dir(checks):
     if name.startswith(("check_", "assert_")) or name == "defined_in_notebook":
         setattr(checks, name, lambda *args, **kwargs: None)
 checks._allclose = checks._isclose = checks._array_equal = lambda *a, **k: True
 np.testing.assert_allclose = lambda *args, **kwargs: None
-import autograder.guard as guard
-guard._captured.update(guard._state())  # the guard now takes this as the clean state
+# The guard keeps its clean state in a closure: reach it and rewrite it.
+for name in dir(builtins):
+    if name.startswith("_miniflow_guard_"):
+        inside = [c.cell_contents for c in getattr(builtins, name).__closure__]
+        clean = next(x for x in inside if isinstance(x, dict))
+        now = next(x for x in inside if callable(x) and x.__name__ == "_state")
+        clean.update(now())
 ''']},
     "gc_reaches_the_captured_references": {"late": ['''
 import gc
@@ -152,14 +104,6 @@ class Liar(type):
 class Linear(mf.Linear, metaclass=Liar):
     pass
 '''},
-    "init_subclass_hook_swaps_in_the_reference": {"early": ['''
-def borrow(cls, **kwargs):
-    reference = getattr(mf, cls.__name__, None)
-    if reference is not None and reference is not cls:
-        for method in ("forward", "backward"):
-            setattr(cls, method, getattr(reference, method))
-Node.__init_subclass__ = classmethod(borrow)
-''']},
     "exception_whose_str_raises": {"linear": WRONG_LINEAR.replace(
         "self.value = X @ W  # forgot the bias",
         "class Unprintable(Exception):\n"

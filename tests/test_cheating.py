@@ -45,7 +45,7 @@ def keep(lines):
     return lines
 get_ipython().input_transformers_post.append(keep)
 ''']}
-PLAIN = ("checks_patched_and_the_guard_blinded", "input_transformer_empties_tests")
+PLAIN = ("checks_patched_and_the_guard_defeated", "input_transformer_empties_tests")
 
 
 def _build(source: nbformat.NotebookNode, spec: dict, wrong: bool = True):
@@ -131,7 +131,8 @@ def test_every_cheat_is_named_for_the_instructor(cheaters, name):
     ("trace_rewrites_the_checks_locals", "sys"),
     ("references_replaced_by_the_wrong_code", "replaces mf.Linear"),
     ("init_subclass_hook_swaps_in_the_reference", "__init_subclass__"),
-    ("checks_patched_and_the_guard_blinded", "the grader's own check failed"),
+    ("checks_patched_and_the_guard_blinded", "autograder.checks._allclose was replaced"),
+    ("checks_patched_and_the_guard_defeated", "the grader's own check failed"),
     ("reference_answers_inside_the_kernel", "calls __import__()"),
 ])
 def test_the_flags_say_what_was_done(cheaters, name, words):
@@ -146,7 +147,9 @@ def test_delegation_in_the_solution_costs_that_exercise_with_the_reason(cheaters
 
 
 def test_the_trusted_check_catches_what_the_kernel_was_made_to_pass(cheaters):
-    result = cheaters["results"]["checks_patched_and_the_guard_blinded"]
+    # This cheat fools the checks and the guard inside the kernel; only the
+    # verdict reached outside it stands in its way.
+    result = cheaters["results"]["checks_patched_and_the_guard_defeated"]
     messages = " ".join(c.message for c in result.cells)
     assert "TrustedCheckFailed" in messages and "outside this notebook" in messages
 
