@@ -48,7 +48,10 @@ def test_selfcheck_passes_for_the_whole_course():
     subjects = {(c.assignment, c.subject.split(" ")[0]) for c in checks}
     for name in IDS:
         assert {(name, "solution"), (name, "blank"), (name, "control:"),
-                (name, "mutant")} <= subjects
+                (name, "mutant"), (name, "cheating")} <= subjects
+    cheating = [c.subject for c in checks if c.subject.startswith("cheating")]
+    assert len(cheating) == len(IDS)
+    assert all(s.endswith("tried, all lost points") for s in cheating), cheating
 
 
 def test_a_mutant_that_keeps_full_marks_is_reported_as_a_hole():
@@ -63,8 +66,8 @@ def test_a_mutant_that_keeps_full_marks_is_reported_as_a_hole():
     assert score == max_score and caught == ""
 
 
-@pytest.mark.parametrize("command", ["release", "collect", "grade", "feedback", "export",
-                                     "report", "selfcheck", "demo"])
+@pytest.mark.parametrize("command", ["release", "collect", "grade", "flags", "feedback",
+                                     "export", "report", "selfcheck", "demo"])
 def test_every_subcommand_has_help(command):
     out = subprocess.run([sys.executable, "-m", "autograder", command, "--help"],
                          capture_output=True, text=True, cwd=COURSE.root, check=True).stdout
