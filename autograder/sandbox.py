@@ -51,7 +51,7 @@ from jupyter_client.channels import HBChannel
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import DottedObjectName, Enum, Float, Integer, Type, Unicode, validate
 
-__all__ = ["MODES", "Probe", "SandboxKernelManager", "SandboxError", "describe_limits",
+__all__ = ["MODES", "Availability", "SandboxKernelManager", "SandboxError", "describe_limits",
            "format_size", "isolation_warning", "parse_size", "probe_bwrap", "resolve_mode"]
 
 MODES = ("auto", "bwrap", "none")
@@ -96,7 +96,9 @@ def format_size(size: int) -> str:
 
 
 @dataclass(frozen=True)
-class Probe:
+class Availability:
+    """Whether bubblewrap can sandbox a kernel here: its path, or why not and the fix."""
+
     ok: bool
     detail: str
 
@@ -125,25 +127,26 @@ def _namespace_flags(as_root: bool) -> list[str]:
 
 
 @functools.lru_cache(maxsize=4)
-def probe_bwrap(executable: str = "bwrap") -> Probe:
+def probe_bwrap(executable: str = "bwrap") -> Availability:
     """Can bubblewrap build the kernel's sandbox on this machine?"""
     if not sys.platform.startswith("linux"):
-        return Probe(False, f"bubblewrap needs Linux; this is {sys.platform}. " + INSTALL_HINT)
+        return Availability(False, f"bubblewrap needs Linux; this is {sys.platform}. "
+                            + INSTALL_HINT)
     path = shutil.which(executable)
     if path is None:
-        return Probe(False, "bubblewrap (bwrap) is not installed: " + INSTALL_HINT)
+        return Availability(False, "bubblewrap (bwrap) is not installed: " + INSTALL_HINT)
     command = [path, *_namespace_flags(os.geteuid() == 0), "--die-with-parent",
                "--new-session", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
                "--tmpfs", "/tmp", "true"]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired) as error:
-        return Probe(False, f"{path} could not be run ({error}). " + INSTALL_HINT)
+        return Availability(False, f"{path} could not be run ({error}). " + INSTALL_HINT)
     if done.returncode != 0:
         said = " ".join(done.stderr.split())[:300] or f"exit status {done.returncode}"
-        return Probe(False, f"{path} is installed but cannot create a sandbox here ({said}). "
-                     + _NAMESPACE_FIX)
-    return Probe(True, path)
+        return Availability(False, f"{path} is installed but cannot create a sandbox here "
+                            f"({said}). " + _NAMESPACE_FIX)
+    return Availability(True, path)
 
 
 @functools.lru_cache(maxsize=1)

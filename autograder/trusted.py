@@ -127,8 +127,135 @@ def _run_sgd(update: Any, spec: dict) -> dict:
     return {"values": [np.asarray(t.value, dtype=float).tolist() for t in trainables]}
 
 
+def _run_fit(fit: Any, spec: dict) -> dict:
+    """Train with ``fit(X, y, seed=...)`` and answer its predictions for other points.
+
+    The labels of those points stay with the grader: the answer is judged by
+    the accuracy the grader computes. Earlier exercises the function calls
+    run as miniflow's references, as in the hidden test.
+    """
+    import numpy as np
+
+    import miniflow
+
+    space = getattr(fit, "__globals__", {})
+    saved = {name: space.get(name) for name in spec["references"]}
+    try:
+        for name in spec["references"]:
+            space[name] = getattr(miniflow, name)
+        predict, _ = fit(np.array(spec["X"], dtype=float), np.array(spec["y"], dtype=int),
+                         seed=spec["seed"])
+        labels = np.asarray(predict(np.array(spec["X_eval"], dtype=float)))
+    finally:
+        space.update(saved)
+    return {"labels": labels.reshape(-1).astype(float).tolist()}
+
+
+def _run_tensor(make: Any, spec: dict) -> dict:
+    """One Tensor operation forward; backward through its own ``_backward``."""
+    import numpy as np
+
+    def array(spec: dict) -> Any:
+        return np.array(spec["data"], dtype=spec["dtype"]).reshape(spec["shape"])
+
+    tensors = [make(array(value)) for value in spec["values"]]
+    operands = [tensors[i] for i in spec["wiring"]]
+    operation = spec["operation"]
+    if operation == "sigmoid":
+        out = operands[0].sigmoid()
+    elif operation == "sum":
+        out = operands[0].sum()
+    elif operation == "add":
+        out = operands[0] + operands[1]
+    elif operation == "mul":
+        out = operands[0] * operands[1]
+    else:
+        out = operands[0] @ operands[1]
+    value = np.asarray(out.data, dtype=float)
+    parents = list(getattr(out, "_parents", ()) or ())
+    answer = {"value": value.tolist(), "value_shape": list(value.shape),
+              "records_parents": all(any(p is t for p in parents) for t in operands)}
+    if spec.get("upstreams") is not None:
+        for tensor in tensors:
+            tensor.grad = np.zeros(np.shape(tensor.data))
+        out.grad = array(spec["upstreams"][0])
+        out._backward()
+        gradients = [np.asarray(tensors[i].grad, dtype=float) for i in spec["gradients_of"]]
+        answer["gradients"] = [g.tolist() for g in gradients]
+        answer["gradient_shapes"] = [list(g.shape) for g in gradients]
+    return answer
+
+
+def _run_tensor_sgd(step: Any, spec: dict) -> dict:
+    """Tensors with data and grad, one step, their data after it."""
+    import numpy as np
+
+    make = getattr(step, "__globals__", {}).get("Tensor") or globals()["Tensor"]
+    params = {}
+    for name, value, gradient in zip(spec["names"], spec["values"], spec["gradients"]):
+        params[name] = make(np.array(value["data"], dtype=float).reshape(value["shape"]))
+        params[name].grad = np.array(gradient["data"], dtype=float).reshape(gradient["shape"])
+    step(params, spec["learning_rate"])
+    return {"values": [np.asarray(params[n].data, dtype=float).tolist()
+                       for n in spec["names"]]}
+
+
+def _tensor_graph(make: Any, spec: dict) -> dict:
+    """Leaves and operations by name, built with ``make`` (a tensor class)."""
+    import numpy as np
+
+    tensors = {name: make(np.array(value["data"], dtype=float).reshape(value["shape"]))
+               for name, value in spec["leaves"].items()}
+    for name, operation, operands in spec["operations"]:
+        a = tensors[operands[0]]
+        if operation == "sigmoid":
+            tensors[name] = a.sigmoid()
+        elif operation == "sum":
+            tensors[name] = a.sum()
+        elif operation == "add":
+            tensors[name] = a + tensors[operands[1]]
+        elif operation == "mul":
+            tensors[name] = a * tensors[operands[1]]
+        else:
+            tensors[name] = a @ tensors[operands[1]]
+    return tensors
+
+
+def _run_backprop(backpropagate: Any, spec: dict) -> dict:
+    """The student's backpropagate over a graph of the grader's own tensors.
+
+    Its ``topological_order`` is the grader's for the call, so a mistake in
+    one exercise is not blamed on the other.
+    """
+    import numpy as np
+
+    space = getattr(backpropagate, "__globals__", {})
+    saved = space.get("topological_order")
+    space["topological_order"] = _reference_order
+    try:
+        tensors = _tensor_graph(_ReferenceTensor, spec)
+        backpropagate(tensors[spec["output"]])
+    finally:
+        space["topological_order"] = saved
+    return {"gradients": {name: np.asarray(tensors[name].grad, dtype=float).tolist()
+                          for name in spec["leaves"]}}
+
+
+def _run_order(order: Any, spec: dict) -> dict:
+    """The student's topological_order over a graph of the grader's own tensors."""
+    tensors = _tensor_graph(_ReferenceTensor, spec)
+    names = {id(tensor): name for name, tensor in tensors.items()}
+    return {"order": [names.get(id(t), "?") for t in order(tensors[spec["output"]])]}
+
+
 RUNNERS: dict[str, Callable[[Any, dict], dict]] = {
-    "node": _run_node, "function": _run_function, "sort": _run_sort, "sgd": _run_sgd}
+    "node": _run_node, "function": _run_function, "sort": _run_sort, "sgd": _run_sgd,
+    "fit": _run_fit, "tensor": _run_tensor, "tensor_sgd": _run_tensor_sgd,
+    "backprop": _run_backprop, "order": _run_order}
+# What a runner needs in the kernel besides itself (shipped as source too).
+SUPPORT: dict[str, list[str]] = {"backprop": ["_ReferenceTensor", "_reference_order",
+                                              "_tensor_graph"],
+                                 "order": ["_ReferenceTensor", "_tensor_graph"]}
 
 
 @dataclass(frozen=True)
@@ -139,34 +266,49 @@ class Probe:
     test: str        # grade id of the test cell it backs
     kind: str        # node, function, sort or sgd
     name: str        # the class or function under test, as named in the notebook
-    spec: dict       # the inputs (JSON-able)
+    spec: dict       # the inputs (JSON-able), sent to the kernel
     describe: str    # what it checks, in words for the student
+    secret: dict | None = None  # what only the grader knows (labels to score against)
 
     def reference(self) -> dict:
         """What miniflow's own code answers, computed here, never in the kernel."""
         import miniflow
 
+        if self.kind == "fit":
+            return {}  # judged by accuracy on labels only the grader has
+        if self.kind == "tensor_sgd":
+            return _run_sgd(miniflow.sgd_update, self.spec)  # the same step, on nodes
         return RUNNERS[self.kind](_reference(self.name, miniflow), self.spec)
 
 
-def _shippable(function: Callable) -> str:
+def _shippable(helper: Any) -> str:
     """A helper's source without annotations (the kernel has no ``typing`` names)."""
     import ast
 
-    tree = ast.parse(inspect.getsource(function))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef):
+    tree = ast.parse(inspect.getsource(helper))
+
+    class Strip(ast.NodeTransformer):
+        def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
             node.returns = None
             for argument in [*node.args.args, *node.args.kwonlyargs]:
                 argument.annotation = None
-    return ast.unparse(tree)
+            return self.generic_visit(node)
+
+        def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST:
+            if node.value is None:
+                return ast.Pass()
+            return ast.Assign(targets=[node.target], value=node.value, lineno=node.lineno)
+
+    return ast.unparse(ast.fix_missing_locations(Strip().visit(tree)))
 
 
 def kernel_code(probes: list[Probe]) -> str:
     """One program that runs ``probes`` (of one test cell) and prints one line each."""
     runners = sorted({probe.kind for probe in probes})
+    support = sorted({name for kind in runners for name in SUPPORT.get(kind, [])})
     questions = [{"id": p.id, "kind": p.kind, "name": p.name, "spec": p.spec} for p in probes]
     return "\n".join([
+        *(_shippable(globals()[name]) for name in support),
         *(_shippable(RUNNERS[kind]) for kind in runners),
         "def __miniflow_probes():",
         "    import json",
@@ -180,8 +322,85 @@ def kernel_code(probes: list[Probe]) -> str:
         "        answer['id'] = question['id']",
         f"        print({MARK!r} + json.dumps(answer))",
         "__miniflow_probes()",
-        f"del __miniflow_probes, {', '.join(RUNNERS[k].__name__ for k in runners)}",
+        f"del __miniflow_probes, {', '.join([RUNNERS[k].__name__ for k in runners] + support)}",
     ])
+
+
+class _ReferenceTensor:
+    """The grader's own define-by-run tensor: the operations the probes use."""
+
+    def __init__(self, data: Any, parents: tuple = ()) -> None:
+        import numpy as np
+
+        self.data = np.array(data, dtype=float)
+        self.grad = np.zeros_like(self.data)
+        self._parents = parents
+        self._backward: Callable[[], None] = lambda: None
+
+    def _result(self, data: Any, other: _ReferenceTensor | None,
+                rule: Callable[[np.ndarray], tuple]) -> _ReferenceTensor:
+        from miniflow.nodes import unbroadcast
+
+        parents = (self,) if other is None else (self, other)
+        out = _ReferenceTensor(data, parents)
+
+        def backward() -> None:
+            for parent, share in zip(parents, rule(out.grad)):
+                parent.grad = parent.grad + unbroadcast(share, parent.data.shape)
+
+        out._backward = backward
+        return out
+
+    def __add__(self, other: _ReferenceTensor) -> _ReferenceTensor:
+        return self._result(self.data + other.data, other, lambda g: (g, g))
+
+    def __mul__(self, other: _ReferenceTensor) -> _ReferenceTensor:
+        return self._result(self.data * other.data, other,
+                            lambda g: (g * other.data, g * self.data))
+
+    def __matmul__(self, other: _ReferenceTensor) -> _ReferenceTensor:
+        return self._result(self.data @ other.data, other,
+                            lambda g: (g @ other.data.T, self.data.T @ g))
+
+    def sum(self) -> _ReferenceTensor:
+        import numpy as np
+
+        return self._result(self.data.sum(), None, lambda g: (np.ones_like(self.data) * g,))
+
+    def sigmoid(self) -> _ReferenceTensor:
+        from miniflow.nodes import _sigmoid
+
+        s = _sigmoid(self.data)
+        return self._result(s, None, lambda g: (g * s * (1 - s),))
+
+
+def _reference_order(output: Any) -> list:
+    """Every tensor ``output`` depends on, each once, parents first, output last."""
+    order, seen = [], set()
+    stack = [(output, False)]
+    while stack:
+        tensor, done = stack.pop()
+        if done:
+            order.append(tensor)
+        elif id(tensor) not in seen:
+            seen.add(id(tensor))
+            stack.append((tensor, True))
+            stack.extend((parent, False) for parent in tensor._parents)
+    return order
+
+
+def _reference_backpropagate(output: Any) -> None:
+    order = _reference_order(output)
+    for tensor in order:
+        tensor.grad = np.zeros_like(tensor.data)
+    output.grad = np.ones_like(output.data)
+    for tensor in reversed(order):
+        tensor._backward()
+
+
+def _reference_step(params: dict, learning_rate: float) -> None:
+    for tensor in params.values():
+        tensor.data = tensor.data - learning_rate * tensor.grad
 
 
 def _reference(name: str, miniflow: Any) -> Any:
@@ -189,6 +408,14 @@ def _reference(name: str, miniflow: Any) -> Any:
 
     if name == "chain_rule_gradients":
         return lambda x, y, z, g: (g * (y + z), g * x, g * x)
+    if name == "Tensor":
+        return _ReferenceTensor
+    if name == "sgd_step":
+        return _reference_step
+    if name == "backpropagate":
+        return _reference_backpropagate
+    if name == "topological_order":
+        return _reference_order
     for module in (miniflow, nodes, graph, training):
         if hasattr(module, name):
             return getattr(module, name)
@@ -293,8 +520,16 @@ def _losses_plan() -> list[Probe]:
 
 
 def _training_plan() -> list[Probe]:
+    from miniflow.datasets import make_xor
+
     rng = np.random.default_rng(7301)
-    probes = []
+    X, y = make_xor(200, noise=0.2, seed=7302)
+    X_eval, y_eval = make_xor(400, noise=0.2, seed=7303)
+    probes = [Probe("test_xor-7302", "test_xor", "fit", "train_xor",
+                    {"X": X.tolist(), "y": y.tolist(), "X_eval": X_eval.tolist(), "seed": 3,
+                     "references": ["sgd_update", "train_epoch"]},
+                    "train_xor on fresh XOR data, scored on 400 points it never saw",
+                    secret={"labels": y_eval.tolist(), "at_least": 0.95})]
     for number, rate in enumerate((0.1, 0.01)):
         shapes = [(3, 2), (2,), (4,)]
         probes.append(Probe(f"test_sgd_update-{number}", "test_sgd_update", "sgd",
@@ -306,9 +541,66 @@ def _training_plan() -> list[Probe]:
     return probes
 
 
+def _tensor_probes(test: str, cases: list[tuple[str, list[tuple[int, ...]], list[int]]],
+                   seed: int, backward: bool) -> list[Probe]:
+    rng = np.random.default_rng(seed)
+    probes = []
+    for number, (operation, shapes, wiring) in enumerate(cases):
+        values = [rng.normal(size=shape) for shape in shapes]
+        spec: dict[str, Any] = {"values": [_data(v) for v in values], "wiring": wiring,
+                                "operation": operation}
+        if backward:
+            value = np.asarray(_run_tensor(_ReferenceTensor, spec)["value"])
+            spec["upstreams"] = [_data(rng.normal(size=value.shape))]
+            spec["gradients_of"] = sorted(set(wiring))
+        what = "backward" if backward else "forward"
+        probes.append(Probe(f"{test}-{seed}-{number}", test, "tensor", "Tensor", spec,
+                            f"Tensor {operation} {what} on shapes {shapes}"
+                            + (" (the same tensor twice)" if len(set(wiring)) < len(wiring)
+                               else "")))
+    return probes
+
+
+def _autograd_plan() -> list[Probe]:
+    cases = [("add", [(4, 3), (3,)], [0, 1]), ("mul", [(2, 3), (2, 3)], [0, 1]),
+             ("mul", [(5, 1), (1, 3)], [0, 1]), ("matmul", [(3, 4), (4, 2)], [0, 1]),
+             ("sigmoid", [(3, 4)], [0]), ("sum", [(2, 5)], [0])]
+    probes = _tensor_probes("test_tensor_forward", cases, 7501, backward=False)
+    probes += _tensor_probes("test_tensor_backward",
+                             [*cases, ("mul", [(4,)], [0, 0]), ("add", [(2, 2)], [0, 0])],
+                             7502, backward=True)
+    graph_rng = np.random.default_rng(7504)
+    graphs = [  # a diamond (x used twice), and a small layer
+        {"leaves": {"x": _data(graph_rng.normal(size=(3,)))},
+         "operations": [["a", "mul", ["x", "x"]], ["b", "sigmoid", ["x"]], ["c", "mul", ["a", "b"]],
+                        ["d", "add", ["c", "x"]], ["out", "sum", ["d"]]], "output": "out"},
+        {"leaves": {"X": _data(graph_rng.normal(size=(4, 2))),
+                    "W": _data(graph_rng.normal(size=(2, 3))),
+                    "b": _data(graph_rng.normal(size=(3,)))},
+         "operations": [["z", "matmul", ["X", "W"]], ["h", "add", ["z", "b"]],
+                        ["s", "sigmoid", ["h"]], ["out", "sum", ["s"]]], "output": "out"},
+    ]
+    for number, graph in enumerate(graphs):
+        probes.append(Probe(f"test_topological_order-{number}", "test_topological_order",
+                            "order", "topological_order", graph,
+                            "topological_order on a graph where a tensor is used twice"))
+        probes.append(Probe(f"test_backpropagate-{number}", "test_backpropagate", "backprop",
+                            "backpropagate", graph,
+                            "backpropagate on a graph where a tensor is used twice"))
+    rng = np.random.default_rng(7503)
+    shapes = {"W1": (2, 3), "b1": (3,), "W2": (3, 1)}
+    probes.append(Probe("test_sgd_step-7503", "test_sgd_step", "tensor_sgd", "sgd_step",
+                        {"names": list(shapes),
+                         "values": [_data(rng.normal(size=s)) for s in shapes.values()],
+                         "gradients": [_data(rng.normal(size=s)) for s in shapes.values()],
+                         "learning_rate": 0.05},
+                        "sgd_step with learning rate 0.05"))
+    return probes
+
+
 PLANS: dict[str, Callable[[], list[Probe]]] = {
     "01_graphs": _graphs_plan, "02_layers": _layers_plan, "03_losses": _losses_plan,
-    "04_training": _training_plan}
+    "04_training": _training_plan, "06_autograd": _autograd_plan}
 
 
 def plan_for(assignment: str) -> list[Probe]:
@@ -374,7 +666,12 @@ def _close(got: Any, want: Any, shape: list[int] | None, what: str) -> str | Non
 
 
 def _compare(probe: Probe, got: dict, want: dict) -> str | None:
-    if probe.kind == "node":
+    if probe.kind == "fit":
+        return _check_accuracy(probe.secret or {}, got)
+    if probe.kind == "tensor" and "gradients" not in want and want.get("records_parents") \
+            and got.get("records_parents") is not True:  # forward probes only
+        return "the result does not record the tensors it was computed from in _parents"
+    if probe.kind in ("node", "tensor"):
         if "gradients" not in want:  # a forward probe: the value is what it checks
             return _close(got.get("value"), want["value"], got.get("value_shape"),
                           "the value")
@@ -402,7 +699,18 @@ def _compare(probe: Probe, got: dict, want: dict) -> str | None:
         return None
     if probe.kind == "sort":
         return _check_order(probe.spec, got)
-    if probe.kind == "sgd":
+    if probe.kind == "order":
+        return _check_tensor_order(probe.spec, got)
+    if probe.kind == "backprop":
+        gradients = got.get("gradients")
+        if not isinstance(gradients, dict):
+            return "the gradients are missing"
+        for name, expected in want["gradients"].items():
+            problem = _close(gradients.get(name), expected, None, f"{name}.grad")
+            if problem:
+                return problem
+        return None
+    if probe.kind in ("sgd", "tensor_sgd"):
         values = got.get("values")
         if not isinstance(values, list) or len(values) != len(want["values"]):
             return "the trainables' values are missing"
@@ -412,6 +720,37 @@ def _compare(probe: Probe, got: dict, want: dict) -> str | None:
                 return problem
         return None
     return f"unknown probe kind {probe.kind}"
+
+
+def _check_accuracy(secret: dict, got: dict) -> str | None:
+    labels = got.get("labels")
+    truth = np.asarray(secret.get("labels", []), dtype=float)
+    try:
+        predicted = np.asarray(labels, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        return "the predictions are not a list of labels"
+    if predicted.shape != truth.shape:
+        return f"{predicted.size} predictions for {truth.size} points"
+    accuracy = float(np.mean(predicted == truth))
+    if accuracy < secret.get("at_least", 1.0):
+        return (f"{accuracy:.1%} of the points were classified correctly; at least "
+                f"{secret['at_least']:.0%} is needed")
+    return None
+
+
+def _check_tensor_order(spec: dict, got: dict) -> str | None:
+    order = got.get("order")
+    names = list(spec["leaves"]) + [name for name, _, _ in spec["operations"]]
+    if not isinstance(order, list) or sorted(map(str, order)) != sorted(names):
+        return f"the order {order} does not hold every tensor exactly once ({names})"
+    position = {name: i for i, name in enumerate(order)}
+    for name, _, operands in spec["operations"]:
+        for operand in operands:
+            if position[operand] > position[name]:
+                return f"{name} comes before the tensor {operand} it was computed from"
+    if order[-1] != spec["output"]:
+        return f"the output {spec['output']} is not last"
+    return None
 
 
 def _check_order(spec: dict, got: dict) -> str | None:
