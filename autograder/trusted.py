@@ -665,6 +665,17 @@ def _close(got: Any, want: Any, shape: list[int] | None, what: str) -> str | Non
     return None
 
 
+def _close_all(got: Any, want: list, what: str, missing: str) -> str | None:
+    """Each of a list of answers against the reference's, in order."""
+    if not isinstance(got, list) or len(got) != len(want):
+        return missing.format(len(want))
+    for i, (g, w) in enumerate(zip(got, want)):
+        problem = _close(g, w, None, what.format(i))
+        if problem:
+            return problem
+    return None
+
+
 def _compare(probe: Probe, got: dict, want: dict) -> str | None:
     if probe.kind == "fit":
         return _check_accuracy(probe.secret or {}, got)
@@ -688,15 +699,8 @@ def _compare(probe: Probe, got: dict, want: dict) -> str | None:
                 return problem
         return None
     if probe.kind == "function":
-        results = got.get("results")
-        if not isinstance(results, list) or len(results) != len(want["results"]):
-            return f"it returned {len(results) if isinstance(results, list) else 'no'} " \
-                   f"values, expected {len(want['results'])}"
-        for i, (g, w) in enumerate(zip(results, want["results"])):
-            problem = _close(g, w, None, f"result {i}")
-            if problem:
-                return problem
-        return None
+        return _close_all(got.get("results"), want["results"], "result {}",
+                          "it did not return {} values")
     if probe.kind == "sort":
         return _check_order(probe.spec, got)
     if probe.kind == "order":
@@ -711,14 +715,8 @@ def _compare(probe: Probe, got: dict, want: dict) -> str | None:
                 return problem
         return None
     if probe.kind in ("sgd", "tensor_sgd"):
-        values = got.get("values")
-        if not isinstance(values, list) or len(values) != len(want["values"]):
-            return "the trainables' values are missing"
-        for i, (g, w) in enumerate(zip(values, want["values"])):
-            problem = _close(g, w, None, f"trainable {i} after the step")
-            if problem:
-                return problem
-        return None
+        return _close_all(got.get("values"), want["values"], "trainable {} after the step",
+                          "the values of the {} trainables are missing")
     return f"unknown probe kind {probe.kind}"
 
 

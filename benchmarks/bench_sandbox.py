@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import tempfile
 import time
 from pathlib import Path
+
+from timing import report
 
 from autograder.grading import copy_course_skeleton, grade
 from autograder.manifest import load_manifest
@@ -59,15 +60,9 @@ def main() -> None:
                 got = [r.score for r in results]
                 if scores.setdefault(mode, got) != got or got != scores["none"]:
                     raise SystemExit(f"scores differ between runs: {scores} vs {mode}: {got}")
-    none, bwrap = (statistics.median(seconds[m]) for m in ("none", "bwrap"))
-    print(f"{assignment.name}: {args.students} submissions, {args.workers} worker(s), "
-          f"{args.repeats} runs each")
-    for mode in ("none", "bwrap"):
-        runs = ", ".join(f"{s:.2f}" for s in seconds[mode])
-        print(f"  --sandbox {mode:5}  median {statistics.median(seconds[mode]):.2f} s per "
-              f"submission  (runs: {runs})")
-    print(f"  sandbox overhead: {100 * (bwrap / none - 1):+.1f}%")
-
+    report(f"{assignment.name}: {args.students} submissions, {args.workers} worker(s), "
+           f"{args.repeats} runs each", seconds, "none", "bwrap",
+           {"none": "--sandbox none", "bwrap": "--sandbox bwrap"}, "sandbox overhead")
 
 if __name__ == "__main__":
     main()

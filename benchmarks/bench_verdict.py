@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import tempfile
 import time
 from pathlib import Path
+
+from timing import report
 
 from autograder.grading import copy_course_skeleton, grade
 from autograder.manifest import load_manifest
@@ -63,15 +64,10 @@ def main() -> None:
                     raise SystemExit(f"{mode}: scores changed between runs")
         if scores["plain"] != scores["guarded"]:
             raise SystemExit(f"the guarded verdict changed honest scores: {scores}")
-    plain, guarded = (statistics.median(seconds[m]) for m in ("plain", "guarded"))
-    print(f"{assignment.name}: {args.students} submissions, {args.workers} worker(s), "
-          f"{args.repeats} runs each")
-    for mode in ("plain", "guarded"):
-        runs = ", ".join(f"{s:.2f}" for s in seconds[mode])
-        print(f"  trusted={mode == 'guarded'!s:5}  median {statistics.median(seconds[mode]):.2f} s "
-              f"per submission  (runs: {runs})")
-    print(f"  guard + trusted verdict: {100 * (guarded / plain - 1):+.1f}% of grading time")
-
+    report(f"{assignment.name}: {args.students} submissions, {args.workers} worker(s), "
+           f"{args.repeats} runs each", seconds, "plain", "guarded",
+           {"plain": "trusted=False", "guarded": "trusted=True"},
+           "guard + trusted verdict, of grading time")
 
 if __name__ == "__main__":
     main()
