@@ -248,10 +248,63 @@ def _run_order(order: Any, spec: dict) -> dict:
     return {"order": [names.get(id(t), "?") for t in order(tensors[spec["output"]])]}
 
 
+def _run_build(build: Any, spec: dict) -> dict:
+    """A network from ``build``: its weights' shapes and start, and its logits for
+    given weights and images."""
+    import numpy as np
+
+    from miniflow.graph import forward_pass, topological_sort
+
+    network = build(*spec["sizes"], seed=spec["seed"])
+    start = [np.asarray(node.value, dtype=float) for node in network.trainables]
+    for node, value in zip(network.trainables, spec["weights"]):
+        node.value = np.array(value["data"], dtype=float).reshape(value["shape"])
+    images = np.array(spec["X"]["data"], dtype=float).reshape(spec["X"]["shape"])
+    feed = {node: node.value for node in network.trainables}
+    feed[network.X] = images
+    feed[network.labels] = np.zeros(len(images), dtype=int)
+    logits = np.asarray(forward_pass(network.logits, topological_sort(feed)), dtype=float)
+    return {"value": logits.tolist(), "value_shape": list(logits.shape),
+            "shapes": [list(w.shape) for w in start],
+            "start": [[float(np.mean(w)), float(np.std(w)), float(np.max(np.abs(w)))]
+                      for w in start]}
+
+
+def _run_predict(predict: Any, spec: dict) -> dict:
+    """The grader's network with given weights (and a stale batch left in it)."""
+    import numpy as np
+
+    from miniflow.examples import build_two_layer_network
+
+    network = build_two_layer_network(*spec["sizes"], seed=0)
+    for node, value in zip(network.trainables, spec["weights"]):
+        node.value = np.array(value["data"], dtype=float).reshape(value["shape"])
+    network.X.value = np.zeros((len(spec["X"]["data"]) + 3, spec["sizes"][0]))
+    network.labels.value = None
+    images = np.array(spec["X"]["data"], dtype=float).reshape(spec["X"]["shape"])
+    labels = np.asarray(predict(network, images))
+    return {"labels": labels.reshape(-1).astype(float).tolist(),
+            "labels_shape": list(labels.shape)}
+
+
+def _run_train(train: Any, spec: dict) -> dict:
+    """``train`` on the grader's network, one batch per epoch: plain gradient descent."""
+    import numpy as np
+
+    from miniflow.examples import build_two_layer_network
+
+    network = build_two_layer_network(*spec["sizes"], seed=spec["seed"])
+    images = np.array(spec["X"]["data"], dtype=float).reshape(spec["X"]["shape"])
+    labels = np.array(spec["y"], dtype=int)
+    train(network, images, labels, spec["epochs"], len(labels), spec["learning_rate"])
+    return {"values": [np.asarray(n.value, dtype=float).tolist() for n in network.trainables]}
+
+
 RUNNERS: dict[str, Callable[[Any, dict], dict]] = {
     "node": _run_node, "function": _run_function, "sort": _run_sort, "sgd": _run_sgd,
     "fit": _run_fit, "tensor": _run_tensor, "tensor_sgd": _run_tensor_sgd,
-    "backprop": _run_backprop, "order": _run_order}
+    "backprop": _run_backprop, "order": _run_order, "build": _run_build,
+    "predict": _run_predict, "train": _run_train}
 # What a runner needs in the kernel besides itself (shipped as source too).
 SUPPORT: dict[str, list[str]] = {"backprop": ["_ReferenceTensor", "_reference_order",
                                               "_tensor_graph"],
@@ -398,6 +451,28 @@ def _reference_backpropagate(output: Any) -> None:
         tensor._backward()
 
 
+def _reference_predict(network: Any, images: Any) -> Any:
+    from miniflow.graph import forward_pass, topological_sort
+
+    feed = {node: node.value for node in network.trainables}
+    feed[network.X] = images
+    feed[network.labels] = np.zeros(len(images), dtype=int)
+    return np.argmax(forward_pass(network.logits, topological_sort(feed)), axis=1)
+
+
+def _reference_train(network: Any, images: Any, labels: Any, epochs: int, batch_size: int,
+                     learning_rate: float) -> list:
+    import miniflow
+
+    network.X.value, network.labels.value = images, labels
+    losses = []
+    for _ in range(epochs):  # one batch per epoch (batch_size is the whole set)
+        losses.append(float(miniflow.forward_and_backward(
+            network.graph, output=network.cost, trainables=network.trainables)))
+        miniflow.sgd_update(network.trainables, learning_rate)
+    return losses
+
+
 def _reference_step(params: dict, learning_rate: float) -> None:
     for tensor in params.values():
         tensor.data = tensor.data - learning_rate * tensor.grad
@@ -416,6 +491,14 @@ def _reference(name: str, miniflow: Any) -> Any:
         return _reference_backpropagate
     if name == "topological_order":
         return _reference_order
+    if name == "build_network":
+        from miniflow.examples import build_two_layer_network
+
+        return lambda *sizes, seed: build_two_layer_network(*sizes, seed=seed)
+    if name == "predict":
+        return _reference_predict
+    if name == "train":
+        return _reference_train
     for module in (miniflow, nodes, graph, training):
         if hasattr(module, name):
             return getattr(module, name)
@@ -598,9 +681,38 @@ def _autograd_plan() -> list[Probe]:
     return probes
 
 
+def _digits_plan() -> list[Probe]:
+    rng = np.random.default_rng(7401)
+    probes = []
+    for number, sizes in enumerate([(64, 32, 10), (5, 4, 3), (20, 80, 3)]):
+        n_in, hidden, classes = sizes
+        weights = [_data(rng.normal(size=s)) for s in
+                   ((n_in, hidden), (hidden,), (hidden, classes), (classes,))]
+        probes.append(Probe(f"test_build_network-{number}", "test_build_network", "build",
+                            "build_network", {"sizes": list(sizes), "seed": number,
+                                              "weights": weights,
+                                              "X": _data(rng.normal(size=(6, n_in)))},
+                            f"build_network{sizes}"))
+    for number, sizes in enumerate([(4, 5, 3), (64, 16, 10)]):
+        n_in, hidden, classes = sizes
+        weights = [_data(rng.normal(size=s)) for s in
+                   ((n_in, hidden), (hidden,), (hidden, classes), (classes,))]
+        probes.append(Probe(f"test_predict-{number}", "test_predict", "predict", "predict",
+                            {"sizes": list(sizes), "weights": weights,
+                             "X": _data(rng.normal(size=(9, n_in)) * 2)},
+                            f"predict on a {n_in}-{hidden}-{classes} network"))
+    images = rng.random(size=(30, 64))
+    probes.append(Probe("test_train-0", "test_train", "train", "train",
+                        {"sizes": [64, 5, 10], "seed": 4, "X": _data(images),
+                         "y": rng.integers(0, 10, size=30).tolist(), "epochs": 3,
+                         "learning_rate": 0.5},
+                        "train with one batch per epoch on 30 images"))
+    return probes
+
+
 PLANS: dict[str, Callable[[], list[Probe]]] = {
     "01_graphs": _graphs_plan, "02_layers": _layers_plan, "03_losses": _losses_plan,
-    "04_training": _training_plan, "06_autograd": _autograd_plan}
+    "04_training": _training_plan, "05_digits": _digits_plan, "06_autograd": _autograd_plan}
 
 
 def plan_for(assignment: str) -> list[Probe]:
@@ -679,6 +791,17 @@ def _close_all(got: Any, want: list, what: str, missing: str) -> str | None:
 def _compare(probe: Probe, got: dict, want: dict) -> str | None:
     if probe.kind == "fit":
         return _check_accuracy(probe.secret or {}, got)
+    if probe.kind == "predict":
+        if got.get("labels_shape") != want["labels_shape"]:
+            return (f"it returned shape {got.get('labels_shape')}, expected one label per "
+                    f"image, {want['labels_shape']}")
+        return _close(got.get("labels"), want["labels"], None, "the predicted labels")
+    if probe.kind == "train":
+        return _close_all(got.get("values"), want["values"],
+                          "trainable {} after training (one batch per epoch: plain "
+                          "gradient descent)", "the {} trainables are missing")
+    if probe.kind == "build":
+        return _check_network(got, want)
     if probe.kind == "tensor" and "gradients" not in want and want.get("records_parents") \
             and got.get("records_parents") is not True:  # forward probes only
         return "the result does not record the tensors it was computed from in _parents"
@@ -718,6 +841,27 @@ def _compare(probe: Probe, got: dict, want: dict) -> str | None:
         return _close_all(got.get("values"), want["values"], "trainable {} after the step",
                           "the values of the {} trainables are missing")
     return f"unknown probe kind {probe.kind}"
+
+
+def _check_network(got: dict, want: dict) -> str | None:
+    if got.get("shapes") != want["shapes"]:
+        return f"the weights have shapes {got.get('shapes')}, expected {want['shapes']}"
+    start = got.get("start")
+    if not isinstance(start, list) or len(start) != 4:
+        return "the starting weights are missing"
+    for (_mean, spread, largest), name, shape in zip(start, ("W1", "b1", "W2", "b2"),
+                                                     want["shapes"]):
+        if len(shape) == 1:
+            if largest != 0:
+                return f"{name} does not start at zero"
+            continue
+        fan_in = shape[0]
+        if shape[0] * shape[1] >= 100 and not (
+                (1 / fan_in ** 0.5) / 3 <= spread <= 3 / fan_in ** 0.5):
+            return (f"{name} starts with standard deviation {spread:.3g}, far from "
+                    f"1/sqrt({fan_in})")
+    return _close(got.get("value"), want["value"], got.get("value_shape"),
+                  "the logits for given weights")
 
 
 def _check_accuracy(secret: dict, got: dict) -> str | None:
