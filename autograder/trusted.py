@@ -300,11 +300,55 @@ def _run_train(train: Any, spec: dict) -> dict:
     return {"values": [np.asarray(n.value, dtype=float).tolist() for n in network.trainables]}
 
 
+def _run_epoch(train_epoch: Any, spec: dict) -> dict:
+    """One epoch on a linear regression; answer the batches it fed, in order.
+
+    The loss node records which rows each forward pass saw, so the grader
+    can replay exactly those batches with miniflow's SGD and compare the
+    weights. The student's ``sgd_update`` is miniflow's for the call, as in
+    the hidden test.
+    """
+    import numpy as np
+
+    import miniflow
+    from miniflow.graph import topological_sort
+    from miniflow.nodes import MSE, Input, Linear
+
+    def array(spec: dict) -> Any:
+        return np.array(spec["data"], dtype=float).reshape(spec["shape"])
+
+    X, y = array(spec["X"]), array(spec["y"])
+    batches: list = []
+    X_node, y_node, W, b = Input("X"), Input("y"), Input("W"), Input("b")
+
+    class Recording(MSE):
+        def forward(self) -> None:
+            super().forward()
+            fed = np.asarray(X_node.value, dtype=float).reshape(-1, X.shape[1])
+            batches.append([int(np.argmin(np.abs(X - row).sum(axis=1))) for row in fed])
+
+    space = getattr(train_epoch, "__globals__", {})
+    saved = space.get("sgd_update")
+    space["sgd_update"] = miniflow.sgd_update
+    try:
+        cost = Recording(y_node, Linear(X_node, W, b))
+        graph = topological_sort({X_node: X, y_node: y, W: array(spec["W"]),
+                                  b: array(spec["b"])})
+        batches.clear()
+        loss = train_epoch(graph, cost, X_node, y_node, [W, b], X, y, spec["batch_size"],
+                           spec["learning_rate"], seed=spec["seed"])
+    finally:
+        space["sgd_update"] = saved
+    return {"batches": batches, "loss": float(loss),
+            "values": [np.asarray(W.value, dtype=float).tolist(),
+                       np.asarray(b.value, dtype=float).tolist()]}
+
+
 RUNNERS: dict[str, Callable[[Any, dict], dict]] = {
     "node": _run_node, "function": _run_function, "sort": _run_sort, "sgd": _run_sgd,
     "fit": _run_fit, "tensor": _run_tensor, "tensor_sgd": _run_tensor_sgd,
     "backprop": _run_backprop, "order": _run_order, "build": _run_build,
-    "predict": _run_predict, "train": _run_train}
+    "predict": _run_predict, "train": _run_train, "epoch": _run_epoch}
 # What a runner needs in the kernel besides itself (shipped as source too).
 SUPPORT: dict[str, list[str]] = {"backprop": ["_ReferenceTensor", "_reference_order",
                                               "_tensor_graph"],
@@ -327,8 +371,8 @@ class Probe:
         """What miniflow's own code answers, computed here, never in the kernel."""
         import miniflow
 
-        if self.kind == "fit":
-            return {}  # judged by accuracy on labels only the grader has
+        if self.kind in ("fit", "epoch"):
+            return {}  # judged on what only the grader knows, or by replaying the answer
         if self.kind == "tensor_sgd":
             return _run_sgd(miniflow.sgd_update, self.spec)  # the same step, on nodes
         return RUNNERS[self.kind](_reference(self.name, miniflow), self.spec)
@@ -608,7 +652,15 @@ def _training_plan() -> list[Probe]:
     rng = np.random.default_rng(7301)
     X, y = make_xor(200, noise=0.2, seed=7302)
     X_eval, y_eval = make_xor(400, noise=0.2, seed=7303)
-    probes = [Probe("test_xor-7302", "test_xor", "fit", "train_xor",
+    epoch_rng = np.random.default_rng(7304)
+    epochs = [Probe(f"test_train_epoch-{n}", "test_train_epoch", "epoch", "train_epoch",
+                    {"X": _data(epoch_rng.normal(size=(rows, 3))),
+                     "y": _data(epoch_rng.normal(size=(rows, 1))),
+                     "W": _data(epoch_rng.normal(size=(3, 1))), "b": _data(np.zeros(1)),
+                     "batch_size": size, "learning_rate": 0.1, "seed": n},
+                    f"train_epoch on {rows} rows in batches of {size}")
+              for n, (rows, size) in enumerate([(6, 6), (23, 5), (16, 4)])]
+    probes = epochs + [Probe("test_xor-7302", "test_xor", "fit", "train_xor",
                     {"X": X.tolist(), "y": y.tolist(), "X_eval": X_eval.tolist(), "seed": 3,
                      "references": ["sgd_update", "train_epoch"]},
                     "train_xor on fresh XOR data, scored on 400 points it never saw",
@@ -837,6 +889,8 @@ def _compare(probe: Probe, got: dict, want: dict) -> str | None:
             if problem:
                 return problem
         return None
+    if probe.kind == "epoch":
+        return _check_epoch(probe.spec, got)
     if probe.kind in ("sgd", "tensor_sgd"):
         return _close_all(got.get("values"), want["values"], "trainable {} after the step",
                           "the values of the {} trainables are missing")
@@ -862,6 +916,45 @@ def _check_network(got: dict, want: dict) -> str | None:
                     f"1/sqrt({fan_in})")
     return _close(got.get("value"), want["value"], got.get("value_shape"),
                   "the logits for given weights")
+
+
+def _check_epoch(spec: dict, got: dict) -> str | None:
+    """The batches an epoch fed: each row once, full batches but the last, shuffled;
+    and replaying them with miniflow's SGD must give the same weights and loss."""
+    from miniflow.graph import forward_and_backward, topological_sort
+    from miniflow.nodes import MSE, Input, Linear
+    from miniflow.training import sgd_update
+
+    batches = got.get("batches")
+    if not isinstance(batches, list) or not all(isinstance(b, list) for b in batches):
+        return "the batches it fed are missing"
+    X = np.array(spec["X"]["data"], dtype=float).reshape(spec["X"]["shape"])
+    y = np.array(spec["y"]["data"], dtype=float).reshape(spec["y"]["shape"])
+    n, size = len(X), spec["batch_size"]
+    rows = [int(r) for batch in batches for r in batch]
+    if sorted(rows) != list(range(n)):
+        return f"one epoch over {n} rows in batches of {size} must use every row exactly once"
+    sizes = [len(batch) for batch in batches]
+    expected = [size] * (n // size) + ([n % size] if n % size else [])
+    if sizes != expected:
+        return f"batches of sizes {sizes}, expected {expected}"
+    if len(batches) > 1 and rows == list(range(n)):
+        return "the rows came in their original order: shuffle them each epoch"
+    X_node, y_node, W, b = Input("X"), Input("y"), Input("W"), Input("b")
+    cost = MSE(y_node, Linear(X_node, W, b))
+    graph = topological_sort({X_node: X, y_node: y,
+                              W: np.array(spec["W"]["data"]).reshape(spec["W"]["shape"]),
+                              b: np.array(spec["b"]["data"]).reshape(spec["b"]["shape"])})
+    losses = []
+    for batch in batches:
+        X_node.value, y_node.value = X[batch], y[batch]
+        losses.append(float(forward_and_backward(graph, output=cost, trainables=[W, b])))
+        sgd_update([W, b], spec["learning_rate"])
+    problem = _close_all(got.get("values"), [W.value.tolist(), b.value.tolist()],
+                         "{} after the epoch (0: W, 1: b), replayed over the batches it fed",
+                         "W and b are missing")
+    return problem or _close(got.get("loss"), float(np.mean(losses)), None,
+                             "the returned loss (the mean of the batch losses)")
 
 
 def _check_accuracy(secret: dict, got: dict) -> str | None:
