@@ -344,15 +344,35 @@ def _run_epoch(train_epoch: Any, spec: dict) -> dict:
                        np.asarray(b.value, dtype=float).tolist()]}
 
 
+def _run_network(loss_of: Any, spec: dict) -> dict:
+    """The student's two-layer loss on their own tensors; gradients by the grader's
+    backpropagation (so a mistake there is not blamed on this exercise)."""
+    import numpy as np
+
+    make = getattr(loss_of, "__globals__", {}).get("Tensor") or globals()["Tensor"]
+
+    def array(spec: dict) -> Any:
+        return np.array(spec["data"], dtype=float).reshape(spec["shape"])
+
+    params = {name: make(array(value)) for name, value in spec["params"].items()}
+    loss = loss_of(array(spec["X"]), array(spec["y"]), params)
+    _reference_backpropagate(loss)
+    return {"value": float(np.asarray(loss.data, dtype=float).reshape(())),
+            "gradients": {name: np.asarray(t.grad, dtype=float).tolist()
+                          for name, t in params.items()}}
+
+
 RUNNERS: dict[str, Callable[[Any, dict], dict]] = {
     "node": _run_node, "function": _run_function, "sort": _run_sort, "sgd": _run_sgd,
     "fit": _run_fit, "tensor": _run_tensor, "tensor_sgd": _run_tensor_sgd,
     "backprop": _run_backprop, "order": _run_order, "build": _run_build,
-    "predict": _run_predict, "train": _run_train, "epoch": _run_epoch}
+    "predict": _run_predict, "train": _run_train, "epoch": _run_epoch,
+    "network": _run_network}
 # What a runner needs in the kernel besides itself (shipped as source too).
 SUPPORT: dict[str, list[str]] = {"backprop": ["_ReferenceTensor", "_reference_order",
                                               "_tensor_graph"],
-                                 "order": ["_ReferenceTensor", "_tensor_graph"]}
+                                 "order": ["_ReferenceTensor", "_tensor_graph"],
+                                 "network": ["_reference_order", "_reference_backpropagate"]}
 
 
 @dataclass(frozen=True)
@@ -373,6 +393,8 @@ class Probe:
 
         if self.kind in ("fit", "epoch"):
             return {}  # judged on what only the grader knows, or by replaying the answer
+        if self.kind == "network":
+            return _reference_network(self.spec)
         if self.kind == "tensor_sgd":
             return _run_sgd(miniflow.sgd_update, self.spec)  # the same step, on nodes
         return RUNNERS[self.kind](_reference(self.name, miniflow), self.spec)
@@ -487,6 +509,8 @@ def _reference_order(output: Any) -> list:
 
 
 def _reference_backpropagate(output: Any) -> None:
+    import numpy as np
+
     order = _reference_order(output)
     for tensor in order:
         tensor.grad = np.zeros_like(tensor.data)
@@ -515,6 +539,27 @@ def _reference_train(network: Any, images: Any, labels: Any, epochs: int, batch_
             network.graph, output=network.cost, trainables=network.trainables)))
         miniflow.sgd_update(network.trainables, learning_rate)
     return losses
+
+
+def _reference_network(spec: dict) -> dict:
+    """mean((sigmoid(sigmoid(X W1 + b1) W2 + b2) - y)^2) and its gradients, by hand."""
+    from miniflow.nodes import _sigmoid
+
+    def array(spec: dict) -> np.ndarray:
+        return np.array(spec["data"], dtype=float).reshape(spec["shape"])
+
+    X, y = array(spec["X"]), array(spec["y"]).reshape(-1, 1)
+    p = {name: array(value) for name, value in spec["params"].items()}
+    hidden = _sigmoid(X @ p["W1"] + p["b1"])
+    prediction = _sigmoid(hidden @ p["W2"] + p["b2"])
+    error = prediction - y
+    d_out = 2 * error / error.size * prediction * (1 - prediction)
+    d_hidden = d_out @ p["W2"].T * hidden * (1 - hidden)
+    gradients = {"W1": X.T @ d_hidden, "b1": d_hidden.sum(axis=0),
+                 "W2": hidden.T @ d_out, "b2": d_out.sum(axis=0)}
+    return {"value": float(np.mean(error ** 2)),
+            "gradients": {name: gradients[name].reshape(p[name].shape).tolist()
+                          for name in p}}
 
 
 def _reference_step(params: dict, learning_rate: float) -> None:
@@ -722,6 +767,16 @@ def _autograd_plan() -> list[Probe]:
         probes.append(Probe(f"test_backpropagate-{number}", "test_backpropagate", "backprop",
                             "backpropagate", graph,
                             "backpropagate on a graph where a tensor is used twice"))
+    network_rng = np.random.default_rng(7505)
+    for number, (n, d, h) in enumerate([(6, 2, 3), (9, 3, 4)]):
+        parameters = {"W1": (d, h), "b1": (h,), "W2": (h, 1), "b2": (1,)}
+        probes.append(Probe(
+            f"test_two_layer_loss-{number}", "test_two_layer_loss", "network",
+            "two_layer_loss",
+            {"X": _data(network_rng.normal(size=(n, d))),
+             "y": _data(network_rng.random(size=n)),
+             "params": {k: _data(network_rng.normal(size=s)) for k, s in parameters.items()}},
+            f"two_layer_loss on {n} rows of {d} features, {h} hidden units"))
     rng = np.random.default_rng(7503)
     shapes = {"W1": (2, 3), "b1": (3,), "W2": (3, 1)}
     probes.append(Probe("test_sgd_step-7503", "test_sgd_step", "tensor_sgd", "sgd_step",
@@ -880,7 +935,11 @@ def _compare(probe: Probe, got: dict, want: dict) -> str | None:
         return _check_order(probe.spec, got)
     if probe.kind == "order":
         return _check_tensor_order(probe.spec, got)
-    if probe.kind == "backprop":
+    if probe.kind == "network":
+        problem = _close(got.get("value"), want["value"], None, "the loss")
+        if problem:
+            return problem
+    if probe.kind in ("backprop", "network"):
         gradients = got.get("gradients")
         if not isinstance(gradients, dict):
             return "the gradients are missing"
