@@ -65,9 +65,23 @@ def _markdown(text: str) -> str:
 _BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")
 
 
+def _merged_streams(outputs: list) -> list:
+    """Consecutive stream outputs of one name as one: how a kernel splits what a
+    cell prints depends on when it flushes, so the page must not."""
+    merged: list = []
+    for output in outputs:
+        if (output.output_type == "stream" and merged
+                and merged[-1].output_type == "stream" and merged[-1].name == output.name):
+            merged[-1] = nbformat.NotebookNode(output_type="stream", name=output.name,
+                                               text=merged[-1].text + output.text)
+        else:
+            merged.append(output)
+    return merged
+
+
 def _outputs_html(cell: nbformat.NotebookNode, secret: list[str] | None = None) -> str:
     parts = []
-    for output in feedback_outputs(cell, secret or []):
+    for output in _merged_streams(feedback_outputs(cell, secret or [])):
         kind = output.output_type
         if kind == "stream":
             parts.append(f"<pre>{html.escape(_ANSI.sub('', output.text)[-5000:])}</pre>")

@@ -373,3 +373,18 @@ def _processes_in(root: Path) -> list[int]:
             if str(root).encode() in command or folder.startswith(str(root)):
                 found.append(int(entry))
     return found
+
+
+def test_a_page_does_not_depend_on_when_the_kernel_flushed_what_a_cell_printed():
+    from autograder.feedback import _outputs_html
+
+    def cell(*texts):
+        return nbformat.v4.new_code_cell("print(...)", outputs=[
+            nbformat.v4.new_output("stream", name="stdout", text=t) for t in texts])
+
+    once, split = _outputs_html(cell("a\nb\n")), _outputs_html(cell("a\n", "b\n"))
+    assert once == split == "<pre>a\nb\n</pre>"
+    mixed = nbformat.v4.new_code_cell("", outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="out\n"),
+        nbformat.v4.new_output("stream", name="stderr", text="err\n")])
+    assert _outputs_html(mixed).count("<pre>") == 2  # stdout and stderr stay apart
