@@ -15,6 +15,8 @@ above 1e-2 is almost certainly a bug (CS231n's rule of thumb).
 
 from __future__ import annotations
 
+import linecache
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +27,7 @@ from miniflow.graph import topological_sort, value_and_grad
 from miniflow.nodes import DummyGrad, Node
 
 __all__ = [
+    "describe_failure",
     "relative_error",
     "numerical_gradients",
     "check_gradients",
@@ -55,6 +58,38 @@ def _as_float64(feed_dict: Mapping[Node, Any]) -> dict[Node, Any]:
             array = array.astype(np.float64)
         converted[node] = array
     return converted
+
+
+def describe_failure(error: BaseException) -> str:
+    """``error`` in a student's terms: which node's forward or backward raised it,
+    at which line of the code, and the message.
+
+    The innermost ``forward``/``backward`` of a ``Node`` in the traceback is the
+    one named; the line shown is the innermost line of code below it that is
+    not numpy's, Python's or miniflow's own (a helper the method called, say).
+    """
+    message = f"{type(error).__name__}: {error}"
+    library = tuple(os.path.dirname(path) for path in (np.__file__, os.__file__, __file__))
+    method = None
+    tb = error.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        owner = frame.f_locals.get("self")
+        if frame.f_code.co_name in ("forward", "backward") and isinstance(owner, Node):
+            method = (owner, frame.f_code.co_name, frame.f_code.co_filename, tb.tb_lineno)
+        elif method is not None and not frame.f_code.co_filename.startswith(library):
+            method = (*method[:2], frame.f_code.co_filename, tb.tb_lineno)
+        tb = tb.tb_next
+    if method is None:
+        return message
+    owner, name, filename, line = method
+    code = linecache.getline(filename, line).strip()
+    return f"{owner!r}.{name}() raised {message}" + (f" (at `{code}`)" if code else "")
+
+
+def _multi_use(graph: list[Node]) -> list[Node]:
+    """Nodes whose value reaches more than one consumer (or one consumer twice)."""
+    return [n for n in graph if len(n.outbound_nodes) > 1]
 
 
 def _scalar_output(node: Node) -> float:
@@ -168,6 +203,8 @@ class GradientCheckReport:
     """All the comparisons of one ``check_gradients`` call."""
 
     checks: list[GradientCheck]
+    #: nodes of the graph that feed more than one consumer
+    shared: list[Node] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -178,7 +215,14 @@ class GradientCheckReport:
 
     def __str__(self) -> str:
         head = "gradient check passed" if self.passed else "gradient check FAILED"
-        return "\n".join([head] + ["  " + check.describe() for check in self.checks])
+        lines = [head] + ["  " + check.describe() for check in self.checks]
+        if not self.passed and self.shared:
+            names = ", ".join(repr(n) for n in self.shared[:3])
+            lines.append(f"  note: {names} feed{'s' if len(self.shared) == 1 else ''} more "
+                         "than one consumer. If the check passes with one consumer and fails "
+                         "here, a backward overwrites (=) where it must add (+=) the gradient "
+                         "of every consumer.")
+        return "\n".join(lines)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # IPython display
         printer.text(str(self))
@@ -203,7 +247,17 @@ def check_gradients(
     """
     wrt = list(wrt)
     feed = _as_float64(feed_dict)
-    _, analytic = value_and_grad(node, feed, wrt)
+    graph = topological_sort(_as_float64(feed_dict))
+    shared = [n for n in _multi_use(graph) if not isinstance(n, DummyGrad)]
+    try:
+        _, analytic = value_and_grad(node, feed, wrt)
+    except (ArithmeticError, AttributeError, IndexError, KeyError, LookupError, TypeError,
+            ValueError) as error:
+        # A backward (or forward) that raises is a finding to report, not a crash.
+        broken = describe_failure(error)
+        numerical = [np.zeros(np.shape(feed[w])) for w in wrt]
+        return GradientCheckReport([GradientCheck(w.name, None, n, tolerance, broken, atol)
+                                    for w, n in zip(wrt, numerical)], shared)
     analytic = [None if a is None else np.array(a, dtype=np.float64) for a in analytic]
     numerical = numerical_gradients(node, feed, wrt, eps=eps)
     checks = []
@@ -215,4 +269,4 @@ def check_gradients(
             problem = (f"gradient has shape {a.shape} but the input has shape {n.shape}; "
                        "a gradient always has its input's shape")
         checks.append(GradientCheck(w.name, a, n, tolerance, problem, atol))
-    return GradientCheckReport(checks)
+    return GradientCheckReport(checks, shared)

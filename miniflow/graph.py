@@ -167,6 +167,11 @@ def backward_pass(
     ``trainables`` given, gradients nobody needs are skipped.
     """
     output = _default_output(graph) if output is None else output
+    if not any(node is output for node in graph):
+        raise ValueError(
+            f"the output {output!r} is not in the graph, so no gradient would reach any "
+            "input. Pass the list topological_sort returned for the feed_dict that reaches "
+            "this output, and check that the output is built on those inputs.")
     _mark_requires_grad(graph, trainables)
     relevant = _ancestors(output)
     log = _tracer(trace)

@@ -14,6 +14,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from matplotlib.path import Path
 
 from miniflow.nodes import Input, Node
 
@@ -91,6 +92,46 @@ def _layers(nodes: list[Node]) -> dict[Node, int]:
     return depth
 
 
+def _columns(nodes: list[Node], depth: dict[Node, int]
+             ) -> tuple[dict[int, list[Any]], dict[tuple[int, int], list[Any]]]:
+    """Each column's members, top to bottom, and the route of every long edge.
+
+    An edge that skips columns gets a slot (a placeholder the size of a box) in
+    each column in between, as in Sugiyama's layered drawing (the method behind
+    Graphviz's dot). Each column after the first is then sorted by the mean row
+    of what feeds it, which keeps most edges from crossing.
+    """
+    columns: dict[int, list[Any]] = {}
+    for node in nodes:
+        columns.setdefault(depth[node], []).append(node)
+    routes: dict[tuple[int, int], list[Any]] = {}
+    feeds: dict[Any, list[Any]] = {}  # what feeds each member from the column before
+    for node in nodes:
+        for source in dict.fromkeys(n for n in node.inbound_nodes if n in depth):
+            previous = source
+            slots = []
+            for column in range(depth[source] + 1, depth[node]):
+                slot = ("slot", id(source), id(node), column)
+                columns.setdefault(column, []).append(slot)
+                feeds[slot] = [previous]
+                slots.append(slot)
+                previous = slot
+            routes[(id(source), id(node))] = slots
+            feeds.setdefault(node, []).append(previous)
+    ordered: dict[int, list[Any]] = {}
+    for column in sorted(columns):
+        members = columns[column]
+        before = {item: row for row, item in enumerate(ordered.get(column - 1, []))}
+
+        def key(item: Any, members: list[Any] = members,
+                before: dict[Any, int] = before) -> float:
+            rows = [before[f] for f in feeds.get(item, []) if f in before]
+            return sum(rows) / len(rows) if rows else members.index(item)
+
+        ordered[column] = sorted(members, key=key)
+    return ordered, routes
+
+
 def draw_graph(nodes: Node | Sequence[Node], *, show: str = "value", title: str | None = None,
                ax: Any = None, highlight: Node | Sequence[Node] | None = None) -> Any:
     """Draw a computation graph left to right, with each node's value, shape or gradient.
@@ -105,17 +146,15 @@ def draw_graph(nodes: Node | Sequence[Node], *, show: str = "value", title: str 
         raise ValueError("draw_graph needs at least one node")
     marked = [highlight] if isinstance(highlight, Node) else list(highlight or [])
     depth = _layers(drawn)
-    columns: dict[int, list[Node]] = {}
-    for node in drawn:
-        columns.setdefault(depth[node], []).append(node)
+    columns, routes = _columns(drawn, depth)
     height = max(len(c) for c in columns.values())
     if ax is None:
         _, ax = plt.subplots(figsize=(2.4 * len(columns) + 1, 1.3 * height + 1))
-    position = {}
+    position: dict[Any, tuple[float, float]] = {}
     for column, members in columns.items():
-        for row, node in enumerate(members):
+        for row, item in enumerate(members):
             # Centre each column vertically; rows one unit apart.
-            position[node] = (column * 2.4, (len(members) - 1) / 2 - row)
+            position[item] = (column * 2.4, (len(members) - 1) / 2 - row)
     box_w, box_h = 1.5, 0.8
     for node in drawn:
         x, y = position[node]
@@ -138,13 +177,20 @@ def draw_graph(nodes: Node | Sequence[Node], *, show: str = "value", title: str 
                 continue
             seen.append(source)
             (x0, y0), (x1, y1) = position[source], position[node]
-            arrow = FancyArrowPatch((x0 + box_w / 2 + 0.05, y0), (x1 - box_w / 2 - 0.05, y1),
-                                    arrowstyle="-|>", mutation_scale=12, color="#555555",
-                                    gid="edge")
+            # An edge that skips columns runs through a free slot of each column
+            # it crosses, so it never passes over a box.
+            points = [(x0 + box_w / 2 + 0.05, y0)]
+            for slot in routes.get((id(source), id(node)), []):
+                xs, ys = position[slot]
+                points += [(xs - box_w / 2, ys), (xs + box_w / 2, ys)]
+            points.append((x1 - box_w / 2 - 0.05, y1))
+            arrow = FancyArrowPatch(path=Path(points), arrowstyle="-|>", mutation_scale=12,
+                                    color="#555555", gid="edge")
             ax.add_patch(arrow)
             uses = sum(1 for n in node.inbound_nodes if n is source)
             if uses > 1:
-                ax.text((x0 + x1) / 2, (y0 + y1) / 2 + 0.12, f"×{uses}", ha="center",
+                (xa, ya), (xb, yb) = points[0], points[1]
+                ax.text((xa + xb) / 2, (ya + yb) / 2 + 0.12, f"×{uses}", ha="center",
                         fontsize=8, color="#555555")
     xs = [p[0] for p in position.values()]
     ys = [p[1] for p in position.values()]

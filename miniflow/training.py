@@ -15,7 +15,7 @@ __all__ = [
 ]
 
 
-def sgd_update(trainables: Iterable[Node], learning_rate: float = 1e-2) -> None:
+def sgd_update(trainables: Iterable[Node], learning_rate: float = 0.1) -> None:
     """One step of stochastic gradient descent, in place.
 
     Each trainable moves against its gradient: ``value -= learning_rate *

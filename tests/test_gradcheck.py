@@ -101,3 +101,54 @@ def test_correct_nodes_pass():
     report = check_gradients(Sigmoid(x), {x: np.linspace(-3, 3, 7)}, [x])
     assert report.passed, str(report)
     assert "x: ok" in str(report)
+
+
+class BackwardThatRaises(Node):
+    """A backward whose matrix product does not fit: the checker reports it."""
+
+    def __init__(self, node):
+        super().__init__([node])
+
+    def forward(self):
+        self.value = 2 * self.inbound_nodes[0].value
+
+    def backward(self):
+        x = self.inbound_nodes[0]
+        self.gradients = {x: self.outbound_nodes[0].gradients[self] @ np.ones((7, 7))}
+
+
+def test_a_backward_that_raises_is_reported_with_its_node_and_line():
+    x = Input("x")
+    report = check_gradients(BackwardThatRaises(x), {x: np.ones(3)}, [x])
+    assert not report.passed
+    text = str(report)
+    assert "<BackwardThatRaises>.backward() raised ValueError" in text
+    assert "np.ones((7, 7))" in text  # the student's own line
+
+
+class OverwritingDouble(Node):
+    """2 x, whose backward overwrites instead of adding over consumers."""
+
+    def __init__(self, node):
+        super().__init__([node])
+
+    def forward(self):
+        self.value = 2 * self.inbound_nodes[0].value
+
+    def backward(self):
+        x = self.inbound_nodes[0]
+        self.gradients = {x: np.zeros_like(x.value)}
+        for consumer in self.outbound_nodes:
+            self.gradients[x] = 2 * consumer.gradients[self]
+
+
+def test_a_failure_with_several_consumers_points_to_accumulation():
+    x = Input("x")
+    alone = check_gradients(OverwritingDouble(x), {x: np.array([1.0, 2.0])}, [x])
+    assert alone.passed and "more than one consumer" not in str(alone)
+    x = Input("x")
+    double = OverwritingDouble(x)
+    report = check_gradients(Mul(Sigmoid(double), Sigmoid(double)), {x: np.array([1.0, 2.0])},
+                             [x])
+    assert not report.passed
+    assert "feeds more than one consumer" in str(report) and "(+=)" in str(report)

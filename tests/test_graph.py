@@ -187,3 +187,12 @@ def test_value_and_grad_of_a_node_that_ignores_an_input():
     _, (dx, dy) = value_and_grad(f, {x: np.array([2.0]), y: np.array([7.0])}, [x, y])
     np.testing.assert_allclose(dx, [4.0])
     np.testing.assert_allclose(dy, [0.0])
+
+
+def test_an_output_outside_the_graph_is_an_error_not_zero_gradients():
+    x, y = Input("x"), Input("y")
+    inside, outside = Mul(x, x), Mul(y, y)
+    graph = topological_sort({x: 2.0})
+    with pytest.raises(ValueError, match="is not in the graph"):
+        forward_and_backward(graph, output=outside)
+    assert forward_and_backward(graph, output=inside) == 4.0
