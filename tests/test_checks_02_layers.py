@@ -258,3 +258,53 @@ class SigmoidFromInput(Sigmoid):
         (x,) = self.inbound_nodes
         upstream = self.outbound_nodes[0].gradients[self]
         self.gradients = {x: upstream * x.value * (1 - x.value)}
+
+
+# -- one mistake costs one exercise -------------------------------------------------------
+
+
+class LinearWithoutBias(StudentLinear):
+    """A wrong forward (no bias) and a right backward."""
+
+    def forward(self):
+        X, W, _ = (n.value for n in self.inbound_nodes)
+        self.value = X @ W
+
+
+class SigmoidStoringInput(Sigmoid):
+    """A wrong forward (the input, not its sigmoid); the backward is miniflow's."""
+
+    def forward(self):
+        self.value = np.array(self.inbound_nodes[0].value, dtype=float)
+
+
+def test_a_wrong_forward_fails_the_forward_check_only():
+    with _fails("LinearWithoutBias.value"):
+        checks.check_forward(LinearWithoutBias, mf.Linear, LINEAR_VALUES, names=NAMES)
+    # The backward checks start from the right forward value: the right
+    # backward passes, and the numerical check differentiates the right forward.
+    checks.check_backward(LinearWithoutBias, mf.Linear, LINEAR_VALUES, names=NAMES)
+    checks.check_fan_out(LinearWithoutBias, mf.Linear, LINEAR_VALUES, names=NAMES)
+    checks.check_against_numerical(LinearWithoutBias, LINEAR_VALUES, names=NAMES,
+                                   reference=mf.Linear)
+    values = checks.random_inputs([(4, 3)], seed=1)
+    with _fails("SigmoidStoringInput.value"):
+        checks.check_forward(SigmoidStoringInput, mf.Sigmoid, values, names=["x"])
+    checks.check_backward(SigmoidStoringInput, mf.Sigmoid, values, names=["x"])
+    checks.check_fan_out(SigmoidStoringInput, mf.Sigmoid, values, names=["x"])
+    # A notebook's class has miniflow's name: the reference is found by it.
+    named_like_miniflow = type("Sigmoid", (SigmoidStoringInput,), {})
+    checks.check_against_numerical(named_like_miniflow, values, names=["x"])
+    with _fails("numerical gradient of its forward"):  # no reference: its own forward
+        checks.check_against_numerical(SigmoidStoringInput, values, names=["x"])
+
+
+class LinearWhoseBackwardRaises(StudentLinear):
+    def _gradients(self, G, X, W):
+        return G @ W, X.T @ G, G.sum(axis=0)
+
+
+def test_an_error_in_backward_names_the_node_and_the_line():
+    with _fails(r"<LinearWhoseBackwardRaises>\.backward\(\) raised ValueError: .*"
+                r"at `return G @ W, X\.T @ G, G\.sum\(axis=0\)`"):
+        checks.check_backward(LinearWhoseBackwardRaises, mf.Linear, LINEAR_VALUES, names=NAMES)
