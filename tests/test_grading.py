@@ -84,6 +84,12 @@ def graded(tmp_path_factory, short_cell_timeout):
     hang.cells.insert(3, nbformat.v4.new_code_cell("while True:\n    pass"))
     hang.cells.insert(4, nbformat.v4.new_code_cell("print('x' * 3_000_000)"))
     class_["hanger"] = hang
+    # An answer that never returns, called from a test cell.
+    looper = nbformat.from_dict(source)
+    _edit(looper, "topological_sort", "def topological_sort(feed_dict):\n"
+                                      "    order = []\n    while len(order) < 1:\n"
+                                      "        pass\n    return order")
+    class_["looper"] = looper
     # A kernel that dies half way.
     dies = nbformat.from_dict(source)
     dies.cells.insert(len(dies.cells) // 2, nbformat.v4.new_code_cell("import os\nos._exit(1)"))
@@ -139,6 +145,16 @@ def test_hanging_cell_is_interrupted_and_the_rest_still_runs(graded):
     result = graded["results"]["hanger"]
     assert result.status == "graded"
     assert result.score == FIRST.points, "tests after the hanging cell still pass"
+
+
+def test_a_test_cell_that_times_out_is_named_with_the_likely_cause(graded):
+    result = graded["results"]["looper"]
+    stopped = next(c for c in result.cells if c.grade_id == "test_topological_sort")
+    assert stopped.score == 0
+    assert stopped.message.startswith("TimeoutError: this cell (test_topological_sort) ran for "
+                                      f"more than {CELL_TIMEOUT} s")
+    assert "loop that never ends" in stopped.message
+    assert result.score == FIRST.points - stopped.max_score, "only that exercise is lost"
 
 
 def test_dying_kernel_keeps_what_ran_and_says_why_the_rest_did_not(graded):

@@ -102,6 +102,13 @@ notebook.test("test_chain_rule", 2, """
 answer = chain_rule_gradients(3.0, 4.0, -5.0, 0.5)
 assert len(answer) == 3, "return three numbers: (dL/dx, dL/dy, dL/dz)"
 np.testing.assert_allclose(answer, [-0.5, 1.5, 1.5], err_msg="check each partial derivative")
+# Random numbers too: the answer must hold for any x, y, z and upstream
+# gradient, not only the example's. (These are the grader's own checks on
+# other numbers; a failure says what is wrong.)
+from autograder import checks
+
+for trial in range(3):
+    checks.check_chain_rule(chain_rule_gradients, *np.random.default_rng(trial).normal(size=4))
 ### BEGIN HIDDEN TESTS
 from autograder import checks
 
@@ -131,8 +138,17 @@ and implements two methods:
   from each consumer (`consumer.gradients[self]`) and fill `self.gradients`
   for every input.
 
-`Input` nodes hold data or parameters; their `backward` sums what every
-consumer sends back. Here is miniflow's `Add`, in full:
+`Input` nodes hold data or parameters. An input has no inputs of its own, so
+its `backward` sums what every consumer sends back and stores the total under
+the input itself: after a backward pass, `x.gradients[x]` is
+$\partial L/\partial x$ (this is where training will read it, in assignment 4).
+
+Backpropagation has to start somewhere: the output's own gradient is
+$\partial L/\partial L = 1$. `forward_and_backward` seeds it for you; the
+tests below use a `DummyGrad` node instead, which sends back whatever upstream
+gradient you feed it (0.5 in the lab's example).
+
+Here is miniflow's `Add`, in full:
 
 ```python
 class Add(Node):
@@ -226,6 +242,10 @@ product = Mul(a, b, c)
 graph = mf.topological_sort({a: 3.0, b: 4.0, c: -5.0})
 mf.forward_pass(product, graph)
 assert product.value == -60.0, f"3 * 4 * -5 should be -60, got {product.value}"
+# Random arrays with broadcasting: (3, 2) * (2,) * (1, 2).
+from autograder import checks
+
+checks.check_forward(Mul, mf.Mul, checks.random_inputs([(3, 2), (2,), (1, 2)], seed=900))
 ### BEGIN HIDDEN TESTS
 from autograder import checks
 
@@ -239,10 +259,18 @@ notebook.test("test_mul_backward", 3, """
 x, y, z = Input("x"), Input("y"), Input("z")
 f = Add(Mul(x, y), Mul(x, z))
 upstream = DummyGrad(f)
-value, gradients = value_and_grad(upstream, {x: 3.0, y: 4.0, z: -5.0, upstream: 0.5}, [x, y, z])
-assert value == -3.0, f"f should be -3, got {value}"
+_, gradients = value_and_grad(upstream, {x: 3.0, y: 4.0, z: -5.0, upstream: 0.5}, [x, y, z])
 np.testing.assert_allclose(np.asarray(gradients, dtype=float), [-0.5, 1.5, 1.5],
                            err_msg="gradients of x, y, z")
+# Beyond the example: broadcasting shapes, one Mul feeding two consumers,
+# Mul(x, x) with the same input twice, and inputs that are zero.
+from autograder import checks
+
+values = checks.random_inputs([(3, 2), (2,), (1, 2)], seed=901)
+checks.check_backward(Mul, mf.Mul, values, seed=1)
+checks.check_fan_out(Mul, mf.Mul, values, seed=1)
+checks.check_repeated_input(Mul, mf.Mul, np.array([2.0, -1.0, 0.5]))
+checks.check_backward(Mul, mf.Mul, [np.array([0.0, 1.5]), np.array([2.0, 0.0])])
 ### BEGIN HIDDEN TESTS
 from autograder import checks
 
@@ -287,6 +315,11 @@ Write `topological_sort(feed_dict)`:
   gives the same order.
 
 A node that uses the same input twice (`Mul(x, x)`) waits for it only once.
+
+Your function may assume a well-formed graph: no cycle, and every `Input` the
+graph needs is in `feed_dict`. (miniflow's own `topological_sort`, which the
+later assignments use, checks both: it raises `ValueError` naming a node on
+the cycle, or the input that was never fed.)
 """)
 notebook.solution("topological_sort", """
 from collections import deque
@@ -332,6 +365,15 @@ assert len(order) == 4, f"expected 4 nodes (x, y, s, p), got {order}"
 assert order.index(s) > max(order.index(x), order.index(y)), "s must come after x and y"
 assert order.index(p) > order.index(s), "p must come after s"
 assert x.value == 1.0 and y.value == 2.0, "set each Input's value from feed_dict"
+# Mul(x, x) uses x twice but waits for one node; random graphs after that.
+from autograder import checks
+
+x = Input("x")
+square = Mul(x, x, name="square")
+order = topological_sort({x: 3.0})
+assert square in order, (f"Mul(x, x) is missing from the order {order}: count each distinct "
+                         "input once when you count how many inputs a node waits for")
+checks.check_topological_sort(topological_sort, seed=900, trials=10)
 ### BEGIN HIDDEN TESTS
 from autograder import checks
 

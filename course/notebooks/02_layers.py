@@ -213,6 +213,11 @@ value = np.asarray(layer.value, dtype=float)
 assert value.shape == (2, 2), f"expected shape (batch, n_out) = (2, 2), got {value.shape}"
 np.testing.assert_allclose(value, [[-9., 4.], [-9., 4.]],
                            err_msg="Linear.value should be X @ W + b")
+# A random batch of 5 rows, 3 features in, 2 out.
+from autograder import checks
+
+checks.check_forward(Linear, mf.Linear, checks.random_inputs([(5, 3), (3, 2), (2,)], seed=900),
+                     names=["X", "W", "b"], batch_size=5)
 ### BEGIN HIDDEN TESTS
 from autograder import checks
 
@@ -239,6 +244,13 @@ for name, got in [("dX", dX), ("dW", dW), ("db", db)]:
     assert got.shape == want.shape, (f"{name}: expected shape {want.shape}, got {got.shape} "
                                      "(a gradient has the shape of its input)")
     np.testing.assert_allclose(got, want, err_msg=f"{name} for the lab's example")
+# Beyond the example: a random batch of 5 and a layer that feeds two consumers.
+from autograder import checks
+
+values = checks.random_inputs([(5, 3), (3, 2), (2,)], seed=901)
+checks.check_gradient_shapes(Linear, values, names=["X", "W", "b"], seed=1)
+checks.check_backward(Linear, mf.Linear, values, names=["X", "W", "b"], batch_size=5, seed=1)
+checks.check_fan_out(Linear, mf.Linear, values, names=["X", "W", "b"], seed=1)
 ### BEGIN HIDDEN TESTS
 from autograder import checks
 
@@ -384,6 +396,13 @@ with warnings.catch_warnings():
                              "np.exp never overflows (see 'Large inputs' above)") from None
 np.testing.assert_allclose(extreme, [0., 1.], atol=1e-12,
                            err_msg="_sigmoid(-1000) should be 0 and _sigmoid(1000) should be 1")
+# Random values of a (4, 3) array, and extreme values below the first row.
+from autograder import checks
+
+checks.check_forward(Sigmoid, mf.Sigmoid, checks.random_inputs([(4, 3)], seed=900, scale=4.0),
+                     names=["x"])
+checks.check_stable_forward(Sigmoid, mf.Sigmoid, [np.array([[0.5, -2.0], [-900., 900.]])],
+                            names=["x"])
 ### BEGIN HIDDEN TESTS
 from autograder import checks
 
@@ -412,6 +431,12 @@ dx = np.asarray(dx, dtype=float)
 assert dx.shape == (3,), f"expected a gradient of shape (3,) like x, got {dx.shape}"
 np.testing.assert_allclose(dx, [0., 0.125, 0.], atol=1e-4,
                            err_msg="upstream * s * (1 - s) with s the sigmoid's output")
+# Beyond the example: random values, and a Sigmoid that feeds two consumers.
+from autograder import checks
+
+values = checks.random_inputs([(4, 3)], seed=901, scale=3.0)
+checks.check_backward(Sigmoid, mf.Sigmoid, values, names=["x"], seed=1)
+checks.check_fan_out(Sigmoid, mf.Sigmoid, values, names=["x"], seed=1)
 ### BEGIN HIDDEN TESTS
 from autograder import checks
 
@@ -471,7 +496,36 @@ rng = np.random.default_rng(1)
 random_feed = {X: rng.normal(size=(5, 2)), W1: rng.normal(size=(2, 3)), b1: rng.normal(size=3),
                W2: rng.normal(size=(3, 1)), b2: rng.normal(size=1)}
 report = mf.check_gradients(output, random_feed, [X, W1, b1, W2, b2])
-print("gradient check passed:", report.passed)
+print(report)
+""")
+notebook.markdown(r"""
+A gradient check earns its keep when something is wrong. Here is a node you
+have not met, `tanh`, with the trap of the sigmoid section planted in its
+backward: the slope $1 - \tanh(x)^2$ is computed from the *input*, as
+$1 - x^2$. The check finds it, names the input and the worst element, and
+shows both numbers; run it on your own nodes whenever a test disagrees with
+you.
+""")
+notebook.code("""
+class BrokenTanh(Node):
+    \"\"\"tanh, with a deliberate bug: the slope is taken from the input.\"\"\"
+
+    def __init__(self, node, name=None):
+        super().__init__([node], name=name)
+
+    def forward(self):
+        self.value = np.tanh(self.inbound_nodes[0].value)
+
+    def backward(self):
+        (x,) = self.inbound_nodes
+        self.gradients = {x: np.zeros_like(x.value, dtype=float)}
+        for consumer in self.outbound_nodes:
+            # the bug: 1 - x**2 should be 1 - self.value**2, the slope at the output
+            self.gradients[x] += consumer.gradients[self] * (1 - x.value ** 2)
+
+
+x = Input("x")
+print(mf.check_gradients(BrokenTanh(x), {x: np.array([[-1.0, 0.0, 0.5, 2.0]])}, [x]))
 """)
 notebook.markdown(r"""
 ## What you learned

@@ -139,7 +139,7 @@ In the worked example $\partial L / \partial a = -\frac{2}{3}(-3.5, -3, -7)
 = (2.3333, 2, 4.6667)$: every prediction is too large, so the gradient says
 "decrease it", most of all the worst one.
 
-### Exercise 3 (4 points): the `MSE` node
+### Exercise 1 (4 points): the `MSE` node
 
 Write `MSE(y, a)`:
 
@@ -190,6 +190,12 @@ for a_shape in [(3,), (3, 1)]:
         f"MSE of y=[1, 2, 3] (shape (3,)) and a=[4.5, 5, 10] (shape {a_shape}) should be "
         f"23.41667, got {value.item():.6g}" + (": reshape both to columns before subtracting"
                                                if a_shape == (3, 1) else ""))
+# Random targets and predictions, m = 5, in every mix of (m,) and (m, 1).
+from autograder import checks
+
+for shapes in [[(5,), (5,)], [(5, 1), (5, 1)], [(5,), (5, 1)], [(5, 1), (5,)]]:
+    checks.check_forward(MSE, mf.MSE, checks.random_inputs(shapes, seed=900), names=["y", "a"],
+                         batch_size=5)
 ### BEGIN HIDDEN TESTS
 from autograder import checks
 
@@ -223,6 +229,13 @@ for a_shape in [(3,), (3, 1)]:
     np.testing.assert_allclose(dy, [-2.3333, -2., -4.6667], atol=1e-4, err_msg="dL/dy")
     np.testing.assert_allclose(da.reshape(-1), [2.3333, 2., 4.6667], atol=1e-4,
                                err_msg="dL/da (note the minus sign)")
+# Random values, m = 5, in every mix of (m,) and (m, 1).
+from autograder import checks
+
+for shapes in [[(5,), (5,)], [(5, 1), (5, 1)], [(5,), (5, 1)], [(5, 1), (5,)]]:
+    values = checks.random_inputs(shapes, seed=901)
+    checks.check_gradient_shapes(MSE, values, names=["y", "a"], loss=True)
+    checks.check_backward(MSE, mf.MSE, values, names=["y", "a"], loss=True, batch_size=5)
 ### BEGIN HIDDEN TESTS
 from autograder import checks
 
@@ -381,7 +394,7 @@ ax.legend()
 plt.show()
 """)
 notebook.markdown(r"""
-### Exercise 4 (6 points): `_softmax` and `CrossEntropyWithSoftmax`
+### Exercise 2 (6 points): `_softmax` and `CrossEntropyWithSoftmax`
 
 1. `_softmax(x)`: the row-wise softmax of a `(batch, n_classes)` array,
    shifted by each row's maximum, with no warning and no `nan` for any
@@ -441,7 +454,7 @@ class CrossEntropyWithSoftmax(Node):
 notebook.test("test_cross_entropy_forward", 3, """
 # The worked example: logits [[0.5, 1, 1.5]], true class 1.
 p = np.asarray(_softmax(np.array([[0.5, 1.0, 1.5]])), dtype=float)
-np.testing.assert_allclose(p, [[0.1863, 0.3072, 0.5064]], atol=1e-4,
+np.testing.assert_allclose(p, [[0.1863, 0.3072, 0.5065]], atol=1e-4,
                            err_msg="_softmax([[0.5, 1, 1.5]]): one row of probabilities")
 logits, labels = Input("logits"), Input("labels")
 cost = CrossEntropyWithSoftmax(logits, labels)
@@ -463,6 +476,18 @@ with warnings.catch_warnings():
 value = np.asarray(cost.value, dtype=float)
 assert value.size == 1 and np.isclose(value.item(), 2000.0), (
     f"logits [1000, -1000, 0] with label 1: expected loss 2000, got {value.reshape(-1)}")
+# A random batch of 4 rows (so the mean matters), then large logits in a row
+# other than the first (so each row needs its own maximum).
+from autograder import checks
+
+rng = np.random.default_rng(900)
+logits_value, labels_value = rng.normal(size=(4, 3)) * 3, np.array([2, 0, 1, 1])
+checks.check_probability_rows(_softmax, logits_value)
+checks.check_forward(CrossEntropyWithSoftmax, mf.CrossEntropyWithSoftmax,
+                     [logits_value, labels_value], names=["logits", "labels"], batch_size=4)
+checks.check_stable_forward(CrossEntropyWithSoftmax, mf.CrossEntropyWithSoftmax,
+                            [np.array([[0.5, 1.0, 1.5], [-1000., 0., 1000.]]), np.array([1, 0])],
+                            names=["logits", "labels"], batch_size=2)
 ### BEGIN HIDDEN TESTS
 from autograder import checks
 
@@ -489,7 +514,7 @@ checks.check_stable_forward(CrossEntropyWithSoftmax, mf.CrossEntropyWithSoftmax,
 ### END HIDDEN TESTS
 """)
 notebook.test("test_cross_entropy_backward", 3, """
-# The worked example: the gradient is softmax - onehot = [[0.1863, -0.6928, 0.5064]].
+# The worked example: the gradient is softmax - onehot = [[0.1863, -0.6928, 0.5065]].
 logits, labels = Input("logits"), Input("labels")
 cost = CrossEntropyWithSoftmax(logits, labels)
 feed = {logits: np.array([[0.5, 1.0, 1.5]]), labels: np.array([1])}
@@ -499,11 +524,21 @@ assert np.any(dlogits != 0), (
     "the gradient is all zero: a loss has no consumers, so use 1 as its upstream gradient")
 assert dlogits.shape == (1, 3), (
     f"the logits' gradient should have shape (1, 3), got {dlogits.shape}")
-np.testing.assert_allclose(dlogits, [[0.1863, -0.6928, 0.5064]], atol=1e-4,
+np.testing.assert_allclose(dlogits, [[0.1863, -0.6928, 0.5065]], atol=1e-4,
                            err_msg="(softmax - onehot) / N for the worked example")
 dlabels = np.asarray(dlabels, dtype=float)
 assert dlabels.shape == (1,) and np.all(dlabels == 0), (
     f"the labels' gradient should be zeros of shape (1,), got {dlabels}")
+# A random batch of 4 rows: the gradient is divided by N = 4.
+from autograder import checks
+
+values = [np.random.default_rng(901).normal(size=(4, 3)) * 2, np.array([2, 0, 1, 1])]
+checks.check_gradient_shapes(CrossEntropyWithSoftmax, values, names=["logits", "labels"],
+                             loss=True)
+checks.check_backward(CrossEntropyWithSoftmax, mf.CrossEntropyWithSoftmax, values,
+                      names=["logits", "labels"], wrt=[0], loss=True, batch_size=4)
+checks.check_backward(CrossEntropyWithSoftmax, mf.CrossEntropyWithSoftmax, values,
+                      names=["logits", "labels"], wrt=[1], loss=True)
 ### BEGIN HIDDEN TESTS
 from autograder import checks
 
@@ -564,9 +599,35 @@ X, W, b, labels = Input("X"), Input("W"), Input("b"), Input("labels")
 cost = CrossEntropyWithSoftmax(Linear(X, W, b, name="Linear"), labels, name="cost")
 feed = {X: points, W: np.zeros((2, 3)), b: np.zeros(3), labels: classes}
 
-print(f"loss with all-zero weights: {value_and_grad(cost, feed, [W, b])[0]:.4f} = log 3")
-report = mf.check_gradients(cost, feed, [W, b])
-print("gradient check passed:", report.passed)
+loss = value_and_grad(cost, feed, [W, b])[0]
+# With all-zero weights every class gets probability 1/3, so the loss is -log(1/3).
+print(f"loss with all-zero weights: {loss:.4f} (log 3 = {np.log(3):.4f})")
+print(mf.check_gradients(cost, feed, [W, b]))
+""")
+notebook.markdown(r"""
+And when a loss is wrong, the check says where. This node computes the mean
+of the squares of its input, $L = \frac{1}{m}\sum_i x_i^2$, with the most
+common loss mistake planted in its backward: the $\frac{1}{m}$ of the mean is
+missing from the gradient. Every element is off by the same factor $m = 4$,
+which the report shows as analytic vs numerical.
+""")
+notebook.code("""
+class BrokenMeanSquare(Node):
+    \"\"\"mean(x ** 2), with a deliberate bug: the gradient forgets the 1/m.\"\"\"
+
+    def __init__(self, node, name=None):
+        super().__init__([node], name=name)
+
+    def forward(self):
+        self.value = np.mean(self.inbound_nodes[0].value ** 2)
+
+    def backward(self):
+        (x,) = self.inbound_nodes
+        self.gradients = {x: 2 * x.value}   # the bug: should be 2 * x.value / x.value.size
+
+
+x = Input("x")
+print(mf.check_gradients(BrokenMeanSquare(x), {x: np.array([1.0, -2.0, 0.5, 3.0])}, [x]))
 """)
 notebook.markdown(r"""
 A gradient says which way is downhill, so stepping the weights a little

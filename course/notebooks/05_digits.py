@@ -279,6 +279,11 @@ assert logits_value.shape == (100, 10), (
 assert abs(loss - np.log(10)) < 0.3, (
     f"the loss of a fresh network is {loss:.3f}; expected near log(10) = 2.303. Much higher "
     "means the initial weights are too large (divide by sqrt(n_in), section 4)")
+# A small network with other sizes: its graph, gradients and initial weights.
+from autograder import checks
+
+checks.check_network_graph(build_network, 6, 5, 3, seed=900)
+checks.check_initial_weights(build_network, 64, 32, 10, seed=901)
 ### BEGIN HIDDEN TESTS
 from autograder import checks
 
@@ -351,6 +356,10 @@ assert np.issubdtype(predicted.dtype, np.integer), (
     f"labels are integers, got dtype {predicted.dtype}")
 np.testing.assert_array_equal(predicted.astype(int), [0, 1, 0, 1],
                               err_msg="predicted labels of the tiny network")
+# Random networks of several sizes, a batch of one included.
+from autograder import checks
+
+checks.check_predict(predict, seed=900)
 ### BEGIN HIDDEN TESTS
 from autograder import checks
 
@@ -366,8 +375,14 @@ mini-batches. For each batch: feed it to `network.X` and `network.labels`,
 run `forward_and_backward(network.graph, output=network.cost,
 trainables=network.trainables)` (it returns the batch's loss), then move
 the trainables one step downhill with `sgd_update`. A new shuffle each
-epoch helps (`iterate_minibatches(X_train, y_train, batch_size,
-seed=seed + epoch)`), and a fixed seed makes the run repeatable.
+epoch helps, and a fixed seed makes the run repeatable:
+`iterate_minibatches(X_train, y_train, batch_size, seed=seed + epoch)` yields
+`(X_batch, y_batch)` pairs that cover every row once, in an order shuffled by
+`seed`, each batch `batch_size` rows long except perhaps the last.
+
+You built each of these pieces yourself in assignments 1 to 4; here, use
+miniflow's (`forward_and_backward`, `sgd_update`, `iterate_minibatches`,
+imported at the top), so that this exercise is graded on `train` alone.
 
 ### Exercise 3 (5 points): `train`
 
@@ -407,7 +422,7 @@ def train(network, X_train, y_train, epochs, batch_size, learning_rate, seed=0):
 notebook.markdown(r"""
 Now train a 64-64-10 network on the training set. The settings below reach
 about 96% test accuracy in a second or two; you may change them, but keep
-the run short. The test below grades the `network` you train here.
+the run short. The test below runs your `train` with these settings.
 """)
 notebook.code("""
 epochs, batch_size, learning_rate = 30, 32, 0.5
@@ -425,23 +440,33 @@ print(f"training accuracy: {train_accuracy:.1%}")
 print(f"test accuracy:     {test_accuracy:.1%}  ({len(X_test)} digits never seen in training)")
 """)
 notebook.test("test_train", 5, """
-assert len(history) == epochs, (
-    f"train returned {len(history)} losses for {epochs} epochs: one per epoch")
-history_values = np.asarray(history, dtype=float)
+# This test grades train alone. It trains, with your train and your settings, a
+# network of the same size built by miniflow (not by your build_network), and
+# reads its answers with miniflow's forward pass (not your predict): a mistake in
+# those costs their own exercise, not this one too.
+from autograder import checks
+from miniflow.examples import build_two_layer_network
+
+graded_network = build_two_layer_network(64, 64, 10, seed=0)
+graded_history = train(graded_network, X_train, y_train, epochs, batch_size, learning_rate)
+assert len(graded_history) == epochs, (
+    f"train returned {len(graded_history)} losses for {epochs} epochs: one per epoch")
+history_values = np.asarray(graded_history, dtype=float)
 assert np.all(np.isfinite(history_values)), "the loss history contains NaN or inf"
 assert history_values[-1] < 0.5 * history_values[0], (
     f"the loss went from {history_values[0]:.3f} to {history_values[-1]:.3f}: it should at "
-    "least halve. Does train call sgd_update after every batch?")
+    "least halve. Does train call sgd_update after every batch, with the learning_rate it "
+    "was given? (Too small a learning rate barely moves the weights; too large makes the "
+    "loss jump around or grow.)")
+# train on its own, on a small problem where the right answer is known exactly.
+checks.check_training(train, seed=900)
 ### BEGIN HIDDEN TESTS
-from autograder import checks
-
 checks.defined_in_notebook(train)
-checks.defined_in_notebook(predict)
 checks.check_training(train, seed=60)
 digits_X, digits_y = load_digits()
 _, held_out_X, _, held_out_y = train_test_split(digits_X, digits_y, seed=0, stratify=True)
-checks.check_accuracy(lambda images: predict(network, images), held_out_X, held_out_y,
-                      at_least=0.95)
+checks.check_accuracy(lambda images: np.argmax(graded_network.predict(images), axis=1),
+                      held_out_X, held_out_y, at_least=0.95)
 ### END HIDDEN TESTS
 """)
 notebook.markdown(r"""

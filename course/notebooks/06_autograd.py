@@ -406,7 +406,9 @@ Write, each returning a **new** `Tensor` with `parents` and `op` set and its
 2. `__mul__(other)`: `self * other`, elementwise with broadcasting;
 3. `__matmul__(other)`: `self @ other` for two 2-D tensors;
 4. `sum()`: the sum of all elements, a tensor of shape `()`;
-5. `sigmoid()`: $1/(1+e^{-x})$ elementwise, with the derivative taken from the
+5. `sigmoid()`: $1/(1+e^{-x})$ elementwise, computed stably as in
+   assignment 2 (`np.exp(-np.logaddexp(0.0, -x))` never overflows, where the
+   textbook formula warns at $x = -1000$), with the derivative taken from the
    **output**, `out.data`.
 
 In every `_backward`: read the upstream gradient from `out.grad`, **add** to
@@ -567,6 +569,18 @@ product = a * b
 assert any(p is a for p in product._parents) and any(p is b for p in product._parents), (
     f"(a * b)._parents should hold a and b (record them: parents=(self, other)), "
     f"got {product._parents}")
+# Random arrays with broadcasting, a matrix product, sum and sigmoid, x * x.
+from autograder import checks
+
+values = checks.random_inputs([(4, 3), (3,)], seed=900)
+checks.check_tensor_forward(Tensor, lambda p, q: p + q, np.add, values, what="a + b")
+checks.check_tensor_forward(Tensor, lambda p, q: p * q, np.multiply, values, what="a * b")
+checks.check_tensor_forward(Tensor, lambda p, q: p @ q, np.matmul,
+                            checks.random_inputs([(2, 3), (3, 4)], seed=901), what="a @ b")
+values = checks.random_inputs([(3, 2)], seed=902, scale=3.0)
+checks.check_tensor_forward(Tensor, lambda p: p.sum(), np.sum, values, what="a.sum()")
+checks.check_tensor_forward(Tensor, lambda p: p.sigmoid(), lambda v: 1 / (1 + np.exp(-v)),
+                            values, what="a.sigmoid()")
 ### BEGIN HIDDEN TESTS
 from autograder import checks
 
@@ -623,6 +637,24 @@ square.grad = np.ones(2)
 square._backward()
 np.testing.assert_allclose(np.asarray(x.grad, dtype=float), [6.0, -2.0],
                            err_msg="x.grad for x * x should be 2 x: add each share with +=")
+# Every operation on random arrays (broadcasting included), and x * x, x + x.
+from autograder import checks
+
+values = checks.random_inputs([(4, 3), (3,)], seed=903)
+checks.check_tensor_backward(Tensor, lambda p, q: p + q, np.add, values, what="a + b", seed=1)
+checks.check_tensor_backward(Tensor, lambda p, q: p * q, np.multiply, values, what="a * b",
+                             seed=1)
+checks.check_tensor_backward(Tensor, lambda p, q: p @ q, np.matmul,
+                             checks.random_inputs([(2, 3), (3, 4)], seed=904), what="a @ b",
+                             seed=1)
+values = checks.random_inputs([(3, 2)], seed=905, scale=2.0)
+checks.check_tensor_backward(Tensor, lambda p: p.sum(), np.sum, values, what="a.sum()", seed=1)
+checks.check_tensor_backward(Tensor, lambda p: p.sigmoid(), lambda v: 1 / (1 + np.exp(-v)),
+                             values, what="a.sigmoid()", seed=1)
+checks.check_tensor_backward(Tensor, lambda p, q: p * q, np.multiply, values, what="x * x",
+                             names=["x"], uses=[0, 0])
+checks.check_tensor_backward(Tensor, lambda p, q: p + q, np.add, values, what="x + x",
+                             names=["x"], uses=[0, 0])
 ### BEGIN HIDDEN TESTS
 from autograder import checks
 
@@ -754,6 +786,10 @@ assert sorted(names) == ["d", "h", "h2", "x"], (
 assert names[-1] == "d", f"the output d comes last, got {names}"
 assert names.index("x") < names.index("h") < names.index("h2") < names.index("d"), (
     f"every tensor must come after its parents, got {names}")
+# Random recorded graphs with shared and repeated parents.
+from autograder import checks
+
+checks.check_topological_order(Tensor, topological_order, seed=900, trials=10)
 ### BEGIN HIDDEN TESTS
 from autograder import checks
 
@@ -763,33 +799,48 @@ checks.check_topological_order(Tensor, topological_order, seed=80, trials=30)
 ### END HIDDEN TESTS
 """)
 notebook.test("test_backpropagate", 2, """
-# The diamond of Section 3: d = 5 x**2 at x = 3, so dd/dx = 30.
-x = Tensor(3.0, name="x")
-h = x * x
-d = h * 2 + h * 3
-d.backward()
-np.testing.assert_allclose(float(d.data), 45.0, err_msg="the diamond's value")
-np.testing.assert_allclose(float(x.grad), 30.0, err_msg=(
-    "dd/dx for the diamond should be 30 (42: h passed its gradient on before it was "
-    "complete, or twice; 0: the output was not seeded with ones)"))
-d.backward()
-np.testing.assert_allclose(float(x.grad), 30.0, err_msg=(
-    "a second d.backward() changed x.grad: set every .grad to zeros before seeding"))
-# A chain of 500 operations.
-start = Tensor(1.0, name="start")
-y = start
-for _ in range(500):
-    y = y * 1.001
-y.backward()
-np.testing.assert_allclose(float(start.grad), 1.001 ** 500, rtol=1e-9,
-                           err_msg="d y / d start for a chain of 500 multiplications by 1.001")
-### BEGIN HIDDEN TESTS
+# This test grades backpropagate alone: inside the with block, Tensor is the
+# grader's own, whose operations are right and whose backward() calls your
+# backpropagate, and topological_order is a right one (a mistake in those costs
+# only their own test).
 from autograder import checks
 
-checks.defined_in_notebook(Tensor)
+graded_alone = checks.in_place_of(globals(), Tensor=checks.reference_tensor(backpropagate),
+                                  topological_order=checks.reference_topological_order)
+with graded_alone:
+    # The diamond of Section 3: d = 5 x**2 at x = 3, so dd/dx = 30.
+    x = Tensor(3.0, name="x")
+    h = x * x
+    d = h * 2 + h * 3
+    d.backward()
+    np.testing.assert_allclose(float(d.data), 45.0, err_msg="the diamond's value")
+    got = float(x.grad)
+    assert np.isclose(got, 30.0), (
+        f"dd/dx for the diamond should be 30, got {got:g}. 0: the output's .grad was not "
+        "seeded with ones. 60 or more: a tensor ran its _backward twice (a duplicate in the "
+        "order: keep a set of visited tensors). 12 or 18: h's .grad was overwritten (=) "
+        "or zeroed after one product had added its share. Another value (42, say): h "
+        "passed its gradient on before both products had added theirs (run _backward in "
+        "the REVERSED topological order).")
+    d.backward()
+    np.testing.assert_allclose(float(x.grad), 30.0, err_msg=(
+        "a second d.backward() changed x.grad: set every .grad to zeros before seeding"))
+    # A chain of 500 operations.
+    start = Tensor(1.0, name="start")
+    y = start
+    for _ in range(500):
+        y = y * 1.001
+    y.backward()
+    np.testing.assert_allclose(
+        float(start.grad), 1.001 ** 500, rtol=1e-9,
+        err_msg="d y / d start for a chain of 500 multiplications by 1.001")
+    # Random graphs: shared parents, repeated calls, the output seeded with ones.
+    checks.check_backpropagation(Tensor, backpropagate, seed=900)
+### BEGIN HIDDEN TESTS
 checks.defined_in_notebook(backpropagate)
-for seed in (90, 91):
-    checks.check_backpropagation(Tensor, backpropagate, seed=seed)
+with graded_alone:
+    for seed in (90, 91):
+        checks.check_backpropagation(Tensor, backpropagate, seed=seed)
 ### END HIDDEN TESTS
 """)
 notebook.markdown(r"""
@@ -887,28 +938,35 @@ def sgd_step(params, learning_rate):
     ### END SOLUTION
 """)
 notebook.test("test_two_layer_loss", 1, """
-rng = np.random.default_rng(0)
-X_small, y_small = rng.normal(size=(4, 2)), np.array([0, 1, 1, 0])
-start = {"W1": rng.normal(size=(2, 3)), "b1": rng.normal(size=3),
-         "W2": rng.normal(size=(3, 1)), "b2": rng.normal(size=1)}
-params = {name: Tensor(value, name=name) for name, value in start.items()}
-loss = two_layer_loss(X_small, y_small, params)
-assert isinstance(loss, Tensor), f"two_layer_loss should return a Tensor, got {type(loss)}"
-static_value, static_gradients = static_two_layer(X_small, y_small, start)
-np.testing.assert_allclose(float(loss.data), static_value, rtol=1e-9, err_msg=(
-    "the loss differs from miniflow's static graph on the same weights"))
-loss.backward()
-for name in start:
-    np.testing.assert_allclose(np.asarray(params[name].grad, dtype=float),
-                               static_gradients[name], rtol=1e-7, atol=1e-12,
-                               err_msg=f"params['{name}'].grad differs from miniflow's")
-### BEGIN HIDDEN TESTS
+# This test grades two_layer_loss alone: inside the with block, Tensor is the
+# grader's own, with right operations and a right backward().
 from autograder import checks
 
-checks.defined_in_notebook(Tensor)
+with checks.in_place_of(globals(), Tensor=checks.reference_tensor()):
+    rng = np.random.default_rng(0)
+    X_small, y_small = rng.normal(size=(4, 2)), np.array([0, 1, 1, 0])
+    start = {"W1": rng.normal(size=(2, 3)), "b1": rng.normal(size=3),
+             "W2": rng.normal(size=(3, 1)), "b2": rng.normal(size=1)}
+    params = {name: Tensor(value, name=name) for name, value in start.items()}
+    loss = two_layer_loss(X_small, y_small, params)
+    assert isinstance(loss, Tensor), f"two_layer_loss should return a Tensor, got {type(loss)}"
+    static_value, static_gradients = static_two_layer(X_small, y_small, start)
+    np.testing.assert_allclose(float(loss.data), static_value, rtol=1e-9, err_msg=(
+        "the loss differs from miniflow's static graph on the same weights. If it is far "
+        "larger, check the shapes: the prediction is a column (n, 1) and y is (n,), so "
+        "prediction - y broadcasts to an (n, n) matrix unless y is reshaped to (-1, 1)"))
+    loss.backward()
+    for name in start:
+        np.testing.assert_allclose(np.asarray(params[name].grad, dtype=float),
+                                   static_gradients[name], rtol=1e-7, atol=1e-12,
+                                   err_msg=f"params['{name}'].grad differs from miniflow's")
+    # Other sizes, and the grader's gradients derived by hand.
+    checks.check_tensor_network(Tensor, two_layer_loss, n=5, d=3, h=4, seed=900)
+### BEGIN HIDDEN TESTS
 checks.defined_in_notebook(two_layer_loss)
-for seed, (n, d, h) in enumerate([(6, 2, 3), (10, 3, 4), (1, 2, 5), (7, 4, 1)]):
-    checks.check_tensor_network(Tensor, two_layer_loss, n=n, d=d, h=h, seed=100 + seed)
+with checks.in_place_of(globals(), Tensor=checks.reference_tensor()):
+    for seed, (n, d, h) in enumerate([(6, 2, 3), (10, 3, 4), (1, 2, 5), (7, 4, 1)]):
+        checks.check_tensor_network(Tensor, two_layer_loss, n=n, d=d, h=h, seed=100 + seed)
 ### END HIDDEN TESTS
 """)
 notebook.test("test_sgd_step", 1, """
@@ -917,6 +975,10 @@ params["w"].grad = np.array([0.5, -1.0])
 sgd_step(params, 0.1)
 np.testing.assert_allclose(np.asarray(params["w"].data, dtype=float), [0.95, 2.1],
                            err_msg="w.data after one step: w - 0.1 * grad")
+# Random parameters of several shapes.
+from autograder import checks
+
+checks.check_tensor_sgd_step(Tensor, sgd_step, seed=900)
 ### BEGIN HIDDEN TESTS
 from autograder import checks
 
