@@ -2,7 +2,11 @@
 
 * the solution notebook, autograded by nbgrader, scores full marks;
 * the blank release notebook scores zero, with no grader error or timeout;
-* every mutant (a known-wrong implementation) loses points;
+* every mutant (a known-wrong implementation) loses points, in one test cell
+  only (one mistake costs one exercise) unless it is wrong in several places;
+* the visible tests alone catch at least ``VISIBLE_TARGET`` of the mutants
+  (a student whose visible tests pass should lose hidden points only for
+  what no visible test could reasonably cover);
 * every cheat of ``autograder.mutants.cheats``, added to the first mutant's
   notebook, scores no more than that mutant alone, and is flagged.
 
@@ -27,7 +31,10 @@ from autograder.mutants import Mutant, load_mutants
 from autograder.mutants.cheats import CHEATS
 from autograder.nbgrader_cli import run_nbgrader
 
-__all__ = ["Check", "selfcheck", "format_table"]
+__all__ = ["Check", "selfcheck", "format_table", "VISIBLE_TARGET"]
+
+#: The share of an assignment's mutants its visible tests must catch.
+VISIBLE_TARGET = 0.8
 
 
 @dataclass
@@ -52,11 +59,23 @@ def _fast_path_environment() -> None:
 
 
 def _run_mutant(path: str, cell: str | None, source: str | None,
-                sandbox: str = "auto") -> tuple[float, float, str]:
-    """Score the notebook at ``path`` with one cell replaced (none for a control run)."""
+                sandbox: str = "auto") -> tuple[float, float, str, str, list[str]]:
+    """Score the notebook at ``path`` with one cell replaced (none for a control run).
+
+    Returns the score, the maximum, the first failure, the first failure a
+    student would have seen before submitting ("" if none), and the grade ids
+    of the test cells that lost points.
+    """
     run = run_notebook(path, {cell: source} if cell is not None else None, sandbox=sandbox)
     caught = [f"{c.grade_id}: {c.message}" for c in run.failed()]
-    return run.score, run.max_score, caught[0][:200] if caught else ""
+    return (run.score, run.max_score, caught[0][:200] if caught else "",
+            run.seen[0][:200] if run.seen else "", [c.grade_id for c in run.failed()])
+
+
+def _blamed_elsewhere(mutant: Mutant, failed: list[str]) -> list[str]:
+    """Test cells a mutant lost points in beyond its one mistake (and its ``also``)."""
+    own = [cell for cell in failed if cell not in mutant.also]
+    return own[1:]
 
 
 def _with_cells(notebook: nbformat.NotebookNode, mutant: Mutant,
@@ -146,20 +165,40 @@ def selfcheck(course: Course, chosen: tuple[Assignment, ...], *, workers: int = 
                                  initializer=_fast_path_environment) as pool:
             futures = [pool.submit(_run_mutant, path, m and m.cell, m and m.source, sandbox)
                        for _, m, path in jobs]
+            visible: dict[str, list[Mutant]] = {}
+            missed: dict[str, list[Mutant]] = {}
             for (assignment, mutant, _), future in zip(jobs, futures):
-                score, max_score, caught = future.result()
+                score, max_score, caught, seen, failed = future.result()
                 if mutant is None:
                     checks.append(Check(assignment.name, "control: solution in the mutant runner",
                                         score, max_score, score == max_score,
                                         caught and "the solution lost points in the mutant "
                                         f"runner, so its verdicts cannot be trusted: {caught}"))
                     continue
+                (visible if seen else missed).setdefault(assignment.name, []).append(mutant)
+                extra = _blamed_elsewhere(mutant, failed)
+                detail = caught or "KEPT FULL MARKS: strengthen the hidden tests"
+                if extra:
+                    detail = (f"ONE MISTAKE COST {len(failed)} EXERCISES ({', '.join(failed)}): "
+                              "make the tests of the others use the reference for it")
                 checks.append(Check(assignment.name, f"mutant {mutant.name}", score, max_score,
-                                    score < max_score,
-                                    caught or "KEPT FULL MARKS: strengthen the hidden tests"))
+                                    score < max_score and not extra, detail))
+        for assignment in chosen:
+            found = len(visible.get(assignment.name, []))
+            total = found + len(missed.get(assignment.name, []))
+            if not total:
+                continue
+            share = found / total
+            checks.append(Check(
+                assignment.name,
+                f"visible tests: catch {found} of {total} mutants ({share:.0%})",
+                found, total, share >= VISIBLE_TARGET,
+                "only the hidden tests catch: " + "; ".join(
+                    m.name for m in missed.get(assignment.name, [])) if found < total else ""))
     order = [a.name for a in course.assignments]
     checks.sort(key=lambda c: (order.index(c.assignment), c.subject != "solution",
-                               c.subject != "blank", not c.subject.startswith("control")))
+                               c.subject != "blank", not c.subject.startswith("control"),
+                               c.subject.startswith("visible")))
     return checks
 
 
@@ -168,7 +207,7 @@ def format_table(checks: list[Check]) -> str:
     for c in checks:
         mark = "ok" if c.ok else "FAIL"
         lines.append(f"{c.assignment:12} {mark:4} {c.score:>3g}/{c.max_score:<3g}  {c.subject}")
-        if c.detail and (not c.ok or c.subject.startswith("mutant")):
+        if c.detail and (not c.ok or c.subject.startswith(("mutant", "visible"))):
             lines.append(f"{'':29}-> {' '.join(c.detail.split())[:200]}")
     failed = [c for c in checks if not c.ok]
     lines.append(f"{len(checks) - len(failed)} of {len(checks)} checks passed"

@@ -2,7 +2,9 @@
 
 For every assignment of the manifest, the solution notebook autograded by
 nbgrader scores full marks, the blank release scores zero without grader
-errors, and every mutant in the mutant library loses points.
+errors, every mutant in the mutant library loses points (in one exercise
+only, unless it is wrong in several places), and the visible tests alone
+catch at least 80% of the mutants.
 """
 
 from __future__ import annotations
@@ -13,9 +15,16 @@ import sys
 import nbformat
 import pytest
 
+from autograder.execute import run_notebook, split_hidden
 from autograder.manifest import load_manifest
-from autograder.mutants import load_mutants
-from autograder.selfcheck import _run_mutant, format_table, selfcheck
+from autograder.mutants import Mutant, load_mutants
+from autograder.selfcheck import (
+    VISIBLE_TARGET,
+    _blamed_elsewhere,
+    _run_mutant,
+    format_table,
+    selfcheck,
+)
 
 COURSE = load_manifest()
 IDS = [a.name for a in COURSE.assignments]
@@ -52,6 +61,11 @@ def test_selfcheck_passes_for_the_whole_course():
     cheating = [c.subject for c in checks if c.subject.startswith("cheating")]
     assert len(cheating) == len(IDS)
     assert all(s.endswith("tried, all lost points") for s in cheating), cheating
+    visible = {c.assignment: c for c in checks if c.subject.startswith("visible tests")}
+    assert set(visible) == set(IDS)
+    for name, check in visible.items():
+        assert check.max_score == len(load_mutants(name))
+        assert check.score / check.max_score >= VISIBLE_TARGET, check
 
 
 def test_a_mutant_that_keeps_full_marks_is_reported_as_a_hole():
@@ -60,10 +74,57 @@ def test_a_mutant_that_keeps_full_marks_is_reported_as_a_hole():
                              as_version=4)
     cell = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("solution"))
     # The solution itself, disguised as a mutant, must be flagged as kept-full-marks.
-    score, max_score, caught = _run_mutant(
+    score, max_score, caught, seen, failed = _run_mutant(
         str(COURSE.root / "source" / first.name / first.notebook_file),
         cell.metadata.nbgrader["grade_id"], cell.source)
-    assert score == max_score and caught == ""
+    assert score == max_score and caught == seen == "" and failed == []
+
+
+def test_a_test_cell_is_split_into_what_students_see_and_what_is_hidden():
+    visible, hidden = split_hidden("a = 1\n### BEGIN HIDDEN TESTS\nb = 2\n"
+                                   "### END HIDDEN TESTS\nc = 3")
+    assert (visible, hidden) == ("a = 1\nc = 3", "b = 2")
+    assert split_hidden("x = 1") == ("x = 1", "")
+
+
+def test_what_only_the_hidden_tests_catch_is_told_apart_from_what_students_see(tmp_path):
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+
+    def test(grade_id, source):
+        cell = nbformat.v4.new_code_cell(source)
+        cell.metadata["nbgrader"] = {"grade": True, "grade_id": grade_id, "locked": True,
+                                     "points": 1, "solution": False, "schema_version": 3}
+        return cell
+
+    notebook.cells = [
+        nbformat.v4.new_code_cell("answer = 41"),
+        test("hidden_only", "assert answer > 0\n### BEGIN HIDDEN TESTS\n"
+                            "assert answer == 42, 'hidden'\n### END HIDDEN TESTS"),
+        test("passes", "assert answer > 1\n### BEGIN HIDDEN TESTS\nassert answer < 100\n"
+                       "### END HIDDEN TESTS"),
+    ]
+    path = tmp_path / "small.ipynb"
+    nbformat.write(notebook, path)
+    run = run_notebook(path, sandbox="none")
+    assert run.score == 1 and run.max_score == 2
+    assert run.seen == [], "no visible test failed: a student saw nothing"
+    assert [c.grade_id for c in run.failed()] == ["hidden_only"]
+    assert run.failed()[0].message == "AssertionError: hidden"
+    seen = run_notebook(path, {"hidden_only": "assert answer < 0, 'visible'"}, sandbox="none")
+    assert seen.seen == ["hidden_only: AssertionError: visible"]
+
+
+def test_a_mistake_may_cost_one_exercise_plus_the_places_it_is_also_wrong_in():
+    alone = Mutant("mse", "a forward mistake", "pass")
+    both = Mutant("mse", "wrong in both", "pass", also=("test_mse_backward",))
+    assert _blamed_elsewhere(alone, ["test_mse_forward"]) == []
+    assert _blamed_elsewhere(alone, ["test_mse_forward", "test_mse_backward"]) == \
+        ["test_mse_backward"]
+    assert _blamed_elsewhere(both, ["test_mse_forward", "test_mse_backward"]) == []
+    assert _blamed_elsewhere(both, ["test_mse_forward", "test_mse_backward", "test_train"]) == \
+        ["test_train"]
 
 
 @pytest.mark.parametrize("command", ["release", "collect", "grade", "flags", "feedback",

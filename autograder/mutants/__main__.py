@@ -1,4 +1,9 @@
-"""``python -m autograder.mutants [ASSIGNMENT ...]``: does every mutant lose points?"""
+"""``python -m autograder.mutants [ASSIGNMENT ...]``: does every mutant lose points?
+
+Each line says whether the hidden tests caught the mutant and whether a
+student would have seen it before submitting (``visible``: a visible test or
+another cell failed) or only in the grade (``hidden``).
+"""
 
 from __future__ import annotations
 
@@ -18,11 +23,12 @@ def main(argv: list[str]) -> int:
             run = run_notebook(notebook, {mutant.cell: mutant.source})
             failed = run.failed()
             status = "caught" if failed else "MISSED"
+            seen = "visible" if run.seen else "hidden"
             holes += not failed
-            print(f"{assignment.name:12} {status:7} {run.score:g}/{run.max_score:g}  "
+            print(f"{assignment.name:12} {status:7} {seen:7} {run.score:g}/{run.max_score:g}  "
                   f"{mutant.name}")
             for cell in failed:
-                print(f"{'':21}{cell.grade_id}: {' '.join(cell.message.split())[:160]}")
+                print(f"{'':29}{cell.grade_id}: {' '.join(cell.message.split())[:160]}")
     return 1 if holes else 0
 
 

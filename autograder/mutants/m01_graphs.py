@@ -82,6 +82,30 @@ MUTANTS = [
                     upstream = consumer.gradients[self]
                     self.gradients[a] += unbroadcast(upstream * b.value, np.shape(a.value))
                     self.gradients[b] += unbroadcast(upstream * a.value, np.shape(b.value))
+    ''', also=("test_mul_backward",)),
+    # Wrong in the forward only: the backward test must not be blamed for it.
+    Mutant("mul", "forward adds instead of multiplying (the backward is right)", '''
+        class Mul(Node):
+            def __init__(self, *inputs, name=None):
+                super().__init__(inputs, name=name)
+
+            def forward(self):
+                total = self.inbound_nodes[0].value
+                for node in self.inbound_nodes[1:]:
+                    total = total + node.value
+                self.value = total
+
+            def backward(self):
+                self.gradients = {n: np.zeros_like(n.value, dtype=float)
+                                  for n in self.inbound_nodes}
+                for consumer in self.outbound_nodes:
+                    upstream = consumer.gradients[self]
+                    for i, node in enumerate(self.inbound_nodes):
+                        local = upstream
+                        for j, other in enumerate(self.inbound_nodes):
+                            if j != i:
+                                local = local * other.value
+                        self.gradients[node] += unbroadcast(local, np.shape(node.value))
     '''),
     Mutant("mul", "forgets to unbroadcast", '''
         class Mul(Node):

@@ -78,7 +78,7 @@ MUTANTS = [
     def forward(self):
         X, W, b = (node.value for node in self.inbound_nodes)
         self.value = W.T @ X.T + b[:, None]
-''')),
+'''), also=("test_linear_backward",)),
     Mutant("linear", "bias gradient not summed over the batch", _linear('''
     def backward(self):
         X, W, b = self.inbound_nodes

@@ -91,7 +91,7 @@ MUTANTS = [
     def backward(self):
         y, a = self.inbound_nodes
         self.gradients = {y: 2.0 / self.m * self.diff, a: -2.0 / self.m * self.diff}
-''')),
+'''), also=("test_mse_backward",)),
     Mutant("mse", "reshapes only a to a column, not y", _mse(forward='''
     def forward(self):
         y, a = (np.asarray(node.value, dtype=float) for node in self.inbound_nodes)
@@ -105,6 +105,14 @@ MUTANTS = [
             y: (2.0 / self.m * self.diff).sum(axis=0).reshape(np.shape(y.value)),
             a: (-2.0 / self.m * self.diff).sum(axis=1).reshape(np.shape(a.value)),
         }
+'''), also=("test_mse_backward",)),
+    # Wrong in the forward only: the backward test must not be blamed for it.
+    Mutant("mse", "forward sums the squares (the backward is right)", _mse(forward='''
+    def forward(self):
+        y, a = (np.asarray(node.value, dtype=float) for node in self.inbound_nodes)
+        self.diff = y.reshape(-1, 1) - a.reshape(-1, 1)
+        self.m = self.diff.shape[0]
+        self.value = np.sum(self.diff ** 2)
 ''')),
     Mutant("mse", "sum instead of mean", _mse(forward='''
     def forward(self):
@@ -119,7 +127,7 @@ MUTANTS = [
             y: (2.0 * self.diff).reshape(np.shape(y.value)),
             a: (-2.0 * self.diff).reshape(np.shape(a.value)),
         }
-''')),
+'''), also=("test_mse_backward",)),
     Mutant("mse", "wrong sign of a's gradient", _mse(backward='''
     def backward(self):
         y, a = self.inbound_nodes
@@ -180,7 +188,7 @@ def _softmax(x):
         self.probabilities = _softmax(logits)
         rows = np.arange(len(labels))
         self.value = -np.mean(np.log(self.probabilities[rows, labels]))
-''')),
+'''), also=("test_cross_entropy_backward",)),
     Mutant("cross_entropy", "stable softmax but -log(softmax): log(0) for a very wrong class",
            _ce(forward='''
     def forward(self):
@@ -205,7 +213,7 @@ def _softmax(x):
         log_sum_exp = np.log(np.exp(shifted).sum(axis=1))
         self.probabilities = _softmax(logits)
         self.value = np.mean(log_sum_exp - shifted[rows, labels])
-''')),
+'''), also=("test_cross_entropy_backward",)),
     Mutant("cross_entropy", "softmax over the wrong axis (the batch)", _ce(softmax='''
 def _softmax(x):
     x = np.asarray(x, dtype=float)
@@ -220,7 +228,7 @@ def _softmax(x):
         shifted = logits - logits.max(axis=0, keepdims=True)
         log_sum_exp = np.log(np.exp(shifted).sum(axis=0, keepdims=True))
         self.value = np.mean(log_sum_exp[0, labels] - shifted[rows, labels])
-''')),
+'''), also=("test_cross_entropy_backward",)),
     Mutant("cross_entropy", "sum over the batch instead of the mean", _ce(forward='''
     def forward(self):
         logits = np.asarray(self.inbound_nodes[0].value, dtype=float)
@@ -238,7 +246,7 @@ def _softmax(x):
         onehot[np.arange(n), labels.value] = 1.0
         self.gradients = {logits: self.probabilities - onehot,
                           labels: np.zeros(np.shape(labels.value))}
-''')),
+'''), also=("test_cross_entropy_backward",)),
     Mutant("cross_entropy", "gradient not divided by the batch size", _ce(backward='''
     def backward(self):
         logits, labels = self.inbound_nodes

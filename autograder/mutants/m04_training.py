@@ -5,7 +5,7 @@ from autograder.mutants import Mutant
 
 def _sgd(body: str) -> str:
     return '''
-def sgd_update(trainables, learning_rate=1e-2):
+def sgd_update(trainables, learning_rate=0.1):
 ''' + body
 
 
@@ -80,7 +80,7 @@ MUTANTS = [
 ''')),
     Mutant("sgd_update", "hard-codes the default learning rate", _sgd('''
     for node in trainables:
-        node.value = node.value - 0.01 * node.gradients[node]
+        node.value = node.value - 0.1 * node.gradients[node]
 ''')),
     Mutant("sgd_update", "returns inside the loop, after the first node", _sgd('''
     for node in trainables:

@@ -159,7 +159,8 @@ MUTANTS = [
         ('out = Tensor(self.data + other.data, parents=(self, other), op="+")',
          'out = Tensor(self.data + other.data, op="+")'))),
     Mutant("tensor", "a @ b multiplies elementwise", _tensor(
-        ("out = Tensor(self.data @ other.data,", "out = Tensor(self.data * other.data,"))),
+        ("out = Tensor(self.data @ other.data,", "out = Tensor(self.data * other.data,")),
+        also=("test_tensor_backward",)),
     Mutant("tensor", "sum() returns a plain number, not a Tensor", _tensor(
         ('''        out = Tensor(self.data.sum(), parents=(self,), op="sum")
 
@@ -167,14 +168,14 @@ MUTANTS = [
             self.grad += np.broadcast_to(out.grad, self.shape)
 
         out._backward = _backward
-        return out''', "        return self.data.sum()"))),
+        return out''', "        return self.data.sum()")), also=("test_tensor_backward",)),
     Mutant("tensor", "sigmoid with the wrong sign, 1 / (1 + e^x)", _tensor(
         ("out = Tensor(np.exp(-np.logaddexp(0.0, -self.data)),",
          "out = Tensor(1.0 / (1.0 + np.exp(self.data)),"))),
     Mutant("tensor", "a * b returns the operand instead of a new Tensor", _tensor(
         ('''        out = Tensor(self.data * other.data, parents=(self, other), op="*")''',
          '''        self.data = self.data * other.data
-        out = self'''))),
+        out = self''')), also=("test_tensor_backward",)),
     # -- Exercise 1: the local backward rules --------------------------------------
     Mutant("tensor", "mul overwrites .grad instead of accumulating (x * x gives x, not 2x)",
            _tensor(("self.grad += unbroadcast(out.grad * other.data, self.shape)",
