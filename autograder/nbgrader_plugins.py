@@ -245,13 +245,22 @@ def explain_limits(nb: NotebookNode, limits: dict[str, Any]) -> None:
 # --- feedback ---------------------------------------------------------------------
 
 def hidden_lines(nb: NotebookNode) -> list[str]:
-    """The distinctive lines of every hidden test region (to recognise them if quoted)."""
+    """The distinctive lines of every hidden test region (to recognise them if quoted).
+
+    A line that also appears outside the hidden regions (``from autograder
+    import checks`` in a visible test, say), whole or as part of a line, is
+    in the students' own notebook, so it is no secret and does not count.
+    """
+    def flat(text: str) -> list[str]:
+        return [" ".join(line.split()) for line in text.splitlines()]
+
+    public = "\n".join(line for cell in nb.cells
+                        for line in flat(HIDDEN.sub("", cell.get("source", ""))))
     lines = []
     for cell in nb.cells:
         for region in HIDDEN.findall(cell.get("source", "")):
-            for line in region.splitlines():
-                text = " ".join(line.split())
-                if len(text) >= 12 and "HIDDEN TESTS" not in text:
+            for text in flat(region):
+                if len(text) >= 12 and "HIDDEN TESTS" not in text and text not in public:
                     lines.append(text)
     return lines
 
