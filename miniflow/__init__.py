@@ -9,7 +9,8 @@ The map:
   ``forward_and_backward`` (with a trace mode), ``value_and_grad``.
 - ``miniflow.training``: ``sgd_update``, ``iterate_minibatches``, ``train_epoch``,
   ``accuracy``, ``progress``.
-- ``miniflow.gradcheck``: numerical gradients and ``check_gradients``.
+- ``miniflow.gradcheck``: numerical gradients, ``check_gradients`` (static graphs)
+  and ``check_tensor_gradients`` (define-by-run tensors).
 - ``miniflow.datasets``: bundled digits and diabetes data, synthetic 2-D sets,
   ``load_mnist`` for MNIST files you already have. Nothing is downloaded.
 - ``miniflow.plotting``: graph drawings, loss curves, digit grids (needs
@@ -19,7 +20,7 @@ The map:
 """
 
 from miniflow import datasets, gradcheck
-from miniflow.gradcheck import check_gradients
+from miniflow.gradcheck import check_gradients, check_tensor_gradients
 from miniflow.graph import (
     GraphError,
     backward_pass,
@@ -59,5 +60,5 @@ __all__ = [
     "GraphError", "topological_sort", "forward_pass", "backward_pass",
     "forward_and_backward", "value_and_grad", "gradient_of",
     "sgd_update", "iterate_minibatches", "train_epoch", "accuracy", "predict_classes",
-    "check_gradients", "gradcheck", "datasets", "progress",
+    "check_gradients", "check_tensor_gradients", "gradcheck", "datasets", "progress",
 ]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import linecache
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,7 @@ __all__ = [
     "relative_error",
     "numerical_gradients",
     "check_gradients",
+    "check_tensor_gradients",
     "GradientCheck",
     "GradientCheckReport",
 ]
@@ -64,9 +65,10 @@ def describe_failure(error: BaseException) -> str:
     """``error`` in a student's terms: which node's forward or backward raised it,
     at which line of the code, and the message.
 
-    The innermost ``forward``/``backward`` of a ``Node`` in the traceback is the
-    one named; the line shown is the innermost line of code below it that is
-    not numpy's, Python's or miniflow's own (a helper the method called, say).
+    The innermost ``forward``/``backward`` of a ``Node`` (or ``_backward`` of a
+    define-by-run tensor) in the traceback is the one named; the line shown is
+    the innermost line of code below it that is not numpy's, Python's or
+    miniflow's own (a helper the method called, say).
     """
     message = f"{type(error).__name__}: {error}"
     library = tuple(os.path.dirname(path) for path in (np.__file__, os.__file__, __file__))
@@ -75,8 +77,12 @@ def describe_failure(error: BaseException) -> str:
     while tb is not None:
         frame = tb.tb_frame
         owner = frame.f_locals.get("self")
-        if frame.f_code.co_name in ("forward", "backward") and isinstance(owner, Node):
-            method = (owner, frame.f_code.co_name, frame.f_code.co_filename, tb.tb_lineno)
+        name = frame.f_code.co_name
+        if name == "_backward":  # a tensor's local rule: it belongs to the result, out
+            owner = frame.f_locals.get("out", owner)
+        if (name in ("forward", "backward") and isinstance(owner, Node)) or (
+                name == "_backward" and owner is not None):
+            method = (owner, name, frame.f_code.co_filename, tb.tb_lineno)
         elif method is not None and not frame.f_code.co_filename.startswith(library):
             method = (*method[:2], frame.f_code.co_filename, tb.tb_lineno)
         tb = tb.tb_next
@@ -143,6 +149,73 @@ def numerical_gradients(
         results.append(gradient)
     evaluate()  # leave the graph holding the unperturbed values
     return results
+
+
+def check_tensor_gradients(
+    function: Callable[[], Any],
+    wrt: Sequence[Any],
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    atol: float = DEFAULT_ATOL,
+    eps: float = 1e-6,
+) -> GradientCheckReport:
+    """``check_gradients`` for define-by-run tensors (assignment 6's ``Tensor``).
+
+    ``function()`` builds the graph from the tensors in ``wrt`` and returns the
+    output tensor; it is called again for every nudge, since a define-by-run
+    graph exists only while it is computed. The analytic gradients are the
+    ``.grad`` that ``output.backward()`` leaves (of ``sum(output.data)``); the
+    numerical ones come from central differences of ``sum(output.data)``.
+    Any object with ``.data``, ``.grad``, ``.name`` and ``backward()`` works.
+    The tensors' values are left as they were.
+
+    >>> print(check_tensor_gradients(lambda: two_layer_loss(X, y, params),
+    ...                              list(params.values())))
+    """
+    wrt = list(wrt)
+    names = [getattr(t, "name", None) or f"tensor {i}" for i, t in enumerate(wrt)]
+    saved = [t.data for t in wrt]
+    originals = [np.array(t.data, dtype=np.float64) for t in wrt]
+    try:
+        output = function()
+        output.backward()
+        analytic = [None if t.grad is None else np.array(t.grad, dtype=np.float64)
+                    for t in wrt]
+    except (ArithmeticError, AttributeError, IndexError, KeyError, LookupError, TypeError,
+            ValueError) as error:
+        broken = describe_failure(error)
+        return GradientCheckReport([
+            GradientCheck(name, None, np.zeros(original.shape), tolerance, broken, atol)
+            for name, original in zip(names, originals)])
+
+    def evaluate() -> float:
+        return float(np.sum(np.asarray(function().data, dtype=np.float64)))
+
+    checks = []
+    try:
+        for tensor, name, original, a in zip(wrt, names, originals, analytic):
+            values = original.copy()
+            tensor.data = values
+            numerical = np.zeros_like(values)
+            flat_value, flat_grad = values.reshape(-1), numerical.reshape(-1)
+            for i in range(flat_value.size):
+                flat_value[i] = original.reshape(-1)[i] + eps
+                plus = evaluate()
+                flat_value[i] = original.reshape(-1)[i] - eps
+                minus = evaluate()
+                flat_value[i] = original.reshape(-1)[i]
+                flat_grad[i] = (plus - minus) / (2 * eps)
+            problem = None
+            if a is None:
+                problem = "no gradient was computed (.grad is None)"
+            elif a.shape != numerical.shape:
+                problem = (f"gradient has shape {a.shape} but the tensor has shape "
+                           f"{numerical.shape}; a gradient always has its tensor's shape")
+            checks.append(GradientCheck(name, a, numerical, tolerance, problem, atol))
+    finally:
+        for tensor, data in zip(wrt, saved):
+            tensor.data = data
+    return GradientCheckReport(checks)
 
 
 @dataclass

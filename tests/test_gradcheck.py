@@ -152,3 +152,64 @@ def test_a_failure_with_several_consumers_points_to_accumulation():
                              [x])
     assert not report.passed
     assert "feeds more than one consumer" in str(report) and "(+=)" in str(report)
+
+
+# -- define-by-run tensors ------------------------------------------------------------------
+
+def _tensor_class():
+    from autograder.checks import reference_tensor
+
+    return reference_tensor()
+
+
+def test_tensor_gradients_of_right_operations_pass_and_values_are_kept():
+    from miniflow import check_tensor_gradients
+
+    Tensor = _tensor_class()
+    rng = np.random.default_rng(0)
+    W, x = Tensor(rng.normal(size=(3, 2)), name="W"), Tensor(rng.normal(size=(4, 3)), name="x")
+    data = W.data
+    report = check_tensor_gradients(lambda: (x @ W).sigmoid().sum(), [W, x])
+    assert report.passed, str(report)
+    assert [c.name for c in report.checks] == ["W", "x"]
+    assert W.data is data, "the tensor's own array is put back"
+
+
+def test_tensor_gradients_find_a_planted_bug_and_say_where():
+    from miniflow import check_tensor_gradients
+
+    Tensor = _tensor_class()
+
+    def broken_square(t):
+        out = Tensor(t.data ** 2, parents=(t,), op="square")
+
+        def _backward():
+            t.grad = t.grad + out.grad * t.data  # the bug: the slope of t**2 is 2 t
+
+        out._backward = _backward
+        return out
+
+    w = Tensor([1.0, -2.0, 3.0], name="w")
+    report = check_tensor_gradients(lambda: broken_square(w).sum(), [w])
+    assert not report.passed
+    assert "w: FAILED" in str(report) and "analytic 3, numerical 6" in str(report)
+
+
+def test_a_tensor_backward_that_raises_is_reported_with_its_line():
+    from miniflow import check_tensor_gradients
+
+    Tensor = _tensor_class()
+
+    def broken(t):
+        out = Tensor(t.data * 2, parents=(t,), op="double")
+
+        def _backward():
+            t.grad = t.grad + out.grad @ np.ones((5, 5))
+
+        out._backward = _backward
+        return out
+
+    w = Tensor([1.0, 2.0], name="w")
+    text = str(check_tensor_gradients(lambda: broken(w).sum(), [w]))
+    assert "w: FAILED" in text and "._backward() raised ValueError" in text
+    assert "out.grad @ np.ones((5, 5))" in text

@@ -859,6 +859,32 @@ draw_recorded(d, show="grad", title="The diamond after d.backward(): the gradien
 plt.show()
 """)
 notebook.markdown(r"""
+### A gradient checker for tensors
+
+`mf.check_gradients` nudges the inputs of a static graph and compares. A
+define-by-run graph exists only while it is computed, so its checker takes a
+**function** that builds it: `mf.check_tensor_gradients(lambda: ..., [tensors])`
+calls it again for every nudge, compares each tensor's `.grad` after
+`backward()` with central differences, and prints the same report. Here it
+finds the bug planted in a new operation, `square`, whose backward forgets
+the 2 of $\frac{d}{dt} t^2 = 2t$:
+""")
+notebook.code("""
+def broken_square(t):
+    \"\"\"t ** 2, with a deliberate bug in its local rule.\"\"\"
+    out = Tensor(t.data ** 2, parents=(t,), op="square")
+
+    def _backward():
+        t.grad += out.grad * t.data   # the bug: the slope of t ** 2 is 2 * t.data
+
+    out._backward = _backward
+    return out
+
+
+w = Tensor([1.0, -2.0, 3.0], name="w")
+print(mf.check_tensor_gradients(lambda: (broken_square(w) * 0.5).sum(), [w]))
+""")
+notebook.markdown(r"""
 **Bonus (not graded).** Does your `topological_order` survive a chain of
 5000 operations? A recursive search stops at Python's recursion limit; one
 with its own stack does not.
@@ -1005,6 +1031,13 @@ print(f"loss: define-by-run {float(loss.data):.10f}   static graph {static_value
 for name in start:
     same = np.allclose(params[name].grad, static_gradients[name], rtol=1e-10, atol=1e-14)
     print(f"gradient of {name}, shape {params[name].grad.shape}: the same as miniflow's: {same}")
+""")
+notebook.markdown(r"""
+And the tensor gradient checker agrees with both, on a batch of 20 points:
+""")
+notebook.code("""
+print(mf.check_tensor_gradients(lambda: two_layer_loss(X[:20], y[:20], params),
+                                list(params.values())))
 """)
 notebook.markdown(r"""
 Now train. Each step **records a new graph**: `two_layer_loss` runs, the
