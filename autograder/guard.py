@@ -31,7 +31,10 @@ __all__ = ["install"]
 
 _WATCHED_MODULES = ("numpy", "numpy.testing", "numpy.linalg", "miniflow", "miniflow.nodes",
                     "miniflow.graph", "miniflow.training", "miniflow.gradcheck",
-                    "autograder", "autograder.checks", "builtins", "math")
+                    "autograder", "autograder.checks", "autograder.checks.core",
+                    "autograder.checks.graphs", "autograder.checks.nodes",
+                    "autograder.checks.training", "autograder.checks.digits",
+                    "autograder.checks.tensors", "builtins", "math")
 # Libraries whose IPython event callbacks are part of a normal kernel.
 _TRUSTED_CALLBACKS = ("matplotlib", "matplotlib_inline", "IPython", "ipykernel", "ipywidgets")
 

@@ -62,11 +62,15 @@ miniflow.nodes._sigmoid = _sigmoid
 ''']},
     "checks_patched_and_the_guard_defeated": {"early": ['''
 import builtins
+import sys
 import autograder.checks as checks
 for name in dir(checks):
     if name.startswith(("check_", "assert_")) or name == "defined_in_notebook":
         setattr(checks, name, lambda *args, **kwargs: None)
-checks._allclose = checks._isclose = checks._array_equal = lambda *a, **k: True
+for module in [m for n, m in sys.modules.items() if n.startswith("autograder.checks")]:
+    for name in ("_allclose", "_isclose", "_array_equal"):  # in every checks module
+        if hasattr(module, name):
+            setattr(module, name, lambda *a, **k: True)
 np.testing.assert_allclose = lambda *args, **kwargs: None
 # The guard keeps its clean state in a closure: reach it and rewrite it.
 for name in dir(builtins):

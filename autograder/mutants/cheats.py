@@ -70,13 +70,17 @@ for name in dir(np.testing):
         setattr(np.testing, name, nothing)
 ''',
     "checks_patched_and_the_guard_blinded": '''
+import sys
 import autograder.checks as checks
 import autograder.guard as guard
 clean = guard._state()  # what the guard saw before anything changed
 for name in dir(checks):
     if name.startswith(("check_", "assert_")) or name == "defined_in_notebook":
         setattr(checks, name, lambda *args, **kwargs: None)
-checks._allclose = checks._isclose = checks._array_equal = lambda *a, **k: True
+for module in [m for n, m in sys.modules.items() if n.startswith("autograder.checks")]:
+    for name in ("_allclose", "_isclose", "_array_equal"):  # in every checks module
+        if hasattr(module, name):
+            setattr(module, name, lambda *a, **k: True)
 np.testing.assert_allclose = lambda *args, **kwargs: None
 guard._state = lambda: clean  # and what it will keep seeing
 ''',

@@ -1,0 +1,340 @@
+"""The comparison core: how the checks compare, diagnose and report.
+
+Everything here is shared by the topic modules: ``assert_close`` (shape,
+then finiteness, then the worst element, with a likely mistake named),
+``diagnose``, ``random_inputs``, ``defined_in_notebook`` (the code under test
+must be the student's own, recognised by what it is), ``in_place_of`` (grade
+one exercise alone), and the helpers that run student code and turn its
+exceptions into messages.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+import miniflow
+from miniflow.gradcheck import describe_failure as _describe_failure
+from miniflow.nodes import Input, Node
+
+__all__ = [
+    "defined_in_notebook",
+    "diagnose",
+    "assert_close",
+    "in_place_of",
+    "miniflow_in_place_of",
+    "random_inputs",
+    "RTOL",
+    "ATOL",
+]
+
+RTOL = 1e-6
+ATOL = 1e-8
+
+# Captured when this module is imported: the grader imports it before any
+# student cell runs (autograder.guard), so code that later replaces numpy's
+# comparisons does not change how these checks compare.
+_allclose, _isclose, _array_equal = np.allclose, np.isclose, np.array_equal
+
+
+def _fail(message: str) -> None:
+    # `raise ... from None`: the student sees our message, not our internals.
+    raise AssertionError(message) from None
+
+
+# -- where the code under test came from ------------------------------------
+
+
+_PACKAGES = tuple(os.path.dirname(os.path.abspath(module.__file__)) + os.sep
+                  for module in (miniflow, sys.modules[__name__.split(".")[0]]))
+
+
+def _course_code(function: Any) -> bool:
+    """Is this function's code miniflow's or the grader's own (whatever it is called)?"""
+    code = getattr(inspect.unwrap(function), "__code__", None) if callable(function) else None
+    filename = os.path.abspath(getattr(code, "co_filename", "") or "")
+    return bool(code) and filename.startswith(_PACKAGES)
+
+
+def _true_ancestors(cls: type) -> list[type]:
+    """Every base class, read through type's own descriptor (a metaclass cannot lie)."""
+    seen: list[type] = []
+    stack = [cls]
+    while stack:
+        klass = stack.pop()
+        if klass in seen:
+            continue
+        seen.append(klass)
+        stack.extend(type.__dict__["__bases__"].__get__(klass))
+    return seen
+
+
+def _reference_inside(obj: Any) -> str | None:
+    """What of miniflow's own code ``obj`` is or holds; None for the student's own."""
+    if inspect.isclass(obj):
+        for klass in _true_ancestors(obj):
+            if klass in (Node, object):
+                continue
+            if klass is not obj and _course_code(getattr(klass, "forward", None)):
+                return f"a subclass of miniflow's {klass.__name__}"
+            for attribute, member in vars(klass).items():
+                member = getattr(member, "__func__", member)
+                if _course_code(member):
+                    return f"{klass.__name__}.{attribute} is miniflow's own code"
+        return None
+    if _course_code(obj):
+        return f"miniflow's {getattr(obj, '__name__', 'code')} under another name"
+    return None
+
+
+def defined_in_notebook(obj: Any, name: str | None = None) -> None:
+    """The class or function under test must be the student's own.
+
+    An ``import`` of miniflow's reference (``from miniflow import Linear``),
+    a subclass of it, or its methods or code under the student's names would
+    pass every check without teaching anything, so it scores zero. It is
+    recognised by what the code is (where its code objects come from, its
+    real base classes), not by what it calls itself.
+    """
+    name = name or getattr(obj, "__name__", repr(obj))
+    module = getattr(obj, "__module__", "") or ""
+    found = _reference_inside(obj)
+    if found is not None or module.split(".")[0] in {"miniflow", "autograder"}:
+        _fail(
+            f"`{name}` is miniflow's reference implementation ({found or f'from {module}'}), "
+            f"not yours. Write `{name}` yourself in the solution cell above, run that "
+            "cell, then run this test again."
+        )
+    if obj is None or (inspect.isclass(obj) and not issubclass(obj, Node)
+                       and name not in {"Tensor"}):
+        _fail(f"`{name}` should be a subclass of miniflow's Node, got {obj!r}.")
+
+
+# -- comparing arrays with an explanation -----------------------------------
+
+
+def _as_float_array(value: Any, what: str) -> np.ndarray:
+    try:
+        return np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        _fail(f"{what} should be a number or numpy array, got {type(value).__name__}: "
+              f"{value!r:.200}")
+        raise  # unreachable; keeps type checkers content
+
+
+def diagnose(expected: np.ndarray, got: np.ndarray, *, batch_size: int | None = None) -> str:
+    """The likely mistake behind ``got`` when ``expected`` was right, or ''."""
+    if got.shape != expected.shape:
+        if got.ndim == expected.ndim + 1 and got.shape[1:] == expected.shape:
+            return ("it still has the batch dimension: a bias (or anything broadcast over the "
+                    "batch) needs its gradient summed over the batch, e.g. .sum(axis=0).")
+        if got.size == expected.size:
+            return (f"the numbers may be right but the shape is not: reshape to "
+                    f"{expected.shape} (a gradient always has the shape of its input).")
+        return ""
+    if not np.all(np.isfinite(got)) and np.all(np.isfinite(expected)):
+        return ("it contains NaN or inf although the right answer is finite: for large "
+                "inputs, compute it stably (for softmax, subtract each row's maximum "
+                "before np.exp).")
+    scale = np.max(np.abs(expected)) if expected.size else 0.0
+    if scale == 0:
+        return ""
+
+    def same(a: np.ndarray, b: np.ndarray) -> bool:
+        return bool(_allclose(a, b, rtol=1e-5, atol=1e-9 * max(scale, 1.0)))
+
+    if same(got, -expected):
+        return "it has the wrong sign: check the order of a subtraction or a minus sign."
+    if same(got, 0.5 * expected):
+        return ("it is exactly half of the right value: with two consumers, the second "
+                "contribution overwrote the first. Accumulate with += over all outbound nodes.")
+    if same(got, 2.0 * expected):
+        return "it is exactly twice the right value: one contribution was counted twice."
+    if batch_size and batch_size > 1:
+        if same(got, batch_size * expected):
+            return (f"it is {batch_size} (the batch size) times too large: divide by the "
+                    "batch size (the loss is a mean, not a sum).")
+        if same(got, expected / batch_size):
+            return f"it is {batch_size} (the batch size) times too small: divided once too often."
+    if same(got, np.zeros_like(expected)):
+        return "it is all zeros: was the gradient computed and stored in self.gradients?"
+    return ""
+
+
+def assert_close(
+    got: Any, expected: Any, *, what: str, batch_size: int | None = None,
+    rtol: float = RTOL, atol: float = ATOL,
+) -> None:
+    """Shape, then finiteness, then values; the message names the worst element."""
+    if got is None:
+        _fail(f"{what}: got None, expected an array of shape {np.shape(expected)}.")
+    got_array = _as_float_array(got, what)
+    expected_array = np.asarray(expected, dtype=np.float64)
+    hint = diagnose(expected_array, got_array, batch_size=batch_size)
+    if got_array.shape != expected_array.shape:
+        _fail(f"{what}: shape {got_array.shape}, expected {expected_array.shape}"
+              + (f"; {hint}" if hint else "."))
+    if _allclose(got_array, expected_array, rtol=rtol, atol=atol, equal_nan=False):
+        return
+    error = np.abs(got_array - expected_array)
+    worst = np.unravel_index(int(np.nanargmax(np.where(np.isnan(error), np.inf, error))),
+                             error.shape) if error.ndim else ()
+    index = tuple(int(i) for i in worst)
+    _fail(f"{what} is wrong at element {index}: expected {expected_array[worst]:.6g}, "
+          f"got {got_array[worst]:.6g} (shape {expected_array.shape})."
+          + (f" Likely mistake: {hint}" if hint else ""))
+
+
+class in_place_of:  # noqa: N801 (used as a statement: with checks.in_place_of(...))
+    """``with checks.in_place_of(globals(), Tensor=...):`` in a test cell.
+
+    Inside the block each name given points to the grader's version, so the
+    test grades one exercise alone, not also the ones it builds on (one
+    mistake costs one exercise); afterwards the student's own is back, even
+    when the block failed. A ``with`` block, unlike ``try``/``finally``, keeps
+    IPython's traceback pointing at the assert that failed.
+    """
+
+    def __init__(self, namespace: dict, **replacements: Any) -> None:
+        self.namespace, self.replacements = namespace, replacements
+        self.saved: dict[str, Any] = {}
+
+    def __enter__(self) -> None:
+        self.saved = {}
+        for name, replacement in self.replacements.items():
+            if name in self.namespace:
+                self.saved[name] = self.namespace[name]
+            self.namespace[name] = replacement
+
+    def __exit__(self, *error: Any) -> bool:
+        for name in self.replacements:
+            if name in self.saved:
+                self.namespace[name] = self.saved[name]
+            else:
+                self.namespace.pop(name, None)
+        return False
+
+
+def miniflow_in_place_of(namespace: dict, *names: str) -> in_place_of:
+    """``with checks.miniflow_in_place_of(globals(), "sgd_update"):``: miniflow's
+    functions of those names in place of the notebook's while the block runs."""
+    return in_place_of(namespace, **{name: getattr(miniflow, name) for name in names})
+
+
+# -- random inputs -----------------------------------------------------------
+
+
+def random_inputs(shapes: Sequence[tuple[int, ...]], seed: int, *, scale: float = 1.0
+                  ) -> list[np.ndarray]:
+    """Float64 normal arrays of the given shapes, from a fixed seed."""
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=shape) * scale for shape in shapes]
+
+
+def _build(cls: type, values: Sequence[Any], names: Sequence[str] | None
+           ) -> tuple[list[Input], Node]:
+    names = list(names) if names else [f"input{i}" for i in range(len(values))]
+    inputs = [Input(n) for n in names]
+    try:
+        node = cls(*inputs)
+    except Exception as error:  # the student's constructor
+        _fail(f"{cls.__name__}({', '.join(names)}) raised {type(error).__name__}: {error}")
+        raise
+    return inputs, node
+
+
+def _pinned(student: type, reference: type) -> type:
+    """``student``, whose forward still runs, but whose value is then the reference's.
+
+    Backward checks build this class, so that they judge ``backward`` alone:
+    a wrong forward is the forward test's failure, not also the backward's
+    (one mistake costs one exercise). State the student's forward keeps for
+    its backward (a cached difference, say) is the student's own.
+    """
+    def forward(self: Node) -> None:
+        student.forward(self)
+        values = [np.array(n.value) for n in self.inbound_nodes]
+        inputs, ref = _build(reference, values, None)
+        for node, value in zip(inputs, values):
+            node.value = value
+        _reference_quietly(ref.forward)
+        self.value = ref.value
+
+    return type(student.__name__, (student,),
+                {"forward": forward, "__qualname__": student.__qualname__,
+                 "__module__": student.__module__})
+
+
+def _run(what: str, function: Callable[[], Any]) -> Any:
+    try:
+        return function()
+    except AssertionError:
+        raise
+    except Exception as error:
+        # Name the node and the line when the error comes from a forward or backward.
+        plain = f"{type(error).__name__}: {error}"
+        described = _describe_failure(error)
+        if described == plain:
+            _fail(f"{what} raised {plain}")
+        _fail(described if what.endswith(("forward()", "backward()"))
+              else f"{what}: {described}")
+
+
+def _describe_inputs(names: Sequence[str], values: Sequence[Any]) -> str:
+    return ", ".join(f"{n}: shape {np.shape(v)}" for n, v in zip(names, values))
+
+
+def _as_arrays(values: Sequence[Any]) -> list[np.ndarray]:
+    return [np.array(v) for v in values]
+
+
+def _value_range(values: Sequence[Any]) -> str:
+    floats = [np.asarray(v, dtype=np.float64) for v in values
+              if np.issubdtype(np.asarray(v).dtype, np.floating) and np.size(v)]
+    if not floats:
+        return ""
+    low = min(float(v.min()) for v in floats)
+    high = max(float(v.max()) for v in floats)
+    return f" with values from {low:.4g} to {high:.4g}"
+
+
+def _call_without_warnings(what: str, function: Callable[[], Any], context: str) -> Any:
+    """Run student code with every warning turned into a failure that explains it.
+
+    A numpy RuntimeWarning ("overflow encountered in exp") would otherwise go
+    to stderr, where nbgrader silently scores the whole cell zero.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(over="warn", divide="warn", invalid="warn", under="ignore"):
+            try:
+                return function()
+            except AssertionError:
+                raise
+            except Warning as warning:
+                _fail(
+                    f"{what} warned \"{type(warning).__name__}: {warning}\" for {context}. "
+                    "A warning means an intermediate result overflowed (or a log saw 0) even "
+                    "if the final answer looks right. Rewrite the computation so that no "
+                    "intermediate value overflows: np.exp should only see numbers <= 0 "
+                    "(subtract each row's own maximum first, use np.logaddexp, or "
+                    "log-sum-exp)."
+                )
+            except Exception as error:
+                _fail(f"{what} raised {type(error).__name__}: {error} (for {context})")
+
+
+def _reference_quietly(function: Callable[[], Any]) -> Any:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with np.errstate(all="ignore"):
+            return function()

@@ -1,0 +1,456 @@
+"""Checks for nodes, layers and losses (01_graphs ``Mul``, 02_layers, 03_losses).
+
+A node is compared with miniflow's reference on seeded random inputs:
+forward value, gradients (starting from the reference forward value, so a
+wrong forward is not blamed on a right backward), two consumers, repeated
+inputs, numerical gradients, shapes, stability, and known mistakes named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+import miniflow
+from autograder.checks.core import (
+    _allclose,
+    _as_arrays,
+    _as_float_array,
+    _build,
+    _call_without_warnings,
+    _describe_inputs,
+    _fail,
+    _isclose,
+    _pinned,
+    _reference_quietly,
+    _run,
+    _value_range,
+    assert_close,
+)
+from miniflow.graph import topological_sort
+from miniflow.nodes import Add, DummyGrad, Input, Mul, Node
+
+__all__ = [
+    "check_forward",
+    "check_backward",
+    "check_fan_out",
+    "check_repeated_input",
+    "check_against_numerical",
+    "check_function",
+    "check_probability_rows",
+    "check_stable_forward",
+    "check_gradient_shapes",
+    "check_known_mistakes",
+    "check_forward_mistakes",
+    "check_loss_after_linear",
+]
+
+
+def check_forward(
+    student: type, reference: type, values: Sequence[Any], *,
+    names: Sequence[str] | None = None, batch_size: int | None = None,
+) -> None:
+    """``student(*inputs).forward()`` must give the reference's value."""
+    names = list(names) if names else [f"input{i}" for i in range(len(values))]
+    feed_values = [np.array(v) for v in values]
+    inputs, node = _build(student, feed_values, names)
+    ref_inputs, ref_node = _build(reference, feed_values, names)
+    graph = _run("topological_sort", lambda: topological_sort(dict(zip(inputs, feed_values))))
+    ref_graph = topological_sort(dict(zip(ref_inputs, [np.array(v) for v in values])))
+    _run(f"{student.__name__}.forward()", lambda: [n.forward() for n in graph])
+    for n in ref_graph:
+        n.forward()
+    assert_close(node.value, ref_node.value, batch_size=batch_size,
+                 what=f"{student.__name__}.value for inputs ({_describe_inputs(names, values)})")
+
+
+def _gradients(cls: type, values: Sequence[Any], names: Sequence[str], wrt: Sequence[int],
+               upstream: Any, *, loss: bool = False) -> tuple[Node, list[Input], list[Any]]:
+    """Gradients of ``cls(*inputs)`` w.r.t. the inputs at positions ``wrt``.
+
+    With ``loss`` the node is the end of the graph (no consumer sends it a
+    gradient), as a loss node is when training.
+    """
+    inputs, node = _build(cls, values, names)
+    feed = dict(zip(inputs, [np.array(v) for v in values]))
+    if not loss:
+        dummy = DummyGrad(node)
+        feed[dummy] = upstream
+    graph = _run("topological_sort", lambda: topological_sort(feed))
+    _run(f"{cls.__name__}.forward()", lambda: [n.forward() for n in graph])
+    _run(f"{cls.__name__}.backward()", lambda: [n.backward() for n in reversed(graph)])
+    return node, inputs, [node.gradients.get(inputs[i], None) if isinstance(node.gradients, dict)
+                          else None for i in wrt]
+
+
+def check_backward(
+    student: type, reference: type, values: Sequence[Any], *,
+    names: Sequence[str] | None = None, wrt: Sequence[int] | None = None,
+    upstream: Any = None, batch_size: int | None = None, seed: int = 0, loss: bool = False,
+) -> None:
+    """``student``'s gradients w.r.t. each input must equal the reference's.
+
+    The upstream gradient is random (from ``seed``) unless given, so a
+    backward that ignores it is caught. With ``loss=True`` the node is the
+    last node of the graph (a loss): no upstream gradient is sent.
+    """
+    names = list(names) if names else [f"input{i}" for i in range(len(values))]
+    wrt = list(range(len(values))) if wrt is None else list(wrt)
+    ref_inputs, ref_node = _build(reference, values, names)
+    graph = topological_sort(dict(zip(ref_inputs, [np.array(v) for v in values])))
+    for n in graph:
+        n.forward()
+    if upstream is None:
+        upstream = np.random.default_rng(seed).normal(size=np.shape(ref_node.value))
+    _, _, expected = _gradients(reference, values, names, wrt, upstream, loss=loss)
+    node, _, got = _gradients(_pinned(student, reference), values, names, wrt, upstream,
+                              loss=loss)
+    for i, g, e in zip(wrt, got, expected):
+        what = (f"{student.__name__}.gradients[{names[i]}] (inputs: "
+                f"{_describe_inputs(names, values)})")
+        if g is None:
+            _fail(f"{what} was not set: backward() must store the gradient for every input "
+                  f"in self.gradients, keyed by the input node.")
+        assert_close(g, e, what=what, batch_size=batch_size)
+
+
+def check_fan_out(
+    student: type, reference: type, values: Sequence[Any], *,
+    names: Sequence[str] | None = None, wrt: Sequence[int] | None = None, seed: int = 0,
+) -> None:
+    """The student's node feeds two consumers: its inputs' gradients must add both.
+
+    Both consumers multiply by the same random array ``c``, so the right
+    gradient is that of ``2 * c * node``; overwriting gives exactly half.
+    """
+    names = list(names) if names else [f"input{i}" for i in range(len(values))]
+    wrt = list(range(len(values))) if wrt is None else list(wrt)
+
+    def gradients(cls: type) -> list[Any]:
+        inputs, node = _build(cls, values, names)
+        c = Input("c")
+        total = Add(Mul(node, c), Mul(node, c))
+        feed = dict(zip(inputs, [np.array(v) for v in values]))
+        probe = topological_sort({**feed, c: 0.0})
+        for n in probe:
+            n.forward()
+        feed[c] = np.random.default_rng(seed).normal(size=np.shape(node.value))
+        _, grads = _run(f"{cls.__name__} with two consumers",
+                        lambda: miniflow.value_and_grad(total, feed, [inputs[i] for i in wrt]))
+        return grads
+
+    expected, got = gradients(reference), gradients(_pinned(student, reference))
+    for i, g, e in zip(wrt, got, expected):
+        assert_close(g, e, what=(f"gradient of {names[i]} when one {student.__name__} node "
+                                 "feeds two consumers"))
+
+
+def check_repeated_input(student: type, reference: type, value: Any, *, copies: int = 2,
+                         seed: int = 0) -> None:
+    """``student(x, x)``: the same input twice must get both contributions once."""
+    def gradient(cls: type) -> Any:
+        x = Input("x")
+        node = _run(f"{cls.__name__}(x, x)", lambda: cls(*([x] * copies)))
+        dummy = DummyGrad(node)
+        upstream = np.random.default_rng(seed).normal(size=np.shape(value))
+        _, (dx,) = _run(f"{cls.__name__}(x, x)", lambda: miniflow.value_and_grad(
+            dummy, {x: np.array(value), dummy: upstream}, [x]))
+        return dx
+
+    assert_close(gradient(_pinned(student, reference)), gradient(reference),
+                 what=f"gradient of x in {student.__name__}({', '.join(['x'] * copies)})")
+
+
+def check_against_numerical(
+    student: type, values: Sequence[Any], *, names: Sequence[str] | None = None,
+    wrt: Sequence[int] | None = None, tolerance: float = 1e-5,
+    reference: type | None = None,
+) -> None:
+    """The student's backward must agree with central differences of the forward.
+
+    The forward differentiated is the reference's (``reference``, by default
+    miniflow's node of the same name when there is one): a correct backward
+    is not blamed for a wrong forward, which the forward test reports.
+    """
+    names = list(names) if names else [f"input{i}" for i in range(len(values))]
+    wrt = list(range(len(values))) if wrt is None else list(wrt)
+    if reference is None:
+        candidate = getattr(miniflow, student.__name__, None)
+        if isinstance(candidate, type) and issubclass(candidate, Node):
+            reference = candidate
+    inputs, node = _build(_pinned(student, reference) if reference else student, values, names)
+    feed = dict(zip(inputs, [np.array(v) for v in values]))
+    report = _run(f"checking {student.__name__}'s gradients numerically",
+                  lambda: miniflow.check_gradients(node, feed, [inputs[i] for i in wrt],
+                                                   tolerance=tolerance))
+    if not report.passed:
+        _fail(f"{student.__name__}'s backward disagrees with a numerical gradient of "
+              f"{'the right' if reference else 'its'} forward:\n{report}")
+
+
+# -- layers and losses (02_layers, 03_losses) ----------------------------------
+
+_KnownMistake = Callable[[list[np.ndarray], Any, list[np.ndarray]], Sequence[Any]]
+
+
+def check_function(student_fn: Callable[[Any], Any], reference_fn: Callable[[Any], Any],
+                   inputs: Sequence[Any], *, name: str) -> None:
+    """``student_fn(x) == reference_fn(x)`` for each x: finite, and without any warning.
+
+    Used for the numerically delicate helpers (``_sigmoid``, ``_softmax``): an
+    input of +-1000 must give the right finite answer and no RuntimeWarning.
+    """
+    for x in inputs:
+        x = np.array(x, dtype=np.float64)
+        expected = np.asarray(_reference_quietly(lambda: reference_fn(x.copy())),
+                              dtype=np.float64)
+        context = f"x of shape {x.shape}{_value_range([x])}"
+        got = _call_without_warnings(f"{name}(x)", lambda: student_fn(x.copy()), context)
+        assert_close(got, expected, what=f"{name}(x) for {context}")
+
+
+def check_probability_rows(student_fn: Callable[[Any], Any], x: Any, *,
+                           name: str = "_softmax") -> None:
+    """Each row of ``student_fn(x)`` must be a distribution: >= 0 and summing to 1."""
+    x = np.array(x, dtype=np.float64)
+    got = _as_float_array(_run(f"{name}(x)", lambda: student_fn(x.copy())), f"{name}(x)")
+    if got.shape != x.shape:
+        _fail(f"{name}(x) has shape {got.shape} for x of shape {x.shape}: softmax keeps the "
+              "shape, one probability per logit.")
+    sums = got.sum(axis=-1)
+    if np.all(np.isfinite(got)) and not _allclose(sums, 1.0, atol=1e-8):
+        hint = ""
+        if x.ndim == 2 and _allclose(got.sum(axis=0), 1.0):
+            hint = (" Its columns sum to 1 instead: normalise over axis=1 (the classes of one "
+                    "example), not axis=0 (the batch).")
+        elif _isclose(got.sum(), 1.0):
+            hint = (" The whole array sums to 1: normalise each row on its own "
+                    "(.sum(axis=1, keepdims=True)).")
+        _fail(f"each row of {name}(x) should sum to 1 (one probability distribution per "
+              f"example), but the row sums are {np.array2string(sums, precision=4)} for x of "
+              f"shape {x.shape}.{hint}")
+    if np.any(got < 0):
+        _fail(f"{name}(x) has negative entries: probabilities are never negative.")
+
+
+def check_stable_forward(
+    student: type, reference: type, values: Sequence[Any], *,
+    names: Sequence[str] | None = None, batch_size: int | None = None,
+) -> None:
+    """Like ``check_forward`` for extreme inputs (+-1000): finite, right and no warning."""
+    names = list(names) if names else [f"input{i}" for i in range(len(values))]
+    arrays = _as_arrays(values)
+    ref_inputs, ref_node = _build(reference, arrays, names)
+    ref_graph = topological_sort(dict(zip(ref_inputs, _as_arrays(values))))
+    _reference_quietly(lambda: [n.forward() for n in ref_graph])
+    inputs, node = _build(student, arrays, names)
+    graph = _run("topological_sort", lambda: topological_sort(dict(zip(inputs, arrays))))
+    context = f"inputs ({_describe_inputs(names, values)}){_value_range(values)}"
+    _call_without_warnings(f"{student.__name__}.forward()",
+                           lambda: [n.forward() for n in graph], context)
+    assert_close(node.value, ref_node.value, batch_size=batch_size,
+                 what=f"{student.__name__}.value for {context}")
+
+
+def check_gradient_shapes(
+    student: type, values: Sequence[Any], *, names: Sequence[str] | None = None,
+    wrt: Sequence[int] | None = None, seed: int = 0, loss: bool = False,
+) -> None:
+    """Every gradient must have its input's shape; checked before any value.
+
+    Names the shape mistakes of matrix code: a transposed gradient, a gradient
+    that kept the batch dimension, a matrix product whose shapes do not fit.
+    """
+    names = list(names) if names else [f"input{i}" for i in range(len(values))]
+    wrt = list(range(len(values))) if wrt is None else list(wrt)
+    arrays = _as_arrays(values)
+    inputs, node = _build(student, arrays, names)
+    feed: dict[Node, Any] = dict(zip(inputs, arrays))
+    dummy = None
+    if not loss:
+        dummy = DummyGrad(node)
+        feed[dummy] = None
+    graph = _run("topological_sort", lambda: topological_sort(feed))
+    _run(f"{student.__name__}.forward()", lambda: [n.forward() for n in graph])
+    if dummy is not None:
+        dummy.upstream = np.random.default_rng(seed).normal(size=np.shape(node.value))
+    context = f"inputs: {_describe_inputs(names, values)}"
+    try:
+        for n in reversed(graph):
+            n.backward()
+    except Exception as error:
+        text = str(error)
+        hint = ""
+        if "non-broadcastable output operand" in text:
+            hint = (" An in-place += tried to add a larger array into a smaller one: did a "
+                    "gradient keep the batch dimension? A bias's gradient is summed over the "
+                    "batch (axis=0).")
+        elif "could not be broadcast" in text:
+            hint = (" Two arrays of different shapes were combined: most likely a gradient "
+                    "does not have its input's shape (a transposed product, or a batch "
+                    "dimension left in). Write down the shape of each gradient you compute.")
+        elif "matmul" in text or "not aligned" in text:
+            hint = (" The shapes of a matrix product do not fit. Write down each factor's "
+                    "shape: the result must have the shape of the input whose gradient it "
+                    "is, which tells you which factor to transpose and in which order to "
+                    "multiply.")
+        _fail(f"{student.__name__}.backward() raised {type(error).__name__}: {error} "
+              f"({context}).{hint}")
+    for i in wrt:
+        gradient = node.gradients.get(inputs[i]) if isinstance(node.gradients, dict) else None
+        what = f"{student.__name__}.gradients[{names[i]}] ({context})"
+        if gradient is None:
+            _fail(f"{what} was not set: backward() must store the gradient for every input "
+                  "in self.gradients, keyed by the input node.")
+        got = _as_float_array(gradient, what)
+        shape = tuple(np.shape(arrays[i]))
+        if got.shape == shape:
+            continue
+        if got.ndim == 2 and len(shape) == 2 and got.shape == shape[::-1]:
+            _fail(f"{what} has shape {got.shape}, the transpose of {names[i]}'s shape {shape}. "
+                  "A gradient always has its input's shape: check the order of the matrix "
+                  "product and which factor is transposed (A @ B has A's rows and B's "
+                  "columns).")
+        if got.size == int(np.prod(shape)):
+            hint = (f"it has the right number of elements, so reshape it to {shape} "
+                    f"(.reshape(np.shape({names[i]}.value))).")
+        elif got.ndim == len(shape) + 1 and got.shape[1:] == shape:
+            hint = (f"it has an extra leading dimension of {got.shape[0]}: if {names[i]} was "
+                    "broadcast over the batch (like a bias), sum its gradient over the batch "
+                    "(.sum(axis=0)).")
+        else:
+            hint = (f"a gradient always has its input's shape; "
+                    f"np.zeros_like({names[i]}.value) starts one with the right shape.")
+        _fail(f"{what} has shape {got.shape}, expected {names[i]}'s shape {shape}: {hint}")
+
+
+def check_known_mistakes(
+    student: type, reference: type, values: Sequence[Any],
+    mistakes: dict[str, _KnownMistake], *, names: Sequence[str] | None = None,
+    wrt: Sequence[int] | None = None, seed: int = 0, loss: bool = False,
+) -> None:
+    """Fail with a precise message when the student's gradients equal a known mistake.
+
+    ``mistakes`` maps a description (what the student did and how to fix it)
+    to ``f(values, upstream, expected) -> gradients``: the wrong gradients
+    that mistake gives, one per input in ``wrt`` (None where it does not
+    matter). ``upstream`` is the gradient ``check_backward`` sends with the
+    same ``seed`` (None for a loss). A mistake is only named when it differs
+    from the right answer on these inputs. Gradients that match nothing are
+    left to ``check_backward``, which runs next.
+    """
+    names = list(names) if names else [f"input{i}" for i in range(len(values))]
+    wrt = list(range(len(values))) if wrt is None else list(wrt)
+    ref_inputs, ref_node = _build(reference, values, names)
+    graph = topological_sort(dict(zip(ref_inputs, _as_arrays(values))))
+    _reference_quietly(lambda: [n.forward() for n in graph])
+    upstream = None if loss else np.random.default_rng(seed).normal(
+        size=np.shape(ref_node.value))
+    _, _, expected = _reference_quietly(
+        lambda: _gradients(reference, values, names, wrt, upstream, loss=loss))
+    expected = [np.asarray(e, dtype=np.float64) for e in expected]
+    try:
+        _, _, got = _gradients(_pinned(student, reference), values, names, wrt, upstream,
+                               loss=loss)
+        got = [None if g is None else np.array(g, dtype=np.float64) for g in got]
+    except (AssertionError, TypeError, ValueError):
+        return  # the student's code fails outright: check_backward says how
+    for description, mistake in mistakes.items():
+        try:
+            wrong = _reference_quietly(lambda: mistake(_as_arrays(values), upstream,
+                                                       [e.copy() for e in expected]))
+        except Exception:
+            continue  # this mistake is impossible for these shapes
+        compared = 0
+        for g, w, e in zip(got, wrong, expected):
+            if w is None:
+                continue
+            w = np.asarray(w, dtype=np.float64)
+            if w.shape != e.shape or _allclose(w, e, rtol=1e-5, atol=1e-9):
+                compared = 0  # indistinguishable from the right answer here
+                break
+            if g is None or g.shape != w.shape or not _allclose(g, w, rtol=1e-5, atol=1e-9):
+                compared = 0
+                break
+            compared += 1
+        if compared:
+            _fail(f"{student.__name__}'s gradients (inputs: {_describe_inputs(names, values)}) "
+                  f"are wrong in a recognisable way: {description}")
+
+
+def check_forward_mistakes(
+    student: type, reference: type, values: Sequence[Any],
+    mistakes: dict[str, Callable[[list[np.ndarray], np.ndarray], Any]], *,
+    names: Sequence[str] | None = None,
+) -> None:
+    """Fail with a precise message when the student's value equals a known mistake.
+
+    ``mistakes`` maps a description to ``f(values, expected) -> wrong value``.
+    A mistake is only named when it differs from the right value on these
+    inputs; anything else is left to ``check_forward``, which runs next.
+    """
+    names = list(names) if names else [f"input{i}" for i in range(len(values))]
+    ref_inputs, ref_node = _build(reference, values, names)
+    ref_graph = topological_sort(dict(zip(ref_inputs, _as_arrays(values))))
+    _reference_quietly(lambda: [n.forward() for n in ref_graph])
+    expected = np.asarray(ref_node.value, dtype=np.float64)
+    inputs, node = _build(student, values, names)
+    try:
+        graph = topological_sort(dict(zip(inputs, _as_arrays(values))))
+        for n in graph:
+            n.forward()
+        got = np.array(node.value, dtype=np.float64)
+    except Exception:
+        return  # the student's code fails outright: check_forward says how
+    for description, mistake in mistakes.items():
+        try:
+            wrong = np.asarray(_reference_quietly(
+                lambda: mistake(_as_arrays(values), expected.copy())), dtype=np.float64)
+        except Exception:
+            continue
+        if wrong.shape != expected.shape or _allclose(wrong, expected, rtol=1e-5, atol=1e-9):
+            continue
+        if got.shape == wrong.shape and _allclose(got, wrong, rtol=1e-5, atol=1e-9):
+            _fail(f"{student.__name__}.value (inputs: {_describe_inputs(names, values)}) is "
+                  f"wrong in a recognisable way: {description}")
+
+
+def check_loss_after_linear(
+    student: type, reference: type, X: Any, W: Any, b: Any, target: Any, *,
+    target_position: int,
+) -> None:
+    """The student's loss on top of miniflow's ``Linear``: a whole small network.
+
+    ``target`` (regression targets or class labels) is the loss's input at
+    ``target_position``; the layer's output is the other one. The gradients of
+    X, W and b must match the reference graph's. The loss's value is the
+    reference's (its forward has a test of its own), so only the backward is
+    judged here.
+    """
+    student = _pinned(student, reference)
+    feed_values = {"X": np.array(X, dtype=np.float64), "W": np.array(W, dtype=np.float64),
+                   "b": np.array(b, dtype=np.float64), "target": np.array(target)}
+
+    def network(cls: type) -> tuple[Node, dict[Node, Any], list[Input]]:
+        nodes = {name: Input(name) for name in feed_values}
+        layer = miniflow.Linear(nodes["X"], nodes["W"], nodes["b"], name="linear")
+        pair = [nodes["target"], layer] if target_position == 0 else [layer, nodes["target"]]
+        try:
+            loss = cls(*pair)
+        except Exception as error:
+            _fail(f"{cls.__name__} after a Linear layer raised {type(error).__name__}: {error}")
+            raise
+        feed = {nodes[name]: value.copy() for name, value in feed_values.items()}
+        return loss, feed, [nodes["X"], nodes["W"], nodes["b"]]
+
+    shapes = ", ".join(f"{k}: shape {v.shape}" for k, v in feed_values.items())
+    ref_loss, ref_feed, ref_wrt = network(reference)
+    _, expected = miniflow.value_and_grad(ref_loss, ref_feed, ref_wrt)
+    loss, feed, wrt = network(student)
+    _, got = _run(f"{student.__name__} after a Linear layer ({shapes})",
+                  lambda: miniflow.value_and_grad(loss, feed, wrt))
+    for node, g, e in zip(wrt, got, expected):
+        assert_close(g, e, what=(f"the gradient of {node.name} through a Linear layer and "
+                                 f"your {student.__name__} ({shapes})"))
