@@ -79,21 +79,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 0 if report.placed or not report.skipped else 1
 
 
-def print_table(results: list) -> None:
-    print(f"{'student':18} {'assignment':14} {'score':>9}  status / notes")
-    for r in results:
-        score = f"{r.score:g}/{r.max_score:g}"
-        notes = "; ".join(r.notes)
-        flagged = f"  [FLAGGED: {len(r.flags)}]" if getattr(r, "flags", None) else ""
-        print(f"{r.student:18} {r.assignment:14} {score:>9}  {r.status}"
-              + (f": {notes}" if notes else "") + flagged)
-    if any(getattr(r, "flags", None) for r in results):
-        print("flagged submissions did something the exercises never need: "
-              "python -m autograder flags")
-
-
 def cmd_grade(args: argparse.Namespace) -> int:
-    from autograder.grading import grade
+    from autograder.grading import grade, print_results
 
     course = load_manifest()
     done: list = []
@@ -125,7 +112,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         print("nothing to grade: collect submissions into submitted/<student>/<assignment>/ "
               "first (python -m autograder collect SOURCE)")
         return 1
-    print_table(results)
+    print_results(results)
     return 0
 
 

@@ -24,7 +24,7 @@ import nbformat
 from autograder.collect import collect
 from autograder.feedback import write_feedback
 from autograder.gradebook import add_flags_column, register_assignments
-from autograder.grading import GradeResult, copy_course_skeleton, grade
+from autograder.grading import GradeResult, copy_course_skeleton, grade, print_results
 from autograder.manifest import Assignment, Course, load_manifest
 from autograder.mutants import load_mutants
 from autograder.nbgrader_cli import run_nbgrader
@@ -91,8 +91,6 @@ def verdict(results: list[GradeResult], expected: dict[str, str]) -> list[str]:
 def run_demo(source_course: Course, output: Path | None = None, *, workers: int = 2,
              assignments: tuple[Assignment, ...] | None = None, sandbox: str = "auto") -> int:
     """The whole term on a synthetic class; 0 when every grade is as expected."""
-    from autograder.__main__ import print_table
-
     root = Path(output) if output else Path(tempfile.mkdtemp(prefix="miniflow-demo-"))
     if root.exists() and any(root.iterdir()):
         raise ValueError(f"{root} is not empty; give --output a new or empty folder")
@@ -115,7 +113,7 @@ def run_demo(source_course: Course, output: Path | None = None, *, workers: int 
           f"({', '.join(students)}); could not place {len(report.skipped)} file(s)")
     print(f"3. grade: {len(report.placed)} submission(s) on {workers} worker(s)")
     results = grade(course, chosen, students=None, workers=workers, sandbox=sandbox)
-    print_table(results)
+    print_results(results)
     print("4. feedback")
     pages = write_feedback(course, chosen)
     print("5. export")

@@ -40,7 +40,7 @@ from autograder.manifest import Assignment, Course
 from autograder.review import Review, review_submission
 
 __all__ = ["CellGrade", "GradeResult", "Prepared", "copy_course_skeleton", "grade",
-           "grade_in_worker", "prepare_submission", "score_notebook"]
+           "grade_in_worker", "prepare_submission", "print_results", "score_notebook"]
 
 @dataclass
 class CellGrade:
@@ -463,3 +463,17 @@ def _course_config(course: Course) -> Any:
     from traitlets.config.loader import PyFileConfigLoader
 
     return PyFileConfigLoader("nbgrader_config.py", path=str(course.root)).load_config()
+
+
+def print_results(results: list) -> None:
+    """The grade table of a run, one line per submission (``grade`` and ``demo``)."""
+    print(f"{'student':18} {'assignment':14} {'score':>9}  status / notes")
+    for r in results:
+        score = f"{r.score:g}/{r.max_score:g}"
+        notes = "; ".join(r.notes)
+        flagged = f"  [FLAGGED: {len(r.flags)}]" if getattr(r, "flags", None) else ""
+        print(f"{r.student:18} {r.assignment:14} {score:>9}  {r.status}"
+              + (f": {notes}" if notes else "") + flagged)
+    if any(getattr(r, "flags", None) for r in results):
+        print("flagged submissions did something the exercises never need: "
+              "python -m autograder flags")
