@@ -193,11 +193,15 @@ def test_grades_reach_the_course_gradebook_and_export(graded):
 
 
 def _hidden_lines(source) -> set[str]:
+    """Lines of the hidden tests that students cannot read in their own notebook."""
     lines = set()
+    public = "\n".join(re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", cell.source,
+                              flags=re.DOTALL) for cell in source.cells)
     for cell in source.cells:
         for block in re.findall(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", cell.source,
                                 flags=re.DOTALL):
-            lines.update(line.strip() for line in block.splitlines() if len(line.strip()) > 8)
+            lines.update(line.strip() for line in block.splitlines()
+                         if len(line.strip()) > 8 and line.strip() not in public)
     return lines
 
 
