@@ -34,7 +34,6 @@ class CellResult:
     points: float
     max_points: float
     message: str = ""
-    visible_message: str = ""   # the visible part's failure, which a student sees
 
 
 def split_hidden(source: str) -> tuple[str, str]:
@@ -129,8 +128,7 @@ def run_notebook(path: str | Path, replacements: Mapping[str, str] | None = None
             if hidden:
                 points = 0.0
             grade_id = cell.metadata.nbgrader["grade_id"]
-            run.cells.append(CellResult(grade_id, points or 0.0, max_points,
-                                        seen or hidden, seen))
+            run.cells.append(CellResult(grade_id, points or 0.0, max_points, seen or hidden))
         else:
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "a code cell")
         if seen:

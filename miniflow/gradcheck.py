@@ -93,6 +93,27 @@ def describe_failure(error: BaseException) -> str:
     return f"{owner!r}.{name}() raised {message}" + (f" (at `{code}`)" if code else "")
 
 
+#: What a student's forward or backward raises that a check reports rather than crashes on.
+_REPORTED_ERRORS = (ArithmeticError, AttributeError, LookupError, TypeError, ValueError)
+
+
+def _central_differences(values: np.ndarray, evaluate: Callable[[], float],
+                         eps: float) -> np.ndarray:
+    """d evaluate() / d values, nudging each element of ``values`` in place by +-eps
+    (and putting it back)."""
+    gradient = np.zeros_like(values)
+    flat_value, flat_grad = values.reshape(-1), gradient.reshape(-1)
+    for i in range(flat_value.size):
+        original = flat_value[i]
+        flat_value[i] = original + eps
+        plus = evaluate()
+        flat_value[i] = original - eps
+        minus = evaluate()
+        flat_value[i] = original
+        flat_grad[i] = (plus - minus) / (2 * eps)
+    return gradient
+
+
 def _multi_use(graph: list[Node]) -> list[Node]:
     """Nodes whose value reaches more than one consumer (or one consumer twice)."""
     return [n for n in graph if len(n.outbound_nodes) > 1]
@@ -136,17 +157,7 @@ def numerical_gradients(
                 f"{w!r} holds {value.dtype} values; only floating inputs have gradients."
             )
         w.value = value
-        gradient = np.zeros_like(value)
-        flat_value, flat_grad = value.reshape(-1), gradient.reshape(-1)
-        for i in range(flat_value.size):
-            original = flat_value[i]
-            flat_value[i] = original + eps
-            plus = evaluate()
-            flat_value[i] = original - eps
-            minus = evaluate()
-            flat_value[i] = original
-            flat_grad[i] = (plus - minus) / (2 * eps)
-        results.append(gradient)
+        results.append(_central_differences(value, evaluate, eps))
     evaluate()  # leave the graph holding the unperturbed values
     return results
 
@@ -181,12 +192,8 @@ def check_tensor_gradients(
         output.backward()
         analytic = [None if t.grad is None else np.array(t.grad, dtype=np.float64)
                     for t in wrt]
-    except (ArithmeticError, AttributeError, IndexError, KeyError, LookupError, TypeError,
-            ValueError) as error:
-        broken = describe_failure(error)
-        return GradientCheckReport([
-            GradientCheck(name, None, np.zeros(original.shape), tolerance, broken, atol)
-            for name, original in zip(names, originals)])
+    except _REPORTED_ERRORS as error:
+        return _broken_report(names, [o.shape for o in originals], error, tolerance, atol)
 
     def evaluate() -> float:
         return float(np.sum(np.asarray(function().data, dtype=np.float64)))
@@ -194,24 +201,10 @@ def check_tensor_gradients(
     checks = []
     try:
         for tensor, name, original, a in zip(wrt, names, originals, analytic):
-            values = original.copy()
-            tensor.data = values
-            numerical = np.zeros_like(values)
-            flat_value, flat_grad = values.reshape(-1), numerical.reshape(-1)
-            for i in range(flat_value.size):
-                flat_value[i] = original.reshape(-1)[i] + eps
-                plus = evaluate()
-                flat_value[i] = original.reshape(-1)[i] - eps
-                minus = evaluate()
-                flat_value[i] = original.reshape(-1)[i]
-                flat_grad[i] = (plus - minus) / (2 * eps)
-            problem = None
-            if a is None:
-                problem = "no gradient was computed (.grad is None)"
-            elif a.shape != numerical.shape:
-                problem = (f"gradient has shape {a.shape} but the tensor has shape "
-                           f"{numerical.shape}; a gradient always has its tensor's shape")
-            checks.append(GradientCheck(name, a, numerical, tolerance, problem, atol))
+            tensor.data = original.copy()
+            numerical = _central_differences(tensor.data, evaluate, eps)
+            checks.append(_compared(name, a, numerical, tolerance, atol,
+                                    empty=".grad is None", holder="tensor"))
     finally:
         for tensor, data in zip(wrt, saved):
             tensor.data = data
@@ -320,26 +313,36 @@ def check_gradients(
     """
     wrt = list(wrt)
     feed = _as_float64(feed_dict)
-    graph = topological_sort(_as_float64(feed_dict))
-    shared = [n for n in _multi_use(graph) if not isinstance(n, DummyGrad)]
+    shared = [n for n in _multi_use(topological_sort(feed)) if not isinstance(n, DummyGrad)]
     try:
         _, analytic = value_and_grad(node, feed, wrt)
-    except (ArithmeticError, AttributeError, IndexError, KeyError, LookupError, TypeError,
-            ValueError) as error:
-        # A backward (or forward) that raises is a finding to report, not a crash.
-        broken = describe_failure(error)
-        numerical = [np.zeros(np.shape(feed[w])) for w in wrt]
-        return GradientCheckReport([GradientCheck(w.name, None, n, tolerance, broken, atol)
-                                    for w, n in zip(wrt, numerical)], shared)
+    except _REPORTED_ERRORS as error:
+        return _broken_report([w.name for w in wrt], [np.shape(feed[w]) for w in wrt], error,
+                              tolerance, atol, shared)
     analytic = [None if a is None else np.array(a, dtype=np.float64) for a in analytic]
     numerical = numerical_gradients(node, feed, wrt, eps=eps)
-    checks = []
-    for w, a, n in zip(wrt, analytic, numerical):
-        problem = None
-        if a is None:
-            problem = "no gradient was computed (backward left it empty)"
-        elif a.shape != n.shape:
-            problem = (f"gradient has shape {a.shape} but the input has shape {n.shape}; "
-                       "a gradient always has its input's shape")
-        checks.append(GradientCheck(w.name, a, n, tolerance, problem, atol))
-    return GradientCheckReport(checks, shared)
+    return GradientCheckReport([_compared(w.name, a, n, tolerance, atol,
+                                          empty="backward left it empty", holder="input")
+                                for w, a, n in zip(wrt, analytic, numerical)], shared)
+
+
+def _compared(name: str, analytic: np.ndarray | None, numerical: np.ndarray,
+              tolerance: float, atol: float, *, empty: str, holder: str) -> GradientCheck:
+    """One input's comparison; a missing or misshapen gradient is named before values."""
+    problem = None
+    if analytic is None:
+        problem = f"no gradient was computed ({empty})"
+    elif analytic.shape != numerical.shape:
+        problem = (f"gradient has shape {analytic.shape} but the {holder} has shape "
+                   f"{numerical.shape}; a gradient always has its {holder}'s shape")
+    return GradientCheck(name, analytic, numerical, tolerance, problem, atol)
+
+
+def _broken_report(names: Sequence[str], shapes: Sequence[tuple[int, ...]],
+                   error: BaseException, tolerance: float, atol: float,
+                   shared: list[Node] | None = None) -> GradientCheckReport:
+    """A forward or backward that raised: a finding to report, not a crash."""
+    broken = describe_failure(error)
+    return GradientCheckReport([GradientCheck(name, None, np.zeros(shape), tolerance, broken,
+                                              atol) for name, shape in zip(names, shapes)],
+                               shared or [])
