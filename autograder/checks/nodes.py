@@ -30,7 +30,7 @@ from autograder.checks.core import (
     assert_close,
 )
 from miniflow.graph import topological_sort
-from miniflow.nodes import Add, DummyGrad, Input, Mul, Node
+from miniflow.nodes import Add, DummyGrad, Input, Mul, Node, _sigmoid
 
 __all__ = [
     "check_forward",
@@ -44,6 +44,7 @@ __all__ = [
     "check_gradient_shapes",
     "check_known_mistakes",
     "check_forward_mistakes",
+    "known_mistakes",
     "check_loss_after_linear",
 ]
 
@@ -415,6 +416,72 @@ def check_forward_mistakes(
         if got.shape == wrong.shape and _allclose(got, wrong, rtol=1e-5, atol=1e-9):
             _fail(f"{student.__name__}.value (inputs: {_describe_inputs(names, values)}) is "
                   f"wrong in a recognisable way: {description}")
+
+
+# -- the mistakes students make, by exercise --------------------------------------
+#
+# Each maps a description (what went wrong and how to fix it) to the wrong
+# answer that mistake gives: ``f(values, upstream, expected) -> gradients``
+# for a backward (check_known_mistakes), ``f(values, expected) -> value`` for
+# a forward (check_forward_mistakes). Visible and hidden tests share them, so
+# a student whose visible test fails reads the same "likely mistake" as the
+# grade would.
+
+
+def _onehot_over_n(values: Sequence[np.ndarray]) -> np.ndarray:
+    labels = np.asarray(values[1]).astype(int)
+    onehot = np.zeros(np.shape(values[0]))
+    onehot[np.arange(len(labels)), labels] = 1.0
+    return onehot / len(labels)
+
+
+_LOSS_WITHOUT_SEED = (
+    "the gradients are all zero. A loss has no consumers, so a loop over "
+    "self.outbound_nodes never runs: its upstream gradient is dL/dL = 1.")
+
+_KNOWN_MISTAKES: dict[str, dict[str, Callable[..., Any]]] = {
+    "Linear.backward": {
+        "dX = G @ W is missing a transpose; it is G @ W.T, "
+        "(batch, n_out) @ (n_out, n_in).": lambda v, g, e: [g @ v[1], None, None],
+        "the upstream gradient is ignored: multiply by G = consumer.gradients[self] "
+        "(dX = G @ W.T, dW = X.T @ G, db = G summed over the batch).":
+            lambda v, g, e: [np.ones_like(g) @ v[1].T, v[0].T @ np.ones_like(g),
+                             np.ones_like(g).sum(axis=0)],
+    },
+    "Sigmoid.backward": {
+        "the slope was computed from the input x, as x * (1 - x); use the output "
+        "s = self.value: s * (1 - s).": lambda v, g, e: [g * v[0] * (1 - v[0])],
+        "the upstream gradient is ignored: multiply s * (1 - s) by consumer.gradients[self].":
+            lambda v, g, e: [_sigmoid(v[0]) * (1 - _sigmoid(v[0]))],
+    },
+    "MSE.forward": {
+        "y - a broadcast to an (m, m) matrix of every target minus every prediction. "
+        "Reshape both to columns first: y.reshape(-1, 1) - a.reshape(-1, 1).":
+            lambda v, e: np.mean((v[0].reshape(-1) - v[1].reshape(-1, 1)) ** 2),
+    },
+    "MSE.backward": {
+        _LOSS_WITHOUT_SEED: lambda v, g, e: [0 * e[0], 0 * e[1]],
+        "the factor 2 from the derivative of the square is missing: "
+        "d/da (y - a)^2 = -2 (y - a).": lambda v, g, e: [e[0] / 2, e[1] / 2],
+    },
+    "CrossEntropyWithSoftmax.backward": {
+        _LOSS_WITHOUT_SEED: lambda v, g, e: [0 * e[0]],
+        "the gradient is the softmax alone: subtract the one-hot labels, "
+        "(softmax - onehot) / N.": lambda v, g, e: [e[0] + _onehot_over_n(v)],
+    },
+}
+
+
+def known_mistakes(exercise: str) -> dict[str, Callable[..., Any]]:
+    """The recognisable mistakes of one exercise, e.g. ``known_mistakes("Linear.backward")``.
+
+    For ``check_known_mistakes`` (a ``.backward``) or ``check_forward_mistakes``
+    (a ``.forward``). Raises KeyError naming the exercises that have some.
+    """
+    if exercise not in _KNOWN_MISTAKES:
+        raise KeyError(f"no known mistakes for {exercise!r}; there are some for "
+                       f"{', '.join(sorted(_KNOWN_MISTAKES))}")
+    return dict(_KNOWN_MISTAKES[exercise])
 
 
 def check_loss_after_linear(

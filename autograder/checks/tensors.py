@@ -24,13 +24,14 @@ from autograder.checks.core import (
     _run,
     assert_close,
 )
-from miniflow.nodes import Input, _sigmoid
+from miniflow.nodes import Input, _sigmoid, unbroadcast
 
 __all__ = [
     "reference_topological_order",
     "reference_tensor",
     "check_tensor_forward",
     "check_tensor_backward",
+    "known_tensor_mistakes",
     "check_backpropagation",
     "check_topological_order",
     "check_tensor_network",
@@ -263,6 +264,43 @@ def _backward_error_hint(text: str) -> str:
 
 
 _TensorMistake = Callable[[list[np.ndarray], np.ndarray], Sequence[Any]]
+
+
+# What students get wrong in a local backward rule, by operation: a description
+# (what went wrong and how to fix it) -> f(arrays, upstream) -> the wrong
+# contributions. Visible and hidden tests share them (check_tensor_backward's
+# ``mistakes``).
+_TENSOR_MISTAKES: dict[str, dict[str, _TensorMistake]] = {
+    "a * b": {
+        "each operand's gradient uses its own value. For out = a * b, a.grad gets "
+        "out.grad * b.data (the OTHER operand) and b.grad gets out.grad * a.data.":
+            lambda v, g: [unbroadcast(g * v[0], v[0].shape), unbroadcast(g * v[1], v[1].shape)],
+        "the upstream gradient out.grad is ignored: multiply the local derivative by it.":
+            lambda v, g: [unbroadcast(np.ones_like(g) * v[1], v[0].shape),
+                          unbroadcast(np.ones_like(g) * v[0], v[1].shape)],
+    },
+    "a @ b": {
+        "a transpose is missing or misplaced. For out = a @ b: a.grad += out.grad @ b.data.T "
+        "and b.grad += a.data.T @ out.grad.": lambda v, g: [g @ v[1], v[0] @ g],
+        "the factors are in the wrong order. For out = a @ b: a.grad += out.grad @ b.data.T "
+        "and b.grad += a.data.T @ out.grad.": lambda v, g: [v[1].T @ g, g @ v[0].T],
+    },
+    "a.sigmoid()": {
+        "the derivative is taken from the input. The slope of the sigmoid is s * (1 - s) "
+        "with s = out.data, the OUTPUT.": lambda v, g: [g * v[0] * (1 - v[0])],
+        "the upstream gradient out.grad is ignored: add out.grad * s * (1 - s).":
+            lambda v, g: [_sigmoid(v[0]) * (1 - _sigmoid(v[0]))],
+    },
+}
+
+
+def known_tensor_mistakes(operation: str) -> dict[str, _TensorMistake]:
+    """The recognisable mistakes in one operation's ``_backward``: ``"a * b"``, ``"a @ b"``
+    or ``"a.sigmoid()"``, for ``check_tensor_backward(..., mistakes=...)``."""
+    if operation not in _TENSOR_MISTAKES:
+        raise KeyError(f"no known mistakes for {operation!r}; there are some for "
+                       f"{', '.join(sorted(_TENSOR_MISTAKES))}")
+    return dict(_TENSOR_MISTAKES[operation])
 
 
 def check_tensor_backward(

@@ -231,6 +231,14 @@ for seed, (batch, n_in, n_out) in enumerate(shapes):
 ### END HIDDEN TESTS
 """)
 notebook.test("test_linear_backward", 3, """
+from autograder import checks
+
+# First: is it a mistake students often make? (Silent unless it is.)
+mistakes = checks.known_mistakes("Linear.backward")
+for shapes in [[(4, 3), (3, 3), (3,)], [(5, 3), (3, 2), (2,)]]:
+    values = checks.random_inputs(shapes, seed=901)
+    checks.check_known_mistakes(Linear, mf.Linear, values, mistakes, names=["X", "W", "b"],
+                                seed=1)
 # The lab's example with upstream gradient [[1, 2], [3, 4]].
 X, W, b = Input("X"), Input("W"), Input("b")
 upstream = DummyGrad(Linear(X, W, b))
@@ -244,10 +252,7 @@ for name, got in [("dX", dX), ("dW", dW), ("db", db)]:
     assert got.shape == want.shape, (f"{name}: expected shape {want.shape}, got {got.shape} "
                                      "(a gradient has the shape of its input)")
     np.testing.assert_allclose(got, want, err_msg=f"{name} for the lab's example")
-# Beyond the example: a random batch of 5 and a layer that feeds two consumers.
-from autograder import checks
-
-values = checks.random_inputs([(5, 3), (3, 2), (2,)], seed=901)
+# Beyond the example: the random batch of 5, and a layer that feeds two consumers.
 checks.check_gradient_shapes(Linear, values, names=["X", "W", "b"], seed=1)
 checks.check_backward(Linear, mf.Linear, values, names=["X", "W", "b"], batch_size=5, seed=1)
 checks.check_fan_out(Linear, mf.Linear, values, names=["X", "W", "b"], seed=1)
@@ -256,14 +261,7 @@ from autograder import checks
 
 checks.defined_in_notebook(Linear)
 names = ["X", "W", "b"]
-mistakes = {
-    "dX = G @ W is missing a transpose; it is G @ W.T, "
-    "(batch, n_out) @ (n_out, n_in).": lambda v, g, e: [g @ v[1], None, None],
-    "the upstream gradient is ignored: multiply by G = consumer.gradients[self] "
-    "(dX = G @ W.T, dW = X.T @ G, db = G summed over the batch).":
-        lambda v, g, e: [np.ones_like(g) @ v[1].T, v[0].T @ np.ones_like(g),
-                         np.ones_like(g).sum(axis=0)],
-}
+mistakes = checks.known_mistakes("Linear.backward")
 rng = np.random.default_rng(21)
 shapes = [(1, 3, 2), (6, 4, 3), (5, 2, 7), (4, 3, 3)]
 shapes += [tuple(int(k) for k in rng.integers(1, 10, size=3)) for _ in range(3)]
@@ -423,6 +421,12 @@ checks.check_stable_forward(Sigmoid, mf.Sigmoid, [np.array([[1000., -1000.], [-8
 ### END HIDDEN TESTS
 """)
 notebook.test("test_sigmoid_backward", 3, """
+from autograder import checks
+
+# First: is it a mistake students often make? (Silent unless it is.)
+values = checks.random_inputs([(4, 3)], seed=901, scale=3.0)
+mistakes = checks.known_mistakes("Sigmoid.backward")
+checks.check_known_mistakes(Sigmoid, mf.Sigmoid, values, mistakes, names=["x"], seed=1)
 # Sigmoid of [-10, 0, 10] with upstream gradient 0.5: the slopes are ~0, 0.25, ~0.
 x = Input("x")
 upstream = DummyGrad(Sigmoid(x))
@@ -431,22 +435,14 @@ dx = np.asarray(dx, dtype=float)
 assert dx.shape == (3,), f"expected a gradient of shape (3,) like x, got {dx.shape}"
 np.testing.assert_allclose(dx, [0., 0.125, 0.], atol=1e-4,
                            err_msg="upstream * s * (1 - s) with s the sigmoid's output")
-# Beyond the example: random values, and a Sigmoid that feeds two consumers.
-from autograder import checks
-
-values = checks.random_inputs([(4, 3)], seed=901, scale=3.0)
+# Beyond the example: the random values, and a Sigmoid that feeds two consumers.
 checks.check_backward(Sigmoid, mf.Sigmoid, values, names=["x"], seed=1)
 checks.check_fan_out(Sigmoid, mf.Sigmoid, values, names=["x"], seed=1)
 ### BEGIN HIDDEN TESTS
 from autograder import checks
 
 checks.defined_in_notebook(Sigmoid)
-mistakes = {
-    "the slope was computed from the input x, as x * (1 - x); use the output "
-    "s = self.value: s * (1 - s).": lambda v, g, e: [g * v[0] * (1 - v[0])],
-    "the upstream gradient is ignored: multiply s * (1 - s) by consumer.gradients[self].":
-        lambda v, g, e: [mf.nodes._sigmoid(v[0]) * (1 - mf.nodes._sigmoid(v[0]))],
-}
+mistakes = checks.known_mistakes("Sigmoid.backward")
 rng = np.random.default_rng(60)
 with np.errstate(all="ignore"):  # overflow is graded in the forward test, not here
     for seed in range(4):

@@ -178,6 +178,13 @@ class MSE(Node):
         ### END SOLUTION
 """)
 notebook.test("test_mse_forward", 2, """
+from autograder import checks
+
+# First: is it a mistake students often make? (Silent unless it is.)
+mistakes = checks.known_mistakes("MSE.forward")
+for shapes in [[(5,), (5,)], [(5, 1), (5, 1)], [(5,), (5, 1)], [(5, 1), (5,)]]:
+    checks.check_forward_mistakes(MSE, mf.MSE, checks.random_inputs(shapes, seed=900), mistakes,
+                                  names=["y", "a"])
 # The worked example, with the predictions as a vector and then as a column.
 for a_shape in [(3,), (3, 1)]:
     y, a = Input("y"), Input("a")
@@ -191,8 +198,6 @@ for a_shape in [(3,), (3, 1)]:
         f"23.41667, got {value.item():.6g}" + (": reshape both to columns before subtracting"
                                                if a_shape == (3, 1) else ""))
 # Random targets and predictions, m = 5, in every mix of (m,) and (m, 1).
-from autograder import checks
-
 for shapes in [[(5,), (5,)], [(5, 1), (5, 1)], [(5,), (5, 1)], [(5, 1), (5,)]]:
     checks.check_forward(MSE, mf.MSE, checks.random_inputs(shapes, seed=900), names=["y", "a"],
                          batch_size=5)
@@ -200,11 +205,7 @@ for shapes in [[(5,), (5,)], [(5, 1), (5, 1)], [(5,), (5, 1)], [(5, 1), (5,)]]:
 from autograder import checks
 
 checks.defined_in_notebook(MSE)
-mistakes = {
-    "y - a broadcast to an (m, m) matrix of every target minus every prediction. "
-    "Reshape both to columns first: y.reshape(-1, 1) - a.reshape(-1, 1).":
-        lambda v, e: np.mean((v[0].reshape(-1) - v[1].reshape(-1, 1)) ** 2),
-}
+mistakes = checks.known_mistakes("MSE.forward")
 rng = np.random.default_rng(80)
 sizes = [1, 3, 7] + [int(k) for k in rng.integers(2, 15, size=2)]
 for seed, m in enumerate(sizes):
@@ -215,6 +216,13 @@ for seed, m in enumerate(sizes):
 ### END HIDDEN TESTS
 """)
 notebook.test("test_mse_backward", 2, """
+from autograder import checks
+
+# First: is it a mistake students often make? (Silent unless it is.)
+mistakes = checks.known_mistakes("MSE.backward")
+for shapes in [[(5,), (5,)], [(5, 1), (5, 1)], [(5,), (5, 1)], [(5, 1), (5,)]]:
+    checks.check_known_mistakes(MSE, mf.MSE, checks.random_inputs(shapes, seed=901), mistakes,
+                                names=["y", "a"], loss=True)
 # The worked example: dL/dy = 2/3 * (y - a) and dL/da = -2/3 * (y - a).
 for a_shape in [(3,), (3, 1)]:
     y, a = Input("y"), Input("a")
@@ -230,8 +238,6 @@ for a_shape in [(3,), (3, 1)]:
     np.testing.assert_allclose(da.reshape(-1), [2.3333, 2., 4.6667], atol=1e-4,
                                err_msg="dL/da (note the minus sign)")
 # Random values, m = 5, in every mix of (m,) and (m, 1).
-from autograder import checks
-
 for shapes in [[(5,), (5,)], [(5, 1), (5, 1)], [(5,), (5, 1)], [(5, 1), (5,)]]:
     values = checks.random_inputs(shapes, seed=901)
     checks.check_gradient_shapes(MSE, values, names=["y", "a"], loss=True)
@@ -241,13 +247,7 @@ from autograder import checks
 
 checks.defined_in_notebook(MSE)
 names = ["y", "a"]
-mistakes = {
-    "the gradients are all zero. A loss has no consumers, so a loop over "
-    "self.outbound_nodes never runs: its upstream gradient is dL/dL = 1.":
-        lambda v, g, e: [0 * e[0], 0 * e[1]],
-    "the factor 2 from the derivative of the square is missing: "
-    "d/da (y - a)^2 = -2 (y - a).": lambda v, g, e: [e[0] / 2, e[1] / 2],
-}
+mistakes = checks.known_mistakes("MSE.backward")
 rng = np.random.default_rng(90)
 sizes = [1, 4, 9] + [int(k) for k in rng.integers(2, 15, size=2)]
 for seed, m in enumerate(sizes):
@@ -514,6 +514,13 @@ checks.check_stable_forward(CrossEntropyWithSoftmax, mf.CrossEntropyWithSoftmax,
 ### END HIDDEN TESTS
 """)
 notebook.test("test_cross_entropy_backward", 3, """
+from autograder import checks
+
+# First: is it a mistake students often make? (Silent unless it is.)
+values = [np.random.default_rng(901).normal(size=(4, 3)) * 2, np.array([2, 0, 1, 1])]
+checks.check_known_mistakes(CrossEntropyWithSoftmax, mf.CrossEntropyWithSoftmax, values,
+                            checks.known_mistakes("CrossEntropyWithSoftmax.backward"),
+                            names=["logits", "labels"], wrt=[0], loss=True)
 # The worked example: the gradient is softmax - onehot = [[0.1863, -0.6928, 0.5065]].
 logits, labels = Input("logits"), Input("labels")
 cost = CrossEntropyWithSoftmax(logits, labels)
@@ -529,10 +536,7 @@ np.testing.assert_allclose(dlogits, [[0.1863, -0.6928, 0.5065]], atol=1e-4,
 dlabels = np.asarray(dlabels, dtype=float)
 assert dlabels.shape == (1,) and np.all(dlabels == 0), (
     f"the labels' gradient should be zeros of shape (1,), got {dlabels}")
-# A random batch of 4 rows: the gradient is divided by N = 4.
-from autograder import checks
-
-values = [np.random.default_rng(901).normal(size=(4, 3)) * 2, np.array([2, 0, 1, 1])]
+# The random batch of 4 rows: the gradient is divided by N = 4.
 checks.check_gradient_shapes(CrossEntropyWithSoftmax, values, names=["logits", "labels"],
                              loss=True)
 checks.check_backward(CrossEntropyWithSoftmax, mf.CrossEntropyWithSoftmax, values,
@@ -544,22 +548,7 @@ from autograder import checks
 
 checks.defined_in_notebook(CrossEntropyWithSoftmax)
 names = ["logits", "labels"]
-
-
-def onehot_over_n(values):
-    labels_value = values[1]
-    onehot = np.zeros(values[0].shape)
-    onehot[np.arange(len(labels_value)), labels_value] = 1.0
-    return onehot / len(labels_value)
-
-
-mistakes = {
-    "the gradients are all zero. A loss has no consumers, so a loop over "
-    "self.outbound_nodes never runs: its upstream gradient is dL/dL = 1.":
-        lambda v, g, e: [0 * e[0]],
-    "the gradient is the softmax alone: subtract the one-hot labels, "
-    "(softmax - onehot) / N.": lambda v, g, e: [e[0] + onehot_over_n(v)],
-}
+mistakes = checks.known_mistakes("CrossEntropyWithSoftmax.backward")
 rng = np.random.default_rng(110)
 with np.errstate(all="ignore"):  # warnings are graded in the forward test, not here
     for trial in range(5):

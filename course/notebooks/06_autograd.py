@@ -643,14 +643,15 @@ from autograder import checks
 values = checks.random_inputs([(4, 3), (3,)], seed=903)
 checks.check_tensor_backward(Tensor, lambda p, q: p + q, np.add, values, what="a + b", seed=1)
 checks.check_tensor_backward(Tensor, lambda p, q: p * q, np.multiply, values, what="a * b",
-                             seed=1)
+                             seed=1, mistakes=checks.known_tensor_mistakes("a * b"))
 checks.check_tensor_backward(Tensor, lambda p, q: p @ q, np.matmul,
                              checks.random_inputs([(2, 3), (3, 4)], seed=904), what="a @ b",
-                             seed=1)
+                             seed=1, mistakes=checks.known_tensor_mistakes("a @ b"))
 values = checks.random_inputs([(3, 2)], seed=905, scale=2.0)
 checks.check_tensor_backward(Tensor, lambda p: p.sum(), np.sum, values, what="a.sum()", seed=1)
 checks.check_tensor_backward(Tensor, lambda p: p.sigmoid(), lambda v: 1 / (1 + np.exp(-v)),
-                             values, what="a.sigmoid()", seed=1)
+                             values, what="a.sigmoid()", seed=1,
+                             mistakes=checks.known_tensor_mistakes("a.sigmoid()"))
 checks.check_tensor_backward(Tensor, lambda p, q: p * q, np.multiply, values, what="x * x",
                              names=["x"], uses=[0, 0])
 checks.check_tensor_backward(Tensor, lambda p, q: p + q, np.add, values, what="x + x",
@@ -664,26 +665,9 @@ def sigmoid(v):
 
 
 checks.defined_in_notebook(Tensor)
-mul_mistakes = {
-    "each operand's gradient uses its own value. For out = a * b, a.grad gets "
-    "out.grad * b.data (the OTHER operand) and b.grad gets out.grad * a.data.":
-        lambda v, g: [unbroadcast(g * v[0], v[0].shape), unbroadcast(g * v[1], v[1].shape)],
-    "the upstream gradient out.grad is ignored: multiply the local derivative by it.":
-        lambda v, g: [unbroadcast(np.ones_like(g) * v[1], v[0].shape),
-                      unbroadcast(np.ones_like(g) * v[0], v[1].shape)],
-}
-matmul_mistakes = {
-    "a transpose is missing or misplaced. For out = a @ b: a.grad += out.grad @ b.data.T and "
-    "b.grad += a.data.T @ out.grad.": lambda v, g: [g @ v[1], v[0] @ g],
-    "the factors are in the wrong order. For out = a @ b: a.grad += out.grad @ b.data.T and "
-    "b.grad += a.data.T @ out.grad.": lambda v, g: [v[1].T @ g, g @ v[0].T],
-}
-sigmoid_mistakes = {
-    "the derivative is taken from the input. The slope of the sigmoid is s * (1 - s) with "
-    "s = out.data, the OUTPUT.": lambda v, g: [g * v[0] * (1 - v[0])],
-    "the upstream gradient out.grad is ignored: add out.grad * s * (1 - s).":
-        lambda v, g: [sigmoid(v[0]) * (1 - sigmoid(v[0]))],
-}
+mul_mistakes = checks.known_tensor_mistakes("a * b")
+matmul_mistakes = checks.known_tensor_mistakes("a @ b")
+sigmoid_mistakes = checks.known_tensor_mistakes("a.sigmoid()")
 pairs = [[(4, 3), (4, 3)], [(4, 3), (3,)], [(2, 3, 4), (1, 4)], [(5, 1), (1, 3)], [(3,), ()]]
 for seed, shapes in enumerate(pairs):
     values = checks.random_inputs(shapes, seed=60 + seed)

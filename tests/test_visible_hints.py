@@ -1,0 +1,91 @@
+"""A visible test names the likely mistake too, not only the hidden one.
+
+A student whose visible test fails never sees the hidden test's message, so
+every mistake the checks recognise (``checks.known_mistakes``) must be named by
+the visible part of its test cell. Each case runs, in this process, the
+solution notebook up to the test cell with a mutant (a realistic wrong answer
+from ``autograder/mutants``) in place, then the test cell's visible part only.
+"""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from autograder.execute import split_hidden
+from autograder.manifest import load_manifest
+from autograder.mutants import load_mutants
+
+COURSE = load_manifest()
+
+# (assignment, test cell, mutant (cell: description), what the visible failure must say)
+CASES = [
+    ("02_layers", "test_linear_backward", "linear: dX = G @ W (missing transpose)",
+     "missing a transpose"),
+    ("02_layers", "test_linear_backward", "linear: ignores the upstream gradient",
+     "the upstream gradient is ignored"),
+    ("02_layers", "test_sigmoid_backward", "sigmoid: derivative from the input: x * (1 - x)",
+     "computed from the input x"),
+    ("02_layers", "test_sigmoid_backward", "sigmoid: ignores the upstream gradient",
+     "the upstream gradient is ignored"),
+    ("03_losses", "test_mse_forward", "mse: no reshape: (m,) minus (m, 1) broadcasts to (m, m)",
+     "broadcast to an (m, m) matrix"),
+    ("03_losses", "test_mse_backward", "mse: missing the factor 2", "the factor 2"),
+    ("03_losses", "test_mse_backward",
+     "mse: loops over consumers like a layer: a loss has none, gradients stay zero",
+     "its upstream gradient is dL/dL = 1"),
+    ("03_losses", "test_cross_entropy_backward",
+     "cross_entropy: forgets the one-hot: gradient softmax / N",
+     "the gradient is the softmax alone"),
+    # Shapes that do not fit: the error names the rule before any comparison can.
+    ("06_autograd", "test_tensor_backward", "tensor: matmul gradient without the transposes",
+     "a.grad += out.grad @ b.data.T"),
+    ("06_autograd", "test_tensor_backward", "tensor: sigmoid derivative from the input instead of "
+     "the output", "the derivative is taken from the input"),
+]
+
+
+def _visible_failure(assignment_name: str, test_cell: str, mutant_name: str) -> str:
+    """The message of the visible part of ``test_cell`` with the mutant in place."""
+    assignment = COURSE.assignment(assignment_name)
+    mutant = next(m for m in load_mutants(assignment_name)
+                  if m.name == mutant_name)
+    notebook = nbformat.read(COURSE.root / "source" / assignment.name / assignment.notebook_file,
+                             as_version=4)
+    namespace: dict = {"__name__": "__main__", "display": lambda *args, **kwargs: None}
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or (meta.get("grade") and meta.get("grade_id") != test_cell):
+            continue  # other test cells: not what a student runs to reach this one
+        if meta.get("grade_id") == test_cell:
+            visible, _ = split_hidden(cell.source)
+            try:
+                exec(compile(visible, f"<{test_cell} (visible part)>", "exec"), namespace)
+            except AssertionError as failure:
+                return str(failure)
+            return ""
+        source = mutant.source if meta.get("grade_id") == mutant.cell else cell.source
+        if source.lstrip().startswith("%"):
+            continue  # IPython magics (%matplotlib inline) have no meaning here
+        exec(compile(source, "<notebook cell>", "exec"), namespace)
+    raise AssertionError(f"{test_cell} is not in {assignment.notebook_file}")
+
+
+@pytest.mark.parametrize("assignment, test_cell, mutant, hint", CASES,
+                         ids=[f"{c[0]}-{c[2][:48]}" for c in CASES])
+def test_the_visible_test_names_the_known_mistake(assignment, test_cell, mutant, hint,
+                                                  monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.chdir(COURSE.root / "source" / assignment)
+    try:
+        message = _visible_failure(assignment, test_cell, mutant)
+    finally:
+        plt.close("all")  # the notebooks draw figures; nobody looks at them here
+    assert message, f"the visible part of {test_cell} passed with the mutant {mutant!r}"
+    assert hint in message, (
+        f"the visible part of {test_cell} failed for {mutant!r} without naming the mistake; "
+        f"it said:\n{message}")
