@@ -79,9 +79,14 @@ def _solution(grade_id: str) -> str:
     raise KeyError(grade_id)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def browser_available():
+    """Before anything is started: skip without Chromium or playwright (fail on CI)."""
+    require_browser()
+
+
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    require_browser()
     with chromium(tmp_path_factory.mktemp("chromium-profile")) as context:
         yield context
 
@@ -162,17 +167,20 @@ def _kernel_idle(page) -> None:
     page.get_by_text(re.compile(r"\(ipykernel\) \| Idle$")).first.wait_for(timeout=WAIT)
 
 
-def _executed(cell) -> None:
-    """Wait until the cell has run (its prompt shows a number, not `*` or blank)."""
-    prompt = cell.locator(".jp-InputArea-prompt")
-    deadline_ms = WAIT
-    page = cell.page
-    while deadline_ms > 0:
-        if re.fullmatch(r"\[\d+\]:", prompt.inner_text().strip()):
+def _execution_count(cell) -> int:
+    """The number in the cell's prompt ([3]: is 3); 0 while it has none or runs ([*]:)."""
+    match = re.fullmatch(r"\[(\d+)\]:", cell.locator(".jp-InputArea-prompt").inner_text().strip())
+    return int(match.group(1)) if match else 0
+
+
+def _executed(cell, after: int = 0) -> None:
+    """Wait until the cell has run since its prompt showed ``after`` (counts only grow)."""
+    for _ in range(WAIT // 250):
+        if _execution_count(cell) > after:
             return
-        page.wait_for_timeout(250)
-        deadline_ms -= 250
-    raise AssertionError(f"cell did not finish: prompt {prompt.inner_text()!r}")
+        cell.page.wait_for_timeout(250)
+    prompt = cell.locator(".jp-InputArea-prompt").inner_text()
+    raise AssertionError(f"the cell did not run (prompt {prompt!r})")
 
 
 def _type_answer(page, cell, code: str) -> None:
@@ -191,9 +199,10 @@ def _code_lines(text: str) -> list[str]:
 
 def _run(page, cell) -> None:
     """Run one cell (Shift+Enter from its editor) and wait for it to finish."""
+    before = _execution_count(cell)
     cell.locator(".cm-content").click()
     page.keyboard.press("Shift+Enter")
-    _executed(cell)
+    _executed(cell, after=before)
 
 
 def _error_text(cell) -> str:
@@ -262,6 +271,8 @@ def test_student_fetches_works_validates_and_submits(student_lab, exchange, clas
     message = _error_text(backward_test)
     assert "when one Mul node feeds two consumers is wrong" in message, message
     assert "Accumulate with += over all outbound nodes" in message, message
+    # The kernel is the course's Python: the checks it ran are this checkout's.
+    assert str(ROOT / "autograder" / "checks" / "nodes.py") in message, message
     assert _error_text(forward_test) == ""
     backward_test.scroll_into_view_if_needed()
     _shot(page, "03-wrong-mul-diagnosed")
@@ -337,7 +348,6 @@ def class_report_job(tmp_path_factory):
     (The lab test asks for it once its server is up, so the two do not fight
     over the processor while JupyterLab starts.)
     """
-    require_browser()
     with ThreadPoolExecutor(max_workers=1) as pool:
         yield pool.submit(_grade_small_class, tmp_path_factory.mktemp("graded-course"))
 
