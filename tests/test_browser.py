@@ -365,7 +365,9 @@ def test_class_report_renders_with_its_figures_and_no_errors(page, class_report)
     page.goto(class_report.as_uri())
     page.wait_for_load_state("load")
     page.screenshot(path=str(artifacts_dir() / "08-class-report.png"), full_page=True)
-    assert "class report" in page.locator("h1").first.inner_text().lower()
+    # Only the structure: the report's content is being rewritten (objectives).
+    heading = page.locator("h1").first.inner_text()
+    assert "report" in f"{page.title()} {heading}".lower(), (page.title(), heading)
     images = page.locator("img")
     assert images.count() >= 1
     widths = page.eval_on_selector_all(
