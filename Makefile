@@ -14,7 +14,7 @@ PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
 endif
 
-.PHONY: help setup demo test lab lint bench clean notebooks selfcheck
+.PHONY: help setup demo test lab lab-instructor lint bench clean notebooks selfcheck
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,7 +35,15 @@ demo: $(STAMP)  ## the main job: the instructor pipeline end to end on a synthet
 test: $(STAMP)  ## run the whole test suite
 	$(PYTHON) -m pytest
 
-lab: $(STAMP)  ## open the course in JupyterLab
+# Students get nbgrader's Assignment List and Validate button; the instructor
+# tools (Formgrader, Create Assignment) are switched off by the configuration
+# in course/jupyter/student, added in front of any JUPYTER_CONFIG_PATH.
+STUDENT_JUPYTER_CONFIG := $(CURDIR)/course/jupyter/student$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH))
+
+lab: $(STAMP)  ## open the course in JupyterLab, as a student (Assignment List, Validate)
+	JUPYTER_CONFIG_PATH="$(STUDENT_JUPYTER_CONFIG)" $(PYTHON) -m jupyter lab --notebook-dir=.
+
+lab-instructor: $(STAMP)  ## JupyterLab with nbgrader's instructor tools too (Formgrader, Create Assignment)
 	$(PYTHON) -m jupyter lab --notebook-dir=.
 
 lint: $(STAMP)  ## static checks
@@ -45,7 +53,7 @@ bench: $(STAMP)  ## time miniflow against hand-written numpy
 	$(PYTHON) benchmarks/bench_training.py
 
 clean:  ## remove the local environment and generated grading folders
-	rm -rf $(VENV) .setup-done-active-env submitted autograded feedback reports gradebook.db grades.csv
+	rm -rf $(VENV) .setup-done-active-env submitted autograded feedback reports gradebook.db grades.csv test-artifacts
 
 notebooks: $(STAMP)  ## rebuild source/ and release/ from course/notebooks/*.py
 	$(PYTHON) -m course.build
