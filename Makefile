@@ -14,6 +14,9 @@ PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
 endif
 
+# Jupyter refuses to start as root (a container's default user) without this.
+LAB_AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 .PHONY: help setup demo test lab lab-instructor lint bench clean notebooks selfcheck
 
 help:  ## list the commands
@@ -41,10 +44,10 @@ test: $(STAMP)  ## run the whole test suite
 STUDENT_JUPYTER_CONFIG := $(CURDIR)/course/jupyter/student$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH))
 
 lab: $(STAMP)  ## open the course in JupyterLab, as a student (Assignment List, Validate)
-	JUPYTER_CONFIG_PATH="$(STUDENT_JUPYTER_CONFIG)" $(PYTHON) -m jupyter lab --notebook-dir=.
+	JUPYTER_CONFIG_PATH="$(STUDENT_JUPYTER_CONFIG)" $(PYTHON) -m jupyter lab --notebook-dir=. $(LAB_AS_ROOT)
 
 lab-instructor: $(STAMP)  ## JupyterLab with nbgrader's instructor tools too (Formgrader, Create Assignment)
-	$(PYTHON) -m jupyter lab --notebook-dir=.
+	$(PYTHON) -m jupyter lab --notebook-dir=. $(LAB_AS_ROOT)
 
 lint: $(STAMP)  ## static checks
 	$(PYTHON) -m ruff check miniflow autograder course tests benchmarks nbgrader_config.py
