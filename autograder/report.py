@@ -140,8 +140,8 @@ class AssignmentSummary:
                  else "; every submission was graded.")
         penalised = [r for r in self.late if _penalty(r)]
         if excluded or penalised:
-            how = " and ".join(part for part, on in (
-                ("rejected and crashed as 0", excluded),
+            how = "; ".join(part for part, on in (
+                (f"{excluded} as 0", excluded),
                 ("late penalties taken off", penalised)) if on)
             text += (f" As grades.csv counts them ({how}): mean {self.csv_mean:.2f} / {top} "
                      f"over {len(self.csv_scores)} submissions.")

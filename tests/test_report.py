@@ -189,7 +189,7 @@ def test_statistics_say_what_they_include(klass):
     (info,) = summarise(COURSE, klass)
     assert info.statistics_text() == (
         "6 graded, mean 8.17 / 10, median 8; 1 rejected and 1 crashed not included (no "
-        "score). As grades.csv counts them (rejected and crashed as 0 and late penalties "
+        "score). As grades.csv counts them (1 rejected and 1 crashed as 0; late penalties "
         "taken off): mean 5.88 / 10 over 8 submissions.")
 
 
