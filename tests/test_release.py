@@ -13,6 +13,7 @@ kernel); the self-check runs real kernels, on 01_graphs only, without mutants.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.fingerprints import record_fingerprints, stale_grades
+from autograder.fingerprints import FINGERPRINTS, record_fingerprints, stale_grades
 from autograder.grading import CellGrade, GradeResult, copy_course_skeleton
 from autograder.manifest import load_manifest
 from autograder.nbgrader_cli import nbgrader_environment, run_nbgrader
@@ -124,3 +125,7 @@ def test_release_names_the_students_graded_with_tests_that_changed_since(course_
     record_fingerprints(course, _results()[:2],
                         {GRAPHS.name: nbformat.read(_source(course_root), as_version=4)})
     assert stale_grades(course, GRAPHS).changed == {}
+    # A regrade that is rejected holds no grade made with any test: its fingerprint goes.
+    record_fingerprints(course, [GradeResult("bob", GRAPHS.name, "rejected")], {})
+    kept = json.loads((course_root / FINGERPRINTS).read_text(encoding="utf-8"))
+    assert sorted(kept[GRAPHS.name]) == ["ann"]
