@@ -1,6 +1,7 @@
 """The instructor pipeline: ``python -m autograder SUBCOMMAND`` from the course root.
 
-    release   [ASSIGNMENT]          student notebooks in release/, assignments in the gradebook
+    release   [ASSIGNMENT]          self-check, then student notebooks in release/, assignments
+                                    in the gradebook; warns if grades predate changed tests
     collect   SOURCE [ASSIGNMENT]   submissions from a folder or LMS zip into submitted/
     grade     [ASSIGNMENT]          autograde in parallel, sandboxed; one bad notebook never
                                     stops the rest
@@ -59,12 +60,36 @@ def _sandbox(requested: str) -> str:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
+    from autograder.fingerprints import format_stale, stale_grades
+    from autograder.gradebook import check_gradebook
+    from autograder.manifest import objective_problems
     from autograder.release import release
 
     course = load_manifest()
-    for assignment in release(course, course.select(args.assignment)):
-        print(f"released {assignment.name:14} -> release/{assignment.name}/"
-              f"{assignment.notebook_file}  (due {assignment.due})")
+    chosen = course.select(args.assignment)
+    check_gradebook(course)  # before anything reads it or any work starts
+    # Read before anything changes; printed last, whatever happens, so it is seen.
+    stale = [text for text in (format_stale(stale_grades(course, a)) for a in chosen) if text]
+    if args.skip_selfcheck:
+        print("self-check skipped (--skip-selfcheck): the tests were not tried on the "
+              "solutions", file=sys.stderr)
+    else:
+        print(f"self-check of {', '.join(a.name for a in chosen)}: solutions must score full "
+              "marks, blank notebooks zero" + (", every mutant lose points" if args.mutants
+                                                else ""), file=sys.stderr)
+    try:
+        for assignment in release(course, chosen, selfcheck=not args.skip_selfcheck,
+                                  mutants=args.mutants, workers=args.workers,
+                                  sandbox=_sandbox(args.sandbox) if not args.skip_selfcheck
+                                  else "auto"):
+            print(f"released {assignment.name:14} -> release/{assignment.name}/"
+                  f"{assignment.notebook_file}  (due {assignment.due})")
+        for problem in objective_problems(course, chosen):
+            print(f"note: {problem}", file=sys.stderr)
+    finally:
+        if stale:
+            line = "!" * 78
+            print(f"{line}\n" + "\n".join(stale) + f"\n{line}", file=sys.stderr)
     return 0
 
 
@@ -238,8 +263,18 @@ def build_parser() -> argparse.ArgumentParser:
         command.set_defaults(handler=handler)
         return command
 
-    add("release", cmd_release, "generate the student notebooks in release/ and register the "
-        "assignments, with their due dates, in the gradebook", student=False)
+    release = add("release", cmd_release, "self-check, then generate the student notebooks in "
+                  "release/ and register the assignments, with their due dates, in the "
+                  "gradebook; warns when recorded grades were made with tests that changed",
+                  student=False)
+    release.add_argument("--skip-selfcheck", action="store_true",
+                         help="release without grading the solutions (full marks) and the "
+                         "blank notebooks (zero) first")
+    release.add_argument("--mutants", action="store_true",
+                         help="also run the mutant library and the cheats (minutes)")
+    release.add_argument("--workers", type=_workers, default=_default_workers(),
+                         help="self-check processes (default: %(default)s)")
+    _sandbox_option(release)
     collect = sub.add_parser(
         "collect", help="copy submissions from a folder or zip into submitted/",
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -454,6 +454,10 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
             from autograder.gradebook import record_results
 
             record_results(course, results)
+            from autograder.fingerprints import record_fingerprints
+
+            # Which tests made these grades: `release` warns when they change.
+            record_fingerprints(course, results, sources)
         if staging is not None:
             _publish(staging, course.root / "autograded", results)
     return results

@@ -1,17 +1,22 @@
 """The course manifest (``course/manifest.toml``): the one list of assignments.
 
 Every tool and test reads assignment order, titles, due dates and points from
-here; nothing else hard-codes assignment names.
+here; nothing else hard-codes assignment names. Each assignment also maps its
+graded test cells to the learning objectives they assess (its ``tests``
+table), which the class report reads; ``objective_problems`` checks that map
+against the source notebooks.
 """
 
 from __future__ import annotations
 
+import json
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-__all__ = ["Assignment", "Course", "ManifestError", "find_course_root", "load_manifest"]
+__all__ = ["Assignment", "Course", "ManifestError", "find_course_root", "graded_cells",
+           "load_manifest", "objective_problems"]
 
 MANIFEST = Path("course") / "manifest.toml"
 
@@ -30,10 +35,21 @@ class Assignment:
     due: str
     points: float
     objectives: tuple[str, ...]
+    #: (grade_id, objective numbers counted from 1) for each graded test cell
+    tests: tuple[tuple[str, tuple[int, ...]], ...] = field(default=(), compare=False,
+                                                          hash=False)
 
     @property
     def notebook_file(self) -> str:
         return f"{self.notebook}.ipynb"
+
+    def objectives_of(self, grade_id: str) -> tuple[int, ...]:
+        """The objective numbers (from 1) the test cell ``grade_id`` assesses; () if unmapped."""
+        return next((tuple(numbers) for name, numbers in self.tests if name == grade_id), ())
+
+    def tests_of(self, number: int) -> tuple[str, ...]:
+        """The test cells (grade ids, in manifest order) that assess objective ``number``."""
+        return tuple(name for name, numbers in self.tests if number in numbers)
 
 
 @dataclass(frozen=True)
@@ -97,10 +113,11 @@ def load_manifest(root: str | Path | None = None) -> Course:
         except ValueError:
             raise ManifestError(f"assignment {entry['name']!r}: due date {entry['due']!r} "
                                 "must look like 2027-01-18 23:59:00") from None
+        objectives = tuple(entry.get("objectives", ()))
         assignments.append(Assignment(
             name=entry["name"], notebook=entry["notebook"], title=entry["title"],
-            due=entry["due"], points=float(entry["points"]),
-            objectives=tuple(entry.get("objectives", ())),
+            due=entry["due"], points=float(entry["points"]), objectives=objectives,
+            tests=_objective_map(entry, objectives, path),
         ))
     names = [a.name for a in assignments]
     duplicated = sorted({n for n in names if names.count(n) > 1})
@@ -109,3 +126,78 @@ def load_manifest(root: str | Path | None = None) -> Course:
     return Course(id=course.get("id", "course"), title=course.get("title", ""),
                   timezone=course.get("timezone", "UTC"), assignments=tuple(assignments),
                   root=root)
+
+
+def _objective_map(entry: dict, objectives: tuple[str, ...], path: Path
+                   ) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """An assignment's ``[assignment.tests]`` table, checked: grade_id -> objective numbers."""
+    table = entry.get("tests", {})
+    where = f"assignment {entry['name']!r} in {path}"
+    if not isinstance(table, dict):
+        raise ManifestError(f"{where}: `tests` must be a table of test cell = [objective "
+                            "numbers], e.g. [assignment.tests] with test_mul_forward = [3]")
+    mapped = []
+    for grade_id, value in table.items():
+        numbers = [value] if isinstance(value, int) and not isinstance(value, bool) else value
+        if not isinstance(numbers, list) or not numbers or not all(
+                isinstance(n, int) and not isinstance(n, bool) for n in numbers):
+            raise ManifestError(
+                f"{where}: test cell {grade_id!r} = {value!r}; write the numbers of the "
+                f"objectives it assesses, counted from 1 in the `objectives` list, e.g. "
+                f"{grade_id} = [1] or {grade_id} = [1, 3]")
+        unknown = [n for n in numbers if not 1 <= n <= len(objectives)]
+        if unknown:
+            listed = "; ".join(f"{i}: {text}" for i, text in enumerate(objectives, start=1))
+            raise ManifestError(
+                f"{where}: test cell {grade_id!r} names objective "
+                f"{', '.join(map(str, unknown))}, but the assignment has "
+                f"{len(objectives)} objective(s)" + (f" ({listed})" if listed else "")
+                + ". Use one of those numbers, or add the objective to `objectives`.")
+        mapped.append((grade_id, tuple(dict.fromkeys(numbers))))
+    return tuple(mapped)
+
+
+def graded_cells(notebook: Path) -> dict[str, str]:
+    """grade_id -> source of every graded cell (nbgrader ``grade: true``) of a notebook."""
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError) as error:
+        raise ManifestError(f"cannot read the notebook {notebook}: {error}") from None
+    found = {}
+    for cell in cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade") and meta.get("grade_id"):
+            source = cell.get("source", "")
+            found[meta["grade_id"]] = "".join(source) if isinstance(source, list) else source
+    return found
+
+
+def objective_problems(course: Course, assignments: tuple[Assignment, ...] | None = None
+                       ) -> list[str]:
+    """What is wrong with the objective map, checked against the source notebooks.
+
+    Every graded test cell of ``source/<assignment>/<notebook>.ipynb`` must be
+    mapped to at least one objective, and the map must name only graded cells
+    that exist. Returns one sentence per problem (empty when all is well).
+    """
+    problems = []
+    for assignment in course.assignments if assignments is None else assignments:
+        notebook = course.root / "source" / assignment.name / assignment.notebook_file
+        if not notebook.is_file():
+            problems.append(f"{assignment.name}: no source notebook {notebook}")
+            continue
+        cells = list(graded_cells(notebook))
+        mapped = [name for name, _ in assignment.tests]
+        missing = [g for g in cells if g not in mapped]
+        unknown = [g for g in mapped if g not in cells]
+        if missing:
+            problems.append(
+                f"{assignment.name}: the test cell(s) {', '.join(missing)} assess no objective; "
+                f"add them to [assignment.tests] of {assignment.name} in {MANIFEST}, e.g. "
+                f"{missing[0]} = [1]")
+        if unknown:
+            problems.append(
+                f"{assignment.name}: [assignment.tests] names {', '.join(unknown)}, which "
+                f"{notebook.relative_to(course.root)} has no graded cell called; its graded "
+                f"cells are {', '.join(cells) or 'none'}")
+    return problems

@@ -6,26 +6,58 @@ whose driver is missing, a notebook that does not parse) used to leave the
 committed student notebooks deleted. Here the gradebook is checked first,
 every release folder is copied aside before nbgrader touches it, and on any
 failure every one of them is put back exactly as it was.
+
+Before anything is generated, the self-check grades the assignments' solution
+notebooks (full marks) and their blank release (zero) in a temporary course
+(``selfcheck=True``, the default; add the mutant library and the cheats with
+``mutants=True``). A failure refuses the release (``ReleaseRefused``) and
+leaves ``release/`` untouched: a broken hidden test never reaches students.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from autograder.manifest import Assignment, Course
 
-__all__ = ["release"]
+__all__ = ["ReleaseRefused", "release"]
 
 
-def release(course: Course, chosen: Sequence[Assignment]) -> list[Assignment]:
-    """Generate ``chosen`` into ``release/`` and register them; all or nothing."""
+class ReleaseRefused(ValueError):
+    """The self-check failed, so nothing was released; the message shows the failures."""
+
+
+def release(course: Course, chosen: Sequence[Assignment], *, selfcheck: bool = True,
+            mutants: bool = False, workers: int = 2, sandbox: str = "auto",
+            on_selfcheck: Callable[[list], None] | None = None) -> list[Assignment]:
+    """Self-check ``chosen``, then generate them into ``release/`` and register them.
+
+    All or nothing: a failed self-check (``ReleaseRefused``) or a failure while
+    generating leaves ``release/`` exactly as it was. ``on_selfcheck(checks)``
+    receives the self-check's results before the verdict.
+    """
     from autograder.gradebook import check_gradebook, register_assignments
     from autograder.nbgrader_cli import run_nbgrader
 
     check_gradebook(course)
+    if selfcheck:
+        from autograder.selfcheck import format_table
+        from autograder.selfcheck import selfcheck as run_selfcheck
+
+        checks = run_selfcheck(course, tuple(chosen), workers=workers, mutants=mutants,
+                               cheats=mutants, sandbox=sandbox)
+        if on_selfcheck is not None:
+            on_selfcheck(checks)
+        failed = [c for c in checks if not c.ok]
+        if failed:
+            raise ReleaseRefused(
+                "the self-check failed, so nothing was released and release/ is as it was:\n"
+                + format_table(checks) + "\nFix source/ (a solution that loses points usually "
+                "means a broken test) and release again; to release anyway, add "
+                "--skip-selfcheck.")
     released = course.root / "release"
     with tempfile.TemporaryDirectory(prefix="miniflow-release-") as temp:
         backup = Path(temp)

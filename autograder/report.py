@@ -1,9 +1,16 @@
-"""The class report: where did the class lose points, and why?
+"""The class report: what did the class learn, and where did it go wrong?
 
-One self-contained HTML page (figures embedded) from ``autograded/results.json``:
-the score distribution of each assignment, the pass rate of each test cell,
-the most frequent diagnostic messages, and the submissions that could not be
-graded.
+One self-contained HTML page (figures embedded as PNG, nothing fetched) from
+``gradebook.load_results`` and the course manifest. Per assignment: how many
+submissions were graded, rejected, crashed, late or flagged; the scores;
+per learning objective, the share of the graded submissions that met it
+and the most common diagnosed mistakes, grouped by the checks' "Likely
+mistake" (not by the exact text of each message), counted, with one
+anonymised example each. Then the submissions that need the instructor:
+rejected, crashed, late, flagged, by student id.
+
+The definitions (what "met" means, what each mean includes) are written into
+the page itself, in ``DEFINITIONS``, so the reader never has to guess.
 """
 
 from __future__ import annotations
@@ -12,81 +19,450 @@ import base64
 import html
 import io
 import re
-from collections import Counter
+import statistics
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.gradebook import load_results
-from autograder.manifest import Course
+from autograder.manifest import Assignment, Course
 
-__all__ = ["normalise_message", "summarise", "unisolated_results", "write_report"]
+__all__ = ["AssignmentSummary", "CellSummary", "Mistake", "ObjectiveSummary", "mistake_key",
+           "normalise_message", "summarise", "unisolated_results", "write_report"]
 
-_NUMBER = re.compile(r"-?\d+(\.\d+)?(e[-+]?\d+)?")
+_NUMBER = re.compile(r"-?\d+(\.\d+)?(e[-+]?\d+)?", re.IGNORECASE)
+# "#, #, #" (a list of numbers, a shape) and "(#,)" read as one "#": shapes of any
+# rank and inputs of any length then group together.
+_NUMBERS = re.compile(r"#(?:\s*,\s*#)+,?|#,(?=\))")
+_HINT = re.compile(r"likely mistake:\s*", re.IGNORECASE)
+# numpy.testing's boilerplate line before the message a test gave it
+_BOILERPLATE = ("Not equal to tolerance", "Arrays are not")
+
+#: What the report's words and numbers mean; printed at the top of the page.
+DEFINITIONS = [
+    ("submission", "one student's notebook for one assignment, as graded last"),
+    ("graded", "the notebook ran and its test cells were scored; statistics and objectives "
+               "are computed over graded submissions only"),
+    ("rejected", "never reached nbgrader (not JSON, not a notebook, missing, several "
+                 "candidates): no score; listed under Rejected submissions"),
+    ("crashed", "grading failed (status \"error\": the kernel died, time ran out, the "
+                "gradebook holds no grade): no score; listed under Crashed submissions"),
+    ("score", "the points of the test cells, from the gradebook, before any late penalty"),
+    ("mean as grades.csv", "the same mean with rejected and crashed submissions counted as 0 "
+                           "and late penalties taken off, as the score column of "
+                           "grades.csv has them; students who submitted nothing are in "
+                           "neither mean (grades.csv lists them with 0)"),
+    ("met", "a graded submission meets an objective when it earned every point of every test "
+            "cell mapped to that objective in course/manifest.toml ([assignment.tests]); the "
+            "share is of the graded submissions"),
+    ("mistake", "a test cell that lost points, grouped by its \"Likely mistake\" line when "
+                "the check named one, otherwise by its first line with every number replaced "
+                "by #; counted in students; the example is one real message with the "
+                "student's id removed"),
+]
 
 
-def normalise_message(message: str) -> str:
-    """Group messages that differ only in numbers (elements, values, shapes)."""
-    return _NUMBER.sub("#", message.strip())[:240]
+@dataclass
+class Mistake:
+    """One group of diagnostic messages: the likely mistake, or a normalised first line."""
+
+    label: str
+    kind: str  # "hint" (a "Likely mistake" line) or "message" (its normalised first line)
+    students: list[str] = field(default_factory=list)
+    cells: list[str] = field(default_factory=list)
+    example: str = ""
+
+    @property
+    def count(self) -> int:
+        return len(self.students)
 
 
-def summarise(course: Course) -> dict:
-    """Per assignment: scores, per-cell pass rates, frequent messages, problems."""
-    results = load_results(course)
-    summary = {}
+@dataclass
+class ObjectiveSummary:
+    """One learning objective of an assignment (number 0: test cells mapped to none)."""
+
+    number: int
+    text: str
+    cells: tuple[str, ...]
+    met: int = 0
+    graded: int = 0
+    mistakes: list[Mistake] = field(default_factory=list)
+
+    @property
+    def share(self) -> float | None:
+        """The share of graded submissions that met it; None when no test assesses it."""
+        return self.met / self.graded if self.graded and self.cells else None
+
+
+@dataclass
+class CellSummary:
+    grade_id: str
+    max_score: float
+    passed: int
+    graded: int
+    objectives: tuple[int, ...]
+
+
+@dataclass
+class AssignmentSummary:
+    """Everything the report says about one assignment."""
+
+    name: str
+    title: str
+    max_score: float
+    scores: list[float]                 # graded submissions, test points before penalties
+    csv_scores: list[float]             # every submission as grades.csv scores it
+    graded: list[str]
+    rejected: list[dict]
+    crashed: list[dict]
+    late: list[dict]
+    flagged: list[dict]
+    objectives: list[ObjectiveSummary]
+    cells: list[CellSummary]
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.scores) if self.scores else 0.0
+
+    @property
+    def csv_mean(self) -> float:
+        return statistics.fmean(self.csv_scores) if self.csv_scores else 0.0
+
+    def statistics_text(self) -> str:
+        """The statistics in one sentence that says what they include."""
+        n, top = len(self.scores), f"{self.max_score:g}"
+        excluded = _counted([(len(self.rejected), "rejected"), (len(self.crashed), "crashed")])
+        if n:
+            text = (f"{n} graded, mean {self.mean:.2f} / {top}, median "
+                    f"{statistics.median(self.scores):g}")
+        else:
+            text = "0 graded, no statistics"
+        text += (f"; {excluded} not included (no score)." if excluded
+                 else "; every submission was graded.")
+        penalised = [r for r in self.late if _penalty(r)]
+        if excluded or penalised:
+            how = "; ".join(part for part, on in (
+                (f"{excluded} as 0", excluded),
+                ("late penalties taken off", penalised)) if on)
+            text += (f" As grades.csv counts them ({how}): mean {self.csv_mean:.2f} / {top} "
+                     f"over {len(self.csv_scores)} submissions.")
+        return text
+
+
+def _counted(parts: list[tuple[int, str]]) -> str:
+    words = [f"{n} {what}" for n, what in parts if n]
+    return " and ".join(words)
+
+
+def _penalty(result: dict) -> float:
+    late = result.get("late") or {}
+    try:
+        return float(late.get("penalty") or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _is_late(result: dict) -> bool:
+    late = result.get("late")
+    if not isinstance(late, dict):
+        return False
+    try:
+        return float(late.get("seconds_late") or 0.0) > 0 or _penalty(result) > 0
+    except (TypeError, ValueError):
+        return False
+
+
+def normalise_message(text: str) -> str:
+    """Numbers become ``#`` and lists of numbers (shapes, inputs) one ``#``."""
+    masked = _NUMBERS.sub("#", _NUMBER.sub("#", " ".join(text.split())))
+    return masked[:240]
+
+
+def _first_line(message: str) -> str:
+    """The line that says what failed (numpy's "Not equal to tolerance" skipped)."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    head = lines[0]
+    if head.endswith(":"):  # "AssertionError:" then numpy.testing's own lines
+        rest = [line for line in lines[1:] if not line.startswith(_BOILERPLATE)]
+        if rest:
+            head = f"{head} {rest[0]}"
+    return head
+
+
+def mistake_key(message: str) -> tuple[str, str]:
+    """``("hint", likely mistake)`` when the message names one, else ``("message", first line)``.
+
+    The likely mistake is the text after "Likely mistake:" up to the end of its
+    line; numbers in either are masked, so the same mistake made on other
+    inputs (other elements, values, shapes) falls into the same group.
+    """
+    found = _HINT.search(message)
+    if found:
+        hint = message[found.end():].strip().splitlines()
+        if hint and hint[0].strip():
+            return "hint", normalise_message(hint[0])
+    first = _first_line(message)
+    if not first:
+        return "message", "failed with no diagnostic message (an error without text, or "\
+                          "output on stderr)"
+    if first.rstrip(":").strip() == "NotImplementedError":
+        return "message", "NotImplementedError: the stub was left in (not attempted)"
+    return "message", normalise_message(first)
+
+
+def _anonymised(message: str, student: str) -> str:
+    """The message with the student's id removed, cut to a readable length."""
+    text = message.strip()
+    if student:
+        text = re.sub(rf"(?<![\w.-]){re.escape(student)}(?![\w-])", "<student>", text)
+    return text if len(text) <= 600 else text[:600] + " ..."
+
+
+def _objective_groups(assignment: Assignment, cell_ids: list[str]) -> list[ObjectiveSummary]:
+    groups = [ObjectiveSummary(number, text, assignment.tests_of(number))
+              for number, text in enumerate(assignment.objectives, start=1)]
+    unmapped = tuple(g for g in cell_ids if not assignment.objectives_of(g))
+    if unmapped:
+        groups.append(ObjectiveSummary(0, "test cells mapped to no objective", unmapped))
+    return groups
+
+
+def _summarise_one(assignment: Assignment, mine: list[dict]) -> AssignmentSummary:
+    graded = [r for r in mine if r.get("status") == "graded"]
+    rejected = [r for r in mine if r.get("status") == "rejected"]
+    crashed = [r for r in mine if r.get("status") not in ("graded", "rejected")]
+    cell_ids: list[str] = []
+    maxima: dict[str, float] = {}
+    for r in graded:
+        for c in r.get("cells", []):
+            if c["grade_id"] not in maxima:
+                cell_ids.append(c["grade_id"])
+                maxima[c["grade_id"]] = float(c["max_score"])
+    objectives = _objective_groups(assignment, cell_ids)
+    cells = [CellSummary(g, maxima[g], 0, 0, assignment.objectives_of(g)) for g in cell_ids]
+    by_id = {c.grade_id: c for c in cells}
+    for objective in objectives:
+        mistakes: dict[tuple[str, str], Mistake] = {}
+        for r in graded if objective.cells else []:
+            got = {c["grade_id"]: c for c in r.get("cells", [])}
+            mine_cells = [got[g] for g in objective.cells if g in got]
+            objective.graded += 1
+            lost = [c for c in mine_cells if float(c["score"]) < float(c["max_score"])]
+            # A test cell the submission never ran (absent) did not earn its points.
+            if not lost and len(mine_cells) == len(objective.cells):
+                objective.met += 1
+            for c in lost:
+                kind, label = mistake_key(c.get("message", ""))
+                group = mistakes.setdefault((kind, label), Mistake(label, kind))
+                if r["student"] not in group.students:
+                    group.students.append(r["student"])
+                if c["grade_id"] not in group.cells:
+                    group.cells.append(c["grade_id"])
+                if not group.example and c.get("message"):
+                    group.example = _anonymised(c["message"], r["student"])
+        objective.mistakes = sorted(mistakes.values(),
+                                    key=lambda m: (-m.count, m.kind != "hint", m.label))
+    for r in graded:
+        for c in r.get("cells", []):
+            by_id[c["grade_id"]].graded += 1
+            by_id[c["grade_id"]].passed += float(c["score"]) >= float(c["max_score"])
+    csv_scores = [max(0.0, float(r.get("score", 0.0)) - _penalty(r)) for r in graded]
+    csv_scores += [0.0] * (len(rejected) + len(crashed))
+    return AssignmentSummary(
+        name=assignment.name, title=assignment.title, max_score=assignment.points,
+        scores=[float(r.get("score", 0.0)) for r in graded], csv_scores=csv_scores,
+        graded=[r["student"] for r in graded], rejected=rejected, crashed=crashed,
+        late=[r for r in mine if _is_late(r)], flagged=[r for r in mine if r.get("flags")],
+        objectives=objectives, cells=cells)
+
+
+def summarise(course: Course, results: dict[tuple[str, str], dict] | None = None
+              ) -> list[AssignmentSummary]:
+    """One summary per assignment with any submission, in manifest order.
+
+    ``results`` defaults to ``gradebook.load_results(course)``.
+    """
+    results = load_results(course) if results is None else results
+    summaries = []
     for assignment in course.assignments:
         mine = [r for (name, _), r in sorted(results.items()) if name == assignment.name]
-        if not mine:
-            continue
-        graded = [r for r in mine if r["status"] == "graded"]
-        cells: dict[str, list[bool]] = {}
-        messages: Counter[tuple[str, str]] = Counter()
-        for r in graded:
-            for c in r["cells"]:
-                cells.setdefault(c["grade_id"], []).append(c["score"] >= c["max_score"])
-                if c["score"] < c["max_score"] and c["message"]:
-                    messages[(c["grade_id"], normalise_message(c["message"]))] += 1
-        summary[assignment.name] = {
-            "title": assignment.title,
-            "max": assignment.points,
-            "scores": [r["score"] for r in graded],
-            "pass_rate": {gid: sum(v) / len(v) for gid, v in cells.items()},
-            "messages": messages.most_common(10),
-            "problems": [(r["student"], r["status"], "; ".join(r["notes"]))
-                         for r in mine if r["status"] != "graded"],
-            "flagged": [(r["student"], float(r.get("score", 0.0)), r["flags"])
-                        for r in mine if r.get("flags")],
-        }
-    return summary
+        if mine:
+            summaries.append(_summarise_one(assignment, mine))
+    return summaries
 
 
-def _figure(summary: dict) -> str:
+# -- figures ----------------------------------------------------------------------------
+
+
+def _figure(info: AssignmentSummary) -> str:
+    """Score distribution and share meeting each objective, as a base64 PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
-    names = list(summary)
-    fig, axes = plt.subplots(len(names), 2, figsize=(11, 2.8 * len(names)), squeeze=False)
-    for row, name in enumerate(names):
-        info = summary[name]
-        ax = axes[row][0]
-        bins = [i - 0.5 for i in range(int(info["max"]) + 2)]
-        ax.hist(info["scores"], bins=bins, color="#4c72b0", edgecolor="white")
-        ax.set_title(f"{info['title']}: scores ({len(info['scores'])} graded)")
-        ax.set_xlabel(f"score (out of {info['max']:g})")
-        ax.set_ylabel("students")
-        ax = axes[row][1]
-        cells = list(info["pass_rate"])
-        ax.barh(cells, [100 * info["pass_rate"][c] for c in cells], color="#55a868")
-        ax.set_xlim(0, 100)
-        ax.invert_yaxis()
-        ax.set_title(f"{info['title']}: pass rate per test cell")
-        ax.set_xlabel("students passing (%)")
-        ax.set_ylabel("test cell")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.2))
+    top = int(info.max_score)
+    left.hist(info.scores, bins=[i - 0.5 for i in range(top + 2)], color="#4c72b0",
+              edgecolor="white")
+    left.set_title(f"{info.name}: scores of the {len(info.scores)} graded submissions")
+    left.set_xlabel(f"score, test points before late penalties (out of {info.max_score:g})")
+    left.set_ylabel("submissions")
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))
+    left.yaxis.set_major_locator(MaxNLocator(integer=True))
+    assessed = [o for o in info.objectives if o.number and o.share is not None]
+    labels = [f"objective {o.number}" for o in assessed]
+    shares = [100 * (o.share or 0.0) for o in assessed]
+    right.barh(labels, shares, color="#55a868")
+    for y, share in enumerate(shares):
+        right.text(min(share + 1, 88), y, f"{share:.0f}%", va="center")
+    right.set_xlim(0, 100)
+    right.invert_yaxis()
+    right.set_title(f"{info.name}: graded submissions meeting each objective")
+    right.set_xlabel("submissions with every point of the objective's tests (%)")
+    right.set_ylabel("learning objective")
     fig.tight_layout()
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90)
+    fig.savefig(buffer, format="png", dpi=90, metadata={"Software": None})
     plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode()
+
+
+# -- HTML -------------------------------------------------------------------------------
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value))
+
+
+def _table(head: list[str], rows: list[list[str]], css: str = "") -> str:
+    """A table; cells in ``rows`` are HTML already (escape with ``_e``)."""
+    return (f"<table{f' class={css!r}' if css else ''}><tr>"
+            + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"
+            + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+            + "</table>")
+
+
+def _students(names: list[str]) -> str:
+    return _e(", ".join(names))
+
+
+def _duration(seconds: float) -> str:
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "",
+             f"{minutes} min" if minutes and not days else ""]
+    return " ".join(p for p in parts if p) or f"{seconds:.0f} s"
+
+
+def _objectives_html(info: AssignmentSummary) -> str:
+    rows = []
+    for o in info.objectives:
+        if o.number == 0:
+            continue
+        share = o.share
+        met = ("not assessed by any test cell" if share is None
+               else f"{o.met} of {o.graded} ({100 * share:.0f}%)")
+        rows.append([str(o.number), _e(o.text), _e(", ".join(o.cells) or "none"), met])
+    parts = ["<h3>Learning objectives</h3>", _table(
+        ["#", "objective", "test cells", "met (of the graded submissions)"], rows)]
+    unmapped = [o for o in info.objectives if o.number == 0]
+    if unmapped:
+        parts.append('<p class="warning">These test cells are mapped to no objective in '
+                     f"course/manifest.toml: {_e(', '.join(unmapped[0].cells))}. Add them "
+                     "to the assignment's [assignment.tests] table.</p>")
+    parts.append("<h3>Most frequent diagnostic messages, by objective</h3>")
+    for o in info.objectives:
+        if not o.cells:
+            continue
+        title = f"Objective {o.number}: {o.text}" if o.number else o.text.capitalize()
+        parts.append(f"<h4>{_e(title)}</h4>")
+        if not o.mistakes:
+            parts.append("<p>No graded submission lost points here.</p>")
+            continue
+        rows = [[str(m.count), _e(", ".join(m.cells)),
+                 (("<b>Likely mistake:</b> " if m.kind == "hint" else "") + _e(m.label)),
+                 f"<pre>{_e(m.example)}</pre>"] for m in o.mistakes[:8]]
+        parts.append(_table(["students", "test cells", "mistake", "one example"], rows,
+                            "mistakes"))
+        if len(o.mistakes) > 8:
+            rest = sum(m.count for m in o.mistakes[8:])
+            parts.append(f"<p>and {len(o.mistakes) - 8} rarer groups ({rest} "
+                         "student-cases).</p>")
+    return "".join(parts)
+
+
+def _cells_html(info: AssignmentSummary) -> str:
+    rows = [[_e(c.grade_id), f"{c.max_score:g}", f"{c.passed} of {c.graded}",
+             _e(", ".join(map(str, c.objectives)) or "none")] for c in info.cells]
+    return ("<h3>Test cells</h3>"
+            + _table(["test cell", "points", "full marks", "objectives"], rows))
+
+
+def _assignment_html(info: AssignmentSummary) -> str:
+    counts = _counted([(len(info.late), "late"), (len(info.flagged), "flagged")])
+    parts = [f'<h2 id="{_e(info.name)}">{_e(info.title)} ({_e(info.name)})</h2>',
+             f'<p class="stats">{_e(info.statistics_text())}'
+             + (f" Also {_e(counts)}: see the sections at the end." if counts else "")
+             + "</p>"]
+    if info.scores:
+        parts.append(f'<img alt="{_e(info.name)}: score distribution and share meeting each '
+                     f'objective" src="data:image/png;base64,{_figure(info)}">')
+        parts.append(_objectives_html(info))
+        parts.append(_cells_html(info))
+    return "".join(parts)
+
+
+def _problems_html(summaries: list[AssignmentSummary]) -> str:
+    parts = ['<h2 id="attention">Submissions that need you</h2>']
+    rejected = [[_e(r["student"]), _e(i.name), _e("; ".join(r.get("notes", [])))]
+                for i in summaries for r in i.rejected]
+    parts.append(f"<h3>Rejected submissions ({len(rejected)})</h3>")
+    parts.append(_table(["student", "assignment", "why"], rejected) if rejected else
+                 "<p>None: every submission was a notebook nbgrader could read.</p>")
+    crashed = [[_e(r["student"]), _e(i.name), _e(r.get("status", "")),
+                _e("; ".join(r.get("notes", [])))] for i in summaries for r in i.crashed]
+    parts.append(f"<h3>Crashed submissions ({len(crashed)})</h3>")
+    parts.append(_table(["student", "assignment", "status", "what happened"], crashed)
+                 if crashed else "<p>None: grading finished for every notebook it started.</p>")
+    late = []
+    for i in summaries:
+        for r in i.late:
+            info = r["late"]
+            late.append([_e(r["student"]), _e(i.name), _e(info.get("submitted", "")),
+                         _e(info.get("due", "")),
+                         _e(_duration(float(info.get("seconds_late") or 0.0))),
+                         f"{_penalty(r):g}", _e(info.get("policy", ""))])
+    parts.append(f"<h3>Late submissions ({len(late)})</h3>")
+    parts.append(_table(["student", "assignment", "submitted", "due (after any extension)",
+                         "late by", "penalty (points)", "policy"], late) if late else
+                 "<p>None: no result records a submission after its due date.</p>")
+    flagged = [[_e(r["student"]), _e(i.name),
+                f"{float(r.get('score', 0.0)):g}" if r.get("status") == "graded" else "-",
+                "<ul>" + "".join(f"<li>{_e(f)}</li>" for f in r["flags"]) + "</ul>"]
+               for i in summaries for r in i.flagged]
+    parts.append(f"<h3>Flagged submissions ({len(flagged)})</h3>")
+    parts.append("<p>What the static review, the tamper guard and the trusted check found: "
+                 "evidence for a person to read, not a verdict "
+                 "(<code>python -m autograder flags</code>).</p>")
+    parts.append(_table(["student", "assignment", "score", "flags"], flagged) if flagged
+                 else "<p>None.</p>")
+    return "".join(parts)
+
+
+def _overview_html(summaries: list[AssignmentSummary]) -> str:
+    rows = [[f'<a href="#{_e(i.name)}">{_e(i.name)}</a>',
+             str(len(i.graded) + len(i.rejected) + len(i.crashed)), str(len(i.graded)),
+             str(len(i.rejected)), str(len(i.crashed)), str(len(i.late)), str(len(i.flagged)),
+             f"{i.mean:.2f}" if i.scores else "-",
+             f"{i.csv_mean:.2f}" if i.csv_scores else "-", f"{i.max_score:g}"]
+            for i in summaries]
+    return ("<h2>Overview</h2>" + _table(
+        ["assignment", "submissions", "graded", "rejected", "crashed", "late", "flagged",
+         "mean of graded", "mean as grades.csv", "out of"], rows))
 
 
 def unisolated_results(course: Course) -> list[str]:
@@ -95,13 +471,22 @@ def unisolated_results(course: Course) -> list[str]:
             in sorted(load_results(course).items()) if r.get("sandbox") == "none"]
 
 
+_STYLE = ("body{font-family:system-ui,sans-serif;max-width:75rem;margin:2rem auto;"
+          "padding:0 1rem;color:#222}table{border-collapse:collapse;margin:.5rem 0 1rem}"
+          "td,th{padding:.25rem .7rem;border-bottom:1px solid #ddd;text-align:left;"
+          "vertical-align:top}img{max-width:100%}pre{white-space:pre-wrap;margin:0;"
+          "font-size:.85em;max-width:36rem}h4{margin-bottom:.2rem}dt{font-weight:bold}"
+          "dd{margin:0 0 .4rem 1.5rem}.stats{font-size:1.05em}"
+          ".warning{background:#fdecea;color:#7b1f17;padding:.8rem;border-radius:4px}")
+
+
 def write_report(course: Course, path: Path | None = None) -> Path:
     """Write the report (default ``reports/class-report.html``) and return its path."""
-    summary = summarise(course)
-    if not summary:
+    summaries = summarise(course)
+    if not summaries:
         raise ValueError("no grading results yet: run `python -m autograder grade` first")
     path = path or course.root / "reports" / "class-report.html"
-    parts = [f"<h1>{html.escape(course.title)}: class report</h1>"]
+    parts = [f"<h1>{_e(course.title)}: class report</h1>"]
     unisolated = unisolated_results(course)
     if unisolated:
         parts.append(
@@ -109,40 +494,16 @@ def write_report(course: Course, path: Path | None = None) -> Path:
             "graded WITHOUT isolation</b> (no sandbox: bubblewrap was missing, could not run, or "
             "was turned off). Their code could read and change files of the grading user, "
             "other students' grades included. Regrade them with <code>python -m autograder "
-            "grade --sandbox bwrap</code>: " + html.escape(", ".join(unisolated[:20]))
+            "grade --sandbox bwrap</code>: " + _e(", ".join(unisolated[:20]))
             + (" ..." if len(unisolated) > 20 else "") + "</p>")
-    parts += [
-             f'<img alt="scores and pass rates" src="data:image/png;base64,{_figure(summary)}">']
-    for name, info in summary.items():
-        scores = info["scores"]
-        mean = sum(scores) / len(scores) if scores else 0.0
-        parts.append(f"<h2>{html.escape(info['title'])} ({html.escape(name)})</h2>"
-                     f"<p>{len(scores)} graded, mean {mean:.2f} / {info['max']:g}</p>")
-        if info["messages"]:
-            rows = "".join(f"<tr><td>{count}</td><td>{html.escape(gid)}</td>"
-                           f"<td>{html.escape(message)}</td></tr>"
-                           for (gid, message), count in info["messages"])
-            parts.append("<h3>Most frequent diagnostic messages</h3><table><tr><th>students"
-                         f"</th><th>test</th><th>message</th></tr>{rows}</table>")
-        if info["flagged"]:
-            rows = "".join(f"<tr><td>{html.escape(s)}</td><td>{score:g}</td><td><ul>"
-                           + "".join(f"<li>{html.escape(f)}</li>" for f in flags)
-                           + "</ul></td></tr>" for s, score, flags in info["flagged"])
-            parts.append("<h3>Flagged submissions</h3><p>What the static review, the tamper "
-                         "guard and the trusted check found: evidence for a person to read, "
-                         "not a verdict.</p><table><tr><th>student</th><th>score</th>"
-                         f"<th>flags</th></tr>{rows}</table>")
-        if info["problems"]:
-            rows = "".join(f"<tr><td>{html.escape(s)}</td><td>{html.escape(st)}</td>"
-                           f"<td>{html.escape(n)}</td></tr>" for s, st, n in info["problems"])
-            parts.append("<h3>Not graded</h3><table><tr><th>student</th><th>status</th>"
-                         f"<th>reason</th></tr>{rows}</table>")
-    style = ("body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;"
-             "padding:0 1rem}table{border-collapse:collapse}td,th{padding:.25rem .7rem;"
-             "border-bottom:1px solid #ddd;text-align:left;vertical-align:top}img{max-width:100%}"
-             ".warning{background:#fdecea;color:#7b1f17;padding:.8rem;border-radius:4px}")
+    parts.append(_overview_html(summaries))
+    parts.append("<details open><summary>What the words and numbers mean</summary><dl>"
+                 + "".join(f"<dt>{_e(term)}</dt><dd>{_e(meaning)}</dd>"
+                           for term, meaning in DEFINITIONS) + "</dl></details>")
+    parts += [_assignment_html(info) for info in summaries]
+    parts.append(_problems_html(summaries))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                    f"<title>Class report</title><style>{style}</style></head><body>"
-                    + "".join(parts) + "</body></html>\n", encoding="utf-8")
+                    f"<title>{_e(course.title)}: class report</title><style>{_STYLE}</style>"
+                    "</head><body>" + "".join(parts) + "</body></html>\n", encoding="utf-8")
     return path

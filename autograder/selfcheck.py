@@ -91,8 +91,9 @@ def _with_cells(notebook: nbformat.NotebookNode, mutant: Mutant,
 
 
 def _grade_solution_and_blank(course: Course, chosen: tuple[Assignment, ...], workers: int,
-                              work: Path, sandbox: str) -> list[Check]:
-    """Solutions, blanks, and every cheat of autograder.mutants.cheats on a mutant."""
+                              work: Path, sandbox: str, cheats: bool = True) -> list[Check]:
+    """Solutions, blanks, and (``cheats``) every cheat of autograder.mutants.cheats on a
+    mutant."""
     copy_course_skeleton(course.root, work, chosen)
     checks = []
     for assignment in chosen:
@@ -102,7 +103,7 @@ def _grade_solution_and_blank(course: Course, chosen: tuple[Assignment, ...], wo
             target.mkdir(parents=True)
             shutil.copy2(origin / assignment.name / assignment.notebook_file, target)
         mutants = load_mutants(assignment.name)
-        if mutants:
+        if mutants and cheats:
             source = nbformat.read(work / "source" / assignment.name /
                                    assignment.notebook_file, as_version=4)
             cheaters = {"mutant": None, **{f"cheat-{name}": code
@@ -149,10 +150,15 @@ def _grade_solution_and_blank(course: Course, chosen: tuple[Assignment, ...], wo
 
 
 def selfcheck(course: Course, chosen: tuple[Assignment, ...], *, workers: int = 2,
-              mutants: bool = True, sandbox: str = "auto") -> list[Check]:
-    """Every check, in manifest order; kernels run in the grading sandbox."""
+              mutants: bool = True, sandbox: str = "auto", cheats: bool = True) -> list[Check]:
+    """Every check, in manifest order; kernels run in the grading sandbox.
+
+    ``mutants=False`` skips the mutant library, ``cheats=False`` the cheating
+    attempts (``release`` checks only solutions and blanks unless asked).
+    """
     with tempfile.TemporaryDirectory(prefix="selfcheck-") as temp:
-        checks = _grade_solution_and_blank(course, chosen, workers, Path(temp), sandbox)
+        checks = _grade_solution_and_blank(course, chosen, workers, Path(temp), sandbox,
+                                           cheats)
     if mutants:
         jobs: list[tuple[Assignment, Mutant | None, str]] = []
         for assignment in chosen:

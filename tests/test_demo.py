@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +33,14 @@ def test_demo_runs_the_whole_pipeline_and_every_grade_is_as_expected(tmp_path):
     scores = {r["student_id"]: float(r["score"]) for r in rows}
     assert scores["solution"] == 10 and scores["blank"] == 0 and scores["mutant01"] < 10
     assert (folder / "reports" / "class-report.html").stat().st_size > 10_000
+    report = (folder / "reports" / "class-report.html").read_text(encoding="utf-8")
+    assert "Rejected submissions (1)" in report and "is not valid JSON" in report
+    assert "met (of the graded submissions)" in report
+    assert "NotImplementedError: the stub was left in (not attempted)" in report  # blank
+    assert "As grades.csv counts them (1 rejected as 0): mean" in report
+    # Each graded submission remembers the tests it was graded with (for `release`).
+    kept = json.loads((folder / "autograded" / "test-fingerprints.json").read_text())
+    assert sorted(kept["01_graphs"]) == ["blank", "mutant01", "solution"]
     pages = sorted(p.relative_to(folder / "feedback").parts[0]
                    for p in (folder / "feedback").rglob("*.html"))
     assert pages == ["blank", "mutant01", "solution"]

@@ -1,0 +1,265 @@
+"""The class report and the objective map it is built on.
+
+Results are built without running a kernel: the checks' real messages (made
+by calling ``autograder.checks`` on wrong answers) in synthetic results, read
+by ``summarise``, by ``write_report`` through ``load_results`` (patched), and
+once through a real gradebook written by ``record_results``. The demo's test
+(tests/test_demo.py) reads the report of a class graded for real.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder import checks
+from autograder import report as report_module
+from autograder.grading import CellGrade, GradeResult, copy_course_skeleton
+from autograder.manifest import ManifestError, load_manifest, objective_problems
+from autograder.report import mistake_key, summarise, write_report
+
+ROOT = Path(__file__).resolve().parents[1]
+COURSE = load_manifest(ROOT)
+GRAPHS = COURSE.assignment("01_graphs")
+POINTS = {"test_chain_rule": 2.0, "test_mul_forward": 2.0, "test_mul_backward": 3.0,
+          "test_topological_sort": 3.0}
+
+
+# -- the objective map ---------------------------------------------------------------
+
+
+def test_every_graded_test_cell_of_every_source_notebook_assesses_a_known_objective():
+    assert objective_problems(COURSE) == []
+    for assignment in COURSE.assignments:
+        for grade_id, numbers in assignment.tests:
+            assert numbers, f"{assignment.name}/{grade_id} assesses no objective"
+            assert all(1 <= n <= len(assignment.objectives) for n in numbers)
+
+
+def _course_with_manifest(tmp_path: Path, edit) -> Path:
+    copy_course_skeleton(ROOT, tmp_path, [GRAPHS])
+    manifest = tmp_path / "course" / "manifest.toml"
+    manifest.write_text(edit(manifest.read_text(encoding="utf-8")), encoding="utf-8")
+    return tmp_path
+
+
+@pytest.mark.parametrize("mapping, words", [
+    ("test_topological_sort = [5]", ["'test_topological_sort'", "objective 5",
+                                     "has 4 objective(s)", "4: order a graph"]),
+    ("test_topological_sort = [0, 4]", ["objective 0", "has 4 objective(s)"]),
+    ('test_topological_sort = "Kahn"', ["'test_topological_sort' = 'Kahn'",
+                                        "counted from 1", "test_topological_sort = [1]"]),
+    ("test_topological_sort = []", ["'test_topological_sort' = []", "counted from 1"]),
+])
+def test_an_objective_the_assignment_does_not_have_is_refused_with_the_fix(
+        tmp_path, mapping, words):
+    root = _course_with_manifest(
+        tmp_path, lambda text: text.replace("test_topological_sort = [4]", mapping, 1))
+    with pytest.raises(ManifestError) as error:
+        load_manifest(root)
+    for word in ["01_graphs", *words]:
+        assert word in str(error.value)
+
+
+def test_unmapped_and_unknown_test_cells_are_named_against_the_source_notebook(tmp_path):
+    root = _course_with_manifest(tmp_path, lambda text: text.replace(
+        "test_topological_sort = [4]", "test_topological_sorting = [4]", 1))
+    course = load_manifest(root)
+    problems = objective_problems(course, (course.assignment(GRAPHS.name),))
+    assert len(problems) == 2, problems
+    assert "test_topological_sort assess no objective" in problems[0]
+    assert "test_topological_sort = [1]" in problems[0]
+    assert "names test_topological_sorting" in problems[1]
+    assert "source/01_graphs/graphs.ipynb has no graded cell" in problems[1]
+
+
+# -- messages as the checks write them -----------------------------------------------
+
+
+def _message(check, *args) -> str:
+    """What a failed test cell records: ``AssertionError: <the check's message>``."""
+    try:
+        check(*args)
+    except AssertionError as error:
+        return f"AssertionError: {error}"
+    raise AssertionError("the check passed a wrong answer")
+
+
+def _chain_rule_message(wrong, seed: int) -> str:
+    return _message(checks.check_chain_rule, wrong,
+                    *np.random.default_rng(seed).normal(size=4))
+
+
+def _twice(x, y, z, upstream):
+    return 2 * upstream * (y + z), 2 * upstream * x, 2 * upstream * x
+
+
+def _constant(x, y, z, upstream):
+    return 1.5, 1.5, 1.5
+
+
+def test_the_same_likely_mistake_on_other_numbers_is_one_group():
+    first, second = _chain_rule_message(_twice, 1), _chain_rule_message(_twice, 2)
+    assert first != second and "Likely mistake" in first
+    assert mistake_key(first) == mistake_key(second) == (
+        "hint", "it is exactly twice the right value: one contribution was counted twice.")
+    plain = [_chain_rule_message(_constant, seed) for seed in (3, 4)]
+    assert plain[0] != plain[1] and "Likely mistake" not in plain[0]
+    kind, label = mistake_key(plain[0])
+    assert kind == "message" and mistake_key(plain[1]) == (kind, label)
+    assert label.startswith("AssertionError: chain_rule_gradients(#) (dL/dx, dL/dy, dL/dz) "
+                            "is wrong at element (#)")
+    # numpy.testing's boilerplate line is skipped: the test's own words lead.
+    numpy_failure = _message(np.testing.assert_allclose, [1.0, 2.0], [1.0, 3.0], 1e-7, 0,
+                             True, "check each partial derivative")
+    assert mistake_key(numpy_failure) == (
+        "message", "AssertionError: check each partial derivative")
+
+
+# -- a synthetic class of 01_graphs --------------------------------------------------
+
+
+def _result(student: str, lost: dict[str, str] | None = None, status: str = "graded",
+            **extra) -> dict:
+    lost = lost or {}
+    cells = [{"grade_id": g, "score": 0.0 if g in lost else p, "max_score": p,
+              "message": lost.get(g, "")} for g, p in POINTS.items()]
+    if status != "graded":
+        cells = []
+    return {"assignment": GRAPHS.name, "student": student, "status": status,
+            "score": sum(c["score"] for c in cells), "max_score": 10.0, "cells": cells,
+            "notes": extra.pop("notes", []), "flags": extra.pop("flags", []),
+            "sandbox": "bwrap", **extra}
+
+
+@pytest.fixture(scope="module")
+def klass():
+    with_path = (_chain_rule_message(_twice, 1)
+                 + '\n  File "/srv/submitted/bob/01_graphs/graphs.ipynb", cell 4')
+    rows = [
+        _result("ann"),
+        _result("bob", {"test_chain_rule": with_path}),
+        _result("cid", {"test_chain_rule": _chain_rule_message(_twice, 2)}),
+        _result("dan", {"test_chain_rule": _chain_rule_message(_constant, 3),
+                        "test_mul_backward": "NotImplementedError: "}),
+        _result("eli", {"test_chain_rule": _chain_rule_message(_constant, 4)}),
+        _result("gus", flags=["imports socket, which the exercises never need (cell 3)"],
+                late={"submitted": "2027-01-20 10:00:00", "due": "2027-01-18 23:59:00",
+                      "seconds_late": 122460.0, "penalty": 2.0,
+                      "policy": "1 point per day late, at most 5"}),
+        _result("eve", status="rejected",
+                notes=["graphs.ipynb is not valid JSON (Expecting value at line 1)"]),
+        _result("fay", status="error",
+                notes=["the kernel died while running the notebook (does it call os._exit "
+                       "or exit()?)"]),
+    ]
+    return {(r["assignment"], r["student"]): r for r in rows}
+
+
+def test_share_of_the_class_meeting_each_objective(klass):
+    (info,) = summarise(COURSE, klass)
+    shares = {o.number: (o.met, o.graded) for o in info.objectives}
+    # chain rule lost by bob, cid, dan, eli; Mul's backward by dan; sorting by nobody
+    assert shares == {1: (2, 6), 2: (5, 6), 3: (5, 6), 4: (6, 6)}
+    assert info.graded == ["ann", "bob", "cid", "dan", "eli", "gus"]
+
+
+def test_mistakes_are_grouped_by_likely_mistake_and_counted_in_students(klass):
+    (info,) = summarise(COURSE, klass)
+    chain = info.objectives[0]
+    assert [(m.kind, m.count, m.students) for m in chain.mistakes] == [
+        ("hint", 2, ["bob", "cid"]), ("message", 2, ["dan", "eli"])]
+    assert chain.mistakes[0].label.startswith("it is exactly twice the right value")
+    assert chain.mistakes[0].cells == ["test_chain_rule"]
+    # One example each, with the student's id taken out (numbers stay).
+    example = chain.mistakes[0].example
+    assert "bob" not in example and "/srv/submitted/<student>/01_graphs" in example
+    assert re.search(r"expected -?\d", example)
+    for objective in info.objectives[1:3]:  # Mul's backward assesses objectives 2 and 3
+        assert [(m.label, m.count) for m in objective.mistakes] == [
+            ("NotImplementedError: the stub was left in (not attempted)", 1)]
+    assert info.objectives[3].mistakes == []
+
+
+def test_statistics_say_what_they_include(klass):
+    (info,) = summarise(COURSE, klass)
+    assert info.statistics_text() == (
+        "6 graded, mean 8.17 / 10, median 8; 1 rejected and 1 crashed not included (no "
+        "score). As grades.csv counts them (1 rejected and 1 crashed as 0; late penalties "
+        "taken off): mean 5.88 / 10 over 8 submissions.")
+
+
+def _without_images(page: str) -> str:
+    return re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", page)
+
+
+def test_the_page_has_objectives_figures_and_a_section_for_each_problem(
+        klass, tmp_path, monkeypatch):
+    monkeypatch.setattr(report_module, "load_results", lambda course: klass)
+    page = write_report(COURSE, tmp_path / "report.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == 1  # one figure per assignment with grades
+    text = _without_images(page)
+    assert "http" not in text and "<script" not in text  # offline, self-contained
+    assert "6 graded, mean 8.17 / 10, median 8; 1 rejected and 1 crashed not included" in text
+    for objective in GRAPHS.objectives:
+        assert objective.replace("'", "&#x27;") in text
+    assert "2 of 6 (33%)" in text and "6 of 6 (100%)" in text
+    assert "earned every point of every test cell mapped to that objective" in text
+    assert "<b>Likely mistake:</b> it is exactly twice the right value" in text
+
+    def section(title: str) -> str:
+        start = text.index(f"<h3>{title}")
+        return text[start:text.index("<h3>", start + 1) if "<h3>" in text[start + 1:]
+                    else len(text)]
+
+    rejected = section("Rejected submissions (1)")
+    assert "eve" in rejected and "not valid JSON" in rejected
+    crashed = section("Crashed submissions (1)")
+    assert "fay" in crashed and "kernel died" in crashed
+    late = section("Late submissions (1)")
+    assert "gus" in late and "1 d 10 h" in late and "1 point per day late" in late
+    assert "<td>2</td>" in late
+    flagged = section("Flagged submissions (1)")
+    assert "gus" in flagged and "imports socket" in flagged
+    # The students with nothing to report appear only as counts.
+    for student in ("ann", "bob", "cid", "dan", "eli"):
+        assert not re.search(rf"\b{student}\b", text), student
+
+
+# -- through the real gradebook -------------------------------------------------------
+
+
+def test_the_report_reads_the_gradebook_and_tolerates_results_without_late_or_flags(
+        tmp_path, monkeypatch):
+    from autograder.gradebook import record_results
+    from autograder.nbgrader_cli import nbgrader_environment
+
+    # nbgrader creates a new gradebook with `alembic`, from this interpreter's scripts.
+    monkeypatch.setenv("PATH", nbgrader_environment()["PATH"])
+    copy_course_skeleton(ROOT, tmp_path, [GRAPHS])
+    course = load_manifest(tmp_path)
+
+    full = [CellGrade(g, p, p) for g, p in POINTS.items()]
+    half = [CellGrade(g, 0.0 if g == "test_topological_sort" else p, p,
+                      "AssertionError: expected 4 nodes (x, y, s, p), got []" if
+                      g == "test_topological_sort" else "") for g, p in POINTS.items()]
+    record_results(course, [
+        GradeResult("ann", GRAPHS.name, "graded", 10.0, 10.0, full),
+        GradeResult("bob", GRAPHS.name, "graded", 7.0, 10.0, half),
+        GradeResult("eve", GRAPHS.name, "rejected", max_score=10.0,
+                    notes=["graphs.ipynb is not valid JSON"]),
+        GradeResult("fay", GRAPHS.name, "error", max_score=10.0,
+                    notes=["the notebook did not finish within the time limit"]),
+    ])
+    page = _without_images(write_report(course).read_text(encoding="utf-8"))
+    assert (course.root / "reports" / "class-report.html").is_file()
+    assert "2 graded, mean 8.50 / 10" in page
+    assert "Rejected submissions (1)" in page and "Crashed submissions (1)" in page
+    assert "Late submissions (0)" in page and "Flagged submissions (0)" in page
+    assert "1 of 2 (50%)" in page  # objective 4: Kahn's algorithm
+    assert "AssertionError: expected # nodes (x, y, s, p), got []" in page
+    shutil.rmtree(course.root / "reports")
