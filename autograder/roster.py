@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -184,12 +185,15 @@ def import_roster(course: Course, source: Path) -> list[RosterStudent]:
     from nbgrader.api import Gradebook
 
     from autograder.gradebook import _one_transaction, check_gradebook, db_url
+    from autograder.nbgrader_cli import nbgrader_environment
 
     if not source.is_file():
         raise FileNotFoundError(f"{source} does not exist: give the roster as a CSV file "
                                 "(id, first_name, last_name, email, section)")
     students = read_roster(_read_text(source), source.name)
     check_gradebook(course)
+    # A new gradebook is stamped by nbgrader running `alembic` from this environment.
+    os.environ["PATH"] = nbgrader_environment()["PATH"]
     with Gradebook(db_url(course), course_id=course.id) as gradebook:
         commit = _one_transaction(gradebook)
         try:
