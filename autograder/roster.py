@@ -182,15 +182,16 @@ def import_roster(course: Course, source: Path) -> list[RosterStudent]:
     nobody is removed. The file is copied to ``roster.csv`` in the course
     root (sections live there) only after the gradebook has committed.
     """
+    if not source.is_file():
+        raise FileNotFoundError(f"{source} does not exist: give the roster as a CSV file "
+                                "(id, first_name, last_name, email, section)")
+    students = read_roster(_read_text(source), source.name)
+
     from nbgrader.api import Gradebook
 
     from autograder.gradebook import _one_transaction, check_gradebook, db_url
     from autograder.nbgrader_cli import nbgrader_environment
 
-    if not source.is_file():
-        raise FileNotFoundError(f"{source} does not exist: give the roster as a CSV file "
-                                "(id, first_name, last_name, email, section)")
-    students = read_roster(_read_text(source), source.name)
     check_gradebook(course)
     # A new gradebook is stamped by nbgrader running `alembic` from this environment.
     os.environ["PATH"] = nbgrader_environment()["PATH"]
