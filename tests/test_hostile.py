@@ -38,7 +38,7 @@ from autograder.nbgrader_cli import run_nbgrader
 ROOT = Path(__file__).resolve().parents[1]
 FIRST = load_manifest(ROOT).assignments[0]
 SECRET = "MINIFLOW_TEST_SECRET_4f1c"
-# Attacks that stop their own kernel: everything after them is not run.
+# Attacks that stop their own kernel: the rest of the notebook runs in a fresh kernel.
 STOPPED = {"memory_in_many_processes", "fork_storm", "infinite_loop_ignoring_sigint",
            "flood_the_socket_folder"}
 
@@ -310,12 +310,15 @@ def test_a_thread_storm_is_stopped_at_the_process_limit(hostile):
     ("infinite_loop_ignoring_sigint", "did not stop when it was interrupted"),
     ("flood_the_socket_folder", "connection folder"),
 ])
-def test_an_attack_that_is_stopped_costs_the_rest_of_its_notebook_with_a_reason(
+def test_an_attack_that_is_stopped_costs_its_cell_with_a_reason_and_the_rest_runs_afresh(
         hostile, name, words):
     result = hostile["results"][name]
     assert words in _messages(result), _messages(result)[:600]
-    assert result.score == 0
-    assert all("not run" in c.message for c in result.cells)
+    text, _ = _attack_output(hostile["root"], name)
+    assert "KernelDied: the kernel died while running this cell" in text and words in text
+    assert [d["restarted"] for d in result.kernel_deaths] == [True]
+    # The attack is no test: every test after it passes in a fresh, guarded kernel.
+    assert result.score == FIRST.points, [c.message for c in result.cells]
 
 
 def test_files_the_kernel_may_write_are_capped(hostile):
