@@ -328,13 +328,16 @@ def explain_limits(nb: NotebookNode, limits: dict[str, Any]) -> None:
         if timeout is not None:
             # The interrupt's KeyboardInterrupt and nbgrader's placeholder become one message.
             kept = [o for o in cell.outputs if o.output_type != "error"]
+            # What happened to the kernel afterwards stays, after it.
+            fate = [o for o in cell.outputs if o.output_type == "error"
+                    and o.ename in ("KernelDied", "KernelStopped")]
             grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
             which = f"this cell ({grade_id})" if grade_id else "this cell"
             cell.outputs = kept + [_error(
                 "TimeoutError", f"{which} ran for more than {timeout} s, the limit per cell "
                 "when grading, and was stopped; look for a loop that never ends (a while "
                 "loop whose condition never changes, a graph walk that revisits nodes) or "
-                "work that can be done once instead of in a loop")]
+                "work that can be done once instead of in a loop")] + fate
             continue
         for output in cell.outputs:
             if output.output_type != "error" or not limits:
