@@ -60,8 +60,8 @@ class SandboxedExecute(Execute):
     enforces) or stops answering, the cell that was running gets a
     ``KernelDied`` error and scores nothing; the cells before it keep what
     they earned. A fresh sandboxed kernel, with a fresh guard, re-runs every
-    earlier code cell except those that killed a kernel (their recorded
-    outputs are kept, nothing is judged twice) and then runs the rest as
+    earlier code cell except those that killed a kernel or ran out of time
+    (their recorded outputs are kept, nothing is judged twice) and then runs the rest as
     usual, probes included. At most ``kernel_restarts`` fresh kernels, all
     within the notebook's one time budget (``notebook_timeout``); after that,
     or when the time is up, the remaining cells are marked not run. Each
@@ -134,7 +134,11 @@ class SandboxedExecute(Execute):
                 try:
                     # A fresh kernel: rebuild the state, then go on where the last one died.
                     for index in range(resume):
-                        if index not in skipped and self.nb.cells[index].cell_type == "code":
+                        earlier = self.nb.cells[index]
+                        # Not the cells that killed a kernel or ran out of time: they would
+                        # again (a cell that timed out costs its whole time limit).
+                        if (index not in skipped and earlier.cell_type == "code"
+                                and "autograder_timed_out" not in earlier.get("metadata", {})):
                             await self._replay(index)
                             if self.trusted:
                                 await self._guard_check(index, guard, changed)
