@@ -62,6 +62,10 @@ c.Autograde.autograde_preprocessors = [
 # cell of the exercises in autograder/trusted.py judged again outside it
 # (autograder.nbgrader_plugins.SandboxedExecute).
 c.SandboxedExecute.trusted = True
+# A kernel that dies (os._exit, a segfault, a limit) costs the cell that killed
+# it: a fresh kernel re-runs the cells before it and grades the rest, at most
+# this many times per notebook, within its notebook_timeout (0: the rest is lost).
+c.SandboxedExecute.kernel_restarts = 2
 c.SandboxKernelManager.mode = "auto"
 c.SandboxKernelManager.memory_limit = "2 GiB"       # per process, and all processes together
 c.SandboxKernelManager.cpu_limit = 600              # CPU seconds per process

@@ -7,7 +7,8 @@
                                     stops the rest
     flags     [ASSIGNMENT]          what the review, the guard and the trusted check found
     feedback  [ASSIGNMENT]          HTML feedback without hidden-test source
-    export                          grades as CSV, with a flags column
+    export                          grades as CSV, with flags, section and status columns
+    roster    import FILE.csv | list  the class roster, in the gradebook and roster.csv
     report                          class report (HTML, figures)
     selfcheck [ASSIGNMENT]          solutions full marks, blanks zero, every mutant loses points
     demo                            the whole pipeline on a synthetic class
@@ -101,7 +102,19 @@ def cmd_collect(args: argparse.Namespace) -> int:
     report = collect(course, Path(args.source), assignment=assignment,
                      students=[args.student] if args.student else None, force=args.force)
     print("\n".join(report.lines()))
+    _print_roster_of_collect(course, report, assignment)
     return 0 if report.placed or not report.skipped else 1
+
+
+def _print_roster_of_collect(course, report, assignment) -> None:
+    """Who is not on the roster, and who on it submitted nothing (when there is a roster)."""
+    from autograder.roster import collect_lines
+
+    names = [assignment.name] if assignment else sorted(
+        {a for _, a, _ in report.placed}, key=[x.name for x in course.assignments].index)
+    lines = collect_lines(course, report.placed, names)
+    if lines:
+        print("\n".join(lines))
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
@@ -150,6 +163,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     target = Path(args.to).resolve()
     run_nbgrader(["export", "--to", str(target)], course.root)
     add_flags_column(course, target)
+    from autograder.roster import complete_export
+
+    complete_export(course, target)  # every roster student, section and status columns
     print(f"grades written to {target}")
     return 0
 
@@ -213,6 +229,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(course, Path(args.output) if args.output else None,
                     workers=args.workers, assignments=course.select(args.assignment),
                     sandbox=_sandbox(args.sandbox))
+
+
+def cmd_roster(args: argparse.Namespace) -> int:
+    from autograder.roster import ROSTER_FILE, import_roster, load_roster
+
+    course = load_manifest()
+    if args.action == "import":
+        if not args.file:
+            raise ValueError("roster import needs the CSV file: python -m autograder roster "
+                             "import FILE.csv")
+        students = import_roster(course, Path(args.file))
+        sections = sorted({s.section for s in students if s.section})
+        print(f"imported {len(students)} student(s) into the gradebook"
+              + (f" in {len(sections)} section(s): {', '.join(sections)}" if sections else "")
+              + f"; the roster is kept in {ROSTER_FILE} (personal data: never commit it)")
+        return 0
+    students = load_roster(course)
+    if not students:
+        print(f"no roster: python -m autograder roster import FILE.csv (writes {ROSTER_FILE})")
+        return 1
+    print(f"{'id':16} {'last name':18} {'first name':16} {'section':10} email")
+    for s in students:
+        print(f"{s.id:16} {s.last_name:18} {s.first_name:16} {s.section:10} {s.email}")
+    print(f"{len(students)} student(s)")
+    return 0
 
 
 def _limits(course) -> str:
@@ -316,9 +357,18 @@ def build_parser() -> argparse.ArgumentParser:
     _sandbox_option(demo)
     add("flags", cmd_flags, "list what the static review, the tamper guard and the trusted "
         "check found in each submission (evidence for a person to read)")
-    export = add("export", cmd_export, "export the gradebook as CSV (with a flags column)",
+    export = add("export", cmd_export, "export the gradebook as CSV (with flags, section and "
+                 "status columns; every roster student has a row per assignment)",
                  assignment=False, student=False)
     export.add_argument("--to", default="grades.csv", help="CSV file (default: %(default)s)")
+    roster = sub.add_parser(
+        "roster", help="import the class roster (CSV) into the gradebook, or list it",
+        description="roster import FILE.csv: check every row (id, first_name, last_name, email, "
+        "section; common header spellings accepted), then put the students in the gradebook "
+        "in one go and keep the file as roster.csv in the course root. roster list: show it.")
+    roster.add_argument("action", choices=("import", "list"))
+    roster.add_argument("file", nargs="?", help="the roster CSV (for import)")
+    roster.set_defaults(handler=cmd_roster)
     return parser
 
 

@@ -29,6 +29,7 @@ from autograder.manifest import Assignment, Course, load_manifest
 from autograder.mutants import load_mutants
 from autograder.nbgrader_cli import run_nbgrader
 from autograder.report import write_report
+from autograder.roster import complete_export
 
 __all__ = ["build_class", "run_demo"]
 
@@ -119,6 +120,7 @@ def run_demo(source_course: Course, output: Path | None = None, *, workers: int 
     print("5. export")
     run_nbgrader(["export", "--to", str(root / "grades.csv")], root)
     add_flags_column(course, root / "grades.csv")
+    complete_export(course, root / "grades.csv")
     print("6. report")
     page = write_report(course)
     (root / "expected.json").write_text(json.dumps(expected, indent=1), encoding="utf-8")

@@ -23,7 +23,8 @@ from autograder.gradebook import load_results
 from autograder.manifest import Assignment, Course
 from autograder.nbgrader_plugins import HIDDEN, HIDDEN_NOTE, feedback_outputs, hidden_lines, redact
 
-__all__ = ["HIDDEN", "feedback_html", "strip_hidden", "write_feedback"]
+__all__ = ["HIDDEN", "feedback_html", "problem_html", "resubmit_advice", "strip_hidden",
+           "write_feedback"]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -44,6 +45,8 @@ pre { background: #f6f8fa; padding: .6rem .8rem; overflow-x: auto; border-radius
 .badge { font-weight: 600; } .pass .badge { color: #2a7d2a; } .fail .badge { color: #c0392b; }
 .error { background: #fdecea; color: #7b1f17; }
 .hidden-note { color: #666; font-style: italic; }
+.problem { background: #fff4e5; border-left: 4px solid #e67e22; padding: .6rem 1rem;
+           margin: 1rem 0; }
 img { max-width: 100%; }
 """
 
@@ -132,12 +135,9 @@ def feedback_html(notebook: nbformat.NotebookNode, result: dict, assignment: Ass
     notes = "".join(f"<li>{html.escape(redact(n, secret))}</li>"
                     for n in result.get("notes", []))
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>Feedback: {html.escape(assignment.title)}</title><style>{_STYLE}</style>"
-        f"</head><body><h1>{html.escape(assignment.title)}</h1>"
-        f'<div class="muted">{html.escape(course_title)} &middot; student '
-        f"{html.escape(result['student'])}</div>"
-        f'<div class="summary">Score: <b>{result["score"]:g} / {result["max_score"]:g}</b></div>'
+        _head(assignment, course_title, result["student"])
+        + f'<div class="summary">Score: <b>{result["score"]:g} / {result["max_score"]:g}</b></div>'
+        + _deaths_html(result.get("kernel_deaths") or [], secret)
         + (f"<ul>{notes}</ul>" if notes else "")
         + f"<table><tr><th>test</th><th>points</th></tr>{rows}</table>"
         + '<p class="hidden-note">Each test cell shows its visible tests and the message of '
@@ -145,22 +145,107 @@ def feedback_html(notebook: nbformat.NotebookNode, result: dict, assignment: Ass
         + "".join(body) + "</body></html>\n")
 
 
+def _head(assignment: Assignment, course_title: str, student: str) -> str:
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>Feedback: {html.escape(assignment.title)}</title><style>{_STYLE}</style>"
+            f"</head><body><h1>{html.escape(assignment.title)}</h1>"
+            f'<div class="muted">{html.escape(course_title)} &middot; student '
+            f"{html.escape(student)}</div>")
+
+
+def _deaths_html(deaths: list[dict], secret: list[str]) -> str:
+    """A box naming each cell that killed the kernel, and what it meant for the grade."""
+    if not deaths:
+        return ""
+    items = []
+    for death in deaths:
+        where = f"cell {html.escape(str(death.get('cell')))}"
+        if death.get("grade_id"):
+            where += f" (the test {html.escape(str(death['grade_id']))})"
+        elif death.get("first_line"):
+            start = html.escape(redact(str(death["first_line"]), secret))
+            where += f" (the cell that starts <code>{start}</code>)"
+        verb = "while re-running " if death.get("while_replaying") else "while running "
+        after = ("The test cells before it kept their points; the cells after it were graded "
+                 "in a fresh kernel, after re-running the cells before it (without this one)."
+                 if death.get("restarted") else
+                 "The test cells before it kept their points; the cells after it could not be "
+                 "run and score nothing.")
+        items.append(f"<li>The kernel (the Python process running your notebook) died {verb}"
+                     f"{where}: {html.escape(str(death.get('reason', '')))}. {after}</li>")
+    return ('<div class="problem"><b>Your notebook stopped the kernel.</b><ul>'
+            + "".join(items) + "</ul>Run the notebook top to bottom in JupyterLab "
+            "(Kernel &gt; Restart Kernel and Run All Cells) to see it happen; look for "
+            "<code>exit()</code>, <code>os._exit()</code>, a loop that builds an enormous "
+            "list, or a recursion without end in that cell.</div>")
+
+
+def resubmit_advice(reason: str, assignment: Assignment) -> str:
+    """How a student fixes a rejected submission, from the reason it was rejected."""
+    download = ("Open your notebook in JupyterLab, save it (File > Save Notebook), download "
+                "it again with File > Download, check that the downloaded file opens, and "
+                "resubmit it.")
+    if "is not valid JSON" in reason:
+        return ("The file is not a complete notebook: it may be truncated (an upload cut "
+                "short, a copy made while it was being saved) or not a notebook at all. "
+                + download)
+    if "is not a text file" in reason:
+        return ("The file is not a notebook. Submit the .ipynb file itself. " + download)
+    if "not a valid notebook" in reason:
+        return ("The file is JSON but not a Jupyter notebook (was it edited outside "
+                "JupyterLab?). " + download)
+    if "missing notebook" in reason:
+        return (f"Submit your notebook as {assignment.notebook_file}, the name of the "
+                "notebook you were given.")
+    if "several notebooks" in reason:
+        return (f"Submit one notebook only: {assignment.notebook_file}.")
+    return "Fix the problem named above and resubmit; ask your instructor if it is unclear."
+
+
+def problem_html(result: dict, assignment: Assignment, course_title: str,
+                 secret: list[str] | None = None) -> str:
+    """The page of a submission that was not graded: rejected, or grading crashed."""
+    notes = [redact(n, secret or []) for n in result.get("notes", [])]
+    listed = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+    if result.get("status") == "rejected":
+        reason = notes[-1] if notes else ""
+        body = ('<div class="problem"><b>Your submission could not be graded.</b>'
+                f"<ul>{listed}</ul><p><b>How to resubmit:</b> "
+                f"{html.escape(resubmit_advice(reason, assignment))}</p></div>"
+                f'<div class="summary">Score: <b>none yet</b> (0 / '
+                f'{result.get("max_score", assignment.points):g} until you resubmit)</div>')
+    else:
+        body = ('<div class="problem"><b>Grading your submission failed.</b>'
+                f"<ul>{listed}</ul><p>Your instructor has been told and will look at it; "
+                "you do not need to do anything unless they ask you to.</p></div>")
+    return _head(assignment, course_title, result["student"]) + body + "</body></html>\n"
+
+
 def write_feedback(course: Course, assignments: tuple[Assignment, ...],
                    student: str | None = None) -> list[Path]:
-    """feedback/<student>/<assignment>/<notebook>.html for every graded result."""
+    """feedback/<student>/<assignment>/<notebook>.html for every submission.
+
+    Graded ones show their scores and messages; rejected ones say why and how
+    to resubmit; ones whose grading crashed say so.
+    """
     results = load_results(course)
     written = []
     for assignment in assignments:
         for (name, who), result in sorted(results.items()):
             if name != assignment.name or (student and who != student):
                 continue
-            if result["status"] != "graded":
-                continue
             autograded = (course.root / "autograded" / who / name / assignment.notebook_file)
-            if not autograded.is_file():
+            if result["status"] != "graded":
+                # Rejected or crashed: the student still learns what happened and what to do.
+                source = course.root / "source" / name / assignment.notebook_file
+                secret = hidden_lines(nbformat.read(source, as_version=4)) \
+                    if source.is_file() else []
+                page = problem_html(result, assignment, course.title, secret)
+            elif autograded.is_file():
+                notebook = nbformat.read(autograded, as_version=4)
+                page = feedback_html(notebook, result, assignment, course.title)
+            else:
                 continue
-            notebook = nbformat.read(autograded, as_version=4)
-            page = feedback_html(notebook, result, assignment, course.title)
             target = course.root / "feedback" / who / name / f"{assignment.notebook}.html"
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(page, encoding="utf-8")

@@ -63,6 +63,8 @@ class GradeResult:
     notes: list[str] = field(default_factory=list)
     sandbox: str = ""  # "bwrap" or "none": how its kernel was isolated
     flags: list[str] = field(default_factory=list)  # for the instructor's eyes
+    # Each kernel death while grading: cell (1-based), grade_id, reason, restarted.
+    kernel_deaths: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -272,6 +274,22 @@ def score_notebook(executed: nbformat.NotebookNode,
     return cells, notes
 
 
+def kernel_deaths(executed: nbformat.NotebookNode) -> tuple[list[dict], list[str]]:
+    """The kernel deaths SandboxedExecute recorded in ``executed``, and a note for each."""
+    from autograder.nbgrader_plugins import DEATHS_KEY
+
+    deaths = [d for d in executed.metadata.get(DEATHS_KEY, []) if isinstance(d, dict)]
+    notes = []
+    for death in deaths:
+        where = f"cell {death.get('cell')}" + (f" ({death['grade_id']})"
+                                               if death.get("grade_id") else "")
+        what = ("while it was re-running " if death.get("while_replaying") else "in ") + where
+        after = ("the cells after it were graded in a fresh kernel" if death.get("restarted")
+                 else "the cells after it were not run")
+        notes.append(f"the kernel died {what}: {death.get('reason', '')}; {after}")
+    return deaths, notes
+
+
 def _apply_verdicts(result: GradeResult, executed: nbformat.NotebookNode,
                     review: Review | None) -> None:
     """Name what the guard and the trusted check found; apply the static review's zeros.
@@ -326,6 +344,8 @@ def _result_from(task: dict, answer: dict, source: nbformat.NotebookNode,
         return result
     executed = nbformat.reads(text, as_version=4)
     result.cells, notes = score_notebook(executed, source)
+    result.notes += notes
+    result.kernel_deaths, notes = kernel_deaths(executed)
     result.notes += notes
     result.score = float(sum(c.score for c in result.cells))
     result.max_score = float(sum(c.max_score for c in result.cells))

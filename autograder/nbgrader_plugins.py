@@ -3,10 +3,11 @@ get the same protection as ``python -m autograder``:
 
 * ``SandboxedExecute`` replaces nbgrader's ``Execute`` in autograde: every
   kernel starts sandboxed and limited (``autograder.sandbox``); a kernel that
-  dies or is stopped costs the cells from there on, not the cells that
-  already ran; and limits that were hit become messages a student can act
-  on ("this cell ran for more than 30 s") instead of a bare
-  ``KeyboardInterrupt`` or ``MemoryError``.
+  dies or is stopped costs the cell that killed it, not the cells that
+  already ran: a fresh kernel re-runs the cells before it and grades the
+  rest (``kernel_restarts`` times at most); and limits that were hit become
+  messages a student can act on ("this cell ran for more than 30 s")
+  instead of a bare ``KeyboardInterrupt`` or ``MemoryError``.
 * ``HideTests`` is a ``generate_feedback`` preprocessor: test cells show
   their visible part and the failure message only, never hidden test code,
   their traceback or what they printed.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import time
 from typing import Any
 
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -24,14 +26,17 @@ from nbclient.util import ensure_async, run_sync
 from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Bool
+from traitlets import Bool, Integer
 
 from autograder.sandbox import SandboxKernelManager, format_size, parse_size
 
-__all__ = ["HideTests", "SandboxedExecute", "explain_limits", "hidden_lines", "redact"]
+__all__ = ["DEATHS_KEY", "HideTests", "SandboxedExecute", "explain_limits", "hidden_lines",
+           "redact"]
 
 HIDDEN = re.compile(r"[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.DOTALL)
 HIDDEN_NOTE = "# (hidden tests run here when grading)\n"
+# Notebook metadata key where SandboxedExecute records each kernel death.
+DEATHS_KEY = "autograder_kernel_deaths"
 
 
 def _error(ename: str, evalue: str) -> NotebookNode:
@@ -50,16 +55,32 @@ class SandboxedExecute(Execute):
     test's probes (``autograder.trusted``) and judges the answers here, in the
     grading process: a wrong answer adds a ``TrustedCheckFailed`` error. Both
     paths, ``grade`` and plain ``nbgrader autograde``, get the same verdicts.
+
+    When the kernel dies (``os._exit``, a segfault, a limit the watchdog
+    enforces) or stops answering, the cell that was running gets a
+    ``KernelDied`` error and scores nothing; the cells before it keep what
+    they earned. A fresh sandboxed kernel, with a fresh guard, re-runs every
+    earlier code cell except those that killed a kernel or ran out of time
+    (their recorded outputs are kept, nothing is judged twice) and then runs the rest as
+    usual, probes included. At most ``kernel_restarts`` fresh kernels, all
+    within the notebook's one time budget (``notebook_timeout``); after that,
+    or when the time is up, the remaining cells are marked not run. Each
+    death is recorded in the notebook's metadata (``DEATHS_KEY``) for the
+    grader's notes and feedback.
     """
 
     trusted = Bool(False, config=True,
                    help="guard the kernel and judge each test cell outside it as well")
+    kernel_restarts = Integer(2, config=True,
+                              help="fresh kernels a notebook may get after its kernel died "
+                                   "(0: the rest of the notebook is not run)")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("kernel_manager_class", SandboxKernelManager)
         super().__init__(*args, **kwargs)
         # Grading keeps nothing of a kernel: no need to wait for a polite exit.
         self.shutdown_kernel = "immediate"
+        self._time_used = 0.0
 
     async def _async_handle_timeout(self, timeout: int,
                                     cell: NotebookNode | None = None) -> Any:
@@ -71,6 +92,13 @@ class SandboxedExecute(Execute):
                    km: Any = None) -> tuple[NotebookNode, Any]:
         return run_sync(self._async_preprocess)(nb, resources, km)
 
+    def create_kernel_manager(self) -> Any:
+        manager = super().create_kernel_manager()
+        if isinstance(manager, SandboxKernelManager):
+            # A fresh kernel after a death gets what is left of the notebook's time.
+            manager.time_used = self._time_used
+        return manager
+
     async def _async_preprocess(self, nb: NotebookNode, resources: Any,
                                 km: Any) -> tuple[NotebookNode, Any]:
         from nbclient import NotebookClient
@@ -78,50 +106,108 @@ class SandboxedExecute(Execute):
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
+        # Only the grader writes this record; whatever a submission brought is dropped.
+        self.nb.metadata.pop(DEATHS_KEY, None)
         limits: dict[str, Any] = {}
         assignment = (resources or {}).get("nbgrader", {}).get("assignment", "")
         probes = _probes_by_test(assignment) if self.trusted else {}
         guard = f"_miniflow_guard_{secrets.token_hex(8)}"
-        changed: list[str] = []
-        async with self.async_setup_kernel():
-            assert self.kc is not None and self.km is not None
-            manager = self.km
-            limits = _limits_of(manager)
-            reply = await self.async_wait_for_reply(await ensure_async(self.kc.kernel_info()))
-            assert reply is not None
-            self.nb.metadata["language_info"] = reply["content"]["language_info"]
-            if self.trusted and self.nb.cells:
-                await self._ask(f"import autograder.guard\nautograder.guard.install({guard!r})",
-                                0)
-            for index, cell in enumerate(self.nb.cells):
+        changed: list[str] = []  # what student code changed: kept across kernels
+        deaths: list[dict[str, Any]] = []
+        skipped: set[int] = set()  # cells that killed a kernel: never run again
+        resume = 0  # the first cell the current kernel runs for real
+        began = time.monotonic()
+        self._time_used = 0.0
+        while True:
+            died: tuple[int, str] | None = None
+            async with self.async_setup_kernel():
+                assert self.kc is not None and self.km is not None
+                manager = self.km
+                limits = _limits_of(manager)
+                reply = await self.async_wait_for_reply(await ensure_async(self.kc.kernel_info()))
+                assert reply is not None
+                self.nb.metadata["language_info"] = reply["content"]["language_info"]
+                if self.trusted and self.nb.cells:
+                    await self._ask(f"import autograder.guard\n"
+                                    f"autograder.guard.install({guard!r})", 0)
+                index = 0
                 try:
-                    self._check_assign_resources(resources)
-                    await self.async_execute_cell(cell, index, store_history=True)
-                    if self.trusted and cell.cell_type == "code":
-                        await self._judge(cell, index, guard, probes, changed)
+                    # A fresh kernel: rebuild the state, then go on where the last one died.
+                    for index in range(resume):
+                        earlier = self.nb.cells[index]
+                        # Not the cells that killed a kernel or ran out of time: they would
+                        # again (a cell that timed out costs its whole time limit).
+                        if (index not in skipped and earlier.cell_type == "code"
+                                and "autograder_timed_out" not in earlier.get("metadata", {})):
+                            await self._replay(index)
+                            if self.trusted:
+                                await self._guard_check(index, guard, changed)
+                    for index in range(resume, len(self.nb.cells)):
+                        cell = self.nb.cells[index]
+                        self._check_assign_resources(resources)
+                        await self.async_execute_cell(cell, index, store_history=True)
+                        if self.trusted and cell.cell_type == "code":
+                            await self._judge(cell, index, guard, probes, changed)
                 except (DeadKernelError, CellTimeoutError) as error:
-                    if getattr(manager, "stop_reason", None) or (
-                            isinstance(error, DeadKernelError)
-                            and hasattr(manager, "death_reason")):
-                        reason = manager.death_reason()  # the watchdog's reason first
-                    elif isinstance(error, CellTimeoutError):
-                        reason = ("this cell did not stop when it was interrupted after its "
-                                  "time limit, so the grader stopped the notebook")
-                    else:
-                        reason = "the kernel died"
+                    died = (index, _death_reason(manager, error))
+            if died is None:
+                break
+            index, reason = died
+            replaying = index < resume
+            elapsed = time.monotonic() - began
+            budget = getattr(manager, "notebook_timeout", None)
+            restart = (self.owns_km and len(deaths) < self.kernel_restarts
+                       and (budget is None or elapsed < budget))
+            deaths.append({"cell": index + 1, "grade_id": _grade_id(self.nb.cells[index]),
+                           "first_line": _first_line(self.nb.cells[index]),
+                           "reason": reason, "while_replaying": replaying,
+                           "restarted": restart})
+            if not restart:
+                if len(deaths) > 1:
+                    reason += (f" (the kernel had already died {len(deaths) - 1} time(s) in "
+                               "this notebook, so no fresh kernel was started)")
+                if replaying:
+                    reason = (f"the kernel died again while re-running cell {index + 1} to "
+                              f"rebuild the state: {reason}")
+                    _stop_after(self.nb.cells, resume - 1, reason, mark=False)
+                else:
                     _stop_after(self.nb.cells, index, reason)
-                    break
+                break
+            skipped.add(index)
+            if not replaying:
+                self.nb.cells[index].setdefault("outputs", []).append(_error(
+                    "KernelDied", f"the kernel died while running this cell: {reason}. The "
+                    "cells after it were run in a fresh kernel, after re-running the cells "
+                    "before it (without this one)"))
+                resume = index + 1
+            self._time_used = time.monotonic() - began
+        if deaths:
+            self.nb.metadata[DEATHS_KEY] = deaths
         self.set_widgets_metadata()
         explain_limits(self.nb, limits)
         return self.nb, self.resources
 
-    async def _judge(self, cell: NotebookNode, index: int, guard: str,
-                     probes: dict[str, list], changed: list[str]) -> None:
-        """After a cell: what did student code change; after a test: is it really right?"""
+    async def _replay(self, index: int) -> None:
+        """Run cell ``index`` again in a fresh kernel; its recorded outputs stay as they were."""
+        original = self.nb.cells[index]
+        again = NotebookNode(cell_type="code", source=original.source, metadata={}, outputs=[],
+                             execution_count=None)
+        try:
+            await self.async_execute_cell(again, index, store_history=True)
+        finally:
+            self.nb.cells[index] = original  # nbclient stores what it ran at that index
+
+    async def _guard_check(self, index: int, guard: str, changed: list[str]) -> None:
+        """Ask the guard what student code changed; remember each change once."""
         said = await self._ask(f"print('MINIFLOW-GUARD ' + {guard}())", index)
         for change in _guard_changes(said):
             if not any(c.startswith(change) for c in changed):
                 changed.append(f"{change} (noticed after cell {index + 1})")
+
+    async def _judge(self, cell: NotebookNode, index: int, guard: str,
+                     probes: dict[str, list], changed: list[str]) -> None:
+        """After a cell: what did student code change; after a test: is it really right?"""
+        await self._guard_check(index, guard, changed)
         if not is_test_cell(cell):
             return
         if changed:
@@ -155,6 +241,27 @@ class SandboxedExecute(Execute):
         errors = "".join(f"\n{o.ename}: {o.evalue}" for o in probe.outputs
                          if o.output_type == "error")
         return (text[-1_000_000:] + errors[:2000])
+
+
+def _death_reason(manager: Any, error: Exception) -> str:
+    """Why the kernel is gone (the watchdog's reason first), in words for a student."""
+    if getattr(manager, "stop_reason", None) or (
+            isinstance(error, DeadKernelError) and hasattr(manager, "death_reason")):
+        return str(manager.death_reason())
+    if isinstance(error, CellTimeoutError):
+        return ("this cell did not stop when it was interrupted after its time limit, so the "
+                "grader stopped the notebook")
+    return "the kernel died"
+
+
+def _first_line(cell: NotebookNode) -> str:
+    lines = [line.strip() for line in cell.get("source", "").splitlines() if line.strip()]
+    return lines[0][:80] if lines else ""
+
+
+def _grade_id(cell: NotebookNode) -> str | None:
+    grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    return str(grade_id) if grade_id is not None else None
 
 
 def _probes_by_test(assignment: str) -> dict[str, list]:
@@ -193,9 +300,11 @@ def _limits_of(manager: Any) -> dict[str, Any]:
             "processes": manager.process_limit, "open_files": manager.open_files_limit}
 
 
-def _stop_after(cells: list[NotebookNode], index: int, reason: str) -> None:
+def _stop_after(cells: list[NotebookNode], index: int, reason: str, *,
+                mark: bool = True) -> None:
     """The cell at ``index`` failed because the kernel is gone; later cells never ran."""
-    cells[index].setdefault("outputs", []).append(_error("KernelStopped", reason))
+    if mark:
+        cells[index].setdefault("outputs", []).append(_error("KernelStopped", reason))
     for cell in cells[index + 1:]:
         if cell.cell_type == "code":
             cell.outputs = [_error("NotRun", "not run: the notebook was stopped in an "
@@ -223,13 +332,16 @@ def explain_limits(nb: NotebookNode, limits: dict[str, Any]) -> None:
         if timeout is not None:
             # The interrupt's KeyboardInterrupt and nbgrader's placeholder become one message.
             kept = [o for o in cell.outputs if o.output_type != "error"]
+            # What happened to the kernel afterwards stays, after it.
+            fate = [o for o in cell.outputs if o.output_type == "error"
+                    and o.ename in ("KernelDied", "KernelStopped")]
             grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
             which = f"this cell ({grade_id})" if grade_id else "this cell"
             cell.outputs = kept + [_error(
                 "TimeoutError", f"{which} ran for more than {timeout} s, the limit per cell "
                 "when grading, and was stopped; look for a loop that never ends (a while "
                 "loop whose condition never changes, a graph walk that revisits nodes) or "
-                "work that can be done once instead of in a loop")]
+                "work that can be done once instead of in a loop")] + fate
             continue
         for output in cell.outputs:
             if output.output_type != "error" or not limits:

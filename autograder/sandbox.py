@@ -414,6 +414,9 @@ class SandboxKernelManager(AsyncKernelManager):
 
     stop_reason: str | None = None
     fallback_reason: str | None = None
+    # Seconds that earlier kernels of the same notebook already ran (a kernel
+    # restarted after a death): they count toward notebook_timeout.
+    time_used: float = 0.0
 
     @validate("memory_limit", "file_size_limit", "scratch_size")
     def _valid_size(self, proposal: Any) -> str:
@@ -598,7 +601,8 @@ class SandboxKernelManager(AsyncKernelManager):
                 # before it takes the CPU from everyone else's grading.
                 reason = (f"started too many processes or threads (the limit is "
                           f"{self.process_limit})")
-            elif time.monotonic() - self._started > self.notebook_timeout:
+            elif (time.monotonic() - self._started + self.time_used
+                  > self.notebook_timeout):
                 reason = f"ran for more than {self.notebook_timeout} s in all"
             elif _folder_bytes(sockets) > 1024 ** 2:
                 reason = "wrote files into the grader's connection folder"

@@ -43,5 +43,7 @@ def test_demo_runs_the_whole_pipeline_and_every_grade_is_as_expected(tmp_path):
     assert sorted(kept["01_graphs"]) == ["blank", "mutant01", "solution"]
     pages = sorted(p.relative_to(folder / "feedback").parts[0]
                    for p in (folder / "feedback").rglob("*.html"))
-    assert pages == ["blank", "mutant01", "solution"]
+    assert pages == ["blank", "broken", "mutant01", "solution"], "the rejected one is told why"
+    statuses = {r["student_id"]: r["status"] for r in rows}
+    assert statuses["broken"] == "rejected" and statuses["blank"] == "graded"
     assert str(folder) in out and "class-report.html" in out

