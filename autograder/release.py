@@ -27,6 +27,7 @@ def release(course: Course, chosen: Sequence[Assignment]) -> list[Assignment]:
 
     check_gradebook(course)
     released = course.root / "release"
+    existed = released.is_dir()
     with tempfile.TemporaryDirectory(prefix="miniflow-release-") as temp:
         backup = Path(temp)
         for assignment in chosen:
@@ -43,5 +44,7 @@ def release(course: Course, chosen: Sequence[Assignment]) -> list[Assignment]:
                 if (backup / assignment.name).exists():
                     shutil.copytree(backup / assignment.name, released / assignment.name,
                                     symlinks=True)
+            if not existed:  # nbgrader made release/ itself: take it away again
+                shutil.rmtree(released, ignore_errors=True)
             raise
     return list(chosen)
