@@ -134,20 +134,21 @@ def _cannot_connect(where: str, url: Any, reason: str) -> str:
     if url.get_backend_name() != "postgresql":
         return (f"cannot use {where}: {reason}. Is the database server running and reachable, "
                 "and are the name, user and password in the URL right? Nothing was changed.")
-    host, port = url.host or "localhost (Unix socket)", url.port or 5432
+    port = url.port or 5432
+    at = f"{url.host}:{port}" if url.host else f"the local Unix socket (port {port})"
     user, database = url.username or "(your login name)", url.database or "(none)"
     lowered = reason.lower()
     if "database" in lowered and "does not exist" in lowered:
         fix = (f"the database {database!r} does not exist on the PostgreSQL server at "
-               f"{host}:{port}: create it (createdb -h {url.host or 'localhost'} -p {port} "
+               f"{at}: create it (createdb {f'-h {url.host} ' if url.host else ''}-p {port} "
                f"-U {user} {database}, or CREATE DATABASE as a superuser), then run the "
                "command again")
     elif any(words in lowered for words in ("role", "password", "authentication")):
-        fix = (f"the PostgreSQL server at {host}:{port} refused the user {user!r}: create the "
+        fix = (f"the PostgreSQL server at {at} refused the user {user!r}: create the "
                "role (createuser) and grant it the database, or fix the user in the URL "
                "(keep the password in ~/.pgpass)")
     else:
-        fix = (f"no PostgreSQL server answers at {host}:{port}: start it (sudo systemctl start "
+        fix = (f"no PostgreSQL server answers at {at}: start it (sudo systemctl start "
                "postgresql, or pg_ctl start -D DATADIR) or fix the host and port in the URL")
     return f"cannot use {where}: {fix} ({reason}). Nothing was changed."
 
