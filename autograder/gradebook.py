@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 import warnings
 from datetime import datetime
@@ -221,11 +222,26 @@ def check_gradebook(course: Course) -> str:
     return url
 
 
-def register_assignments(course: Course, names: list[str] | None = None) -> None:
-    """Create each assignment (with its due date) in the gradebook."""
+def _gradebook(url: str, course_id: str) -> Any:
+    """nbgrader's Gradebook on ``url``.
+
+    When the database is empty (a new PostgreSQL database, a new SQLite file),
+    nbgrader creates the tables and runs ``alembic`` from PATH to stamp their
+    version: this interpreter's scripts folder goes first on PATH, as for every
+    nbgrader command, or an un-activated virtual environment fails here.
+    """
     from nbgrader.api import Gradebook
 
-    with Gradebook(db_url(course), course_id=course.id) as gradebook:
+    scripts = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if path.split(os.pathsep)[0] != scripts:
+        os.environ["PATH"] = os.pathsep.join([scripts, path])
+    return Gradebook(url, course_id=course_id)
+
+
+def register_assignments(course: Course, names: list[str] | None = None) -> None:
+    """Create each assignment (with its due date) in the gradebook."""
+    with _gradebook(db_url(course), course.id) as gradebook:
         for assignment in course.assignments:
             if names is None or assignment.name in names:
                 gradebook.update_or_create_assignment(
@@ -239,12 +255,12 @@ def _ensure_in_gradebook(course: Course, assignment: str) -> None:
     It runs in a temporary copy of the course, writing only the gradebook:
     ``release/`` is never touched by grading.
     """
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     from autograder.grading import copy_course_skeleton
 
     url = db_url(course)
-    with Gradebook(url, course_id=course.id) as gradebook:
+    with _gradebook(url, course.id) as gradebook:
         try:
             known = bool(gradebook.find_assignment(assignment).notebooks)
         except MissingEntry:
@@ -271,12 +287,12 @@ def record_results(course: Course, results: list) -> None:
     Then rewrite ``autograded/results.json`` (messages, notes, status) with
     the scores the gradebook now holds.
     """
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     check_gradebook(course)
     for assignment in sorted({r.assignment for r in results}):
         _ensure_in_gradebook(course, assignment)
-    with Gradebook(db_url(course), course_id=course.id) as gradebook:
+    with _gradebook(db_url(course), course.id) as gradebook:
         commit = _one_transaction(gradebook)
         try:
             for result in results:
@@ -335,13 +351,11 @@ def _write_details(course: Course, stored: dict[tuple[str, str], dict]) -> None:
 
 def _gradebook_scores(course: Course) -> dict[tuple[str, str], dict[str, tuple[float, float]]]:
     """(assignment, student) -> {cell: (score, max score)} for every graded submission."""
-    from nbgrader.api import Gradebook
-
     url = db_url(course)
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
         return {}
     scores: dict[tuple[str, str], dict[str, tuple[float, float]]] = {}
-    with Gradebook(url, course_id=course.id) as gradebook:
+    with _gradebook(url, course.id) as gradebook:
         for assignment in gradebook.assignments:
             for submission in assignment.submissions:
                 cells = scores.setdefault((assignment.name, submission.student.id), {})

@@ -402,6 +402,33 @@ def test_an_old_schema_stops_every_command_and_names_nbgrader_db_upgrade(
                     snapshot=lambda: postgres.snapshot("oldschema"))
 
 
+def test_nbgrader_db_upgrade_is_the_fix_the_old_schema_message_names(
+        postgres, autograder_main, tmp_path, monkeypatch, capsys):
+    """A gradebook as nbgrader 0.6 left it (no course table) is refused, then upgraded."""
+    from autograder.gradebook import check_gradebook
+
+    url = postgres.create_database("upgrade")
+    root = _course(tmp_path / "course", url, monkeypatch)
+    monkeypatch.chdir(root)
+    # A new, empty database is usable at once, even from an un-activated virtual
+    # environment: nbgrader creates its tables and stamps them by running `alembic`.
+    scripts = str(Path(sys.executable).parent)
+    monkeypatch.setenv("PATH", os.pathsep.join(
+        p for p in os.environ["PATH"].split(os.pathsep) if p != scripts))
+    run = _in_process(autograder_main, capsys)
+    assert run(["flags"]) == (0, "")
+    # Today's schema; undo nbgrader's last migration by hand.
+    postgres.execute("upgrade", "ALTER TABLE assignment DROP COLUMN course_id; "
+                     "DROP TABLE course; UPDATE alembic_version SET version_num = "
+                     "'282d30a0218e'")
+    _assert_refused(run, root, [["grade", FIRST.name], ["flags"]],
+                    ["schema version 282d30a0218e", "nbgrader db upgrade"],
+                    snapshot=lambda: postgres.snapshot("upgrade"))
+    run_nbgrader(["db", "upgrade"], root)  # the fix, as the message gives it
+    assert check_gradebook(load_manifest(root)) == url
+    assert run(["flags"]) == (0, "")
+
+
 def test_a_trigger_in_the_postgresql_gradebook_is_refused_and_left_alone(
         postgres, released, autograder_main, tmp_path, monkeypatch, capsys):
     root = _copy(postgres, released, tmp_path, monkeypatch, "forged")
