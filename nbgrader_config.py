@@ -23,7 +23,8 @@ c.CourseDirectory.autograded_directory = "autograded"
 c.CourseDirectory.feedback_directory = "feedback"
 # The gradebook: SQLite in the course root by default. A large course points it
 # at PostgreSQL (pip install -e ".[postgres]"; see course/GUIDE.md), e.g.
-#   c.CourseDirectory.db_url = "postgresql+psycopg://grader@db.example.edu:5432/miniflow"
+#   c.CourseDirectory.db_url = (os.environ.get("MINIFLOW_DB_URL")
+#                               or "postgresql+psycopg://grader@db.example.edu:5432/miniflow")
 # (postgresql+psycopg:// is psycopg 3, the driver of the postgres extra;
 # SQLAlchemy 2.0 reads a bare postgresql:// as psycopg2). A password is best
 # kept in ~/.pgpass, not here. MINIFLOW_DB_URL, when set, overrides this line,
