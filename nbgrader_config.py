@@ -21,7 +21,17 @@ c.CourseDirectory.release_directory = "release"
 c.CourseDirectory.submitted_directory = "submitted"
 c.CourseDirectory.autograded_directory = "autograded"
 c.CourseDirectory.feedback_directory = "feedback"
-c.CourseDirectory.db_url = f"sqlite:///{ROOT / 'gradebook.db'}"
+# The gradebook: SQLite in the course root by default. A large course points it
+# at PostgreSQL (pip install -e ".[postgres]"; see course/GUIDE.md), e.g.
+#   c.CourseDirectory.db_url = (os.environ.get("MINIFLOW_DB_URL")
+#                               or "postgresql+psycopg://grader@db.example.edu:5432/miniflow")
+# (postgresql+psycopg:// is psycopg 3, the driver of the postgres extra;
+# SQLAlchemy 2.0 reads a bare postgresql:// as psycopg2). A password is best
+# kept in ~/.pgpass, not here. MINIFLOW_DB_URL, when set, overrides this line,
+# so a JupyterHub deployment need not edit the file (demo and selfcheck keep
+# their own SQLite gradebook whatever it says).
+c.CourseDirectory.db_url = (os.environ.get("MINIFLOW_DB_URL")
+                            or f"sqlite:///{ROOT / 'gradebook.db'}")
 # Assignments are registered from the course manifest (autograder release);
 # plain `nbgrader generate_assignment` still works without that step.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]

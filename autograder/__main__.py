@@ -171,9 +171,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_flags(args: argparse.Namespace) -> int:
-    from autograder.gradebook import load_results
+    from autograder.gradebook import check_gradebook, load_results
 
     course = load_manifest()
+    check_gradebook(course)
     chosen = {a.name for a in course.select(args.assignment)}
     shown = 0
     for (assignment, student), result in sorted(load_results(course).items()):
@@ -192,8 +193,10 @@ def cmd_flags(args: argparse.Namespace) -> int:
 
 def cmd_feedback(args: argparse.Namespace) -> int:
     from autograder.feedback import write_feedback
+    from autograder.gradebook import check_gradebook
 
     course = load_manifest()
+    check_gradebook(course)
     pages = write_feedback(course, course.select(args.assignment), args.student)
     for page in pages:
         print(page.relative_to(course.root))
@@ -204,9 +207,11 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from autograder.gradebook import check_gradebook
     from autograder.report import write_report
 
     course = load_manifest()
+    check_gradebook(course)
     path = write_report(course, Path(args.output).resolve() if args.output else None)
     print(f"class report written to {path}")
     return 0

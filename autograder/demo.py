@@ -15,6 +15,7 @@ report. The class:
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -96,6 +97,9 @@ def run_demo(source_course: Course, output: Path | None = None, *, workers: int 
     if root.exists() and any(root.iterdir()):
         raise ValueError(f"{root} is not empty; give --output a new or empty folder")
     print(f"demo course folder: {root}")
+    # The synthetic class goes in the demo folder's own SQLite gradebook, never in the
+    # course database MINIFLOW_DB_URL may name (nbgrader_config.py reads it).
+    os.environ.pop("MINIFLOW_DB_URL", None)
     names = [a.name for a in (assignments or source_course.assignments)]
     copy_course_skeleton(source_course.root, root,
                          [source_course.assignment(name) for name in names])

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 import warnings
 from datetime import datetime
@@ -92,18 +93,65 @@ def _foreign_objects(connection: Any, dialect: str) -> list[str]:
             "view": "SELECT table_name FROM information_schema.views "
                     "WHERE table_schema = current_schema()",
             "rule": "SELECT rulename FROM pg_rules WHERE schemaname = current_schema()",
+            "event trigger": "SELECT evtname FROM pg_event_trigger",
         }
         return [f"{kind} {row[0]!r}" for kind, query in queries.items()
                 for row in connection.execute(sa.text(query)).all()]
     return []
 
 
-def _alembic_head() -> str:
+def _alembic_revisions() -> list[str]:
+    """nbgrader's schema versions, newest (the one it expects) first."""
     import nbgrader
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory(os.path.join(os.path.dirname(nbgrader.__file__),
-                                        "alembic")).get_current_head() or ""
+    script = ScriptDirectory(os.path.join(os.path.dirname(nbgrader.__file__), "alembic"))
+    return [revision.revision for revision in script.walk_revisions()]
+
+
+POSTGRES_EXTRA = 'pip install -e ".[postgres]"'
+
+
+def _where(url: str) -> str:
+    """The gradebook as a message names it: its URL (no password) and where it is set."""
+    source = "CourseDirectory.db_url in nbgrader_config.py"
+    if os.environ.get("MINIFLOW_DB_URL"):
+        source += ", or MINIFLOW_DB_URL"
+    return f"the gradebook {_shown(url)} ({source})"
+
+
+def _missing_driver(where: str, url: Any, error: BaseException) -> str:
+    if url is not None and url.get_backend_name() == "postgresql":
+        return (f"{where} needs the PostgreSQL driver psycopg 3, which is not installed "
+                f"({error}): {POSTGRES_EXTRA} (which is pip install 'psycopg[binary]'), and "
+                "write the URL as postgresql+psycopg://user@host:port/dbname. Nothing was "
+                "changed.")
+    return (f"{where} needs a database driver that is not installed ({error}): install the "
+            "database's Python driver. Nothing was changed.")
+
+
+def _cannot_connect(where: str, url: Any, reason: str) -> str:
+    """What went wrong connecting, and the fix, for the error text ``reason``."""
+    if url.get_backend_name() != "postgresql":
+        return (f"cannot use {where}: {reason}. Is the database server running and reachable, "
+                "and are the name, user and password in the URL right? Nothing was changed.")
+    port = url.port or 5432
+    at = f"{url.host}:{port}" if url.host else f"the local Unix socket (port {port})"
+    user, database = url.username or "(your login name)", url.database or "(none)"
+    lowered = reason.lower()
+    if "database" in lowered and "does not exist" in lowered:
+        fix = (f"the database {database!r} does not exist on the PostgreSQL server at "
+               f"{at}: create it (createdb {f'-h {url.host} ' if url.host else ''}-p {port} "
+               f"-U {user} {database}, or CREATE DATABASE as a superuser), then run the "
+               "command again")
+    elif any(words in lowered for words in ("role", "password", "authentication")):
+        fix = (f"the PostgreSQL server at {at} refused the user {user!r}: create the "
+               "role (createuser) and grant it the database, or fix the user in the URL "
+               "(keep the password in ~/.pgpass)")
+    else:
+        fix = (f"no PostgreSQL server answers at {at}: start it (sudo systemctl start "
+               "postgresql, or pg_ctl start -D DATADIR) or fix the host and port in the URL")
+    return f"cannot use {where}: {fix} ({reason}). Nothing was changed."
 
 
 def check_gradebook(course: Course) -> str:
@@ -117,25 +165,26 @@ def check_gradebook(course: Course) -> str:
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
     url = db_url(course)
-    where = f"the gradebook {_shown(url)} (CourseDirectory.db_url in nbgrader_config.py)"
+    where = _where(url)
+    parsed = None
     try:
         parsed = sa.engine.make_url(url)
         options = {"connect_args": {"connect_timeout": 10}} \
             if parsed.get_backend_name() == "postgresql" else {}
         engine = sa.create_engine(url, future=True, **options)
     except (NoSuchModuleError, ImportError) as error:
-        hint = ("pip install 'psycopg[binary]' and write the URL as postgresql+psycopg://..."
-                if url.startswith("postgres") else "install the database's Python driver")
-        raise GradebookError(f"{where} needs a database driver that is not installed "
-                             f"({error}): {hint}") from None
+        raise GradebookError(_missing_driver(where, parsed, error)) from None
     except ArgumentError as error:
         raise GradebookError(f"{where} is not a database URL ({error}); write it like "
                              "sqlite:////path/to/gradebook.db or "
-                             "postgresql+psycopg://user@host/dbname") from None
+                             "postgresql+psycopg://user@host:port/dbname") from None
     if parsed.get_backend_name() == "sqlite" and parsed.database:
         folder = Path(parsed.database).parent
         if not folder.is_dir():
             raise GradebookError(f"{where}: the folder {folder} does not exist")
+        if not Path(parsed.database).exists():
+            engine.dispose()
+            return url  # nothing to check yet, and connecting would create the file
     try:
         with engine.connect() as connection:
             foreign = _foreign_objects(connection, engine.dialect.name)
@@ -146,9 +195,8 @@ def check_gradebook(course: Course) -> str:
                     "SELECT version_num FROM alembic_version")).scalar()
     except SQLAlchemyError as error:
         first = str(getattr(error, "orig", error)).strip().splitlines()
-        raise GradebookError(f"cannot use {where}: {first[0] if first else error}. Is the "
-                             "database server running and reachable, and are the name, user "
-                             "and password in the URL right?") from None
+        raise GradebookError(_cannot_connect(where, parsed, first[0] if first else str(error))
+                             ) from None
     finally:
         engine.dispose()
     if foreign:
@@ -157,19 +205,43 @@ def check_gradebook(course: Course) -> str:
             "other than nbgrader changed the database (a submission graded without the "
             "sandbox could have). Grades written now could be altered by it, so nothing was "
             "written. Inspect the database, drop what does not belong (SQLite: "
-            "`sqlite3 gradebook.db .schema`), and grade again.")
-    head = _alembic_head()
-    if version and head and version != head:
-        raise GradebookError(f"{where} has schema version {version}, but this nbgrader "
-                             f"expects {head}: run `nbgrader db upgrade` first")
+            "`sqlite3 gradebook.db .schema`; PostgreSQL: `\\d TABLE` and `\\dv` in psql, then "
+            "DROP TRIGGER name ON table, DROP VIEW or DROP RULE), and grade again.")
+    revisions = _alembic_revisions()
+    if version and revisions and version != revisions[0]:
+        if version in revisions:
+            raise GradebookError(f"{where} has schema version {version}, but this nbgrader "
+                                 f"expects {revisions[0]}: run `nbgrader db upgrade` in the "
+                                 "course root first (back the database up before; for "
+                                 "PostgreSQL, pg_dump). Nothing was changed.")
+        raise GradebookError(f"{where} has schema version {version}, which this nbgrader "
+                             f"does not know (it expects {revisions[0]}): the database was "
+                             "written by a newer nbgrader, or is not an nbgrader gradebook. "
+                             "Install the nbgrader that wrote it, or point db_url at the "
+                             "course's own database. Nothing was changed.")
     return url
+
+
+def _gradebook(url: str, course_id: str) -> Any:
+    """nbgrader's Gradebook on ``url``.
+
+    When the database is empty (a new PostgreSQL database, a new SQLite file),
+    nbgrader creates the tables and runs ``alembic`` from PATH to stamp their
+    version: this interpreter's scripts folder goes first on PATH, as for every
+    nbgrader command, or an un-activated virtual environment fails here.
+    """
+    from nbgrader.api import Gradebook
+
+    scripts = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if path.split(os.pathsep)[0] != scripts:
+        os.environ["PATH"] = os.pathsep.join([scripts, path])
+    return Gradebook(url, course_id=course_id)
 
 
 def register_assignments(course: Course, names: list[str] | None = None) -> None:
     """Create each assignment (with its due date) in the gradebook."""
-    from nbgrader.api import Gradebook
-
-    with Gradebook(db_url(course), course_id=course.id) as gradebook:
+    with _gradebook(db_url(course), course.id) as gradebook:
         for assignment in course.assignments:
             if names is None or assignment.name in names:
                 gradebook.update_or_create_assignment(
@@ -183,12 +255,12 @@ def _ensure_in_gradebook(course: Course, assignment: str) -> None:
     It runs in a temporary copy of the course, writing only the gradebook:
     ``release/`` is never touched by grading.
     """
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     from autograder.grading import copy_course_skeleton
 
     url = db_url(course)
-    with Gradebook(url, course_id=course.id) as gradebook:
+    with _gradebook(url, course.id) as gradebook:
         try:
             known = bool(gradebook.find_assignment(assignment).notebooks)
         except MissingEntry:
@@ -215,12 +287,12 @@ def record_results(course: Course, results: list) -> None:
     Then rewrite ``autograded/results.json`` (messages, notes, status) with
     the scores the gradebook now holds.
     """
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     check_gradebook(course)
     for assignment in sorted({r.assignment for r in results}):
         _ensure_in_gradebook(course, assignment)
-    with Gradebook(db_url(course), course_id=course.id) as gradebook:
+    with _gradebook(db_url(course), course.id) as gradebook:
         commit = _one_transaction(gradebook)
         try:
             for result in results:
@@ -279,13 +351,11 @@ def _write_details(course: Course, stored: dict[tuple[str, str], dict]) -> None:
 
 def _gradebook_scores(course: Course) -> dict[tuple[str, str], dict[str, tuple[float, float]]]:
     """(assignment, student) -> {cell: (score, max score)} for every graded submission."""
-    from nbgrader.api import Gradebook
-
     url = db_url(course)
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
         return {}
     scores: dict[tuple[str, str], dict[str, tuple[float, float]]] = {}
-    with Gradebook(url, course_id=course.id) as gradebook:
+    with _gradebook(url, course.id) as gradebook:
         for assignment in gradebook.assignments:
             for submission in assignment.submissions:
                 cells = scores.setdefault((assignment.name, submission.student.id), {})

@@ -59,6 +59,7 @@ def release(course: Course, chosen: Sequence[Assignment], *, selfcheck: bool = T
                 "means a broken test) and release again; to release anyway, add "
                 "--skip-selfcheck.")
     released = course.root / "release"
+    existed = released.is_dir()
     with tempfile.TemporaryDirectory(prefix="miniflow-release-") as temp:
         backup = Path(temp)
         for assignment in chosen:
@@ -75,5 +76,7 @@ def release(course: Course, chosen: Sequence[Assignment], *, selfcheck: bool = T
                 if (backup / assignment.name).exists():
                     shutil.copytree(backup / assignment.name, released / assignment.name,
                                     symlinks=True)
+            if not existed:  # nbgrader made release/ itself: take it away again
+                shutil.rmtree(released, ignore_errors=True)
             raise
     return list(chosen)

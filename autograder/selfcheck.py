@@ -97,7 +97,9 @@ def _grade_solution_and_blank(course: Course, chosen: tuple[Assignment, ...], wo
     copy_course_skeleton(course.root, work, chosen)
     checks = []
     for assignment in chosen:
-        run_nbgrader(["generate_assignment", assignment.name, "--force"], work)
+        # The copy's own gradebook, even when MINIFLOW_DB_URL names the course's.
+        run_nbgrader(["generate_assignment", assignment.name, "--force",
+                      f"--CourseDirectory.db_url=sqlite:///{work / 'gradebook.db'}"], work)
         for student, origin in (("solution", work / "source"), ("blank", work / "release")):
             target = work / "submitted" / student / assignment.name
             target.mkdir(parents=True)

@@ -180,7 +180,8 @@ def _set_db_url(root: Path, url: str) -> None:
 
 
 @pytest.mark.parametrize("url, words", [
-    ("postgresql://grader@127.0.0.1:1/course", "pip install 'psycopg[binary]'"),
+    ("postgresql+psycopg://grader@127.0.0.1:1/course", "no PostgreSQL server answers at "
+     "127.0.0.1:1"),
     ("sqlite:////no/such/folder/gradebook.db", "does not exist"),
 ])
 def test_a_gradebook_that_cannot_work_stops_release_and_grade_before_any_work(
