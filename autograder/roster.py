@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -187,15 +186,10 @@ def import_roster(course: Course, source: Path) -> list[RosterStudent]:
                                 "(id, first_name, last_name, email, section)")
     students = read_roster(_read_text(source), source.name)
 
-    from nbgrader.api import Gradebook
-
-    from autograder.gradebook import _one_transaction, check_gradebook, db_url
-    from autograder.nbgrader_cli import nbgrader_environment
+    from autograder.gradebook import _gradebook, _one_transaction, check_gradebook, db_url
 
     check_gradebook(course)
-    # A new gradebook is stamped by nbgrader running `alembic` from this environment.
-    os.environ["PATH"] = nbgrader_environment()["PATH"]
-    with Gradebook(db_url(course), course_id=course.id) as gradebook:
+    with _gradebook(db_url(course), course.id) as gradebook:
         commit = _one_transaction(gradebook)
         try:
             for student in students:
