@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import html
 import re
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -138,11 +139,34 @@ def feedback_html(notebook: nbformat.NotebookNode, result: dict, assignment: Ass
         f'<div class="muted">{html.escape(course_title)} &middot; student '
         f"{html.escape(result['student'])}</div>"
         f'<div class="summary">Score: <b>{result["score"]:g} / {result["max_score"]:g}</b></div>'
+        + _late_line(result.get("late"))
         + (f"<ul>{notes}</ul>" if notes else "")
         + f"<table><tr><th>test</th><th>points</th></tr>{rows}</table>"
         + '<p class="hidden-note">Each test cell shows its visible tests and the message of '
           "the first check that failed. Hidden tests are not shown.</p>"
         + "".join(body) + "</body></html>\n")
+
+
+def _late_line(late: dict | None) -> str:
+    """One line under the score: when it was submitted, and what lateness cost."""
+    if not late or not late.get("submitted"):
+        return ""
+
+    def when(iso: str | None) -> str:
+        return iso.replace("T", " ")[:16] + " UTC" if iso else "?"
+
+    text = f"Submitted {when(late['submitted'])}, due {when(late.get('due'))}"
+    if late.get("extension"):
+        text += " (with your extension)"
+    if late.get("seconds_late"):
+        from autograder.late import describe
+
+        text += f": {describe(late)}"
+        if late.get("policy"):
+            text += f" ({late['policy']})"
+    else:
+        text += ": on time"
+    return f'<div class="late">{html.escape(text)}</div>'
 
 
 def write_feedback(course: Course, assignments: tuple[Assignment, ...],
@@ -164,5 +188,10 @@ def write_feedback(course: Course, assignments: tuple[Assignment, ...],
             target = course.root / "feedback" / who / name / f"{assignment.notebook}.html"
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(page, encoding="utf-8")
+            # nbgrader release_feedback publishes the page under a hash of the
+            # submission's secret: both files come with the graded submission.
+            for kept in ("timestamp.txt", "submission_secret.txt"):
+                if (autograded.parent / kept).is_file():
+                    shutil.copyfile(autograded.parent / kept, target.parent / kept)
             written.append(target)
     return written
