@@ -38,6 +38,8 @@ from autograder.manifest import Assignment, Course
 __all__ = ["CollectReport", "collect", "collect_exchange", "exchange_root"]
 
 LMS_LATE = "lms_late.txt"  # the LMS said "late" but gave no time
+# A hub login name (JupyterHub allows e-mail addresses): never a path.
+_EXCHANGE_STUDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@\-]*$")
 _CANVAS = re.compile(r"^[^_]+_(?:LATE_)?\d+_\d+_", re.IGNORECASE)
 
 _STUDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]*$")
@@ -259,9 +261,12 @@ def _exchange_records(inbound: Path, report: CollectReport) -> list[tuple[str, s
     for folder in sorted(inbound.iterdir()):
         # nbgrader's own rule (ExchangeCollect): student+assignment+time[+random].
         pieces = folder.name.rsplit("+", 3)
-        if not folder.is_dir() or len(pieces) < 3:
+        if folder.is_symlink() or not folder.is_dir() or len(pieces) < 3:
             report.skipped.append((folder.name, "not an nbgrader submission "
                                    "(student+assignment+time+random)"))
+            continue
+        if not _EXCHANGE_STUDENT.match(pieces[0]):
+            report.skipped.append((folder.name, f"{pieces[0]!r} is not a student id"))
             continue
         try:
             moment = parse_utc(pieces[2])
@@ -270,6 +275,12 @@ def _exchange_records(inbound: Path, report: CollectReport) -> list[tuple[str, s
             continue
         records.append((pieces[0], pieces[1], moment, folder))
     return records
+
+
+def _not_submitted(folder: str, names: list[str]) -> set[str]:
+    """What copying a submission leaves out: hidden files, caches and symbolic links."""
+    return {n for n in names if n.startswith(".") or n == "__pycache__"
+            or Path(folder, n).is_symlink()}
 
 
 def collect_exchange(course: Course, root: Path | None = None, *,
@@ -331,10 +342,18 @@ def collect_exchange(course: Course, root: Path | None = None, *,
                 continue
         staging = destination.with_name(destination.name + ".collecting")
         shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(folder, staging, ignore=shutil.ignore_patterns(".*", "__pycache__"))
+        # Students write the inbound folder: a symbolic link there could point at the
+        # instructor's files (a solution, the gradebook), so links are never followed.
+        shutil.copytree(folder, staging, symlinks=True, ignore=_not_submitted)
+        links = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_symlink())
+        if links:
+            report.notes.append(f"  {student:16} {name:14} symbolic links left out: "
+                                f"{', '.join(links)}")
         if not (staging / target.notebook_file).is_file() and not any(
                 staging.glob("*.ipynb")):
             shutil.rmtree(staging)
+            if not any(destination.parent.iterdir()):
+                destination.parent.rmdir()
             report.skipped.append((folder.name, "holds no notebook"))
             continue
         shutil.rmtree(destination, ignore_errors=True)

@@ -195,3 +195,33 @@ def test_students_fetch_their_own_feedback_page(term):
         # fetch_feedback files the page under the time of the submission it answers.
         stamp = (term["root"] / "submitted" / name / FIRST.name / "timestamp.txt").read_text()
         assert pages[0].parent.name == stamp
+
+
+def test_the_inbound_folder_is_read_as_student_written_input(tmp_path):
+    """Students write the inbound folder: no path, link or odd name reaches the course."""
+    from autograder.collect import collect_exchange
+
+    root = tmp_path / "course"
+    copy_course_skeleton(ROOT, root, [FIRST])
+    course = load_manifest(root)
+    inbound = tmp_path / "exchange" / "miniflow" / "inbound"
+    secret = tmp_path / "instructor-only.ipynb"
+    nbformat.write(SOURCE, secret)
+    when = "2027-01-10 10:00:00.000000 UTC"
+    linker = inbound / f"mallory+{FIRST.name}+{when}+abc"
+    linker.mkdir(parents=True)
+    (linker / FIRST.notebook_file).symlink_to(secret)
+    (linker / "timestamp.txt").write_text(when)
+    climber = inbound / f"..+{FIRST.name}+{when}+abc"
+    climber.mkdir()
+    (climber / FIRST.notebook_file).write_text("{}")
+    (inbound / "not-a-submission").mkdir()
+    report = collect_exchange(course, tmp_path / "exchange")
+    reasons = dict(report.skipped)
+    assert "holds no notebook" in reasons[linker.name]
+    assert "is not a student id" in reasons[climber.name]
+    assert "not an nbgrader submission" in reasons["not-a-submission"]
+    assert "symbolic links left out: graphs.ipynb" in "\n".join(report.lines())
+    assert not report.placed
+    assert not [p for p in (root / "submitted").rglob("*")], "nothing is left behind"
+    assert not (root / "01_graphs").exists() and not (tmp_path / FIRST.name).exists()
