@@ -273,6 +273,12 @@ def _exchange_records(inbound: Path, report: CollectReport) -> list[tuple[str, s
         except (ValueError, OverflowError):
             report.skipped.append((folder.name, f"unreadable time {pieces[2]!r}"))
             continue
+        zone = pieces[2].rsplit(" ", 1)[-1]
+        if zone not in ("UTC", "GMT") and not any("Exchange.timezone" in n for n in report.notes):
+            # nbgrader reads "CET" back right but "CEST" or "EDT" as UTC.
+            report.notes.append(f"{folder.name}: written in {zone!r}, not UTC; nbgrader misreads "
+                                "summer-time zones, so keep the students' Exchange.timezone "
+                                "at \"UTC\" (the default)")
         records.append((pieces[0], pieces[1], moment, folder))
     return records
 

@@ -423,8 +423,7 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
                                             max_score=assignment.points,
                                             notes=[*prepared.notes, prepared.reason],
                                             sandbox=mode))
-                _submission_time(course, student, assignment, folder, rejected[-1].notes,
-                                 times)
+                _submission_time(student, assignment, folder, rejected[-1].notes, times)
                 _apply_late(course, rejected[-1], times)
                 continue
             notes = list(prepared.notes)
@@ -432,7 +431,7 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
                 notes.append(f"graded cell(s) {', '.join(prepared.deleted)} were deleted from "
                              "the notebook; nbgrader restored them and graded them as usual")
             stamp = folder / "timestamp.txt"
-            stamp_ok = _submission_time(course, student, assignment, folder, notes, times)
+            stamp_ok = _submission_time(student, assignment, folder, notes, times)
             # Read once, here: the same bytes the worker copies; never modified.
             reviews[len(tasks)] = review_submission(
                 nbformat.read(prepared.notebook, as_version=4), sources[assignment.name],
@@ -475,8 +474,8 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
     return results
 
 
-def _submission_time(course: Course, student: str, assignment: Assignment, folder: Path,
-                     notes: list[str], submitted: dict[tuple[str, str], Any]) -> bool:
+def _submission_time(student: str, assignment: Assignment, folder: Path, notes: list[str],
+                     submitted: dict[tuple[str, str], Any]) -> bool:
     """Read ``timestamp.txt`` into ``submitted``; True if nbgrader may be given it."""
     from autograder.late import read_timestamp
 
