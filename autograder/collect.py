@@ -31,7 +31,6 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
-from zoneinfo import ZoneInfo
 
 from autograder.manifest import Assignment, Course
 
@@ -103,7 +102,9 @@ def _place(course: Course, parts: tuple[str, ...], only: Assignment | None
 
 def _zip_time(date_time: tuple, zone: str) -> datetime:
     """A zip member's time (local, no zone: read in the course's zone) in naive UTC."""
-    local = datetime(*date_time).replace(tzinfo=ZoneInfo(zone))
+    from autograder.late import course_zone
+
+    local = datetime(*date_time).replace(tzinfo=course_zone(zone))
     return local.astimezone(UTC).replace(tzinfo=None)
 
 

@@ -16,7 +16,7 @@ back in the format nbgrader's exchange uses, always in UTC.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,16 +26,21 @@ from traitlets import Unicode
 
 from autograder.manifest import Course, LatePolicy
 
-__all__ = ["ManifestLatePenalty", "deadline", "describe", "due_utc", "format_timestamp",
-           "lateness", "read_timestamp"]
+__all__ = ["ManifestLatePenalty", "course_zone", "deadline", "describe", "due_utc",
+           "format_timestamp", "lateness", "read_timestamp"]
 
 DAY = 86400.0
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"  # nbgrader's Exchange.timestamp_format
 
 
+def course_zone(name: str) -> tzinfo:
+    """The course's time zone ("UTC" needs no time-zone database, which Windows lacks)."""
+    return UTC if name in ("UTC", "Etc/UTC") else ZoneInfo(name)
+
+
 def _to_utc(text: str, zone: str) -> datetime:
     """A manifest date (course time zone) as a naive UTC datetime, as nbgrader stores times."""
-    local = datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=ZoneInfo(zone))
+    local = datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=course_zone(zone))
     return local.astimezone(UTC).replace(tzinfo=None)
 
 

@@ -161,7 +161,8 @@ def load_manifest(root: str | Path | None = None) -> Course:
     try:
         from zoneinfo import ZoneInfo
 
-        ZoneInfo(timezone)
+        if timezone not in ("UTC", "Etc/UTC"):  # UTC needs no time-zone database
+            ZoneInfo(timezone)
     except Exception:
         raise ManifestError(f"{path}: [course] timezone {timezone!r} is not a time zone; write "
                             "one like \"UTC\" or \"Europe/Berlin\"") from None
