@@ -101,3 +101,16 @@ from autograder.kernels import ipc_available, socket_prefix  # noqa: E402
 if ipc_available():
     c.KernelManager.transport = "ipc"
     c.KernelManager.ip = socket_prefix()
+
+# Late work: nbgrader's AssignLatePenalties (in the autograde list above) asks
+# this plugin, which applies course/manifest.toml's [late] policy and
+# [[extension]]s exactly as `python -m autograder grade` does (autograder/late.py).
+c.AssignLatePenalties.plugin_class = "autograder.late.ManifestLatePenalty"
+c.ManifestLatePenalty.course_root = str(ROOT)
+
+# The exchange students fetch from and submit to on a shared JupyterHub
+# (nbgrader's release_assignment, fetch_assignment, submit, collect,
+# release_feedback, fetch_feedback). MINIFLOW_EXCHANGE overrides the folder;
+# it must exist, writable by everyone with the sticky bit (chmod 1777): see
+# course/GUIDE.md, "JupyterHub".
+c.Exchange.root = os.environ.get("MINIFLOW_EXCHANGE", "/srv/nbgrader/exchange")

@@ -3,6 +3,7 @@
     release   [ASSIGNMENT]          self-check, then student notebooks in release/, assignments
                                     in the gradebook; warns if grades predate changed tests
     collect   SOURCE [ASSIGNMENT]   submissions from a folder or LMS zip into submitted/
+    collect   --exchange [ASSIGNMENT]  ... or from nbgrader's exchange (JupyterHub)
     grade     [ASSIGNMENT]          autograde in parallel, sandboxed; one bad notebook never
                                     stops the rest
     flags     [ASSIGNMENT]          what the review, the guard and the trusted check found
@@ -97,6 +98,11 @@ def cmd_release(args: argparse.Namespace) -> int:
 def cmd_collect(args: argparse.Namespace) -> int:
     from autograder.collect import collect
 
+    if args.exchange or args.exchange_root:
+        return _collect_exchange(args)
+    if not args.source:
+        raise ValueError("give a SOURCE (a folder or an LMS zip), or --exchange to collect "
+                         "from nbgrader's exchange")
     course = load_manifest()
     assignment = course.assignment(args.assignment) if args.assignment else None
     report = collect(course, Path(args.source), assignment=assignment,
@@ -115,6 +121,22 @@ def _print_roster_of_collect(course, report, assignment) -> None:
     lines = collect_lines(course, report.placed, names)
     if lines:
         print("\n".join(lines))
+
+
+def _collect_exchange(args: argparse.Namespace) -> int:
+    """collect --exchange [ASSIGNMENT]: the submissions in nbgrader's exchange."""
+    from autograder.collect import collect_exchange
+
+    if args.source and args.assignment:
+        raise ValueError("with --exchange, give at most one argument: the ASSIGNMENT")
+    course = load_manifest()
+    name = args.assignment or args.source
+    report = collect_exchange(course, Path(args.exchange_root) if args.exchange_root else None,
+                              assignment=course.assignment(name) if name else None,
+                              students=[args.student] if args.student else None,
+                              force=args.force)
+    print("\n".join(report.lines()))
+    return 0 if report.placed or not report.skipped else 1
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
@@ -163,6 +185,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     target = Path(args.to).resolve()
     run_nbgrader(["export", "--to", str(target)], course.root)
     add_flags_column(course, target)
+    from autograder.gradebook import add_late_columns
+
+    add_late_columns(course, target)
+
     from autograder.roster import complete_export
 
     complete_export(course, target)  # every roster student, section and status columns
@@ -328,12 +354,26 @@ def build_parser() -> argparse.ArgumentParser:
         "submitted/<student>/<assignment>/<notebook>.ipynb.\n\nAccepted layouts: one folder "
         "per student (alice/graphs.ipynb, alice/01_graphs/graphs.ipynb,\nMoodle's "
         "alice_123_assignsubmission_file_/graphs.ipynb) or flat files named\n"
-        "<student>_..._<notebook>.ipynb as Canvas exports them. Files are copied, never moved.")
-    collect.add_argument("source", help="folder of submissions, or an LMS zip of notebooks")
+        "<student>_..._<notebook>.ipynb as Canvas exports them. Files are copied, never moved."
+        "\n\nThe submission time is kept as timestamp.txt (from a timestamp.txt beside the "
+        "notebook,\nor the zip's time; Canvas's LATE marker is noted). With --exchange, "
+        "collect from\nnbgrader's exchange: python -m autograder collect --exchange "
+        "[ASSIGNMENT]")
+    collect.add_argument("source", nargs="?", default=None,
+                         help="folder of submissions, or an LMS zip of notebooks")
     collect.add_argument("assignment", nargs="?", default=None,
                          help="put every notebook under this assignment (default: match names)")
     collect.add_argument("--student", metavar="ID", help="only this student")
     collect.add_argument("--force", action="store_true", help="replace collected notebooks")
+    collect.add_argument(
+        "--exchange", action="store_true",
+        help="collect from nbgrader's exchange instead (JupyterHub): `collect --exchange "
+             "[ASSIGNMENT]`. Per student, the last submission made by the due date (with any "
+             "extension) counts, else the last one; the report says which was taken")
+    collect.add_argument("--exchange-root", metavar="DIR",
+                         help="the exchange folder (default: Exchange.root in "
+                              "nbgrader_config.py, i.e. $MINIFLOW_EXCHANGE or "
+                              "/srv/nbgrader/exchange); implies --exchange")
     collect.set_defaults(handler=cmd_collect)
     grade = add("grade", cmd_grade, "autograde submissions with nbgrader, several in parallel, "
                 "each kernel in a sandbox")

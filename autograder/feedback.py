@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import html
 import re
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -137,6 +138,7 @@ def feedback_html(notebook: nbformat.NotebookNode, result: dict, assignment: Ass
     return (
         _head(assignment, course_title, result["student"])
         + f'<div class="summary">Score: <b>{result["score"]:g} / {result["max_score"]:g}</b></div>'
+        + _late_line(result.get("late"))
         + _deaths_html(result.get("kernel_deaths") or [], secret)
         + (f"<ul>{notes}</ul>" if notes else "")
         + f"<table><tr><th>test</th><th>points</th></tr>{rows}</table>"
@@ -221,6 +223,28 @@ def problem_html(result: dict, assignment: Assignment, course_title: str,
     return _head(assignment, course_title, result["student"]) + body + "</body></html>\n"
 
 
+def _late_line(late: dict | None) -> str:
+    """One line under the score: when it was submitted, and what lateness cost."""
+    if not late or not late.get("submitted"):
+        return ""
+
+    def when(iso: str | None) -> str:
+        return iso.replace("T", " ")[:16] + " UTC" if iso else "?"
+
+    text = f"Submitted {when(late['submitted'])}, due {when(late.get('due'))}"
+    if late.get("extension"):
+        text += " (with your extension)"
+    if late.get("seconds_late"):
+        from autograder.late import describe
+
+        text += f": {describe(late)}"
+        if late.get("policy"):
+            text += f" ({late['policy']})"
+    else:
+        text += ": on time"
+    return f'<div class="late">{html.escape(text)}</div>'
+
+
 def write_feedback(course: Course, assignments: tuple[Assignment, ...],
                    student: str | None = None) -> list[Path]:
     """feedback/<student>/<assignment>/<notebook>.html for every submission.
@@ -249,5 +273,10 @@ def write_feedback(course: Course, assignments: tuple[Assignment, ...],
             target = course.root / "feedback" / who / name / f"{assignment.notebook}.html"
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(page, encoding="utf-8")
+            # nbgrader release_feedback publishes the page under a hash of the
+            # submission's secret: both files come with the graded submission.
+            for kept in ("timestamp.txt", "submission_secret.txt"):
+                if (autograded.parent / kept).is_file():
+                    shutil.copyfile(autograded.parent / kept, target.parent / kept)
             written.append(target)
     return written

@@ -23,15 +23,14 @@ import os
 import sys
 import tempfile
 import warnings
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from autograder.manifest import Course
 from autograder.nbgrader_cli import run_nbgrader
 
-__all__ = ["GradebookError", "add_flags_column", "check_gradebook", "db_url", "load_results",
-           "record_results", "register_assignments"]
+__all__ = ["GradebookError", "add_flags_column", "add_late_columns", "check_gradebook", "db_url",
+           "load_results", "record_results", "register_assignments"]
 
 RESULTS = Path("autograded") / "results.json"
 
@@ -241,12 +240,14 @@ def _gradebook(url: str, course_id: str) -> Any:
 
 def register_assignments(course: Course, names: list[str] | None = None) -> None:
     """Create each assignment (with its due date) in the gradebook."""
+    from autograder.late import due_utc
+
     with _gradebook(db_url(course), course.id) as gradebook:
         for assignment in course.assignments:
             if names is None or assignment.name in names:
+                # nbgrader keeps times in UTC; the manifest's are in the course's zone.
                 gradebook.update_or_create_assignment(
-                    assignment.name,
-                    duedate=datetime.strptime(assignment.due, "%Y-%m-%d %H:%M:%S"))
+                    assignment.name, duedate=due_utc(course, assignment.name))
 
 
 def _ensure_in_gradebook(course: Course, assignment: str) -> None:
@@ -317,6 +318,7 @@ def record_results(course: Course, results: list) -> None:
                         if grade.name in scores:
                             grade.auto_score = scores[grade.name]
                             grade.needs_manual_grade = False
+                _record_late(course, submission, result)
             commit()
         except BaseException:
             gradebook.db.rollback()
@@ -326,6 +328,48 @@ def record_results(course: Course, results: list) -> None:
         stored[(result.assignment, result.student)] = result.to_dict()
     _write_details(course, stored)
     _write_details(course, load_results(course))  # the scores as the gradebook has them
+
+
+def _record_late(course: Course, submission: Any, result: Any) -> None:
+    """The submission time, extension and late penalty, where nbgrader keeps them.
+
+    nbgrader's export then shows the same timestamp, penalty and score as
+    ours (its score is the notebooks' scores minus their penalties).
+    """
+    from nbgrader.utils import parse_utc
+
+    from autograder.late import deadline, due_utc
+
+    late = getattr(result, "late", None)
+    # The due date nbgrader counts lateness from is the manifest's (release writes
+    # it too; a course graded without releasing first would have none).
+    submission.assignment.duedate = due_utc(course, result.assignment)
+    submission.timestamp = parse_utc(late["submitted"]) if late else None
+    _, extension = deadline(course, result.assignment, result.student)
+    submission.extension = extension if extension else None
+    for number, notebook in enumerate(submission.notebooks):
+        # One notebook per assignment here; a penalty is charged once.
+        penalty = float(late["penalty"]) if late and number == 0 else 0.0
+        notebook.late_submission_penalty = penalty or None
+
+
+def _gradebook_late(course: Course) -> dict[tuple[str, str], dict]:
+    """(assignment, student) -> time, due date, seconds late and penalty, from the gradebook."""
+    from nbgrader.api import Gradebook
+
+    url = db_url(course)
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
+        return {}
+    found: dict[tuple[str, str], dict] = {}
+    with Gradebook(url, course_id=course.id) as gradebook:
+        for assignment in gradebook.assignments:
+            for submission in assignment.submissions:
+                due = submission.duedate if assignment.duedate is not None else None
+                found[(assignment.name, submission.student.id)] = {
+                    "timestamp": submission.timestamp, "due": due,
+                    "seconds_late": float(submission.total_seconds_late or 0.0),
+                    "penalty": float(submission.late_submission_penalty or 0.0)}
+    return found
 
 
 def _stored_details(course: Course) -> dict[tuple[str, str], dict]:
@@ -378,6 +422,7 @@ def load_results(course: Course) -> dict[tuple[str, str], dict]:
     """
     stored = _stored_details(course)
     gradebook = _gradebook_scores(course)
+    lateness = _gradebook_late(course)
     merged: dict[tuple[str, str], dict] = {}
     for key in sorted(set(stored) | set(gradebook)):
         record = dict(stored.get(key) or {"assignment": key[0], "student": key[1],
@@ -393,6 +438,7 @@ def load_results(course: Course) -> dict[tuple[str, str], dict]:
             record["score"] = float(sum(s for s, _ in cells.values()))
             record["max_score"] = float(sum(t for _, t in cells.values()))
             record["status"] = "graded"
+            _merge_late(record, lateness.get(key))
         elif record.get("status") == "graded":
             record["status"] = "error"
             record["score"] = 0.0
@@ -402,6 +448,53 @@ def load_results(course: Course) -> dict[tuple[str, str], dict]:
                                "again"]
         merged[key] = record
     return merged
+
+
+def _merge_late(record: dict, held: dict | None) -> None:
+    """Take the gradebook's late penalty off the score; build ``late`` if only nbgrader knew."""
+    from datetime import UTC
+
+    if not held:
+        return
+    penalty = held["penalty"]
+    record["score"] = max(0.0, record["score"] - penalty)
+    if record.get("late"):
+        record["late"] = {**record["late"], "penalty": penalty}
+    elif held["timestamp"] is not None:  # graded by plain nbgrader autograde
+        record["late"] = {
+            "submitted": held["timestamp"].replace(tzinfo=UTC).isoformat(),
+            "due": held["due"].replace(tzinfo=UTC).isoformat() if held["due"] else None,
+            "seconds_late": held["seconds_late"], "penalty": penalty,
+            "policy": "as nbgrader autograde recorded it"}
+
+
+def add_late_columns(course: Course, csv_path: Path) -> None:
+    """Add ``seconds_late``, ``days_late`` and ``late_policy`` to nbgrader's grade export.
+
+    nbgrader's own columns already hold the submission ``timestamp``, the
+    ``raw_score``, the ``late_submission_penalty`` and the ``score`` after it.
+    """
+    import csv
+    import math
+
+    results = load_results(course)
+    with open(csv_path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+        fields = list(rows[0].keys()) if rows else []
+    if not fields:
+        return
+    added = ["seconds_late", "days_late", "late_policy"]
+    for row in rows:
+        late = results.get((row.get("assignment", ""), row.get("student_id", "")),
+                           {}).get("late") or {}
+        seconds = float(late.get("seconds_late") or 0.0) if late else None
+        row["seconds_late"] = "" if seconds is None else f"{seconds:g}"
+        row["days_late"] = "" if seconds is None else str(math.ceil(seconds / 86400))
+        row["late_policy"] = late.get("policy", "") if seconds else ""
+    with open(csv_path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*fields, *added])
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def add_flags_column(course: Course, csv_path: Path) -> None:

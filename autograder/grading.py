@@ -65,6 +65,8 @@ class GradeResult:
     flags: list[str] = field(default_factory=list)  # for the instructor's eyes
     # Each kernel death while grading: cell (1-based), grade_id, reason, restarted.
     kernel_deaths: list[dict] = field(default_factory=list)
+    # Late work (autograder.late.lateness): submitted, due, seconds_late, penalty, policy.
+    late: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -78,6 +80,11 @@ class Prepared:
     notes: list[str]
     reason: str = ""
     deleted: list[str] = field(default_factory=list)  # graded cells no longer there
+
+
+# What collect keeps beside a notebook: the submission time, the exchange's secret
+# (release_feedback needs it), the LMS's "late" marker. Not extra files.
+_KEPT_BESIDE = ("timestamp.txt", "submission_secret.txt", "lms_late.txt")
 
 
 def _graded_cell_ids(notebook: nbformat.NotebookNode) -> list[str]:
@@ -99,7 +106,7 @@ def prepare_submission(folder: Path, assignment: Assignment,
         return Prepared(None, notes, f"no submission folder {folder}")
     notebooks = sorted(p for p in folder.glob("*.ipynb") if p.is_file())
     others = sorted(p.name for p in folder.iterdir()
-                    if p.is_file() and p != expected and p.name != "timestamp.txt")
+                    if p.is_file() and p != expected and p.name not in _KEPT_BESIDE)
     if expected.is_file():
         chosen = expected
     elif len(notebooks) == 1:
@@ -361,6 +368,9 @@ def _result_from(task: dict, answer: dict, source: nbformat.NotebookNode,
         (folder / assignment["notebook_file"]).write_text(text, encoding="utf-8")
         if task.get("timestamp"):
             shutil.copyfile(task["timestamp"], folder / "timestamp.txt")
+        secret = Path(task["notebook"]).parent / "submission_secret.txt"
+        if secret.is_file():  # nbgrader release_feedback finds the page by it
+            shutil.copyfile(secret, folder / "submission_secret.txt")
     return result
 
 
@@ -410,6 +420,7 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
     sources: dict[str, nbformat.NotebookNode] = {}
     releases: dict[str, nbformat.NotebookNode | None] = {}
     reviews: dict[int, Review] = {}
+    times: dict[tuple[str, str], Any] = {}  # (student, assignment) -> submitted, UTC
     for assignment in assignments:
         source_path = course.root / "source" / assignment.name / assignment.notebook_file
         names = sorted(p.name for p in submitted.iterdir() if p.is_dir()) \
@@ -432,12 +443,15 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
                                             max_score=assignment.points,
                                             notes=[*prepared.notes, prepared.reason],
                                             sandbox=mode))
+                _submission_time(student, assignment, folder, rejected[-1].notes, times)
+                _apply_late(course, rejected[-1], times)
                 continue
             notes = list(prepared.notes)
             if prepared.deleted:
                 notes.append(f"graded cell(s) {', '.join(prepared.deleted)} were deleted from "
                              "the notebook; nbgrader restored them and graded them as usual")
             stamp = folder / "timestamp.txt"
+            stamp_ok = _submission_time(student, assignment, folder, notes, times)
             # Read once, here: the same bytes the worker copies; never modified.
             reviews[len(tasks)] = review_submission(
                 nbformat.read(prepared.notebook, as_version=4), sources[assignment.name],
@@ -446,7 +460,7 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
                           "assignment": {**asdict(assignment),
                                          "notebook_file": assignment.notebook_file},
                           "notebook": str(prepared.notebook), "notes": notes,
-                          "timestamp": str(stamp) if stamp.is_file() else None,
+                          "timestamp": str(stamp) if stamp_ok else None,
                           "sandbox": mode})
     if on_start:
         on_start(len(rejected) + len(tasks))
@@ -461,6 +475,7 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
         def answered(task: dict, answer: dict) -> None:
             name = task["assignment"]["name"]
             result = _result_from(task, answer, sources[name], staging, reviews[task["id"]])
+            _apply_late(course, result, times)
             results.append(result)
             if on_result:
                 on_result(result)
@@ -483,6 +498,37 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
     return results
 
 
+def _submission_time(student: str, assignment: Assignment, folder: Path, notes: list[str],
+                     submitted: dict[tuple[str, str], Any]) -> bool:
+    """Read ``timestamp.txt`` into ``submitted``; True if nbgrader may be given it."""
+    from autograder.late import read_timestamp
+
+    try:
+        moment = read_timestamp(folder / "timestamp.txt")
+    except ValueError as error:
+        notes.append(f"{error}; graded without a submission time")
+        return False
+    if moment is not None:
+        submitted[(student, assignment.name)] = moment
+    elif (folder / "lms_late.txt").is_file():
+        notes.append("the LMS marked this submission late, but no submission time was kept, "
+                     "so no late penalty was applied (a timestamp.txt beside the notebook "
+                     "applies the course's late policy)")
+    return moment is not None
+
+
+def _apply_late(course: Course, result: GradeResult,
+                submitted: dict[tuple[str, str], Any]) -> None:
+    """Record how late the submission was and take off the manifest's penalty."""
+    from autograder.late import lateness
+
+    moment = submitted.get((result.student, result.assignment))
+    if moment is None:
+        return
+    result.late = lateness(course, result.assignment, result.student, moment, result.score)
+    result.score = max(0.0, result.score - result.late["penalty"])
+
+
 def _course_config(course: Course) -> Any:
     from traitlets.config.loader import PyFileConfigLoader
 
@@ -491,13 +537,17 @@ def _course_config(course: Course) -> Any:
 
 def print_results(results: list) -> None:
     """The grade table of a run, one line per submission (``grade`` and ``demo``)."""
+    from autograder.late import describe
+
     print(f"{'student':18} {'assignment':14} {'score':>9}  status / notes")
     for r in results:
         score = f"{r.score:g}/{r.max_score:g}"
         notes = "; ".join(r.notes)
         flagged = f"  [FLAGGED: {len(r.flags)}]" if getattr(r, "flags", None) else ""
+        late = getattr(r, "late", None)
+        late_text = f"  [LATE: {describe(late)}]" if late and late.get("seconds_late") else ""
         print(f"{r.student:18} {r.assignment:14} {score:>9}  {r.status}"
-              + (f": {notes}" if notes else "") + flagged)
+              + (f": {notes}" if notes else "") + late_text + flagged)
     if any(getattr(r, "flags", None) for r in results):
         print("flagged submissions did something the exercises never need: "
               "python -m autograder flags")

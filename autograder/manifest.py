@@ -14,9 +14,10 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-__all__ = ["Assignment", "Course", "ManifestError", "find_course_root", "graded_cells",
-           "load_manifest", "objective_problems"]
+__all__ = ["Assignment", "Course", "Extension", "LatePolicy", "LateRules", "ManifestError",
+           "find_course_root", "graded_cells", "load_manifest", "objective_problems"]
 
 MANIFEST = Path("course") / "manifest.toml"
 
@@ -53,6 +54,54 @@ class Assignment:
 
 
 @dataclass(frozen=True)
+class LatePolicy:
+    """What a late submission costs (the manifest's ``[late]`` table).
+
+    ``policy`` is "none" (lateness is recorded, never charged) or "per_day"
+    (``per_day`` off for every started day late, in ``unit`` "points" or
+    "fraction" of the assignment's points, at most ``max_penalty`` in the same
+    unit). Whatever the policy, a submission within ``grace_minutes`` of the
+    due date is on time, and one more than ``cutoff_days`` late scores 0.
+    """
+
+    policy: str = "none"
+    per_day: float = 0.0
+    unit: str = "points"
+    max_penalty: float | None = None
+    grace_minutes: float = 0.0
+    cutoff_days: float | None = None
+
+
+@dataclass(frozen=True)
+class Extension:
+    """More time for one student on one assignment (an ``[[extension]]`` table)."""
+
+    student: str
+    assignment: str
+    until: str | None = None  # a new due date, in the course's time zone
+    days: float = 0.0         # or this much more time (days and hours add up)
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class LateRules:
+    """The course's late policy, its per-assignment overrides and the extensions."""
+
+    default: LatePolicy = LatePolicy()
+    overrides: tuple[tuple[str, LatePolicy], ...] = ()
+    extensions: tuple[Extension, ...] = ()
+
+    def policy_for(self, assignment: str) -> LatePolicy:
+        return dict(self.overrides).get(assignment, self.default)
+
+    def extension_for(self, assignment: str, student: str) -> Extension | None:
+        for extension in self.extensions:
+            if extension.assignment == assignment and extension.student == student:
+                return extension
+        return None
+
+
+@dataclass(frozen=True)
 class Course:
     """The course id, its title and its assignments in teaching order."""
 
@@ -61,6 +110,7 @@ class Course:
     timezone: str
     assignments: tuple[Assignment, ...]
     root: Path
+    late: LateRules = field(default_factory=LateRules)
 
     def assignment(self, name: str) -> Assignment:
         """The assignment called ``name``; a clear error lists the real names."""
@@ -123,9 +173,18 @@ def load_manifest(root: str | Path | None = None) -> Course:
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise ManifestError(f"{path} lists these assignments twice: {', '.join(duplicated)}")
+    timezone = course.get("timezone", "UTC")
+    try:
+        from zoneinfo import ZoneInfo
+
+        if timezone not in ("UTC", "Etc/UTC"):  # UTC needs no time-zone database
+            ZoneInfo(timezone)
+    except Exception:
+        raise ManifestError(f"{path}: [course] timezone {timezone!r} is not a time zone; write "
+                            "one like \"UTC\" or \"Europe/Berlin\"") from None
+    late = _late_rules(path, data, entries, assignments)
     return Course(id=course.get("id", "course"), title=course.get("title", ""),
-                  timezone=course.get("timezone", "UTC"), assignments=tuple(assignments),
-                  root=root)
+                  timezone=timezone, assignments=tuple(assignments), root=root, late=late)
 
 
 def _objective_map(entry: dict, objectives: tuple[str, ...], path: Path
@@ -201,3 +260,104 @@ def objective_problems(course: Course, assignments: tuple[Assignment, ...] | Non
                 f"{notebook.relative_to(course.root)} has no graded cell called; its graded "
                 f"cells are {', '.join(cells) or 'none'}")
     return problems
+
+
+# --- late work: [late], [[assignment]] late = {...}, [[extension]] -----------------------
+
+_DATE = "%Y-%m-%d %H:%M:%S"
+_LATE_KEYS = {"policy", "per_day", "unit", "max_penalty", "grace_minutes", "cutoff_days"}
+_EXTENSION_KEYS = {"student", "assignment", "until", "days", "hours", "reason"}
+
+
+def _number(where: str, key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ManifestError(f"{where}: {key} = {value!r} must be a number, 0 or more")
+    return float(value)
+
+
+def _late_policy(where: str, table: Any, base: LatePolicy) -> LatePolicy:
+    """A LatePolicy from a TOML table, keys not given taken from ``base``."""
+    if not isinstance(table, dict):
+        raise ManifestError(f"{where} must be a table such as {{ policy = \"per_day\", "
+                            "per_day = 1 }}")
+    unknown = sorted(set(table) - _LATE_KEYS)
+    if unknown:
+        raise ManifestError(f"{where}: unknown key(s) {', '.join(unknown)}; the keys are "
+                            f"{', '.join(sorted(_LATE_KEYS))}")
+    values = dict(base.__dict__)
+    for key, value in table.items():
+        if key == "policy":
+            if value not in ("none", "per_day"):
+                raise ManifestError(f"{where}: policy = {value!r} must be \"none\" or "
+                                    "\"per_day\"")
+        elif key == "unit":
+            if value not in ("points", "fraction"):
+                raise ManifestError(f"{where}: unit = {value!r} must be \"points\" or "
+                                    "\"fraction\" (of the assignment's points)")
+        else:
+            value = _number(where, key, value)
+        values[key] = value
+    policy = LatePolicy(**values)
+    if policy.unit == "fraction":
+        for key in ("per_day", "max_penalty"):
+            if (getattr(policy, key) or 0.0) > 1:
+                raise ManifestError(f"{where}: {key} = {getattr(policy, key)} is a fraction of "
+                                    "the points with unit = \"fraction\", so at most 1 "
+                                    "(write 0.1 for 10%)")
+    if policy.policy == "per_day" and policy.per_day == 0:
+        raise ManifestError(f"{where}: policy = \"per_day\" needs per_day (the penalty for "
+                            "each started day late)")
+    return policy
+
+
+def _late_rules(path: Path, data: dict, entries: list, assignments: list[Assignment]
+                ) -> LateRules:
+    """Read and check [late], the assignments' ``late`` overrides and [[extension]]."""
+    default = _late_policy(f"{path} [late]", data.get("late", {}), LatePolicy())
+    overrides = []
+    for entry in entries:
+        if "late" in entry:
+            overrides.append((entry["name"], _late_policy(
+                f"{path} assignment {entry['name']!r} late", entry["late"], default)))
+    known = {a.name: a for a in assignments}
+    extensions: list[Extension] = []
+    for number, entry in enumerate(data.get("extension", []), start=1):
+        where = f"{path} [[extension]] #{number}"
+        if not isinstance(entry, dict):
+            raise ManifestError(f"{where} must be a table")
+        unknown = sorted(set(entry) - _EXTENSION_KEYS)
+        if unknown:
+            raise ManifestError(f"{where}: unknown key(s) {', '.join(unknown)}; the keys are "
+                                f"{', '.join(sorted(_EXTENSION_KEYS))}")
+        missing = [k for k in ("student", "assignment") if not entry.get(k)]
+        if missing:
+            raise ManifestError(f"{where} lacks {', '.join(missing)}")
+        if entry["assignment"] not in known:
+            raise ManifestError(f"{where}: no assignment called {entry['assignment']!r}; the "
+                                f"assignments are: {', '.join(known)}")
+        days = _number(where, "days", entry.get("days", 0)) + _number(
+            where, "hours", entry.get("hours", 0)) / 24
+        until = entry.get("until")
+        if (until is None) == (days == 0):
+            raise ManifestError(f"{where} ({entry['student']}, {entry['assignment']}) needs "
+                                "either until = \"2027-01-20 23:59:00\" or days = N (or "
+                                "hours = N), not both and not neither")
+        if until is not None:
+            try:
+                new_due = datetime.strptime(str(until), _DATE)
+            except ValueError:
+                raise ManifestError(f"{where}: until = {until!r} must look like "
+                                    "2027-01-20 23:59:00") from None
+            if new_due <= datetime.strptime(known[entry["assignment"]].due, _DATE):
+                raise ManifestError(f"{where}: until = {until!r} is not after the due date "
+                                    f"of {entry['assignment']} "
+                                    f"({known[entry['assignment']].due})")
+        extension = Extension(student=str(entry["student"]), assignment=entry["assignment"],
+                              until=None if until is None else str(until), days=days,
+                              reason=str(entry.get("reason", "")))
+        if any((e.student, e.assignment) == (extension.student, extension.assignment)
+               for e in extensions):
+            raise ManifestError(f"{where}: {extension.student} already has an extension for "
+                                f"{extension.assignment}; give one per student and assignment")
+        extensions.append(extension)
+    return LateRules(default=default, overrides=tuple(overrides), extensions=tuple(extensions))

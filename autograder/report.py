@@ -267,11 +267,13 @@ def _summarise_one(assignment: Assignment, mine: list[dict]) -> AssignmentSummar
         for c in r.get("cells", []):
             by_id[c["grade_id"]].graded += 1
             by_id[c["grade_id"]].passed += float(c["score"]) >= float(c["max_score"])
-    csv_scores = [max(0.0, float(r.get("score", 0.0)) - _penalty(r)) for r in graded]
+    # load_results gives the score after the late penalty, as grades.csv's `score`;
+    # the points the tests gave are that plus the penalty.
+    csv_scores = [float(r.get("score", 0.0)) for r in graded]
     csv_scores += [0.0] * (len(rejected) + len(crashed))
     return AssignmentSummary(
         name=assignment.name, title=assignment.title, max_score=assignment.points,
-        scores=[float(r.get("score", 0.0)) for r in graded], csv_scores=csv_scores,
+        scores=[float(r.get("score", 0.0)) + _penalty(r) for r in graded], csv_scores=csv_scores,
         graded=[r["student"] for r in graded], rejected=rejected, crashed=crashed,
         late=[r for r in mine if _is_late(r)], flagged=[r for r in mine if r.get("flags")],
         objectives=objectives, cells=cells)

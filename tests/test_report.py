@@ -147,8 +147,9 @@ def klass():
         _result("dan", {"test_chain_rule": _chain_rule_message(_constant, 3),
                         "test_mul_backward": "NotImplementedError: "}),
         _result("eli", {"test_chain_rule": _chain_rule_message(_constant, 4)}),
+        # load_results gives the score after the late penalty (10 points, 2 off)
         _result("gus", flags=["imports socket, which the exercises never need (cell 3)"],
-                late={"submitted": "2027-01-20 10:00:00", "due": "2027-01-18 23:59:00",
+                score=8.0, late={"submitted": "2027-01-20 10:00:00", "due": "2027-01-18 23:59:00",
                       "seconds_late": 122460.0, "penalty": 2.0,
                       "policy": "1 point per day late, at most 5"}),
         _result("eve", status="rejected",
