@@ -23,6 +23,7 @@ import os
 import sys
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -468,14 +469,13 @@ def _merge_late(record: dict, held: dict | None) -> None:
             "policy": "as nbgrader autograde recorded it"}
 
 
-def add_late_columns(course: Course, csv_path: Path) -> None:
-    """Add ``seconds_late``, ``days_late`` and ``late_policy`` to nbgrader's grade export.
+def _extend_export(course: Course, csv_path: Path, added: list[str],
+                   fill: Callable[[dict[str, str], dict], None]) -> None:
+    """Add columns to nbgrader's grade export: ``fill(row, result)`` sets them per row.
 
-    nbgrader's own columns already hold the submission ``timestamp``, the
-    ``raw_score``, the ``late_submission_penalty`` and the ``score`` after it.
+    ``result`` is the submission's record from ``load_results`` ({} if none).
     """
     import csv
-    import math
 
     results = load_results(course)
     with open(csv_path, newline="", encoding="utf-8") as handle:
@@ -483,34 +483,36 @@ def add_late_columns(course: Course, csv_path: Path) -> None:
         fields = list(rows[0].keys()) if rows else []
     if not fields:
         return
-    added = ["seconds_late", "days_late", "late_policy"]
     for row in rows:
-        late = results.get((row.get("assignment", ""), row.get("student_id", "")),
-                           {}).get("late") or {}
-        seconds = float(late.get("seconds_late") or 0.0) if late else None
-        row["seconds_late"] = "" if seconds is None else f"{seconds:g}"
-        row["days_late"] = "" if seconds is None else str(math.ceil(seconds / 86400))
-        row["late_policy"] = late.get("policy", "") if seconds else ""
+        fill(row, results.get((row.get("assignment", ""), row.get("student_id", "")), {}))
     with open(csv_path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=[*fields, *added])
         writer.writeheader()
         writer.writerows(rows)
 
 
+def add_late_columns(course: Course, csv_path: Path) -> None:
+    """Add ``seconds_late``, ``days_late`` and ``late_policy`` to nbgrader's grade export.
+
+    nbgrader's own columns already hold the submission ``timestamp``, the
+    ``raw_score``, the ``late_submission_penalty`` and the ``score`` after it.
+    """
+    import math
+
+    def fill(row: dict[str, str], record: dict) -> None:
+        late = record.get("late") or {}
+        seconds = float(late.get("seconds_late") or 0.0) if late else None
+        row["seconds_late"] = "" if seconds is None else f"{seconds:g}"
+        row["days_late"] = "" if seconds is None else str(math.ceil(seconds / 86400))
+        row["late_policy"] = late.get("policy", "") if seconds else ""
+
+    _extend_export(course, csv_path, ["seconds_late", "days_late", "late_policy"], fill)
+
+
 def add_flags_column(course: Course, csv_path: Path) -> None:
     """Add a ``flags`` column to nbgrader's grade export (one cell per submission)."""
-    import csv
 
-    results = load_results(course)
-    with open(csv_path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-        fields = list(rows[0].keys()) if rows else []
-    if not fields:
-        return
-    for row in rows:
-        record = results.get((row.get("assignment", ""), row.get("student_id", "")), {})
+    def fill(row: dict[str, str], record: dict) -> None:
         row["flags"] = " | ".join(record.get("flags", []))
-    with open(csv_path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[*fields, "flags"])
-        writer.writeheader()
-        writer.writerows(rows)
+
+    _extend_export(course, csv_path, ["flags"], fill)

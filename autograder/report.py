@@ -115,6 +115,7 @@ class AssignmentSummary:
     rejected: list[dict]
     crashed: list[dict]
     late: list[dict]
+    died: list[dict]                    # graded, but a kernel died on the way
     flagged: list[dict]
     objectives: list[ObjectiveSummary]
     cells: list[CellSummary]
@@ -276,6 +277,7 @@ def _summarise_one(assignment: Assignment, mine: list[dict]) -> AssignmentSummar
         scores=[float(r.get("score", 0.0)) + _penalty(r) for r in graded], csv_scores=csv_scores,
         graded=[r["student"] for r in graded], rejected=rejected, crashed=crashed,
         late=[r for r in mine if _is_late(r)], flagged=[r for r in mine if r.get("flags")],
+        died=[r for r in graded if r.get("kernel_deaths")],
         objectives=objectives, cells=cells)
 
 
@@ -430,6 +432,15 @@ def _problems_html(summaries: list[AssignmentSummary]) -> str:
     parts.append(f"<h3>Crashed submissions ({len(crashed)})</h3>")
     parts.append(_table(["student", "assignment", "status", "what happened"], crashed)
                  if crashed else "<p>None: grading finished for every notebook it started.</p>")
+    died = [[_e(r["student"]), _e(i.name), _e(str(d.get("grade_id") or d.get("cell", ""))),
+             _e(str(d.get("reason", ""))), "yes" if d.get("restarted") else "no"]
+            for i in summaries for r in i.died for d in r.get("kernel_deaths", [])]
+    parts.append(f"<h3>Kernels that died in graded submissions ({len(died)})</h3>")
+    parts.append("<p>The test cells before the cell that killed the kernel kept their "
+                 "points; the rest ran in a fresh kernel where the notebook allowed it.</p>"
+                 + _table(["student", "assignment", "cell", "what happened",
+                           "rest graded in a fresh kernel"], died) if died else
+                 "<p>None: no graded notebook stopped its kernel.</p>")
     late = []
     for i in summaries:
         for r in i.late:

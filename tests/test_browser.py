@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -39,31 +38,10 @@ COURSE = load_manifest(ROOT)
 FIRST = COURSE.assignment("01_graphs")
 WAIT = 60_000  # ms: generous, the machine may be busy grading
 
-# Exercise 2's answer with the mistake the visible test explains: `=` where
-# the gradients of several consumers must add up (`+=`).
-MUL_OVERWRITES = textwrap.dedent('''\
-    class Mul(Node):
-        """Elementwise product of any number of inputs, with broadcasting."""
-
-        def __init__(self, *inputs, name=None):
-            super().__init__(inputs, name=name)
-
-        def forward(self):
-            product = self.inbound_nodes[0].value
-            for node in self.inbound_nodes[1:]:
-                product = product * node.value
-            self.value = product
-
-        def backward(self):
-            self.gradients = {n: np.zeros_like(n.value, dtype=float) for n in self.inbound_nodes}
-            for consumer in self.outbound_nodes:
-                upstream = consumer.gradients[self]
-                for i, node in enumerate(self.inbound_nodes):
-                    local = upstream
-                    for j, other in enumerate(self.inbound_nodes):
-                        if j != i:
-                            local = local * other.value
-                    self.gradients[node] = unbroadcast(local, np.shape(node.value))''')
+# Exercise 2's answer with the mistake the visible test explains (the mutant
+# library's): `=` where the gradients of several consumers must add up (`+=`).
+MUL_OVERWRITES = next(m.source for m in load_mutants("01_graphs")
+                      if m.name == "mul: overwrites instead of adding over consumers")
 MUL_RIGHT = MUL_OVERWRITES.replace("self.gradients[node] = unbroadcast",
                                    "self.gradients[node] += unbroadcast")
 

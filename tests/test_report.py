@@ -146,7 +146,10 @@ def klass():
         _result("cid", {"test_chain_rule": _chain_rule_message(_twice, 2)}),
         _result("dan", {"test_chain_rule": _chain_rule_message(_constant, 3),
                         "test_mul_backward": "NotImplementedError: "}),
-        _result("eli", {"test_chain_rule": _chain_rule_message(_constant, 4)}),
+        _result("eli", {"test_chain_rule": _chain_rule_message(_constant, 4)},
+                kernel_deaths=[{"cell": 9, "grade_id": "test_mul_forward", "first_line": "",
+                                "reason": "the kernel exited with status 1",
+                                "while_replaying": False, "restarted": True}]),
         # load_results gives the score after the late penalty (10 points, 2 off)
         _result("gus", flags=["imports socket, which the exercises never need (cell 3)"],
                 score=8.0, late={"submitted": "2027-01-20 10:00:00", "due": "2027-01-18 23:59:00",
@@ -224,10 +227,12 @@ def test_the_page_has_objectives_figures_and_a_section_for_each_problem(
     late = section("Late submissions (1)")
     assert "gus" in late and "1 d 10 h" in late and "1 point per day late" in late
     assert "<td>2</td>" in late
+    died = section("Kernels that died in graded submissions (1)")
+    assert "eli" in died and "test_mul_forward" in died and "exited with status 1" in died
     flagged = section("Flagged submissions (1)")
     assert "gus" in flagged and "imports socket" in flagged
     # The students with nothing to report appear only as counts.
-    for student in ("ann", "bob", "cid", "dan", "eli"):
+    for student in ("ann", "bob", "cid", "dan"):
         assert not re.search(rf"\b{student}\b", text), student
 
 
@@ -261,6 +266,7 @@ def test_the_report_reads_the_gradebook_and_tolerates_results_without_late_or_fl
     assert "2 graded, mean 8.50 / 10" in page
     assert "Rejected submissions (1)" in page and "Crashed submissions (1)" in page
     assert "Late submissions (0)" in page and "Flagged submissions (0)" in page
+    assert "Kernels that died in graded submissions (0)" in page
     assert "1 of 2 (50%)" in page  # objective 4: Kahn's algorithm
     assert "AssertionError: expected # nodes (x, y, s, p), got []" in page
     shutil.rmtree(course.root / "reports")
