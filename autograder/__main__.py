@@ -177,20 +177,16 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from autograder.gradebook import add_flags_column, check_gradebook
+    from autograder.gradebook import add_flags_column, add_late_columns, check_gradebook
     from autograder.nbgrader_cli import run_nbgrader
+    from autograder.roster import complete_export
 
     course = load_manifest()
     check_gradebook(course)
     target = Path(args.to).resolve()
     run_nbgrader(["export", "--to", str(target)], course.root)
     add_flags_column(course, target)
-    from autograder.gradebook import add_late_columns
-
     add_late_columns(course, target)
-
-    from autograder.roster import complete_export
-
     complete_export(course, target)  # every roster student, section and status columns
     print(f"grades written to {target}")
     return 0
