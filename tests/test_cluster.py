@@ -18,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import require_bwrap
 
 from autograder.grading import copy_course_skeleton, grade
 from autograder.manifest import load_manifest
@@ -117,8 +118,11 @@ def course(tmp_path_factory):
     source = nbformat.read(root / "source" / FIRST.name / FIRST.notebook_file, as_version=4)
     release = nbformat.read(root / "release" / FIRST.name / FIRST.notebook_file, as_version=4)
     mutants = load_mutants(FIRST.name)
-    students = {"solution": source, "blank": release,
-                "mutant": _with_mutant(source, mutants[4].cell, mutants[4].source)}
+    mutant = _with_mutant(source, mutants[4].cell, mutants[4].source)
+    # It also looks for the course and the cluster's folders from inside its kernel.
+    peek = f"import os\nprint('PEEK', os.path.exists({str(tmp_path_factory.getbasetemp())!r}))"
+    mutant.cells.insert(2, nbformat.v4.new_code_cell(peek))
+    students = {"solution": source, "blank": release, "mutant": mutant}
     for student, notebook in students.items():
         folder = root / "submitted" / student / FIRST.name
         folder.mkdir(parents=True)
@@ -196,6 +200,14 @@ def test_a_class_graded_on_the_cluster_equals_a_local_run_even_when_a_worker_die
         folder = autograded / student / FIRST.name
         assert (folder / FIRST.notebook_file).is_file()
         assert (folder / "timestamp.txt").read_text().startswith("2026-01-10")
+    # The kernel on the Dask worker ran in the sandbox: it saw neither the course nor
+    # the cluster's folders (all below pytest's base folder).
+    if os.environ.get("CI") or by_student["mutant"].sandbox == "bwrap":
+        require_bwrap()
+        executed = nbformat.read(autograded / "mutant" / FIRST.name / FIRST.notebook_file,
+                                 as_version=4)
+        printed = [o.get("text", "") for c in executed.cells for o in c.get("outputs", [])]
+        assert "PEEK False\n" in printed, printed[:5]
 
 
 def test_a_worker_on_another_course_version_is_named_and_nothing_is_graded(
