@@ -101,12 +101,16 @@ def cmd_grade(args: argparse.Namespace) -> int:
         done.append(result)
         draw(f"{result.student} {result.assignment} {result.score:g}/{result.max_score:g}")
 
-    mode = _sandbox(args.sandbox)
-    print(f"kernels: {'bubblewrap sandbox' if mode == 'bwrap' else 'NO sandbox'}; limits: "
-          f"{_limits(course)}", file=sys.stderr)
-    if args.scheduler:
+    if args.scheduler and args.sandbox != "none":
+        # The kernels run on the workers: bubblewrap must work there, not here (the
+        # cluster's version check names any worker where it does not).
+        mode = "bwrap"
         print(f"grading on the Dask cluster at {args.scheduler} (--workers is not used)",
               file=sys.stderr)
+    else:
+        mode = _sandbox(args.sandbox)
+    print(f"kernels: {'bubblewrap sandbox' if mode == 'bwrap' else 'NO sandbox'}; limits: "
+          f"{_limits(course)}", file=sys.stderr)
     results = grade(course, course.select(args.assignment),
                     students=[args.student] if args.student else None, workers=args.workers,
                     on_result=progress, on_start=start, sandbox=mode,

@@ -377,14 +377,18 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
 
     ``sandbox`` is ``auto``, ``bwrap`` or ``none`` (see autograder.sandbox).
     ``scheduler`` (``tcp://HOST:8786``) grades on that Dask cluster instead of
-    ``workers`` local processes (see autograder.cluster).
+    ``workers`` local processes (see autograder.cluster); there, unless
+    ``sandbox`` is ``none``, every worker must sandbox with bubblewrap.
     ``on_start(total)`` is called once the submissions are counted,
     ``on_result(result)`` as each one is graded or rejected (for a progress bar).
     """
     from autograder.sandbox import SandboxKernelManager, resolve_mode
     from autograder.workers import WorkerPool, run_directory
 
-    mode, _ = resolve_mode(sandbox)
+    if scheduler and sandbox != "none":
+        mode = "bwrap"  # on the workers; autograder.cluster refuses one without it
+    else:
+        mode, _ = resolve_mode(sandbox)
     if record:
         from autograder.gradebook import check_gradebook
 

@@ -286,3 +286,28 @@ def test_without_a_scheduler_dask_is_never_imported(tmp_path):
     out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
                          check=True, cwd=ROOT).stdout.strip()
     assert out == "[]"
+
+
+def test_an_unreachable_scheduler_or_a_missing_dask_is_a_clear_error(monkeypatch):
+    _distributed()
+    from autograder.cluster import ClusterError, DaskPool
+
+    nobody = f"tcp://127.0.0.1:{_free_port()}"
+    pool = DaskPool(nobody, deadline=60, sandbox="none", connect_timeout=2)
+    with pytest.raises(ClusterError, match=f"cannot reach the Dask scheduler at {nobody}.*"
+                                           "dask scheduler"):
+        pool.connect()
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if it were not installed
+    with pytest.raises(ClusterError, match=r"pip install -e \"\.\[cluster\]\""):
+        pool.run([{"id": 0}], lambda task, answer: None)
+
+
+def test_a_worker_without_bubblewrap_is_refused_unless_the_sandbox_is_off():
+    from autograder.cluster import differences, fingerprint
+
+    mine = fingerprint()
+    theirs = {**mine, "bwrap": False, "bwrap_detail": "bubblewrap (bwrap) is not installed"}
+    assert differences(mine, theirs, "bwrap") == [
+        "bubblewrap cannot sandbox kernels there (bubblewrap (bwrap) is not installed)"]
+    assert differences(mine, theirs, "none") == []
+    assert differences(mine, {**mine, "bwrap": True}, "bwrap") == []
