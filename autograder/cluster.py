@@ -51,7 +51,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ClusterError", "DaskPool", "course_files", "fingerprint", "grade_on_worker"]
+__all__ = ["ClusterError", "DaskPool", "course_files", "differences", "failure_answer",
+           "fingerprint", "grade_on_worker", "report"]
 
 #: what must be the same on every worker as on the machine that runs `grade`
 COMPARED = ("miniflow", "autograder", "nbgrader", "source")
