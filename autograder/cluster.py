@@ -308,10 +308,10 @@ def failure_answer(error: BaseException) -> dict:
     """The answer for a task that Dask could not run to the end."""
     name = type(error).__name__
     if name == "KilledWorker":
-        return {"failure": "the Dask workers grading this submission died "
-                           f"{getattr(error, 'allowed_failures', 3) + 1} times (the machine "
-                           "ran out of memory, or was stopped), so it was given up: "
-                           f"{error}"[:600]}
+        deaths = getattr(error, "allowed_failures", 3) + 1
+        return {"failure": f"the Dask workers grading this submission died {deaths} "
+                           f"time{'s' if deaths != 1 else ''} (the machine ran out of memory, "
+                           f"or was stopped), so it was given up: {error}"[:600]}
     return {"failure": f"the Dask task failed: {name}: {error}"[:600]}
 
 

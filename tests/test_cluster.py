@@ -2,8 +2,10 @@
 started here as separate processes on 127.0.0.1, grade a small class of 01_graphs.
 
 Every cell's score must equal a local run's; a worker killed while it grades
-loses nothing and counts nothing twice; a worker that is not the same course
-version is named and the run refused before any work is sent.
+loses nothing and counts nothing twice; a submission whose worker dies past
+the scheduler's allowed failures is an error, not a crash; a worker that is
+not the same course version is named and the run refused before any work is
+sent.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -311,3 +314,44 @@ def test_a_worker_without_bubblewrap_is_refused_unless_the_sandbox_is_off():
         "bubblewrap cannot sandbox kernels there (bubblewrap (bwrap) is not installed)"]
     assert differences(mine, theirs, "none") == []
     assert differences(mine, {**mine, "bwrap": True}, "bwrap") == []
+
+
+def test_a_submission_whose_worker_dies_past_allowed_failures_is_an_error_not_a_crash(
+        tmp_path, course):
+    """A scheduler that allows no failure: killing the one worker once is enough."""
+    distributed = _distributed()
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    environment = dict(os.environ, DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES="0")
+    started = [subprocess.Popen(
+        [sys.executable, "-m", "dask", *arguments], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, env=environment, cwd=tmp_path, start_new_session=True)
+        for arguments in (
+            ["scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard",
+             "--no-show"],
+            ["worker", address, "--host", "127.0.0.1", "--nthreads", "1", "--no-nanny",
+             "--no-dashboard", "--local-directory", str(tmp_path / "w")])]
+    try:
+        with distributed.Client(address, timeout="120s", set_as_default=False) as client:
+            client.wait_for_workers(1, timeout=180)
+            pids = client.run(os.getpid)
+
+            def kill_when_busy() -> None:
+                give_up = time.monotonic() + 300
+                while time.monotonic() < give_up:
+                    if any(client.processing().values()):
+                        for pid in pids.values():
+                            os.kill(pid, signal.SIGKILL)
+                        return
+                    time.sleep(0.05)
+
+            killer = threading.Thread(target=kill_when_busy, daemon=True)
+            killer.start()
+            results = grade(course, [FIRST], students=["solution"], record=False,
+                            keep_autograded=False, scheduler=address)
+            killer.join(timeout=10)
+    finally:
+        for process in reversed(started):
+            _stop(process)
+    assert [(r.student, r.status) for r in results] == [("solution", "error")]
+    assert "died 1 time " in results[0].notes[-1], results[0].notes
