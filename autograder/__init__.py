@@ -4,6 +4,7 @@
                     export, report, selfcheck, demo
     grading         grade: supervised workers, scores computed by the parent
     workers         the worker processes, one submission at a time
+    cluster         the same work on a Dask cluster (grade --scheduler)
     sandbox         every grading kernel in bubblewrap, with resource limits
     nbgrader_plugins  what nbgrader_config.py plugs into plain nbgrader
     guard           the tamper guard that runs inside the kernel

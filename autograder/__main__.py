@@ -161,12 +161,20 @@ def cmd_grade(args: argparse.Namespace) -> int:
         done.append(result)
         draw(f"{result.student} {result.assignment} {result.score:g}/{result.max_score:g}")
 
-    mode = _sandbox(args.sandbox)
+    if args.scheduler and args.sandbox != "none":
+        # The kernels run on the workers: bubblewrap must work there, not here (the
+        # cluster's version check names any worker where it does not).
+        mode = "bwrap"
+        print(f"grading on the Dask cluster at {args.scheduler} (--workers is not used)",
+              file=sys.stderr)
+    else:
+        mode = _sandbox(args.sandbox)
     print(f"kernels: {'bubblewrap sandbox' if mode == 'bwrap' else 'NO sandbox'}; limits: "
           f"{_limits(course)}", file=sys.stderr)
     results = grade(course, course.select(args.assignment),
                     students=[args.student] if args.student else None, workers=args.workers,
-                    on_result=progress, on_start=start, sandbox=mode)
+                    on_result=progress, on_start=start, sandbox=mode,
+                    scheduler=args.scheduler)
     print(file=sys.stderr)
     if not results:
         print("nothing to grade: collect submissions into submitted/<student>/<assignment>/ "
@@ -376,6 +384,10 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--workers", type=_workers, default=_default_workers(),
                        help="grading processes (default: the number of cores, %(default)s)")
     _sandbox_option(grade)
+    grade.add_argument("--scheduler", metavar="tcp://HOST:8786",
+                       help="grade on this Dask cluster instead of local processes (needs "
+                            "pip install -e \".[cluster]\"; course/GUIDE.md, 'Grading on a "
+                            "Dask cluster')")
     feedback = add("feedback", cmd_feedback, "write HTML feedback per student: scores and "
                    "the checks' messages, never the hidden tests' source")
     del feedback
@@ -419,6 +431,7 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from autograder.cluster import ClusterError
     from autograder.gradebook import GradebookError
     from autograder.sandbox import SandboxError
 
@@ -428,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except (ManifestError, NbgraderError, GradebookError, SandboxError, FileNotFoundError,
-            ValueError) as error:
+            ValueError, ClusterError) as error:
         print(f"autograder {args.command}: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

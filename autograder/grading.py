@@ -206,12 +206,15 @@ def grade_in_worker(task: dict, base: Path, templates: dict[str, Path]) -> dict:
         # nbgrader's own warnings (SQLAlchemy's autoflush notes, say) are not the
         # student's business and must never turn into errors here.
         warnings.simplefilter("ignore")
-        if assignment.name not in templates:
-            templates[assignment.name] = _template(
-                Path(task["root"]), assignment, base / f"template-{assignment.name}",
+        # A Dask worker grades several course versions over time: it names each one.
+        key = task.get("template_key") or assignment.name
+        if key not in templates:
+            suffix = f"-{key[:16]}" if task.get("template_key") else ""
+            templates[key] = _template(
+                Path(task["root"]), assignment, base / f"template-{assignment.name}{suffix}",
                 task["sandbox"])
         work = base / f"s{task['id']}"
-        shutil.copytree(templates[assignment.name], work)
+        shutil.copytree(templates[key], work)
         try:
             student = task["student"]
             target = work / "submitted" / student / assignment.name
@@ -398,17 +401,24 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
           workers: int | None = None, keep_autograded: bool = True,
           on_result: Callable[[GradeResult], None] | None = None,
           on_start: Callable[[int], None] | None = None,
-          record: bool = True, sandbox: str = "auto") -> list[GradeResult]:
+          record: bool = True, sandbox: str = "auto",
+          scheduler: str | None = None) -> list[GradeResult]:
     """Grade every submission of ``assignments`` (optionally only ``students``).
 
     ``sandbox`` is ``auto``, ``bwrap`` or ``none`` (see autograder.sandbox).
+    ``scheduler`` (``tcp://HOST:8786``) grades on that Dask cluster instead of
+    ``workers`` local processes (see autograder.cluster); there, unless
+    ``sandbox`` is ``none``, every worker must sandbox with bubblewrap.
     ``on_start(total)`` is called once the submissions are counted,
     ``on_result(result)`` as each one is graded or rejected (for a progress bar).
     """
     from autograder.sandbox import SandboxKernelManager, resolve_mode
     from autograder.workers import WorkerPool, run_directory
 
-    mode, _ = resolve_mode(sandbox)
+    if scheduler and sandbox != "none":
+        mode = "bwrap"  # on the workers; autograder.cluster refuses one without it
+    else:
+        mode, _ = resolve_mode(sandbox)
     if record:
         from autograder.gradebook import check_gradebook
 
@@ -481,7 +491,12 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
                 on_result(result)
 
         if tasks:
-            pool = WorkerPool(workers or default_workers(), run_dir, deadline=deadline)
+            if scheduler:
+                from autograder.cluster import DaskPool
+
+                pool: Any = DaskPool(scheduler, deadline=deadline, sandbox=mode)
+            else:
+                pool = WorkerPool(workers or default_workers(), run_dir, deadline=deadline)
             pool.run(tasks, answered)
         order = [a.name for a in course.assignments]
         results.sort(key=lambda r: (order.index(r.assignment), r.student))

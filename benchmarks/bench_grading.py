@@ -1,0 +1,181 @@
+"""How many submissions a minute? ``grade --workers 1``, ``--workers 2``, a local Dask
+cluster of two workers (``grade --scheduler``) and plain sequential ``nbgrader autograde``.
+
+One synthetic class (solutions, blank release notebooks and known mistakes from
+the mutant library, in turn) is graded by each setup in a course copy of its
+own, interleaved in rounds (the order rotates every round), so the machine's
+noise spreads over all setups alike. Every setup must give every student the
+same total score, or the script fails. The Dask cluster (``dask scheduler``
+and two ``dask worker --nthreads 1``) is started once, before the first round;
+its workers keep their grading process between rounds, as a real cluster does.
+Usage:
+
+    python benchmarks/bench_grading.py [--assignment 02_layers] [--students 6]
+                                       [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+
+from autograder.grading import copy_course_skeleton, grade
+from autograder.manifest import Assignment, load_manifest
+from autograder.mutants import load_mutants
+from autograder.nbgrader_cli import run_nbgrader
+
+ROOT = Path(__file__).resolve().parents[1]
+SETUPS = ("workers1", "workers2", "dask2", "nbgrader")
+LABELS = {"workers1": "grade --workers 1", "workers2": "grade --workers 2",
+          "dask2": "grade --scheduler (2 Dask workers)",
+          "nbgrader": "nbgrader autograde (sequential)"}
+
+
+def _class(root: Path, assignment: Assignment, students: int) -> None:
+    """solution, blank, mistake, solution, blank, another mistake, ..."""
+    source = nbformat.read(root / "source" / assignment.name / assignment.notebook_file,
+                           as_version=4)
+    release = nbformat.read(root / "release" / assignment.name / assignment.notebook_file,
+                            as_version=4)
+    mutants = load_mutants(assignment.name)
+    for number in range(students):
+        kind = number % 3
+        if kind == 0 or not mutants:
+            notebook = source
+        elif kind == 1:
+            notebook = release
+        else:
+            mutant = mutants[(number // 3) % len(mutants)]
+            notebook = nbformat.from_dict(source)
+            for cell in notebook.cells:
+                if cell.metadata.get("nbgrader", {}).get("grade_id") == mutant.cell:
+                    cell.source = mutant.source
+        folder = root / "submitted" / f"student{number:02}" / assignment.name
+        folder.mkdir(parents=True)
+        nbformat.write(notebook, folder / assignment.notebook_file)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def local_cluster(folder: Path, workers: int = 2) -> Iterator[str]:
+    """A scheduler and ``workers`` single-threaded workers on 127.0.0.1, stopped on exit."""
+    from distributed import Client
+
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    processes = []
+
+    def start(*arguments: str) -> None:
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "dask", *arguments], stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, cwd=folder, start_new_session=True))
+
+    try:
+        start("scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard",
+              "--no-show")
+        for number in range(workers):
+            start("worker", address, "--host", "127.0.0.1", "--nthreads", "1",
+                  "--nworkers", "1", "--no-dashboard",
+                  "--local-directory", str(folder / f"w{number}"))
+        with Client(address, timeout="120s", set_as_default=False) as client:
+            client.wait_for_workers(workers, timeout=180)
+        yield address
+    finally:
+        for process in reversed(processes):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def _plain_scores(root: Path, assignment: Assignment) -> dict[str, float]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        return {s.student.id: float(s.score)
+                for s in gradebook.find_assignment(assignment.name).submissions}
+
+
+def _run(setup: str, root: Path, assignment: Assignment, scheduler: str) -> dict[str, float]:
+    """Grade the whole class once with ``setup``; every student's total score."""
+    if setup == "nbgrader":
+        run_nbgrader(["autograde", assignment.name, "--force"], root)
+        return _plain_scores(root, assignment)
+    course = load_manifest(root)
+    options = {"scheduler": scheduler} if setup == "dask2" else \
+        {"workers": 1 if setup == "workers1" else 2}
+    results = grade(course, [assignment], students=None, keep_autograded=False,
+                    record=False, **options)
+    return {r.student: r.score for r in results}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--assignment", default="02_layers")
+    parser.add_argument("--students", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    assignment = load_manifest(ROOT).assignment(args.assignment)
+    with tempfile.TemporaryDirectory(prefix="bench-grading-") as temp:
+        base = Path(temp)
+        roots = {}
+        for setup in SETUPS:
+            root = roots[setup] = base / setup
+            copy_course_skeleton(ROOT, root, [assignment])
+            run_nbgrader(["generate_assignment", assignment.name, "--force"], root)
+            _class(root, assignment, args.students)
+        (base / "dask").mkdir()
+        seconds: dict[str, list[float]] = {s: [] for s in SETUPS}
+        scores: dict[str, dict[str, float]] = {}
+        with local_cluster(base / "dask") as scheduler:
+            for number in range(args.rounds):
+                order = SETUPS[number % len(SETUPS):] + SETUPS[:number % len(SETUPS)]
+                for setup in order:
+                    started = time.perf_counter()
+                    got = _run(setup, roots[setup], assignment, scheduler)
+                    seconds[setup].append((time.perf_counter() - started) / args.students)
+                    print(f"  round {number + 1} {LABELS[setup]:36} "
+                          f"{seconds[setup][-1]:.2f} s per submission", flush=True)
+                    if len(got) != args.students:
+                        raise SystemExit(f"{setup} graded {len(got)} of {args.students}")
+                    reference = scores.setdefault("first", got)
+                    if got != reference:
+                        raise SystemExit(f"{setup} gave other scores: {got} vs {reference}")
+        shutil.rmtree(base, ignore_errors=True)
+    median = {s: statistics.median(v) for s, v in seconds.items()}
+    print(f"\n{args.students} submissions of {assignment.name} ({args.students // 3} solutions, "
+          f"blanks and mistakes each, about), {args.rounds} rounds, interleaved; "
+          f"{os.cpu_count()} cores")
+    print(f"  {'setup':36} {'s per submission':>16} {'submissions/min':>16}")
+    for setup in SETUPS:
+        print(f"  {LABELS[setup]:36} {median[setup]:16.2f} {60 / median[setup]:16.1f}")
+    print(f"  --workers 2 vs --workers 1:        {median['workers1'] / median['workers2']:.2f}x "
+          "(aim: 1.7x or more)")
+    print(f"  --workers 1 vs plain nbgrader:     {median['nbgrader'] / median['workers1']:.2f}x "
+          "(aim: 2x or more)")
+    print(f"  2 Dask workers vs --workers 2:     {median['workers2'] / median['dask2']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
