@@ -185,17 +185,12 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from autograder.gradebook import add_flags_column, add_late_columns, check_gradebook
-    from autograder.nbgrader_cli import run_nbgrader
-    from autograder.roster import complete_export
+    from autograder.gradebook import check_gradebook, export_grades
 
     course = load_manifest()
     check_gradebook(course)
     target = Path(args.to).resolve()
-    run_nbgrader(["export", "--to", str(target)], course.root)
-    add_flags_column(course, target)
-    add_late_columns(course, target)
-    complete_export(course, target)  # every roster student, section and status columns
+    export_grades(course, target)
     print(f"grades written to {target}")
     return 0
 

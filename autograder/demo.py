@@ -18,19 +18,19 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import nbformat
 
 from autograder.collect import collect
 from autograder.feedback import write_feedback
-from autograder.gradebook import add_flags_column, register_assignments
+from autograder.gradebook import export_grades, register_assignments
 from autograder.grading import GradeResult, copy_course_skeleton, grade, print_results
 from autograder.manifest import Assignment, Course, load_manifest
 from autograder.mutants import load_mutants
 from autograder.nbgrader_cli import run_nbgrader
 from autograder.report import write_report
-from autograder.roster import complete_export
 
 __all__ = ["build_class", "run_demo"]
 
@@ -90,6 +90,17 @@ def verdict(results: list[GradeResult], expected: dict[str, str]) -> list[str]:
     return problems
 
 
+def throughput_line(results: list[GradeResult], seconds: float, workers: int) -> str:
+    """What grading cost on this machine: notebooks run per minute, the whole run timed.
+
+    Rejected files never start a kernel, so they are not counted.
+    """
+    ran = sum(1 for r in results if r.status != "rejected")
+    rate = 60.0 * ran / seconds if seconds > 0 else 0.0
+    return (f"   throughput: {ran} notebook(s) graded in {seconds:.1f} s on {workers} "
+            f"worker(s), {rate:.1f} per minute (a run's start-up included)")
+
+
 def run_demo(source_course: Course, output: Path | None = None, *, workers: int = 2,
              assignments: tuple[Assignment, ...] | None = None, sandbox: str = "auto") -> int:
     """The whole term on a synthetic class; 0 when every grade is as expected."""
@@ -117,14 +128,15 @@ def run_demo(source_course: Course, output: Path | None = None, *, workers: int 
     print(f"   collected {len(report.placed)} notebook(s) from {len(students)} students "
           f"({', '.join(students)}); could not place {len(report.skipped)} file(s)")
     print(f"3. grade: {len(report.placed)} submission(s) on {workers} worker(s)")
+    started = time.perf_counter()
     results = grade(course, chosen, students=None, workers=workers, sandbox=sandbox)
+    elapsed = time.perf_counter() - started
     print_results(results)
+    print(throughput_line(results, elapsed, workers))
     print("4. feedback")
     pages = write_feedback(course, chosen)
     print("5. export")
-    run_nbgrader(["export", "--to", str(root / "grades.csv")], root)
-    add_flags_column(course, root / "grades.csv")
-    complete_export(course, root / "grades.csv")
+    export_grades(course, root / "grades.csv")
     print("6. report")
     page = write_report(course)
     (root / "expected.json").write_text(json.dumps(expected, indent=1), encoding="utf-8")

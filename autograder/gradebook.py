@@ -31,7 +31,7 @@ from autograder.manifest import Course
 from autograder.nbgrader_cli import run_nbgrader
 
 __all__ = ["GradebookError", "add_flags_column", "add_late_columns", "check_gradebook", "db_url",
-           "load_results", "record_results", "register_assignments"]
+           "export_grades", "load_results", "record_results", "register_assignments"]
 
 RESULTS = Path("autograded") / "results.json"
 
@@ -489,6 +489,21 @@ def _extend_export(course: Course, csv_path: Path, added: list[str],
         writer = csv.DictWriter(handle, fieldnames=[*fields, *added])
         writer.writeheader()
         writer.writerows(rows)
+
+
+def export_grades(course: Course, target: Path) -> None:
+    """The grades as CSV: nbgrader's export, then our columns after its own.
+
+    ``flags``, the late columns (``seconds_late``, ``days_late``,
+    ``late_policy``), and ``section`` and ``status`` with a row for every
+    roster student (autograder.roster.complete_export).
+    """
+    from autograder.roster import complete_export
+
+    run_nbgrader(["export", "--to", str(target)], course.root)
+    add_flags_column(course, target)
+    add_late_columns(course, target)
+    complete_export(course, target)
 
 
 def add_late_columns(course: Course, csv_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,13 @@ def test_demo_runs_the_whole_pipeline_and_every_grade_is_as_expected(tmp_path):
     assert "rejected: graphs.ipynb is not valid JSON" in table["broken"]
     mutant_score = table["mutant01"].split()[2]
     assert mutant_score != "10/10"
+    # What grading cost, measured by the run itself (the broken file starts no kernel).
+    speed = re.search(r"throughput: (\d+) notebook\(s\) graded in ([\d.]+) s on 2 worker\(s\), "
+                      r"([\d.]+) per minute", out)
+    assert speed, out
+    ran, seconds, rate = int(speed[1]), float(speed[2]), float(speed[3])
+    assert ran == len(table) - 1 and seconds > 0
+    assert abs(rate - 60 * ran / seconds) <= 0.1
 
     with open(folder / "grades.csv", newline="", encoding="utf-8") as file:
         rows = [r for r in csv.DictReader(file) if r["assignment"] == "01_graphs"]
@@ -46,4 +54,6 @@ def test_demo_runs_the_whole_pipeline_and_every_grade_is_as_expected(tmp_path):
     assert pages == ["blank", "broken", "mutant01", "solution"], "the rejected one is told why"
     statuses = {r["student_id"]: r["status"] for r in rows}
     assert statuses["broken"] == "rejected" and statuses["blank"] == "graded"
+    assert list(rows[0])[-6:] == ["flags", "seconds_late", "days_late", "late_policy",
+                                  "section", "status"], "the CLI's export, columns and all"
     assert str(folder) in out and "class-report.html" in out
