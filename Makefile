@@ -35,8 +35,9 @@ endif
 demo: $(STAMP)  ## the main job: the instructor pipeline end to end on a synthetic class
 	$(PYTHON) -m autograder demo
 
-test: $(STAMP)  ## run the whole test suite
-	$(PYTHON) -m pytest
+test: $(STAMP)  ## run the whole test suite: two test files at a time, then the ones that must run alone
+	$(PYTHON) -m pytest -n 2 --dist loadgroup -m "not alone"
+	$(PYTHON) -m pytest -m alone
 
 # Students get nbgrader's Assignment List and Validate button; the instructor
 # tools (Formgrader, Create Assignment) are switched off by the configuration

@@ -42,6 +42,10 @@ SECRET = "MINIFLOW_TEST_SECRET_4f1c"
 STOPPED = {"memory_in_many_processes", "fork_storm", "infinite_loop_ignoring_sigint",
            "flood_the_socket_folder"}
 
+# These tests watch the whole machine (every new process, every new folder in /tmp):
+# `make test` runs them alone, after the rest (which runs two files at a time).
+pytestmark = pytest.mark.alone
+
 
 def _digest(*folders: Path) -> dict[str, str]:
     digest = {}
