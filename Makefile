@@ -36,7 +36,7 @@ demo: $(STAMP)  ## the main job: the instructor pipeline end to end on a synthet
 	$(PYTHON) -m autograder demo
 
 test: $(STAMP)  ## run the whole test suite: two test files at a time, then the ones that must run alone
-	$(PYTHON) -m pytest -n 2 --dist loadgroup -m "not alone"
+	$(PYTHON) -m pytest -n 2 --dist loadfile -m "not alone"
 	$(PYTHON) -m pytest -m alone
 
 # Students get nbgrader's Assignment List and Validate button; the instructor
