@@ -232,6 +232,9 @@ def _gradebook(url: str, course_id: str) -> Any:
     """
     from nbgrader.api import Gradebook
 
+    from autograder.nbgrader_cli import stamp_gradebooks_in_process
+
+    stamp_gradebooks_in_process()
     scripts = str(Path(sys.executable).parent)
     path = os.environ.get("PATH", "")
     if path.split(os.pathsep)[0] != scripts:
