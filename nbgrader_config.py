@@ -76,6 +76,12 @@ c.SandboxedExecute.trusted = True
 # it: a fresh kernel re-runs the cells before it and grades the rest, at most
 # this many times per notebook, within its notebook_timeout (0: the rest is lost).
 c.SandboxedExecute.kernel_restarts = 2
+# Each grading kernel imports what every notebook imports first, as it starts
+# (into sys.modules only; nothing appears in the notebook's namespace). Alone
+# that only moves the time; with the grading workers' spare kernel (the next
+# notebook's kernel starts while this one runs) it comes off the wait.
+c.SandboxedExecute.preload = ["numpy", "matplotlib.pyplot", "miniflow", "miniflow.plotting",
+                              "autograder.checks", "autograder.guard"]
 c.SandboxKernelManager.mode = "auto"
 c.SandboxKernelManager.memory_limit = "2 GiB"       # per process, and all processes together
 c.SandboxKernelManager.cpu_limit = 600              # CPU seconds per process
@@ -84,6 +90,10 @@ c.SandboxKernelManager.file_size_limit = "256 MiB"  # largest file written
 c.SandboxKernelManager.open_files_limit = 1024
 c.SandboxKernelManager.scratch_size = "512 MiB"     # the kernel's writable home and /tmp
 c.SandboxKernelManager.notebook_timeout = 1800      # wall-clock seconds per notebook
+# Grading kernels build every figure but never draw it (plt.show() draws
+# nothing; grades come from the test cells): drawing was most of what the
+# plotting cells cost. "" draws them inline, as students see them.
+c.SandboxKernelManager.mpl_backend = "module://autograder.figures"
 
 # Plain `nbgrader generate_feedback`: test cells show their visible part and
 # their failure message only; hidden tests, tracebacks and test output never.

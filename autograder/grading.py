@@ -27,6 +27,7 @@ import copy
 import json
 import os
 import shutil
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -168,21 +169,31 @@ def _explain_failure(log: str) -> str:
     return "nbgrader could not grade it"
 
 
-def _nbgrader_api(workdir: Path, sandbox: str | None = None):
-    """nbgrader's Python API on ``workdir`` (its nbgrader_config.py applies)."""
+def _nbgrader_api(workdir: Path, sandbox: str | None = None, *, spare: bool = False):
+    """nbgrader's Python API on ``workdir`` (its nbgrader_config.py applies).
+
+    ``spare``: this process grades one notebook after another (a grading
+    worker), so each kernel's successor may start while it runs.
+    """
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config.loader import PyFileConfigLoader
 
-    from autograder.nbgrader_cli import nbgrader_environment
+    from autograder.nbgrader_cli import nbgrader_environment, stamp_gradebooks_in_process
 
-    # nbgrader shells out to `alembic` from this interpreter's scripts folder.
-    os.environ["PATH"] = nbgrader_environment()["PATH"]
+    # nbgrader shells out to `alembic` from this interpreter's scripts folder,
+    # unless it can be answered here (a new gradebook per template).
+    scripts = str(Path(sys.executable).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != scripts:
+        os.environ["PATH"] = nbgrader_environment()["PATH"]
+    stamp_gradebooks_in_process()
     config = PyFileConfigLoader("nbgrader_config.py", path=str(workdir)).load_config()
     config.CourseDirectory.root = str(workdir)
     config.CourseDirectory.db_url = f"sqlite:///{workdir / 'gradebook.db'}"
     if sandbox is not None:
         config.SandboxKernelManager.mode = sandbox
+    if spare and "spare_kernel" not in config.SandboxedExecute:  # the course may say no
+        config.SandboxedExecute.spare_kernel = True
     coursedir = CourseDirectory(config=config)
     return NbGraderAPI(coursedir=coursedir, config=config)
 
@@ -208,6 +219,8 @@ def grade_in_worker(task: dict, base: Path, templates: dict[str, Path]) -> dict:
         warnings.simplefilter("ignore")
         # A Dask worker grades several course versions over time: it names each one.
         key = task.get("template_key") or assignment.name
+        if task.get("template"):  # generated once for the whole run, by the grader
+            templates[key] = Path(task["template"])
         if key not in templates:
             suffix = f"-{key[:16]}" if task.get("template_key") else ""
             templates[key] = _template(
@@ -222,7 +235,7 @@ def grade_in_worker(task: dict, base: Path, templates: dict[str, Path]) -> dict:
             shutil.copyfile(task["notebook"], target / assignment.notebook_file)
             if task.get("timestamp"):
                 shutil.copyfile(task["timestamp"], target / "timestamp.txt")
-            api = _nbgrader_api(work, task["sandbox"])
+            api = _nbgrader_api(work, task["sandbox"], spare=True)
             outcome = api.autograde(assignment.name, student, force=True, create=True)
             executed = work / "autograded" / student / assignment.name / assignment.notebook_file
             return {"success": bool(outcome["success"]),
@@ -495,9 +508,22 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
                 from autograder.cluster import DaskPool
 
                 pool: Any = DaskPool(scheduler, deadline=deadline, sandbox=mode)
+                pool.run(tasks, answered)
             else:
+                # Each assignment is generated once for the run, here, while the workers
+                # start; each submission is then graded in a fresh copy of it.
+                made = {name: run_dir / f"template-{name}"
+                        for name in {task["assignment"]["name"] for task in tasks}}
+                for task in tasks:
+                    task["template"] = str(made[task["assignment"]["name"]])
+
+                def generate() -> None:
+                    for assignment in assignments:
+                        if assignment.name in made:
+                            _template(course.root, assignment, made[assignment.name], mode)
+
                 pool = WorkerPool(workers or default_workers(), run_dir, deadline=deadline)
-            pool.run(tasks, answered)
+                pool.run(tasks, answered, prepare=generate)
         order = [a.name for a in course.assignments]
         results.sort(key=lambda r: (order.index(r.assignment), r.student))
         if record:

@@ -7,7 +7,11 @@ get the same protection as ``python -m autograder``:
   already ran: a fresh kernel re-runs the cells before it and grades the
   rest (``kernel_restarts`` times at most); and limits that were hit become
   messages a student can act on ("this cell ran for more than 30 s")
-  instead of a bare ``KeyboardInterrupt`` or ``MemoryError``.
+  instead of a bare ``KeyboardInterrupt`` or ``MemoryError``. Two things
+  make it quicker without sharing a kernel between notebooks: every kernel
+  imports the course's usual modules as it starts (``preload``), and a
+  grading worker starts the next notebook's kernel while this one runs
+  (``spare_kernel``).
 * ``HideTests`` is a ``generate_feedback`` preprocessor: test cells show
   their visible part and the failure message only, never hidden test code,
   their traceback or what they printed.
@@ -19,6 +23,7 @@ import json
 import re
 import secrets
 import time
+from pathlib import Path
 from typing import Any
 
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -26,12 +31,18 @@ from nbclient.util import ensure_async, run_sync
 from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Integer
+from traitlets import Bool, Integer, List, Unicode
 
-from autograder.sandbox import SandboxKernelManager, format_size, parse_size
+from autograder.sandbox import (
+    SandboxKernelManager,
+    data_signature,
+    format_size,
+    parse_size,
+    resolve_mode,
+)
 
-__all__ = ["DEATHS_KEY", "HideTests", "SandboxedExecute", "explain_limits", "hidden_lines",
-           "redact"]
+__all__ = ["DEATHS_KEY", "HideTests", "SandboxedExecute", "discard_spare", "explain_limits",
+           "hidden_lines", "redact", "spare_pid"]
 
 HIDDEN = re.compile(r"[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.DOTALL)
 HIDDEN_NOTE = "# (hidden tests run here when grading)\n"
@@ -74,6 +85,13 @@ class SandboxedExecute(Execute):
     kernel_restarts = Integer(2, config=True,
                               help="fresh kernels a notebook may get after its kernel died "
                                    "(0: the rest of the notebook is not run)")
+    preload = List(Unicode(), config=True,
+                   help="modules each kernel imports as it starts, before any notebook code "
+                        "(into sys.modules only: the notebook's namespace stays empty)")
+    spare_kernel = Bool(False, config=True,
+                        help="start the next notebook's kernel while this one runs, so that "
+                             "its start-up is not waited for (sandboxed kernels only; each "
+                             "kernel still runs one notebook). The grading workers turn it on")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("kernel_manager_class", SandboxKernelManager)
@@ -99,6 +117,77 @@ class SandboxedExecute(Execute):
             manager.time_used = self._time_used
         return manager
 
+    # -- starting kernels: the same arguments for every kernel, spare or not -----------
+
+    def _launch_arguments(self, manager: Any) -> list[str]:
+        """The kernel's arguments: nbclient's (history in memory) and the preload."""
+        arguments = list(self.extra_arguments)
+        ipykernel = getattr(manager, "ipykernel", False)
+        if ipykernel and self.ipython_hist_file and not any(
+                a.startswith("--HistoryManager.hist_file") for a in arguments):
+            arguments.append(f"--HistoryManager.hist_file={self.ipython_hist_file}")
+        if ipykernel and self.preload:
+            arguments.append(f"--IPKernelApp.exec_lines={preload_line(self.preload)}")
+        return arguments
+
+    async def async_start_new_kernel(self, **kwargs: Any) -> None:
+        assert self.km is not None
+        resource_path = self.resources.get("metadata", {}).get("path") or None
+        if resource_path:
+            kwargs.setdefault("cwd", resource_path)
+        await ensure_async(self.km.start_kernel(
+            extra_arguments=self._launch_arguments(self.km), **kwargs))
+
+    def _spare_key(self, cwd: str | None) -> str | None:
+        """What a kernel started for ``cwd`` depends on; None: no spare kernels here."""
+        if not self.spare_kernel or self.kernel_manager_class is not SandboxKernelManager:
+            return None
+        # The kernel nbclient would start for this notebook (its kernelspec's).
+        if not self.kernel_name:
+            self.kernel_name = self.nb.metadata.get("kernelspec", {}).get("name") or ""
+        section = dict(self.config.get("SandboxKernelManager", {}))
+        # Only behind bubblewrap: unsandboxed, a notebook could reach the next one's kernel.
+        if resolve_mode(section.get("mode", SandboxKernelManager.mode.default_value))[0] \
+                != "bwrap":
+            return None
+        return json.dumps([self.kernel_name, self.extra_arguments, self.ipython_hist_file,
+                           self.preload, section, dict(self.config.get("KernelManager", {})),
+                           data_signature(Path(cwd) if cwd else None), cwd is None],
+                          sort_keys=True, default=repr)
+
+    async def _claim_spare(self, key: str | None) -> Any:
+        """The spare kernel started for this notebook, if it is still the right one."""
+        global _spare
+        spare, _spare = _spare, None
+        if spare is None:
+            return None
+        manager, spare_key = spare
+        if key is None or spare_key != key or not await ensure_async(manager.is_alive()):
+            await _shut_down(manager)
+            return None
+        manager.restart_clock()
+        return manager
+
+    async def _start_spare(self, key: str | None, cwd: str | None) -> None:
+        """Start the next notebook's kernel now; it boots while this notebook runs."""
+        global _spare
+        if key is None:
+            return
+        if _spare is not None:
+            await _shut_down(_spare[0])
+            _spare = None
+        manager = self.kernel_manager_class(
+            config=self.config, **({"kernel_name": self.kernel_name} if self.kernel_name else {}))
+        try:
+            await ensure_async(manager.start_kernel(
+                extra_arguments=self._launch_arguments(manager),
+                **({"cwd": cwd} if cwd else {})))
+        except Exception as error:  # the next notebook starts its own kernel, as usual
+            self.log.warning("could not start a spare kernel: %s", error)
+            await _shut_down(manager)
+            return
+        _spare = (manager, key)
+
     async def _async_preprocess(self, nb: NotebookNode, resources: Any,
                                 km: Any) -> tuple[NotebookNode, Any]:
         from nbclient import NotebookClient
@@ -118,6 +207,9 @@ class SandboxedExecute(Execute):
         resume = 0  # the first cell the current kernel runs for real
         began = time.monotonic()
         self._time_used = 0.0
+        cwd = self.resources.get("metadata", {}).get("path") or None
+        spare_key = self._spare_key(cwd) if self.owns_km else None
+        self.km = await self._claim_spare(spare_key) if self.owns_km else self.km
         while True:
             died: tuple[int, str] | None = None
             async with self.async_setup_kernel():
@@ -127,6 +219,8 @@ class SandboxedExecute(Execute):
                 reply = await self.async_wait_for_reply(await ensure_async(self.kc.kernel_info()))
                 assert reply is not None
                 self.nb.metadata["language_info"] = reply["content"]["language_info"]
+                if not deaths:
+                    await self._start_spare(spare_key, cwd)
                 if self.trusted and self.nb.cells:
                     await self._ask(f"import autograder.guard\n"
                                     f"autograder.guard.install({guard!r})", 0)
@@ -241,6 +335,45 @@ class SandboxedExecute(Execute):
         errors = "".join(f"\n{o.ename}: {o.evalue}" for o in probe.outputs
                          if o.output_type == "error")
         return (text[-1_000_000:] + errors[:2000])
+
+
+def preload_line(modules: list[str]) -> str:
+    """One line of kernel start-up code that imports ``modules`` and binds no name.
+
+    ``exec`` in a dictionary of its own: the imports land in ``sys.modules``
+    (a notebook's own ``import`` then finds them there), never in the
+    notebook's namespace; a module that fails to import is left to the
+    notebook, which gets the error itself.
+    """
+    program = (f"for _m in {list(modules)!r}:\n"
+               "    try:\n        __import__(_m)\n    except Exception:\n        pass\n")
+    return f"exec({program!r}, {{}})"
+
+
+# The spare kernel of this process (a grading worker): (manager, what it was started for).
+_spare: tuple[Any, str] | None = None
+
+
+async def _shut_down(manager: Any) -> None:
+    try:
+        await ensure_async(manager.shutdown_kernel(now=True))
+    except Exception:  # already gone: only its files are left
+        await ensure_async(manager.cleanup_resources())
+
+
+def spare_pid() -> int | None:
+    """The process id of this process's spare kernel (its sandbox), if one is waiting."""
+    process = getattr(getattr(_spare[0], "provisioner", None), "process", None) \
+        if _spare is not None else None
+    return process.pid if process is not None and process.poll() is None else None
+
+
+def discard_spare() -> None:
+    """Stop this process's spare kernel and remove its files (a worker that is done)."""
+    global _spare
+    if _spare is not None:
+        manager, _spare = _spare[0], None
+        run_sync(_shut_down)(manager)
 
 
 def _death_reason(manager: Any, error: Exception) -> str:

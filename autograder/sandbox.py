@@ -30,6 +30,7 @@ their kernels with it, so both paths get the same walls:
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import re
@@ -51,8 +52,9 @@ from jupyter_client.channels import HBChannel
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import DottedObjectName, Enum, Float, Integer, Type, Unicode, validate
 
-__all__ = ["MODES", "Availability", "SandboxKernelManager", "SandboxError", "describe_limits",
-           "format_size", "isolation_warning", "parse_size", "probe_bwrap", "resolve_mode"]
+__all__ = ["MODES", "Availability", "SandboxKernelManager", "SandboxError", "data_signature",
+           "describe_limits", "format_size", "isolation_warning", "parse_size", "probe_bwrap",
+           "resolve_mode"]
 
 MODES = ("auto", "bwrap", "none")
 CHILD = Path(__file__).with_name("sandbox_child.py")
@@ -328,28 +330,49 @@ def python_paths(forbidden: Iterable[Path]) -> list[Path]:
     return sorted(chosen)
 
 
-def _data_files(cwd: Path | None, target: Path, budget: int = 64 * 1024 ** 2) -> list[str]:
-    """Copy the non-notebook files of ``cwd`` (an assignment's data) to ``target``."""
-    copied: list[str] = []
+_DATA_IGNORED = shutil.ignore_patterns("*.ipynb", ".*")
+
+
+def _data_entries(cwd: Path | None, budget: int = 64 * 1024 ** 2) -> list[Path]:
+    """The non-notebook files and folders of ``cwd`` (an assignment's data) a kernel gets."""
+    chosen: list[Path] = []
     if cwd is None or not cwd.is_dir():
-        return copied
+        return chosen
     for entry in sorted(cwd.iterdir()):
         name = entry.name
         if name.startswith(".") or name.endswith((".ipynb", ".db", ".sqlite")) \
                 or name in ("timestamp.txt", "__pycache__") or entry.is_symlink():
             continue
-        if entry.is_file() and entry.stat().st_size <= budget:
-            budget -= entry.stat().st_size
-            shutil.copy2(entry, target / name)
-            copied.append(name)
-        elif entry.is_dir():
-            size = _folder_bytes(entry)
-            if size <= budget:
-                budget -= size
-                shutil.copytree(entry, target / name, symlinks=False,
-                                ignore=shutil.ignore_patterns("*.ipynb", ".*"))
-                copied.append(name)
-    return copied
+        size = entry.stat().st_size if entry.is_file() else \
+            _folder_bytes(entry) if entry.is_dir() else budget + 1
+        if size <= budget:
+            budget -= size
+            chosen.append(entry)
+    return chosen
+
+
+def _data_files(cwd: Path | None, target: Path) -> list[str]:
+    """Copy the non-notebook files of ``cwd`` (an assignment's data) to ``target``."""
+    for entry in _data_entries(cwd):
+        if entry.is_dir():
+            shutil.copytree(entry, target / entry.name, symlinks=False, ignore=_DATA_IGNORED)
+        else:
+            shutil.copy2(entry, target / entry.name)
+    return [entry.name for entry in _data_entries(cwd)]
+
+
+def data_signature(cwd: Path | None) -> str:
+    """A hash of the data a kernel started in ``cwd`` gets: names and contents."""
+    digest = hashlib.sha256()
+    for entry in _data_entries(cwd):
+        files = [entry] if entry.is_file() else sorted(
+            p for p in entry.rglob("*") if p.is_file() and not p.is_symlink()
+            and not any(part.startswith(".") for part in p.relative_to(entry).parts)
+            and p.suffix != ".ipynb")
+        for path in files:
+            digest.update(str(path.relative_to(cwd)).encode() + b"\0")  # type: ignore[arg-type]
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
 
 
 def scratch_base() -> Path:
@@ -411,6 +434,9 @@ class SandboxKernelManager(AsyncKernelManager):
     notebook_timeout = Integer(1800, config=True,
                                help="wall-clock seconds a kernel may live; then it is stopped")
     poll_interval = Float(0.2, config=True, help="seconds between watchdog checks")
+    mpl_backend = Unicode("", config=True,
+                          help="MPLBACKEND for the kernel (\"module://autograder.figures\": "
+                               "figures are made but never drawn); empty: as inherited")
 
     stop_reason: str | None = None
     fallback_reason: str | None = None
@@ -453,6 +479,8 @@ class SandboxKernelManager(AsyncKernelManager):
         })
         env.setdefault("LANG", "C.UTF-8")
         env.setdefault("PYTHONHASHSEED", "0")
+        if self.mpl_backend:
+            env["MPLBACKEND"] = self.mpl_backend
         return env
 
     # -- start ----------------------------------------------------------------
@@ -577,6 +605,11 @@ class SandboxKernelManager(AsyncKernelManager):
         threading.Thread(target=self._drain, args=(process.stderr,), daemon=True).start()
         self._watchdog = threading.Thread(target=self._watch, args=(process,), daemon=True)
         self._watchdog.start()
+
+    def restart_clock(self) -> None:
+        """A spare kernel, started ahead, is handed its notebook: its time starts now."""
+        self._started = time.monotonic()
+        self.time_used = 0.0
 
     # -- while it runs ----------------------------------------------------------
 

@@ -135,11 +135,14 @@ class WorkerPool:
         os.set_blocking(read, False)
         return _Worker(number, process, read, log)
 
-    def run(self, tasks: list[dict], on_answer: Callable[[dict, dict], None]) -> None:
+    def run(self, tasks: list[dict], on_answer: Callable[[dict, dict], None],
+            prepare: Callable[[], None] | None = None) -> None:
         """Grade every task; ``on_answer(task, answer)`` for each, in completion order.
 
         A task whose worker died or ran out of time is answered with
-        ``{"failure": reason}``.
+        ``{"failure": reason}``. ``prepare()``, if given, runs once the workers
+        are starting and before any task is handed out, so that what the
+        tasks need (the generated assignment) is made while they start up.
         """
         pending = deque(tasks)
         before = set(children_of(os.getpid()))
@@ -152,6 +155,9 @@ class WorkerPool:
                 worker = self._start()
                 workers.append(worker)
                 selector.register(worker.results, selectors.EVENT_READ, worker)
+            if prepare is not None:
+                prepare()
+            for worker in workers:
                 self._assign(worker, pending)
             while any(w.task is not None for w in workers):
                 for key, _ in selector.select(timeout=0.5):
@@ -257,10 +263,16 @@ class WorkerPool:
 
 # --- the worker side ------------------------------------------------------------------
 
-def _kill_leftovers() -> None:
-    """Kill every process still below this worker (kernels' leftovers) and reap them."""
+def _kill_leftovers(keep: int | None = None) -> None:
+    """Kill every process still below this worker (kernels' leftovers) and reap them.
+
+    ``keep`` is the spare kernel, started by this worker for the next
+    submission: it and its processes stay.
+    """
+    kept = {keep, *descendants(keep)} if keep is not None else set()
     for child in children_of(os.getpid()):
-        kill_tree(child)
+        if child not in kept:
+            kill_tree(child)
     give_up = time.monotonic() + 10
     while time.monotonic() < give_up:
         try:
@@ -268,25 +280,29 @@ def _kill_leftovers() -> None:
         except ChildProcessError:
             return
         if pid == 0:
-            if not descendants(os.getpid()):
+            if not set(descendants(os.getpid())) - kept:
                 return
             time.sleep(0.05)
 
 
 def _serve(answers: IO[str], folder: Path) -> None:
     from autograder.grading import grade_in_worker
+    from autograder.nbgrader_plugins import discard_spare, spare_pid
 
     templates: dict[str, Any] = {}
-    for line in sys.stdin:
-        task = json.loads(line)
-        try:
-            answer = grade_in_worker(task, folder, templates)
-        except Exception as error:  # report it; the next submission still gets graded
-            answer = {"failure": f"the grader failed: {type(error).__name__}: {error}"}
-        answer["id"] = task["id"]
-        _kill_leftovers()
-        answers.write(json.dumps(answer) + "\n")
-        answers.flush()
+    try:
+        for line in sys.stdin:
+            task = json.loads(line)
+            try:
+                answer = grade_in_worker(task, folder, templates)
+            except Exception as error:  # report it; the next submission still gets graded
+                answer = {"failure": f"the grader failed: {type(error).__name__}: {error}"}
+            answer["id"] = task["id"]
+            _kill_leftovers(keep=spare_pid())
+            answers.write(json.dumps(answer) + "\n")
+            answers.flush()
+    finally:
+        discard_spare()
 
 
 def main(argv: list[str]) -> None:

@@ -245,6 +245,7 @@ def test_attacks_that_leave_the_kernel_running_cost_nothing_and_gain_nothing(hos
     ("overwrite_other_students", "changed"), ("edit_source_and_checks", "changed"),
     ("plant_modules", "planted"), ("tamper_with_gradebooks", "tampered"),
     ("read_hidden_tests", "seen"), ("steal_secrets", "secrets"),
+    ("reach_the_next_kernel", "files"), ("reach_the_next_kernel", "reached"),
 ])
 def test_the_course_and_the_grader_are_out_of_reach(hostile, name, key):
     text, found = _attack_output(hostile["root"], name)

@@ -1,0 +1,43 @@
+"""A matplotlib backend for grading kernels: figures are made, never drawn.
+
+Grading kernels get it through ``MPLBACKEND=module://autograder.figures``
+(``c.SandboxKernelManager.mpl_backend`` in nbgrader_config.py). A figure is
+built exactly as in JupyterLab (every plotting call runs, and an error in one
+is still an error), but ``plt.show()`` draws nothing and writes nothing, and
+each cell's figures are closed after it, as the inline backend does. Drawing
+a figure into a PNG is most of what the plotting cells of a notebook cost
+(course/GUIDE.md, "Where grading time goes"), and nobody looks at those
+pictures: grades come from the test cells.
+
+Students and nbval never use this backend; their kernels draw inline as usual.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+__all__ = ["FigureCanvas", "show"]
+
+FigureCanvas = FigureCanvasAgg
+
+
+def show(*args: Any, **kwargs: Any) -> None:
+    """``plt.show()``: nothing is drawn; the figures are closed, as inline closes them."""
+    from matplotlib import pyplot
+
+    pyplot.close("all")
+
+
+def _close_after_each_cell() -> None:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.events.register("post_execute", show)
+
+
+_close_after_each_cell()
