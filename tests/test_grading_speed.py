@@ -1,0 +1,251 @@
+"""What makes grading quicker changes no grade.
+
+Grading got faster in five ways (course/GUIDE.md, "Where grading time goes"):
+the gradebook's schema version is read in process instead of by a
+subprocess; each assignment is generated once per run, by the grader; every
+kernel imports the course's usual modules as it starts (``preload``); a
+grading worker starts the next notebook's kernel while the current one runs
+(``spare_kernel``); grading kernels build figures but never draw them
+(``mpl_backend``). Each notebook still gets a fresh kernel of its own. Here:
+the same class (the solution, the blank release, every known mistake, a
+notebook whose kernel dies half way) graded with the last three turned off
+and on gets the same score and message in every cell; no figure is drawn or
+left open; the spare kernel really is the next notebook's kernel, is used
+once, and is stopped with its files when the worker is done; the preload
+leaves the notebook's namespace as it was; the schema version equals
+nbgrader's own answer.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import require_bwrap
+
+from autograder import nbgrader_plugins
+from autograder.grading import copy_course_skeleton, grade, grade_in_worker
+from autograder.manifest import load_manifest
+from autograder.mutants import load_mutants
+from autograder.nbgrader_cli import alembic_head, run_nbgrader
+from autograder.sandbox import data_signature, descendants
+
+ROOT = Path(__file__).resolve().parents[1]
+FIRST = load_manifest(ROOT).assignments[0]
+SLOW_OFF = ("\nc.SandboxedExecute.spare_kernel = False\n"
+            "c.SandboxedExecute.preload = []\n"
+            "c.SandboxKernelManager.mpl_backend = ''\n")
+
+# A cell a student might add: what is in the namespace and in sys.modules
+# before the notebook imports anything.
+LOOK = '''import sys
+print("NAMES", sorted(k for k in globals() if not k.startswith("__")))
+print("LOADED", "numpy" in sys.modules, "matplotlib.pyplot" in sys.modules)
+'''
+# Cells that plot: shown, and left open at the end of a cell.
+DRAW = ["import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()",
+        "plt.figure()\nplt.plot([3, 2, 1])",
+        "print('BACKEND', plt.get_backend(), 'OPEN', len(plt.get_fignums()))"]
+
+
+def _index(notebook: nbformat.NotebookNode, grade_id: str) -> int:
+    return next(i for i, c in enumerate(notebook.cells)
+                if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def _class(root: Path) -> list[str]:
+    source = nbformat.read(root / "source" / FIRST.name / FIRST.notebook_file, as_version=4)
+    run_nbgrader(["generate_assignment", FIRST.name, "--force"], root)
+    release = nbformat.read(root / "release" / FIRST.name / FIRST.notebook_file, as_version=4)
+    notebooks = {"solution": source, "blank": release}
+    for number, mutant in enumerate(load_mutants(FIRST.name)):
+        notebook = nbformat.from_dict(source)
+        notebook.cells[_index(notebook, mutant.cell)].source = mutant.source
+        notebooks[f"mutant{number:02}"] = notebook
+    dies = nbformat.from_dict(source)
+    dies.cells.insert(_index(dies, "test_mul_backward"),
+                      nbformat.v4.new_code_cell("import os\nos._exit(1)"))
+    notebooks["dies"] = dies
+    looks = nbformat.from_dict(source)
+    looks.cells.insert(0, nbformat.v4.new_code_cell(LOOK))
+    notebooks["looks"] = looks
+    draws = nbformat.from_dict(source)
+    for code in reversed(DRAW):
+        draws.cells.insert(0, nbformat.v4.new_code_cell(code))
+    notebooks["draws"] = draws
+    for student, notebook in notebooks.items():
+        folder = root / "submitted" / student / FIRST.name
+        folder.mkdir(parents=True)
+        nbformat.write(notebook, folder / FIRST.notebook_file)
+    return sorted(notebooks)
+
+
+def _executed(root: Path, student: str) -> nbformat.NotebookNode:
+    return nbformat.read(root / "autograded" / student / FIRST.name / FIRST.notebook_file,
+                         as_version=4)
+
+
+def _outputs(root: Path, student: str, cell: int = 0) -> str:
+    return "".join(o.get("text", "") for o in _executed(root, student).cells[cell].outputs)
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory):
+    require_bwrap()
+    graded = {}
+    for name, extra in (("without", SLOW_OFF), ("with", "")):
+        root = tmp_path_factory.mktemp(name)
+        copy_course_skeleton(ROOT, root, [FIRST])
+        with open(root / "nbgrader_config.py", "a", encoding="utf-8") as config:
+            config.write(extra)
+        students = _class(root)
+        results = grade(load_manifest(root), [FIRST], students=None, workers=2,
+                        sandbox="bwrap")
+        graded[name] = (root, students, {r.student: r for r in results})
+    return graded
+
+
+def test_every_cell_scores_the_same_with_and_without_the_speed_ups(both):
+    _, students, without = both["without"]
+    _, _, with_ = both["with"]
+    assert sorted(without) == sorted(with_) == students
+    for student in students:
+        old, new = without[student], with_[student]
+        assert (new.status, new.score, new.notes, new.flags) == \
+            (old.status, old.score, old.notes, old.flags), student
+        assert [(c.grade_id, c.score, c.message) for c in new.cells] == \
+            [(c.grade_id, c.score, c.message) for c in old.cells], student
+        assert [(d["cell"], d["reason"], d["restarted"]) for d in new.kernel_deaths] == \
+            [(d["cell"], d["reason"], d["restarted"]) for d in old.kernel_deaths], student
+    # The class is not trivially alike: full marks, zero, mistakes in between, a death.
+    scores = {r.score for r in with_.values()}
+    assert FIRST.points in scores and 0 in scores and len(scores) > 3
+    assert with_["dies"].kernel_deaths and with_["dies"].kernel_deaths[0]["restarted"]
+
+
+def test_the_preload_leaves_the_notebook_namespace_as_it_was(both):
+    seen = {}
+    for name in ("without", "with"):
+        text = _outputs(both[name][0], "looks")
+        seen[name] = (next(line for line in text.splitlines() if line.startswith("NAMES")),
+                      next(line for line in text.splitlines() if line.startswith("LOADED")))
+    # The same names (IPython's own, the guard's), none of the preloaded modules.
+    assert seen["with"][0] == seen["without"][0]
+    for module in ("'numpy'", "'np'", "'matplotlib'", "'miniflow'", "'_m'"):
+        assert module not in seen["with"][0]
+    # ...but the modules are there, imported before the first cell.
+    assert seen["without"][1] == "LOADED True False"  # the guard imports numpy
+    assert seen["with"][1] == "LOADED True True"
+
+
+def test_grading_kernels_build_figures_but_never_draw_them(both):
+    drawn = {}
+    for name in ("without", "with"):
+        cells = _executed(both[name][0], "draws").cells[:3]
+        drawn[name] = [any("image/png" in o.get("data", {}) for o in c.outputs) for c in cells]
+        assert not any(o.output_type == "error" or o.get("name") == "stderr"
+                       for c in cells for o in c.outputs), name
+        # Each cell's figures are closed after it, whatever the backend.
+        assert _outputs(both[name][0], "draws", 2).endswith("OPEN 0\n"), name
+    assert drawn["without"] == [True, True, False]  # inline, as students see them
+    assert drawn["with"] == [False, False, False]
+    assert "BACKEND module://autograder.figures" in _outputs(both["with"][0], "draws", 2)
+
+
+def test_the_next_notebook_runs_on_the_spare_kernel_started_ahead(tmp_path, monkeypatch):
+    require_bwrap()
+    kernels = Path(tempfile.mkdtemp(prefix="mfs", dir="/tmp"))  # short: sockets live below
+    monkeypatch.setenv("MINIFLOW_SANDBOX_TMPDIR", str(kernels))
+    claimed: list = []
+    claim = nbgrader_plugins.SandboxedExecute._claim_spare
+
+    async def recording(self, key):
+        manager = await claim(self, key)
+        claimed.append(manager)
+        return manager
+
+    monkeypatch.setattr(nbgrader_plugins.SandboxedExecute, "_claim_spare", recording)
+    started: list = []
+    start = nbgrader_plugins.SandboxedExecute._start_spare
+
+    async def noting(self, key, cwd):
+        await start(self, key, cwd)
+        started.append(nbgrader_plugins._spare[0] if nbgrader_plugins._spare else None)
+
+    monkeypatch.setattr(nbgrader_plugins.SandboxedExecute, "_start_spare", noting)
+    notebook = ROOT / "source" / FIRST.name / FIRST.notebook_file
+    task = {"root": str(ROOT), "student": "s1", "notebook": str(notebook), "notes": [],
+            "assignment": {**asdict(FIRST), "notebook_file": FIRST.notebook_file},
+            "timestamp": None, "sandbox": "bwrap"}
+    templates: dict = {}
+    try:
+        for number in range(3):
+            answer = grade_in_worker({**task, "id": number}, tmp_path / "work", templates)
+            assert answer["success"], answer["log"][-2000:]
+    finally:
+        nbgrader_plugins.discard_spare()
+    # The first notebook had no spare; each later one ran on the kernel started
+    # during the notebook before it; every notebook started one for the next.
+    assert claimed[0] is None
+    assert claimed[1] is started[0] and claimed[2] is started[1]
+    assert len({id(m) for m in started}) == 3 and all(m is not None for m in started)
+    assert all(not m.has_kernel for m in started)  # used once, then shut down
+    assert not descendants(os.getpid())
+    assert not any(kernels.iterdir())  # their scratch folders are gone
+    kernels.rmdir()
+
+
+def test_a_spare_is_kept_only_for_the_same_data_behind_bubblewrap(tmp_path):
+    require_bwrap()
+    data = tmp_path / "assignment"
+    data.mkdir()
+    (data / "points.csv").write_text("1,2\n")
+    (data / "notes.ipynb").write_text("{}")
+    first = data_signature(data)
+    (data / "notes.ipynb").write_text('{"changed": 1}')  # notebooks are not data
+    assert data_signature(data) == first
+    (data / "points.csv").write_text("1,3\n")
+    assert data_signature(data) != first
+    execute = nbgrader_plugins.SandboxedExecute(spare_kernel=True)
+    execute.nb = nbformat.v4.new_notebook()
+    execute.config.SandboxKernelManager.mode = "bwrap"
+    key = execute._spare_key(str(data))
+    assert key is not None and key == execute._spare_key(str(data))
+    (data / "points.csv").write_text("1,4\n")
+    assert execute._spare_key(str(data)) != key  # a spare started for other data is not used
+    execute.config.SandboxKernelManager.mode = "none"
+    assert execute._spare_key(str(data)) is None  # unsandboxed: never a spare
+    off = nbgrader_plugins.SandboxedExecute(spare_kernel=False)
+    off.nb = nbformat.v4.new_notebook()
+    assert off._spare_key(str(data)) is None
+
+
+def test_the_schema_version_is_nbgrader_s_own():
+    scripts = str(Path(sys.executable).parent)
+    env = dict(os.environ, PATH=os.pathsep.join([scripts, os.environ.get("PATH", "")]))
+    # nbgrader's way: `alembic heads`, in a subprocess.
+    script = "from nbgrader.api import get_alembic_version; print(get_alembic_version())"
+    theirs = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                            text=True, check=True, timeout=120).stdout.strip()
+    assert alembic_head() == theirs
+
+
+def test_the_profile_names_every_phase_and_the_spare_kernel_skips_the_launch():
+    require_bwrap()
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "profile_grading.py"),
+                          "--assignment", FIRST.name, "--submissions", "2"],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = {line[:58].strip(): line[58:].split() for line in run.stdout.splitlines()[2:]}
+    assert {"wait until the kernel answers", "run the test cells",
+            "nbgrader's own work (database, preprocessors, files)",
+            "one submission, in all"} <= set(rows)
+    # The second notebook ran on the kernel started during the first: no launch.
+    assert rows["start the kernel (launch the sandbox)"][0] == "0.00"
+    assert float(rows["one submission, in all"][0]) > 0
