@@ -41,6 +41,8 @@ import hashlib
 import os
 import select
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -52,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["ClusterError", "DaskPool", "course_files", "differences", "failure_answer",
-           "fingerprint", "grade_on_worker", "report"]
+           "fingerprint", "grade_on_worker", "report", "stop_session"]
 
 #: what must be the same on every worker as on the machine that runs `grade`
 COMPARED = ("miniflow", "autograder", "nbgrader", "source")
@@ -426,3 +428,19 @@ class DaskPool:
             with contextlib.suppress(Exception):
                 client.cancel(submitted)
             client.close()
+
+
+def stop_session(process: subprocess.Popen, grace: float = 20.0) -> None:
+    """Stop a process started with ``start_new_session`` (a local ``dask scheduler`` or
+    ``dask worker``) and everything in its session: SIGTERM, then SIGKILL after
+    ``grace`` seconds. The benchmark and the tests start their clusters this way."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

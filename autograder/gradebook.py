@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -232,13 +231,9 @@ def _gradebook(url: str, course_id: str) -> Any:
     """
     from nbgrader.api import Gradebook
 
-    from autograder.nbgrader_cli import stamp_gradebooks_in_process
+    from autograder.nbgrader_cli import nbgrader_in_process
 
-    stamp_gradebooks_in_process()
-    scripts = str(Path(sys.executable).parent)
-    path = os.environ.get("PATH", "")
-    if path.split(os.pathsep)[0] != scripts:
-        os.environ["PATH"] = os.pathsep.join([scripts, path])
+    nbgrader_in_process()
     return Gradebook(url, course_id=course_id)
 
 

@@ -27,7 +27,6 @@ import copy
 import json
 import os
 import shutil
-import sys
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -179,14 +178,9 @@ def _nbgrader_api(workdir: Path, sandbox: str | None = None, *, spare: bool = Fa
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config.loader import PyFileConfigLoader
 
-    from autograder.nbgrader_cli import nbgrader_environment, stamp_gradebooks_in_process
+    from autograder.nbgrader_cli import nbgrader_in_process
 
-    # nbgrader shells out to `alembic` from this interpreter's scripts folder,
-    # unless it can be answered here (a new gradebook per template).
-    scripts = str(Path(sys.executable).parent)
-    if os.environ.get("PATH", "").split(os.pathsep)[0] != scripts:
-        os.environ["PATH"] = nbgrader_environment()["PATH"]
-    stamp_gradebooks_in_process()
+    nbgrader_in_process()  # a new gradebook per template: alembic, PATH
     config = PyFileConfigLoader("nbgrader_config.py", path=str(workdir)).load_config()
     config.CourseDirectory.root = str(workdir)
     config.CourseDirectory.db_url = f"sqlite:///{workdir / 'gradebook.db'}"

@@ -16,8 +16,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["NbgraderError", "alembic_head", "nbgrader_environment", "run_nbgrader",
-           "stamp_gradebooks_in_process"]
+__all__ = ["NbgraderError", "alembic_head", "nbgrader_environment", "nbgrader_in_process",
+           "run_nbgrader", "stamp_gradebooks_in_process"]
 
 
 class NbgraderError(RuntimeError):
@@ -88,3 +88,17 @@ def stamp_gradebooks_in_process() -> None:
 
     get_alembic_version.in_process = True  # type: ignore[attr-defined]
     nbgrader.api.get_alembic_version = get_alembic_version
+
+
+def nbgrader_in_process() -> None:
+    """Prepare this process for nbgrader's Python API (the Gradebook, NbGraderAPI).
+
+    This interpreter's scripts folder goes first on PATH (once), for the
+    ``alembic`` nbgrader may still run; the schema version of a new
+    gradebook is read in process (``stamp_gradebooks_in_process``).
+    """
+    scripts = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if path.split(os.pathsep)[0] != scripts:
+        os.environ["PATH"] = os.pathsep.join([scripts, path])
+    stamp_gradebooks_in_process()

@@ -353,12 +353,13 @@ def _data_entries(cwd: Path | None, budget: int = 64 * 1024 ** 2) -> list[Path]:
 
 def _data_files(cwd: Path | None, target: Path) -> list[str]:
     """Copy the non-notebook files of ``cwd`` (an assignment's data) to ``target``."""
-    for entry in _data_entries(cwd):
+    entries = _data_entries(cwd)
+    for entry in entries:
         if entry.is_dir():
             shutil.copytree(entry, target / entry.name, symlinks=False, ignore=_DATA_IGNORED)
         else:
             shutil.copy2(entry, target / entry.name)
-    return [entry.name for entry in _data_entries(cwd)]
+    return [entry.name for entry in entries]
 
 
 def data_signature(cwd: Path | None) -> str:

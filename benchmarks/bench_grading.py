@@ -20,7 +20,6 @@ import argparse
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -32,6 +31,7 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.cluster import stop_session
 from autograder.grading import copy_course_skeleton, grade
 from autograder.manifest import Assignment, load_manifest
 from autograder.mutants import load_mutants
@@ -100,13 +100,7 @@ def local_cluster(folder: Path, workers: int = 2) -> Iterator[str]:
         yield address
     finally:
         for process in reversed(processes):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            stop_session(process)
 
 
 def _plain_scores(root: Path, assignment: Assignment) -> dict[str, float]:

@@ -23,6 +23,7 @@ import nbformat
 import pytest
 from conftest import require_bwrap
 
+from autograder.cluster import stop_session
 from autograder.grading import copy_course_skeleton, grade
 from autograder.manifest import load_manifest
 from autograder.mutants import load_mutants
@@ -49,16 +50,6 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +92,7 @@ def cluster(tmp_path_factory):
         if "client" in state:
             state["client"].close()
         for process in reversed(processes):
-            _stop(process)
+            stop_session(process)
         for log in logs:
             log.close()
         _remove_stale_runs(_temp_root())  # the killed worker could not remove its folder
@@ -354,7 +345,7 @@ def test_a_submission_whose_worker_dies_past_allowed_failures_is_an_error_not_a_
             killer.join(timeout=10)
     finally:
         for process in reversed(started):
-            _stop(process)
+            stop_session(process)
         _remove_stale_runs(_temp_root())
     assert [(r.student, r.status) for r in results] == [("solution", "error")]
     assert "died 1 time " in results[0].notes[-1], results[0].notes

@@ -30,6 +30,7 @@ import pytest
 from conftest import require_bwrap
 
 from autograder import nbgrader_plugins
+from autograder.demo import _with_mutant
 from autograder.grading import copy_course_skeleton, grade, grade_in_worker
 from autograder.manifest import load_manifest
 from autograder.mutants import load_mutants
@@ -65,9 +66,8 @@ def _class(root: Path) -> list[str]:
     release = nbformat.read(root / "release" / FIRST.name / FIRST.notebook_file, as_version=4)
     notebooks = {"solution": source, "blank": release}
     for number, mutant in enumerate(load_mutants(FIRST.name)):
-        notebook = nbformat.from_dict(source)
-        notebook.cells[_index(notebook, mutant.cell)].source = mutant.source
-        notebooks[f"mutant{number:02}"] = notebook
+        notebooks[f"mutant{number:02}"] = _with_mutant(
+            root / "source" / FIRST.name / FIRST.notebook_file, mutant.cell, mutant.source)
     dies = nbformat.from_dict(source)
     dies.cells.insert(_index(dies, "test_mul_backward"),
                       nbformat.v4.new_code_cell("import os\nos._exit(1)"))
