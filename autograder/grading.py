@@ -23,12 +23,13 @@ in ``submitted/`` are never modified.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
 import shutil
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -201,6 +202,27 @@ def _template(root: Path, assignment: Assignment, folder: Path, sandbox: str) ->
         raise RuntimeError("nbgrader could not generate the assignment: "
                            + generated.get("error", "")[-400:])
     return folder
+
+
+def warm_up() -> None:
+    """Worker side, before the first task: import and build what every submission needs.
+
+    nbgrader and nbclient (about a second of imports), the nbgrader plugins,
+    the gradebook's schema version, and the font list every kernel is given
+    (``autograder.sandbox.font_list``). The grader starts its workers before
+    it reviews the submissions, so this overlaps with that work.
+    """
+    import nbclient  # noqa: F401
+    import nbgrader.apps  # noqa: F401
+
+    import autograder.nbgrader_plugins  # noqa: F401
+    from autograder.nbgrader_cli import alembic_head, nbgrader_in_process
+    from autograder.sandbox import font_list
+
+    nbgrader_in_process()
+    with contextlib.suppress(Exception):  # nbgrader's own way answers later, if it must
+        alembic_head()
+    font_list()
 
 
 def grade_in_worker(task: dict, base: Path, templates: dict[str, Path]) -> dict:
@@ -426,42 +448,77 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
         mode = "bwrap"  # on the workers; autograder.cluster refuses one without it
     else:
         mode, _ = resolve_mode(sandbox)
+    with run_directory() as run_dir, contextlib.ExitStack() as stack:
+        pool: Any = None
+        if not scheduler:
+            # Started first: the workers import nbgrader while we check and review.
+            deadline = float(SandboxKernelManager(
+                config=_course_config(course)).notebook_timeout) + 120
+            pool = stack.enter_context(
+                WorkerPool(workers or default_workers(), run_dir, deadline=deadline))
+            pool.start(len(_submission_folders(course, assignments, students)))
+        return _grade(course, assignments, students=students, pool=pool, run_dir=run_dir,
+                      keep_autograded=keep_autograded, on_result=on_result, on_start=on_start,
+                      record=record, mode=mode, scheduler=scheduler)
+
+
+def _submission_folders(course: Course, assignments: Sequence[Assignment],
+                        students: Sequence[str] | None) -> list[tuple[Assignment, str, Path]]:
+    """(assignment, student, folder) of every submission to grade, in order."""
+    submitted = course.root / "submitted"
+    names = sorted(p.name for p in submitted.iterdir() if p.is_dir()) \
+        if submitted.is_dir() else []
+    if students is not None:
+        names = [n for n in names if n in set(students)]
+    return [(assignment, student, submitted / student / assignment.name)
+            for assignment in assignments for student in names
+            if (submitted / student / assignment.name).is_dir()]
+
+
+def _grade(course: Course, assignments: Sequence[Assignment], *,
+           students: Sequence[str] | None, pool: Any, run_dir: Path, keep_autograded: bool,
+           on_result: Callable[[GradeResult], None] | None,
+           on_start: Callable[[int], None] | None, record: bool, mode: str,
+           scheduler: str | None) -> list[GradeResult]:
+    from autograder.sandbox import SandboxKernelManager
+
     if record:
         from autograder.gradebook import check_gradebook
 
         check_gradebook(course)  # before any work: a broken gradebook stops us here
-    submitted = course.root / "submitted"
+    folders = _submission_folders(course, assignments, students)
     results: list[GradeResult] = []
-    rejected: list[GradeResult] = []
-    tasks: list[dict] = []
     sources: dict[str, nbformat.NotebookNode] = {}
     releases: dict[str, nbformat.NotebookNode | None] = {}
     reviews: dict[int, Review] = {}
+    unreviewed: dict[int, tuple[Path, str]] = {}  # task -> (notebook, assignment)
     times: dict[tuple[str, str], Any] = {}  # (student, assignment) -> submitted, UTC
-    for assignment in assignments:
-        source_path = course.root / "source" / assignment.name / assignment.notebook_file
-        names = sorted(p.name for p in submitted.iterdir() if p.is_dir()) \
-            if submitted.is_dir() else []
-        if students is not None:
-            names = [n for n in names if n in set(students)]
-        for student in names:
-            folder = submitted / student / assignment.name
-            if not folder.is_dir():
-                continue
+    staging = run_dir / "staging" if keep_autograded else None
+
+    def reported(result: GradeResult) -> None:
+        results.append(result)
+        if on_result:
+            on_result(result)
+
+    def reviewed() -> Iterator[dict]:
+        """Each submission's task, checked and reviewed as the workers ask for it."""
+        for assignment, student, folder in folders:
+            source_path = course.root / "source" / assignment.name / assignment.notebook_file
             if assignment.name not in sources:
-                # The instructor's tests, read once, before any student code runs.
+                # The instructor's tests, read once, before any of this assignment's
+                # student code runs.
                 sources[assignment.name] = nbformat.read(source_path, as_version=4)
                 release = course.root / "release" / assignment.name / assignment.notebook_file
                 releases[assignment.name] = nbformat.read(release, as_version=4) \
                     if release.is_file() else None
             prepared = prepare_submission(folder, assignment, source_path)
             if prepared.notebook is None:
-                rejected.append(GradeResult(student, assignment.name, "rejected",
-                                            max_score=assignment.points,
-                                            notes=[*prepared.notes, prepared.reason],
-                                            sandbox=mode))
-                _submission_time(student, assignment, folder, rejected[-1].notes, times)
-                _apply_late(course, rejected[-1], times)
+                result = GradeResult(student, assignment.name, "rejected",
+                                     max_score=assignment.points,
+                                     notes=[*prepared.notes, prepared.reason], sandbox=mode)
+                _submission_time(student, assignment, folder, result.notes, times)
+                _apply_late(course, result, times)
+                reported(result)
                 continue
             notes = list(prepared.notes)
             if prepared.deleted:
@@ -469,67 +526,68 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
                              "the notebook; nbgrader restored them and graded them as usual")
             stamp = folder / "timestamp.txt"
             stamp_ok = _submission_time(student, assignment, folder, notes, times)
-            # Read once, here: the same bytes the worker copies; never modified.
-            reviews[len(tasks)] = review_submission(
-                nbformat.read(prepared.notebook, as_version=4), sources[assignment.name],
-                releases[assignment.name])
-            tasks.append({"id": len(tasks), "root": str(course.root), "student": student,
-                          "assignment": {**asdict(assignment),
-                                         "notebook_file": assignment.notebook_file},
-                          "notebook": str(prepared.notebook), "notes": notes,
-                          "timestamp": str(stamp) if stamp_ok else None,
-                          "sandbox": mode})
+            number = len(unreviewed) + len(reviews)
+            unreviewed[number] = (prepared.notebook, assignment.name)
+            yield {"id": number, "root": str(course.root), "student": student,
+                   "assignment": {**asdict(assignment), "notebook_file": assignment.notebook_file},
+                   "notebook": str(prepared.notebook), "notes": notes,
+                   "timestamp": str(stamp) if stamp_ok else None, "sandbox": mode}
+            # Once the task is handed out, while the worker grades it.
+            review_of(number)
+
+    def review_of(number: int) -> Review:
+        """The static review of task ``number``'s notebook, made once."""
+        if number not in reviews:
+            notebook, name = unreviewed.pop(number)
+            # Read once: the same file the worker copies; never modified.
+            reviews[number] = review_submission(nbformat.read(notebook, as_version=4),
+                                                sources[name], releases[name])
+        return reviews[number]
+
+    def answered(task: dict, answer: dict) -> None:
+        name = task["assignment"]["name"]
+        result = _result_from(task, answer, sources[name], staging, review_of(task["id"]))
+        _apply_late(course, result, times)
+        reported(result)
+
     if on_start:
-        on_start(len(rejected) + len(tasks))
-    for result in rejected:
-        results.append(result)
-        if on_result:
-            on_result(result)
-    deadline = float(SandboxKernelManager(config=_course_config(course)).notebook_timeout) + 120
-    with run_directory() as run_dir:
-        staging = run_dir / "staging" if keep_autograded else None
+        on_start(len(folders))
+    if scheduler:
+        from autograder.cluster import DaskPool
 
-        def answered(task: dict, answer: dict) -> None:
-            name = task["assignment"]["name"]
-            result = _result_from(task, answer, sources[name], staging, reviews[task["id"]])
-            _apply_late(course, result, times)
-            results.append(result)
-            if on_result:
-                on_result(result)
-
+        tasks = list(reviewed())
         if tasks:
-            if scheduler:
-                from autograder.cluster import DaskPool
+            deadline = float(SandboxKernelManager(
+                config=_course_config(course)).notebook_timeout) + 120
+            DaskPool(scheduler, deadline=deadline, sandbox=mode).run(tasks, answered)
+    else:
+        # Each assignment is generated once for the run, by us, while the first
+        # submissions are reviewed; each one is then graded in a fresh copy of it.
+        made = {a.name: run_dir / f"template-{a.name}" for a, _, _ in folders}
 
-                pool: Any = DaskPool(scheduler, deadline=deadline, sandbox=mode)
-                pool.run(tasks, answered)
-            else:
-                # Each assignment is generated once for the run, here, while the workers
-                # start; each submission is then graded in a fresh copy of it.
-                made = {name: run_dir / f"template-{name}"
-                        for name in {task["assignment"]["name"] for task in tasks}}
-                for task in tasks:
-                    task["template"] = str(made[task["assignment"]["name"]])
+        def templated() -> Iterator[dict]:
+            for task in reviewed():
+                task["template"] = str(made[task["assignment"]["name"]])
+                yield task
 
-                def generate() -> None:
-                    for assignment in assignments:
-                        if assignment.name in made:
-                            _template(course.root, assignment, made[assignment.name], mode)
+        def generate() -> None:
+            for assignment in assignments:
+                if assignment.name in made:
+                    _template(course.root, assignment, made[assignment.name], mode)
 
-                pool = WorkerPool(workers or default_workers(), run_dir, deadline=deadline)
-                pool.run(tasks, answered, prepare=generate)
-        order = [a.name for a in course.assignments]
-        results.sort(key=lambda r: (order.index(r.assignment), r.student))
-        if record:
-            from autograder.gradebook import record_results
+        pool.run(templated(), answered, prepare=generate)
+    order = [a.name for a in course.assignments]
+    results.sort(key=lambda r: (order.index(r.assignment), r.student))
+    if record:
+        from autograder.gradebook import record_results
 
-            record_results(course, results)
-            from autograder.fingerprints import record_fingerprints
+        record_results(course, results)
+        from autograder.fingerprints import record_fingerprints
 
-            # Which tests made these grades: `release` warns when they change.
-            record_fingerprints(course, results, sources)
-        if staging is not None:
-            _publish(staging, course.root / "autograded", results)
+        # Which tests made these grades: `release` warns when they change.
+        record_fingerprints(course, results, sources)
+    if staging is not None:
+        _publish(staging, course.root / "autograded", results)
     return results
 
 

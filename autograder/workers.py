@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -105,6 +105,25 @@ class _Worker:
     answers: deque = field(default_factory=deque)
 
 
+class _Pending:
+    """Tasks from an iterable, made one at a time; true while one is left."""
+
+    def __init__(self, tasks: Iterable[dict]) -> None:
+        self._tasks = iter(tasks)
+        self._next: dict | None = None
+
+    def __bool__(self) -> bool:
+        if self._next is None:
+            self._next = next(self._tasks, None)
+        return self._next is not None
+
+    def popleft(self) -> dict:
+        if not self:
+            raise IndexError("no task left")
+        task, self._next = self._next, None
+        return task  # type: ignore[return-value]
+
+
 class WorkerPool:
     """Run ``tasks`` (JSON-able dicts with an ``id``) on ``size`` supervised workers."""
 
@@ -116,6 +135,38 @@ class WorkerPool:
         self.environment = dict(os.environ if environment is None else environment)
         self.environment["PYTHONSAFEPATH"] = "1"
         self._started = 0
+        self._workers: list[_Worker] = []
+        self._selector: selectors.BaseSelector | None = None
+        self._before: set[int] = set()
+        self._was_subreaper = 0
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self, count: int) -> None:
+        """Start workers for ``count`` tasks now (at most ``size``); ``run`` uses them.
+
+        A worker imports nbgrader and readies what every submission needs as
+        soon as it starts, so starting them before the tasks are ready (while
+        the grader reviews the submissions) takes that time off the run.
+        Whoever calls ``start`` must ``close`` (or use the pool as a ``with``).
+        """
+        if self._selector is None:
+            self._before = set(children_of(os.getpid()))
+            self._was_subreaper = _prctl(PR_GET_CHILD_SUBREAPER, 0)
+            _prctl(PR_SET_CHILD_SUBREAPER, 1)
+            self._selector = selectors.DefaultSelector()
+        while len(self._workers) < min(self.size, count):
+            self._add()
+
+    def _add(self) -> _Worker:
+        worker = self._start()
+        self._workers.append(worker)
+        self._selector.register(worker.results, selectors.EVENT_READ, worker)  # type: ignore
+        return worker
 
     def _start(self) -> _Worker:
         number = self._started
@@ -135,27 +186,25 @@ class WorkerPool:
         os.set_blocking(read, False)
         return _Worker(number, process, read, log)
 
-    def run(self, tasks: list[dict], on_answer: Callable[[dict, dict], None],
+    def run(self, tasks: Iterable[dict], on_answer: Callable[[dict, dict], None],
             prepare: Callable[[], None] | None = None) -> None:
         """Grade every task; ``on_answer(task, answer)`` for each, in completion order.
 
         A task whose worker died or ran out of time is answered with
-        ``{"failure": reason}``. ``prepare()``, if given, runs once the workers
-        are starting and before any task is handed out, so that what the
-        tasks need (the generated assignment) is made while they start up.
+        ``{"failure": reason}``. ``tasks`` may be a generator: each task is
+        made when a worker is about to need it (one is kept ready ahead), so
+        the first ones are graded while later ones are still being made.
+        ``prepare()``, if given, runs once the workers are starting and before
+        any task is handed out (not at all when there is none), so that what
+        the tasks need (the generated assignment) is made while they start up.
         """
-        pending = deque(tasks)
-        before = set(children_of(os.getpid()))
-        was_subreaper = _prctl(PR_GET_CHILD_SUBREAPER, 0)
-        _prctl(PR_SET_CHILD_SUBREAPER, 1)
-        selector = selectors.DefaultSelector()
-        workers: list[_Worker] = []
+        pending = _Pending(tasks)
         try:
-            for _ in range(min(self.size, len(pending))):
-                worker = self._start()
-                workers.append(worker)
-                selector.register(worker.results, selectors.EVENT_READ, worker)
-            if prepare is not None:
+            # A generator's length is unknown: as many workers as allowed, if any task.
+            self.start(len(tasks) if isinstance(tasks, Sized) else self.size if pending else 0)
+            selector, workers = self._selector, self._workers
+            assert selector is not None
+            if prepare is not None and pending:
                 prepare()
             for worker in workers:
                 self._assign(worker, pending)
@@ -170,12 +219,9 @@ class WorkerPool:
                     selector.unregister(worker.results)
                     self._retire(worker, on_answer, self._death(worker))
                     workers.remove(worker)
-                    self._sweep(before, workers)
+                    self._sweep(self._before, workers)
                     if pending:
-                        fresh = self._start()
-                        workers.append(fresh)
-                        selector.register(fresh.results, selectors.EVENT_READ, fresh)
-                        self._assign(fresh, pending)
+                        self._assign(self._add(), pending)
                 now = time.monotonic()
                 for worker in workers:
                     if worker.task is not None and now - worker.started > self.deadline:
@@ -183,23 +229,30 @@ class WorkerPool:
                                               f"{self.deadline:g} s, so it was stopped")
                         kill_tree(worker.process.pid)
         finally:
-            for worker in workers:
-                with contextlib.suppress(OSError, ValueError):
-                    worker.process.stdin.close()  # type: ignore[union-attr]
-            end = time.monotonic() + 5
-            for worker in workers:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    worker.process.wait(timeout=max(0.1, end - time.monotonic()))
-                if worker.process.poll() is None:
-                    kill_tree(worker.process.pid)
-                    worker.process.wait()
-                with contextlib.suppress(OSError):
-                    os.close(worker.results)
-            self._sweep(before, [])
-            selector.close()
-            _prctl(PR_SET_CHILD_SUBREAPER, was_subreaper)
+            self.close()
 
-    def _assign(self, worker: _Worker, pending: deque) -> None:
+    def close(self) -> None:
+        """Stop every worker and whatever they left; the pool may not be used again."""
+        if self._selector is None:
+            return
+        workers, self._workers = self._workers, []
+        # No goodbye: a worker holds nothing worth keeping between tasks, and
+        # everything it made (its spare kernel's files included) is in the run
+        # folder, which goes next.
+        for worker in workers:
+            kill_tree(worker.process.pid)
+        for worker in workers:
+            worker.process.wait()
+            with contextlib.suppress(OSError, ValueError):
+                worker.process.stdin.close()  # type: ignore[union-attr]
+            with contextlib.suppress(OSError):
+                os.close(worker.results)
+        self._sweep(self._before, [])
+        self._selector.close()
+        self._selector = None
+        _prctl(PR_SET_CHILD_SUBREAPER, self._was_subreaper)
+
+    def _assign(self, worker: _Worker, pending: deque | _Pending) -> None:
         worker.task = pending.popleft() if pending else None
         if worker.task is None:
             return
@@ -209,6 +262,7 @@ class WorkerPool:
             worker.process.stdin.flush()  # type: ignore[union-attr]
         except (BrokenPipeError, OSError):
             pass  # the pipe closing will report it
+        bool(pending)  # make the next task now, while this one is graded
 
     def _read(self, worker: _Worker, on_answer: Callable[[dict, dict], None]) -> bool:
         """Read what the worker sent; False once its pipe has closed."""
@@ -286,11 +340,12 @@ def _kill_leftovers(keep: int | None = None) -> None:
 
 
 def _serve(answers: IO[str], folder: Path) -> None:
-    from autograder.grading import grade_in_worker
+    from autograder.grading import grade_in_worker, warm_up
     from autograder.nbgrader_plugins import discard_spare, spare_pid
 
     templates: dict[str, Any] = {}
     try:
+        warm_up()
         for line in sys.stdin:
             task = json.loads(line)
             try:

@@ -8,11 +8,12 @@ The first submission, which also generates the assignment and starts its
 kernel cold, is reported apart; the table is the mean of the others.
 ``--without`` turns speed-ups off, to compare: ``preload`` (the kernel
 imports the usual modules as it starts), ``spare`` (the next notebook's
-kernel starts while this one runs) and ``figures`` (figures are built but
-never drawn); ``--without all`` turns off the three.
+kernel starts while this one runs), ``figures`` (figures are built but
+never drawn) and ``fonts`` (each kernel is given the font list instead of
+scanning the fonts); ``--without all`` turns off the four.
 
     python benchmarks/profile_grading.py [--assignment 02_layers] [--submissions 6]
-                                         [--without preload spare figures | all]
+                                         [--without preload spare figures fonts | all]
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ from autograder.manifest import load_manifest
 ROOT = Path(__file__).resolve().parents[1]
 OFF = {"preload": "c.SandboxedExecute.preload = []\n",
        "spare": "c.SandboxedExecute.spare_kernel = False\n",
-       "figures": "c.SandboxKernelManager.mpl_backend = ''\n"}
+       "figures": "c.SandboxKernelManager.mpl_backend = ''\n",
+       "fonts": "c.SandboxKernelManager.mpl_font_list = False\n"}
 SPENT: dict[str, float] = collections.defaultdict(float)
 PHASES = [
     ("start the kernel (launch the sandbox)", "launch"),

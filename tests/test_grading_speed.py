@@ -35,13 +35,15 @@ from autograder.grading import copy_course_skeleton, grade, grade_in_worker
 from autograder.manifest import load_manifest
 from autograder.mutants import load_mutants
 from autograder.nbgrader_cli import alembic_head, run_nbgrader
-from autograder.sandbox import data_signature, descendants
+from autograder.sandbox import SandboxKernelManager, data_signature, descendants
+from autograder.workers import WorkerPool, run_directory
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST = load_manifest(ROOT).assignments[0]
 SLOW_OFF = ("\nc.SandboxedExecute.spare_kernel = False\n"
             "c.SandboxedExecute.preload = []\n"
-            "c.SandboxKernelManager.mpl_backend = ''\n")
+            "c.SandboxKernelManager.mpl_backend = ''\n"
+            "c.SandboxKernelManager.mpl_font_list = False\n")
 
 # A cell a student might add: what is in the namespace and in sys.modules
 # before the notebook imports anything.
@@ -52,6 +54,9 @@ print("LOADED", "numpy" in sys.modules, "matplotlib.pyplot" in sys.modules)
 # Cells that plot: shown, and left open at the end of a cell.
 DRAW = ["import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()",
         "plt.figure()\nplt.plot([3, 2, 1])",
+        "import os\nfonts = os.path.join(os.environ['MPLCONFIGDIR'], os.listdir("
+        "os.environ['MPLCONFIGDIR'])[0])\n"
+        "print('FONTS', 'given' if not os.access(fonts, os.W_OK) else 'scanned')\n"
         "print('BACKEND', plt.get_backend(), 'OPEN', len(plt.get_fignums()))"]
 
 
@@ -156,6 +161,9 @@ def test_grading_kernels_build_figures_but_never_draw_them(both):
     assert drawn["without"] == [True, True, False]  # inline, as students see them
     assert drawn["with"] == [False, False, False]
     assert "BACKEND module://autograder.figures" in _outputs(both["with"][0], "draws", 2)
+    # The font list: given to each kernel (a read-only file), or scanned by it.
+    assert "FONTS given" in _outputs(both["with"][0], "draws", 2)
+    assert "FONTS scanned" in _outputs(both["without"][0], "draws", 2)
 
 
 def test_the_next_notebook_runs_on_the_spare_kernel_started_ahead(tmp_path, monkeypatch):
@@ -249,3 +257,100 @@ def test_the_profile_names_every_phase_and_the_spare_kernel_skips_the_launch():
     # The second notebook ran on the kernel started during the first: no launch.
     assert rows["start the kernel (launch the sandbox)"][0] == "0.00"
     assert float(rows["one submission, in all"][0]) > 0
+
+
+# Inside a sandboxed kernel: load matplotlib's fonts (logging whether it scans
+# them), then draw text with them.
+FONT_CHECK = """
+import logging, os, sys
+logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="LOG %(message)s")
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from matplotlib import font_manager
+plt.title("gradient")
+plt.savefig(os.path.join(os.environ["TMPDIR"], "drawn.png"))
+print("FOUND", os.path.isfile(font_manager.findfont("DejaVu Sans")),
+      os.access(os.environ["MPLCONFIGDIR"], os.W_OK))
+"""
+
+
+async def _kernel_says(code: str, font_list: bool, folder: Path) -> str:
+    from traitlets.config import Config
+
+    config = Config()
+    config.SandboxKernelManager.mode = "bwrap"
+    config.SandboxKernelManager.mpl_font_list = font_list
+    manager = SandboxKernelManager(config=config)
+    await manager.start_kernel(cwd=str(folder))
+    client = manager.client()
+    client.start_channels()
+    said: list[str] = []
+    try:
+        await client.wait_for_ready(timeout=60)
+        await client.execute_interactive(
+            code, timeout=60,
+            output_hook=lambda msg: said.append(msg["content"].get("text", "")))
+    finally:
+        client.stop_channels()
+        await manager.shutdown_kernel(now=True)
+    return "".join(said)
+
+
+def test_kernels_are_given_the_font_list_and_do_not_scan_the_fonts(tmp_path, monkeypatch):
+    import asyncio
+
+    require_bwrap()
+    monkeypatch.setenv("MINIFLOW_SANDBOX_TMPDIR",
+                       tempfile.mkdtemp(prefix="mff", dir="/tmp"))  # short socket paths
+    given = asyncio.run(_kernel_says(FONT_CHECK, True, tmp_path))
+    scanned = asyncio.run(_kernel_says(FONT_CHECK, False, tmp_path))
+    # matplotlib logs "generated new fontManager" when it scans the fonts.
+    assert "generated new fontManager" not in given, given
+    assert "generated new fontManager" in scanned, scanned
+    # Either way the fonts are found, text is drawn, and matplotlib's folder is writable.
+    assert "FOUND True True" in given and "FOUND True True" in scanned
+
+
+def test_reading_notebooks_does_not_build_the_iri_grammars():
+    script = ("import sys, autograder, nbformat\n"
+              "nbformat.validate(nbformat.v4.new_notebook())\n"
+              "print(repr(sys.modules.get('rfc3987_syntax', 'absent')))")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert run.stdout.strip() == "None"  # marked absent: jsonschema's import of it fails
+
+
+def test_tasks_are_made_as_the_workers_need_them():
+    events: list[tuple[str, int]] = []
+
+    def tasks():
+        for number in range(4):
+            events.append(("made", number))
+            yield {"id": number}  # not a submission: the worker answers with a failure
+
+    with run_directory() as run_dir:
+        WorkerPool(1, run_dir, deadline=120).run(
+            tasks(), lambda task, answer: events.append(("answered", task["id"])))
+    assert sorted(events) == sorted([("made", n) for n in range(4)]
+                                    + [("answered", n) for n in range(4)])
+    # One task is kept ready ahead, no more: the third is made after the first is answered.
+    assert events.index(("made", 1)) < events.index(("answered", 0)) \
+        < events.index(("made", 2))
+    assert not descendants(os.getpid())
+    with run_directory() as run_dir:
+        idle = WorkerPool(2, run_dir, deadline=120)
+        idle.run(iter([]), lambda task, answer: events.append(("answered", -1)))
+    assert idle._started == 0  # no task, no worker
+
+
+def test_workers_started_ahead_are_stopped_when_the_grader_fails_before_running():
+    with pytest.raises(RuntimeError, match="review failed"), run_directory() as run_dir:
+        with WorkerPool(2, run_dir, deadline=120) as pool:
+            pool.start(5)
+            workers = [worker.process for worker in pool._workers]
+            assert len(workers) == 2  # never more than the pool's size
+            raise RuntimeError("review failed")
+    assert all(process.poll() is not None for process in workers)
+    assert not descendants(os.getpid())
+    assert not run_dir.exists()
