@@ -7,7 +7,9 @@ own, interleaved in rounds (the order rotates every round), so the machine's
 noise spreads over all setups alike. Every setup must give every student the
 same total score, or the script fails. The Dask cluster (``dask scheduler``
 and two ``dask worker --nthreads 1``) is started once, before the first round;
-its workers keep their grading process between rounds, as a real cluster does.
+its workers keep their grading process between rounds, as a real cluster does,
+and it is frozen (SIGSTOP) while the other setups are timed, as a cluster on
+other machines would take nothing from them.
 Each setup is the instructor's command (``python -m autograder grade ...``,
 ``nbgrader autograde``) in a process of its own, so start-up, reading the
 submissions and writing the gradebook count for all alike. The script ends with
@@ -24,6 +26,7 @@ import argparse
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -40,6 +43,7 @@ from autograder.grading import copy_course_skeleton
 from autograder.manifest import Assignment, load_manifest
 from autograder.mutants import load_mutants
 from autograder.nbgrader_cli import run_nbgrader
+from autograder.sandbox import descendants
 
 ROOT = Path(__file__).resolve().parents[1]
 SETUPS = ("workers1", "workers2", "dask2", "nbgrader")
@@ -78,8 +82,31 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+class Cluster:
+    """A local Dask cluster's address, and a way to freeze it while others are timed."""
+
+    def __init__(self, address: str, processes: list[subprocess.Popen]) -> None:
+        self.address = address
+        self.processes = processes
+
+    def _signal(self, number: int) -> None:
+        for process in self.processes:
+            for pid in [process.pid, *descendants(process.pid)]:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, number)
+
+    def freeze(self) -> None:
+        """Stop every process of the cluster (measured: an idle cluster that has graded
+        takes about a quarter of a core here: heartbeats, and each worker's spare kernel
+        watched); a real cluster runs on other machines and takes nothing from ours."""
+        self._signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self._signal(signal.SIGCONT)
+
+
 @contextlib.contextmanager
-def local_cluster(folder: Path, workers: int = 2) -> Iterator[str]:
+def local_cluster(folder: Path, workers: int = 2) -> Iterator[Cluster]:
     """A scheduler and ``workers`` single-threaded workers on 127.0.0.1, stopped on exit."""
     from distributed import Client
 
@@ -87,10 +114,14 @@ def local_cluster(folder: Path, workers: int = 2) -> Iterator[str]:
     address = f"tcp://127.0.0.1:{port}"
     processes = []
 
+    # Frozen between its rounds (Cluster.freeze), no worker may be given up for
+    # missing heartbeats when the cluster wakes.
+    environment = dict(os.environ, DASK_DISTRIBUTED__SCHEDULER__WORKER_TTL="1 day")
+
     def start(*arguments: str) -> None:
         processes.append(subprocess.Popen(
             [sys.executable, "-m", "dask", *arguments], stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, cwd=folder, start_new_session=True))
+            stderr=subprocess.DEVNULL, cwd=folder, start_new_session=True, env=environment))
 
     try:
         start("scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard",
@@ -101,8 +132,9 @@ def local_cluster(folder: Path, workers: int = 2) -> Iterator[str]:
                   "--local-directory", str(folder / f"w{number}"))
         with Client(address, timeout="120s", set_as_default=False) as client:
             client.wait_for_workers(workers, timeout=180)
-        yield address
+        yield Cluster(address, processes)
     finally:
+        Cluster(address, processes).thaw()  # a frozen process cannot stop
         for process in reversed(processes):
             stop_session(process)
 
@@ -149,8 +181,11 @@ def _run(setup: str, root: Path, assignment: Assignment, scheduler: str) -> dict
     else:
         options = ["--scheduler", scheduler] if setup == "dask2" else \
             ["--workers", "1" if setup == "workers1" else "2"]
-        subprocess.run([sys.executable, "-m", "autograder", "grade", assignment.name, *options],
-                       cwd=root, check=True, stdout=subprocess.DEVNULL)
+        run = subprocess.run(
+            [sys.executable, "-m", "autograder", "grade", assignment.name, *options],
+            cwd=root, capture_output=True, text=True, check=False)
+        if run.returncode != 0:
+            raise SystemExit(f"{setup} failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
     return _plain_scores(root, assignment)
 
 
@@ -172,13 +207,18 @@ def main() -> None:
         (base / "dask").mkdir()
         seconds: dict[str, list[float]] = {s: [] for s in SETUPS}
         scores: dict[str, dict[str, float]] = {}
-        with local_cluster(base / "dask") as scheduler:
+        with local_cluster(base / "dask") as cluster:
+            cluster.freeze()
             for number in range(args.rounds):
                 order = SETUPS[number % len(SETUPS):] + SETUPS[:number % len(SETUPS)]
                 for setup in order:
+                    if setup == "dask2":
+                        cluster.thaw()
                     started = time.perf_counter()
-                    got = _run(setup, roots[setup], assignment, scheduler)
+                    got = _run(setup, roots[setup], assignment, cluster.address)
                     seconds[setup].append((time.perf_counter() - started) / args.students)
+                    if setup == "dask2":
+                        cluster.freeze()
                     print(f"  round {number + 1} {LABELS[setup]:36} "
                           f"{seconds[setup][-1]:.2f} s per submission", flush=True)
                     if len(got) != args.students:
