@@ -448,18 +448,19 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
         mode = "bwrap"  # on the workers; autograder.cluster refuses one without it
     else:
         mode, _ = resolve_mode(sandbox)
+    # Per submission: its notebook's time budget, and time for nbgrader's own work.
+    deadline = float(SandboxKernelManager(config=_course_config(course)).notebook_timeout) + 120
+    folders = _submission_folders(course, assignments, students)
     with run_directory() as run_dir, contextlib.ExitStack() as stack:
         pool: Any = None
         if not scheduler:
             # Started first: the workers import nbgrader while we check and review.
-            deadline = float(SandboxKernelManager(
-                config=_course_config(course)).notebook_timeout) + 120
             pool = stack.enter_context(
                 WorkerPool(workers or default_workers(), run_dir, deadline=deadline))
-            pool.start(len(_submission_folders(course, assignments, students)))
-        return _grade(course, assignments, students=students, pool=pool, run_dir=run_dir,
-                      keep_autograded=keep_autograded, on_result=on_result, on_start=on_start,
-                      record=record, mode=mode, scheduler=scheduler)
+            pool.start(len(folders))
+        return _grade(course, assignments, folders, pool=pool, deadline=deadline,
+                      run_dir=run_dir, keep_autograded=keep_autograded, on_result=on_result,
+                      on_start=on_start, record=record, mode=mode, scheduler=scheduler)
 
 
 def _submission_folders(course: Course, assignments: Sequence[Assignment],
@@ -475,18 +476,16 @@ def _submission_folders(course: Course, assignments: Sequence[Assignment],
             if (submitted / student / assignment.name).is_dir()]
 
 
-def _grade(course: Course, assignments: Sequence[Assignment], *,
-           students: Sequence[str] | None, pool: Any, run_dir: Path, keep_autograded: bool,
+def _grade(course: Course, assignments: Sequence[Assignment],
+           folders: list[tuple[Assignment, str, Path]], *, pool: Any, deadline: float,
+           run_dir: Path, keep_autograded: bool,
            on_result: Callable[[GradeResult], None] | None,
            on_start: Callable[[int], None] | None, record: bool, mode: str,
            scheduler: str | None) -> list[GradeResult]:
-    from autograder.sandbox import SandboxKernelManager
-
     if record:
         from autograder.gradebook import check_gradebook
 
         check_gradebook(course)  # before any work: a broken gradebook stops us here
-    folders = _submission_folders(course, assignments, students)
     results: list[GradeResult] = []
     sources: dict[str, nbformat.NotebookNode] = {}
     releases: dict[str, nbformat.NotebookNode | None] = {}
@@ -557,8 +556,6 @@ def _grade(course: Course, assignments: Sequence[Assignment], *,
 
         tasks = list(reviewed())
         if tasks:
-            deadline = float(SandboxKernelManager(
-                config=_course_config(course)).notebook_timeout) + 120
             DaskPool(scheduler, deadline=deadline, sandbox=mode).run(tasks, answered)
     else:
         # Each assignment is generated once for the run, by us, while the first
