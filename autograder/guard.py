@@ -9,7 +9,9 @@ packages, trace and profile functions, and IPython's input and AST
 transformers, custom exception handlers and event callbacks.
 
 After every cell the grader asks the guard what changed, in words ("numpy.allclose
-was replaced"). A test cell that runs after a change scores zero, with that
+was replaced"): as a user expression of the cell's own execute request, which
+the kernel evaluates right after the cell's code (or, when the cell raised,
+in a request of its own). A test cell that runs after a change scores zero, with that
 message. Code that undoes its changes before the check runs still shows up
 as the event callback or transformer it needed.
 
@@ -54,6 +56,11 @@ def _watched(module: str, name: str) -> bool:
         return True
     if module == "builtins" and name in ("input", "raw_input", "getpass"):
         return False  # ipykernel swaps these around every request it serves
+    if module == "builtins" and name in ("get_ipython", "exit", "quit"):
+        # IPython puts these in around every cell and takes them out after
+        # (its BuiltinTrap), so what a cell did to them never outlives it; the
+        # guard's question is asked after the cell, outside that trap.
+        return False
     if name.startswith("__"):
         return False
     # The course's own private helpers (miniflow.nodes._sigmoid) matter; other
@@ -102,7 +109,7 @@ def _state() -> dict[str, Any]:
         state["methods"] = sorted(name for name in ("run_cell", "run_cell_async",
                                                     "showtraceback", "_showtraceback",
                                                     "run_ast_nodes", "run_code",
-                                                    "transform_cell")
+                                                    "transform_cell", "user_expressions")
                                   if name in vars(shell))
     return state
 

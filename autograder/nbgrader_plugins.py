@@ -19,10 +19,12 @@ get the same protection as ``python -m autograder``:
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,12 +62,13 @@ class SandboxedExecute(Execute):
 
     With ``trusted`` on (nbgrader_config.py turns it on) it also guards the
     verdict. Before the first cell it installs ``autograder.guard`` in the
-    kernel; after every cell it asks the guard what student code changed, and
-    a test cell that runs after a change gets a ``TamperingDetected`` error
-    (it scores 0). After a test cell that passed, it sends the kernel that
-    test's probes (``autograder.trusted``) and judges the answers here, in the
-    grading process: a wrong answer adds a ``TrustedCheckFailed`` error. Both
-    paths, ``grade`` and plain ``nbgrader autograde``, get the same verdicts.
+    kernel; after every cell it asks the guard what student code changed (in
+    the cell's own execute request, as a user expression), and a test cell
+    that runs after a change gets a ``TamperingDetected`` error (it scores 0).
+    After a test cell that passed, it sends the kernel that test's probes
+    (``autograder.trusted``) and judges the answers here, in the grading
+    process: a wrong answer adds a ``TrustedCheckFailed`` error. Both paths,
+    ``grade`` and plain ``nbgrader autograde``, get the same verdicts.
 
     When the kernel dies (``os._exit``, a segfault, a limit the watchdog
     enforces) or stops answering, the cell that was running gets a
@@ -93,12 +96,19 @@ class SandboxedExecute(Execute):
                              "its start-up is not waited for (sandboxed kernels only; each "
                              "kernel still runs one notebook). The grading workers turn it on")
 
+    guard_in_request = Bool(True, config=True,
+                            help="ask the guard in each cell's own execute request (a user "
+                                 "expression the kernel evaluates after the cell) rather "
+                                 "than in a request of its own after it")
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("kernel_manager_class", SandboxKernelManager)
         super().__init__(*args, **kwargs)
         # Grading keeps nothing of a kernel: no need to wait for a polite exit.
         self.shutdown_kernel = "immediate"
         self._time_used = 0.0
+        self._expressions: dict[str, str] | None = None  # for the next execute request
+        self._reply: dict | None = None  # the last cell's execute reply
 
     async def _async_handle_timeout(self, timeout: int,
                                     cell: NotebookNode | None = None) -> Any:
@@ -127,7 +137,11 @@ class SandboxedExecute(Execute):
                 a.startswith("--HistoryManager.hist_file") for a in arguments):
             arguments.append(f"--HistoryManager.hist_file={self.ipython_hist_file}")
         if ipykernel and self.preload:
-            arguments.append(f"--IPKernelApp.exec_lines={preload_line(self.preload)}")
+            modules = list(self.preload)
+            if getattr(manager, "mpl_backend", "") == FIGURES_BACKEND and any(
+                    m.split(".")[0] in ("matplotlib", "miniflow") for m in modules):
+                modules.insert(0, "autograder.mpl_docs")  # before matplotlib: see there
+            arguments.append(f"--IPKernelApp.exec_lines={preload_line(modules)}")
         return arguments
 
     async def async_start_new_kernel(self, **kwargs: Any) -> None:
@@ -216,6 +230,7 @@ class SandboxedExecute(Execute):
                 assert self.kc is not None and self.km is not None
                 manager = self.km
                 limits = _limits_of(manager)
+                self.kc.execute = self._with_expressions(self.kc.execute)
                 reply = await self.async_wait_for_reply(await ensure_async(self.kc.kernel_info()))
                 assert reply is not None
                 self.nb.metadata["language_info"] = reply["content"]["language_info"]
@@ -239,9 +254,9 @@ class SandboxedExecute(Execute):
                     for index in range(resume, len(self.nb.cells)):
                         cell = self.nb.cells[index]
                         self._check_assign_resources(resources)
-                        await self.async_execute_cell(cell, index, store_history=True)
+                        said = await self._execute_asking(cell, index, guard)
                         if self.trusted and cell.cell_type == "code":
-                            await self._judge(cell, index, guard, probes, changed)
+                            await self._judge(cell, index, guard, probes, changed, said)
                 except (DeadKernelError, CellTimeoutError) as error:
                     died = (index, _death_reason(manager, error))
             if died is None:
@@ -291,17 +306,55 @@ class SandboxedExecute(Execute):
         finally:
             self.nb.cells[index] = original  # nbclient stores what it ran at that index
 
-    async def _guard_check(self, index: int, guard: str, changed: list[str]) -> None:
-        """Ask the guard what student code changed; remember each change once."""
-        said = await self._ask(f"print('MINIFLOW-GUARD ' + {guard}())", index)
+    # -- the guard's question rides on the cell's own request ---------------------------
+
+    def _with_expressions(self, execute: Callable[..., Any]) -> Callable[..., Any]:
+        """The client's ``execute``, adding the user expressions set for this request."""
+        def execute_with(code: str, *args: Any, **kwargs: Any) -> Any:
+            if self._expressions:
+                kwargs["user_expressions"] = dict(self._expressions)
+            return execute(code, *args, **kwargs)
+
+        return execute_with
+
+    def on_cell_executed(self, **kwargs: Any) -> Any:
+        self._reply = kwargs.get("execute_reply")
+        return super().on_cell_executed(**kwargs)
+
+    async def _execute_asking(self, cell: NotebookNode, index: int, guard: str) -> str | None:
+        """Run a notebook cell; with the guard on, ask the guard in the same request.
+
+        The kernel evaluates a request's user expressions right after its
+        code, before it replies: asking the guard there costs no round trip of
+        its own (there is one for every code cell). The guard's answer, as
+        ``_ask`` would have printed it; None when the kernel evaluated no
+        expression (the cell raised, or was not run), and then the grader asks
+        in a request of its own, as before.
+        """
+        if not (self.trusted and self.guard_in_request) or cell.cell_type != "code":
+            await self.async_execute_cell(cell, index, store_history=True)
+            return None
+        self._expressions, self._reply = {"guard": f"{guard}()"}, None
+        try:
+            await self.async_execute_cell(cell, index, store_history=True)
+        finally:
+            self._expressions = None
+        return _guard_answer(self._reply)
+
+    async def _guard_check(self, index: int, guard: str, changed: list[str],
+                           said: str | None = None) -> None:
+        """Ask the guard what student code changed (unless ``said``); note each change once."""
+        if said is None:
+            said = await self._ask(f"print('MINIFLOW-GUARD ' + {guard}())", index)
         for change in _guard_changes(said):
             if not any(c.startswith(change) for c in changed):
                 changed.append(f"{change} (noticed after cell {index + 1})")
 
     async def _judge(self, cell: NotebookNode, index: int, guard: str,
-                     probes: dict[str, list], changed: list[str]) -> None:
+                     probes: dict[str, list], changed: list[str],
+                     said: str | None = None) -> None:
         """After a cell: what did student code change; after a test: is it really right?"""
-        await self._guard_check(index, guard, changed)
+        await self._guard_check(index, guard, changed, said)
         if not is_test_cell(cell):
             return
         if changed:
@@ -349,6 +402,9 @@ def preload_line(modules: list[str]) -> str:
                "    try:\n        __import__(_m)\n    except Exception:\n        pass\n")
     return f"exec({program!r}, {{}})"
 
+
+# The backend of grading kernels that never draw (autograder.figures).
+FIGURES_BACKEND = "module://autograder.figures"
 
 # The spare kernel of this process (a grading worker): (manager, what it was started for).
 _spare: tuple[Any, str] | None = None
@@ -404,6 +460,25 @@ def _probes_by_test(assignment: str) -> dict[str, list]:
     for probe in plan_for(assignment):
         probes.setdefault(probe.test, []).append(probe)
     return probes
+
+
+def _guard_answer(reply: dict | None) -> str | None:
+    """The guard's answer in an execute reply's user expressions, as ``_ask`` prints it.
+
+    None when the cell did not run to the end (the kernel then evaluates no
+    expression); "" (no answer: the guard was taken away) when the expression
+    failed or its value is not the string the guard returns.
+    """
+    content = (reply or {}).get("content", {})
+    if content.get("status") != "ok":
+        return None
+    answer = (content.get("user_expressions") or {}).get("guard") or {}
+    text = (answer.get("data") or {}).get("text/plain") if answer.get("status") == "ok" else None
+    try:
+        value = ast.literal_eval(text) if isinstance(text, str) else None
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        value = None
+    return f"MINIFLOW-GUARD {value}" if isinstance(value, str) else ""
 
 
 def _guard_changes(output: str) -> list[str]:

@@ -9,11 +9,12 @@ kernel cold, is reported apart; the table is the mean of the others.
 ``--without`` turns speed-ups off, to compare: ``preload`` (the kernel
 imports the usual modules as it starts), ``spare`` (the next notebook's
 kernel starts while this one runs), ``figures`` (figures are built but
-never drawn) and ``fonts`` (each kernel is given the font list instead of
-scanning the fonts); ``--without all`` turns off the four.
+never drawn), ``fonts`` (each kernel is given the font list instead of
+scanning the fonts) and ``guard`` (the guard is asked in each cell's own
+request, not in one after it); ``--without all`` turns off the five.
 
     python benchmarks/profile_grading.py [--assignment 02_layers] [--submissions 6]
-                                         [--without preload spare figures fonts | all]
+                                         [--without preload spare figures fonts guard | all]
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 OFF = {"preload": "c.SandboxedExecute.preload = []\n",
        "spare": "c.SandboxedExecute.spare_kernel = False\n",
        "figures": "c.SandboxKernelManager.mpl_backend = ''\n",
-       "fonts": "c.SandboxKernelManager.mpl_font_list = False\n"}
+       "fonts": "c.SandboxKernelManager.mpl_font_list = False\n",
+       "guard": "c.SandboxedExecute.guard_in_request = False\n"}
 SPENT: dict[str, float] = collections.defaultdict(float)
 PHASES = [
     ("start the kernel (launch the sandbox)", "launch"),

@@ -80,6 +80,17 @@ for name in dir(builtins):
         now = next(x for x in inside if callable(x) and x.__name__ == "_state")
         clean.update(now())
 ''']},
+    # The guard is asked in each cell's own request, as a user expression:
+    # answer for it, clean, and patch the checks.
+    "guard_answer_forged_in_the_reply": {"early": ['''
+import autograder.checks as checks
+for name in dir(checks):
+    if name.startswith(("check_", "assert_")):
+        setattr(checks, name, lambda *args, **kwargs: None)
+shell = get_ipython()
+shell.user_expressions = lambda asked: {
+    key: {"status": "ok", "data": {"text/plain": "'[]'"}, "metadata": {}} for key in asked}
+''']},
     "gc_reaches_the_captured_references": {"late": ['''
 import gc
 import miniflow.nodes

@@ -133,6 +133,7 @@ def test_every_cheat_is_named_for_the_instructor(cheaters, name):
     ("init_subclass_hook_swaps_in_the_reference", "__init_subclass__"),
     ("checks_patched_and_the_guard_blinded", "autograder.checks._allclose was replaced"),
     ("checks_patched_and_the_guard_defeated", "the grader's own check failed"),
+    ("guard_answer_forged_in_the_reply", "changed what the tests rely on"),
     ("reference_answers_inside_the_kernel", "calls __import__()"),
 ])
 def test_the_flags_say_what_was_done(cheaters, name, words):

@@ -1,19 +1,20 @@
 """What makes grading quicker changes no grade.
 
-Grading got faster in five ways (course/GUIDE.md, "Where grading time goes"):
-the gradebook's schema version is read in process instead of by a
+Grading got faster in several ways (course/GUIDE.md, "Where grading time
+goes"): the gradebook's schema version is read in process instead of by a
 subprocess; each assignment is generated once per run, by the grader; every
 kernel imports the course's usual modules as it starts (``preload``); a
 grading worker starts the next notebook's kernel while the current one runs
 (``spare_kernel``); grading kernels build figures but never draw them
-(``mpl_backend``). Each notebook still gets a fresh kernel of its own. Here:
-the same class (the solution, the blank release, every known mistake, a
-notebook whose kernel dies half way) graded with the last three turned off
-and on gets the same score and message in every cell; no figure is drawn or
-left open; the spare kernel really is the next notebook's kernel, is used
-once, and is stopped with its files when the worker is done; the preload
-leaves the notebook's namespace as it was; the schema version equals
-nbgrader's own answer.
+(``mpl_backend``), are given the font list, and skip matplotlib's property
+tables; the guard is asked in each cell's own request (``guard_in_request``).
+Each notebook still gets a fresh kernel of its own. Here: the same class (the
+solution, the blank release, every known mistake, a notebook whose kernel dies
+half way) graded with the kernel-side ones turned off and on gets the same
+score and message in every cell; no figure is drawn or left open; the spare
+kernel really is the next notebook's kernel, is used once, and is stopped with
+its files when the worker is done; the preload leaves the notebook's namespace
+as it was; the schema version equals nbgrader's own answer.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ FIRST = load_manifest(ROOT).assignments[0]
 SLOW_OFF = ("\nc.SandboxedExecute.spare_kernel = False\n"
             "c.SandboxedExecute.preload = []\n"
             "c.SandboxKernelManager.mpl_backend = ''\n"
-            "c.SandboxKernelManager.mpl_font_list = False\n")
+            "c.SandboxKernelManager.mpl_font_list = False\n"
+            "c.SandboxedExecute.guard_in_request = False\n")
 
 # A cell a student might add: what is in the namespace and in sys.modules
 # before the notebook imports anything.
@@ -57,6 +59,7 @@ DRAW = ["import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()",
         "import os\nfonts = os.path.join(os.environ['MPLCONFIGDIR'], os.listdir("
         "os.environ['MPLCONFIGDIR'])[0])\n"
         "print('FONTS', 'given' if not os.access(fonts, os.W_OK) else 'scanned')\n"
+        "print('DOCS', 'not listed' in plt.Line2D.set.__doc__)\n"
         "print('BACKEND', plt.get_backend(), 'OPEN', len(plt.get_fignums()))"]
 
 
@@ -164,6 +167,9 @@ def test_grading_kernels_build_figures_but_never_draw_them(both):
     # The font list: given to each kernel (a read-only file), or scanned by it.
     assert "FONTS given" in _outputs(both["with"][0], "draws", 2)
     assert "FONTS scanned" in _outputs(both["without"][0], "draws", 2)
+    # matplotlib's property tables: skipped where nobody reads them (autograder.mpl_docs).
+    assert "DOCS True" in _outputs(both["with"][0], "draws", 2)
+    assert "DOCS False" in _outputs(both["without"][0], "draws", 2)
 
 
 def test_the_next_notebook_runs_on_the_spare_kernel_started_ahead(tmp_path, monkeypatch):
@@ -354,3 +360,35 @@ def test_workers_started_ahead_are_stopped_when_the_grader_fails_before_running(
     assert all(process.poll() is not None for process in workers)
     assert not descendants(os.getpid())
     assert not run_dir.exists()
+
+
+@pytest.mark.parametrize("in_request", [True, False])
+def test_the_guard_is_asked_in_each_cell_s_own_request(tmp_path, monkeypatch, in_request):
+    # One round trip a cell instead of two; a cell that raised gets no user
+    # expression evaluated, so the guard is then asked apart. Either way a
+    # change is noticed after the cell that made it.
+    asked: list[str] = []
+    ask = nbgrader_plugins.SandboxedExecute._ask
+
+    async def recording(self, code, index):
+        asked.append(code)
+        return await ask(self, code, index)
+
+    monkeypatch.setattr(nbgrader_plugins.SandboxedExecute, "_ask", recording)
+    cells = [nbformat.v4.new_code_cell("x = 1"),
+             nbformat.v4.new_code_cell("raise ValueError('a mistake')"),
+             nbformat.v4.new_code_cell("import numpy as np\nnp.allclose = lambda *a, **k: True"),
+             nbformat.v4.new_code_cell("assert np.allclose(1, 2)", metadata={"nbgrader": {
+                 "grade": True, "solution": False, "grade_id": "t", "points": 1}})]
+    notebook = nbformat.v4.new_notebook(cells=cells, metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    execute = nbgrader_plugins.SandboxedExecute(trusted=True, guard_in_request=in_request)
+    executed, _ = execute.preprocess(notebook, {"metadata": {"path": str(tmp_path)},
+                                                "nbgrader": {"assignment": "none"}})
+    guard_asks = [code for code in asked if "MINIFLOW-GUARD" in code]
+    assert len(asked) - len(guard_asks) == 1  # installing the guard
+    assert len(guard_asks) == (1 if in_request else 4)
+    test_errors = [o for o in executed.cells[3].outputs if o.output_type == "error"]
+    assert [o.ename for o in test_errors] == ["TamperingDetected"]
+    assert "numpy.allclose was replaced (noticed after cell 3)" in test_errors[0].evalue
+    assert executed.cells[0].outputs == []  # the answer is in the reply, not an output
