@@ -28,6 +28,7 @@ import copy
 import json
 import os
 import shutil
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -204,13 +205,15 @@ def _template(root: Path, assignment: Assignment, folder: Path, sandbox: str) ->
     return folder
 
 
-def warm_up() -> None:
+def warm_up(first: dict | None = None) -> None:
     """Worker side, before the first task: import and build what every submission needs.
 
     nbgrader and nbclient (about a second of imports), the nbgrader plugins,
-    the gradebook's schema version, and the font list every kernel is given
-    (``autograder.sandbox.font_list``). The grader starts its workers before
-    it reviews the submissions, so this overlaps with that work.
+    the font list every kernel is given (``autograder.sandbox.font_list``),
+    the first notebook's kernel (``first``: ``{"root", "assignment",
+    "notebook", "sandbox"}``, see ``start_first_kernel``) and the gradebook's schema
+    version. The grader starts its workers before it checks the gradebook and
+    reviews the submissions, so this overlaps with that work.
     """
     import nbclient  # noqa: F401
     import nbgrader.apps  # noqa: F401
@@ -220,9 +223,43 @@ def warm_up() -> None:
     from autograder.sandbox import font_list
 
     nbgrader_in_process()
+    font_list()
+    if first:
+        try:
+            start_first_kernel(Path(first["root"]), first["assignment"], first["notebook"],
+                               first["sandbox"])
+        except Exception as error:  # the first notebook starts its own kernel, as usual
+            print(f"no kernel started ahead: {type(error).__name__}: {error}", file=sys.stderr)
     with contextlib.suppress(Exception):  # nbgrader's own way answers later, if it must
         alembic_head()
-    font_list()
+
+
+def start_first_kernel(root: Path, name: str, notebook: str, sandbox: str) -> None:
+    """Worker side: start the first notebook's kernel now, before its task arrives.
+
+    Every later notebook's kernel starts while the one before it runs (the
+    spare kernel); the first one would start only once its task is here.
+    This one is started as that notebook's own preprocessor would start its
+    spare (the course's configuration, the source notebook's kernel, the
+    assignment's data files) and is used only if all of that matches what
+    the first notebook needs (``SandboxedExecute._claim_spare``); otherwise it
+    is stopped and the notebook starts its own. It runs no student code
+    until a notebook claims it.
+    """
+    from nbclient.util import run_sync
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from autograder.nbgrader_plugins import SandboxedExecute
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    config.SandboxKernelManager.mode = sandbox
+    if "spare_kernel" not in config.SandboxedExecute:  # as _nbgrader_api(spare=True)
+        config.SandboxedExecute.spare_kernel = True
+    folder = root / "source" / name
+    execute = SandboxedExecute(config=config)
+    execute.nb = nbformat.read(folder / notebook, as_version=4)
+    key = execute._spare_key(str(folder))
+    run_sync(execute._start_spare)(key, str(folder))
 
 
 def grade_in_worker(task: dict, base: Path, templates: dict[str, Path]) -> dict:
@@ -455,8 +492,11 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
         pool: Any = None
         if not scheduler:
             # Started first: the workers import nbgrader while we check and review.
-            pool = stack.enter_context(
-                WorkerPool(workers or default_workers(), run_dir, deadline=deadline))
+            first = {"root": str(course.root), "assignment": folders[0][0].name,
+                     "notebook": folders[0][0].notebook_file, "sandbox": mode} \
+                if folders else None
+            pool = stack.enter_context(WorkerPool(workers or default_workers(), run_dir,
+                                                  deadline=deadline, warm=first))
             pool.start(len(folders))
         return _grade(course, assignments, folders, pool=pool, deadline=deadline,
                       run_dir=run_dir, keep_autograded=keep_autograded, on_result=on_result,

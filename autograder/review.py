@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import inspect
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -93,8 +94,12 @@ def _nbgrader(cell: nbformat.NotebookNode) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
+@functools.lru_cache(maxsize=4096)
 def _python(source: str) -> str:
-    """Cell source as plain Python (IPython's %magics and !commands translated)."""
+    """Cell source as plain Python (IPython's %magics and !commands translated).
+
+    Remembered: most cells of a class's submissions are the same text.
+    """
     from IPython.core.inputtransformer2 import TransformerManager
 
     return TransformerManager().transform_cell(source)
@@ -349,10 +354,16 @@ def _normalised(code: str) -> list[str]:
     return tokens
 
 
+@functools.lru_cache(maxsize=256)
+def _reference_tokens(reference: Any) -> tuple[str, ...]:
+    """``_normalised`` of a miniflow object's source: read once per process, not per student."""
+    return tuple(_normalised(inspect.getsource(reference)))
+
+
 def _similarity(student: ast.AST, reference: Any) -> float:
     try:
         theirs = _normalised(ast.unparse(student))
-        ours = _normalised(inspect.getsource(reference))
+        ours = list(_reference_tokens(reference))
     except (OSError, TypeError, SyntaxError):
         return 0.0
     return difflib.SequenceMatcher(None, theirs, ours, autojunk=False).ratio()

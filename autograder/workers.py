@@ -128,10 +128,12 @@ class WorkerPool:
     """Run ``tasks`` (JSON-able dicts with an ``id``) on ``size`` supervised workers."""
 
     def __init__(self, size: int, run_dir: Path, *, deadline: float,
-                 environment: dict[str, str] | None = None) -> None:
+                 environment: dict[str, str] | None = None, warm: dict | None = None) -> None:
         self.size = max(1, size)
         self.run_dir = run_dir
         self.deadline = deadline
+        # What each worker readies before its first task (``grading.warm_up``).
+        self.warm = warm
         self.environment = dict(os.environ if environment is None else environment)
         self.environment["PYTHONSAFEPATH"] = "1"
         self._started = 0
@@ -179,7 +181,8 @@ class WorkerPool:
                            MINIFLOW_GRADER_PID=str(os.getpid()))
         with open(log, "wb") as handle:
             process = subprocess.Popen(
-                [sys.executable, "-P", "-m", "autograder.workers", str(write), str(folder)],
+                [sys.executable, "-P", "-m", "autograder.workers", str(write), str(folder),
+                 json.dumps(self.warm)],
                 stdin=subprocess.PIPE, stdout=handle, stderr=subprocess.STDOUT,
                 pass_fds=(write,), env=environment, start_new_session=True)
         os.close(write)
@@ -339,13 +342,13 @@ def _kill_leftovers(keep: int | None = None) -> None:
             time.sleep(0.05)
 
 
-def _serve(answers: IO[str], folder: Path) -> None:
+def _serve(answers: IO[str], folder: Path, warm: dict | None = None) -> None:
     from autograder.grading import grade_in_worker, warm_up
     from autograder.nbgrader_plugins import discard_spare, spare_pid
 
     templates: dict[str, Any] = {}
     try:
-        warm_up()
+        warm_up(warm)
         for line in sys.stdin:
             task = json.loads(line)
             try:
@@ -362,6 +365,7 @@ def _serve(answers: IO[str], folder: Path) -> None:
 
 def main(argv: list[str]) -> None:
     descriptor, folder = int(argv[0]), Path(argv[1])
+    warm = json.loads(argv[2]) if len(argv) > 2 else None
     parent = int(os.environ.get("MINIFLOW_GRADER_PID", "0"))
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # no worker outlives the grader
     if parent and os.getppid() != parent:
@@ -369,7 +373,7 @@ def main(argv: list[str]) -> None:
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
     with os.fdopen(descriptor, "w", encoding="utf-8") as answers:
-        _serve(answers, folder)
+        _serve(answers, folder, warm)
 
 
 if __name__ == "__main__":

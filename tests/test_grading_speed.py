@@ -32,7 +32,7 @@ from conftest import require_bwrap
 
 from autograder import nbgrader_plugins
 from autograder.demo import _with_mutant
-from autograder.grading import copy_course_skeleton, grade, grade_in_worker
+from autograder.grading import copy_course_skeleton, grade, grade_in_worker, warm_up
 from autograder.manifest import load_manifest
 from autograder.mutants import load_mutants
 from autograder.nbgrader_cli import alembic_head, run_nbgrader
@@ -392,3 +392,40 @@ def test_the_guard_is_asked_in_each_cell_s_own_request(tmp_path, monkeypatch, in
     assert [o.ename for o in test_errors] == ["TamperingDetected"]
     assert "numpy.allclose was replaced (noticed after cell 3)" in test_errors[0].evalue
     assert executed.cells[0].outputs == []  # the answer is in the reply, not an output
+
+
+def test_a_worker_starts_the_first_notebook_s_kernel_before_its_task(tmp_path, monkeypatch):
+    # The first notebook of a run has no notebook before it to start its
+    # kernel: the worker starts it while it warms up, and the first notebook
+    # claims it (the same key: configuration, kernel and data files).
+    require_bwrap()
+    kernels = Path(tempfile.mkdtemp(prefix="mfs", dir="/tmp"))  # short: sockets live below
+    monkeypatch.setenv("MINIFLOW_SANDBOX_TMPDIR", str(kernels))
+    claimed: list = []
+    claim = nbgrader_plugins.SandboxedExecute._claim_spare
+
+    async def recording(self, key):
+        claimed.append(await claim(self, key))
+        return claimed[-1]
+
+    monkeypatch.setattr(nbgrader_plugins.SandboxedExecute, "_claim_spare", recording)
+    root = tmp_path / "course"
+    copy_course_skeleton(ROOT, root, [FIRST])
+    notebook = ROOT / "source" / FIRST.name / FIRST.notebook_file
+    task = {"id": 0, "root": str(root), "student": "s1", "notebook": str(notebook),
+            "notes": [], "assignment": {**asdict(FIRST), "notebook_file": FIRST.notebook_file},
+            "timestamp": None, "sandbox": "bwrap"}
+    try:
+        warm_up({"root": str(root), "assignment": FIRST.name,
+                 "notebook": FIRST.notebook_file, "sandbox": "bwrap"})
+        ahead = nbgrader_plugins._spare[0] if nbgrader_plugins._spare else None
+        assert ahead is not None
+        answer = grade_in_worker(task, tmp_path / "work", {})
+        assert answer["success"], answer["log"][-2000:]
+    finally:
+        nbgrader_plugins.discard_spare()
+    assert claimed == [ahead]
+    assert not ahead.has_kernel  # used once, then shut down
+    assert not descendants(os.getpid())
+    assert not any(kernels.iterdir())
+    kernels.rmdir()
