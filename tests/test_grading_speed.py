@@ -172,7 +172,9 @@ def test_grading_kernels_build_figures_but_never_draw_them(both):
     assert "DOCS False" in _outputs(both["without"][0], "draws", 2)
 
 
-def test_the_next_notebook_runs_on_the_spare_kernel_started_ahead(tmp_path, monkeypatch):
+@pytest.fixture
+def claims(monkeypatch):
+    """(the kernel each notebook claimed, None if none was waiting; the kernels' folder)."""
     require_bwrap()
     kernels = Path(tempfile.mkdtemp(prefix="mfs", dir="/tmp"))  # short: sockets live below
     monkeypatch.setenv("MINIFLOW_SANDBOX_TMPDIR", str(kernels))
@@ -180,11 +182,16 @@ def test_the_next_notebook_runs_on_the_spare_kernel_started_ahead(tmp_path, monk
     claim = nbgrader_plugins.SandboxedExecute._claim_spare
 
     async def recording(self, key):
-        manager = await claim(self, key)
-        claimed.append(manager)
-        return manager
+        claimed.append(await claim(self, key))
+        return claimed[-1]
 
     monkeypatch.setattr(nbgrader_plugins.SandboxedExecute, "_claim_spare", recording)
+    return claimed, kernels
+
+
+def test_the_next_notebook_runs_on_the_spare_kernel_started_ahead(tmp_path, monkeypatch,
+                                                                   claims):
+    claimed, kernels = claims
     started: list = []
     start = nbgrader_plugins.SandboxedExecute._start_spare
 
@@ -394,21 +401,11 @@ def test_the_guard_is_asked_in_each_cell_s_own_request(tmp_path, monkeypatch, in
     assert executed.cells[0].outputs == []  # the answer is in the reply, not an output
 
 
-def test_a_worker_starts_the_first_notebook_s_kernel_before_its_task(tmp_path, monkeypatch):
+def test_a_worker_starts_the_first_notebook_s_kernel_before_its_task(tmp_path, claims):
     # The first notebook of a run has no notebook before it to start its
     # kernel: the worker starts it while it warms up, and the first notebook
     # claims it (the same key: configuration, kernel and data files).
-    require_bwrap()
-    kernels = Path(tempfile.mkdtemp(prefix="mfs", dir="/tmp"))  # short: sockets live below
-    monkeypatch.setenv("MINIFLOW_SANDBOX_TMPDIR", str(kernels))
-    claimed: list = []
-    claim = nbgrader_plugins.SandboxedExecute._claim_spare
-
-    async def recording(self, key):
-        claimed.append(await claim(self, key))
-        return claimed[-1]
-
-    monkeypatch.setattr(nbgrader_plugins.SandboxedExecute, "_claim_spare", recording)
+    claimed, kernels = claims
     root = tmp_path / "course"
     copy_course_skeleton(ROOT, root, [FIRST])
     notebook = ROOT / "source" / FIRST.name / FIRST.notebook_file
