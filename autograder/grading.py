@@ -211,8 +211,8 @@ def warm_up(first: dict | None = None) -> None:
     nbgrader and nbclient (about a second of imports), the nbgrader plugins,
     the font list every kernel is given (``autograder.sandbox.font_list``),
     the first notebook's kernel (``first``: ``{"root", "assignment",
-    "notebook", "sandbox"}``, see ``start_first_kernel``) and the gradebook's schema
-    version. The grader starts its workers before it checks the gradebook and
+    "notebook", "sandbox"}``, see ``start_first_kernel``) and the gradebook's
+    schema version. The grader starts its workers before it checks the gradebook and
     reviews the submissions, so this overlaps with that work.
     """
     import nbclient  # noqa: F401
@@ -246,7 +246,6 @@ def start_first_kernel(root: Path, name: str, notebook: str, sandbox: str) -> No
     is stopped and the notebook starts its own. It runs no student code
     until a notebook claims it.
     """
-    from nbclient.util import run_sync
     from traitlets.config.loader import PyFileConfigLoader
 
     from autograder.nbgrader_plugins import SandboxedExecute
@@ -256,10 +255,8 @@ def start_first_kernel(root: Path, name: str, notebook: str, sandbox: str) -> No
     if "spare_kernel" not in config.SandboxedExecute:  # as _nbgrader_api(spare=True)
         config.SandboxedExecute.spare_kernel = True
     folder = root / "source" / name
-    execute = SandboxedExecute(config=config)
-    execute.nb = nbformat.read(folder / notebook, as_version=4)
-    key = execute._spare_key(str(folder))
-    run_sync(execute._start_spare)(key, str(folder))
+    SandboxedExecute(config=config).start_spare_for(
+        nbformat.read(folder / notebook, as_version=4), str(folder))
 
 
 def grade_in_worker(task: dict, base: Path, templates: dict[str, Path]) -> dict:

@@ -182,6 +182,11 @@ class SandboxedExecute(Execute):
         manager.restart_clock()
         return manager
 
+    def start_spare_for(self, nb: NotebookNode, cwd: str) -> None:
+        """Start, now, the kernel ``nb`` run in ``cwd`` would claim (a worker's first)."""
+        self.nb = nb
+        run_sync(self._start_spare)(self._spare_key(cwd), cwd)
+
     async def _start_spare(self, key: str | None, cwd: str | None) -> None:
         """Start the next notebook's kernel now; it boots while this notebook runs."""
         global _spare
