@@ -309,10 +309,18 @@ class WorkerPool:
             on_answer(task, {"id": task["id"], "failure": reason})
 
     def _sweep(self, before: set[int], workers: list[_Worker]) -> None:
-        """Kill what dead workers and their kernels left behind (adopted by us)."""
+        """Kill what dead workers and their kernels left behind (adopted by us).
+
+        Again until none is left: a process killed here may have forked
+        after its tree was listed (a sandbox starting as its worker was
+        killed), and what it forked is ours only once it is dead.
+        """
         keep = before | {w.process.pid for w in workers}
-        for child in children_of(os.getpid()):
-            if child not in keep:
+        for _ in range(50):
+            strays = [child for child in children_of(os.getpid()) if child not in keep]
+            if not strays:
+                return
+            for child in strays:
                 kill_tree(child)
                 with contextlib.suppress(ChildProcessError, OSError):
                     os.waitpid(child, 0)

@@ -27,6 +27,7 @@ import nbformat
 import pytest
 from conftest import require_bwrap
 
+from autograder import workers
 from autograder.feedback import write_feedback
 from autograder.gradebook import GradebookError, load_results
 from autograder.grading import copy_course_skeleton, grade
@@ -327,6 +328,19 @@ def test_without_isolation_a_killed_worker_or_a_daemon_costs_only_its_own_submis
     os.rmdir(temp)
     report = write_report(course).read_text()
     assert "graded WITHOUT isolation" in report
+
+
+def test_what_the_sweep_adopts_while_it_kills_is_killed_too(tmp_path, monkeypatch):
+    # A worker killed as it starts a sandbox can leave a process that forked
+    # after its tree was listed; that process becomes the grader's child only
+    # once its parent is dead, so the sweep looks again until none is left.
+    first, late = (subprocess.Popen(["sleep", "60"]) for _ in range(2))
+    scans = iter([[first.pid], [late.pid]])
+    monkeypatch.setattr(workers, "children_of", lambda pid: next(scans, []))
+    workers.WorkerPool(1, tmp_path, deadline=10)._sweep(set(), [])
+    for process in (first, late):
+        with pytest.raises(ProcessLookupError):  # killed and reaped
+            os.kill(process.pid, 0)
 
 
 def test_the_cli_warns_loudly_when_grading_without_isolation(tmp_path):
