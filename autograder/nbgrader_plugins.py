@@ -472,7 +472,8 @@ def _guard_answer(reply: dict | None) -> str | None:
 
     None when the cell did not run to the end (the kernel then evaluates no
     expression); "" (no answer: the guard was taken away) when the expression
-    failed or its value is not the string the guard returns.
+    failed or its value is not the string the guard returns (at most 20
+    sentences of 200 characters: anything far longer is not its answer).
     """
     content = (reply or {}).get("content", {})
     if content.get("status") != "ok":
@@ -480,7 +481,8 @@ def _guard_answer(reply: dict | None) -> str | None:
     answer = (content.get("user_expressions") or {}).get("guard") or {}
     text = (answer.get("data") or {}).get("text/plain") if answer.get("status") == "ok" else None
     try:
-        value = ast.literal_eval(text) if isinstance(text, str) else None
+        value = ast.literal_eval(text) if isinstance(text, str) and len(text) < 100_000 \
+            else None
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         value = None
     return f"MINIFLOW-GUARD {value}" if isinstance(value, str) else ""

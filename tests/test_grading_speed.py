@@ -426,3 +426,22 @@ def test_a_worker_starts_the_first_notebook_s_kernel_before_its_task(tmp_path, c
     assert not descendants(os.getpid())
     assert not any(kernels.iterdir())
     kernels.rmdir()
+
+
+def test_the_guard_s_answer_is_read_from_the_reply_and_nothing_else_passes_for_it():
+    def reply(status="ok", answer=None):
+        return {"content": {"status": status, "user_expressions": {} if answer is None
+                            else {"guard": answer}}}
+
+    def said(text, status="ok"):
+        return {"status": status, "data": {"text/plain": text}}
+
+    read = nbgrader_plugins._guard_answer
+    assert read(reply(answer=said("'[]'"))) == "MINIFLOW-GUARD []"
+    assert read(reply(answer=said(repr('["numpy.allclose was replaced"]')))) == \
+        'MINIFLOW-GUARD ["numpy.allclose was replaced"]'
+    assert read(reply("error")) is None and read(None) is None  # asked apart
+    for forged in (said("'[]'", "error"), said("[]"), said("__import__('os')"),
+                   said("'" + "x" * 200_000 + "'"), {"status": "ok"}):
+        assert read(reply(answer=forged)) == "", forged  # "the guard no longer answers"
+    assert read(reply()) == ""  # no answer at all
