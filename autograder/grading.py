@@ -170,26 +170,33 @@ def _explain_failure(log: str) -> str:
     return "nbgrader could not grade it"
 
 
-def _nbgrader_api(workdir: Path, sandbox: str | None = None, *, spare: bool = False):
-    """nbgrader's Python API on ``workdir`` (its nbgrader_config.py applies).
+def _grading_config(folder: Path, sandbox: str | None = None, *, spare: bool = False) -> Any:
+    """``folder``'s nbgrader_config.py, with this run's sandbox mode.
 
     ``spare``: this process grades one notebook after another (a grading
     worker), so each kernel's successor may start while it runs.
     """
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
     from traitlets.config.loader import PyFileConfigLoader
 
-    from autograder.nbgrader_cli import nbgrader_in_process
-
-    nbgrader_in_process()  # a new gradebook per template: alembic, PATH
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(workdir)).load_config()
-    config.CourseDirectory.root = str(workdir)
-    config.CourseDirectory.db_url = f"sqlite:///{workdir / 'gradebook.db'}"
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(folder)).load_config()
     if sandbox is not None:
         config.SandboxKernelManager.mode = sandbox
     if spare and "spare_kernel" not in config.SandboxedExecute:  # the course may say no
         config.SandboxedExecute.spare_kernel = True
+    return config
+
+
+def _nbgrader_api(workdir: Path, sandbox: str | None = None, *, spare: bool = False):
+    """nbgrader's Python API on ``workdir`` (``_grading_config`` applies)."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    from autograder.nbgrader_cli import nbgrader_in_process
+
+    nbgrader_in_process()  # a new gradebook per template: alembic, PATH
+    config = _grading_config(workdir, sandbox, spare=spare)
+    config.CourseDirectory.root = str(workdir)
+    config.CourseDirectory.db_url = f"sqlite:///{workdir / 'gradebook.db'}"
     coursedir = CourseDirectory(config=config)
     return NbGraderAPI(coursedir=coursedir, config=config)
 
@@ -246,14 +253,9 @@ def start_first_kernel(root: Path, name: str, notebook: str, sandbox: str) -> No
     is stopped and the notebook starts its own. It runs no student code
     until a notebook claims it.
     """
-    from traitlets.config.loader import PyFileConfigLoader
-
     from autograder.nbgrader_plugins import SandboxedExecute
 
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
-    config.SandboxKernelManager.mode = sandbox
-    if "spare_kernel" not in config.SandboxedExecute:  # as _nbgrader_api(spare=True)
-        config.SandboxedExecute.spare_kernel = True
+    config = _grading_config(root, sandbox, spare=True)  # as each submission's own
     folder = root / "source" / name
     SandboxedExecute(config=config).start_spare_for(
         nbformat.read(folder / notebook, as_version=4), str(folder))
@@ -483,7 +485,8 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
     else:
         mode, _ = resolve_mode(sandbox)
     # Per submission: its notebook's time budget, and time for nbgrader's own work.
-    deadline = float(SandboxKernelManager(config=_course_config(course)).notebook_timeout) + 120
+    budget = SandboxKernelManager(config=_grading_config(course.root)).notebook_timeout
+    deadline = float(budget) + 120
     folders = _submission_folders(course, assignments, students)
     with run_directory() as run_dir, contextlib.ExitStack() as stack:
         pool: Any = None
@@ -656,10 +659,6 @@ def _apply_late(course: Course, result: GradeResult,
     result.score = max(0.0, result.score - result.late["penalty"])
 
 
-def _course_config(course: Course) -> Any:
-    from traitlets.config.loader import PyFileConfigLoader
-
-    return PyFileConfigLoader("nbgrader_config.py", path=str(course.root)).load_config()
 
 
 def print_results(results: list) -> None:
