@@ -222,7 +222,7 @@ class WorkerPool:
                     selector.unregister(worker.results)
                     self._retire(worker, on_answer, self._death(worker))
                     workers.remove(worker)
-                    self._sweep(self._before, workers)
+                    self._sweep(workers)
                     if pending:
                         self._assign(self._add(), pending)
                 now = time.monotonic()
@@ -250,12 +250,12 @@ class WorkerPool:
                 worker.process.stdin.close()  # type: ignore[union-attr]
             with contextlib.suppress(OSError):
                 os.close(worker.results)
-        self._sweep(self._before, [])
+        self._sweep([])
         self._selector.close()
         self._selector = None
         _prctl(PR_SET_CHILD_SUBREAPER, self._was_subreaper)
 
-    def _assign(self, worker: _Worker, pending: deque | _Pending) -> None:
+    def _assign(self, worker: _Worker, pending: _Pending) -> None:
         worker.task = pending.popleft() if pending else None
         if worker.task is None:
             return
@@ -308,14 +308,14 @@ class WorkerPool:
             task, worker.task = worker.task, None
             on_answer(task, {"id": task["id"], "failure": reason})
 
-    def _sweep(self, before: set[int], workers: list[_Worker]) -> None:
+    def _sweep(self, workers: list[_Worker]) -> None:
         """Kill what dead workers and their kernels left behind (adopted by us).
 
         Again until none is left: a process killed here may have forked
         after its tree was listed (a sandbox starting as its worker was
         killed), and what it forked is ours only once it is dead.
         """
-        keep = before | {w.process.pid for w in workers}
+        keep = self._before | {w.process.pid for w in workers}
         for _ in range(50):
             strays = [child for child in children_of(os.getpid()) if child not in keep]
             if not strays:

@@ -337,7 +337,7 @@ def test_what_the_sweep_adopts_while_it_kills_is_killed_too(tmp_path, monkeypatc
     first, late = (subprocess.Popen(["sleep", "60"]) for _ in range(2))
     scans = iter([[first.pid], [late.pid]])
     monkeypatch.setattr(workers, "children_of", lambda pid: next(scans, []))
-    workers.WorkerPool(1, tmp_path, deadline=10)._sweep(set(), [])
+    workers.WorkerPool(1, tmp_path, deadline=10)._sweep([])
     for process in (first, late):
         with pytest.raises(ProcessLookupError):  # killed and reaped
             os.kill(process.pid, 0)
