@@ -174,7 +174,8 @@ def _grading_config(folder: Path, sandbox: str | None = None, *, spare: bool = F
     """``folder``'s nbgrader_config.py, with this run's sandbox mode.
 
     ``spare``: this process grades one notebook after another (a grading
-    worker), so each kernel's successor may start while it runs.
+    worker), so each kernel's successor may start while it runs, forked from
+    a fork server that imported what kernels import once for the process.
     """
     from traitlets.config.loader import PyFileConfigLoader
 
@@ -183,6 +184,8 @@ def _grading_config(folder: Path, sandbox: str | None = None, *, spare: bool = F
         config.SandboxKernelManager.mode = sandbox
     if spare and "spare_kernel" not in config.SandboxedExecute:  # the course may say no
         config.SandboxedExecute.spare_kernel = True
+    if spare and "fork_server" not in config.SandboxKernelManager:
+        config.SandboxKernelManager.fork_server = True
     return config
 
 
@@ -253,12 +256,15 @@ def start_first_kernel(root: Path, name: str, notebook: str, sandbox: str) -> No
     is stopped and the notebook starts its own. It runs no student code
     until a notebook claims it.
     """
+    from nbgrader.utils import setenv
+
     from autograder.nbgrader_plugins import SandboxedExecute
 
     config = _grading_config(root, sandbox, spare=True)  # as each submission's own
     folder = root / "source" / name
-    SandboxedExecute(config=config).start_spare_for(
-        nbformat.read(folder / notebook, as_version=4), str(folder))
+    with setenv(NBGRADER_EXECUTION="autograde"):  # as nbgrader's autograde runs kernels
+        SandboxedExecute(config=config).start_spare_for(
+            nbformat.read(folder / notebook, as_version=4), str(folder))
 
 
 def grade_in_worker(task: dict, base: Path, templates: dict[str, Path]) -> dict:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import secrets
 import time
@@ -36,11 +37,13 @@ from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer, List, Unicode
 
 from autograder.sandbox import (
+    PASS_THROUGH,
     SandboxKernelManager,
     data_signature,
     format_size,
     parse_size,
     resolve_mode,
+    stop_fork_server,
 )
 
 __all__ = ["DEATHS_KEY", "HideTests", "SandboxedExecute", "discard_spare", "explain_limits",
@@ -142,6 +145,8 @@ class SandboxedExecute(Execute):
                     m.split(".")[0] in ("matplotlib", "miniflow") for m in modules):
                 modules.insert(0, "autograder.mpl_docs")  # before matplotlib: see there
             arguments.append(f"--IPKernelApp.exec_lines={preload_line(modules)}")
+            if isinstance(manager, SandboxKernelManager):
+                manager.preload_modules = modules  # a fork server imports them before it forks
         return arguments
 
     async def async_start_new_kernel(self, **kwargs: Any) -> None:
@@ -164,8 +169,10 @@ class SandboxedExecute(Execute):
         if resolve_mode(section.get("mode", SandboxKernelManager.mode.default_value))[0] \
                 != "bwrap":
             return None
+        inherited = {key: os.environ.get(key) for key in PASS_THROUGH}  # the kernel's too
         return json.dumps([self.kernel_name, self.extra_arguments, self.ipython_hist_file,
                            self.preload, section, dict(self.config.get("KernelManager", {})),
+                           inherited,
                            data_signature(Path(cwd) if cwd else None), cwd is None],
                           sort_keys=True, default=repr)
 
@@ -430,11 +437,15 @@ def spare_pid() -> int | None:
 
 
 def discard_spare() -> None:
-    """Stop this process's spare kernel and remove its files (a worker that is done)."""
+    """Stop this process's spare kernel and fork server, and remove their files.
+
+    For a worker that is done.
+    """
     global _spare
     if _spare is not None:
         manager, _spare = _spare[0], None
         run_sync(_shut_down)(manager)
+    stop_fork_server()
 
 
 def _death_reason(manager: Any, error: Exception) -> str:

@@ -29,6 +29,7 @@ their kernels with it, so both paths get the same walls:
 
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import json
@@ -188,7 +189,7 @@ def isolation_warning(reason: str) -> str:
 
 # --- processes -----------------------------------------------------------------------
 
-def _parent_map() -> dict[int, int]:
+def parent_map() -> dict[int, int]:
     """pid -> parent pid for every process on the machine."""
     parents = {}
     for entry in os.listdir("/proc"):
@@ -207,7 +208,7 @@ def _parent_map() -> dict[int, int]:
 
 def descendants(pid: int, parents: dict[int, int] | None = None) -> list[int]:
     """Every process below ``pid`` (children, their children, ...)."""
-    parents = _parent_map() if parents is None else parents
+    parents = parent_map() if parents is None else parents
     children: dict[int, list[int]] = {}
     for child, parent in parents.items():
         children.setdefault(parent, []).append(child)
@@ -445,6 +446,49 @@ class _BoundedHeartbeat(HBChannel):
 class SandboxKernelClient(AsyncKernelClient):
     hb_channel_class = Type(_BoundedHeartbeat)  # type: ignore[assignment]
 
+    async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
+        """Wait until the kernel answers on its shell channel and IOPub delivers.
+
+        jupyter_client's own wait then listens to IOPub until it has been
+        silent for 0.2 s, to drop what the kernel said as it started: 0.2 s
+        of nothing per notebook (a fifth of grading one, with a forked
+        kernel). Here what IOPub already holds is dropped without waiting for
+        more; anything from the start-up that arrives later is not a reply to
+        any request of the notebook's, and nbclient ignores it.
+        """
+        from queue import Empty
+
+        from jupyter_client.utils import ensure_async
+
+        deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+        while True:
+            self.kernel_info()
+            try:
+                reply = await ensure_async(self.shell_channel.get_msg(timeout=1))
+            except Empty:
+                reply = None
+            if reply is not None and reply["msg_type"] == "kernel_info_reply":
+                # IOPub is connected once it delivers anything: the kernel's
+                # welcome to a new subscriber, or the status of this request.
+                try:
+                    await ensure_async(self.iopub_channel.get_msg(timeout=0.2))
+                except Empty:
+                    pass
+                else:
+                    self._handle_kernel_info_reply(reply)
+                    break
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
+        while True:
+            try:
+                await ensure_async(self.iopub_channel.get_msg(timeout=0))
+            except Empty:
+                break
+
+    wait_for_ready = _async_wait_for_ready
+
 
 class SandboxKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels run sandboxed and limited (see the module doc)."""
@@ -474,6 +518,15 @@ class SandboxKernelManager(AsyncKernelManager):
     mpl_backend = Unicode("", config=True,
                           help="MPLBACKEND for the kernel (\"module://autograder.figures\": "
                                "figures are made but never drawn); empty: as inherited")
+    fork_server = Bool(False, config=True,
+                       help="fork each kernel, in a sandbox of its own, from a server that "
+                            "has already imported ipykernel and the preload "
+                            "(autograder/forkserver.py): bubblewrap, as root, only; "
+                            "elsewhere kernels start as usual. The grading workers turn it on")
+
+    # Modules the kernel imports as it starts (SandboxedExecute sets them): a fork
+    # server imports the same, in the same order, before it forks.
+    preload_modules: list[str] = []
 
     stop_reason: str | None = None
     fallback_reason: str | None = None
@@ -543,7 +596,9 @@ class SandboxKernelManager(AsyncKernelManager):
         self.ip = str(self._scratch / "s" / "k")
         self.connection_file = str(self._scratch / "c" / "kernel.json")
         kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
-        return self._wrap(kernel_cmd, kw, cwd)
+        wrapped = self._wrap(kernel_cmd, kw, cwd)
+        self._fork_plan = self._plan_fork(kernel_cmd, cwd)
+        return wrapped
 
     def _font_file(self) -> Path | None:
         """This kernel's copy of the font list (``font_list``), in its scratch folder."""
@@ -575,6 +630,7 @@ class SandboxKernelManager(AsyncKernelManager):
                     spec["chown"] += [f"{HOME}/.config", MPL_DIR]
                 os.chown(scratch / "s", uid, gid)
                 os.chown(self.connection_file, uid, gid)
+            self._child_spec = spec
             command = [*self._bwrap_args(cwd), "--", sys.executable, "-I", str(CHILD),
                        json.dumps(spec), "--", *kernel_cmd]
         else:
@@ -595,8 +651,14 @@ class SandboxKernelManager(AsyncKernelManager):
         kw["stderr"] = subprocess.PIPE
         return command, kw
 
-    def _bwrap_args(self, cwd: Path | None) -> list[str]:
-        scratch = self._scratch
+    def _bwrap_args(self, cwd: Path | None, *, server: Path | None = None) -> list[str]:
+        """bubblewrap's arguments for this kernel, or for a fork server (its folder ``server``).
+
+        A fork server's sandbox is a kernel's without the kernel's own things
+        (data, sockets, connection file): each kernel it forks binds those in
+        a mount namespace of its own (autograder/forkserver.py).
+        """
+        scratch = server or self._scratch
         size = ["--size", str(parse_size(self.scratch_size))] if _bwrap_has_size() else []
         small = ["--size", str(64 * 1024 ** 2)] if _bwrap_has_size() else []
         made: set[str] = {"/"}
@@ -640,12 +702,16 @@ class SandboxKernelManager(AsyncKernelManager):
             args += bind("--ro-bind", scratch / "etc" / name, f"/etc/{name}")
         for path in python_paths(self._forbidden(cwd)):
             args += bind("--ro-bind", path, path)
-        for name in self._data:
+        fonts = self._fonts if server is None else next((server / "f").glob("*"), None)
+        for name in self._data if server is None else []:
             args += bind("--ro-bind", scratch / "w" / name, f"{HOME}/{name}")
-        if self._fonts is not None:
-            args += bind("--ro-bind", self._fonts, f"{MPL_DIR}/{self._fonts.name}")
-        args += bind("--bind", scratch / "s", scratch / "s")
-        args += bind("--ro-bind", scratch / "c", scratch / "c")
+        if fonts is not None:
+            args += bind("--ro-bind", fonts, f"{MPL_DIR}/{fonts.name}")
+        if server is None:
+            args += bind("--bind", scratch / "s", scratch / "s")
+            args += bind("--ro-bind", scratch / "c", scratch / "c")
+        elif _outside_tmp(scratch_base()):  # where each kernel mounts its socket folder
+            args += [*parents(scratch_base()), "--dir", str(scratch_base())]
         args += ["--chdir", HOME, "--hostname", "sandbox"]
         for key, value in self._environment(HOME, "/tmp").items():
             args += ["--setenv", key, value]
@@ -653,13 +719,76 @@ class SandboxKernelManager(AsyncKernelManager):
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         self._started = time.monotonic()
-        await super()._async_launch_kernel(kernel_cmd, **kw)
+        process = self._fork_kernel() if getattr(self, "_fork_plan", None) else None
+        if process is None:
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+        else:
+            provisioner = self.provisioner
+            assert provisioner is not None
+            provisioner.process, provisioner.pid, provisioner.pgid = process, process.pid, None
+            provisioner.cwd = kw.get("cwd")  # type: ignore[attr-defined]
+            self._reconcile_connection_info(provisioner.connection_info)
         process = self.provisioner.process  # type: ignore[union-attr]
         self._stderr_tail = bytearray()
         self._stop = threading.Event()
         threading.Thread(target=self._drain, args=(process.stderr,), daemon=True).start()
         self._watchdog = threading.Thread(target=self._watch, args=(process,), daemon=True)
         self._watchdog.start()
+
+    # -- a fork server's kernel (autograder/forkserver.py) --------------------------------
+
+    def _plan_fork(self, kernel_cmd: list[str], cwd: Path | None) -> dict[str, Any] | None:
+        """What the fork server needs to fork this kernel; None: start it as usual."""
+        if not (self.fork_server and self._active_mode == "bwrap" and os.geteuid() == 0
+                and hasattr(os, "pidfd_open") and len(kernel_cmd) > 3
+                and kernel_cmd[1:3] == ["-m", "ipykernel_launcher"]
+                and os.path.realpath(kernel_cmd[0]) == os.path.realpath(sys.executable)):
+            return None
+        spec, scratch = self._child_spec, self._scratch
+        base = scratch_base()
+        # bubblewrap's binds for this kernel (_bwrap_args), and what it makes the
+        # kernel's user own (sandbox_child.py's chown)
+        paths = python_paths(self._forbidden(cwd))
+        binds = [(str(scratch / "etc" / name), f"/etc/{name}", True)
+                 for name in ("passwd", "group")]
+        # Python folders below /tmp lie in the kernel's home, which each kernel
+        # gets fresh: bind them again there, as bubblewrap does.
+        binds += [(str(path), str(path), True) for path in paths if not _outside_tmp(path)]
+        binds += [(str(scratch / "w" / name), f"{HOME}/{name}", True) for name in self._data]
+        if self._fonts is not None:
+            binds.append((str(self._fonts), f"{MPL_DIR}/{self._fonts.name}", True))
+        binds += [(str(scratch / "s"), str(scratch / "s"), False),
+                  (str(scratch / "c"), str(scratch / "c"), True)]
+        return {
+            "server": json.dumps([[str(p) for p in paths],
+                                  self._environment(HOME, "/tmp"), self.preload_modules,
+                                  self.mpl_font_list, str(base), sys.executable],
+                                 sort_keys=True),
+            "cwd": cwd,
+            "binds": binds,
+            "kernel": {
+                "arguments": kernel_cmd[3:], "limits": spec["limits"], "uid": spec["uid"],
+                "gid": spec["gid"], "owned": spec["chown"],
+                "base_mount": str(base) if _outside_tmp(base) else None,
+                "scratch_size": parse_size(self.scratch_size), "shm_size": 64 * 1024 ** 2,
+            },
+        }
+
+    def _fork_kernel(self) -> Any:
+        """Fork this kernel from the fork server; None (and a warning) if that cannot be."""
+        from autograder.forkserver import ForkServerError
+
+        plan, self._fork_plan = self._fork_plan, None
+        try:
+            server = _fork_server_for(plan["server"], lambda folder: (
+                self._bwrap_args(plan["cwd"], server=folder), list(self.preload_modules)))
+            if server is None:
+                return None
+            return server.spawn(plan["kernel"], plan["binds"])
+        except ForkServerError as error:
+            _forget_fork_server(plan["server"], str(error))
+            _warn_once(self.log, f"sandbox: kernels start without the fork server: {error}")
+            return None
 
     def restart_clock(self) -> None:
         """A spare kernel, started ahead, is handed its notebook: its time starts now."""
@@ -724,7 +853,7 @@ class SandboxKernelManager(AsyncKernelManager):
             return f"the kernel crashed ({signal.Signals(signum).name})"
         tail = bytes(self._stderr_tail).decode(errors="replace") if hasattr(
             self, "_stderr_tail") else ""
-        if "bwrap:" in tail:
+        if "bwrap:" in tail or "sandbox: could not" in tail:
             return "the sandbox could not start the kernel: " + tail.strip().splitlines()[-1]
         return (f"the kernel exited with status {code} (does the notebook call exit(), "
                 "sys.exit() or os._exit()?)")
@@ -746,7 +875,7 @@ class SandboxKernelManager(AsyncKernelManager):
             return None
         if getattr(self, "_active_mode", "none") == "none":
             return process.pid
-        parents = _parent_map()
+        parents = parent_map()
         inits = {pid for pid, parent in parents.items() if parent == process.pid}
         kernels = [pid for pid, parent in parents.items() if parent in inits]
         return min(kernels, key=_start_time) if kernels else None
@@ -791,6 +920,88 @@ class SandboxKernelManager(AsyncKernelManager):
 
 
 _warned: set[str] = set()
+
+# This process's fork servers (autograder/forkserver.py), by what they were
+# started for: the newest serves, older ones stop once their kernels are gone.
+# And the servers that could not be had, with why.
+_servers: dict[str, Any] = {}
+_no_server: dict[str, str] = {}
+
+
+def _outside_tmp(base: Path) -> bool:
+    """Is ``base`` outside /tmp (which, in a kernel's sandbox, lies in its home)?"""
+    return not (base == Path("/tmp") or Path("/tmp") in base.parents)
+
+
+def _fork_server_for(key: str, build: Any) -> Any:
+    """The fork server for ``key``, started now if need be (``build(folder)`` says how).
+
+    A server started for other settings serves no new kernel; it stops as soon
+    as its last kernel has ended (stopping it would stop them). None if a
+    server for ``key`` already failed to start in this process.
+    """
+    from autograder.forkserver import ForkServer
+
+    for other in [k for k, server in _servers.items()
+                  if k != key and not server.busy() or not server.alive()]:
+        _stop(_servers.pop(other))
+    if key in _no_server:
+        return None
+    if key in _servers:
+        return _servers[key]
+    folder = Path(tempfile.mkdtemp(prefix="z", dir=scratch_base()))
+    try:
+        for part in ("etc", "f"):
+            (folder / part).mkdir()
+        (folder / "etc" / "passwd").write_text("root:x:0:0:root:/root:/usr/sbin/nologin\n")
+        (folder / "etc" / "group").write_text("root:x:0:\n")
+        fonts = font_list() if json.loads(key)[3] else None
+        if fonts is not None:
+            (folder / "f" / fonts[0]).write_bytes(fonts[1])
+        args, preload = build(folder)
+        server = ForkServer([*args, "--"], {"PATH": os.environ.get("PATH", "")}, str(folder),
+                            preload)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    server.folder = folder
+    _servers[key] = server
+    return server
+
+
+def _stop(server: Any) -> None:
+    server.stop()
+    shutil.rmtree(server.folder, ignore_errors=True)
+
+
+def _forget_fork_server(key: str, reason: str) -> None:
+    _no_server[key] = reason
+    if key in _servers and not _servers[key].busy():
+        _stop(_servers.pop(key))
+
+
+def stop_fork_server() -> None:
+    """Stop this process's fork servers, and with them their kernels; remove their folders."""
+    while _servers:
+        _stop(_servers.popitem()[1])
+
+
+def fork_server_pids() -> set[int]:
+    """The processes of this process's fork servers themselves (not their kernels)."""
+    pids: set[int] = set()
+    parents = parent_map()
+    for server in _servers.values():
+        if not server.alive():
+            continue
+        pid = server.pid
+        pids.add(pid)
+        while pid in parents and pid != server.process.pid:  # up to its bubblewrap
+            pid = parents[pid]
+            pids.add(pid)
+    return pids
+
+
+atexit.register(stop_fork_server)
 
 
 def _warn_once(log: Any, message: str) -> None:

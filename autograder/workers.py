@@ -58,9 +58,9 @@ def _prctl(option: int, value: int) -> int:
 
 
 def children_of(pid: int) -> list[int]:
-    from autograder.sandbox import _parent_map
+    from autograder.sandbox import parent_map
 
-    return [child for child, parent in _parent_map().items() if parent == pid]
+    return [child for child, parent in parent_map().items() if parent == pid]
 
 
 def _temp_root() -> Path:
@@ -332,12 +332,25 @@ def _kill_leftovers(keep: int | None = None) -> None:
     """Kill every process still below this worker (kernels' leftovers) and reap them.
 
     ``keep`` is the spare kernel, started by this worker for the next
-    submission: it and its processes stay.
+    submission: it and its processes stay. So do the fork servers' own
+    processes (autograder/forkserver.py), but not what they forked for
+    kernels that are done.
     """
+    from autograder.sandbox import fork_server_pids, parent_map
+
     kept = {keep, *descendants(keep)} if keep is not None else set()
-    for child in children_of(os.getpid()):
-        if child not in kept:
-            kill_tree(child)
+    servers = fork_server_pids() - kept
+    children: dict[int, list[int]] = {}
+    for child, parent in parent_map().items():
+        children.setdefault(parent, []).append(child)
+    below = [os.getpid()]
+    while below:
+        for child in children.get(below.pop(), []):
+            if child in servers:
+                below.append(child)  # look at what it forked
+            elif child not in kept:
+                kill_tree(child)
+    kept |= servers
     give_up = time.monotonic() + 10
     while time.monotonic() < give_up:
         try:

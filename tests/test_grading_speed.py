@@ -7,7 +7,8 @@ kernel imports the course's usual modules as it starts (``preload``); a
 grading worker starts the next notebook's kernel while the current one runs
 (``spare_kernel``); grading kernels build figures but never draw them
 (``mpl_backend``), are given the font list, and skip matplotlib's property
-tables; the guard is asked in each cell's own request (``guard_in_request``).
+tables; the guard is asked in each cell's own request (``guard_in_request``);
+kernels are forked from a fork server (``fork_server``, tests/test_forkserver.py).
 Each notebook still gets a fresh kernel of its own. Here: the same class (the
 solution, the blank release, every known mistake, a notebook whose kernel dies
 half way) graded with the kernel-side ones turned off and on gets the same
@@ -45,7 +46,8 @@ SLOW_OFF = ("\nc.SandboxedExecute.spare_kernel = False\n"
             "c.SandboxedExecute.preload = []\n"
             "c.SandboxKernelManager.mpl_backend = ''\n"
             "c.SandboxKernelManager.mpl_font_list = False\n"
-            "c.SandboxedExecute.guard_in_request = False\n")
+            "c.SandboxedExecute.guard_in_request = False\n"
+            "c.SandboxKernelManager.fork_server = False\n")
 
 # A cell a student might add: what is in the namespace and in sys.modules
 # before the notebook imports anything.
@@ -195,9 +197,12 @@ def test_the_next_notebook_runs_on_the_spare_kernel_started_ahead(tmp_path, monk
     started: list = []
     start = nbgrader_plugins.SandboxedExecute._start_spare
 
+    forked: list[str] = []
+
     async def noting(self, key, cwd):
         await start(self, key, cwd)
         started.append(nbgrader_plugins._spare[0] if nbgrader_plugins._spare else None)
+        forked.append(type(started[-1].provisioner.process).__name__)
 
     monkeypatch.setattr(nbgrader_plugins.SandboxedExecute, "_start_spare", noting)
     notebook = ROOT / "source" / FIRST.name / FIRST.notebook_file
@@ -217,6 +222,8 @@ def test_the_next_notebook_runs_on_the_spare_kernel_started_ahead(tmp_path, monk
     assert claimed[1] is started[0] and claimed[2] is started[1]
     assert len({id(m) for m in started}) == 3 and all(m is not None for m in started)
     assert all(not m.has_kernel for m in started)  # used once, then shut down
+    # As root, a grading worker forks its kernels (tests/test_forkserver.py).
+    assert forked == ["ForkedProcess" if os.geteuid() == 0 else "Popen"] * 3
     assert not descendants(os.getpid())
     assert not any(kernels.iterdir())  # their scratch folders are gone
     kernels.rmdir()

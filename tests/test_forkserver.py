@@ -1,0 +1,326 @@
+"""Kernels forked from a fork server get the sandbox a bubblewrap kernel gets.
+
+autograder/forkserver.py forks each grading kernel from a server that has
+already imported ipykernel and the preload, instead of starting Python in a
+new bubblewrap each time. Here, really started (bubblewrap, as root): a
+forked kernel sees the same world as a bubblewrap kernel (files, user,
+processes, network, limits, privileges, environment); two forked kernels
+cannot see or reach each other; a forked kernel draws its own random numbers;
+its death is told like any other's; a server that cannot be had leaves
+kernels to start as usual; and a worker keeps its server between notebooks
+but not the kernels that are done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from conftest import require_bwrap
+from traitlets.config import Config
+
+from autograder import sandbox
+from autograder.sandbox import SandboxKernelManager, descendants
+
+ROOT = Path(__file__).resolve().parents[1]
+PRELOAD = ["numpy", "autograder.checks"]
+
+# What a student could learn about the kernel's world, as JSON.
+LOOK = r'''
+import json, os, resource, socket, sys, random
+import numpy as np
+def status(field):
+    return [l.split()[1] for l in open("/proc/self/status") if l.startswith(field + ":")][0]
+def listing(folder):
+    try:
+        return sorted(os.listdir(folder))
+    except OSError as error:
+        return str(error)
+def writable(path):
+    try:
+        with open(path, "a"):
+            return True
+    except OSError:
+        return False
+def reach(address):
+    try:
+        socket.create_connection(address, timeout=1).close()
+        return "connected"
+    except OSError as error:
+        return type(error).__name__
+with socket.socket() as server:
+    server.bind(("127.0.0.1", 0))
+    loopback = server.getsockname()[0]
+mounts = sorted({line.split()[4] for line in open("/proc/self/mountinfo")})
+print("LOOK " + json.dumps({
+    "uid": os.getuid(), "root": os.getuid() == 0, "pid": os.getpid(), "ppid": os.getppid(),
+    "processes": sorted(p for p in os.listdir("/proc") if p.isdigit()),
+    "hostname": socket.gethostname(), "cwd": os.getcwd(), "home": listing(os.path.expanduser("~")),
+    "tmp": listing("/tmp"), "shm": listing("/dev/shm"),
+    "user": open("/etc/passwd").read().split(":")[0],
+    "course": listing(COURSE), "source": listing(COURSE + "/source"),
+    "writable_python": writable(np.__file__), "writable_data": writable("points.csv"),
+    "env": sorted(os.environ), "path": sys.path, "flags": str(sys.flags),
+    "limits": [resource.getrlimit(getattr(resource, "RLIMIT_" + n))
+               for n in ("AS", "CPU", "NPROC", "FSIZE", "NOFILE")],
+    "no_new_privs": status("NoNewPrivs"), "capabilities": status("CapEff"),
+    "descriptors": len(os.listdir("/proc/self/fd")), "loopback": loopback,
+    "outside": reach(("10.255.255.1", 80)), "mounts": mounts,
+    "random": [random.random(), float(np.random.rand())],
+}))
+'''
+
+
+def _manager(fork: bool) -> SandboxKernelManager:
+    config = Config()
+    config.SandboxKernelManager.mode = "bwrap"
+    config.SandboxKernelManager.fork_server = fork
+    config.SandboxKernelManager.mpl_font_list = False
+    config.CourseDirectory.root = str(ROOT)  # as in grading: never shown to a kernel
+    manager = SandboxKernelManager(config=config)
+    manager.preload_modules = list(PRELOAD)
+    return manager
+
+
+async def _start(fork: bool, cwd: Path,
+                 preload: list[str] = PRELOAD) -> tuple[SandboxKernelManager, object]:
+    manager = _manager(fork)
+    manager.preload_modules = list(preload)
+    await manager.start_kernel(cwd=str(cwd), extra_arguments=[
+        "--HistoryManager.hist_file=:memory:"])
+    client = manager.client()
+    client.start_channels()
+    await client.wait_for_ready(timeout=60)
+    return manager, client
+
+
+async def _run(client, code: str) -> str:
+    said: list[str] = []
+
+    def hook(message: dict) -> None:
+        if message["msg_type"] == "stream":
+            said.append(message["content"]["text"])
+        elif message["msg_type"] == "error":
+            said.append("ERROR " + message["content"]["ename"] + ": "
+                        + message["content"]["evalue"])
+
+    await client.execute_interactive(code, timeout=60, output_hook=hook)
+    return "".join(said)
+
+
+async def _stop(manager, client) -> None:
+    client.stop_channels()
+    await manager.shutdown_kernel(now=True)
+
+
+async def _look(client) -> dict:
+    said = await _run(client, f"COURSE = {str(ROOT)!r}\n" + LOOK)
+    assert "LOOK " in said, said
+    return json.loads(said.split("LOOK ", 1)[1])
+
+
+def _forked(manager) -> bool:
+    from autograder.forkserver import ForkedProcess
+
+    return isinstance(manager.provisioner.process, ForkedProcess)
+
+
+@pytest.fixture
+def data(tmp_path):
+    """An assignment's folder: its notebook's kernel gets the data file beside it."""
+    folder = tmp_path / "assignment"
+    folder.mkdir()
+    (folder / "points.csv").write_text("x,y\n1,2\n")
+    (folder / "notebook.ipynb").write_text("{}")
+    return folder
+
+
+@pytest.fixture
+def as_root():
+    require_bwrap()
+    if os.geteuid() != 0:
+        pytest.skip("the fork server is used only where the grader is root")
+    yield
+    sandbox.stop_fork_server()
+    sandbox._no_server.clear()
+
+
+def test_a_forked_kernel_sees_the_world_a_bubblewrap_kernel_sees(as_root, data):
+    async def main() -> tuple[dict, dict, bool]:
+        manager, client = await _start(fork=False, cwd=data)
+        plain = await _look(client)
+        await _stop(manager, client)
+        manager, client = await _start(fork=True, cwd=data)
+        forked, was_forked = await _look(client), _forked(manager)
+        await _stop(manager, client)
+        return plain, forked, was_forked
+
+    plain, forked, was_forked = asyncio.run(main())
+    assert was_forked
+    # Each kernel has a user of its own, and its own random numbers.
+    for key in ("uid", "random"):
+        assert plain.pop(key) != forked.pop(key)
+    # /tmp holds the kernel's own socket folder (a random name), and only that
+    for look in (plain, forked):
+        (name,) = look.pop("tmp")
+        look["mounts"] = [mount.replace(name, "K") for mount in look["mounts"]]
+    assert forked == plain
+    assert forked["root"] is False and forked["processes"] == ["1", "2"]
+    assert (forked["pid"], forked["ppid"]) == (2, 1)
+    assert forked["no_new_privs"] == "1" and int(forked["capabilities"], 16) == 0
+    assert "source" not in forked["course"] and forked["source"].startswith("[Errno 2]")
+    assert "points.csv" in forked["home"]
+    assert not forked["writable_python"] and not forked["writable_data"]
+    assert forked["loopback"] == "127.0.0.1" and forked["outside"] != "connected"
+    assert forked["descriptors"] == plain["descriptors"]
+
+
+def test_two_forked_kernels_cannot_see_or_reach_each_other(as_root, data):
+    plant = r'''
+import os, socket
+open("/tmp/mine", "w").write("a"); open(os.path.expanduser("~/mine"), "w").write("a")
+open("/dev/shm/mine", "w").write("a")
+listener = socket.socket(socket.AF_UNIX); listener.bind("\0miniflow-neighbour"); listener.listen()
+print("PID", os.getpid())
+'''
+    probe = r'''
+import os, socket
+places = ("/tmp/mine", os.path.expanduser("~/mine"), "/dev/shm/mine")
+seen = [p for p in places if os.path.exists(p)]
+try:
+    socket.socket(socket.AF_UNIX).connect("\0miniflow-neighbour"); reached = True
+except OSError:
+    reached = False
+others = [p for p in os.listdir("/proc") if p.isdigit() and p not in ("1", "2")]
+print("SEEN", seen, reached, others)
+'''
+
+    async def main() -> tuple[str, str, list[int], list[int]]:
+        first, first_client = await _start(fork=True, cwd=data)
+        second, second_client = await _start(fork=True, cwd=data)
+        planted = await _run(first_client, plant)
+        seen = await _run(second_client, probe)
+        trees = [[first.provisioner.process.pid, *descendants(first.provisioner.process.pid)],
+                 [second.provisioner.process.pid,
+                  *descendants(second.provisioner.process.pid)]]
+        for manager, client in ((first, first_client), (second, second_client)):
+            await _stop(manager, client)
+        return planted, seen, trees[0], trees[1]
+
+    planted, seen, first_tree, second_tree = asyncio.run(main())
+    assert "PID 2" in planted
+    assert "SEEN [] False []" in seen
+    assert not set(first_tree) & set(second_tree)
+
+
+def test_a_forked_kernel_s_death_is_told_like_any_other(as_root, data):
+    async def main() -> list[str]:
+        reasons = []
+        for code in ("import os; os._exit(3)", "import os, signal; os.kill(os.getpid(), 9)"):
+            manager, client = await _start(fork=True, cwd=data)
+            assert _forked(manager)
+            client.execute(code)
+            give_up = time.monotonic() + 20
+            while await manager.is_alive() and time.monotonic() < give_up:
+                await asyncio.sleep(0.05)
+            reasons.append(manager.death_reason())
+            await _stop(manager, client)
+        return reasons
+
+    exited, killed = asyncio.run(main())
+    assert "exited with status 3" in exited
+    assert "SIGKILL" in killed
+
+
+def test_the_server_cannot_be_had_so_kernels_start_as_usual(as_root, data, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        from autograder.forkserver import ForkServerError
+
+        raise ForkServerError("the fork server did not start (a test broke it)")
+
+    monkeypatch.setattr("autograder.forkserver.ForkServer.__init__", broken)
+
+    async def main() -> tuple[bool, str, bool]:
+        manager, client = await _start(fork=True, cwd=data)
+        said = await _run(client, "print(6 * 7)")
+        forked = _forked(manager)
+        await _stop(manager, client)
+        manager, client = await _start(fork=True, cwd=data)  # the failure is remembered: no retry
+        await _stop(manager, client)
+        return forked, said, bool(sandbox._servers)
+
+    forked, said, servers = asyncio.run(main())
+    assert not forked and said.strip() == "42" and not servers
+    warnings = [r.getMessage() for r in caplog.records if "fork server" in r.getMessage()]
+    assert len(warnings) == 1 and "a test broke it" in warnings[0]
+
+
+def test_a_server_with_other_settings_waits_for_its_kernels_before_it_stops(as_root, data):
+    async def main() -> tuple[str, bool, bool, int]:
+        old, old_client = await _start(fork=True, cwd=data)
+        first_server = next(iter(sandbox._servers.values()))
+        other, other_client = await _start(fork=True, cwd=data, preload=["numpy"])
+        both = first_server.alive() and len(sandbox._servers) == 2
+        said = await _run(old_client, "print(open('points.csv').read().split()[1])")
+        await _stop(old, old_client)
+        await _stop(other, other_client)
+        third, third_client = await _start(fork=True, cwd=data, preload=["numpy"])
+        alive = first_server.alive()  # idle, and not what kernels are started with now
+        await _stop(third, third_client)
+        return said, both, alive, len(sandbox._servers)
+
+    said, both, alive, servers = asyncio.run(main())
+    assert both and said.strip() == "1,2"
+    assert not alive and servers == 1
+
+
+def test_a_worker_keeps_its_server_and_its_spare_but_not_finished_kernels(as_root, data):
+    from autograder.workers import _kill_leftovers
+
+    async def main() -> tuple[set[int], int, int]:
+        done, done_client = await _start(fork=True, cwd=data)
+        spare, spare_client = await _start(fork=True, cwd=data)
+        done_client.stop_channels()
+        done_pid = done.provisioner.process.pid
+        servers = sandbox.fork_server_pids()
+        _kill_leftovers(keep=spare.provisioner.process.pid)
+        alive_after = sandbox.fork_server_pids()
+        assert await spare.is_alive()
+        said = await _run(spare_client, "print('still here')")
+        assert "still here" in said
+        await _stop(spare, spare_client)
+        await done.shutdown_kernel(now=True)
+        return servers - alive_after, done_pid, len(servers)
+
+    lost, done_pid, count = asyncio.run(main())
+    assert not lost and count == 3  # its bubblewrap, bubblewrap's init, the server
+    with pytest.raises(ProcessLookupError):
+        os.kill(done_pid, 0)
+
+
+def test_stopping_the_server_stops_its_kernels_and_removes_its_folder(as_root, data):
+    async def main() -> tuple[int, Path]:
+        manager, client = await _start(fork=True, cwd=data)
+        pid = manager.provisioner.process.pid
+        server = next(iter(sandbox._servers.values()))
+        client.stop_channels()
+        sandbox.stop_fork_server()
+        return pid, server.folder
+
+    pid, folder = asyncio.run(main())
+    give_up = time.monotonic() + 5
+    while time.monotonic() < give_up:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        pytest.fail("a forked kernel outlived its server")
+    assert not folder.exists()
