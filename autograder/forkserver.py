@@ -26,7 +26,9 @@ kernel:
   descriptor but its standard streams closed, and fresh seeds for Python's
   and numpy's random generators (a copy would otherwise share its parent's).
   Only then does it become the kernel (``ipykernel``'s own start, with the
-  arguments the kernel's command line would have had).
+  arguments the kernel's command line would have had, in ``sys.argv``).
+  ``/proc/self/cmdline`` still shows the fork server's command line: setting
+  it needs CAP_SYS_RESOURCE, which containers often withhold.
 
 Process layout, as the grader sees it: the fork server's bubblewrap, its
 init, the fork server (Python), then for each kernel a *monitor* (the
@@ -265,9 +267,14 @@ def _send(control: socket.socket, message: dict, fds: list[int] | None = None) -
     socket.send_fds(control, [json.dumps(message).encode()], fds or [])
 
 
-def serve(control: socket.socket, preload: list[str]) -> None:
-    """Import ``preload`` (as a kernel's exec_lines would), then fork a kernel per request."""
-    for name in preload:
+def serve(control: socket.socket) -> None:
+    """Import the preload (as a kernel's exec_lines would), then fork a kernel per request.
+
+    The preload comes as the first message, not on the command line, which
+    every forked kernel shows as its own.
+    """
+    message, _, _, _ = socket.recv_fds(control, 1 << 16, 0)
+    for name in json.loads(message or b"[]"):
         try:
             __import__(name)
         except Exception:
@@ -364,13 +371,14 @@ class ForkServer:
         try:
             self.process = subprocess.Popen(
                 [*command, sys.executable, "-m", "autograder.forkserver",
-                 str(theirs.fileno()), json.dumps(preload)],
+                 str(theirs.fileno())],
                 pass_fds=[theirs.fileno()], env=env, cwd=cwd, stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         finally:
             theirs.close()
         threading.Thread(target=self._drain, daemon=True).start()
         try:
+            ours.sendall(json.dumps(preload).encode())
             ready, fds = self._receive(timeout)
             if not ready.get("ready") or len(fds) != 1:
                 raise ForkServerError(f"it answered {ready!r}")
@@ -555,8 +563,7 @@ class ForkedProcess:
 
 
 def main(argv: list[str]) -> None:
-    control = socket.socket(fileno=int(argv[0]))
-    serve(control, json.loads(argv[1]))
+    serve(socket.socket(fileno=int(argv[0])))
 
 
 if __name__ == "__main__":
