@@ -180,6 +180,8 @@ def _become_kernel(spec: dict, stderr: int) -> None:
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         numpy.random.seed()
+    if spec.get("trial"):  # everything a kernel gets, then no kernel
+        os._exit(0)
     import ipykernel_launcher
     from ipykernel import kernelapp
 
@@ -368,6 +370,7 @@ class ForkServer:
         self._lock = threading.Lock()
         self._exits: dict[int, int] = {}
         self._running: set[int] = set()  # kernels forked and not known to have ended
+        self.tried = False  # a trial fork succeeded (try_out)
         self._next = 0
         self.stderr_tail = bytearray()
         try:
@@ -486,6 +489,31 @@ class ForkServer:
 
         stderr = os.fdopen(read_end, "rb")
         return ForkedProcess(self, number, fds[0], stderr)
+
+    def try_out(self, spec: dict, binds: list[tuple[str, str, bool]],
+                timeout: float = 30.0) -> None:
+        """Fork a kernel's whole sandbox once, without the kernel; raise if it fails.
+
+        The first fork of a server: a machine that refuses a step (a mount, a
+        namespace) fails here, before any notebook, and kernels then start in
+        bubblewrap instead of each dying as it starts.
+        """
+        import time
+
+        if self.tried:
+            return
+        trial = self.spawn({**spec, "trial": True}, binds, timeout)
+        give_up = time.monotonic() + timeout
+        while trial.poll() is None and time.monotonic() < give_up:
+            time.sleep(0.01)
+        code = trial.poll()
+        said = trial.stderr.read1(4096).decode(errors="replace").strip() \
+            if code is not None else ""  # type: ignore[attr-defined]
+        trial.kill()
+        trial.stderr.close()  # type: ignore[attr-defined]
+        if code != 0:
+            raise ForkServerError(f"a trial fork failed ({said or f'status {code}'})")
+        self.tried = True
 
     def exit_status(self, number: int, wait: float) -> int | None:
         """The exit status the server reported for kernel ``number``, waiting up to ``wait``."""

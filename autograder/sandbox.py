@@ -784,6 +784,7 @@ class SandboxKernelManager(AsyncKernelManager):
                 self._bwrap_args(plan["cwd"], server=folder), list(self.preload_modules)))
             if server is None:
                 return None
+            server.try_out(plan["kernel"], plan["binds"])
             return server.spawn(plan["kernel"], plan["binds"])
         except ForkServerError as error:
             _forget_fork_server(plan["server"], str(error))

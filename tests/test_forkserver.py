@@ -174,10 +174,14 @@ def test_a_forked_kernel_sees_the_world_a_bubblewrap_kernel_sees(as_root, data):
     # Each kernel has a user of its own, and its own random numbers.
     for key in ("uid", "random"):
         assert plain.pop(key) != forked.pop(key)
-    # /tmp holds the kernel's own socket folder (a random name), and only that
-    for look in (plain, forked):
-        (name,) = look.pop("tmp")
+    # /tmp holds the kernel's own socket folder (a random name), and whatever
+    # the Python environment binds there (a checkout below /tmp): the same.
+    plain_tmp, forked_tmp = set(plain.pop("tmp")), set(forked.pop("tmp"))
+    for look, own in ((plain, plain_tmp - forked_tmp), (forked, forked_tmp - plain_tmp)):
+        (name,) = own
         look["mounts"] = [mount.replace(name, "K") for mount in look["mounts"]]
+    assert plain_tmp & forked_tmp == {p.parts[2] for p in sandbox.python_paths([ROOT])
+                                      if p.parts[1] == "tmp"}
     assert forked == plain
     assert forked["root"] is False and forked["processes"] == ["1", "2"]
     assert (forked["pid"], forked["ppid"]) == (2, 1)
@@ -333,3 +337,31 @@ def test_stopping_the_server_stops_its_kernels_and_removes_its_folder(as_root, d
         os.kill(pid, signal.SIGKILL)
         pytest.fail("a forked kernel outlived its server")
     assert not folder.exists()
+
+
+def test_a_machine_that_refuses_a_step_is_found_before_any_notebook(as_root, data, monkeypatch,
+                                                                   caplog):
+    # A bind the kernel's sandbox cannot make (its target is in a read-only
+    # system folder), as a hardened machine might refuse a mount.
+    plan = SandboxKernelManager._plan_fork
+
+    def refused(self, kernel_cmd, cwd):
+        found = plan(self, kernel_cmd, cwd)
+        if found is not None:
+            found["binds"].append((str(data / "points.csv"), "/usr/miniflow-refused/x", True))
+        return found
+
+    monkeypatch.setattr(SandboxKernelManager, "_plan_fork", refused)
+
+    async def main() -> tuple[bool, str]:
+        manager, client = await _start(fork=True, cwd=data)
+        said = await _run(client, "print(6 * 7)")
+        forked = _forked(manager)
+        await _stop(manager, client)
+        return forked, said
+
+    forked, said = asyncio.run(main())
+    assert not forked and said.strip() == "42"  # started in bubblewrap instead
+    warnings = [r.getMessage() for r in caplog.records if "fork server" in r.getMessage()]
+    assert len(warnings) == 1 and "a trial fork failed" in warnings[0]
+    assert "/usr/miniflow-refused" in warnings[0] and not sandbox._servers
