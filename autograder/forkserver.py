@@ -54,6 +54,8 @@ import signal
 import socket
 import sys
 
+from autograder.sandbox_child import PR_SET_PDEATHSIG, _prctl, confine
+
 HOME = "/home/student"
 MPL_DIR = f"{HOME}/.config/matplotlib"
 
@@ -71,8 +73,6 @@ MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 SYS_OPEN_TREE, SYS_MOVE_MOUNT = 428, 429
 OPEN_TREE_CLONE, MOVE_MOUNT_F_EMPTY_PATH, AT_FDCWD = 1, 4, -100
 MAX_BINDS = 200  # descriptors in one message (the kernel allows 253)
-PR_SET_PDEATHSIG = 1
-PR_SET_NO_NEW_PRIVS = 38
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -84,10 +84,6 @@ def _check(result: int, what: str) -> None:
     if result != 0:
         error = ctypes.get_errno()
         raise OSError(error, f"{what}: {os.strerror(error)}")
-
-
-def _prctl(option: int, value: int) -> None:
-    _check(_libc.prctl(option, value, 0, 0, 0), f"prctl({option})")
 
 
 def _mount(source: str | None, target: str, kind: str | None, flags: int,
@@ -149,8 +145,6 @@ def _make_folders(spec: dict, trees: list[int]) -> None:
 
 def _become_kernel(spec: dict, stderr: int) -> None:
     """The kernel's process: limits, the sandbox's user, then ipykernel. Never returns."""
-    import resource
-
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
@@ -161,20 +155,10 @@ def _become_kernel(spec: dict, stderr: int) -> None:
                 os.close(fd)
             except OSError:
                 pass  # the listing's own descriptor, already closed
-    limits = {"AS": resource.RLIMIT_AS, "CPU": resource.RLIMIT_CPU,
-              "NPROC": resource.RLIMIT_NPROC, "FSIZE": resource.RLIMIT_FSIZE,
-              "NOFILE": resource.RLIMIT_NOFILE}
-    for name, value in spec["limits"].items():
-        hard = value + 5 if name == "CPU" else value  # SIGXCPU first, SIGKILL soon after
-        resource.setrlimit(limits[name], (value, hard))
-    os.setgroups([])
-    os.setresgid(spec["gid"], spec["gid"], spec["gid"])
-    os.setresuid(spec["uid"], spec["uid"], spec["uid"])
-    if os.getuid() != spec["uid"] or os.geteuid() != spec["uid"]:
-        raise OSError("could not drop privileges")
-    _prctl(PR_SET_NO_NEW_PRIVS, 1)
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the uid change, which clears it
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a file too large is an OSError
+    try:
+        confine(spec["limits"], spec["uid"], spec["gid"], nproc_relative=False)
+    except SystemExit as refused:  # sandbox_child's way of saying so, before its exec
+        raise OSError(str(refused)) from None
     signal.signal(signal.SIGINT, signal.default_int_handler)
     os.chdir(HOME)
     # A fork shares its parent's random state: every kernel would draw the same

@@ -698,24 +698,35 @@ class SandboxKernelManager(AsyncKernelManager):
         for name in ETC:
             if os.path.exists(f"/etc/{name}"):
                 args += bind("--ro-bind", f"/etc/{name}", f"/etc/{name}")
-        for name in ("passwd", "group"):
-            args += bind("--ro-bind", scratch / "etc" / name, f"/etc/{name}")
         for path in python_paths(self._forbidden(cwd)):
             args += bind("--ro-bind", path, path)
-        fonts = self._fonts if server is None else next((server / "f").glob("*"), None)
-        for name in self._data if server is None else []:
-            args += bind("--ro-bind", scratch / "w" / name, f"{HOME}/{name}")
-        if fonts is not None:
-            args += bind("--ro-bind", fonts, f"{MPL_DIR}/{fonts.name}")
-        if server is None:
-            args += bind("--bind", scratch / "s", scratch / "s")
-            args += bind("--ro-bind", scratch / "c", scratch / "c")
-        elif _outside_tmp(scratch_base()):  # where each kernel mounts its socket folder
+        for source, target, read_only in self._own_binds(scratch, kernel=server is None):
+            args += bind("--ro-bind" if read_only else "--bind", source, target)
+        if server is not None and _outside_tmp(scratch_base()):
+            # where each kernel it forks mounts its socket folder
             args += [*parents(scratch_base()), "--dir", str(scratch_base())]
         args += ["--chdir", HOME, "--hostname", "sandbox"]
         for key, value in self._environment(HOME, "/tmp").items():
             args += ["--setenv", key, value]
         return args
+
+    def _own_binds(self, scratch: Path, *, kernel: bool) -> list[tuple[str, str, bool]]:
+        """This kernel's binds (what, where, read-only), from ``scratch``.
+
+        A fork server's folder holds its own ``/etc/passwd`` and font list,
+        and no data, sockets or connection file (``kernel`` False).
+        """
+        binds = [(str(scratch / "etc" / name), f"/etc/{name}", True)
+                 for name in ("passwd", "group")]
+        if kernel:
+            binds += [(str(scratch / "w" / name), f"{HOME}/{name}", True) for name in self._data]
+        if self._fonts is not None:
+            binds.append((str(scratch / "f" / self._fonts.name),
+                          f"{MPL_DIR}/{self._fonts.name}", True))
+        if kernel:
+            binds += [(str(scratch / "s"), str(scratch / "s"), False),
+                      (str(scratch / "c"), str(scratch / "c"), True)]
+        return binds
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         self._started = time.monotonic()
@@ -744,25 +755,19 @@ class SandboxKernelManager(AsyncKernelManager):
                 and kernel_cmd[1:3] == ["-m", "ipykernel_launcher"]
                 and os.path.realpath(kernel_cmd[0]) == os.path.realpath(sys.executable)):
             return None
-        spec, scratch = self._child_spec, self._scratch
+        spec = self._child_spec
         base = scratch_base()
-        # bubblewrap's binds for this kernel (_bwrap_args), and what it makes the
-        # kernel's user own (sandbox_child.py's chown)
         paths = python_paths(self._forbidden(cwd))
-        binds = [(str(scratch / "etc" / name), f"/etc/{name}", True)
-                 for name in ("passwd", "group")]
         # Python folders below /tmp lie in the kernel's home, which each kernel
-        # gets fresh: bind them again there, as bubblewrap does.
-        binds += [(str(path), str(path), True) for path in paths if not _outside_tmp(path)]
-        binds += [(str(scratch / "w" / name), f"{HOME}/{name}", True) for name in self._data]
-        if self._fonts is not None:
-            binds.append((str(self._fonts), f"{MPL_DIR}/{self._fonts.name}", True))
-        binds += [(str(scratch / "s"), str(scratch / "s"), False),
-                  (str(scratch / "c"), str(scratch / "c"), True)]
+        # gets fresh: bind them again there, as bubblewrap does; then the
+        # kernel's own binds, as bubblewrap makes them (_bwrap_args).
+        binds = [(str(path), str(path), True) for path in paths if not _outside_tmp(path)]
+        binds += self._own_binds(self._scratch, kernel=True)
         return {
             "server": json.dumps([[str(p) for p in paths],
                                   self._environment(HOME, "/tmp"), self.preload_modules,
-                                  self.mpl_font_list, str(base), sys.executable],
+                                  self._fonts and self._fonts.name, str(base),
+                                  sys.executable],
                                  sort_keys=True),
             "cwd": cwd,
             "binds": binds,
@@ -780,8 +785,8 @@ class SandboxKernelManager(AsyncKernelManager):
 
         plan, self._fork_plan = self._fork_plan, None
         try:
-            server = _fork_server_for(plan["server"], lambda folder: (
-                self._bwrap_args(plan["cwd"], server=folder), list(self.preload_modules)))
+            server = _fork_server_for(
+                plan["server"], lambda folder: self._start_fork_server(folder, plan["cwd"]))
             if server is None:
                 return None
             server.try_out(plan["kernel"], plan["binds"])
@@ -790,6 +795,20 @@ class SandboxKernelManager(AsyncKernelManager):
             _forget_fork_server(plan["server"], str(error))
             _warn_once(self.log, f"sandbox: kernels start without the fork server: {error}")
             return None
+
+    def _start_fork_server(self, folder: Path, cwd: Path | None) -> Any:
+        """Start a fork server for kernels like this one, its files in ``folder``."""
+        from autograder.forkserver import ForkServer
+
+        (folder / "etc").mkdir()
+        (folder / "etc" / "passwd").write_text("root:x:0:0:root:/root:/usr/sbin/nologin\n")
+        (folder / "etc" / "group").write_text("root:x:0:\n")
+        if self._fonts is not None:
+            (folder / "f").mkdir()
+            shutil.copy(self._fonts, folder / "f" / self._fonts.name)
+        return ForkServer([*self._bwrap_args(cwd, server=folder), "--"],
+                          {"PATH": os.environ.get("PATH", "")}, str(folder),
+                          list(self.preload_modules))
 
     def restart_clock(self) -> None:
         """A spare kernel, started ahead, is handed its notebook: its time starts now."""
@@ -934,15 +953,13 @@ def _outside_tmp(base: Path) -> bool:
     return not (base == Path("/tmp") or Path("/tmp") in base.parents)
 
 
-def _fork_server_for(key: str, build: Any) -> Any:
-    """The fork server for ``key``, started now if need be (``build(folder)`` says how).
+def _fork_server_for(key: str, start: Any) -> Any:
+    """The fork server for ``key``, started now if need be (by ``start(folder)``).
 
     A server started for other settings serves no new kernel; it stops as soon
     as its last kernel has ended (stopping it would stop them). None if a
     server for ``key`` already failed to start in this process.
     """
-    from autograder.forkserver import ForkServer
-
     for other in [k for k, server in _servers.items()
                   if k != key and not server.busy() or not server.alive()]:
         _stop(_servers.pop(other))
@@ -952,16 +969,7 @@ def _fork_server_for(key: str, build: Any) -> Any:
         return _servers[key]
     folder = Path(tempfile.mkdtemp(prefix="z", dir=scratch_base()))
     try:
-        for part in ("etc", "f"):
-            (folder / part).mkdir()
-        (folder / "etc" / "passwd").write_text("root:x:0:0:root:/root:/usr/sbin/nologin\n")
-        (folder / "etc" / "group").write_text("root:x:0:\n")
-        fonts = font_list() if json.loads(key)[3] else None
-        if fonts is not None:
-            (folder / "f" / fonts[0]).write_bytes(fonts[1])
-        args, preload = build(folder)
-        server = ForkServer([*args, "--"], {"PATH": os.environ.get("PATH", "")}, str(folder),
-                            preload)
+        server = start(folder)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

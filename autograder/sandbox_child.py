@@ -81,7 +81,16 @@ def main(argv: list[str]) -> None:
     if uid is not None:
         for path in spec.get("chown", []):
             os.chown(path, uid, gid)
-    _set_limits(spec.get("limits", {}), bool(spec.get("nproc_relative")))
+    confine(spec.get("limits", {}), uid, gid, bool(spec.get("nproc_relative")))
+    os.execvp(command[0], command)
+
+
+def confine(limits: dict, uid: int | None, gid: int | None, nproc_relative: bool) -> None:
+    """Steps 2 to 4: limits, the sandbox's user, no new privileges, death with the parent.
+
+    Also what autograder/forkserver.py does to each kernel it forks.
+    """
+    _set_limits(limits, nproc_relative)
     if uid is not None:
         os.setgroups([])
         os.setresgid(gid, gid, gid)
@@ -93,7 +102,6 @@ def main(argv: list[str]) -> None:
     # Python ignores SIGXFSZ, so a file over the size limit is an OSError
     # ("File too large") in the kernel, not a dead kernel. Say so for the exec.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    os.execvp(command[0], command)
 
 
 if __name__ == "__main__":

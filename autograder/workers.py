@@ -340,16 +340,10 @@ def _kill_leftovers(keep: int | None = None) -> None:
 
     kept = {keep, *descendants(keep)} if keep is not None else set()
     servers = fork_server_pids() - kept
-    children: dict[int, list[int]] = {}
+    # this worker's children and what its fork servers forked, but the keepers
     for child, parent in parent_map().items():
-        children.setdefault(parent, []).append(child)
-    below = [os.getpid()]
-    while below:
-        for child in children.get(below.pop(), []):
-            if child in servers:
-                below.append(child)  # look at what it forked
-            elif child not in kept:
-                kill_tree(child)
+        if parent in {os.getpid(), *servers} and child not in kept | servers:
+            kill_tree(child)
     kept |= servers
     give_up = time.monotonic() + 10
     while time.monotonic() < give_up:
