@@ -34,7 +34,7 @@ from nbclient.util import ensure_async, run_sync
 from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Integer, List, Unicode
+from traitlets import Bool, CaselessStrEnum, Integer, List, Unicode
 
 from autograder.sandbox import (
     PASS_THROUGH,
@@ -99,6 +99,13 @@ class SandboxedExecute(Execute):
                              "its start-up is not waited for (sandboxed kernels only; each "
                              "kernel still runs one notebook). The grading workers turn it on")
 
+    traceback_mode = CaselessStrEnum(
+        ("", "Plain", "Context", "Verbose", "Minimal"), default_value="Plain", config=True,
+        help="how a grading kernel lays out an error's traceback (IPython's %xmode). Plain: "
+             "Python's own layout, a line per frame; IPython's default, Context, reads and "
+             "colours the source around every frame and costs about three times as much per "
+             "error, mostly for test cells whose tracebacks feedback never shows. "
+             "'': the kernel's own default")
     guard_in_request = Bool(True, config=True,
                             help="ask the guard in each cell's own execute request (a user "
                                  "expression the kernel evaluates after the cell) rather "
@@ -133,9 +140,13 @@ class SandboxedExecute(Execute):
     # -- starting kernels: the same arguments for every kernel, spare or not -----------
 
     def _launch_arguments(self, manager: Any) -> list[str]:
-        """The kernel's arguments: nbclient's (history in memory) and the preload."""
+        """The kernel's arguments: nbclient's (history in memory), the traceback layout
+        and the preload."""
         arguments = list(self.extra_arguments)
         ipykernel = getattr(manager, "ipykernel", False)
+        if ipykernel and self.traceback_mode and not any(
+                a.startswith("--InteractiveShell.xmode") for a in arguments):
+            arguments.append(f"--InteractiveShell.xmode={self.traceback_mode}")
         if ipykernel and self.ipython_hist_file and not any(
                 a.startswith("--HistoryManager.hist_file") for a in arguments):
             arguments.append(f"--HistoryManager.hist_file={self.ipython_hist_file}")
@@ -171,8 +182,8 @@ class SandboxedExecute(Execute):
             return None
         inherited = {key: os.environ.get(key) for key in PASS_THROUGH}  # the kernel's too
         return json.dumps([self.kernel_name, self.extra_arguments, self.ipython_hist_file,
-                           self.preload, section, dict(self.config.get("KernelManager", {})),
-                           inherited,
+                           self.preload, self.traceback_mode, section,
+                           dict(self.config.get("KernelManager", {})), inherited,
                            data_signature(Path(cwd) if cwd else None), cwd is None],
                           sort_keys=True, default=repr)
 

@@ -21,6 +21,7 @@ as it was; the schema version equals nbgrader's own answer.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -47,7 +48,8 @@ SLOW_OFF = ("\nc.SandboxedExecute.spare_kernel = False\n"
             "c.SandboxKernelManager.mpl_backend = ''\n"
             "c.SandboxKernelManager.mpl_font_list = False\n"
             "c.SandboxedExecute.guard_in_request = False\n"
-            "c.SandboxKernelManager.fork_server = False\n")
+            "c.SandboxKernelManager.fork_server = False\n"
+            "c.SandboxedExecute.traceback_mode = ''\n")
 
 # A cell a student might add: what is in the namespace and in sys.modules
 # before the notebook imports anything.
@@ -172,6 +174,27 @@ def test_grading_kernels_build_figures_but_never_draw_them(both):
     # matplotlib's property tables: skipped where nobody reads them (autograder.mpl_docs).
     assert "DOCS True" in _outputs(both["with"][0], "draws", 2)
     assert "DOCS False" in _outputs(both["without"][0], "draws", 2)
+
+
+def _tracebacks(root: Path, student: str) -> list[str]:
+    ansi = re.compile(r"\x1b\[[0-9;]*m")
+    return [ansi.sub("", "\n".join(o.traceback)) for c in _executed(root, student).cells
+            if c.cell_type == "code" for o in c.outputs
+            if o.output_type == "error" and len(o.traceback) > 1]
+
+
+def test_grading_kernels_lay_out_tracebacks_as_python_does(both):
+    # The blank notebook's errors, as the kernel formatted them.
+    plain = _tracebacks(both["with"][0], "blank")
+    context = _tracebacks(both["without"][0], "blank")
+    assert plain and len(plain) == len(context)
+    for short, long in zip(plain, context):
+        # Plain: Python's layout, the failing line of each frame and the error.
+        assert short.lstrip().startswith("Traceback (most recent call last)"), short
+        assert "---->" not in short and "Cell In[" in short
+        # Context (IPython's default): the lines around each frame, the failing one marked.
+        assert "---->" in long
+        assert short.splitlines()[-1].rstrip(": ") == long.splitlines()[-1].rstrip(": ")
 
 
 @pytest.fixture
