@@ -32,6 +32,7 @@ sys.path[:] = [p for p in sys.path if p not in ("", ".", _here)]
 os.environ["PYTHONSAFEPATH"] = "1"
 
 import argparse  # noqa: E402
+import gc  # noqa: E402
 import signal  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -445,5 +446,19 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def run(argv: list[str] | None = None) -> int:
+    """The command line: ``main``, then an exit that skips Python's last collection.
+
+    As it exits, Python collects every object the command ever made in one
+    full garbage collection: 0.6-0.7 s after a grading run (nbgrader,
+    SQLAlchemy, the class's notebooks), waited for by whoever typed the
+    command. By then every file is closed and the gradebook committed, so
+    the objects are frozen (``gc.freeze``), which that collection skips.
+    """
+    code = main(argv)
+    gc.freeze()
+    return code
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run())

@@ -475,3 +475,23 @@ def test_the_guard_s_answer_is_read_from_the_reply_and_nothing_else_passes_for_i
                    said("'" + "x" * 200_000 + "'"), {"status": "ok"}):
         assert read(reply(answer=forged)) == "", forged  # "the guard no longer answers"
     assert read(reply()) == ""  # no answer at all
+
+
+def test_the_command_line_skips_python_s_last_collection(monkeypatch):
+    import gc
+    import tomllib
+
+    from autograder import __main__ as cli
+
+    frozen = []
+    monkeypatch.setattr(cli, "main", lambda argv=None: frozen.append(gc.get_freeze_count()) or 3)
+    gc.unfreeze()
+    try:
+        assert cli.run([]) == 3  # the command's own exit status
+        # Frozen once the command is done, not before: the exit's collection skips them.
+        assert frozen == [0] and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+    # `autograder` installed as a command runs the same way as `python -m autograder`.
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert project["project"]["scripts"]["autograder"] == "autograder.__main__:run"
