@@ -35,8 +35,6 @@ from typing import Any
 
 import nbformat
 
-import miniflow
-
 __all__ = ["Flag", "Review", "review_submission"]
 
 ALLOWED_IMPORTS = {"numpy", "math", "miniflow", "matplotlib", "collections", "itertools",
@@ -107,6 +105,11 @@ def _python(source: str) -> str:
 
 def _reference(name: str) -> Any:
     """miniflow's own object called ``name`` (in the package or a submodule), or None."""
+    # Imported here, not with this module: miniflow imports numpy, whose maths
+    # library starts threads, and the grader forks its workers before any review
+    # (autograder.workers).
+    import miniflow
+
     for module in (miniflow, miniflow.nodes, miniflow.graph, miniflow.training):
         if hasattr(module, name):
             return getattr(module, name)

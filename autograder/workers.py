@@ -1,8 +1,12 @@
 """Grading processes, supervised one submission at a time.
 
-The parent starts ``--workers`` processes (``python -P -m autograder.workers``,
-each in a session of its own) and hands each one submission at a time as a
-JSON line on its stdin. A worker grades it with nbgrader's API in a fresh
+The parent starts ``--workers`` processes, each in a session of its own, and
+hands each one submission at a time as a JSON line on its stdin. A worker
+is forked from the parent once the parent has imported nbgrader (about a
+second of CPU a worker then does not spend again), when the parent runs no
+other thread; otherwise (a Dask worker, a test runner's threads) it is a
+new ``python -P -m autograder.workers``. Either way it runs the same code
+from ``main`` on. A worker grades it with nbgrader's API in a fresh
 temporary course folder and answers with one JSON line on a pipe of its own
 (never stdout, which nbgrader and anything it starts may write to): the
 executed notebook, nbgrader's verdict and its log. Nothing else crosses.
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import json
 import os
 import selectors
@@ -42,6 +47,7 @@ __all__ = ["RUN_PREFIX", "WorkerPool", "run_directory"]
 
 RUN_PREFIX = "miniflow-grade-"
 PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
 
@@ -96,13 +102,95 @@ def run_directory() -> Iterator[Path]:
 @dataclass
 class _Worker:
     number: int
-    process: subprocess.Popen
+    process: subprocess.Popen | _Forked
     results: int  # read end of the answer pipe
     log: Path
     buffer: bytes = b""
     task: dict | None = None
     started: float = 0.0
     answers: deque = field(default_factory=deque)
+
+
+class _Forked:
+    """A worker forked from this process: what the pool uses of ``subprocess.Popen``."""
+
+    def __init__(self, pid: int, stdin: IO[bytes]) -> None:
+        self.pid = pid
+        self.stdin = stdin
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped already: its status is lost
+                self.returncode = -signal.SIGKILL
+            else:
+                if pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        give_up = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if give_up is not None and time.monotonic() > give_up:
+                raise subprocess.TimeoutExpired("autograder worker", timeout or 0)
+            time.sleep(0.005)
+        return self.returncode  # type: ignore[return-value]
+
+
+def _single_threaded() -> bool:
+    """True when this process runs one thread only (so that forking it is safe)."""
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
+
+
+def _import_for_workers() -> None:
+    """What every worker imports before its first task: once, here, before forking."""
+    import nbclient  # noqa: F401
+    import nbgrader.apps  # noqa: F401
+
+    import autograder.grading  # noqa: F401
+    import autograder.nbgrader_plugins  # noqa: F401
+
+
+def _become_worker(tasks: int, answers: int, log: int, folder: Path, warm: dict | None,
+                   environment: dict[str, str]) -> None:
+    """The forked child: from here on a worker like any other; never returns."""
+    code = 1
+    try:
+        # The grader's objects are never collected here: one of them may hold a
+        # descriptor number closed below and reused, and collecting it would
+        # close what now has that number (and touch, so copy, every page).
+        gc.freeze()
+        os.setsid()
+        os.dup2(tasks, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        for name in os.listdir("/proc/self/fd"):
+            if int(name) not in (0, 1, 2, answers):
+                with contextlib.suppress(OSError):
+                    os.close(int(name))
+        sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
+        sys.stdout = open(1, "w", encoding="utf-8", buffering=1, closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", encoding="utf-8", buffering=1, closefd=False)  # noqa: SIM115
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.environ.clear()
+        os.environ.update(environment)
+        _prctl(PR_SET_NAME, ctypes.c_char_p(b"miniflow-worker"))  # type: ignore[arg-type]
+        main([str(answers), str(folder), json.dumps(warm)])
+        code = 0
+    except BaseException:  # noqa: BLE001 - a forked child must never return to the grader
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
 
 
 class _Pending:
@@ -128,8 +216,11 @@ class WorkerPool:
     """Run ``tasks`` (JSON-able dicts with an ``id``) on ``size`` supervised workers."""
 
     def __init__(self, size: int, run_dir: Path, *, deadline: float,
-                 environment: dict[str, str] | None = None, warm: dict | None = None) -> None:
+                 environment: dict[str, str] | None = None, warm: dict | None = None,
+                 fork: bool = True) -> None:
         self.size = max(1, size)
+        # Fork workers from this process when it runs no other thread (``_start``).
+        self.fork = fork
         self.run_dir = run_dir
         self.deadline = deadline
         # What each worker readies before its first task (``grading.warm_up``).
@@ -179,15 +270,36 @@ class WorkerPool:
         log = folder.with_suffix(".log")
         environment = dict(self.environment, MINIFLOW_SANDBOX_TMPDIR=str(folder),
                            MINIFLOW_GRADER_PID=str(os.getpid()))
-        with open(log, "wb") as handle:
-            process = subprocess.Popen(
-                [sys.executable, "-P", "-m", "autograder.workers", str(write), str(folder),
-                 json.dumps(self.warm)],
-                stdin=subprocess.PIPE, stdout=handle, stderr=subprocess.STDOUT,
-                pass_fds=(write,), env=environment, start_new_session=True)
+        process: subprocess.Popen | _Forked | None = None
+        if self.fork:
+            _import_for_workers()  # before the check: an import may start a thread
+            if _single_threaded():
+                process = self._fork(write, folder, log, environment)
+        if process is None:
+            with open(log, "wb") as handle:
+                process = subprocess.Popen(
+                    [sys.executable, "-P", "-m", "autograder.workers", str(write), str(folder),
+                     json.dumps(self.warm)],
+                    stdin=subprocess.PIPE, stdout=handle, stderr=subprocess.STDOUT,
+                    pass_fds=(write,), env=environment, start_new_session=True)
         os.close(write)
         os.set_blocking(read, False)
         return _Worker(number, process, read, log)
+
+    def _fork(self, answers: int, folder: Path, log: Path,
+              environment: dict[str, str]) -> _Forked:
+        """A worker forked from this process, which has imported what workers import."""
+        tasks, feed = os.pipe()
+        output = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        sys.stdout.flush()  # or the child would write what is buffered here again
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            _become_worker(tasks, answers, output, folder, self.warm, environment)
+        os.close(tasks)
+        os.close(output)
+        os.set_inheritable(feed, False)
+        return _Forked(pid, os.fdopen(feed, "wb"))
 
     def run(self, tasks: Iterable[dict], on_answer: Callable[[dict, dict], None],
             prepare: Callable[[], None] | None = None) -> None:

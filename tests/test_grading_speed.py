@@ -20,6 +20,7 @@ as it was; the schema version equals nbgrader's own answer.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -495,3 +496,57 @@ def test_the_command_line_skips_python_s_last_collection(monkeypatch):
     # `autograder` installed as a command runs the same way as `python -m autograder`.
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert project["project"]["scripts"]["autograder"] == "autograder.__main__:run"
+
+
+FORKED_POOL = '''
+import json, os, signal, sys, threading
+import autograder.__main__, autograder.grading  # what `python -m autograder grade` has loaded
+from autograder.sandbox import descendants
+from autograder.workers import (WorkerPool, _import_for_workers, _single_threaded,
+                                run_directory)
+
+_import_for_workers()
+out = {"alone": _single_threaded()}
+if sys.argv[1] == "thread":  # a thread of its own: forking would not be safe
+    threading.Thread(target=threading.Event().wait, daemon=True).start()
+answers, kinds, names = {}, [], []
+with run_directory() as run_dir:
+    pool = WorkerPool(2, run_dir, deadline=120)
+
+    def answered(task, answer):
+        answers[task["id"]] = answer.get("failure", "")
+        for worker in pool._workers:  # the one that answered, as it runs
+            if worker.task is None and worker.process.poll() is None:
+                with open(f"/proc/{worker.process.pid}/comm") as comm:
+                    names.append(comm.read().strip())
+        if len(answers) == 1:  # the worker that answered first dies with its next task
+            worker = next(w for w in pool._workers if w.task is None)
+            os.kill(worker.process.pid, signal.SIGKILL)
+
+    pool.start(2)
+    kinds = [type(worker.process).__name__ for worker in pool._workers]
+    pool.run(iter([{"id": n} for n in range(5)]), answered)
+    out.update(answers=answers, kinds=kinds, names=names, started=pool._started,
+               left=descendants(os.getpid()))
+print(json.dumps(out))
+'''
+
+
+@pytest.mark.parametrize("threads", ["none", "thread"])
+def test_workers_are_forked_from_a_grader_that_runs_no_other_thread(threads):
+    run = subprocess.run([sys.executable, "-c", FORKED_POOL, threads], capture_output=True,
+                         text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    seen = json.loads(run.stdout.splitlines()[-1])
+    # What the grader imports before its workers start leaves it one thread (no numpy
+    # maths threads): a module that imports numpy too early turns forking off.
+    assert seen["alone"] is True
+    forked = threads == "none"
+    assert seen["kinds"] == (["_Forked"] * 2 if forked else ["Popen"] * 2)
+    assert seen["names"] and all(name == "miniflow-worker" for name in seen["names"]) == forked
+    # Every task answered once (these are not submissions: each one fails in the
+    # worker), the one whose worker was killed with its death, by a new worker.
+    assert sorted(seen["answers"]) == [str(n) for n in range(5)]
+    died = [a for a in seen["answers"].values() if "killed by SIGKILL" in a]
+    assert len(died) == 1 and "died while grading" in died[0]
+    assert seen["started"] == 3 and seen["left"] == []
