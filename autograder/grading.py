@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import json
 import os
 import shutil
@@ -189,8 +190,12 @@ def _grading_config(folder: Path, sandbox: str | None = None, *, spare: bool = F
     return config
 
 
-def _nbgrader_api(workdir: Path, sandbox: str | None = None, *, spare: bool = False):
-    """nbgrader's Python API on ``workdir`` (``_grading_config`` applies)."""
+def _nbgrader_api(workdir: Path, sandbox: str | None = None, *, spare: bool = False,
+                  gradebook: Path | None = None):
+    """nbgrader's Python API on ``workdir`` (``_grading_config`` applies).
+
+    Its gradebook is ``workdir/gradebook.db`` unless ``gradebook`` is given.
+    """
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
@@ -199,7 +204,7 @@ def _nbgrader_api(workdir: Path, sandbox: str | None = None, *, spare: bool = Fa
     nbgrader_in_process()  # a new gradebook per template: alembic, PATH
     config = _grading_config(workdir, sandbox, spare=spare)
     config.CourseDirectory.root = str(workdir)
-    config.CourseDirectory.db_url = f"sqlite:///{workdir / 'gradebook.db'}"
+    config.CourseDirectory.db_url = f"sqlite:///{gradebook or workdir / 'gradebook.db'}"
     coursedir = CourseDirectory(config=config)
     return NbGraderAPI(coursedir=coursedir, config=config)
 
@@ -267,8 +272,44 @@ def start_first_kernel(root: Path, name: str, notebook: str, sandbox: str) -> No
             nbformat.read(folder / notebook, as_version=4), str(folder))
 
 
+_ENGINES: dict[str, Any] = {}  # a grading worker's gradebook URL -> its engine
+
+
+@contextlib.contextmanager
+def _shared_engines() -> Iterator[None]:
+    """Meanwhile every nbgrader Gradebook on one file shares one SQLAlchemy engine.
+
+    nbgrader opens a ``Gradebook``, so a new engine, about ten times per
+    submission it autogrades, and an engine starts with no compiled SQL:
+    each query was compiled again every time. An engine is meant to be
+    shared; ``Gradebook.close`` still closes its connections (``dispose``).
+    Only a grading worker's ``autograde`` runs this way.
+    """
+    import nbgrader.api
+    from sqlalchemy import create_engine
+
+    def shared(url: Any, **options: Any) -> Any:
+        key = json.dumps([str(url), options], sort_keys=True, default=repr)
+        if key not in _ENGINES:
+            _ENGINES[key] = create_engine(url, **options)
+        return _ENGINES[key]
+
+    nbgrader.api.create_engine = shared
+    try:
+        yield
+    finally:
+        nbgrader.api.create_engine = create_engine
+
+
 def grade_in_worker(task: dict, base: Path, templates: dict[str, Path]) -> dict:
-    """Worker side: autograde one submission in a fresh course folder; return the notebook."""
+    """Worker side: autograde one submission in a fresh course folder; return the notebook.
+
+    The folder is a fresh copy of the assignment's template but for its
+    gradebook: a worker's submissions of one assignment share one, copied
+    from the template's (nbgrader keeps a row per student; nothing of it
+    leaves the worker, whose answer is the executed notebook), so that the
+    worker's engine for it (``_shared_engines``) keeps its compiled SQL.
+    """
     fields = {k: v for k, v in task["assignment"].items() if k != "notebook_file"}
     assignment = Assignment(**{**fields, "objectives": tuple(fields["objectives"])})
     with warnings.catch_warnings():
@@ -284,8 +325,11 @@ def grade_in_worker(task: dict, base: Path, templates: dict[str, Path]) -> dict:
             templates[key] = _template(
                 Path(task["root"]), assignment, base / f"template-{assignment.name}{suffix}",
                 task["sandbox"])
+        gradebook = base / f"gradebook-{hashlib.sha256(key.encode()).hexdigest()[:16]}.db"
+        if not gradebook.is_file():
+            shutil.copyfile(templates[key] / "gradebook.db", gradebook)
         work = base / f"s{task['id']}"
-        shutil.copytree(templates[key], work)
+        shutil.copytree(templates[key], work, ignore=shutil.ignore_patterns("gradebook.db"))
         try:
             student = task["student"]
             target = work / "submitted" / student / assignment.name
@@ -293,8 +337,9 @@ def grade_in_worker(task: dict, base: Path, templates: dict[str, Path]) -> dict:
             shutil.copyfile(task["notebook"], target / assignment.notebook_file)
             if task.get("timestamp"):
                 shutil.copyfile(task["timestamp"], target / "timestamp.txt")
-            api = _nbgrader_api(work, task["sandbox"], spare=True)
-            outcome = api.autograde(assignment.name, student, force=True, create=True)
+            api = _nbgrader_api(work, task["sandbox"], spare=True, gradebook=gradebook)
+            with _shared_engines():
+                outcome = api.autograde(assignment.name, student, force=True, create=True)
             executed = work / "autograded" / student / assignment.name / assignment.notebook_file
             return {"success": bool(outcome["success"]),
                     "log": (outcome.get("log", "") + outcome.get("error", ""))[-20000:],

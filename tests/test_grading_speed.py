@@ -550,3 +550,45 @@ def test_workers_are_forked_from_a_grader_that_runs_no_other_thread(threads):
     died = [a for a in seen["answers"].values() if "killed by SIGKILL" in a]
     assert len(died) == 1 and "died while grading" in died[0]
     assert seen["started"] == 3 and seen["left"] == []
+
+
+def test_a_worker_s_submissions_share_one_gradebook_and_its_engine(tmp_path):
+    require_bwrap()
+    import nbgrader.api
+    import sqlalchemy
+
+    from autograder import grading
+
+    root = tmp_path / "course"
+    copy_course_skeleton(ROOT, root, [FIRST])
+    run_nbgrader(["generate_assignment", FIRST.name, "--force"], root)
+    notebooks = {"solution": root / "source" / FIRST.name / FIRST.notebook_file,
+                 "blank": root / "release" / FIRST.name / FIRST.notebook_file}
+    task = {"root": str(root), "notes": [], "timestamp": None, "sandbox": "bwrap",
+            "assignment": {**asdict(FIRST), "notebook_file": FIRST.notebook_file}}
+    errors = []
+    templates: dict = {}
+    try:
+        for number, (student, kind) in enumerate([("ann", "solution"), ("bo", "blank"),
+                                                  ("ann", "solution")]):
+            answer = grade_in_worker({**task, "id": number, "student": student,
+                                      "notebook": str(notebooks[kind])},
+                                     tmp_path / "work", templates)
+            assert answer["success"], answer["log"][-2000:]
+            executed = nbformat.reads(answer["executed"], as_version=4)
+            errors.append([any(o.output_type == "error" for o in c.get("outputs", []))
+                           for c in executed.cells])
+    finally:
+        nbgrader_plugins.discard_spare()
+    # The same student graded again in the same gradebook: the same notebook back.
+    assert errors[0] == errors[2] and not any(errors[0]) and any(errors[1])
+    # One gradebook for the worker's submissions of the assignment, and one engine
+    # on it; nbgrader's own create_engine is back once each autograde is done.
+    gradebooks = list((tmp_path / "work").glob("gradebook-*.db"))
+    assert len(gradebooks) == 1
+    assert len([key for key in grading._ENGINES if str(gradebooks[0]) in key]) == 1
+    assert nbgrader.api.create_engine is sqlalchemy.create_engine
+    with nbgrader.api.Gradebook(f"sqlite:///{gradebooks[0]}") as gradebook:
+        assert sorted(s.id for s in gradebook.students) == ["ann", "bo"]
+    assert not list((tmp_path / "work").glob("s*"))  # each submission's folder is gone
+    assert not descendants(os.getpid())
