@@ -6,7 +6,7 @@ is forked from the parent once the parent has imported nbgrader (about a
 second of CPU a worker then does not spend again), when the parent runs no
 other thread; otherwise (a Dask worker, a test runner's threads) it is a
 new ``python -P -m autograder.workers``. Either way it runs the same code
-from ``main`` on. A worker grades it with nbgrader's API in a fresh
+from ``main`` on. A worker grades each submission with nbgrader's API in a fresh
 temporary course folder and answers with one JSON line on a pipe of its own
 (never stdout, which nbgrader and anything it starts may write to): the
 executed notebook, nbgrader's verdict and its log. Nothing else crosses.
