@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -228,7 +230,8 @@ def warm_up(first: dict | None = None) -> None:
     the first notebook's kernel (``first``: ``{"root", "assignment",
     "notebook", "sandbox"}``, see ``start_first_kernel``) and the gradebook's
     schema version. The grader starts its workers before it checks the gradebook and
-    reviews the submissions, so this overlaps with that work.
+    reviews the submissions, so this overlaps with that work. No font list
+    when ``first["fonts"]`` is false (the course turned ``mpl_font_list`` off).
     """
     import nbclient  # noqa: F401
     import nbgrader.apps  # noqa: F401
@@ -238,7 +241,8 @@ def warm_up(first: dict | None = None) -> None:
     from autograder.sandbox import font_list
 
     nbgrader_in_process()
-    font_list()
+    if first is None or first.get("fonts", True):
+        font_list()
     if first:
         try:
             start_first_kernel(Path(first["root"]), first["assignment"], first["notebook"],
@@ -528,7 +532,12 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
     ``on_start(total)`` is called once the submissions are counted,
     ``on_result(result)`` as each one is graded or rejected (for a progress bar).
     """
-    from autograder.sandbox import SandboxKernelManager, resolve_mode
+    from autograder.sandbox import (
+        FONT_LIST_AHEAD,
+        SandboxKernelManager,
+        resolve_mode,
+        start_font_list,
+    )
     from autograder.workers import WorkerPool, run_directory
 
     if scheduler and sandbox != "none":
@@ -536,22 +545,37 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
     else:
         mode, _ = resolve_mode(sandbox)
     # Per submission: its notebook's time budget, and time for nbgrader's own work.
-    budget = SandboxKernelManager(config=_grading_config(course.root)).notebook_timeout
-    deadline = float(budget) + 120
+    settings = SandboxKernelManager(config=_grading_config(course.root))
+    deadline = float(settings.notebook_timeout) + 120
     folders = _submission_folders(course, assignments, students)
     with run_directory() as run_dir, contextlib.ExitStack() as stack:
         pool: Any = None
         if not scheduler:
             # Started first: the workers import nbgrader while we check and review.
             first = {"root": str(course.root), "assignment": folders[0][0].name,
-                     "notebook": folders[0][0].notebook_file, "sandbox": mode} \
-                if folders else None
-            pool = stack.enter_context(WorkerPool(workers or default_workers(), run_dir,
-                                                  deadline=deadline, warm=first))
+                     "notebook": folders[0][0].notebook_file, "sandbox": mode,
+                     "fonts": settings.mpl_font_list} if folders else None
+            environment, fonts = dict(os.environ), None
+            if folders and settings.mpl_font_list:
+                # Made once, beside our own imports, for every worker (the fork waits for it).
+                fonts = stack.enter_context(start_font_list(run_dir / "fonts"))
+                environment[FONT_LIST_AHEAD] = str(run_dir / "fonts")
+            pool = stack.enter_context(WorkerPool(
+                workers or default_workers(), run_dir, deadline=deadline, warm=first,
+                environment=environment, ready=fonts and functools.partial(_wait, fonts, 30)))
             pool.start(len(folders))
         return _grade(course, assignments, folders, pool=pool, deadline=deadline,
                       run_dir=run_dir, keep_autograded=keep_autograded, on_result=on_result,
                       on_start=on_start, record=record, mode=mode, scheduler=scheduler)
+
+
+def _wait(process: Any, seconds: float) -> None:
+    """Wait for ``process`` at most ``seconds``; stop it if it is still running."""
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _submission_folders(course: Course, assignments: Sequence[Assignment],

@@ -217,10 +217,12 @@ class WorkerPool:
 
     def __init__(self, size: int, run_dir: Path, *, deadline: float,
                  environment: dict[str, str] | None = None, warm: dict | None = None,
-                 fork: bool = True) -> None:
+                 fork: bool = True, ready: Callable[[], None] | None = None) -> None:
         self.size = max(1, size)
-        # Fork workers from this process when it runs no other thread (``_start``).
+        # Fork workers from this process when it runs no other thread (``_start``),
+        # once ``ready()`` has returned (what forked workers will find made).
         self.fork = fork
+        self.ready = ready
         self.run_dir = run_dir
         self.deadline = deadline
         # What each worker readies before its first task (``grading.warm_up``).
@@ -274,6 +276,9 @@ class WorkerPool:
         if self.fork:
             _import_for_workers()  # before the check: an import may start a thread
             if _single_threaded():
+                if self.ready is not None:
+                    self.ready, ready = None, self.ready
+                    ready()
                 process = self._fork(write, folder, log, environment)
         if process is None:
             with open(log, "wb") as handle:

@@ -356,6 +356,47 @@ def test_kernels_are_given_the_font_list_and_do_not_scan_the_fonts(tmp_path, mon
     assert "FOUND True True" in given and "FOUND True True" in scanned
 
 
+def _fonts(listed: bytes) -> dict:
+    """A font list's entries, in no order (matplotlib lists them in the order it met them)."""
+    found = json.loads(listed)
+    for kind in ("ttflist", "afmlist"):
+        found[kind] = sorted(json.dumps(font, sort_keys=True) for font in found[kind])
+    return found
+
+
+def test_the_font_list_is_made_once_for_every_worker(tmp_path, monkeypatch):
+    from autograder import grading, sandbox
+
+    monkeypatch.delenv(sandbox.FONT_LIST_AHEAD, raising=False)
+    font_list = sandbox.font_list
+    font_list.cache_clear()
+    try:
+        built = sandbox.font_list()
+        assert built is not None
+        # Made in a process of its own, into the folder, under matplotlib's own name.
+        making = sandbox.start_font_list(tmp_path / "fonts")
+        assert making.wait(timeout=60) == 0
+        assert [p.name for p in (tmp_path / "fonts").iterdir()] == [built[0]]
+        assert _fonts((tmp_path / "fonts" / built[0]).read_bytes()) == _fonts(built[1])
+        # A worker that is told where takes it from there, scanning nothing.
+        monkeypatch.setenv(sandbox.FONT_LIST_AHEAD, str(tmp_path / "fonts"))
+
+        def no_scan(*args, **kwargs):
+            raise AssertionError("the fonts were scanned again")
+
+        monkeypatch.setattr("matplotlib.font_manager.FontManager", no_scan)
+        sandbox.font_list.cache_clear()
+        name, listed = sandbox.font_list()
+        assert name == built[0] and _fonts(listed) == _fonts(built[1])
+        # A course that turned the font list off: its workers do not build one.
+        sandbox.font_list.cache_clear()
+        monkeypatch.setattr(sandbox, "font_list", no_scan)
+        grading.warm_up({"root": str(tmp_path), "assignment": "none", "notebook": "none.ipynb",
+                         "sandbox": "none", "fonts": False})
+    finally:
+        font_list.cache_clear()
+
+
 def test_reading_notebooks_does_not_build_the_iri_grammars():
     script = ("import sys, autograder, nbformat\n"
               "nbformat.validate(nbformat.v4.new_notebook())\n"
