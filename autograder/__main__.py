@@ -421,19 +421,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _terminate(signum: int, frame: object) -> None:
-    # SIGTERM unwinds like Ctrl-C, so every temporary folder is removed.
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
+    from autograder import workers
     from autograder.cluster import ClusterError
     from autograder.gradebook import GradebookError
     from autograder.sandbox import SandboxError
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
+    # SIGTERM unwinds like Ctrl-C, so every temporary folder is removed.
+    workers._interrupted = False
+    signal.signal(signal.SIGINT, workers.interrupt)
+    signal.signal(signal.SIGTERM, workers.interrupt)
     try:
         return args.handler(args)
     except (ManifestError, NbgraderError, GradebookError, SandboxError, FileNotFoundError,

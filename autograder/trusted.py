@@ -27,6 +27,7 @@ So they import what they need themselves and use only numpy and miniflow's
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import math
@@ -400,8 +401,13 @@ class Probe:
         return RUNNERS[self.kind](_reference(self.name, miniflow), self.spec)
 
 
+@functools.cache
 def _shippable(helper: Any) -> str:
-    """A helper's source without annotations (the kernel has no ``typing`` names)."""
+    """A helper's source without annotations (the kernel has no ``typing`` names).
+
+    Made once per helper and process: every probed test cell of every
+    submission ships the same few helpers.
+    """
     import ast
 
     tree = ast.parse(inspect.getsource(helper))

@@ -63,6 +63,23 @@ def _prctl(option: int, value: int) -> int:
     return libc.prctl(option, value, 0, 0, 0)
 
 
+# Set by ``interrupt``: the grader was told to stop (Ctrl-C, SIGTERM).
+_interrupted = False
+
+
+def interrupt(signum: int, frame: object) -> None:
+    """The grader's SIGINT and SIGTERM handler: stop, unwinding like Ctrl-C.
+
+    A signal's handler runs wherever the grader happens to be, and Python
+    drops (prints and ignores) an exception raised inside a weakref callback
+    or a ``__del__``: so the interrupt is also remembered, and ``WorkerPool.run``
+    raises it again within half a second.
+    """
+    global _interrupted
+    _interrupted = True
+    raise KeyboardInterrupt
+
+
 def children_of(pid: int) -> list[int]:
     from autograder.sandbox import parent_map
 
@@ -176,7 +193,6 @@ def _become_worker(tasks: int, answers: int, log: int, folder: Path, warm: dict 
         sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
         sys.stdout = open(1, "w", encoding="utf-8", buffering=1, closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", encoding="utf-8", buffering=1, closefd=False)  # noqa: SIM115
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.environ.clear()
         os.environ.update(environment)
         _prctl(PR_SET_NAME, ctypes.c_char_p(b"miniflow-worker"))  # type: ignore[arg-type]
@@ -329,6 +345,8 @@ class WorkerPool:
             for worker in workers:
                 self._assign(worker, pending)
             while any(w.task is not None for w in workers):
+                if _interrupted:  # told to stop, and Python dropped the KeyboardInterrupt
+                    raise KeyboardInterrupt
                 for key, _ in selector.select(timeout=0.5):
                     worker = key.data
                     if self._read(worker, on_answer):
@@ -504,6 +522,7 @@ def main(argv: list[str]) -> None:
         return  # the grader died before we could ask
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a forked worker had the grader's
     with os.fdopen(descriptor, "w", encoding="utf-8") as answers:
         _serve(answers, folder, warm)
 

@@ -633,3 +633,23 @@ def test_a_worker_s_submissions_share_one_gradebook_and_its_engine(tmp_path):
         assert sorted(s.id for s in gradebook.students) == ["ann", "bo"]
     assert not list((tmp_path / "work").glob("s*"))  # each submission's folder is gone
     assert not descendants(os.getpid())
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_an_interrupt_python_dropped_still_stops_the_run(monkeypatch):
+    import signal
+
+    from autograder import workers
+
+    monkeypatch.setattr(workers, "_interrupted", False)
+
+    class Collected:
+        def __del__(self):  # Ctrl-C as Python collects something: it prints and drops it
+            workers.interrupt(signal.SIGINT, None)
+
+    Collected()
+    answered: list = []
+    with run_directory() as run_dir, pytest.raises(KeyboardInterrupt):
+        WorkerPool(1, run_dir, deadline=60).run(
+            iter([{"id": n} for n in range(3)]), lambda task, answer: answered.append(task))
+    assert answered == [] and not descendants(os.getpid())
