@@ -551,7 +551,8 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
     with run_directory() as run_dir, contextlib.ExitStack() as stack:
         pool: Any = None
         if not scheduler:
-            # Started first: the workers import nbgrader while we check and review.
+            # Started first: the workers ready their first kernel while we check the
+            # gradebook, generate the assignment and review the first submissions.
             first = {"root": str(course.root), "assignment": folders[0][0].name,
                      "notebook": folders[0][0].notebook_file, "sandbox": mode,
                      "fonts": settings.mpl_font_list} if folders else None
