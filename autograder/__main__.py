@@ -33,7 +33,6 @@ os.environ["PYTHONSAFEPATH"] = "1"
 
 import argparse  # noqa: E402
 import gc  # noqa: E402
-import signal  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from autograder.manifest import ManifestError, load_manifest  # noqa: E402
@@ -429,10 +428,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    # SIGTERM unwinds like Ctrl-C, so every temporary folder is removed.
-    workers._interrupted = False
-    signal.signal(signal.SIGINT, workers.interrupt)
-    signal.signal(signal.SIGTERM, workers.interrupt)
+    workers.stop_on_signals()  # SIGTERM unwinds like Ctrl-C: every temporary folder goes
     try:
         return args.handler(args)
     except (ManifestError, NbgraderError, GradebookError, SandboxError, FileNotFoundError,

@@ -54,7 +54,7 @@ import signal
 import socket
 import sys
 
-from autograder.sandbox_child import PR_SET_PDEATHSIG, _prctl, confine
+from autograder.sandbox_child import PR_SET_PDEATHSIG, _prctl, close_descriptors, confine
 
 HOME = "/home/student"
 MPL_DIR = f"{HOME}/.config/matplotlib"
@@ -149,12 +149,7 @@ def _become_kernel(spec: dict, stderr: int) -> None:
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
     os.dup2(stderr, 2)
-    for fd in [int(name) for name in os.listdir("/proc/self/fd")]:
-        if fd > 2:  # nothing of the server's, nothing of the grader's
-            try:
-                os.close(fd)
-            except OSError:
-                pass  # the listing's own descriptor, already closed
+    close_descriptors({0, 1, 2})  # nothing of the server's, nothing of the grader's
     try:
         confine(spec["limits"], spec["uid"], spec["gid"], nproc_relative=False)
     except SystemExit as refused:  # sandbox_child's way of saying so, before its exec

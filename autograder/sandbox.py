@@ -382,8 +382,8 @@ def font_list() -> tuple[str, bytes] | None:
     When ``$MINIFLOW_FONT_LIST`` names a folder holding the list already
     made (``start_font_list``), that list is used.
     """
-    ahead = Path(os.environ.get(FONT_LIST_AHEAD) or "/nonexistent")
-    made = sorted(ahead.glob("fontlist-v*.json")) if ahead.is_dir() else []
+    ahead = os.environ.get(FONT_LIST_AHEAD)
+    made = sorted(Path(ahead).glob("fontlist-v*.json")) if ahead else []
     if len(made) == 1:
         with contextlib.suppress(OSError):
             return made[0].name, made[0].read_bytes()

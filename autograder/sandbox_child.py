@@ -43,6 +43,20 @@ def _prctl(option: int, value: int) -> None:
         raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
 
 
+def close_descriptors(keep: set[int]) -> None:
+    """Close every descriptor this process holds (as ``/proc/self/fd`` lists them) but ``keep``.
+
+    For a process forked from one whose descriptors it must not inherit
+    (autograder/forkserver.py's kernels, autograder/workers.py's forked workers).
+    """
+    for name in os.listdir("/proc/self/fd"):
+        if int(name) not in keep:
+            try:
+                os.close(int(name))
+            except OSError:
+                pass  # the listing's own descriptor, already closed
+
+
 def _tasks_of(uid: int) -> int:
     """Threads and processes this uid runs now (RLIMIT_NPROC counts both)."""
     count = 0

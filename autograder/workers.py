@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from autograder.sandbox import descendants, kill_tree
+from autograder.sandbox_child import close_descriptors
 
 __all__ = ["RUN_PREFIX", "WorkerPool", "run_directory"]
 
@@ -65,6 +66,14 @@ def _prctl(option: int, value: int) -> int:
 
 # Set by ``interrupt``: the grader was told to stop (Ctrl-C, SIGTERM).
 _interrupted = False
+
+
+def stop_on_signals() -> None:
+    """Make Ctrl-C and SIGTERM stop the grader (``interrupt``), forgetting any earlier one."""
+    global _interrupted
+    _interrupted = False
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def interrupt(signum: int, frame: object) -> None:
@@ -186,10 +195,7 @@ def _become_worker(tasks: int, answers: int, log: int, folder: Path, warm: dict 
         os.dup2(tasks, 0)
         os.dup2(log, 1)
         os.dup2(log, 2)
-        for name in os.listdir("/proc/self/fd"):
-            if int(name) not in (0, 1, 2, answers):
-                with contextlib.suppress(OSError):
-                    os.close(int(name))
+        close_descriptors({0, 1, 2, answers})
         sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
         sys.stdout = open(1, "w", encoding="utf-8", buffering=1, closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", encoding="utf-8", buffering=1, closefd=False)  # noqa: SIM115
@@ -289,8 +295,8 @@ class WorkerPool:
         environment = dict(self.environment, MINIFLOW_SANDBOX_TMPDIR=str(folder),
                            MINIFLOW_GRADER_PID=str(os.getpid()))
         process: subprocess.Popen | _Forked | None = None
-        if self.fork:
-            _import_for_workers()  # before the check: an import may start a thread
+        if self.fork and _single_threaded():  # or the imports would be for nothing
+            _import_for_workers()  # then look again: an import may start a thread
             if _single_threaded():
                 if self.ready is not None:
                     self.ready, ready = None, self.ready
@@ -319,7 +325,6 @@ class WorkerPool:
             _become_worker(tasks, answers, output, folder, self.warm, environment)
         os.close(tasks)
         os.close(output)
-        os.set_inheritable(feed, False)
         return _Forked(pid, os.fdopen(feed, "wb"))
 
     def run(self, tasks: Iterable[dict], on_answer: Callable[[dict, dict], None],
