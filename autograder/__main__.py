@@ -10,6 +10,7 @@
     feedback  [ASSIGNMENT]          HTML feedback without hidden-test source
     export                          grades as CSV, with flags, section and status columns
     roster    import FILE.csv | list  the class roster, in the gradebook and roster.csv
+    gradebook check | copy --to URL   is the gradebook usable; copy it to a new database
     report                          class report (HTML, figures)
     selfcheck [ASSIGNMENT]          solutions full marks, blanks zero, every mutant loses points
     demo                            the whole pipeline on a synthetic class
@@ -286,6 +287,44 @@ def cmd_roster(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gradebook(args: argparse.Namespace) -> int:
+    from autograder.gradebook import copy_gradebook, db_url, describe_gradebook, shown_url
+
+    course = load_manifest()
+    if args.action == "check" and args.to:
+        raise ValueError("gradebook check reads the course gradebook only; to copy it: "
+                         f"python -m autograder gradebook copy --to {args.to}")
+    if args.action == "copy":
+        if not args.to:
+            raise ValueError("gradebook copy needs the database to copy to: python -m "
+                             "autograder gradebook copy --to postgresql+psycopg://USER@HOST/DB")
+        counts = copy_gradebook(course, args.to)
+        shown = shown_url(db_url(course))
+        print(f"copied the gradebook {shown} to {shown_url(args.to)}: "
+              f"{counts['student']} student(s), {counts['assignment']} assignment(s), "
+              f"{counts['submitted_assignment']} submission(s), {counts['grade']} grade(s) and "
+              f"{counts['comment']} comment(s), manual grades and comments included; every "
+              "table was read back and compared before it was committed.")
+        print(f"The course still uses {shown}, which is left as it was. To switch, set\n"
+              f"    export MINIFLOW_DB_URL='{shown_url(args.to)}'\n"
+              "or write that URL as CourseDirectory.db_url in nbgrader_config.py "
+              "(course/GUIDE.md, 'The gradebook on PostgreSQL')"
+              + (", with its password where *** stands (better: in ~/.pgpass)."
+                 if "***" in shown_url(args.to) else "."))
+        return 0
+    found = describe_gradebook(course)
+    if not found["exists"]:
+        print(f"the gradebook {found['url']} does not exist yet (release creates it)")
+        return 0
+    rows = found["rows"]
+    print(f"the gradebook {found['url']}: reachable, schema version {found['version']} "
+          "(this nbgrader's), nothing in it that nbgrader did not create")
+    print(f"  {rows['student']} student(s), {rows['assignment']} assignment(s), "
+          f"{rows['submitted_assignment']} submission(s), {rows['grade']} grade(s), "
+          f"{rows['comment']} comment(s)")
+    return 0
+
+
 def _limits(course) -> str:
     from traitlets.config.loader import PyFileConfigLoader
 
@@ -417,6 +456,19 @@ def build_parser() -> argparse.ArgumentParser:
     roster.add_argument("action", choices=("import", "list"))
     roster.add_argument("file", nargs="?", help="the roster CSV (for import)")
     roster.set_defaults(handler=cmd_roster)
+    gradebook = sub.add_parser(
+        "gradebook", help="check the gradebook, or copy it into a new database (SQLite to "
+        "PostgreSQL)",
+        description="gradebook check: is the gradebook (db_url) usable, and what does it "
+        "hold. gradebook copy --to URL: copy every row of it (grades, manual grades, "
+        "comments, extensions) into a new, empty database, in one transaction, read back "
+        "and compared before it is committed; the course keeps its gradebook until db_url "
+        "names the new one.")
+    gradebook.add_argument("action", choices=("check", "copy"))
+    gradebook.add_argument("--to", metavar="URL",
+                           help="the empty database to copy to, e.g. "
+                                "postgresql+psycopg://grader@db.example.edu/miniflow")
+    gradebook.set_defaults(handler=cmd_gradebook)
     return parser
 
 

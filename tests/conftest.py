@@ -20,3 +20,40 @@ def require_bwrap() -> None:
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the sandbox tests, but {probe.detail}")
         pytest.skip(probe.detail)
+
+
+def hand_graded_gradebook(root, assignment) -> None:
+    """A released course whose gradebook holds what only a person could have put there.
+
+    ``root`` is a course folder (``copy_course_skeleton``) with ``assignment``'s
+    release; after this its gradebook (the ``db_url`` in effect) holds the
+    assignment and its cells, two students with submissions, a manual score,
+    a manual comment, an extension and a late penalty: what ``gradebook copy``
+    must carry over and a regrade could not make again.
+    """
+    import datetime
+    import warnings
+
+    from autograder.gradebook import _gradebook, db_url
+    from autograder.manifest import load_manifest
+    from autograder.release import release
+
+    course = load_manifest(root)
+    release(course, [assignment], selfcheck=False)
+    with _gradebook(db_url(course), course.id) as gradebook, warnings.catch_warnings():
+        # nbgrader builds rows before adding them to the session, which SQLAlchemy
+        # flags (harmlessly) while autoflushing: as in gradebook.record_results.
+        warnings.simplefilter("ignore")
+        gradebook.update_or_create_student("ann", first_name="Ann", last_name="Lee",
+                                           email="ann@example.edu")
+        gradebook.update_or_create_student("bo", first_name="Bo", last_name="Ng")
+        ann = gradebook.add_submission(assignment.name, "ann",
+                                       timestamp=datetime.datetime(2026, 10, 1, 9, 30, 5))
+        bo = gradebook.add_submission(assignment.name, "bo",
+                                      timestamp=datetime.datetime(2026, 10, 3, 23, 59, 59))
+        bo.extension = datetime.timedelta(days=1, hours=2)
+        grade = ann.notebooks[0].grades[0]
+        grade.manual_score, grade.needs_manual_grade = 0.75, False
+        ann.notebooks[0].comments[0].manual_comment = "Good: but name the shapes (ü, ✓)."
+        bo.notebooks[0].late_submission_penalty = 1.5
+        gradebook.db.commit()

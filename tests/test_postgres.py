@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import hand_graded_gradebook
 
 from autograder.collect import collect
 from autograder.demo import build_class
@@ -446,6 +447,97 @@ def test_a_trigger_in_the_postgresql_gradebook_is_refused_and_left_alone(
     _assert_refused(_in_process(autograder_main, capsys), root, ALL,
                     ["trigger 'forge'", "nbgrader did not create"],
                     snapshot=lambda: postgres.snapshot("forged"))
+
+
+# --- a term that started on SQLite moves to PostgreSQL -----------------------------------
+
+@pytest.fixture(scope="module")
+def on_sqlite(tmp_path_factory) -> Path:
+    """A course on SQLite whose gradebook holds manual scores, comments and an extension."""
+    root = tmp_path_factory.mktemp("on_sqlite") / "course"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("MINIFLOW_DB_URL", raising=False)
+        _course(root, None, patch)
+        hand_graded_gradebook(root, FIRST)
+    return root
+
+
+def _sqlite_counts(path: Path) -> dict[str, int]:
+    import sqlite3
+
+    with sqlite3.connect(path) as connection:
+        names = [row[0] for row in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {name: connection.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
+                for name in names}
+
+
+def test_a_sqlite_gradebook_moves_to_postgresql_with_every_row(
+        postgres, on_sqlite, autograder_main, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("MINIFLOW_DB_URL", raising=False)
+    monkeypatch.chdir(on_sqlite)
+    before = hashlib.sha256((on_sqlite / "gradebook.db").read_bytes()).hexdigest()
+    url = postgres.create_database("moved")
+    run = _in_process(autograder_main, capsys)
+    assert run(["gradebook", "copy", "--to", url]) == (0, "")
+    assert hashlib.sha256((on_sqlite / "gradebook.db").read_bytes()).hexdigest() == before
+
+    # Every table holds as many rows, and what only a person made is there as it was.
+    with postgres.connect("moved") as connection:
+        counts = {table: connection.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+                  for table in _sqlite_counts(on_sqlite / "gradebook.db")}
+        manual = connection.execute("SELECT manual_score FROM grade WHERE manual_score "
+                                    "IS NOT NULL").fetchall()
+        comment = connection.execute("SELECT manual_comment FROM comment WHERE "
+                                     "manual_comment IS NOT NULL").fetchall()
+        extension = connection.execute("SELECT student_id, extension FROM "
+                                       "submitted_assignment WHERE extension IS NOT NULL"
+                                       ).fetchall()
+    assert counts == _sqlite_counts(on_sqlite / "gradebook.db")
+    assert manual == [(0.75,)] and comment == [("Good: but name the shapes (ü, ✓).",)]
+    assert [student for student, _ in extension] == ["bo"]
+
+    # nbgrader reads the same grades from either; and every command runs on the copy.
+    run_nbgrader(["export", "--to", str(tmp_path / "sqlite.csv")], on_sqlite)
+    monkeypatch.setenv("MINIFLOW_DB_URL", url)
+    run_nbgrader(["export", "--to", str(tmp_path / "postgres.csv")], on_sqlite)
+    assert _csv(tmp_path / "postgres.csv") == _csv(tmp_path / "sqlite.csv")
+    capsys.readouterr()
+    assert autograder_main(["gradebook", "check"]) == 0
+    said = capsys.readouterr().out
+    assert f"the gradebook {url}: reachable" in said
+    assert "2 student(s), 1 assignment(s), 2 submission(s)" in said
+    assert run(["flags"]) == (0, "")
+
+    # Again into the same database: refused, and the copy made before is untouched.
+    monkeypatch.delenv("MINIFLOW_DB_URL")
+    moved = postgres.snapshot("moved")
+    code, said = run(["gradebook", "copy", "--to", url])
+    assert code == 2 and "already holds a gradebook (2 student(s)" in said
+    assert "dropdb NAME; createdb NAME" in said
+    assert postgres.snapshot("moved") == moved
+
+
+def test_a_copy_to_postgresql_that_fails_part_way_leaves_the_database_empty(
+        postgres, on_sqlite, autograder_main, monkeypatch, capsys):
+    from sqlalchemy.exc import OperationalError
+
+    from autograder import gradebook
+
+    monkeypatch.delenv("MINIFLOW_DB_URL", raising=False)
+    monkeypatch.chdir(on_sqlite)
+    url = postgres.create_database("halfway")
+    real = gradebook._rows
+
+    def failing(connection, table):
+        if table.name == "comment":  # once the tables are made and most rows are in
+            raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+        return real(connection, table)
+
+    monkeypatch.setattr(gradebook, "_rows", failing)
+    code, said = _in_process(autograder_main, capsys)(["gradebook", "copy", "--to", url])
+    assert code == 2 and "nothing was kept there" in said
+    assert postgres.snapshot("halfway") == {"(triggers)": []}  # not even a table
 
 
 # --- release: all or nothing ---------------------------------------------------------------
