@@ -688,7 +688,7 @@ def _grade(course: Course, assignments: Sequence[Assignment],
                 if assignment.name in made:
                     _template(course.root, assignment, made[assignment.name], mode)
 
-        pool.run(templated(), answered, prepare=generate)
+        pool.run(templated(), answered, prepare=generate, at_most=len(folders))
     order = [a.name for a in course.assignments]
     results.sort(key=lambda r: (order.index(r.assignment), r.student))
     if record:

@@ -328,21 +328,28 @@ class WorkerPool:
         return _Forked(pid, os.fdopen(feed, "wb"))
 
     def run(self, tasks: Iterable[dict], on_answer: Callable[[dict, dict], None],
-            prepare: Callable[[], None] | None = None) -> None:
+            prepare: Callable[[], None] | None = None, at_most: int | None = None) -> None:
         """Grade every task; ``on_answer(task, answer)`` for each, in completion order.
 
         A task whose worker died or ran out of time is answered with
         ``{"failure": reason}``. ``tasks`` may be a generator: each task is
         made when a worker is about to need it (one is kept ready ahead), so
         the first ones are graded while later ones are still being made.
+        ``at_most`` bounds a generator's length (the submissions, some of
+        which may be rejected before they become tasks): no more workers
+        start than there can be tasks, so that one submission regraded does
+        not pay for a second worker, fork server and kernel starting beside it.
         ``prepare()``, if given, runs once the workers are starting and before
         any task is handed out (not at all when there is none), so that what
         the tasks need (the generated assignment) is made while they start up.
         """
         pending = _Pending(tasks)
         try:
-            # A generator's length is unknown: as many workers as allowed, if any task.
-            self.start(len(tasks) if isinstance(tasks, Sized) else self.size if pending else 0)
+            if isinstance(tasks, Sized):
+                count = len(tasks)
+            else:  # as many workers as allowed, if any task, and no more than there can be
+                count = (self.size if at_most is None else at_most) if pending else 0
+            self.start(count)
             selector, workers = self._selector, self._workers
             assert selector is not None
             if prepare is not None and pending:

@@ -427,6 +427,38 @@ def test_tasks_are_made_as_the_workers_need_them():
         idle = WorkerPool(2, run_dir, deadline=120)
         idle.run(iter([]), lambda task, answer: events.append(("answered", -1)))
     assert idle._started == 0  # no task, no worker
+    with run_directory() as run_dir:
+        one = WorkerPool(2, run_dir, deadline=120)
+        one.run(iter([{"id": 7}]), lambda task, answer: events.append(("answered", 7)),
+                at_most=1)
+    assert one._started == 1  # one submission at most: a second worker would only cost
+    assert ("answered", 7) in events and not descendants(os.getpid())
+
+
+def test_one_submission_regraded_starts_one_worker(tmp_path, monkeypatch):
+    # The everyday regrade (--student ID) with the default of a worker per core: a
+    # second worker, fork server and kernel would only compete with the first.
+    require_bwrap()
+    monkeypatch.delenv("MINIFLOW_DB_URL", raising=False)
+    root = tmp_path / "course"
+    copy_course_skeleton(ROOT, root, [FIRST])
+    for student in ("ann", "bo"):
+        folder = root / "submitted" / student / FIRST.name
+        folder.mkdir(parents=True)
+        (folder / FIRST.notebook_file).write_bytes(
+            (root / "source" / FIRST.name / FIRST.notebook_file).read_bytes())
+    started: list[int] = []
+    real = WorkerPool._start
+
+    def counted(pool):
+        started.append(pool.size)
+        return real(pool)
+
+    monkeypatch.setattr(WorkerPool, "_start", counted)
+    (result,) = grade(load_manifest(root), [FIRST], students=["bo"], workers=2, record=False)
+    assert (result.student, result.status, result.score) == ("bo", "graded", FIRST.points)
+    assert started == [2]  # a pool of two, of which one was started
+    assert not descendants(os.getpid())
 
 
 def test_workers_started_ahead_are_stopped_when_the_grader_fails_before_running():
