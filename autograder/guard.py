@@ -87,31 +87,40 @@ def _attributes(module: Any) -> dict[str, int]:
     return found
 
 
+def _trace_state() -> tuple[bool, bool, bool, bool]:
+    return (sys.gettrace() is not None, sys.getprofile() is not None,
+            getattr(threading, "_trace_hook", None) is not None,
+            getattr(threading, "_profile_hook", None) is not None)
+
+
+def _shell_state(shell: Any) -> dict[str, Any]:
+    """IPython's hooks a cell could use to change what later cells run (none outside it)."""
+    if shell is None:
+        return {}
+    return {
+        "transformers": [id(t) for t in (*shell.input_transformers_cleanup,
+                                          *shell.input_transformers_post)],
+        "ast": [id(t) for t in shell.ast_transformers],
+        "custom_exc": (tuple(getattr(shell, "custom_exceptions", ())),
+                       "CustomTB" in vars(shell)),
+        "callbacks": {event: [id(f) for f in functions if not getattr(
+            f, "__module__", "").startswith(_TRUSTED_CALLBACKS)]
+            for event, functions in shell.events.callbacks.items()},
+        "methods": sorted(name for name in ("run_cell", "run_cell_async", "showtraceback",
+                                            "_showtraceback", "run_ast_nodes", "run_code",
+                                            "transform_cell", "user_expressions")
+                          if name in vars(shell)),
+    }
+
+
 def _state() -> dict[str, Any]:
-    shell = _shell()
-    state: dict[str, Any] = {
+    return {
         "modules": {name: id(sys.modules.get(name)) for name in _WATCHED_MODULES},
         "attributes": {name: _attributes(sys.modules[name]) for name in _WATCHED_MODULES
                        if name in sys.modules},
-        "trace": (sys.gettrace() is not None, sys.getprofile() is not None,
-                  getattr(threading, "_trace_hook", None) is not None,
-                  getattr(threading, "_profile_hook", None) is not None),
+        "trace": _trace_state(),
+        **_shell_state(_shell()),
     }
-    if shell is not None:
-        state["transformers"] = [id(t) for t in (*shell.input_transformers_cleanup,
-                                                  *shell.input_transformers_post)]
-        state["ast"] = [id(t) for t in shell.ast_transformers]
-        state["custom_exc"] = (tuple(getattr(shell, "custom_exceptions", ())),
-                               "CustomTB" in vars(shell))
-        state["callbacks"] = {event: [id(f) for f in functions if not getattr(
-            f, "__module__", "").startswith(_TRUSTED_CALLBACKS)]
-            for event, functions in shell.events.callbacks.items()}
-        state["methods"] = sorted(name for name in ("run_cell", "run_cell_async",
-                                                    "showtraceback", "_showtraceback",
-                                                    "run_ast_nodes", "run_code",
-                                                    "transform_cell", "user_expressions")
-                                  if name in vars(shell))
-    return state
 
 
 def install(name: str) -> None:
@@ -128,14 +137,86 @@ def install(name: str) -> None:
     import miniflow.gradcheck  # noqa: F401
     import miniflow.training  # noqa: F401
 
-    state, compare, dumps = _state, _changes, json.dumps
+    state, compare, dumps, fast = _state, _changes, json.dumps, _identities()
     clean = state()
+    last_clean = [fast.take()]
 
     def verify() -> str:
         """What changed since ``install``, as a JSON list of sentences."""
-        return dumps(compare(clean, state())[:20])
+        if fast.same(last_clean[0]):
+            return "[]"
+        changes = compare(clean, state())
+        if not changes:  # nothing the guard watches changed (a submodule imported, say)
+            last_clean[0] = fast.take()
+        return dumps(changes[:20])
 
     setattr(builtins, name, verify)
+
+
+class _Identities:
+    """Is every object ``_state`` records still the very same one? Fast, and exact one way.
+
+    ``_state`` and ``_changes`` walk about 1,400 names a cell (a millisecond,
+    every cell of every notebook). This holds the objects themselves, taken
+    when the full comparison last found nothing changed, and compares them by
+    identity in C (``map`` over ``dict.get`` and ``operator.is_``): the same
+    objects give ``_state`` the same record, so ``same`` true means the full
+    comparison would find nothing; anything else (a replaced or removed
+    attribute, a class member added, a name added to a course module, a
+    ``sys.modules`` entry, a trace function, IPython's hooks) sends ``verify``
+    to the full comparison, which words it. Holding the objects also means an
+    object freed and replaced by one at the same address is still noticed.
+    Everything it calls is bound when it is made (``_identities``), so
+    rebinding a builtin or this module's names later does not change it.
+    """
+
+    def __init__(self, take: Any, same: Any) -> None:
+        self.take, self.same = take, same
+
+
+def _identities() -> _Identities:
+    import operator
+
+    is_, all_, map_, tuple_, len_, vars_, isinstance_ = (
+        operator.is_, all, map, tuple, len, vars, isinstance)
+    system, names, attributes, trace, hooks, shell = (
+        sys, _WATCHED_MODULES, _attributes, _trace_state, _shell_state, _shell)
+
+    def take() -> tuple:
+        modules = system.modules
+        present = tuple_(map_(modules.get, names))
+        dicts, classes = [], []
+        for name, module in zip(names, present):
+            if module is None:
+                continue
+            namespace = vars_(module)
+            watched = tuple_(a for a in attributes(module) if "." not in a)
+            ours = name.startswith(("miniflow", "autograder"))
+            dicts.append((namespace, watched, tuple_(map_(namespace.get, watched)),
+                          len_(namespace) if ours else -1))
+            if ours:
+                for value in map_(namespace.get, watched):
+                    if isinstance_(value, type):
+                        members = vars_(value)
+                        keys = tuple_(members)
+                        classes.append((members, keys, tuple_(map_(members.get, keys))))
+        return present, dicts, classes, trace(), hooks(shell())
+
+    def same(taken: tuple) -> bool:
+        present, dicts, classes, traced, hooked = taken
+        if not all_(map_(is_, map_(system.modules.get, names), present)):
+            return False
+        for namespace, watched, values, size in dicts:
+            if size >= 0 and len_(namespace) != size:
+                return False
+            if not all_(map_(is_, map_(namespace.get, watched), values)):
+                return False
+        for members, keys, values in classes:
+            if tuple_(members) != keys or not all_(map_(is_, map_(members.get, keys), values)):
+                return False
+        return trace() == traced and hooks(shell()) == hooked
+
+    return _Identities(take, same)
 
 
 def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
