@@ -169,7 +169,12 @@ class _Grader:
         started = time.monotonic()
         while worker.task is not None:
             readable, _, _ = select.select([worker.results], [], [], 0.5)
-            if readable and not self.pool._read(worker, keep):
+            if not readable:
+                alive = True
+            else:
+                alive, answered = self.pool._read(worker)
+                answers.extend(answer for _task, answer in answered)
+            if not alive:
                 # The answer pipe closed: the grading process died (or was stopped).
                 self.pool._retire(worker, keep, self.pool._death(worker))
                 self.worker = None

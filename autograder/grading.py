@@ -647,8 +647,13 @@ def _grade(course: Course, assignments: Sequence[Assignment],
                    "assignment": {**asdict(assignment), "notebook_file": assignment.notebook_file},
                    "notebook": str(prepared.notebook), "notes": notes,
                    "timestamp": str(stamp) if stamp_ok else None, "sandbox": mode}
-            # Once the task is handed out, while the worker grades it.
-            review_of(number)
+
+    def review_one() -> bool:
+        """While every worker grades: review one task handed out; False when none is left."""
+        if not unreviewed:
+            return False
+        review_of(next(iter(unreviewed)))
+        return True
 
     def review_of(number: int) -> Review:
         """The static review of task ``number``'s notebook, made once."""
@@ -688,7 +693,8 @@ def _grade(course: Course, assignments: Sequence[Assignment],
                 if assignment.name in made:
                     _template(course.root, assignment, made[assignment.name], mode)
 
-        pool.run(templated(), answered, prepare=generate, at_most=len(folders))
+        pool.run(templated(), answered, prepare=generate, at_most=len(folders),
+                 idle=review_one)
     order = [a.name for a in course.assignments]
     results.sort(key=lambda r: (order.index(r.assignment), r.student))
     if record:

@@ -328,7 +328,8 @@ class WorkerPool:
         return _Forked(pid, os.fdopen(feed, "wb"))
 
     def run(self, tasks: Iterable[dict], on_answer: Callable[[dict, dict], None],
-            prepare: Callable[[], None] | None = None, at_most: int | None = None) -> None:
+            prepare: Callable[[], None] | None = None, at_most: int | None = None,
+            idle: Callable[[], bool] | None = None) -> None:
         """Grade every task; ``on_answer(task, answer)`` for each, in completion order.
 
         A task whose worker died or ran out of time is answered with
@@ -342,6 +343,11 @@ class WorkerPool:
         ``prepare()``, if given, runs once the workers are starting and before
         any task is handed out (not at all when there is none), so that what
         the tasks need (the generated assignment) is made while they start up.
+        A worker that answers gets its next task before ``on_answer`` runs.
+        ``idle()``, if given, is called whenever every worker is busy and no
+        answer is waiting: a small piece of the grader's own work (a review)
+        each time, True while some is left, so that it never keeps a worker
+        waiting for a task.
         """
         pending = _Pending(tasks)
         try:
@@ -359,11 +365,15 @@ class WorkerPool:
             while any(w.task is not None for w in workers):
                 if _interrupted:  # told to stop, and Python dropped the KeyboardInterrupt
                     raise KeyboardInterrupt
-                for key, _ in selector.select(timeout=0.5):
+                working = idle is not None and not self._answer_waiting() and idle()
+                for key, _ in selector.select(timeout=0 if working else 0.5):
                     worker = key.data
-                    if self._read(worker, on_answer):
-                        if worker.task is None:
-                            self._assign(worker, pending)
+                    alive, answered = self._read(worker)
+                    if alive and worker.task is None:
+                        self._assign(worker, pending)  # first: it works while we record
+                    for task, answer in answered:
+                        on_answer(task, answer)
+                    if alive:
                         continue
                     # The answer pipe closed: the worker is gone.
                     selector.unregister(worker.results)
@@ -414,14 +424,19 @@ class WorkerPool:
             pass  # the pipe closing will report it
         bool(pending)  # make the next task now, while this one is graded
 
-    def _read(self, worker: _Worker, on_answer: Callable[[dict, dict], None]) -> bool:
-        """Read what the worker sent; False once its pipe has closed."""
+    def _answer_waiting(self) -> bool:
+        """Has a worker sent something (or gone) that the loop has not read yet?"""
+        return bool(self._selector.select(timeout=0))  # type: ignore[union-attr]
+
+    def _read(self, worker: _Worker) -> tuple[bool, list[tuple[dict, dict]]]:
+        """Read what the worker sent: (its pipe is still open, the (task, answer)s)."""
         try:
             chunk = os.read(worker.results, 1 << 20)
         except BlockingIOError:
-            return True
+            return True, []
         if not chunk:
-            return False
+            return False, []
+        answered = []
         worker.buffer += chunk
         while b"\n" in worker.buffer:
             line, worker.buffer = worker.buffer.split(b"\n", 1)
@@ -429,8 +444,8 @@ class WorkerPool:
             task = worker.task
             worker.task = None
             if task is not None and answer.get("id") == task["id"]:
-                on_answer(task, answer)
-        return True
+                answered.append((task, answer))
+        return True, answered
 
     def _death(self, worker: _Worker) -> str:
         if worker.answers:

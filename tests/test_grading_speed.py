@@ -417,11 +417,10 @@ def test_tasks_are_made_as_the_workers_need_them():
     with run_directory() as run_dir:
         WorkerPool(1, run_dir, deadline=120).run(
             tasks(), lambda task, answer: events.append(("answered", task["id"])))
-    assert sorted(events) == sorted([("made", n) for n in range(4)]
-                                    + [("answered", n) for n in range(4)])
-    # One task is kept ready ahead, no more: the third is made after the first is answered.
-    assert events.index(("made", 1)) < events.index(("answered", 0)) \
-        < events.index(("made", 2))
+    # One task is kept ready ahead, no more: the third is made once the first answer
+    # is in (its worker takes the second at once, before the answer is recorded).
+    assert events == [("made", 0), ("made", 1), ("made", 2), ("answered", 0), ("made", 3),
+                      ("answered", 1), ("answered", 2), ("answered", 3)]
     assert not descendants(os.getpid())
     with run_directory() as run_dir:
         idle = WorkerPool(2, run_dir, deadline=120)
@@ -433,6 +432,43 @@ def test_tasks_are_made_as_the_workers_need_them():
                 at_most=1)
     assert one._started == 1  # one submission at most: a second worker would only cost
     assert ("answered", 7) in events and not descendants(os.getpid())
+
+
+def test_a_worker_gets_its_next_task_before_the_grader_records_or_reviews():
+    # The grader's own work (recording an answer, reviewing a submission) never keeps
+    # a worker waiting: the first review imports matplotlib and miniflow (0.7 s).
+    seen: list[tuple[str, int, list[bool]]] = []
+    made: list[int] = []
+
+    def tasks():
+        for number in range(5):
+            made.append(number)
+            yield {"id": number}  # not a submission: the worker answers with a failure
+
+    with run_directory() as run_dir:
+        pool = WorkerPool(2, run_dir, deadline=120)
+
+        def busy() -> list[bool]:
+            return [worker.task is not None for worker in pool._workers]
+
+        def answered(task, answer):
+            seen.append(("answer", task["id"], busy()))
+
+        def idle() -> bool:
+            seen.append(("idle", len(made), busy()))
+            return len([s for s in seen if s[0] == "idle"]) < 3  # three pieces of work
+
+        pool.run(tasks(), answered, idle=idle)
+    answers = [s for s in seen if s[0] == "answer"]
+    assert sorted(s[1] for s in answers) == [0, 1, 2, 3, 4]
+    # While tasks were left, the worker that answered already had its next one (the
+    # other one is busy too, or its answer is not read yet).
+    for _, number, working in answers[:3]:
+        assert all(working), (number, working)
+    # The grader's own work came only while both workers were busy or no task was left.
+    idles = [s for s in seen if s[0] == "idle"]
+    assert idles and all(all(working) or made_so_far == 5 for _, made_so_far, working in idles)
+    assert not descendants(os.getpid())
 
 
 def test_one_submission_regraded_starts_one_worker(tmp_path, monkeypatch):
@@ -586,15 +622,25 @@ answers, kinds, names = {}, [], []
 with run_directory() as run_dir:
     pool = WorkerPool(2, run_dir, deadline=120)
 
+    assign, assigned, victim = pool._assign, [], []
+
+    def assigning(worker, pending):
+        assigned.append(worker)
+        if len(assigned) == 3:  # the first worker to answer: its next task, held
+            os.kill(worker.process.pid, signal.SIGSTOP)  # so it cannot answer that one
+            victim.append(worker)
+        assign(worker, pending)
+
+    pool._assign = assigning
+
     def answered(task, answer):
         answers[task["id"]] = answer.get("failure", "")
-        for worker in pool._workers:  # the one that answered, as it runs
-            if worker.task is None and worker.process.poll() is None:
+        for worker in pool._workers:  # as they run
+            if worker.process.poll() is None:
                 with open(f"/proc/{worker.process.pid}/comm") as comm:
                     names.append(comm.read().strip())
         if len(answers) == 1:  # the worker that answered first dies with its next task
-            worker = next(w for w in pool._workers if w.task is None)
-            os.kill(worker.process.pid, signal.SIGKILL)
+            os.kill(victim[0].process.pid, signal.SIGKILL)
 
     pool.start(2)
     kinds = [type(worker.process).__name__ for worker in pool._workers]
