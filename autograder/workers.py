@@ -344,10 +344,10 @@ class WorkerPool:
         any task is handed out (not at all when there is none), so that what
         the tasks need (the generated assignment) is made while they start up.
         A worker that answers gets its next task before ``on_answer`` runs.
-        ``idle()``, if given, is called whenever every worker is busy and no
-        answer is waiting: a small piece of the grader's own work (a review)
-        each time, True while some is left, so that it never keeps a worker
-        waiting for a task.
+        ``idle()``, if given, is called whenever no answer is waiting (so
+        every worker has a task, or none is left): a small piece of the
+        grader's own work (a review) each time, True while some is left, so
+        that it never keeps a worker waiting for a task.
         """
         pending = _Pending(tasks)
         try:
