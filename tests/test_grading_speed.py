@@ -635,16 +635,17 @@ with run_directory() as run_dir:
 
     def answered(task, answer):
         answers[task["id"]] = answer.get("failure", "")
-        for worker in pool._workers:  # as they run
-            if worker.process.poll() is None:
-                with open(f"/proc/{worker.process.pid}/comm") as comm:
-                    names.append(comm.read().strip())
+        worker = assigned[-1]  # the one that answered: it was just handed its next task
+        if worker not in victim and worker.process.poll() is None:
+            with open(f"/proc/{worker.process.pid}/comm") as comm:
+                names.append(comm.read().strip())
         if len(answers) == 1:  # the worker that answered first dies with its next task
             os.kill(victim[0].process.pid, signal.SIGKILL)
+            victim[0].process.wait()  # dead before the pool looks again: tasks are left
 
     pool.start(2)
     kinds = [type(worker.process).__name__ for worker in pool._workers]
-    pool.run(iter([{"id": n} for n in range(5)]), answered)
+    pool.run(iter([{"id": n} for n in range(8)]), answered)
     out.update(answers=answers, kinds=kinds, names=names, started=pool._started,
                left=descendants(os.getpid()))
 print(json.dumps(out))
@@ -665,7 +666,7 @@ def test_workers_are_forked_from_a_grader_that_runs_no_other_thread(threads):
     assert seen["names"] and all(name == "miniflow-worker" for name in seen["names"]) == forked
     # Every task answered once (these are not submissions: each one fails in the
     # worker), the one whose worker was killed with its death, by a new worker.
-    assert sorted(seen["answers"]) == [str(n) for n in range(5)]
+    assert sorted(seen["answers"]) == [str(n) for n in range(8)]
     died = [a for a in seen["answers"].values() if "killed by SIGKILL" in a]
     assert len(died) == 1 and "died while grading" in died[0]
     assert seen["started"] == 3 and seen["left"] == []
