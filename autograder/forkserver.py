@@ -54,7 +54,13 @@ import signal
 import socket
 import sys
 
-from autograder.sandbox_child import PR_SET_PDEATHSIG, _prctl, close_descriptors, confine
+from autograder.sandbox_child import (
+    PR_SET_PDEATHSIG,
+    _prctl,
+    close_descriptors,
+    confine,
+    wait_polling,
+)
 
 HOME = "/home/student"
 MPL_DIR = f"{HOME}/.config/matplotlib"
@@ -550,15 +556,7 @@ class ForkedProcess:
             return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
-        import subprocess
-        import time
-
-        give_up = None if timeout is None else time.monotonic() + timeout
-        while self.poll() is None:
-            if give_up is not None and time.monotonic() > give_up:
-                raise subprocess.TimeoutExpired("forked kernel", timeout)  # type: ignore[arg-type]
-            time.sleep(0.02)
-        return self.returncode  # type: ignore[return-value]
+        return wait_polling(self, timeout, "forked kernel", 0.02)
 
     def send_signal(self, number: int) -> None:
         if self.poll() is None:

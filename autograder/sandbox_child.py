@@ -57,6 +57,24 @@ def close_descriptors(keep: set[int]) -> None:
                 pass  # the listing's own descriptor, already closed
 
 
+def wait_polling(process: object, timeout: float | None, what: str, every: float) -> int:
+    """``Popen.wait`` for a process known only by its ``poll()`` and ``returncode``.
+
+    For the processes the grader cannot wait for with ``waitpid`` in one call:
+    a forked worker (autograder/workers.py) and a kernel forked by the fork
+    server, whose exit the server reports (autograder/forkserver.py).
+    """
+    import subprocess
+    import time
+
+    give_up = None if timeout is None else time.monotonic() + timeout
+    while process.poll() is None:  # type: ignore[attr-defined]
+        if give_up is not None and time.monotonic() > give_up:
+            raise subprocess.TimeoutExpired(what, timeout or 0)
+        time.sleep(every)
+    return process.returncode  # type: ignore[attr-defined]
+
+
 def _tasks_of(uid: int) -> int:
     """Threads and processes this uid runs now (RLIMIT_NPROC counts both)."""
     count = 0

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from autograder.sandbox import descendants, kill_tree
-from autograder.sandbox_child import close_descriptors
+from autograder.sandbox_child import close_descriptors, wait_polling
 
 __all__ = ["RUN_PREFIX", "WorkerPool", "run_directory"]
 
@@ -157,12 +157,7 @@ class _Forked:
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
-        give_up = None if timeout is None else time.monotonic() + timeout
-        while self.poll() is None:
-            if give_up is not None and time.monotonic() > give_up:
-                raise subprocess.TimeoutExpired("autograder worker", timeout or 0)
-            time.sleep(0.005)
-        return self.returncode  # type: ignore[return-value]
+        return wait_polling(self, timeout, "autograder worker", 0.005)
 
 
 def _single_threaded() -> bool:
@@ -365,8 +360,10 @@ class WorkerPool:
             while any(w.task is not None for w in workers):
                 if _interrupted:  # told to stop, and Python dropped the KeyboardInterrupt
                     raise KeyboardInterrupt
-                working = idle is not None and not self._answer_waiting() and idle()
-                for key, _ in selector.select(timeout=0 if working else 0.5):
+                ready = selector.select(timeout=0)
+                if not ready and not (idle is not None and idle()):
+                    ready = selector.select(timeout=0.5)  # nothing of ours left to do: wait
+                for key, _ in ready:
                     worker = key.data
                     alive, answered = self._read(worker)
                     if alive and worker.task is None:
@@ -423,10 +420,6 @@ class WorkerPool:
         except (BrokenPipeError, OSError):
             pass  # the pipe closing will report it
         bool(pending)  # make the next task now, while this one is graded
-
-    def _answer_waiting(self) -> bool:
-        """Has a worker sent something (or gone) that the loop has not read yet?"""
-        return bool(self._selector.select(timeout=0))  # type: ignore[union-attr]
 
     def _read(self, worker: _Worker) -> tuple[bool, list[tuple[dict, dict]]]:
         """Read what the worker sent: (its pipe is still open, the (task, answer)s)."""
