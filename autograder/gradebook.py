@@ -166,6 +166,30 @@ def check_gradebook(course: Course) -> str:
     return url
 
 
+def _connect_options(parsed: Any) -> dict[str, Any]:
+    """create_engine's options for a URL: PostgreSQL gives up connecting after 10 s."""
+    return {"connect_args": {"connect_timeout": 10}} \
+        if parsed.get_backend_name() == "postgresql" else {}
+
+
+def _schema_version(connection: Any, tables: Any) -> str | None:
+    """The gradebook's alembic version (``tables``: the names it has), or None."""
+    import sqlalchemy as sa
+
+    if "alembic_version" not in tables:
+        return None
+    return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def _row_counts(connection: Any, tables: list[Any], present: Any) -> dict[str, int]:
+    """Rows in each of nbgrader's ``tables`` (0 for one not in ``present``)."""
+    import sqlalchemy as sa
+
+    return {table.name: connection.execute(
+        sa.select(sa.func.count()).select_from(table)).scalar() if table.name in present
+        else 0 for table in tables}
+
+
 def _check_database(url: str, where: str) -> None:
     """``check_gradebook`` for any URL; ``where`` names the database in messages."""
     import sqlalchemy as sa
@@ -174,9 +198,7 @@ def _check_database(url: str, where: str) -> None:
     parsed = None
     try:
         parsed = sa.engine.make_url(url)
-        options = {"connect_args": {"connect_timeout": 10}} \
-            if parsed.get_backend_name() == "postgresql" else {}
-        engine = sa.create_engine(url, future=True, **options)
+        engine = sa.create_engine(url, future=True, **_connect_options(parsed))
     except (NoSuchModuleError, ImportError) as error:
         raise GradebookError(_missing_driver(where, parsed, error)) from None
     except ArgumentError as error:
@@ -193,11 +215,7 @@ def _check_database(url: str, where: str) -> None:
     try:
         with engine.connect() as connection:
             foreign = _foreign_objects(connection, engine.dialect.name)
-            tables = sa.inspect(connection).get_table_names()
-            version = None
-            if "alembic_version" in tables:
-                version = connection.execute(sa.text(
-                    "SELECT version_num FROM alembic_version")).scalar()
+            version = _schema_version(connection, sa.inspect(connection).get_table_names())
     except SQLAlchemyError as error:
         first = str(getattr(error, "orig", error)).strip().splitlines()
         raise GradebookError(_cannot_connect(where, parsed, first[0] if first else str(error))
@@ -553,9 +571,8 @@ def _copy_engine(url: str) -> Any:
 
     parsed = sa.engine.make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        options = {"connect_args": {"connect_timeout": 10}} \
-            if parsed.get_backend_name() == "postgresql" else {}
-        return sa.create_engine(url, future=True, isolation_level="REPEATABLE READ", **options)
+        return sa.create_engine(url, future=True, isolation_level="REPEATABLE READ",
+                                **_connect_options(parsed))
     engine = sa.create_engine(url, future=True)
 
     @sa.event.listens_for(engine, "connect")
@@ -610,12 +627,8 @@ def _refuse_unless_empty(connection: Any, there: str, tables: list[Any]) -> None
         raise GradebookError(
             f"{there} holds tables that are not nbgrader's ({', '.join(strange)}): copy the "
             "gradebook into a new, empty database (createdb NAME). Nothing was changed.")
-    filled = {}
-    for table in tables:
-        if table.name in present:
-            count = connection.execute(sa.select(sa.func.count()).select_from(table)).scalar()
-            if count:
-                filled[table.name] = count
+    filled = {name: count for name, count in _row_counts(connection, tables, present).items()
+              if count}
     if filled:
         raise GradebookError(
             f"{there} already holds a gradebook ({filled.get('student', 0)} student(s), "
@@ -676,10 +689,7 @@ def copy_gradebook(course: Course, target: str) -> dict[str, int]:
         with reader.connect() as reading, writer.connect() as writing, \
                 reading.begin(), writing.begin():
             _refuse_unless_empty(writing, there, tables)
-            version = None
-            if "alembic_version" in sa.inspect(reading).get_table_names():
-                version = reading.execute(sa.text(
-                    "SELECT version_num FROM alembic_version")).scalar()
+            version = _schema_version(reading, sa.inspect(reading).get_table_names())
             Base.metadata.create_all(writing)
             if version is not None:
                 if "alembic_version" not in sa.inspect(writing).get_table_names():
@@ -729,13 +739,8 @@ def describe_gradebook(course: Course) -> dict[str, Any]:
     try:
         with engine.connect() as connection, connection.begin():
             present = set(sa.inspect(connection).get_table_names())
-            if "alembic_version" in present:
-                found["version"] = connection.execute(sa.text(
-                    "SELECT version_num FROM alembic_version")).scalar()
-            for table in Base.metadata.sorted_tables:
-                found["rows"][table.name] = connection.execute(
-                    sa.select(sa.func.count()).select_from(table)).scalar() \
-                    if table.name in present else 0
+            found["version"] = _schema_version(connection, present)
+            found["rows"] = _row_counts(connection, Base.metadata.sorted_tables, present)
     finally:
         engine.dispose()
     return found

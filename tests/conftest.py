@@ -57,3 +57,14 @@ def hand_graded_gradebook(root, assignment) -> None:
         ann.notebooks[0].comments[0].manual_comment = "Good: but name the shapes (ü, ✓)."
         bo.notebooks[0].late_submission_penalty = 1.5
         gradebook.db.commit()
+
+
+def sqlite_tables(path) -> dict[str, list[tuple]]:
+    """Every row of every table of a SQLite file, sorted."""
+    import sqlite3
+
+    with sqlite3.connect(path) as connection:
+        names = [row[0] for row in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        return {name: sorted(connection.execute(f'SELECT * FROM "{name}"').fetchall())
+                for name in names}

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import hand_graded_gradebook
+from conftest import hand_graded_gradebook, sqlite_tables
 
 from autograder import gradebook as gradebook_module
 from autograder.grading import copy_course_skeleton
@@ -48,15 +47,6 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _tables(path: Path) -> dict[str, list[tuple]]:
-    """Every row of every table of a SQLite file, sorted."""
-    with sqlite3.connect(path) as connection:
-        names = [row[0] for row in connection.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-        return {name: sorted(connection.execute(f'SELECT * FROM "{name}"').fetchall())
-                for name in names}
-
-
 def _main(*args: str) -> int:
     from autograder.__main__ import main
 
@@ -74,8 +64,8 @@ def test_a_copy_holds_every_row_and_nbgrader_exports_the_same_from_it(course, tm
     assert f"export MINIFLOW_DB_URL='sqlite:///{target}'" in said
 
     assert _digest(source) == before  # read, never written
-    rows = _tables(target)
-    assert rows == _tables(source)  # every table, the schema version's included
+    rows = sqlite_tables(target)
+    assert rows == sqlite_tables(source)  # every table, the schema version's included
     assert rows["alembic_version"] and rows["grade"] and rows["comment"]
     # What only a person made is there: the manual score, the comment, the extension.
     assert any(0.75 in row for row in rows["grade"])

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import hand_graded_gradebook
+from conftest import hand_graded_gradebook, sqlite_tables
 
 from autograder.collect import collect
 from autograder.demo import build_class
@@ -462,21 +462,12 @@ def on_sqlite(tmp_path_factory) -> Path:
     return root
 
 
-def _sqlite_counts(path: Path) -> dict[str, int]:
-    import sqlite3
-
-    with sqlite3.connect(path) as connection:
-        names = [row[0] for row in connection.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'")]
-        return {name: connection.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
-                for name in names}
-
-
 def test_a_sqlite_gradebook_moves_to_postgresql_with_every_row(
         postgres, on_sqlite, autograder_main, tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("MINIFLOW_DB_URL", raising=False)
     monkeypatch.chdir(on_sqlite)
     before = hashlib.sha256((on_sqlite / "gradebook.db").read_bytes()).hexdigest()
+    on_sqlite_rows = sqlite_tables(on_sqlite / "gradebook.db")
     url = postgres.create_database("moved")
     run = _in_process(autograder_main, capsys)
     assert run(["gradebook", "copy", "--to", url]) == (0, "")
@@ -485,7 +476,7 @@ def test_a_sqlite_gradebook_moves_to_postgresql_with_every_row(
     # Every table holds as many rows, and what only a person made is there as it was.
     with postgres.connect("moved") as connection:
         counts = {table: connection.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
-                  for table in _sqlite_counts(on_sqlite / "gradebook.db")}
+                  for table in on_sqlite_rows}
         manual = connection.execute("SELECT manual_score FROM grade WHERE manual_score "
                                     "IS NOT NULL").fetchall()
         comment = connection.execute("SELECT manual_comment FROM comment WHERE "
@@ -493,7 +484,7 @@ def test_a_sqlite_gradebook_moves_to_postgresql_with_every_row(
         extension = connection.execute("SELECT student_id, extension FROM "
                                        "submitted_assignment WHERE extension IS NOT NULL"
                                        ).fetchall()
-    assert counts == _sqlite_counts(on_sqlite / "gradebook.db")
+    assert counts == {table: len(rows) for table, rows in on_sqlite_rows.items()}
     assert manual == [(0.75,)] and comment == [("Good: but name the shapes (ü, ✓).",)]
     assert [student for student, _ in extension] == ["bo"]
 
