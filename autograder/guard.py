@@ -27,6 +27,7 @@ import builtins
 import json
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["install"]
@@ -137,44 +138,39 @@ def install(name: str) -> None:
     import miniflow.gradcheck  # noqa: F401
     import miniflow.training  # noqa: F401
 
-    state, compare, dumps, fast = _state, _changes, json.dumps, _identities()
+    state, compare, dumps = _state, _changes, json.dumps
+    take, same = _identities()
     clean = state()
-    last_clean = [fast.take()]
+    last_clean = [take()]
 
     def verify() -> str:
         """What changed since ``install``, as a JSON list of sentences."""
-        if fast.same(last_clean[0]):
+        if same(last_clean[0]):
             return "[]"
         changes = compare(clean, state())
         if not changes:  # nothing the guard watches changed (a submodule imported, say)
-            last_clean[0] = fast.take()
+            last_clean[0] = take()
         return dumps(changes[:20])
 
     setattr(builtins, name, verify)
 
 
-class _Identities:
-    """Is every object ``_state`` records still the very same one? Fast, and exact one way.
+def _identities() -> tuple[Callable[[], tuple], Callable[[tuple], bool]]:
+    """``take()`` and ``same(taken)``: is every object ``_state`` records the very same one?
 
     ``_state`` and ``_changes`` walk about 1,400 names a cell (a millisecond,
-    every cell of every notebook). This holds the objects themselves, taken
-    when the full comparison last found nothing changed, and compares them by
-    identity in C (``map`` over ``dict.get`` and ``operator.is_``): the same
-    objects give ``_state`` the same record, so ``same`` true means the full
-    comparison would find nothing; anything else (a replaced or removed
-    attribute, a class member added, a name added to a course module, a
-    ``sys.modules`` entry, a trace function, IPython's hooks) sends ``verify``
-    to the full comparison, which words it. Holding the objects also means an
-    object freed and replaced by one at the same address is still noticed.
-    Everything it calls is bound when it is made (``_identities``), so
-    rebinding a builtin or this module's names later does not change it.
+    every cell of every notebook). ``take`` holds the objects themselves,
+    taken when the full comparison last found nothing changed, and ``same``
+    compares them by identity in C (``map`` over ``dict.get`` and
+    ``operator.is_``): the same objects give ``_state`` the same record, so
+    ``same`` true means the full comparison would find nothing; anything
+    else (a replaced or removed attribute, a class member added, a name added
+    to a course module, a ``sys.modules`` entry, a trace function, IPython's
+    hooks) sends ``verify`` to the full comparison, which words it. Holding
+    the objects also means an object freed and replaced by one at the same
+    address is still noticed. Everything they call is bound here, so
+    rebinding a builtin or this module's names later does not change them.
     """
-
-    def __init__(self, take: Any, same: Any) -> None:
-        self.take, self.same = take, same
-
-
-def _identities() -> _Identities:
     import operator
 
     is_, all_, map_, tuple_, len_, vars_, isinstance_ = (
@@ -216,7 +212,7 @@ def _identities() -> _Identities:
                 return False
         return trace() == traced and hooks(shell()) == hooked
 
-    return _Identities(take, same)
+    return take, same
 
 
 def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:

@@ -1,6 +1,6 @@
 """The tamper guard's answer, checked in a fresh interpreter (it changes builtins and numpy).
 
-``verify`` first compares identities (``guard._Identities``) and only words
+``verify`` first compares identities (``guard._identities``) and only words
 the changes with the full comparison (``_state``/``_changes``) when something
 differs. These tests run a student's tampering, step by step, and check at
 every step that ``verify`` says exactly what the full comparison says, that
