@@ -23,6 +23,9 @@ __all__ = ["FigureCanvas", "show"]
 FigureCanvas = FigureCanvasAgg
 
 
+BACKEND = f"module://{__name__}"
+
+
 def show(*args: Any, **kwargs: Any) -> None:
     """``plt.show()``: nothing is drawn; the figures are closed, as inline closes them."""
     from matplotlib import pyplot
@@ -30,14 +33,34 @@ def show(*args: Any, **kwargs: Any) -> None:
     pyplot.close("all")
 
 
-def _close_after_each_cell() -> None:
+def _after_cell() -> None:
+    """Close the cell's figures, while pyplot's backend is this one.
+
+    A notebook that switched to another backend (``%matplotlib inline``) keeps
+    its figures for that backend to show.
+    """
+    import matplotlib
+
+    # The setting as it stands: reading rcParams["backend"] could pick a backend.
+    if dict.__getitem__(matplotlib.rcParams, "backend") == BACKEND:
+        show()
+
+
+def close_after_each_cell() -> None:
+    """In an IPython kernel, close each cell's figures after it (once, however often called).
+
+    Called as this module is imported, and again by a grading kernel's
+    preload line (autograder.nbgrader_plugins.preload_line): a kernel forked
+    from a fork server that imported this module before there was a shell
+    registers here.
+    """
     try:
         from IPython import get_ipython
     except ImportError:
         return
     shell = get_ipython()
-    if shell is not None:
-        shell.events.register("post_execute", show)
+    if shell is not None and _after_cell not in shell.events.callbacks["post_execute"]:
+        shell.events.register("post_execute", _after_cell)
 
 
-_close_after_each_cell()
+close_after_each_cell()

@@ -4,8 +4,9 @@ Starting a grading kernel costs about 0.4 s of CPU in the kernel alone
 (bubblewrap and Python's own start come on top), most of it importing
 ipykernel, numpy, matplotlib and the course's modules. A *fork server* pays
 it once per grading worker: it imports them, then forks a copy for each
-notebook, which is its kernel; a forked kernel has used about 0.15 s of CPU
-by the time it answers.
+notebook, which is its kernel. The server also imports what ipykernel
+imports as it starts (``KERNEL_START``): a forked kernel has used about
+0.05 s of CPU by the time it runs its first cell.
 
 The walls stay the ones ``autograder.sandbox`` builds with bubblewrap, per
 kernel:
@@ -261,6 +262,27 @@ def _send(control: socket.socket, message: dict, fds: list[int] | None = None) -
     socket.send_fds(control, [json.dumps(message).encode()], fds or [])
 
 
+# What every ipykernel imports as it starts, after ipykernel_launcher and its
+# kernelapp: the debugger (debugpy, about 40 ms of CPU), IPython's debugger,
+# inspector and completer, the history's sqlite3 and a few more. Imported here
+# once, they cost each forked kernel nothing: about 0.065 CPU-seconds less per
+# kernel. tests/test_forkserver.py checks that a kernel's start imports nothing else.
+KERNEL_START = ("ipykernel.debugger", "IPython.core.debugger", "IPython.core.completerlib",
+                "IPython.core.oinspect", "IPython.extensions.storemagic", "sqlite3",
+                "faulthandler", "tornado.platform.asyncio", "IPython.core.logger", "runpy")
+# With numpy: each forked kernel reseeds numpy.random (_become_kernel), and the
+# tamper guard watches numpy.testing (autograder.guard).
+NUMPY_START = ("numpy.random", "numpy.testing")
+
+
+def _import_all(names: list[str] | tuple[str, ...]) -> None:
+    for name in names:
+        try:
+            __import__(name)
+        except Exception:
+            pass  # a kernel that needs it meets the same error itself
+
+
 def serve(control: socket.socket) -> None:
     """Import the preload (as a kernel's exec_lines would), then fork a kernel per request.
 
@@ -268,14 +290,11 @@ def serve(control: socket.socket) -> None:
     every forked kernel shows as its own.
     """
     message, _, _, _ = socket.recv_fds(control, 1 << 16, 0)
-    for name in json.loads(message or b"[]"):
-        try:
-            __import__(name)
-        except Exception:
-            pass  # the kernel's own preload meets the same error and leaves it to the notebook
+    _import_all(json.loads(message or b"[]"))
     import ipykernel_launcher  # noqa: F401
     from ipykernel import kernelapp  # noqa: F401
 
+    _import_all(KERNEL_START + (NUMPY_START if "numpy" in sys.modules else ()))
     gc.collect()
     gc.freeze()  # the collector would otherwise touch, and so copy, every inherited page
     me = os.pidfd_open(os.getpid())

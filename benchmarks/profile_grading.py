@@ -10,11 +10,13 @@ kernel cold, is reported apart; the table is the mean of the others.
 imports the usual modules as it starts), ``spare`` (the next notebook's
 kernel starts while this one runs), ``figures`` (figures are built but
 never drawn), ``fonts`` (each kernel is given the font list instead of
-scanning the fonts) and ``guard`` (the guard is asked in each cell's own
-request, not in one after it); ``--without all`` turns off the five.
+scanning the fonts), ``guard`` (the guard is asked in each cell's own
+request, not in one after it) and ``history`` (no IPython history database);
+``--without all`` turns off the six.
 
     python benchmarks/profile_grading.py [--assignment 02_layers] [--submissions 6]
-                                         [--without preload spare figures fonts guard | all]
+                                         [--without preload spare figures fonts guard
+                                          history | all]
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ OFF = {"preload": "c.SandboxedExecute.preload = []\n",
        "spare": "c.SandboxedExecute.spare_kernel = False\n",
        "figures": "c.SandboxKernelManager.mpl_backend = ''\n",
        "fonts": "c.SandboxKernelManager.mpl_font_list = False\n",
-       "guard": "c.SandboxedExecute.guard_in_request = False\n"}
+       "guard": "c.SandboxedExecute.guard_in_request = False\n",
+       "history": "c.SandboxedExecute.ipython_history = True\n"}
 SPENT: dict[str, float] = collections.defaultdict(float)
 PHASES = [
     ("start the kernel (launch the sandbox)", "launch"),

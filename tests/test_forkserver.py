@@ -7,8 +7,9 @@ forked kernel sees the same world as a bubblewrap kernel (files, user,
 processes, network, limits, privileges, environment); two forked kernels
 cannot see or reach each other; a forked kernel draws its own random numbers;
 its death is told like any other's; a server that cannot be had leaves
-kernels to start as usual; and a worker keeps its server between notebooks
-but not the kernels that are done.
+kernels to start as usual; a worker keeps its server between notebooks
+but not the kernels that are done; and a kernel's start imports nothing the
+server has not imported already.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -365,3 +368,31 @@ def test_a_machine_that_refuses_a_step_is_found_before_any_notebook(as_root, dat
     warnings = [r.getMessage() for r in caplog.records if "fork server" in r.getMessage()]
     assert len(warnings) == 1 and "a trial fork failed" in warnings[0]
     assert "/usr/miniflow-refused" in warnings[0] and not sandbox._servers
+
+
+# A kernel's own start, in a process that has imported what a fork server does.
+KERNEL_STARTS = r'''
+import os, sys
+from autograder import forkserver
+import ipykernel_launcher
+from ipykernel import kernelapp
+forkserver._import_all(forkserver.KERNEL_START + forkserver.NUMPY_START)
+before = set(sys.modules)
+app = kernelapp.IPKernelApp.instance()
+app.initialize(["--transport=ipc", f"--ip={sys.argv[1]}/kernel",
+                f"--IPKernelApp.connection_file={sys.argv[1]}/kernel.json",
+                "--HistoryManager.enabled=False"])
+os.write(1, f"\nIMPORTED {sorted(set(sys.modules) - before)}\n".encode())  # not sys.stdout
+os._exit(0)
+'''
+
+
+def test_a_kernel_s_start_imports_nothing_the_fork_server_has_not(tmp_path):
+    """Every module a kernel imports as it starts costs each forked kernel its import
+    (debugpy alone is 40 ms): the server imports them all before it forks."""
+    run = subprocess.run([sys.executable, "-c", KERNEL_STARTS, str(tmp_path)],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    imported = run.stdout.splitlines()[-1]  # after the kernel's own notes
+    assert imported == "IMPORTED []", (f"a kernel's start {imported.lower()}: add them to "
+                                       "autograder.forkserver.KERNEL_START")

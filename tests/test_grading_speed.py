@@ -50,7 +50,8 @@ SLOW_OFF = ("\nc.SandboxedExecute.spare_kernel = False\n"
             "c.SandboxKernelManager.mpl_font_list = False\n"
             "c.SandboxedExecute.guard_in_request = False\n"
             "c.SandboxKernelManager.fork_server = False\n"
-            "c.SandboxedExecute.traceback_mode = ''\n")
+            "c.SandboxedExecute.traceback_mode = ''\n"
+            "c.SandboxedExecute.ipython_history = True\n")
 
 # A cell a student might add: what is in the namespace and in sys.modules
 # before the notebook imports anything.
@@ -58,14 +59,18 @@ LOOK = '''import sys
 print("NAMES", sorted(k for k in globals() if not k.startswith("__")))
 print("LOADED", "numpy" in sys.modules, "matplotlib.pyplot" in sys.modules)
 '''
-# Cells that plot: shown, and left open at the end of a cell.
+# Cells after it: In, Out and _ with or without IPython's history database.
+HISTORY = ["6 * 7", 'print("HISTORY", get_ipython().history_manager.enabled, _, In[-2])']
+# Cells that plot: shown, and left open at the end of a cell; then a notebook
+# that asks for the inline backend gets its figures drawn.
 DRAW = ["import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()",
         "plt.figure()\nplt.plot([3, 2, 1])",
         "import os\nfonts = os.path.join(os.environ['MPLCONFIGDIR'], os.listdir("
         "os.environ['MPLCONFIGDIR'])[0])\n"
         "print('FONTS', 'given' if not os.access(fonts, os.W_OK) else 'scanned')\n"
         "print('DOCS', 'not listed' in plt.Line2D.set.__doc__)\n"
-        "print('BACKEND', plt.get_backend(), 'OPEN', len(plt.get_fignums()))"]
+        "print('BACKEND', plt.get_backend(), 'OPEN', len(plt.get_fignums()))",
+        "%matplotlib inline\nplt.plot([1, 2])"]
 
 
 def _index(notebook: nbformat.NotebookNode, grade_id: str) -> int:
@@ -86,7 +91,8 @@ def _class(root: Path) -> list[str]:
                       nbformat.v4.new_code_cell("import os\nos._exit(1)"))
     notebooks["dies"] = dies
     looks = nbformat.from_dict(source)
-    looks.cells.insert(0, nbformat.v4.new_code_cell(LOOK))
+    for code in reversed([LOOK, *HISTORY]):
+        looks.cells.insert(0, nbformat.v4.new_code_cell(code))
     notebooks["looks"] = looks
     draws = nbformat.from_dict(source)
     for code in reversed(DRAW):
@@ -157,6 +163,11 @@ def test_the_preload_leaves_the_notebook_namespace_as_it_was(both):
     assert seen["with"][1] == "LOADED True True"
 
 
+def test_grading_kernels_keep_in_and_out_without_a_history_database(both):
+    assert _outputs(both["without"][0], "looks", 2) == "HISTORY True 42 6 * 7\n"
+    assert _outputs(both["with"][0], "looks", 2) == "HISTORY False 42 6 * 7\n"
+
+
 def test_grading_kernels_build_figures_but_never_draw_them(both):
     drawn = {}
     for name in ("without", "with"):
@@ -168,6 +179,9 @@ def test_grading_kernels_build_figures_but_never_draw_them(both):
         assert _outputs(both[name][0], "draws", 2).endswith("OPEN 0\n"), name
     assert drawn["without"] == [True, True, False]  # inline, as students see them
     assert drawn["with"] == [False, False, False]
+    for name in ("without", "with"):  # %matplotlib inline: drawn, and only then closed
+        assert any("image/png" in o.get("data", {})
+                   for o in _executed(both[name][0], "draws").cells[3].outputs), name
     assert "BACKEND module://autograder.figures" in _outputs(both["with"][0], "draws", 2)
     # The font list: given to each kernel (a read-only file), or scanned by it.
     assert "FONTS given" in _outputs(both["with"][0], "draws", 2)
