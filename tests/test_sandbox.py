@@ -153,3 +153,29 @@ def test_the_limits_come_from_the_configuration():
     assert manager.limits() == {"AS": 2 * 1024 ** 3, "CPU": 600, "NPROC": 64,
                                 "FSIZE": 256 * 1024 ** 2, "NOFILE": 1024}
     assert "memory 2 GiB" in sandbox.describe_limits(manager)
+
+
+def test_a_stopped_kernel_is_looked_at_again_within_milliseconds(monkeypatch):
+    """jupyter_client looked every 0.1 s for a killed kernel's end: each notebook
+    waited 0.1 s for nothing. The sandbox looks again after 1, 2, 4... ms."""
+    import asyncio
+
+    manager = SandboxKernelManager()
+    answers = iter([True] * 9 + [False])
+
+    async def alive() -> bool:
+        return next(answers)
+
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr(manager, "_async_is_alive", alive)
+    monkeypatch.setattr(asyncio, "sleep", sleep)
+    asyncio.run(manager._async_wait())
+    assert slept == [0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.1, 0.1]
+    answers = iter([True, True, False])
+    slept.clear()
+    asyncio.run(manager._async_wait(pollinterval=0.0015))
+    assert slept == [0.001, 0.0015]
