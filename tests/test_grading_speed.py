@@ -26,6 +26,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import asdict
 from pathlib import Path
 
@@ -409,6 +410,30 @@ def test_the_font_list_is_made_once_for_every_worker(tmp_path, monkeypatch):
                          "sandbox": "none", "fonts": False})
     finally:
         font_list.cache_clear()
+
+
+def test_a_worker_does_its_first_task_s_one_time_work_while_its_first_kernel_starts(
+        tmp_path, monkeypatch):
+    from autograder import grading, nbgrader_cli, sandbox
+
+    schema: list[int] = []
+    planned: list[tuple[str, str]] = []
+    monkeypatch.setattr(nbgrader_cli, "alembic_head", lambda: schema.append(1) or "head")
+    monkeypatch.setattr(nbgrader_plugins, "_probes_by_test",
+                        lambda name: planned.append((name, threading.current_thread().name)))
+    monkeypatch.setattr(sandbox, "font_list", lambda: None)
+    monkeypatch.setattr(grading, "start_first_kernel", lambda *args: planned.append(
+        ("kernel", threading.current_thread().name)))
+    first = {"root": str(tmp_path), "assignment": FIRST.name, "notebook": "n.ipynb",
+             "sandbox": "none"}
+    grading.warm_up(first)
+    # The trusted probes, in a thread of their own; the kernel in the worker's.
+    assert sorted(planned) == [(FIRST.name, "first-task-ahead"), ("kernel", "MainThread")]
+    assert "first-task-ahead" not in [t.name for t in threading.enumerate()]  # done first
+    # A local worker is given the generated assignment: no schema version to read.
+    assert schema == []
+    grading.warm_up(None)  # a Dask worker's pool: it generates assignments itself
+    assert schema == [1] and len(planned) == 2
 
 
 def test_reading_notebooks_does_not_build_the_iri_grammars():
