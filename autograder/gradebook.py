@@ -280,7 +280,7 @@ def _ensure_in_gradebook(course: Course, assignment: str) -> None:
     """
     from nbgrader.api import MissingEntry
 
-    from autograder.grading import copy_course_skeleton
+    from autograder.grading import copy_course_skeleton, generate_in_process
 
     url = db_url(course)
     with _gradebook(url, course.id) as gradebook:
@@ -291,9 +291,7 @@ def _ensure_in_gradebook(course: Course, assignment: str) -> None:
     if not known:
         with tempfile.TemporaryDirectory(prefix="miniflow-register-") as temp:
             copy_course_skeleton(course.root, Path(temp), [course.assignment(assignment)])
-            run_nbgrader(["generate_assignment", assignment, "--force",
-                          f"--CourseDirectory.root={temp}",
-                          f"--CourseDirectory.db_url={url}"], temp)
+            generate_in_process(Path(temp), assignment, gradebook=url)
 
 
 def _one_transaction(gradebook: Any) -> Any:

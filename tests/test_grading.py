@@ -272,3 +272,39 @@ def test_grading_reports_the_total_first_then_each_result(tmp_path):
                     on_result=lambda result: events.append(("result", result.student)))
     assert events == [("start", 2), ("result", "ann"), ("result", "bob")]
     assert [r.status for r in results] == ["rejected", "rejected"]
+
+
+def test_an_assignment_the_gradebook_does_not_know_is_registered_in_process(tmp_path,
+                                                                           monkeypatch):
+    """Grading before `release` (or after the gradebook was deleted): the assignment is
+    generated into the course's gradebook in this process, without a 3 s nbgrader run."""
+    from nbgrader.api import Gradebook
+
+    from autograder import gradebook
+
+    root = tmp_path / "course"
+    copy_course_skeleton(ROOT, root, [FIRST])
+    course = load_manifest(root)
+
+    def no_command(*args, **kwargs):
+        raise AssertionError(f"nbgrader was run as a command: {args}")
+
+    monkeypatch.setattr(gradebook, "run_nbgrader", no_command)
+    gradebook._ensure_in_gradebook(course, FIRST.name)
+    source = nbformat.read(root / "source" / FIRST.name / FIRST.notebook_file, as_version=4)
+    with Gradebook(gradebook.db_url(course)) as book:
+        notebooks = book.find_assignment(FIRST.name).notebooks
+        tests = sorted(cell.name for notebook in notebooks for cell in notebook.grade_cells)
+    assert tests == sorted(_grade_ids(source, grade=True))
+    assert sorted(p.name for p in root.iterdir()) == [
+        "course", "gradebook.db", "nbgrader_config.py", "source"]  # nothing else written
+    # A source nbgrader cannot generate: an error in its own words.
+    broken = load_manifest(root).assignments[1]
+    (root / "source" / broken.name).mkdir(parents=True)
+    (root / "source" / broken.name / broken.notebook_file).write_text("{oops")
+    with pytest.raises(RuntimeError) as refused:
+        gradebook._ensure_in_gradebook(course, broken.name)
+    said = str(refused.value)
+    assert said.startswith(f"nbgrader could not generate the assignment {broken.name}: "
+                           f"There was an error processing assignment: source/{broken.name}")
+    assert "Notebook does not appear to be JSON: '{oops'" in said and str(tmp_path) not in said
