@@ -112,6 +112,12 @@ if ipc_available():
     c.KernelManager.transport = "ipc"
     c.KernelManager.ip = socket_prefix()
 
+# Plain `nbgrader export` writes the same CSV as `python -m autograder export`:
+# nbgrader's columns, then flags, the late columns, section and status, with a
+# row for every roster student (autograder/nbgrader_plugins.py).
+c.ExportApp.plugin_class = "autograder.nbgrader_plugins.CourseExportPlugin"
+c.CourseExportPlugin.course_root = str(ROOT)
+
 # Late work: nbgrader's AssignLatePenalties (in the autograde list above) asks
 # this plugin, which applies course/manifest.toml's [late] policy and
 # [[extension]]s exactly as `python -m autograder grade` does (autograder/late.py).

@@ -22,16 +22,16 @@ import json
 import os
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from autograder.manifest import Course
 from autograder.nbgrader_cli import run_nbgrader
 
-__all__ = ["GradebookError", "add_flags_column", "add_late_columns", "check_gradebook",
-           "copy_gradebook", "db_url", "describe_gradebook", "export_grades", "load_results",
-           "record_results", "register_assignments", "shown_url"]
+__all__ = ["GradebookError", "add_course_columns", "add_flags_column", "add_late_columns",
+           "check_gradebook", "copy_gradebook", "db_url", "describe_gradebook", "export_grades",
+           "load_results", "record_results", "register_assignments", "shown_url"]
 
 RESULTS = Path("autograded") / "results.json"
 
@@ -505,7 +505,8 @@ def _extend_export(course: Course, csv_path: Path, added: list[str],
     for row in rows:
         fill(row, results.get((row.get("assignment", ""), row.get("student_id", "")), {}))
     with open(csv_path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[*fields, *added])
+        writer = csv.DictWriter(handle, fieldnames=[*fields, *(f for f in added
+                                                              if f not in fields)])
         writer.writeheader()
         writer.writerows(rows)
 
@@ -513,16 +514,29 @@ def _extend_export(course: Course, csv_path: Path, added: list[str],
 def export_grades(course: Course, target: Path) -> None:
     """The grades as CSV: nbgrader's export, then our columns after its own.
 
+    The course's configuration has plain ``nbgrader export`` add them itself
+    (``autograder.nbgrader_plugins.CourseExportPlugin``); they are added here
+    too, for a course whose nbgrader_config.py predates that (adding them
+    again changes nothing).
+    """
+    run_nbgrader(["export", "--to", str(target)], course.root)
+    add_course_columns(course, target)
+
+
+def add_course_columns(course: Course, target: Path, *, assignments: Sequence[str] = (),
+                       students: Sequence[str] = ()) -> None:
+    """Our columns after nbgrader's in its grade export ``target``, once however often called.
+
     ``flags``, the late columns (``seconds_late``, ``days_late``,
     ``late_policy``), and ``section`` and ``status`` with a row for every
-    roster student (autograder.roster.complete_export).
+    roster student (autograder.roster.complete_export; ``assignments`` and
+    ``students`` are the export's filters, if it had any).
     """
     from autograder.roster import complete_export
 
-    run_nbgrader(["export", "--to", str(target)], course.root)
     add_flags_column(course, target)
     add_late_columns(course, target)
-    complete_export(course, target)
+    complete_export(course, target, assignments=assignments, students=students)
 
 
 def add_late_columns(course: Course, csv_path: Path) -> None:

@@ -15,6 +15,8 @@ get the same protection as ``python -m autograder``:
 * ``HideTests`` is a ``generate_feedback`` preprocessor: test cells show
   their visible part and the failure message only, never hidden test code,
   their traceback or what they printed.
+* ``CourseExportPlugin`` is ``nbgrader export``'s plugin: the CSV has the
+  course's columns (flags, late, section, status) and every roster student.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import ensure_async, run_sync
 from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
+from nbgrader.plugins import CsvExportPlugin
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, CaselessStrEnum, Integer, List, Unicode
 
@@ -679,3 +682,28 @@ class HideTests(Preprocessor):
             if cell.cell_type == "code":
                 cell.outputs = feedback_outputs(cell, secret)
         return nb, resources
+
+
+class CourseExportPlugin(CsvExportPlugin):
+    """Plain ``nbgrader export`` writes the course's CSV: ``python -m autograder export``'s.
+
+    nbgrader's columns, then ``flags``, the late columns, ``section`` and
+    ``status``, with a row for every roster student
+    (``autograder.gradebook.add_course_columns``), within the export's own
+    ``--assignment`` and ``--student`` filters. nbgrader_config.py sets it
+    (``c.ExportApp.plugin_class``) and the course root.
+    """
+
+    course_root = Unicode("", config=True,
+                          help="the course root whose roster and results.json fill the columns")
+
+    def export(self, gradebook: Any) -> None:
+        super().export(gradebook)
+        if not self.course_root:
+            return
+        from autograder.gradebook import add_course_columns
+        from autograder.manifest import load_manifest
+
+        add_course_columns(load_manifest(self.course_root), Path(self.to or "grades.csv"),
+                           assignments=[str(a) for a in self.assignment],
+                           students=[str(s) for s in self.student])

@@ -23,6 +23,7 @@ import csv
 import io
 import re
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -260,13 +261,16 @@ def export_status(result: dict | None, submitted: bool = False) -> str:
     return "graded"
 
 
-def complete_export(course: Course, csv_path: Path) -> None:
+def complete_export(course: Course, csv_path: Path, *, assignments: Sequence[str] = (),
+                    students: Sequence[str] = ()) -> None:
     """Give every roster student a row per assignment; fill names; add section and status.
 
     nbgrader's export has a row for every student of the gradebook and every
     assignment; a roster student missing from it (the roster changed after
     the import) gets a row with a score of 0. Names and emails come from the
-    roster where nbgrader's are empty.
+    roster where nbgrader's are empty. ``assignments`` and ``students``, when
+    given, are the export's own filters (``nbgrader export --assignment``):
+    rows are added for them only.
     """
     from autograder.gradebook import load_results
 
@@ -277,15 +281,16 @@ def complete_export(course: Course, csv_path: Path) -> None:
     fields = list(rows[0].keys()) if rows else [
         "assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
         "raw_score", "late_submission_penalty", "score", "max_score"]
-    assignments = list(dict.fromkeys([r["assignment"] for r in rows]
-                                     + [a for a, _ in results]))
+    exported = [a for a in dict.fromkeys([r["assignment"] for r in rows]
+                                         + [a for a, _ in results])
+                if not assignments or a in assignments]
     present = {(r["assignment"], r["student_id"]) for r in rows}
     order = [a.name for a in course.assignments]
-    for assignment in assignments:
+    for assignment in exported:
         sample = next((r for r in rows if r["assignment"] == assignment), None)
         points = course.assignment(assignment).points if assignment in order else 0.0
         for student in roster:
-            if (assignment, student) not in present:
+            if (assignment, student) not in present and (not students or student in students):
                 row = dict.fromkeys(fields, "")
                 row.update(assignment=assignment, student_id=student, raw_score="0.0",
                            late_submission_penalty="0.0", score="0.0",

@@ -24,6 +24,7 @@ from conftest import require_bwrap
 from autograder.feedback import problem_html, write_feedback
 from autograder.grading import copy_course_skeleton, grade
 from autograder.manifest import load_manifest
+from autograder.nbgrader_cli import run_nbgrader
 from autograder.nbgrader_plugins import DEATHS_KEY
 from autograder.roster import (
     ROSTER_FILE,
@@ -247,6 +248,22 @@ def test_every_roster_student_has_a_row_with_a_status_name_and_section(term):
     assert (rows["frank"]["first_name"], rows["frank"]["last_name"], rows["frank"]["email"],
             rows["frank"]["section"]) == ("Frank", "Fox", "frank@example.edu", "A")
     assert rows["carol"]["section"] == "B" and rows["mallory"]["section"] == ""
+
+
+def test_plain_nbgrader_export_writes_the_same_csv_filters_included(term):
+    root = term["root"]
+    plain = root / "plain.csv"
+    run_nbgrader(["export", "--to", str(plain)], root)
+    assert plain.read_bytes() == (root / "grades.csv").read_bytes()
+    # nbgrader's own filters: rows for those students only, roster students included.
+    run_nbgrader(["export", "--to", str(plain), "--student", "frank", "--student", "bob"], root)
+    with open(plain, newline="", encoding="utf-8") as handle:
+        rows = {r["student_id"]: r for r in csv.DictReader(handle)}
+    assert set(rows) == {"bob", "frank"}
+    assert rows["frank"]["status"] == "not submitted" and rows["frank"]["section"] == "A"
+    assert rows["bob"] == term["rows"]["bob"]
+    run_nbgrader(["export", "--to", str(plain), "--assignment", "no_such_assignment"], root)
+    assert plain.read_text(encoding="utf-8").splitlines()[1:] == []
 
 
 def test_a_later_cell_that_kills_the_kernel_costs_nothing_already_earned(term):
