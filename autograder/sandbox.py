@@ -436,15 +436,22 @@ def start_font_list(folder: Path) -> subprocess.Popen:
         stderr=subprocess.DEVNULL)
 
 
+def _copied_files(folder: Path) -> list[Path]:
+    """The files ``_data_files`` copies from the data folder ``folder``, as copytree does:
+    ``_DATA_IGNORED`` at every depth, symbolic links followed."""
+    found: list[Path] = []
+    for root, folders, files in os.walk(folder, followlinks=True):
+        ignored = _DATA_IGNORED(root, [*folders, *files])
+        folders[:] = sorted(name for name in folders if name not in ignored)
+        found.extend(Path(root, name) for name in sorted(files) if name not in ignored)
+    return found
+
+
 def data_signature(cwd: Path | None) -> str:
     """A hash of the data a kernel started in ``cwd`` gets: names and contents."""
     digest = hashlib.sha256()
     for entry in _data_entries(cwd):
-        files = [entry] if entry.is_file() else sorted(
-            p for p in entry.rglob("*") if p.is_file() and not p.is_symlink()
-            and not any(part.startswith(".") for part in p.relative_to(entry).parts)
-            and p.suffix != ".ipynb")
-        for path in files:
+        for path in [entry] if entry.is_file() else _copied_files(entry):
             digest.update(str(path.relative_to(cwd)).encode() + b"\0")  # type: ignore[arg-type]
             digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()

@@ -268,6 +268,30 @@ def test_the_next_notebook_runs_on_the_spare_kernel_started_ahead(tmp_path, monk
     kernels.rmdir()
 
 
+def test_the_data_signature_covers_exactly_the_files_a_kernel_gets(tmp_path):
+    from autograder.sandbox import _data_files
+
+    data, elsewhere = tmp_path / "assignment", tmp_path / "elsewhere"
+    (data / "tables" / ".cache").mkdir(parents=True)
+    elsewhere.mkdir()
+    (data / "tables" / "points.csv").write_text("1,2\n")
+    (data / "tables" / "notes.ipynb").write_text("{}")
+    (data / "tables" / ".cache" / "old.csv").write_text("x")
+    (elsewhere / "shared.csv").write_text("a\n")
+    (data / "tables" / "shared.csv").symlink_to(elsewhere / "shared.csv")
+    given = tmp_path / "kernel"
+    given.mkdir()
+    assert _data_files(data, given) == ["tables"]
+    copied = sorted(p.relative_to(given).as_posix() for p in given.rglob("*") if p.is_file())
+    assert copied == ["tables/points.csv", "tables/shared.csv"]
+    first = data_signature(data)
+    (data / "tables" / "notes.ipynb").write_text('{"changed": 1}')  # not given: no change
+    (data / "tables" / ".cache" / "old.csv").write_text("y")
+    assert data_signature(data) == first
+    (elsewhere / "shared.csv").write_text("b\n")  # given, through its link
+    assert data_signature(data) != first
+
+
 def test_a_spare_is_kept_only_for_the_same_data_behind_bubblewrap(tmp_path):
     require_bwrap()
     data = tmp_path / "assignment"
