@@ -27,7 +27,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -160,19 +160,20 @@ class SandboxedExecute(Execute):
         if ipykernel and not self.ipython_history and not any(
                 a.startswith("--HistoryManager.enabled") for a in arguments):
             arguments.append("--HistoryManager.enabled=False")
-        if ipykernel and self.preload:
-            modules, then = list(self.preload), ""
-            if getattr(manager, "mpl_backend", "") == FIGURES_BACKEND and any(
-                    m.split(".")[0] in ("matplotlib", "miniflow") for m in modules):
-                modules.insert(0, "autograder.mpl_docs")  # before matplotlib: see there
-                # pyplot's backend, which it would import at the first figure of every
-                # kernel (0.03 CPU-seconds); a fork server imports it before any shell
-                # exists, so the kernel hooks it to the shell it has.
-                modules.append("autograder.figures")
-                then = "import autograder.figures as f; f.close_after_each_cell()"
-            arguments.append(f"--IPKernelApp.exec_lines={preload_line(modules, then)}")
-            if isinstance(manager, SandboxKernelManager):
-                manager.preload_modules = modules  # a fork server imports them before it forks
+        if not ipykernel:
+            return arguments
+        modules, then = list(self.preload), [OUTPUT_READY]
+        if modules and getattr(manager, "mpl_backend", "") == FIGURES_BACKEND and any(
+                m.split(".")[0] in ("matplotlib", "miniflow") for m in modules):
+            modules.insert(0, "autograder.mpl_docs")  # before matplotlib: see there
+            # pyplot's backend, which it would import at the first figure of every
+            # kernel (0.03 CPU-seconds); a fork server imports it before any shell
+            # exists, so the kernel hooks it to the shell it has.
+            modules.append("autograder.figures")
+            then.append("import autograder.figures as f; f.close_after_each_cell()")
+        arguments.append(f"--IPKernelApp.exec_lines={preload_line(modules, then)}")
+        if modules and isinstance(manager, SandboxKernelManager):
+            manager.preload_modules = modules  # a fork server imports them before it forks
         return arguments
 
     async def async_start_new_kernel(self, **kwargs: Any) -> None:
@@ -428,19 +429,33 @@ class SandboxedExecute(Execute):
         return (text[-1_000_000:] + errors[:2000])
 
 
-def preload_line(modules: list[str], then: str = "") -> str:
-    """One line of kernel start-up code that imports ``modules``, runs ``then``, binds no name.
+def preload_line(modules: list[str], then: Sequence[str] = ()) -> str:
+    """One line of kernel start-up code that imports ``modules``, runs each line of
+    ``then``, and binds no name.
 
     ``exec`` in a dictionary of its own: the imports land in ``sys.modules``
     (a notebook's own ``import`` then finds them there), never in the
     notebook's namespace; a module that fails to import is left to the
-    notebook, which gets the error itself, and so is a ``then`` that fails.
+    notebook, which gets the error itself, and so is a line of ``then`` that fails.
     """
     program = (f"for _m in {list(modules)!r}:\n"
                "    try:\n        __import__(_m)\n    except Exception:\n        pass\n")
-    if then:
-        program += f"try:\n    {then}\nexcept Exception:\n    pass\n"
+    for line in then:
+        program += f"try:\n    {line}\nexcept Exception:\n    pass\n"
     return f"exec({program!r}, {{}})"
+
+
+# Run as a grading kernel starts, before any student code. ipykernel opens the
+# socket through which a thread hands work to its IOPub thread at that thread's
+# first use, and its IOPub thread hands work to itself the first time it sends
+# output. A cell that used up the kernel's open-files limit and then printed
+# made the IOPub thread open its own then: it failed, the IOPub thread stopped,
+# and the cell waited out its time limit instead of failing with "grading
+# allows 1024 open files" (tests/test_hostile.py, exhaust_open_files). Both
+# sockets are opened here: the kernel's main thread asks the IOPub thread to
+# ask itself for nothing.
+OUTPUT_READY = ("from IPython import get_ipython; _t = get_ipython().kernel.iopub_thread; "
+                "_t.schedule(lambda: _t.schedule(lambda: None))")
 
 
 # The backend of grading kernels that never draw (autograder.figures).

@@ -14,7 +14,6 @@ server has not imported already.
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import json
 import os
@@ -371,8 +370,7 @@ def test_a_machine_that_refuses_a_step_is_found_before_any_notebook(as_root, dat
     assert "/usr/miniflow-refused" in warnings[0] and not sandbox._servers
 
 
-# A kernel's own start, in a process that has imported what a fork server does;
-# or the debugger alone (argument "debugger").
+# A kernel's own start, in a process that has imported what a fork server does.
 KERNEL_STARTS = r'''
 import os, sys
 from autograder import forkserver
@@ -380,33 +378,21 @@ import ipykernel_launcher
 from ipykernel import kernelapp
 forkserver._import_all(forkserver.KERNEL_START + forkserver.NUMPY_START)
 before = set(sys.modules)
-if sys.argv[2] == "debugger":
-    __import__(forkserver.DEBUGGER)
-else:
-    app = kernelapp.IPKernelApp.instance()
-    app.initialize(["--transport=ipc", f"--ip={sys.argv[1]}/kernel",
-                    f"--IPKernelApp.connection_file={sys.argv[1]}/kernel.json",
-                    "--HistoryManager.enabled=False"])
+app = kernelapp.IPKernelApp.instance()
+app.initialize(["--transport=ipc", f"--ip={sys.argv[1]}/kernel",
+                f"--IPKernelApp.connection_file={sys.argv[1]}/kernel.json",
+                "--HistoryManager.enabled=False"])
 os.write(1, f"\nIMPORTED {sorted(set(sys.modules) - before)}\n".encode())  # not sys.stdout
 os._exit(0)
 '''
 
 
-def _imported(folder: Path, what: str) -> set[str]:
-    run = subprocess.run([sys.executable, "-c", KERNEL_STARTS, str(folder), what],
+def test_a_kernel_s_start_imports_nothing_the_fork_server_has_not(tmp_path):
+    """Every module a kernel imports as it starts costs each forked kernel its import
+    (debugpy alone is 40 ms): the server imports them all before it forks."""
+    run = subprocess.run([sys.executable, "-c", KERNEL_STARTS, str(tmp_path)],
                          capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 0, run.stderr[-2000:]
-    last = run.stdout.splitlines()[-1]  # after the kernel's own notes
-    assert last.startswith("IMPORTED "), run.stdout[-2000:]
-    return set(ast.literal_eval(last[len("IMPORTED "):]))
-
-
-def test_a_kernel_s_start_imports_nothing_the_fork_server_has_not_but_the_debugger(tmp_path):
-    """Every module a kernel imports as it starts costs each forked kernel its import:
-    the server imports them all before it forks, but for ipykernel's debugger
-    (see forkserver.KERNEL_START for why)."""
-    started = _imported(tmp_path, "kernel")
-    debugger = _imported(tmp_path, "debugger")
-    assert "debugpy" in started and "debugpy" in debugger
-    assert started <= debugger, (f"a kernel's start imported {sorted(started - debugger)}: "
-                                 "add them to autograder.forkserver.KERNEL_START")
+    imported = run.stdout.splitlines()[-1]  # after the kernel's own notes
+    assert imported == "IMPORTED []", (f"a kernel's start {imported.lower()}: add them to "
+                                       "autograder.forkserver.KERNEL_START")
