@@ -505,8 +505,7 @@ def _extend_export(course: Course, csv_path: Path, added: list[str],
     for row in rows:
         fill(row, results.get((row.get("assignment", ""), row.get("student_id", "")), {}))
     with open(csv_path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[*fields, *(f for f in added
-                                                              if f not in fields)])
+        writer = csv.DictWriter(handle, fieldnames=[*fields, *added])
         writer.writeheader()
         writer.writerows(rows)
 
@@ -516,16 +515,20 @@ def export_grades(course: Course, target: Path) -> None:
 
     The course's configuration has plain ``nbgrader export`` add them itself
     (``autograder.nbgrader_plugins.CourseExportPlugin``); they are added here
-    too, for a course whose nbgrader_config.py predates that (adding them
-    again changes nothing).
+    only for a course whose nbgrader_config.py predates that.
     """
+    import csv
+
     run_nbgrader(["export", "--to", str(target)], course.root)
-    add_course_columns(course, target)
+    with open(target, newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle), [])
+    if "status" not in header:  # complete_export's, the last of ours
+        add_course_columns(course, target)
 
 
 def add_course_columns(course: Course, target: Path, *, assignments: Sequence[str] = (),
                        students: Sequence[str] = ()) -> None:
-    """Our columns after nbgrader's in its grade export ``target``, once however often called.
+    """Our columns after nbgrader's in its grade export ``target``.
 
     ``flags``, the late columns (``seconds_late``, ``days_late``,
     ``late_policy``), and ``section`` and ``status`` with a row for every

@@ -264,6 +264,19 @@ def test_plain_nbgrader_export_writes_the_same_csv_filters_included(term):
     assert rows["bob"] == term["rows"]["bob"]
     run_nbgrader(["export", "--to", str(plain), "--assignment", "no_such_assignment"], root)
     assert plain.read_text(encoding="utf-8").splitlines()[1:] == []
+    # A course whose nbgrader_config.py predates the plugin: our export adds the columns.
+    config = root / "nbgrader_config.py"
+    kept = config.read_text(encoding="utf-8")
+    try:
+        config.write_text(kept.replace("c.ExportApp.plugin_class", "# c.ExportApp.plugin_class"),
+                          encoding="utf-8")
+        run_nbgrader(["export", "--to", str(plain)], root)
+        assert "status" not in plain.read_text(encoding="utf-8").splitlines()[0]
+        exported = _cli(root, "export", "--to", str(plain))
+        assert exported.returncode == 0, exported.stderr
+        assert plain.read_bytes() == (root / "grades.csv").read_bytes()
+    finally:
+        config.write_text(kept, encoding="utf-8")
 
 
 def test_a_later_cell_that_kills_the_kernel_costs_nothing_already_earned(term):
