@@ -142,6 +142,10 @@ def _collect_exchange(args: argparse.Namespace) -> int:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     from autograder.grading import grade, print_results
+    from autograder.sandbox import ONE_MATHS_THREAD
+
+    # Before this process imports numpy (the review does): see ONE_MATHS_THREAD.
+    os.environ.update(ONE_MATHS_THREAD)
 
     course = load_manifest()
     done: list = []

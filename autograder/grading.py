@@ -585,6 +585,7 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
     """
     from autograder.sandbox import (
         FONT_LIST_AHEAD,
+        ONE_MATHS_THREAD,
         SandboxKernelManager,
         resolve_mode,
         start_font_list,
@@ -607,7 +608,7 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
             first = {"root": str(course.root), "assignment": folders[0][0].name,
                      "notebook": folders[0][0].notebook_file, "sandbox": mode,
                      "fonts": settings.mpl_font_list} if folders else None
-            environment, fonts = dict(os.environ), None
+            environment, fonts = {**os.environ, **ONE_MATHS_THREAD}, None
             if folders and settings.mpl_font_list:
                 # Made once, beside our own imports, for every worker (the fork waits for it).
                 fonts = stack.enter_context(start_font_list(run_dir / "fonts"))

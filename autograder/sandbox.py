@@ -365,6 +365,14 @@ def _data_files(cwd: Path | None, target: Path) -> list[str]:
     return [entry.name for entry in entries]
 
 
+# One thread for numpy's maths library. In a kernel: grading runs several kernels
+# side by side, and the same sums in the same order on every machine. In the
+# grader's own processes (its workers, the font list's): they do small sums
+# (the trusted probes, the review), where a pool of maths threads, one per core,
+# only spins beside the kernels.
+ONE_MATHS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+                    "MKL_NUM_THREADS": "1"}
+
 # A folder where the font list was made ahead (``start_font_list``), if any.
 FONT_LIST_AHEAD = "MINIFLOW_FONT_LIST"
 
@@ -428,6 +436,7 @@ def start_font_list(folder: Path) -> subprocess.Popen:
     """
     folder.mkdir(parents=True, exist_ok=True)
     environment = {k: v for k, v in os.environ.items() if k != FONT_LIST_AHEAD}
+    environment.update(ONE_MATHS_THREAD)  # matplotlib imports numpy
     return subprocess.Popen(
         [sys.executable, "-P", "-c",
          "import sys\nfrom autograder.sandbox import make_font_list\n"
@@ -610,9 +619,7 @@ class SandboxKernelManager(AsyncKernelManager):
             "PATH": f"{scripts}:/usr/local/bin:/usr/bin:/bin",
             "PYTHONSAFEPATH": "1", "PYTHONDONTWRITEBYTECODE": "1",
             "MPLCONFIGDIR": f"{home}/.config/matplotlib",
-            # One thread per kernel: grading runs several kernels side by side,
-            # and the same sums in the same order on every machine.
-            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+            **ONE_MATHS_THREAD,
         })
         env.setdefault("LANG", "C.UTF-8")
         env.setdefault("PYTHONHASHSEED", "0")

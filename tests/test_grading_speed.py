@@ -436,6 +436,50 @@ def test_the_font_list_is_made_once_for_every_worker(tmp_path, monkeypatch):
         font_list.cache_clear()
 
 
+def test_the_grader_s_own_processes_run_one_maths_thread(tmp_path, monkeypatch):
+    # The grader, its workers and the font list's process do small sums (the review,
+    # the trusted probes): numpy's maths threads, one per core in each, would only
+    # spin beside the kernels. Whatever the instructor's shell says.
+    from autograder import __main__ as cli
+    from autograder import grading, sandbox
+
+    monkeypatch.delenv("MINIFLOW_DB_URL", raising=False)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "8")
+    root = tmp_path / "course"
+    copy_course_skeleton(ROOT, root, [FIRST])
+    folder = root / "submitted" / "ann" / FIRST.name
+    folder.mkdir(parents=True)
+    (folder / FIRST.notebook_file).write_bytes(
+        (ROOT / "release" / FIRST.name / FIRST.notebook_file).read_bytes())
+    seen: dict[str, dict] = {}
+    start_fonts, start_pool = sandbox.start_font_list, WorkerPool.__init__
+
+    def fonts(target):
+        process = start_fonts(target)  # its own environment, as the process started
+        seen["fonts"] = dict(line.split("=", 1) for line in Path(
+            f"/proc/{process.pid}/environ").read_text().split("\0") if "=" in line)
+        return process
+
+    def pool(self, *args, **kwargs):
+        seen["workers"] = dict(kwargs["environment"])
+        start_pool(self, *args, **kwargs)
+
+    monkeypatch.setattr(sandbox, "start_font_list", fonts)
+    monkeypatch.setattr(WorkerPool, "__init__", pool)
+    (result,) = grade(load_manifest(root), [FIRST], students=None, workers=1, record=False,
+                      sandbox="none")
+    assert result.status == "graded"
+    for kind in ("fonts", "workers"):
+        assert {k: seen[kind].get(k) for k in sandbox.ONE_MATHS_THREAD} == \
+            sandbox.ONE_MATHS_THREAD, kind
+    # The grader itself, before it imports numpy.
+    monkeypatch.chdir(root)
+    monkeypatch.setattr(grading, "grade", lambda *a, **k: seen.setdefault(
+        "grader", {k: os.environ.get(k) for k in sandbox.ONE_MATHS_THREAD}) and [])
+    assert cli.main(["grade", FIRST.name]) == 1  # nothing graded: the stand-in grades nothing
+    assert seen["grader"] == sandbox.ONE_MATHS_THREAD
+
+
 def test_a_worker_does_its_first_task_s_one_time_work_while_its_first_kernel_starts(
         tmp_path, monkeypatch):
     from autograder import grading, nbgrader_cli, sandbox
