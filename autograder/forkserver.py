@@ -54,6 +54,10 @@ import select
 import signal
 import socket
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 from autograder.sandbox_child import (
     PR_SET_PDEATHSIG,
@@ -373,7 +377,10 @@ class ForkServer:
     """One fork server (in its own bubblewrap) and the channel to it, in the grader."""
 
     def __init__(self, command: list[str], env: dict[str, str], cwd: str,
-                 preload: list[str], timeout: float = 60.0) -> None:
+                 preload: list[str], timeout: float = 60.0,
+                 launched: Callable[[], None] | None = None) -> None:
+        """Start the server and wait until it is ready; ``launched()`` as its process
+        starts (before its imports)."""
         import subprocess
         import threading
 
@@ -393,6 +400,8 @@ class ForkServer:
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         finally:
             theirs.close()
+        if launched is not None:
+            launched()
         threading.Thread(target=self._drain, daemon=True).start()
         try:
             ours.sendall(json.dumps(preload).encode())

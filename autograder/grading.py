@@ -33,6 +33,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -262,21 +263,21 @@ def warm_up(first: dict | None = None) -> None:
     is given the grader's generated assignment, gradebook included, and never
     needs it (0.12 s).
     """
-    import threading
-
     import nbclient  # noqa: F401
     import nbgrader.apps  # noqa: F401
 
     import autograder.nbgrader_plugins  # noqa: F401
     from autograder.nbgrader_cli import alembic_head, nbgrader_in_process
-    from autograder.sandbox import font_list
+    from autograder.sandbox import font_list, launched
 
     nbgrader_in_process()
     if first is None or first.get("fonts", True):
         font_list()
     if first:
-        # Beside the kernel's start, most of which is waiting for the fork server.
-        ahead = threading.Thread(target=_first_task_ahead, args=(first["assignment"],),
+        # Beside the kernel's start, most of which is waiting for the fork server's
+        # imports: once its process (or the kernel's) is launched.
+        ahead = threading.Thread(target=_first_task_ahead,
+                                 args=(first["assignment"], launched),
                                  name="first-task-ahead", daemon=True)
         ahead.start()
         try:
@@ -284,16 +285,20 @@ def warm_up(first: dict | None = None) -> None:
                                first["sandbox"])
         except Exception as error:  # the first notebook starts its own kernel, as usual
             print(f"no kernel started ahead: {type(error).__name__}: {error}", file=sys.stderr)
+        finally:
+            launched.set()  # none was, or none will be
         ahead.join()
     else:
         with contextlib.suppress(Exception):  # nbgrader's own way answers later, if it must
             alembic_head()
 
 
-def _first_task_ahead(assignment: str) -> None:
+def _first_task_ahead(assignment: str, launched: threading.Event) -> None:
     """What the first task would do once: the trusted probes (importing
     autograder.trusted and numpy) and SQLAlchemy's mapping of nbgrader's tables.
-    About 0.07 s; whatever fails here, the first task meets and reports itself."""
+    About 0.07 s, once ``launched`` is set; whatever fails here, the first task
+    meets and reports itself."""
+    launched.wait()
     with contextlib.suppress(Exception):
         import nbgrader.api  # noqa: F401
         from sqlalchemy.orm import configure_mappers

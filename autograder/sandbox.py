@@ -793,6 +793,7 @@ class SandboxKernelManager(AsyncKernelManager):
             provisioner.process, provisioner.pid, provisioner.pgid = process, process.pid, None
             provisioner.cwd = kw.get("cwd")  # type: ignore[attr-defined]
             self._reconcile_connection_info(provisioner.connection_info)
+        launched.set()
         process = self.provisioner.process  # type: ignore[union-attr]
         self._stderr_tail = bytearray()
         self._stop = threading.Event()
@@ -862,7 +863,7 @@ class SandboxKernelManager(AsyncKernelManager):
             shutil.copy(self._fonts, folder / "f" / self._fonts.name)
         return ForkServer([*self._bwrap_args(cwd, server=folder), "--"],
                           {"PATH": os.environ.get("PATH", "")}, str(folder),
-                          list(self.preload_modules))
+                          list(self.preload_modules), launched=launched.set)
 
     def restart_clock(self) -> None:
         """A spare kernel, started ahead, is handed its notebook: its time starts now."""
@@ -1009,6 +1010,12 @@ class SandboxKernelManager(AsyncKernelManager):
 
 
 _warned: set[str] = set()
+
+# Set once this process has launched the process of a kernel or of a fork server:
+# what is left of starting it is waiting, which other work can fill
+# (``grading.warm_up`` does its first task's one-time work then, not before: the
+# work would delay the launch, one Python thread at a time).
+launched = threading.Event()
 
 # This process's fork servers (autograder/forkserver.py), by what they were
 # started for: the newest serves, older ones stop once their kernels are gone.

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -453,12 +454,13 @@ def test_the_grader_s_own_processes_run_one_maths_thread(tmp_path, monkeypatch):
         (ROOT / "release" / FIRST.name / FIRST.notebook_file).read_bytes())
     seen: dict[str, dict] = {}
     start_fonts, start_pool = sandbox.start_font_list, WorkerPool.__init__
+    popen = subprocess.Popen
 
     def fonts(target):
-        process = start_fonts(target)  # its own environment, as the process started
-        seen["fonts"] = dict(line.split("=", 1) for line in Path(
-            f"/proc/{process.pid}/environ").read_text().split("\0") if "=" in line)
-        return process
+        with monkeypatch.context() as patch:  # the environment its process is given
+            patch.setattr(subprocess, "Popen", lambda *args, **kwargs: seen.setdefault(
+                "fonts", kwargs["env"]) and popen(*args, **kwargs))
+            return start_fonts(target)
 
     def pool(self, *args, **kwargs):
         seen["workers"] = dict(kwargs["environment"])
@@ -490,13 +492,20 @@ def test_a_worker_does_its_first_task_s_one_time_work_while_its_first_kernel_sta
     monkeypatch.setattr(nbgrader_plugins, "_probes_by_test",
                         lambda name: planned.append((name, threading.current_thread().name)))
     monkeypatch.setattr(sandbox, "font_list", lambda: None)
-    monkeypatch.setattr(grading, "start_first_kernel", lambda *args: planned.append(
-        ("kernel", threading.current_thread().name)))
+    monkeypatch.setattr(sandbox, "launched", threading.Event())
+
+    def kernel(*args):
+        time.sleep(0.2)  # the probes wait while the kernel's process is being launched
+        planned.append(("kernel", threading.current_thread().name))
+        sandbox.launched.set()  # as the launch does
+
+    monkeypatch.setattr(grading, "start_first_kernel", kernel)
     first = {"root": str(tmp_path), "assignment": FIRST.name, "notebook": "n.ipynb",
              "sandbox": "none"}
     grading.warm_up(first)
-    # The trusted probes, in a thread of their own; the kernel in the worker's.
-    assert sorted(planned) == [(FIRST.name, "first-task-ahead"), ("kernel", "MainThread")]
+    # The trusted probes, in a thread of their own, once the kernel's process is
+    # launched; the kernel in the worker's.
+    assert planned == [("kernel", "MainThread"), (FIRST.name, "first-task-ahead")]
     assert "first-task-ahead" not in [t.name for t in threading.enumerate()]  # done first
     # A local worker is given the generated assignment: no schema version to read.
     assert schema == []
@@ -648,11 +657,28 @@ def test_the_guard_is_asked_in_each_cell_s_own_request(tmp_path, monkeypatch, in
     assert executed.cells[0].outputs == []  # the answer is in the reply, not an output
 
 
-def test_a_worker_starts_the_first_notebook_s_kernel_before_its_task(tmp_path, claims):
+def test_a_worker_starts_the_first_notebook_s_kernel_before_its_task(tmp_path, monkeypatch,
+                                                                     claims):
     # The first notebook of a run has no notebook before it to start its
     # kernel: the worker starts it while it warms up, and the first notebook
     # claims it (the same key: configuration, kernel and data files).
+    import inspect
+
+    from autograder import sandbox
+
     claimed, kernels = claims
+    order: list[str] = []
+
+    class Noted(threading.Event):
+        def set(self):
+            if not self.is_set():
+                order.append(f"launched in {inspect.stack()[1].function}")
+            super().set()
+
+    monkeypatch.setattr(sandbox, "launched", Noted())
+    probes = nbgrader_plugins._probes_by_test
+    monkeypatch.setattr(nbgrader_plugins, "_probes_by_test",
+                        lambda name: order.append("probes") or probes(name))
     root = tmp_path / "course"
     copy_course_skeleton(ROOT, root, [FIRST])
     notebook = ROOT / "source" / FIRST.name / FIRST.notebook_file
@@ -670,6 +696,10 @@ def test_a_worker_starts_the_first_notebook_s_kernel_before_its_task(tmp_path, c
         nbgrader_plugins.discard_spare()
     assert claimed == [ahead]
     assert not ahead.has_kernel  # used once, then shut down
+    # The first task's one-time work waited for the fork server's process (or, where
+    # there is none, the kernel's) to be launched: it would have delayed the launch.
+    assert order[0] in ("launched in __init__", "launched in _async_launch_kernel"), order
+    assert order.index("probes") == 1  # then again by the task, from what was made ahead
     assert not descendants(os.getpid())
     assert not any(kernels.iterdir())
     kernels.rmdir()
