@@ -296,9 +296,13 @@ def warm_up(first: dict | None = None) -> None:
 def _first_task_ahead(assignment: str, launched: threading.Event) -> None:
     """What the first task would do once: the trusted probes (importing
     autograder.trusted and numpy) and SQLAlchemy's mapping of nbgrader's tables.
-    About 0.07 s, once ``launched`` is set; whatever fails here, the first task
-    meets and reports itself."""
+    About 0.07 s, once ``launched`` is set, at a lower priority than the process
+    launched (whose start is on the way to the first notebook); whatever fails
+    here, the first task meets and reports itself."""
     launched.wait()
+    if sys.platform.startswith("linux"):  # where a thread has a priority of its own
+        with contextlib.suppress(OSError):  # behind the launched process, not beside it
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
     with contextlib.suppress(Exception):
         import nbgrader.api  # noqa: F401
         from sqlalchemy.orm import configure_mappers

@@ -489,8 +489,10 @@ def test_a_worker_does_its_first_task_s_one_time_work_while_its_first_kernel_sta
     schema: list[int] = []
     planned: list[tuple[str, str]] = []
     monkeypatch.setattr(nbgrader_cli, "alembic_head", lambda: schema.append(1) or "head")
-    monkeypatch.setattr(nbgrader_plugins, "_probes_by_test",
-                        lambda name: planned.append((name, threading.current_thread().name)))
+    monkeypatch.setattr(nbgrader_plugins, "_probes_by_test", lambda name: planned.append(
+        (name, threading.current_thread().name,
+         os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) - os.getpriority(
+             os.PRIO_PROCESS, os.getpid()))))
     monkeypatch.setattr(sandbox, "font_list", lambda: None)
     monkeypatch.setattr(sandbox, "launched", threading.Event())
 
@@ -504,8 +506,9 @@ def test_a_worker_does_its_first_task_s_one_time_work_while_its_first_kernel_sta
              "sandbox": "none"}
     grading.warm_up(first)
     # The trusted probes, in a thread of their own, once the kernel's process is
-    # launched; the kernel in the worker's.
-    assert planned == [("kernel", "MainThread"), (FIRST.name, "first-task-ahead")]
+    # launched, and behind it (niceness 10 more than the worker's); the kernel in
+    # the worker's.
+    assert planned == [("kernel", "MainThread"), (FIRST.name, "first-task-ahead", 10)]
     assert "first-task-ahead" not in [t.name for t in threading.enumerate()]  # done first
     # A local worker is given the generated assignment: no schema version to read.
     assert schema == []
