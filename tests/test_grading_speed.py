@@ -445,7 +445,8 @@ def test_the_grader_s_own_processes_run_one_maths_thread(tmp_path, monkeypatch):
     from autograder import grading, sandbox
 
     monkeypatch.delenv("MINIFLOW_DB_URL", raising=False)
-    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "8")
+    for name in sandbox.ONE_MATHS_THREAD:  # restored afterwards, as the grader changes them
+        monkeypatch.setenv(name, "8")
     root = tmp_path / "course"
     copy_course_skeleton(ROOT, root, [FIRST])
     folder = root / "submitted" / "ann" / FIRST.name
