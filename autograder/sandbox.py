@@ -30,7 +30,6 @@ their kernels with it, so both paths get the same walls:
 from __future__ import annotations
 
 import atexit
-import contextlib
 import functools
 import hashlib
 import json
@@ -54,6 +53,8 @@ from jupyter_client.channels import HBChannel
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, DottedObjectName, Enum, Float, Integer, Type, Unicode, validate
 
+from autograder.visible import FONT_LIST_AHEAD, SYSTEM, font_list, python_paths
+
 __all__ = ["MODES", "Availability", "SandboxKernelManager", "SandboxError", "data_signature",
            "describe_limits", "format_size", "isolation_warning", "parse_size", "probe_bwrap",
            "resolve_mode"]
@@ -66,9 +67,6 @@ MPL_DIR = f"{HOME}/.config/matplotlib"  # the kernel's MPLCONFIGDIR (inside bubb
 # credentials, the grader's paths) stays outside.
 PASS_THROUGH = ("MPLBACKEND", "NBGRADER_EXECUTION", "NBGRADER_VALIDATING", "LANG", "LC_ALL",
                 "TZ", "PYTHONHASHSEED")
-# Top-level folders of the system; each is bound read-only (or re-created as
-# the same symlink) when it exists.
-SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "fonts",
        "nsswitch.conf", "mime.types", "alternatives")
 
@@ -289,50 +287,6 @@ def _folder_bytes(folder: Path) -> int:
 
 # --- what the kernel may see -----------------------------------------------------------
 
-def _covers(outer: Path, inner: Path) -> bool:
-    return inner == outer or outer in inner.parents
-
-
-def _editable_packages() -> list[Path]:
-    """Package folders that setuptools' editable installs map by name (not via sys.path)."""
-    folders = []
-    for finder in sys.meta_path:
-        module = sys.modules.get(getattr(finder, "__module__", ""))
-        mapping = getattr(module, "MAPPING", None)
-        if isinstance(mapping, dict):
-            folders += [Path(p) for p in mapping.values()]
-    return folders
-
-
-def python_paths(forbidden: Iterable[Path]) -> list[Path]:
-    """Folders the kernel's Python needs, read-only; none contains a forbidden folder."""
-    import importlib.util
-
-    forbidden = [Path(os.path.realpath(f)) for f in forbidden]
-    candidates = [sys.base_prefix, sys.prefix, sys.exec_prefix, sys.base_exec_prefix,
-                  os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))]
-    # sys.path[0] is the running script's folder or the current folder (unless
-    # -P): never part of the Python environment.
-    entries = sys.path if sys.flags.safe_path else sys.path[1:]
-    candidates += [p for p in entries if p and os.path.isabs(p)]
-    candidates += [str(p) for p in _editable_packages()]
-    for name in ("miniflow", "autograder", "ipykernel", "numpy", "matplotlib"):
-        spec = importlib.util.find_spec(name)
-        if spec is not None and spec.submodule_search_locations:
-            candidates += list(spec.submodule_search_locations)
-    chosen: list[Path] = []
-    for candidate in candidates:
-        path = Path(os.path.realpath(candidate))
-        if not path.is_dir() or path == Path("/"):
-            continue
-        if any(_covers(path, f) for f in forbidden):
-            continue  # binding it would show the course or the grader's files
-        if any(_covers(c, path) for c in chosen):
-            continue
-        chosen = [c for c in chosen if not _covers(path, c)] + [path]
-    return sorted(chosen)
-
-
 _DATA_IGNORED = shutil.ignore_patterns("*.ipynb", ".*")
 
 
@@ -373,59 +327,6 @@ def _data_files(cwd: Path | None, target: Path) -> list[str]:
 ONE_MATHS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
                     "MKL_NUM_THREADS": "1"}
 
-# A folder where the font list was made ahead (``start_font_list``), if any.
-FONT_LIST_AHEAD = "MINIFLOW_FONT_LIST"
-
-
-@functools.lru_cache(maxsize=1)
-def font_list() -> tuple[str, bytes] | None:
-    """matplotlib's font list, as a kernel would build it: (file name, JSON).
-
-    Each kernel gets a fresh matplotlib folder, so without this each one scans
-    the machine's fonts again as it imports pyplot (about 0.12 s of CPU per
-    notebook). This process scans once, keeps only fonts a sandboxed kernel
-    can read (system folders and the Python environment), and every kernel
-    gets the result as a read-only file. Should a listed font be missing,
-    matplotlib scans again, as it would have anyway. None without matplotlib.
-    When ``$MINIFLOW_FONT_LIST`` names a folder holding the list already
-    made (``start_font_list``), that list is used.
-    """
-    ahead = os.environ.get(FONT_LIST_AHEAD)
-    made = sorted(Path(ahead).glob("fontlist-v*.json")) if ahead else []
-    if len(made) == 1:
-        with contextlib.suppress(OSError):
-            return made[0].name, made[0].read_bytes()
-    try:
-        from matplotlib import font_manager
-    except ImportError:
-        return None
-    manager = font_manager.FontManager()
-    readable = [Path(os.path.realpath(p)) for p in (*SYSTEM, *python_paths([Path.home()]))]
-
-    def visible(font: Any) -> bool:
-        path = Path(os.path.realpath(font.fname))
-        return any(_covers(folder, path) for folder in readable)
-
-    manager.ttflist = [font for font in manager.ttflist if visible(font)]
-    manager.afmlist = [font for font in manager.afmlist if visible(font)]
-    with tempfile.TemporaryDirectory() as folder:
-        target = Path(folder) / "fonts.json"
-        font_manager.json_dump(manager, target)
-        if not target.is_file():  # matplotlib logs why it could not write it
-            return None
-        return f"fontlist-v{font_manager.FontManager.__version__}.json", target.read_bytes()
-
-
-def make_font_list(folder: str) -> None:
-    """Write ``font_list()`` into ``folder``, whole or not at all (``start_font_list``)."""
-    made = font_list()
-    if made is not None:
-        name, data = made
-        partial = Path(folder) / f".{name}"
-        partial.write_bytes(data)
-        partial.rename(Path(folder) / name)
-
-
 def start_font_list(folder: Path) -> subprocess.Popen:
     """Make the font list (``font_list``) into ``folder``, in a process of its own.
 
@@ -439,7 +340,7 @@ def start_font_list(folder: Path) -> subprocess.Popen:
     environment.update(ONE_MATHS_THREAD)  # matplotlib imports numpy
     return subprocess.Popen(
         [sys.executable, "-P", "-c",
-         "import sys\nfrom autograder.sandbox import make_font_list\n"
+         "import sys\nfrom autograder.visible import make_font_list\n"
          "make_font_list(sys.argv[1])", str(folder)],
         env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL)

@@ -437,6 +437,26 @@ def test_the_font_list_is_made_once_for_every_worker(tmp_path, monkeypatch):
         font_list.cache_clear()
 
 
+def test_the_font_list_s_process_imports_no_kernel_manager(tmp_path, monkeypatch):
+    # It runs beside the grader's imports, which the workers wait for: importing
+    # the sandbox's kernel manager (jupyter_client, zmq) would add 0.1 s to it.
+    from autograder import sandbox
+
+    given: list[list[str]] = []
+    monkeypatch.setattr(subprocess, "Popen", lambda args, **kwargs: given.append(args))
+    sandbox.start_font_list(tmp_path / "fonts")
+    (command,) = given
+    code = command[command.index("-c") + 1] + (
+        "\nprint(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('jupyter_client', 'zmq', 'tornado', 'nbgrader') or m == 'autograder.sandbox'))")
+    monkeypatch.undo()
+    run = subprocess.run([*command[:command.index("-c") + 1], code, str(tmp_path / "fonts")],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.splitlines()[-1] == "[]"
+    assert [p.name for p in (tmp_path / "fonts").glob("fontlist-*.json")]  # and it made it
+
+
 def test_the_grader_s_own_processes_run_one_maths_thread(tmp_path, monkeypatch):
     # The grader, its workers and the font list's process do small sums (the review,
     # the trusted probes): numpy's maths threads, one per core in each, would only
