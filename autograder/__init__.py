@@ -6,6 +6,7 @@
     workers         the worker processes, one submission at a time
     cluster         the same work on a Dask cluster (grade --scheduler)
     sandbox         every grading kernel in bubblewrap, with resource limits
+    visible         what a kernel may see of the machine, and the font list made from it
     nbgrader_plugins  what nbgrader_config.py plugs into plain nbgrader
     guard           the tamper guard that runs inside the kernel
     trusted         probes whose answers are judged outside the kernel
@@ -37,3 +38,54 @@ def _skip_iri_grammars() -> None:
 
 
 _skip_iri_grammars()
+
+
+# What nbgrader imports from setuptools (for unpacking the archives of its zip
+# collect); see defer_setuptools.
+_ARCHIVE_UTIL = "setuptools.archive_util"
+_UNPACKERS = ("unpack_archive", "unpack_tarfile", "unpack_zipfile")
+
+
+def defer_setuptools() -> None:
+    """Import setuptools only once nbgrader unpacks an archive, not as it starts.
+
+    nbgrader's ``utils`` imports three functions of ``setuptools.archive_util``
+    at its top, and with them all of setuptools and pkg_resources: 0.1 s of
+    CPU in every command that imports nbgrader, on the way to the first
+    graded notebook. Here a stand-in takes that module's place: its three
+    functions import the real module at their first call and hand it the call;
+    any other name of it imports the real module too. Nothing changes where
+    setuptools or that module is already imported. Called by the command line
+    (``autograder.__main__``), before it imports nbgrader; kernels never get it.
+    """
+    import sys
+    import types
+
+    if "setuptools" in sys.modules or _ARCHIVE_UTIL in sys.modules:
+        return
+    stand_in = types.ModuleType(_ARCHIVE_UTIL, "setuptools.archive_util, imported at first use")
+
+    def real() -> types.ModuleType:
+        import importlib
+
+        if sys.modules.get(_ARCHIVE_UTIL) is stand_in:
+            del sys.modules[_ARCHIVE_UTIL]
+        return importlib.import_module(_ARCHIVE_UTIL)
+
+    def deferred(name: str):  # noqa: ANN202 - a stand-in for any of the three
+        def call(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            return getattr(real(), name)(*args, **kwargs)
+
+        call.__name__ = call.__qualname__ = name
+        return call
+
+    def other(name: str) -> object:
+        if name.startswith("__"):  # what the import system asks (__path__...): not a package
+            raise AttributeError(name)
+        return getattr(real(), name)
+
+    for name in _UNPACKERS:
+        setattr(stand_in, name, deferred(name))
+    stand_in.__getattr__ = other  # type: ignore[attr-defined]
+    sys.modules[_ARCHIVE_UTIL] = stand_in
+

@@ -36,6 +36,10 @@ import argparse  # noqa: E402
 import gc  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from autograder import defer_setuptools  # noqa: E402
+
+defer_setuptools()  # before anything imports nbgrader
+
 from autograder.manifest import ManifestError, load_manifest  # noqa: E402
 from autograder.nbgrader_cli import NbgraderError  # noqa: E402
 

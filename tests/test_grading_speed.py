@@ -546,6 +546,37 @@ def test_reading_notebooks_does_not_build_the_iri_grammars():
     assert run.stdout.strip() == "None"  # marked absent: jsonschema's import of it fails
 
 
+DEFERRED_SETUPTOOLS = """
+import json, os, pathlib, sys, tempfile, zipfile
+import autograder.__main__  # the command line, as `python -m autograder grade` starts
+from autograder.workers import _import_for_workers
+_import_for_workers()  # what the grader imports before it forks its workers
+seen = {"started": "setuptools" in sys.modules}
+from nbgrader import utils
+folder = pathlib.Path(tempfile.mkdtemp())
+with zipfile.ZipFile(folder / "in.zip", "w") as archive:
+    archive.writestr("ann/layers.ipynb", "{}")
+(folder / "out").mkdir()
+utils.unzip(str(folder / "in.zip"), str(folder / "out"))
+seen["unpacked"] = sorted(str(p.relative_to(folder / "out")) for p in (folder / "out").rglob("*"))
+seen["then"] = "setuptools" in sys.modules
+seen["real"] = getattr(sys.modules["setuptools.archive_util"], "__file__", None) is not None
+print(json.dumps(seen))
+"""
+
+
+def test_the_command_line_imports_setuptools_only_when_nbgrader_unpacks_an_archive():
+    # nbgrader imports setuptools for its zip collect: 0.1 s of every command's start.
+    run = subprocess.run([sys.executable, "-c", DEFERRED_SETUPTOOLS], capture_output=True,
+                         text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    seen = json.loads(run.stdout.splitlines()[-1])
+    assert seen["started"] is False
+    # nbgrader's unpacking still works, with the real module, imported then.
+    assert seen["unpacked"] == ["ann", "ann/layers.ipynb"]
+    assert seen["then"] is True and seen["real"] is True
+
+
 def test_tasks_are_made_as_the_workers_need_them():
     events: list[tuple[str, int]] = []
 
