@@ -151,3 +151,64 @@ def test_a_copy_that_reads_back_otherwise_is_not_kept(course, tmp_path, monkeypa
     assert _main("gradebook", "copy", "--to", f"sqlite:///{target}") == 2
     assert "reads back from the target database" in capsys.readouterr().err
     assert not target.exists()
+
+
+def _statements(run):
+    """(what ``run()`` returned, how many SQL statements it sent)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    sent: list[str] = []
+
+    def note(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("SELECT"):  # not the schema's checks
+            sent.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", note)
+    try:
+        return run(), len(sent)
+    finally:
+        event.remove(Engine, "before_cursor_execute", note)
+
+
+def test_scores_and_lateness_are_read_at_once_and_read_the_same(course):
+    # What every export, report and feedback reads (load_results): row by row, a
+    # query per submission, notebook, grade and cell, 1 s of a class of 400's export.
+    import datetime
+
+    from nbgrader.api import Gradebook
+
+    manifest = load_manifest(course)
+
+    def row_by_row():
+        scores: dict = {}
+        late: dict = {}
+        with Gradebook(gradebook_module.db_url(manifest), course_id=manifest.id) as book:
+            for assignment in book.assignments:
+                for submission in assignment.submissions:
+                    key = (assignment.name, submission.student.id)
+                    cells = scores.setdefault(key, {})
+                    for notebook in submission.notebooks:
+                        for grade in notebook.grades:
+                            if grade.max_score:
+                                cells[grade.name] = (float(grade.score or 0.0),
+                                                     float(grade.max_score))
+                    late[key] = {
+                        "timestamp": submission.timestamp,
+                        "due": submission.duedate if assignment.duedate is not None else None,
+                        "seconds_late": float(submission.total_seconds_late or 0.0),
+                        "penalty": float(submission.late_submission_penalty or 0.0)}
+        return scores, late
+
+    (scores, late), lazily = _statements(row_by_row)
+    (read, eager) = _statements(lambda: (gradebook_module._gradebook_scores(manifest),
+                                         gradebook_module._gradebook_late(manifest)))
+    # The same answers, cells in the same order: the manual score, the extension
+    # and the late penalty the fixture put there included.
+    assert [(k, list(v.items())) for k, v in read[0].items()] == \
+        [(k, list(v.items())) for k, v in scores.items()]
+    assert read[1] == late
+    assert scores[(FIRST.name, "ann")] and late[(FIRST.name, "bo")]["penalty"] == 1.5
+    assert late[(FIRST.name, "bo")]["timestamp"] == datetime.datetime(2026, 10, 3, 23, 59, 59)
+    # In a few statements, however many submissions: not one per row.
+    assert eager <= 12 < lazily, (eager, lazily)
