@@ -511,14 +511,16 @@ def _merge_late(record: dict, held: dict | None) -> None:
 
 
 def _extend_export(course: Course, csv_path: Path, added: list[str],
-                   fill: Callable[[dict[str, str], dict], None]) -> None:
+                   fill: Callable[[dict[str, str], dict], None],
+                   results: dict[tuple[str, str], dict] | None = None) -> None:
     """Add columns to nbgrader's grade export: ``fill(row, result)`` sets them per row.
 
-    ``result`` is the submission's record from ``load_results`` ({} if none).
+    ``result`` is the submission's record from ``load_results`` ({} if none);
+    ``results``, if given, is what ``load_results`` returned.
     """
     import csv
 
-    results = load_results(course)
+    results = load_results(course) if results is None else results
     with open(csv_path, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
         fields = list(rows[0].keys()) if rows else []
@@ -559,16 +561,19 @@ def add_course_columns(course: Course, target: Path, *, assignments: Sequence[st
     """
     from autograder.roster import complete_export
 
-    add_flags_column(course, target)
-    add_late_columns(course, target)
-    complete_export(course, target, assignments=assignments, students=students)
+    results = load_results(course)  # once for the three: half a second for 400 submissions
+    add_flags_column(course, target, results)
+    add_late_columns(course, target, results)
+    complete_export(course, target, assignments=assignments, students=students, results=results)
 
 
-def add_late_columns(course: Course, csv_path: Path) -> None:
+def add_late_columns(course: Course, csv_path: Path,
+                     results: dict[tuple[str, str], dict] | None = None) -> None:
     """Add ``seconds_late``, ``days_late`` and ``late_policy`` to nbgrader's grade export.
 
     nbgrader's own columns already hold the submission ``timestamp``, the
     ``raw_score``, the ``late_submission_penalty`` and the ``score`` after it.
+    ``results``: what ``load_results`` returned, if the caller has it.
     """
     import math
 
@@ -579,16 +584,20 @@ def add_late_columns(course: Course, csv_path: Path) -> None:
         row["days_late"] = "" if seconds is None else str(math.ceil(seconds / 86400))
         row["late_policy"] = late.get("policy", "") if seconds else ""
 
-    _extend_export(course, csv_path, ["seconds_late", "days_late", "late_policy"], fill)
+    _extend_export(course, csv_path, ["seconds_late", "days_late", "late_policy"], fill,
+                   results)
 
 
-def add_flags_column(course: Course, csv_path: Path) -> None:
-    """Add a ``flags`` column to nbgrader's grade export (one cell per submission)."""
+def add_flags_column(course: Course, csv_path: Path,
+                     results: dict[tuple[str, str], dict] | None = None) -> None:
+    """Add a ``flags`` column to nbgrader's grade export (one cell per submission).
+
+    ``results``: what ``load_results`` returned, if the caller has it."""
 
     def fill(row: dict[str, str], record: dict) -> None:
         row["flags"] = " | ".join(record.get("flags", []))
 
-    _extend_export(course, csv_path, ["flags"], fill)
+    _extend_export(course, csv_path, ["flags"], fill, results)
 
 
 # --- moving a gradebook (SQLite to PostgreSQL, say) --------------------------------------

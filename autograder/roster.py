@@ -262,7 +262,8 @@ def export_status(result: dict | None, submitted: bool = False) -> str:
 
 
 def complete_export(course: Course, csv_path: Path, *, assignments: Sequence[str] = (),
-                    students: Sequence[str] = ()) -> None:
+                    students: Sequence[str] = (),
+                    results: dict[tuple[str, str], dict] | None = None) -> None:
     """Give every roster student a row per assignment; fill names; add section and status.
 
     nbgrader's export has a row for every student of the gradebook and every
@@ -270,11 +271,12 @@ def complete_export(course: Course, csv_path: Path, *, assignments: Sequence[str
     the import) gets a row with a score of 0. Names and emails come from the
     roster where nbgrader's are empty. ``assignments`` and ``students``, when
     given, are the export's own filters (``nbgrader export --assignment``):
-    rows are added for them only.
+    rows are added for them only. ``results``: what ``gradebook.load_results``
+    returned, if the caller has it.
     """
     from autograder.gradebook import load_results
 
-    results = load_results(course)
+    results = load_results(course) if results is None else results
     roster = {s.id: s for s in load_roster(course)}
     with open(csv_path, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))

@@ -279,6 +279,29 @@ def test_plain_nbgrader_export_writes_the_same_csv_filters_included(term):
         config.write_text(kept, encoding="utf-8")
 
 
+def test_the_export_s_columns_read_the_results_once(term, monkeypatch):
+    # Reading every submission's results (load_results) is the export's own cost for
+    # a large class: the three column steps (flags, lateness, roster) share one.
+    from autograder import gradebook
+
+    root = term["root"]
+    plain = root / "nbgrader-only.csv"
+    config = root / "nbgrader_config.py"
+    kept = config.read_text(encoding="utf-8")
+    try:  # nbgrader's own columns only, as a course whose config predates the plugin
+        config.write_text(kept.replace("c.ExportApp.plugin_class", "# c.ExportApp.plugin_class"),
+                          encoding="utf-8")
+        run_nbgrader(["export", "--to", str(plain)], root)
+    finally:
+        config.write_text(kept, encoding="utf-8")
+    read = gradebook.load_results
+    calls: list[int] = []
+    monkeypatch.setattr(gradebook, "load_results", lambda course: calls.append(1) or read(course))
+    gradebook.add_course_columns(load_manifest(root), plain)
+    assert len(calls) == 1
+    assert plain.read_bytes() == (root / "grades.csv").read_bytes()
+
+
 def test_a_later_cell_that_kills_the_kernel_costs_nothing_already_earned(term):
     dave = term["results"]["dave"]
     assert dave.status == "graded"
