@@ -419,7 +419,7 @@ def _submitted(gradebook: Any, *, grades: bool) -> list:
     notebooks' grades, with each grade's cell and maximum score.
 
     Read lazily, each of those is a query of its own: about 4,000 for 400
-    submissions of one assignment, 1 s of a class's export.
+    submissions of one assignment, half a second each time.
     """
     from nbgrader.api import Assignment, Grade, SubmittedAssignment, SubmittedNotebook
     from sqlalchemy.orm import selectinload
@@ -561,7 +561,7 @@ def add_course_columns(course: Course, target: Path, *, assignments: Sequence[st
     """
     from autograder.roster import complete_export
 
-    results = load_results(course)  # once for the three: half a second for 400 submissions
+    results = load_results(course)  # once for the three
     add_flags_column(course, target, results)
     add_late_columns(course, target, results)
     complete_export(course, target, assignments=assignments, students=students, results=results)
