@@ -373,25 +373,6 @@ def _record_late(course: Course, submission: Any, result: Any) -> None:
         notebook.late_submission_penalty = penalty or None
 
 
-def _gradebook_late(course: Course) -> dict[tuple[str, str], dict]:
-    """(assignment, student) -> time, due date, seconds late and penalty, from the gradebook."""
-    from nbgrader.api import Gradebook
-
-    url = db_url(course)
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
-        return {}
-    found: dict[tuple[str, str], dict] = {}
-    with Gradebook(url, course_id=course.id) as gradebook:
-        for assignment in _submitted(gradebook, grades=False):
-            for submission in assignment.submissions:
-                due = submission.duedate if assignment.duedate is not None else None
-                found[(assignment.name, submission.student.id)] = {
-                    "timestamp": submission.timestamp, "due": due,
-                    "seconds_late": float(submission.total_seconds_late or 0.0),
-                    "penalty": float(submission.late_submission_penalty or 0.0)}
-    return found
-
-
 def _stored_details(course: Course) -> dict[tuple[str, str], dict]:
     path = course.root / RESULTS
     if not path.is_file():
@@ -413,10 +394,10 @@ def _write_details(course: Course, stored: dict[tuple[str, str], dict]) -> None:
     temporary.replace(path)
 
 
-def _submitted(gradebook: Any, *, grades: bool) -> list:
-    """``gradebook.assignments``, with what the loops over their submissions read
-    loaded at once: their students and late penalties and (``grades``) their
-    notebooks' grades, with each grade's cell and maximum score.
+def _submitted(gradebook: Any) -> list:
+    """``gradebook.assignments``, with what the loop over their submissions reads
+    loaded at once: their students, late penalties and notebooks' grades, with
+    each grade's cell and maximum score.
 
     Read lazily, each of those is a query of its own: about 4,000 for 400
     submissions of one assignment, half a second each time.
@@ -425,32 +406,38 @@ def _submitted(gradebook: Any, *, grades: bool) -> list:
     from sqlalchemy.orm import selectinload
 
     submissions = selectinload(Assignment.submissions)
-    loads = [submissions.joinedload(SubmittedAssignment.student),
-             submissions.undefer(SubmittedAssignment.late_submission_penalty)]
-    if grades:
-        graded = submissions.selectinload(SubmittedAssignment.notebooks).selectinload(
-            SubmittedNotebook.grades)
-        loads += [graded.joinedload(Grade.cell), graded.undefer(Grade.max_score)]
+    graded = submissions.selectinload(SubmittedAssignment.notebooks).selectinload(
+        SubmittedNotebook.grades)
     return gradebook.db.query(Assignment).order_by(Assignment.duedate, Assignment.name) \
-        .options(*loads).all()
+        .options(submissions.joinedload(SubmittedAssignment.student),
+                 submissions.undefer(SubmittedAssignment.late_submission_penalty),
+                 graded.joinedload(Grade.cell), graded.undefer(Grade.max_score)).all()
 
 
-def _gradebook_scores(course: Course) -> dict[tuple[str, str], dict[str, tuple[float, float]]]:
-    """(assignment, student) -> {cell: (score, max score)} for every graded submission."""
+def _gradebook_submissions(course: Course) -> tuple[
+        dict[tuple[str, str], dict[str, tuple[float, float]]], dict[tuple[str, str], dict]]:
+    """Every submission the gradebook holds, by (assignment, student): {cell: (score,
+    max score)}, and its time, due date, seconds late and penalty."""
     url = db_url(course)
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
-        return {}
+        return {}, {}
     scores: dict[tuple[str, str], dict[str, tuple[float, float]]] = {}
+    late: dict[tuple[str, str], dict] = {}
     with _gradebook(url, course.id) as gradebook:
-        for assignment in _submitted(gradebook, grades=True):
+        for assignment in _submitted(gradebook):
             for submission in assignment.submissions:
-                cells = scores.setdefault((assignment.name, submission.student.id), {})
+                key = (assignment.name, submission.student.id)
+                cells = scores.setdefault(key, {})
                 for notebook in submission.notebooks:
                     for grade in notebook.grades:
                         if grade.max_score:
                             cells[grade.name] = (float(grade.score or 0.0),
                                                  float(grade.max_score))
-    return scores
+                due = submission.duedate if assignment.duedate is not None else None
+                late[key] = {"timestamp": submission.timestamp, "due": due,
+                             "seconds_late": float(submission.total_seconds_late or 0.0),
+                             "penalty": float(submission.late_submission_penalty or 0.0)}
+    return scores, late
 
 
 def load_results(course: Course) -> dict[tuple[str, str], dict]:
@@ -463,8 +450,7 @@ def load_results(course: Course) -> dict[tuple[str, str], dict]:
     missing from the gradebook, with no score.
     """
     stored = _stored_details(course)
-    gradebook = _gradebook_scores(course)
-    lateness = _gradebook_late(course)
+    gradebook, lateness = _gradebook_submissions(course)
     merged: dict[tuple[str, str], dict] = {}
     for key in sorted(set(stored) | set(gradebook)):
         record = dict(stored.get(key) or {"assignment": key[0], "student": key[1],

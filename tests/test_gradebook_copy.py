@@ -201,8 +201,7 @@ def test_scores_and_lateness_are_read_at_once_and_read_the_same(course):
         return scores, late
 
     (scores, late), lazily = _statements(row_by_row)
-    (read, eager) = _statements(lambda: (gradebook_module._gradebook_scores(manifest),
-                                         gradebook_module._gradebook_late(manifest)))
+    (read, eager) = _statements(lambda: gradebook_module._gradebook_submissions(manifest))
     # The same answers, cells in the same order: the manual score, the extension
     # and the late penalty the fixture put there included.
     assert [(k, list(v.items())) for k, v in read[0].items()] == \
