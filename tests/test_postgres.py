@@ -492,6 +492,18 @@ def test_a_sqlite_gradebook_moves_to_postgresql_with_every_row(
     monkeypatch.setenv("MINIFLOW_DB_URL", url)
     run_nbgrader(["export", "--to", str(tmp_path / "postgres.csv")], on_sqlite)
     assert _csv(tmp_path / "postgres.csv") == _csv(tmp_path / "sqlite.csv")
+    # The course's plugin reads PostgreSQL in a few grouped queries, and writes
+    # the file nbgrader's own row-by-row plugin writes, character for character.
+    from nbgrader.api import Gradebook
+    from nbgrader.plugins import CsvExportPlugin
+
+    from autograder.nbgrader_plugins import CourseExportPlugin
+
+    with Gradebook(url, course_id="miniflow") as book:
+        CsvExportPlugin(to=str(tmp_path / "stock.csv")).export(book)
+        CourseExportPlugin(to=str(tmp_path / "ours.csv")).export_nbgrader_columns(book)
+    assert (tmp_path / "ours.csv").read_bytes() == (tmp_path / "stock.csv").read_bytes()
+    assert len((tmp_path / "ours.csv").read_text().splitlines()) == 3  # header, ann, bo
     capsys.readouterr()
     assert autograder_main(["gradebook", "check"]) == 0
     said = capsys.readouterr().out
