@@ -320,15 +320,15 @@ def test_a_worker_keeps_its_server_and_its_spare_but_not_finished_kernels(as_roo
 
 
 def test_stopping_the_server_stops_its_kernels_and_removes_its_folder(as_root, data):
-    async def main() -> tuple[int, Path]:
+    async def main() -> tuple[int, Path, SandboxKernelManager]:
         manager, client = await _start(fork=True, cwd=data)
         pid = manager.provisioner.process.pid
         server = next(iter(sandbox._servers.values()))
         client.stop_channels()
         sandbox.stop_fork_server()
-        return pid, server.folder
+        return pid, server.folder, manager
 
-    pid, folder = asyncio.run(main())
+    pid, folder, manager = asyncio.run(main())
     give_up = time.monotonic() + 5
     while time.monotonic() < give_up:
         try:
@@ -340,6 +340,10 @@ def test_stopping_the_server_stops_its_kernels_and_removes_its_folder(as_root, d
         os.kill(pid, signal.SIGKILL)
         pytest.fail("a forked kernel outlived its server")
     assert not folder.exists()
+    # The kernel's manager, told its kernel is gone, removes its own folder.
+    scratch = manager._scratch
+    asyncio.run(manager.shutdown_kernel(now=True))
+    assert not scratch.exists()
 
 
 def test_a_machine_that_refuses_a_step_is_found_before_any_notebook(as_root, data, monkeypatch,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -385,10 +386,13 @@ def test_kernels_are_given_the_font_list_and_do_not_scan_the_fonts(tmp_path, mon
     import asyncio
 
     require_bwrap()
-    monkeypatch.setenv("MINIFLOW_SANDBOX_TMPDIR",
-                       tempfile.mkdtemp(prefix="mff", dir="/tmp"))  # short socket paths
-    given = asyncio.run(_kernel_says(FONT_CHECK, True, tmp_path))
-    scanned = asyncio.run(_kernel_says(FONT_CHECK, False, tmp_path))
+    kernels = tempfile.mkdtemp(prefix="mff", dir="/tmp")  # short socket paths
+    monkeypatch.setenv("MINIFLOW_SANDBOX_TMPDIR", kernels)
+    try:
+        given = asyncio.run(_kernel_says(FONT_CHECK, True, tmp_path))
+        scanned = asyncio.run(_kernel_says(FONT_CHECK, False, tmp_path))
+    finally:
+        shutil.rmtree(kernels, ignore_errors=True)
     # matplotlib logs "generated new fontManager" when it scans the fonts.
     assert "generated new fontManager" not in given, given
     assert "generated new fontManager" in scanned, scanned
@@ -547,7 +551,7 @@ def test_reading_notebooks_does_not_build_the_iri_grammars():
 
 
 DEFERRED_SETUPTOOLS = """
-import json, os, pathlib, sys, tempfile, zipfile
+import json, os, pathlib, shutil, sys, tempfile, zipfile
 import autograder.__main__  # the command line, as `python -m autograder grade` starts
 from autograder.workers import _import_for_workers
 _import_for_workers()  # what the grader imports before it forks its workers
@@ -561,6 +565,7 @@ utils.unzip(str(folder / "in.zip"), str(folder / "out"))
 seen["unpacked"] = sorted(str(p.relative_to(folder / "out")) for p in (folder / "out").rglob("*"))
 seen["then"] = "setuptools" in sys.modules
 seen["real"] = getattr(sys.modules["setuptools.archive_util"], "__file__", None) is not None
+shutil.rmtree(folder)
 print(json.dumps(seen))
 """
 
