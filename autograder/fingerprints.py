@@ -63,14 +63,14 @@ def record_fingerprints(course: Course, results: list, sources: dict[str, Any]) 
     """
     stored = _load(course)
     now = datetime.now(UTC).isoformat(timespec="seconds")
+    tests = {name: cell_fingerprints(_notebook_cells(source))  # once per assignment
+             for name, source in sources.items()}
     for result in results:
         students = stored.setdefault(result.assignment, {})
-        if result.status != "graded" or result.assignment not in sources:
+        if result.status != "graded" or result.assignment not in tests:
             students.pop(result.student, None)
             continue
-        students[result.student] = {
-            "graded": now,
-            "cells": cell_fingerprints(_notebook_cells(sources[result.assignment]))}
+        students[result.student] = {"graded": now, "cells": dict(tests[result.assignment])}
     path = course.root / FINGERPRINTS
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")

@@ -647,7 +647,8 @@ def _submission_folders(course: Course, assignments: Sequence[Assignment],
     names = sorted(p.name for p in submitted.iterdir() if p.is_dir()) \
         if submitted.is_dir() else []
     if students is not None:
-        names = [n for n in names if n in set(students)]
+        wanted = set(students)
+        names = [n for n in names if n in wanted]
     return [(assignment, student, submitted / student / assignment.name)
             for assignment in assignments for student in names
             if (submitted / student / assignment.name).is_dir()]
