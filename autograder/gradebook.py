@@ -374,6 +374,7 @@ def _write_results(course: Course, gradebook: Any, results: list) -> None:
         submission = held.get(key)
         if result.status != "graded":
             if submission is not None:  # a regrade that now fails: forget the old one
+                db.flush()  # nbgrader finds what it removes with a query
                 gradebook.remove_submission(result.assignment, result.student)
                 del held[key]
             continue  # no submission recorded: export shows a zero

@@ -116,6 +116,7 @@ def test_recorded_results_are_the_rows_nbgrader_s_own_api_writes(course, tmp_pat
         _result("cy", late=LATE),                     # new student, late
         _result("dee", status="rejected"),            # new student, nothing graded
         _result("eve", fraction=0.25),
+        _result("fay"), _result("fay", status="error"),  # one call, graded then failed
     ]
     reference = tmp_path / "reference"
     shutil.copytree(course.root, reference)
