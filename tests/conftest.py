@@ -59,6 +59,25 @@ def hand_graded_gradebook(root, assignment) -> None:
         gradebook.db.commit()
 
 
+def hand_graded_course(tmp_path_factory, label: str):
+    """A new course folder (the first assignment only) whose SQLite gradebook
+    ``hand_graded_gradebook`` filled; MINIFLOW_DB_URL is ignored while it is made."""
+    from pathlib import Path
+
+    import pytest
+
+    from autograder.grading import copy_course_skeleton
+    from autograder.manifest import load_manifest
+
+    first = load_manifest(Path(__file__).resolve().parents[1]).assignments[0]
+    root = tmp_path_factory.mktemp(label) / "course"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("MINIFLOW_DB_URL", raising=False)
+        copy_course_skeleton(Path(__file__).resolve().parents[1], root, [first])
+        hand_graded_gradebook(root, first)
+    return root
+
+
 def sqlite_tables(path) -> dict[str, list[tuple]]:
     """Every row of every table of a SQLite file, sorted."""
     import sqlite3

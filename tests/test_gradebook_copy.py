@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import hand_graded_gradebook, sqlite_tables
+from conftest import hand_graded_course, sqlite_tables
 
 from autograder import gradebook as gradebook_module
 from autograder.grading import copy_course_skeleton
@@ -28,12 +28,7 @@ FIRST = load_manifest(ROOT).assignments[0]
 
 @pytest.fixture(scope="module")
 def course_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("copy") / "course"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("MINIFLOW_DB_URL", raising=False)
-        copy_course_skeleton(ROOT, root, [FIRST])
-        hand_graded_gradebook(root, FIRST)
-    return root
+    return hand_graded_course(tmp_path_factory, "copy")
 
 
 @pytest.fixture()

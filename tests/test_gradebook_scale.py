@@ -21,10 +21,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import hand_graded_gradebook, sqlite_tables
+from conftest import hand_graded_course, sqlite_tables
 
 from autograder import gradebook as gradebook_module
-from autograder.grading import CellGrade, GradeResult, _graded_cell_ids, copy_course_skeleton
+from autograder.grading import CellGrade, GradeResult, _graded_cell_ids
 from autograder.manifest import load_manifest
 from autograder.nbgrader_plugins import CourseExportPlugin
 
@@ -41,12 +41,7 @@ LATE = {"submitted": "2026-10-04T08:00:00+00:00", "due": "2026-10-03T23:59:00+00
 @pytest.fixture(scope="module")
 def hand_graded(tmp_path_factory) -> Path:
     """A course whose gradebook holds ann's and bo's submissions, graded by hand."""
-    root = tmp_path_factory.mktemp("scale") / "course"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("MINIFLOW_DB_URL", raising=False)
-        copy_course_skeleton(ROOT, root, [FIRST])
-        hand_graded_gradebook(root, FIRST)
-    return root
+    return hand_graded_course(tmp_path_factory, "scale")
 
 
 @pytest.fixture()
