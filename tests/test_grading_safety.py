@@ -216,7 +216,8 @@ def test_a_gradebook_with_a_trigger_is_refused_and_left_alone(tmp_path):
 def test_a_recording_that_fails_part_way_changes_neither_gradebook_nor_autograded(
         tmp_path, monkeypatch):
     require_bwrap()
-    from nbgrader.api import Gradebook
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
 
     root = _course(tmp_path / "course", {"ann": SOURCE, "bob": SOURCE})
     course = load_manifest(root)
@@ -227,19 +228,25 @@ def test_a_recording_that_fails_part_way_changes_neither_gradebook_nor_autograde
     blank = root / "release" / FIRST.name / FIRST.notebook_file
     (root / "submitted" / "ann" / FIRST.name / FIRST.notebook_file).write_bytes(
         blank.read_bytes())
-    real = Gradebook.find_submission
-    calls = []
+    # The course's database goes away after the run's first rows were written to it
+    # (the assignment generated for the run has a gradebook of its own).
+    written = []
+    gradebook = str(root / "gradebook.db")
 
-    def fail_on_the_second(self, assignment, student):
-        calls.append(student)
-        if len(calls) == 2:
-            raise RuntimeError("the database went away")
-        return real(self, assignment, student)
+    def fail_on_the_second_write(connection, cursor, statement, *args):
+        if connection.engine.url.database == gradebook and \
+                statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            written.append(statement)
+            if len(written) == 2:
+                raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(Gradebook, "find_submission", fail_on_the_second)
-    with pytest.raises(RuntimeError, match="went away"):
-        grade(course, [FIRST], students=None, workers=2)
-    monkeypatch.undo()
+    event.listen(Engine, "before_cursor_execute", fail_on_the_second_write)
+    try:
+        with pytest.raises(RuntimeError, match="went away"):
+            grade(course, [FIRST], students=None, workers=2)
+    finally:
+        event.remove(Engine, "before_cursor_execute", fail_on_the_second_write)
+    assert len(written) == 2 and "submitted_assignment" in written[1]  # the run's own rows
     assert (_export(root), _digest(root / "autograded")) == before
 
 
