@@ -49,7 +49,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -386,11 +386,14 @@ class DaskPool:
                 "timestamp": Path(stamp).read_text(encoding="utf-8") if stamp else None,
                 "deadline": self.deadline, "expected": {k: mine[k] for k in COMPARED}}
 
-    def run(self, tasks: list[dict], on_answer: Callable[[dict, dict], None]) -> None:
+    def run(self, tasks: Iterable[dict], on_answer: Callable[[dict, dict], None]) -> None:
         """Grade every task on the cluster; ``on_answer(task, answer)`` once for each.
 
         At most a few tasks per worker thread are in the cluster at a time, so
-        a class of thousands never sits whole in the scheduler's memory.
+        a class of thousands never sits whole in the scheduler's memory; and
+        ``tasks`` is read only as the window has room (the grader checks each
+        submission as it hands it out), so the cluster starts on the first
+        submission, not once all of them are checked (about 10 ms each).
         """
         distributed = _distributed()
         client = self.connect()
@@ -401,11 +404,14 @@ class DaskPool:
             window = max(8, 4 * threads)
             run = uuid.uuid4().hex[:12]
             courses: dict = {}
-            waiting = deque(tasks)
+            pending = iter(tasks)
             owner: dict[str, dict] = {}
 
-            def submit() -> Any:
-                task = waiting.popleft()
+            def submit() -> Any | None:
+                """The next task sent to the cluster; None once there is none."""
+                task = next(pending, None)
+                if task is None:
+                    return None
                 # One key per submission of this run: Dask never runs a key twice at
                 # once, and a task rescheduled after a worker died keeps its key.
                 key = f"grade-{run}-{task['id']}-{task['student']}-{task['assignment']['name']}"
@@ -415,12 +421,14 @@ class DaskPool:
                 submitted.append(future)
                 return future
 
-            first = [submit() for _ in range(min(window, len(waiting)))]
+            first: list[Any] = []
+            while len(first) < window and (future := submit()) is not None:
+                first.append(future)
             completed = distributed.as_completed(first, loop=client.loop)
             answered: set[str] = set()
             for future in completed:
-                if waiting:
-                    completed.add(submit())
+                if (following := submit()) is not None:
+                    completed.add(following)
                 if future.key in answered:  # never count a submission twice
                     continue
                 answered.add(future.key)

@@ -27,6 +27,7 @@ import contextlib
 import copy
 import functools
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -737,9 +738,11 @@ def _grade(course: Course, assignments: Sequence[Assignment],
     if scheduler:
         from autograder.cluster import DaskPool
 
-        tasks = list(reviewed())
-        if tasks:
-            DaskPool(scheduler, deadline=deadline, sandbox=mode).run(tasks, answered)
+        tasks = reviewed()  # checked one by one as the cluster has room for them
+        first = next(tasks, None)
+        if first is not None:  # a class of rejected files needs no cluster
+            DaskPool(scheduler, deadline=deadline, sandbox=mode).run(
+                itertools.chain([first], tasks), answered)
     else:
         # Each assignment is generated once for the run, by us, while the first
         # submissions are reviewed; each one is then graded in a fresh copy of it.

@@ -232,6 +232,35 @@ def test_a_worker_on_another_course_version_is_named_and_nothing_is_graded(
     assert after == before
 
 
+def test_the_cluster_gets_the_first_submission_before_the_next_is_checked(cluster, course,
+                                                                          monkeypatch):
+    """A class of thousands: the cluster does not wait while every file is checked."""
+    from autograder import cluster as cluster_module
+    from autograder import grading
+
+    cluster["connect"](1)  # one may have been killed
+    checked: list[str] = []
+    sent: list[tuple[str, list[str]]] = []
+    prepare, payload = grading.prepare_submission, cluster_module.DaskPool.payload
+
+    def checking(folder, *args, **kwargs):
+        checked.append(folder.parent.name)
+        return prepare(folder, *args, **kwargs)
+
+    def sending(self, task, courses):
+        sent.append((task["student"], list(checked)))
+        return payload(self, task, courses)
+
+    monkeypatch.setattr(grading, "prepare_submission", checking)
+    monkeypatch.setattr(cluster_module.DaskPool, "payload", sending)
+    monkeypatch.setenv("MINIFLOW_CELL_TIMEOUT", CELL_TIMEOUT)
+    results = grade(course, [FIRST], students=["blank", "solution"], record=False,
+                    keep_autograded=False, scheduler=cluster["address"])
+    assert sent == [("blank", ["blank"]), ("solution", ["blank", "solution"])]
+    assert sorted((r.student, r.status) for r in results) == [("blank", "graded"),
+                                                              ("solution", "graded")]
+
+
 def test_a_task_checks_the_version_and_the_source_hash_on_the_worker(course):
     """A worker that joined after the check still refuses to grade for another version."""
     from autograder.cluster import DaskPool, fingerprint, grade_on_worker
