@@ -478,10 +478,15 @@ def _overview_html(summaries: list[AssignmentSummary]) -> str:
          "mean of graded", "mean as grades.csv", "out of"], rows))
 
 
-def unisolated_results(course: Course) -> list[str]:
-    """``student/assignment`` of every recorded result graded without the sandbox."""
+def unisolated_results(course: Course, results: dict[tuple[str, str], dict] | None = None
+                       ) -> list[str]:
+    """``student/assignment`` of every recorded result graded without the sandbox.
+
+    ``results`` defaults to ``gradebook.load_results(course)``.
+    """
+    results = load_results(course) if results is None else results
     return [f"{student}/{assignment}" for (assignment, student), r
-            in sorted(load_results(course).items()) if r.get("sandbox") == "none"]
+            in sorted(results.items()) if r.get("sandbox") == "none"]
 
 
 _STYLE = ("body{font-family:system-ui,sans-serif;max-width:75rem;margin:2rem auto;"
@@ -495,12 +500,13 @@ _STYLE = ("body{font-family:system-ui,sans-serif;max-width:75rem;margin:2rem aut
 
 def write_report(course: Course, path: Path | None = None) -> Path:
     """Write the report (default ``reports/class-report.html``) and return its path."""
-    summaries = summarise(course)
+    results = load_results(course)  # once for the summaries and the warning
+    summaries = summarise(course, results)
     if not summaries:
         raise ValueError("no grading results yet: run `python -m autograder grade` first")
     path = path or course.root / "reports" / "class-report.html"
     parts = [f"<h1>{_e(course.title)}: class report</h1>"]
-    unisolated = unisolated_results(course)
+    unisolated = unisolated_results(course, results)
     if unisolated:
         parts.append(
             '<p class="warning"><b>Warning: ' + str(len(unisolated)) + " submission(s) were "

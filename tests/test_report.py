@@ -239,6 +239,30 @@ def test_the_page_has_objectives_figures_and_a_section_for_each_problem(
 # -- through the real gradebook -------------------------------------------------------
 
 
+def test_the_report_reads_the_results_once_and_warns_of_unsandboxed_grading(
+        tmp_path, monkeypatch):
+    # Reading every submission (load_results) is the report's own cost for a large
+    # class: 1 s of 2 s for 5,000 submissions; the summaries and the warning share it.
+    from autograder import report
+    from autograder.gradebook import record_results
+    from autograder.nbgrader_cli import nbgrader_environment
+
+    monkeypatch.setenv("PATH", nbgrader_environment()["PATH"])
+    copy_course_skeleton(ROOT, tmp_path, [GRAPHS])
+    course = load_manifest(tmp_path)
+    full = [CellGrade(g, p, p) for g, p in POINTS.items()]
+    record_results(course, [
+        GradeResult("ann", GRAPHS.name, "graded", 10.0, 10.0, full, sandbox="bwrap"),
+        GradeResult("bob", GRAPHS.name, "graded", 10.0, 10.0, full, sandbox="none")])
+    read = report.load_results
+    calls: list[int] = []
+    monkeypatch.setattr(report, "load_results", lambda c: calls.append(1) or read(c))
+    page = write_report(course).read_text(encoding="utf-8")
+    assert len(calls) == 1
+    assert "1 submission(s) were graded WITHOUT isolation" in page and "bob/01_graphs" in page
+    shutil.rmtree(course.root / "reports")
+
+
 def test_the_report_reads_the_gradebook_and_tolerates_results_without_late_or_flags(
         tmp_path, monkeypatch):
     from autograder.gradebook import record_results
