@@ -183,7 +183,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     results = grade(course, course.select(args.assignment),
                     students=[args.student] if args.student else None, workers=args.workers,
                     on_result=progress, on_start=start, sandbox=mode,
-                    scheduler=args.scheduler)
+                    scheduler=args.scheduler, journal=True)
     print(file=sys.stderr)
     if not results:
         print("nothing to grade: collect submissions into submitted/<student>/<assignment>/ "

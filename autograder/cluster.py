@@ -83,23 +83,29 @@ def _package_hash(*packages: str) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def fingerprint() -> dict[str, Any]:
-    """This machine's course version and sandbox: what the workers must match."""
+def course_version() -> dict[str, str]:
+    """The versions and source a grade depends on: ``COMPARED``'s values here."""
     from importlib.metadata import PackageNotFoundError, version
 
     import nbgrader
 
     import miniflow
-    from autograder.sandbox import probe_bwrap
 
     try:
         autograder_version = version("miniflow-course")
     except PackageNotFoundError:
         autograder_version = "not installed as a package"
-    probe = probe_bwrap()
     return {"miniflow": miniflow.__version__, "autograder": autograder_version,
-            "nbgrader": nbgrader.__version__, "source": _package_hash("autograder", "miniflow"),
-            "bwrap": probe.ok, "bwrap_detail": probe.detail,
+            "nbgrader": nbgrader.__version__, "source": _package_hash("autograder", "miniflow")}
+
+
+@functools.lru_cache(maxsize=1)
+def fingerprint() -> dict[str, Any]:
+    """This machine's course version and sandbox: what the workers must match."""
+    from autograder.sandbox import probe_bwrap
+
+    probe = probe_bwrap()
+    return {**course_version(), "bwrap": probe.ok, "bwrap_detail": probe.detail,
             "host": os.uname().nodename, "python": sys.version.split()[0]}
 
 

@@ -583,7 +583,7 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
           on_result: Callable[[GradeResult], None] | None = None,
           on_start: Callable[[int], None] | None = None,
           record: bool = True, sandbox: str = "auto",
-          scheduler: str | None = None) -> list[GradeResult]:
+          scheduler: str | None = None, journal: bool = False) -> list[GradeResult]:
     """Grade every submission of ``assignments`` (optionally only ``students``).
 
     ``sandbox`` is ``auto``, ``bwrap`` or ``none`` (see autograder.sandbox).
@@ -592,6 +592,8 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
     ``sandbox`` is ``none``, every worker must sandbox with bubblewrap.
     ``on_start(total)`` is called once the submissions are counted,
     ``on_result(result)`` as each one is graded or rejected (for a progress bar).
+    ``journal`` keeps each answer as it arrives and reuses those an
+    interrupted run kept (``autograder.journal``; the command line's ``grade``).
     """
     from autograder.sandbox import (
         FONT_LIST_AHEAD,
@@ -629,7 +631,8 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
             pool.start(len(folders))
         return _grade(course, assignments, folders, pool=pool, deadline=deadline,
                       run_dir=run_dir, keep_autograded=keep_autograded, on_result=on_result,
-                      on_start=on_start, record=record, mode=mode, scheduler=scheduler)
+                      on_start=on_start, record=record, mode=mode, scheduler=scheduler,
+                      journal=journal and record and keep_autograded)
 
 
 def _wait(process: Any, seconds: float) -> None:
@@ -660,11 +663,39 @@ def _grade(course: Course, assignments: Sequence[Assignment],
            run_dir: Path, keep_autograded: bool,
            on_result: Callable[[GradeResult], None] | None,
            on_start: Callable[[int], None] | None, record: bool, mode: str,
-           scheduler: str | None) -> list[GradeResult]:
+           scheduler: str | None, journal: bool = False) -> list[GradeResult]:
     if record:
         from autograder.gradebook import check_gradebook
 
         check_gradebook(course)  # before any work: a broken gradebook stops us here
+    kept = None
+    if journal:
+        from autograder.journal import JOURNAL, Journal
+
+        kept = Journal(course.root / JOURNAL, course.root, mode)
+    try:
+        results = _grade_all(course, assignments, folders, pool=pool, deadline=deadline,
+                             run_dir=run_dir, keep_autograded=keep_autograded,
+                             on_result=on_result, on_start=on_start, record=record, mode=mode,
+                             scheduler=scheduler, kept=kept)
+    finally:
+        if kept is not None:
+            kept.close()
+    if kept is not None:
+        kept.finish({(r.assignment, r.student) for r in results})
+        if kept.reused:
+            print(f"{kept.reused} submission(s) were not run again: their answers were kept "
+                  f"from an interrupted run ({JOURNAL})", file=sys.stderr)
+    return results
+
+
+def _grade_all(course: Course, assignments: Sequence[Assignment],
+               folders: list[tuple[Assignment, str, Path]], *, pool: Any, deadline: float,
+               run_dir: Path, keep_autograded: bool,
+               on_result: Callable[[GradeResult], None] | None,
+               on_start: Callable[[int], None] | None, record: bool, mode: str,
+               scheduler: str | None, kept: Any) -> list[GradeResult]:
+    """``_grade``'s run: every answer scored, then recorded and published."""
     results: list[GradeResult] = []
     sources: dict[str, nbformat.NotebookNode] = {}
     releases: dict[str, nbformat.NotebookNode | None] = {}
@@ -706,10 +737,15 @@ def _grade(course: Course, assignments: Sequence[Assignment],
             stamp_ok = _submission_time(student, assignment, folder, notes, times)
             number = len(unreviewed) + len(reviews)
             unreviewed[number] = (prepared.notebook, assignment.name)
-            yield {"id": number, "root": str(course.root), "student": student,
-                   "assignment": {**asdict(assignment), "notebook_file": assignment.notebook_file},
-                   "notebook": str(prepared.notebook), "notes": notes,
-                   "timestamp": str(stamp) if stamp_ok else None, "sandbox": mode}
+            task = {"id": number, "root": str(course.root), "student": student,
+                    "assignment": {**asdict(assignment), "notebook_file": assignment.notebook_file},
+                    "notebook": str(prepared.notebook), "notes": notes,
+                    "timestamp": str(stamp) if stamp_ok else None, "sandbox": mode}
+            kept_answer = kept.kept_answer(task) if kept is not None else None
+            if kept_answer is not None:  # an interrupted run's, made from the same files
+                answered(task, kept_answer, keep=False)
+                continue
+            yield task
 
     def review_one() -> bool:
         """While every worker grades: review one task handed out; False when none is left."""
@@ -727,7 +763,9 @@ def _grade(course: Course, assignments: Sequence[Assignment],
                                                 sources[name], releases[name])
         return reviews[number]
 
-    def answered(task: dict, answer: dict) -> None:
+    def answered(task: dict, answer: dict, keep: bool = True) -> None:
+        if keep and kept is not None and "failure" not in answer:
+            kept.add(task, answer)  # a worker that failed is tried again next time
         name = task["assignment"]["name"]
         result = _result_from(task, answer, sources[name], staging, review_of(task["id"]))
         _apply_late(course, result, times)
