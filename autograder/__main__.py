@@ -498,6 +498,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"\nautograder {args.command}: stopped; nothing half-done was kept",
               file=sys.stderr)
+        if args.command == "grade":
+            from autograder.journal import JOURNAL, kept_count
+            from autograder.manifest import find_course_root
+
+            try:
+                kept = kept_count(find_course_root(None) / JOURNAL)
+            except ManifestError:  # stopped before the course was found
+                kept = 0
+            if kept:
+                print(f"the answers of {kept} graded submission(s) are kept in {JOURNAL}: "
+                      "run the same grade command again and it goes on from there",
+                      file=sys.stderr)
         return 130
 
 

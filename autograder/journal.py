@@ -34,7 +34,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["JOURNAL", "Journal"]
+__all__ = ["JOURNAL", "Journal", "kept_count"]
 
 JOURNAL = Path("autograded") / "interrupted-run.tsv"
 
@@ -141,3 +141,11 @@ class Journal:
         else:
             temporary.unlink()
             self.path.unlink()
+
+
+def kept_count(path: Path) -> int:
+    """How many whole answers the file at ``path`` keeps (0 if there is none)."""
+    if not path.is_file():
+        return 0
+    with open(path, "rb") as lines:
+        return sum(1 for line in lines if line.endswith(b"\n") and line.count(b"\t") >= 3)

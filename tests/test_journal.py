@@ -160,6 +160,8 @@ def test_ctrl_c_keeps_what_was_graded_and_grade_goes_on_from_there(course):
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err[-2000:]
+    assert "the answers of 1 graded submission(s) are kept in autograded/interrupted-run.tsv" \
+        in err
     assert [k["student"] for k in _kept(course)] == ["ann"]
     assert load_results(course) == {}
 
