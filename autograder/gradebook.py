@@ -594,19 +594,14 @@ def _extend_export(course: Course, csv_path: Path, added: list[str],
 
 
 def export_grades(course: Course, target: Path) -> None:
-    """The grades as CSV: nbgrader's export, then our columns after its own.
-
-    The course's configuration has plain ``nbgrader export`` add them itself
-    (``autograder.nbgrader_plugins.CourseExportPlugin``); they are added here
-    only for a course whose nbgrader_config.py predates that.
+    """The grades as CSV: nbgrader's export through the course's plugin
+    (``autograder.nbgrader_plugins.CourseExportPlugin``: nbgrader's columns, read
+    in a few queries, then ours), named on the command line so that a course
+    whose nbgrader_config.py predates the plugin gets the same file.
     """
-    import csv
-
-    run_nbgrader(["export", "--to", str(target)], course.root)
-    with open(target, newline="", encoding="utf-8") as handle:
-        header = next(csv.reader(handle), [])
-    if "status" not in header:  # complete_export's, the last of ours
-        add_course_columns(course, target)
+    run_nbgrader(["export", "--to", str(target),
+                  "--ExportApp.plugin_class=autograder.nbgrader_plugins.CourseExportPlugin",
+                  f"--CourseExportPlugin.course_root={course.root}"], course.root)
 
 
 def add_course_columns(course: Course, target: Path, *, assignments: Sequence[str] = (),
