@@ -239,21 +239,31 @@ def test_the_page_has_objectives_figures_and_a_section_for_each_problem(
 # -- through the real gradebook -------------------------------------------------------
 
 
+def _recorded(tmp_path, monkeypatch, results: list):
+    """A new course (01_graphs only) whose real gradebook holds ``results``."""
+    from autograder.gradebook import record_results
+    from autograder.nbgrader_cli import nbgrader_environment
+
+    # nbgrader creates a new gradebook with `alembic`, from this interpreter's scripts.
+    monkeypatch.setenv("PATH", nbgrader_environment()["PATH"])
+    copy_course_skeleton(ROOT, tmp_path, [GRAPHS])
+    course = load_manifest(tmp_path)
+    record_results(course, results)
+    return course
+
+
+FULL = [CellGrade(g, p, p) for g, p in POINTS.items()]
+
+
 def test_the_report_reads_the_results_once_and_warns_of_unsandboxed_grading(
         tmp_path, monkeypatch):
     # Reading every submission (load_results) is the report's own cost for a large
     # class: 1 s of 2 s for 5,000 submissions; the summaries and the warning share it.
     from autograder import report
-    from autograder.gradebook import record_results
-    from autograder.nbgrader_cli import nbgrader_environment
 
-    monkeypatch.setenv("PATH", nbgrader_environment()["PATH"])
-    copy_course_skeleton(ROOT, tmp_path, [GRAPHS])
-    course = load_manifest(tmp_path)
-    full = [CellGrade(g, p, p) for g, p in POINTS.items()]
-    record_results(course, [
-        GradeResult("ann", GRAPHS.name, "graded", 10.0, 10.0, full, sandbox="bwrap"),
-        GradeResult("bob", GRAPHS.name, "graded", 10.0, 10.0, full, sandbox="none")])
+    course = _recorded(tmp_path, monkeypatch, [
+        GradeResult("ann", GRAPHS.name, "graded", 10.0, 10.0, FULL, sandbox="bwrap"),
+        GradeResult("bob", GRAPHS.name, "graded", 10.0, 10.0, FULL, sandbox="none")])
     read = report.load_results
     calls: list[int] = []
     monkeypatch.setattr(report, "load_results", lambda c: calls.append(1) or read(c))
@@ -265,20 +275,11 @@ def test_the_report_reads_the_results_once_and_warns_of_unsandboxed_grading(
 
 def test_the_report_reads_the_gradebook_and_tolerates_results_without_late_or_flags(
         tmp_path, monkeypatch):
-    from autograder.gradebook import record_results
-    from autograder.nbgrader_cli import nbgrader_environment
-
-    # nbgrader creates a new gradebook with `alembic`, from this interpreter's scripts.
-    monkeypatch.setenv("PATH", nbgrader_environment()["PATH"])
-    copy_course_skeleton(ROOT, tmp_path, [GRAPHS])
-    course = load_manifest(tmp_path)
-
-    full = [CellGrade(g, p, p) for g, p in POINTS.items()]
     half = [CellGrade(g, 0.0 if g == "test_topological_sort" else p, p,
                       "AssertionError: expected 4 nodes (x, y, s, p), got []" if
                       g == "test_topological_sort" else "") for g, p in POINTS.items()]
-    record_results(course, [
-        GradeResult("ann", GRAPHS.name, "graded", 10.0, 10.0, full),
+    course = _recorded(tmp_path, monkeypatch, [
+        GradeResult("ann", GRAPHS.name, "graded", 10.0, 10.0, FULL),
         GradeResult("bob", GRAPHS.name, "graded", 7.0, 10.0, half),
         GradeResult("eve", GRAPHS.name, "rejected", max_score=10.0,
                     notes=["graphs.ipynb is not valid JSON"]),
