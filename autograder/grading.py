@@ -47,8 +47,9 @@ from autograder.execute import error_message
 from autograder.manifest import Assignment, Course
 from autograder.review import Review, review_submission
 
-__all__ = ["CellGrade", "GradeResult", "Prepared", "copy_course_skeleton", "grade",
-           "grade_in_worker", "prepare_submission", "print_results", "score_notebook"]
+__all__ = ["CellGrade", "CourseBusy", "GradeResult", "Prepared", "copy_course_skeleton",
+           "course_held", "grade", "grade_in_worker", "prepare_submission", "print_results",
+           "score_notebook"]
 
 @dataclass
 class CellGrade:
@@ -578,6 +579,38 @@ def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+class CourseBusy(ValueError):
+    """Another grading run holds this course; the message says what to do."""
+
+
+@contextlib.contextmanager
+def course_held(root: Path) -> Iterator[None]:
+    """Hold the course folder for one grading run: a second run in it stops at once.
+
+    Two runs at once would both write the gradebook and ``autograded/``, each
+    in its own transaction, the last one's grades winning row by row. The
+    hold is an exclusive ``flock`` on the course folder itself (no file is
+    left behind), released when the run ends or its process dies.
+    """
+    import fcntl
+
+    handle = os.open(root, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CourseBusy(f"another grading run is working in {root} (a `grade` started "
+                             "by you or someone sharing the course): wait until it ends, or "
+                             "stop it with Ctrl-C in its terminal, then grade again. "
+                             "Nothing was changed.") from None
+        except OSError as error:  # a file system without locks (some NFS set-ups)
+            print(f"note: the course folder could not be held for this run ({error}); make "
+                  "sure nobody else grades this course until it ends", file=sys.stderr)
+        yield
+    finally:
+        os.close(handle)
+
+
 def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequence[str] | None,
           workers: int | None = None, keep_autograded: bool = True,
           on_result: Callable[[GradeResult], None] | None = None,
@@ -612,7 +645,10 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
     settings = SandboxKernelManager(config=_grading_config(course.root))
     deadline = float(settings.notebook_timeout) + 120
     folders = _submission_folders(course, assignments, students)
-    with run_directory() as run_dir, contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as stack:
+        if record or keep_autograded:  # it writes the course: one run at a time
+            stack.enter_context(course_held(course.root))
+        run_dir = stack.enter_context(run_directory())
         pool: Any = None
         if not scheduler:
             # Started first: the workers ready their first kernel while we check the

@@ -250,6 +250,26 @@ def test_a_recording_that_fails_part_way_changes_neither_gradebook_nor_autograde
     assert (_export(root), _digest(root / "autograded")) == before
 
 
+def test_a_second_grading_run_in_the_same_course_stops_at_once(tmp_path):
+    from autograder.grading import course_held
+
+    root = _course(tmp_path / "course", {"ann": SOURCE})
+    gradebook = (root / "gradebook.db").read_bytes()
+    with course_held(root):  # a run already working here
+        second = subprocess.run([sys.executable, "-m", "autograder", "grade"], cwd=root,
+                                capture_output=True, text=True, timeout=120)
+    assert second.returncode == 2, second.stderr[-2000:]
+    assert f"another grading run is working in {root}" in second.stderr
+    assert "Nothing was changed" in second.stderr
+    assert not (root / "autograded").exists()
+    assert (root / "gradebook.db").read_bytes() == gradebook
+    # Once the first run has ended, the same command grades.
+    again = subprocess.run([sys.executable, "-m", "autograder", "grade"], cwd=root,
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert (root / "autograded" / "ann" / FIRST.name / FIRST.notebook_file).is_file()
+
+
 def test_a_release_that_fails_part_way_puts_release_back_as_it_was(tmp_path):
     root = _course(tmp_path / "course", {}, assignments=(FIRST, SECOND))
     before = _digest(root / "release")
