@@ -110,6 +110,8 @@ class Journal:
         """Keep ``answer`` at once (flushed: a crash right after it loses nothing)."""
         if self._handle is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.is_file():
+                _drop_cut_line(self.path)
             self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
         kept = json.dumps({k: v for k, v in answer.items() if k != "id"})
         self._handle.write(f"{self.key(task)}\t{task['assignment']['name']}\t"
@@ -141,6 +143,25 @@ class Journal:
         else:
             temporary.unlink()
             self.path.unlink()
+
+
+def _drop_cut_line(path: Path) -> None:
+    """Cut the file after its last whole line: a run stopped while writing one."""
+    with open(path, "r+b") as kept:
+        end = kept.seek(0, os.SEEK_END)
+        position = end
+        while position > 0:
+            start = max(0, position - 65536)
+            kept.seek(start)
+            found = kept.read(position - start).rfind(b"\n")
+            if found >= 0:
+                whole = start + found + 1
+                break
+            position = start
+        else:
+            whole = 0
+        if whole < end:
+            kept.truncate(whole)
 
 
 def kept_count(path: Path) -> int:

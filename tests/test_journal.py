@@ -190,7 +190,7 @@ def test_a_line_cut_short_by_a_crash_is_never_reused(course):
     path = course.root / JOURNAL
     writing = Journal(path, course.root, "bwrap")
     writing.add(task("ann"), {"success": True, "log": "", "executed": "{}"})
-    writing.add(task("bob"), {"success": True, "log": "", "executed": "{}"})
+    writing.add(task("bob"), {"success": True, "log": "x" * 200_000, "executed": "{}"})
     writing.close()
     whole = path.read_bytes()
     path.write_bytes(whole[:-20])  # the machine went down while bob's line was written
@@ -200,6 +200,13 @@ def test_a_line_cut_short_by_a_crash_is_never_reused(course):
     assert reading.kept_answer(task("cy")) is None
     assert reading.reused == 1
     assert Journal(path, course.root, "none").kept_answer(task("ann")) is None  # other mode
+    # The next run's first answer starts a line of its own after the cut one.
+    reading.add(task("cy"), {"success": False, "log": "stopped", "executed": "{}"})
+    reading.close()
+    again = Journal(path, course.root, "bwrap")
+    assert again.kept_answer(task("cy")) == {"success": False, "log": "stopped",
+                                             "executed": "{}"}
+    assert again.kept_answer(task("bob")) is None
     reading.finish({(FIRST.name, "cy")})
     assert path.read_bytes() == whole.split(b"\n")[0] + b"\n"  # ann's line alone
     Journal(path, course.root, "bwrap").finish({(FIRST.name, "ann")})
