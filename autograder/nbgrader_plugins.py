@@ -729,25 +729,25 @@ class CourseExportPlugin(CsvExportPlugin):
 
         nbgrader's loop finds each student's submission with a query of its own,
         then reads its score and late penalty with one each, and those two scan
-        every submitted notebook (nbgrader's schema has no index there): 35 s for
-        5,000 submissions, growing with the square of the class. Here the
-        submissions come in one query and the two sums in one grouped query
-        each, the same SQL sums over the same rows (a sum of scores that are not
-        binary fractions could differ from nbgrader's in its last digit, added in
-        another order). ``tests/test_gradebook_copy.py`` checks the file against
-        nbgrader's own plugin.
+        every submitted notebook (nbgrader's schema has no index there): 31 s for
+        5,000 submissions (``benchmarks/bench_gradebook.py``), growing with the
+        square of the class. Here the submissions come in one query and the two
+        sums in one grouped query each, the same SQL sums over the same rows (a
+        sum of scores that are not binary fractions could differ from nbgrader's
+        in its last digit, added in another order). ``tests/test_gradebook_scale.py``
+        checks the file against nbgrader's own plugin.
         """
         from nbgrader.api import Grade, SubmittedAssignment, SubmittedNotebook
         from sqlalchemy import func, select
 
         dest = self.to or "grades.csv"
-        allstudents = [str(item) for item in self.student]
-        allassignments = [str(item) for item in self.assignment]
+        allstudents = {str(item) for item in self.student}
+        allassignments = {str(item) for item in self.assignment}
         self.log.info("Exporting grades to %s", dest)
         if allassignments:
-            self.log.info("Exporting only assignments: %s", allassignments)
+            self.log.info("Exporting only assignments: %s", [str(a) for a in self.assignment])
         if allstudents:
-            self.log.info("Exporting only students: %s", allstudents)
+            self.log.info("Exporting only students: %s", [str(s) for s in self.student])
 
         db = gradebook.db
         submitted = {(s.assignment_id, s.student_id): s for s in db.query(SubmittedAssignment)}
