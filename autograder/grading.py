@@ -720,7 +720,7 @@ def _grade(course: Course, assignments: Sequence[Assignment],
     if kept is not None:
         kept.finish({(r.assignment, r.student) for r in results})
         if kept.reused:
-            print(f"{kept.reused} submission(s) were not run again: their answers were kept "
+            print(f"\n{kept.reused} submission(s) were not run again: their answers were kept "
                   f"from an interrupted run ({JOURNAL})", file=sys.stderr)
     return results
 
