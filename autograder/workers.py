@@ -41,12 +41,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from autograder.sandbox import descendants, kill_tree
+from autograder.sandbox import descendants, format_size, kill_tree
 from autograder.sandbox_child import close_descriptors, wait_polling
 
 __all__ = ["RUN_PREFIX", "WorkerPool", "run_directory"]
 
 RUN_PREFIX = "miniflow-grade-"
+# The largest answer (a graded notebook and nbgrader's log, as JSON) the grader
+# reads from a worker. A notebook's outputs are capped as they arrive
+# (SandboxedExecute.max_notebook_output, 32 MiB of characters); this is the
+# wall behind that one, far above any notebook the exercises produce.
+MAX_ANSWER_BYTES = 512 << 20
 PR_SET_PDEATHSIG = 1
 PR_SET_NAME = 15
 PR_SET_CHILD_SUBREAPER = 36
@@ -131,7 +136,8 @@ class _Worker:
     process: subprocess.Popen | _Forked
     results: int  # read end of the answer pipe
     log: Path
-    buffer: bytes = b""
+    buffer: list = field(default_factory=list)  # the pieces of an answer not ended yet
+    buffered: int = 0  # their bytes
     task: dict | None = None
     started: float = 0.0
     answers: deque = field(default_factory=deque)
@@ -429,15 +435,29 @@ class WorkerPool:
             return True, []
         if not chunk:
             return False, []
+        if worker.buffered < 0:  # an answer too large to keep: dropped until the worker is gone
+            return True, []
         answered = []
-        worker.buffer += chunk
-        while b"\n" in worker.buffer:
-            line, worker.buffer = worker.buffer.split(b"\n", 1)
+        # Only the new piece is searched and nothing is copied until a line ends: an
+        # answer of many megabytes costs its size, not its size times its pieces.
+        while (end := chunk.find(b"\n")) >= 0:
+            worker.buffer.append(chunk[:end])
+            line, chunk = b"".join(worker.buffer), chunk[end + 1:]
+            worker.buffer, worker.buffered = [], 0
             answer = json.loads(line)
             task = worker.task
             worker.task = None
             if task is not None and answer.get("id") == task["id"]:
                 answered.append((task, answer))
+        if chunk:
+            worker.buffer.append(chunk)
+            worker.buffered += len(chunk)
+            if worker.buffered > MAX_ANSWER_BYTES:
+                worker.buffer, worker.buffered = [], -1
+                worker.answers.append(
+                    f"the graded notebook was larger than {format_size(MAX_ANSWER_BYTES)}, "
+                    "too large to keep; its outputs are far larger than any exercise needs")
+                kill_tree(worker.process.pid)
         return True, answered
 
     def _death(self, worker: _Worker) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import html
+import json
 import os
 import re
 import signal
@@ -368,6 +369,54 @@ def test_what_the_sweep_adopts_while_it_kills_is_killed_too(tmp_path, monkeypatc
     for process in (first, late):
         with pytest.raises(ProcessLookupError):  # killed and reaped
             os.kill(process.pid, 0)
+
+
+def _answers_through_a_pipe(worker: workers._Worker, pool: workers.WorkerPool,
+                            data: bytes) -> list[tuple[dict, dict]]:
+    """What ``_read`` makes of ``data``, written to the worker's answer pipe by a thread."""
+    import threading
+
+    write = worker.log  # the pipe's write end, kept where the test can find it
+    sender = threading.Thread(target=lambda: os.write(write, data) and None)
+    sender.start()
+    got, sent = [], False
+    while not sent or got == []:
+        sent = not sender.is_alive()
+        _, answered = pool._read(worker)
+        got += answered
+        if sent and not answered:
+            break
+    sender.join()
+    return got
+
+
+def test_the_grader_reads_an_answer_of_many_pieces_and_refuses_one_too_large(tmp_path,
+                                                                            monkeypatch):
+    # A notebook's outputs are capped where they arrive; behind that, the grader
+    # reads an answer in one pass (it once joined every piece to the ones before:
+    # a 2 GB answer stalled the class) and will not read one past MAX_ANSWER_BYTES.
+    pool = workers.WorkerPool(1, tmp_path, deadline=10)
+    sleeper = subprocess.Popen(["sleep", "60"])
+    read, write = os.pipe()
+    os.set_blocking(read, False)
+    worker = workers._Worker(0, sleeper, read, write)  # type: ignore[arg-type]
+    try:
+        worker.task = {"id": 7}
+        answer = {"id": 7, "success": True, "executed": "x" * 3_000_000}
+        got = _answers_through_a_pipe(worker, pool, (json.dumps(answer) + "\n").encode())
+        assert got == [({"id": 7}, answer)] and worker.task is None
+        assert worker.buffer == [] and worker.buffered == 0
+        monkeypatch.setattr(workers, "MAX_ANSWER_BYTES", 1_000_000)
+        worker.task = {"id": 8}
+        too_large = (json.dumps({"id": 8, "executed": "y" * 3_000_000}) + "\n").encode()
+        assert _answers_through_a_pipe(worker, pool, too_large) == []
+        assert sleeper.wait(timeout=10) == -signal.SIGKILL  # the worker is stopped...
+        assert "larger than 977 KiB, too large to keep" in worker.answers[0]  # ...with why
+        assert worker.buffer == [] and worker.task == {"id": 8}
+    finally:
+        sleeper.kill()
+        os.close(read)
+        os.close(write)
 
 
 def test_the_cli_warns_loudly_when_grading_without_isolation(tmp_path):
