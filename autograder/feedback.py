@@ -196,6 +196,9 @@ def resubmit_advice(reason: str, assignment: Assignment) -> str:
     if "not a valid notebook" in reason:
         return ("The file is JSON but not a Jupyter notebook (was it edited outside "
                 "JupyterLab?). " + download)
+    if "a submitted notebook may be" in reason:
+        return ("Clear the notebook's outputs (Edit > Clear Outputs of All Cells in "
+                "JupyterLab), save it, and resubmit it: grading runs every cell again.")
     if "missing notebook" in reason:
         return (f"Submit your notebook as {assignment.notebook_file}, the name of the "
                 "notebook you were given.")

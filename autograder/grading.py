@@ -96,6 +96,12 @@ class Prepared:
 _KEPT_BESIDE = ("timestamp.txt", "submission_secret.txt", "lms_late.txt")
 
 
+# The largest notebook file taken for grading: an exercise notebook, saved with its
+# outputs and figures, is well under a megabyte; one of hundreds of megabytes
+# would cost the grader its memory before any cell runs.
+MAX_SUBMISSION_BYTES = 32 << 20
+
+
 def _graded_cell_ids(notebook: nbformat.NotebookNode) -> list[str]:
     return [c.metadata["nbgrader"]["grade_id"] for c in notebook.cells
             if c.metadata.get("nbgrader", {}).get("grade") and "grade_id" in c.metadata.nbgrader]
@@ -132,6 +138,13 @@ def prepare_submission(folder: Path, assignment: Assignment,
                         "which one to grade")
     if others:
         notes.append(f"ignored extra files: {', '.join(others)}")
+    size = chosen.stat().st_size
+    if size > MAX_SUBMISSION_BYTES:
+        from autograder.sandbox import format_size
+
+        return Prepared(None, notes, f"{chosen.name} is {format_size(size)}, larger than the "
+                        f"{format_size(MAX_SUBMISSION_BYTES)} a submitted notebook may be "
+                        "(its saved outputs are what usually makes a notebook large)")
     try:
         text = chosen.read_text(encoding="utf-8")
     except UnicodeDecodeError:

@@ -156,3 +156,26 @@ def test_missing_and_ambiguous_notebooks_are_rejected(course, tmp_path):
     (folder / "a.ipynb").write_text(_notebook())
     (folder / "b.ipynb").write_text(_notebook())
     assert "several notebooks" in prepare_submission(folder, first).reason
+
+
+def test_a_notebook_too_large_to_read_is_rejected_before_it_is_read(course, tmp_path,
+                                                                    monkeypatch):
+    from autograder import grading
+    from autograder.feedback import resubmit_advice
+
+    first = course.assignments[0]
+    folder = tmp_path / "s" / first.name
+    folder.mkdir(parents=True)
+    notebook = folder / first.notebook_file
+    notebook.write_text(_notebook())
+    size = notebook.stat().st_size
+    monkeypatch.setattr(grading, "MAX_SUBMISSION_BYTES", size)
+    assert prepare_submission(folder, first).notebook == notebook  # exactly at the limit
+    monkeypatch.setattr(grading, "MAX_SUBMISSION_BYTES", size - 1)
+    read = []
+    monkeypatch.setattr(type(notebook), "read_text", lambda *a, **k: read.append(a) or "")
+    prepared = prepare_submission(folder, first)
+    assert prepared.notebook is None and not read
+    assert f"{first.notebook_file} is {size} bytes, larger than the {size - 1} bytes a " \
+        "submitted notebook may be" in prepared.reason
+    assert "Clear Outputs of All Cells" in resubmit_advice(prepared.reason, first)
