@@ -76,6 +76,11 @@ c.SandboxedExecute.trusted = True
 # it: a fresh kernel re-runs the cells before it and grades the rest, at most
 # this many times per notebook, within its notebook_timeout (0: the rest is lost).
 c.SandboxedExecute.kernel_restarts = 2
+# Output past these is dropped as it arrives (a cell that prints without end
+# would otherwise be gigabytes in the grader); a cell's first error and first
+# stderr output are always kept, cut short, so a failed test still fails.
+c.SandboxedExecute.max_cell_output = "4 MiB"
+c.SandboxedExecute.max_notebook_output = "32 MiB"
 # Each grading kernel imports what every notebook imports first, as it starts
 # (into sys.modules only; nothing appears in the notebook's namespace). Alone
 # that only moves the time; with the grading workers' spare kernel (the next

@@ -27,7 +27,8 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,122 @@ DEATHS_KEY = "autograder_kernel_deaths"
 def _error(ename: str, evalue: str) -> NotebookNode:
     return NotebookNode(output_type="error", ename=ename, evalue=evalue,
                         traceback=[f"{ename}: {evalue}"])
+
+
+def _characters(value: Any) -> int:
+    """About how many characters ``value`` (a message's JSON content) takes, without recursion."""
+    total, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += len(item)
+        elif isinstance(item, dict):
+            total += len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            total += len(item)
+            stack.extend(item)
+        else:
+            total += 8
+    return total
+
+
+def _cut(msg: dict[str, Any], room: int) -> dict[str, Any]:
+    """A failure output (an error, or stderr) that takes at most about ``room`` characters."""
+    content = dict(msg["content"])
+    note = " [cut short by the grader]"
+    if msg["msg_type"] == "stream":
+        content["text"] = content.get("text", "")[:room] + note + "\n"
+    else:
+        evalue = str(content.get("evalue", ""))
+        content["ename"] = str(content.get("ename", "Error"))[:200]
+        content["evalue"] = evalue if len(evalue) <= room else evalue[:room] + note
+        lines = [str(line)[:room // 20] for line in (content.get("traceback") or [])[-10:]]
+        content["traceback"] = lines
+    return {**msg, "content": content}
+
+
+class _OutputBudget:
+    """What a notebook's outputs may take: per cell and for the whole notebook."""
+
+    FAILURE_ROOM = 4000  # characters a failure keeps once the budget is spent
+
+    def __init__(self, per_cell: int, per_notebook: int) -> None:
+        self.per_cell, self.per_notebook = per_cell, per_notebook
+        self.notebook = 0
+        self.shown: dict[str, int] = {}  # display id -> the characters each of its copies holds
+        self.new_cell()
+
+    def new_cell(self) -> None:
+        self.cell = 0
+        self.failures: set[str] = set()  # "error", "stderr": kept and still shown in the cell
+        self.noted = False
+        self.dropped = 0
+
+    def cleared(self) -> None:
+        """The cell's outputs were emptied: its failures (if any) are gone with them."""
+        self.cell = 0
+        self.failures = set()
+
+    @contextmanager
+    def discarded(self) -> Iterator[None]:
+        """Outputs of a probe or a replay: capped alike, never kept in the notebook."""
+        saved = (self.notebook, dict(self.shown), self.cell, self.failures, self.noted,
+                 self.dropped)
+        try:
+            yield
+        finally:
+            (self.notebook, self.shown, self.cell, self.failures, self.noted,
+             self.dropped) = saved
+
+    def admit(self, msg: dict[str, Any]) -> dict[str, Any] | None:
+        """``msg`` as it may be kept (maybe cut short), or None to drop it.
+
+        Past the budget, the cell's first error (the failed check's message)
+        and its first stderr output are still kept, cut short: either fails
+        a test cell, for nbgrader as for the grader.
+        """
+        kind, content = msg.get("msg_type"), msg.get("content") or {}
+        failure = "error" if kind == "error" else \
+            "stderr" if kind == "stream" and content.get("name") == "stderr" else None
+        size = _characters(content)
+        room = min(self.per_cell - self.cell, self.per_notebook - self.notebook)
+        if size > room:
+            if failure is None or failure in self.failures:
+                self.dropped += size
+                return None
+            msg = _cut(msg, max(room, self.FAILURE_ROOM))
+            size = _characters(msg["content"])
+        self.cell += size
+        self.notebook += size
+        if failure is not None:
+            self.failures.add(failure)
+        return msg
+
+    def admit_update(self, msg: dict[str, Any], display_id: str, copies: int) -> bool:
+        """May ``msg`` rewrite the ``copies`` outputs shown with ``display_id``?
+
+        Every copy then holds ``msg``'s data: the notebook grows by the
+        difference, for each of them.
+        """
+        size = _characters(msg.get("content") or {})
+        growth = copies * (size - self.shown.get(display_id, 0))
+        if growth > self.per_notebook - self.notebook:
+            self.dropped += growth
+            return False
+        self.notebook += growth
+        self.shown[display_id] = size
+        return True
+
+    def note_due(self) -> bool:
+        due, self.noted = not self.noted, True
+        return due
+
+    def note(self) -> str:
+        return (f"\n[the grader kept at most {format_size(self.per_cell)} of a cell's output "
+                f"and {format_size(self.per_notebook)} of the notebook's; the rest of this "
+                "cell's output was dropped]\n")
 
 
 class SandboxedExecute(Execute):
@@ -117,6 +234,15 @@ class SandboxedExecute(Execute):
                             help="ask the guard in each cell's own execute request (a user "
                                  "expression the kernel evaluates after the cell) rather "
                                  "than in a request of its own after it")
+    max_cell_output = Unicode("4 MiB", config=True,
+                              help="the most output one cell keeps, in characters (\"4 MiB\", "
+                                   "\"500 KiB\"); beyond it the cell's output is dropped as it "
+                                   "arrives, except the first error or stderr output, which "
+                                   "is kept, cut short, so a failed test still fails")
+    max_notebook_output = Unicode("32 MiB", config=True,
+                                  help="the most output one notebook keeps, in characters; "
+                                       "beyond it later cells keep only their first error "
+                                       "or stderr output, cut short")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("kernel_manager_class", SandboxKernelManager)
@@ -126,6 +252,9 @@ class SandboxedExecute(Execute):
         self._time_used = 0.0
         self._expressions: dict[str, str] | None = None  # for the next execute request
         self._reply: dict | None = None  # the last cell's execute reply
+        self._output = _OutputBudget(parse_size(self.max_cell_output),
+                                     parse_size(self.max_notebook_output))
+        self._running: NotebookNode | None = None  # the cell being run, for the budget's note
 
     async def _async_handle_timeout(self, timeout: int,
                                     cell: NotebookNode | None = None) -> Any:
@@ -247,6 +376,8 @@ class SandboxedExecute(Execute):
 
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
+        self._output = _OutputBudget(parse_size(self.max_cell_output),
+                                     parse_size(self.max_notebook_output))
         self._check_assign_resources(resources)
         # Only the grader writes this record; whatever a submission brought is dropped.
         self.nb.metadata.pop(DEATHS_KEY, None)
@@ -341,9 +472,63 @@ class SandboxedExecute(Execute):
         again = NotebookNode(cell_type="code", source=original.source, metadata={}, outputs=[],
                              execution_count=None)
         try:
-            await self.async_execute_cell(again, index, store_history=True)
+            with self._output.discarded():
+                await self.async_execute_cell(again, index, store_history=True)
         finally:
             self.nb.cells[index] = original  # nbclient stores what it ran at that index
+
+    # -- what a cell's output may cost the grader -----------------------------------------
+
+    async def async_execute_cell(self, cell: NotebookNode, cell_index: int,
+                                 *args: Any, **kwargs: Any) -> NotebookNode:
+        self._output.new_cell()
+        self._running = cell
+        return await super().async_execute_cell(cell, cell_index, *args, **kwargs)
+
+    def _note_cut(self, outs: list[NotebookNode]) -> None:
+        if self._output.note_due():
+            outs.append(NotebookNode(output_type="stream", name="stdout",
+                                     text=self._output.note()))
+
+    def output(self, outs: list[NotebookNode], msg: dict[str, Any], display_id: str | None,
+               cell_index: int) -> NotebookNode | None:
+        """nbclient's ``output``, within the cell's and the notebook's output budget.
+
+        A notebook can print or display without end (until its cell's time
+        limit): kept, that would be gigabytes in this process, in the answer
+        and in ``autograded/``. Beyond the budget an output is dropped as it
+        arrives, with one note in the cell, except the cell's first failure
+        (an error, or stderr, which nbgrader scores as a failure too): it is
+        kept, cut short, so cutting never turns a failed test into a passed one.
+        """
+        if self.clear_before_next_output:  # nbclient empties the cell before this output
+            self._output.cleared()
+        kept = self._output.admit(msg)
+        if kept is None:
+            self._note_cut(outs)
+            return None
+        if display_id:  # nbclient shows this copy too when the id is updated
+            self._output.shown[display_id] = _characters(kept.get("content") or {})
+        return super().output(outs, kept, display_id, cell_index)
+
+    def clear_output(self, outs: list[NotebookNode], msg: dict[str, Any],
+                     cell_index: int) -> None:
+        super().clear_output(outs, msg, cell_index)
+        if not msg["content"].get("wait"):
+            self._output.cleared()
+
+    def _update_display_id(self, display_id: str, msg: dict[str, Any]) -> None:
+        """An update rewrites every output shown with its id: each copy counts."""
+        copies = sum(len(where) for where in self._display_id_map.get(display_id, {}).values())
+        if copies and not self._output.admit_update(msg, display_id, copies):
+            if self._running is not None:
+                self._note_cut(self._running.setdefault("outputs", []))
+            return
+        super()._update_display_id(display_id, msg)
+
+    def handle_comm_msg(self, outs: list[NotebookNode], msg: dict[str, Any],
+                        cell_index: int) -> None:
+        """Widgets play no part in a grade: their messages are not kept (nor their state)."""
 
     # -- the guard's question rides on the cell's own request ---------------------------
 
@@ -419,7 +604,8 @@ class SandboxedExecute(Execute):
                              execution_count=None)
         original = self.nb.cells[index]
         try:
-            await self.async_execute_cell(probe, index, store_history=False)
+            with self._output.discarded():
+                await self.async_execute_cell(probe, index, store_history=False)
         finally:
             self.nb.cells[index] = original  # nbclient stores what it ran at that index
         text = "".join(o.get("text", "") for o in probe.outputs

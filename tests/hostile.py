@@ -342,4 +342,25 @@ result(files=files, reached=sorted(set(reached)))
 for _ in range(200):
     print("x" * 100_000)
 ''',
+    # Output without end, until the cell's time limit: kept, gigabytes in the
+    # grading worker, in its answer and in autograded/.
+    "print_without_end": '''
+line = "x" * 1_000_000
+while True:
+    print(line, flush=True)
+''',
+    "display_without_end": '''
+from IPython.display import display
+blob = "y" * 5_000_000
+while True:
+    display({"text/plain": blob}, raw=True)
+''',
+    # One small output shown 500 times, then all of them rewritten at once: a
+    # notebook of 500 MB when written.
+    "one_display_updated_everywhere": '''
+from IPython.display import display, update_display
+for _ in range(500):
+    display({"text/plain": "small"}, raw=True, display_id="everywhere")
+update_display({"text/plain": "z" * 1_000_000}, raw=True, display_id="everywhere")
+''',
 }

@@ -346,6 +346,19 @@ def test_an_attack_that_is_stopped_costs_one_cell_with_a_reason_and_the_rest_run
         assert result.score == FIRST.points, [c.message for c in result.cells]
 
 
+@pytest.mark.parametrize("name", ["print_a_flood", "print_without_end", "display_without_end",
+                                  "one_display_updated_everywhere"])
+def test_output_without_end_is_cut_where_it_arrives_and_costs_no_grade(hostile, name):
+    path = hostile["root"] / "autograded" / name / FIRST.name / FIRST.notebook_file
+    # The cell keeps at most 4 MiB of output (SandboxedExecute.max_cell_output): the
+    # graded notebook stays that size, however long the cell ran.
+    assert path.stat().st_size < 6 << 20
+    notebook = nbformat.read(path, as_version=4)
+    cell = next(c for c in notebook.cells if c.source.startswith("# attack"))
+    assert "the rest of this cell's output was dropped" in json.dumps(cell.outputs)
+    assert hostile["results"][name].score == FIRST.points, _messages(hostile["results"][name])
+
+
 def test_files_the_kernel_may_write_are_capped(hostile):
     _, found = _attack_output(hostile["root"], "fill_tmp_and_shm")
     mib = found["mib"]
