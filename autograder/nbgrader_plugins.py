@@ -88,13 +88,14 @@ def _cut(msg: dict[str, Any], room: int) -> dict[str, Any]:
     content = dict(msg["content"])
     note = " [cut short by the grader]"
     if msg["msg_type"] == "stream":
-        content["text"] = content.get("text", "")[:room] + note + "\n"
+        content["text"] = str(content.get("text", ""))[:room] + note + "\n"
     else:
         evalue = str(content.get("evalue", ""))
         content["ename"] = str(content.get("ename", "Error"))[:200]
         content["evalue"] = evalue if len(evalue) <= room else evalue[:room] + note
-        lines = [str(line)[:room // 20] for line in (content.get("traceback") or [])[-10:]]
-        content["traceback"] = lines
+        lines = content.get("traceback") or []
+        lines = lines if isinstance(lines, list) else [str(lines)]
+        content["traceback"] = [str(line)[:room // 20] for line in lines[-10:]]
     return {**msg, "content": content}
 
 

@@ -164,3 +164,16 @@ def test_widget_messages_are_not_kept(execute):
                                        data={"state": {"value": "w" * 10_000}})])
     assert execute.widget_state == {}
     assert execute.comm_objects == {}
+
+
+def test_a_failure_in_a_shape_no_kernel_sends_is_still_kept(execute):
+    # Student code can write to IOPub itself: whatever the shape, the cut copy is text.
+    odd_error = _message("error", ename=["not", "a", "name"], evalue={"x": "y" * 10_000},
+                         traceback={"not": "a list"})
+    odd_stderr = _message("stream", name="stderr", text=["a list", "a" * 5000])
+    outputs = _run(execute, 0, [odd_stderr, odd_error])
+    kinds = [(o.output_type, o.get("name")) for o in outputs]
+    assert ("stream", "stderr") in kinds and ("error", None) in kinds
+    error = next(o for o in outputs if o.output_type == "error")
+    assert isinstance(error.evalue, str) and isinstance(error.traceback, list)
+    assert _text(outputs, "stderr").startswith("['a list'")
