@@ -128,6 +128,12 @@ def feedback_html(notebook: nbformat.NotebookNode, result: dict, assignment: Ass
         if meta.get("grade") and grade_id in scores:
             c = scores[grade_id]
             status = "pass" if c["score"] >= c["max_score"] else "fail"
+            if status == "fail" and c.get("message") and not any(
+                    o.get("output_type") == "error" for o in cell.get("outputs", [])):
+                # Zeroed by the grader's reading of the code, not by a check that
+                # failed in the cell: the reason is the result's, or nowhere.
+                block += (f'<pre class="error">'
+                          f'{html.escape(redact(c["message"], secret))}</pre>')
             block = (f'<div class="badge">{html.escape(grade_id)}: {c["score"]:g} / '
                      f'{c["max_score"]:g} points</div>{block}')
             body.append(f'<div class="cell graded {status}">{block}</div>')

@@ -154,6 +154,9 @@ def prepare_submission(folder: Path, assignment: Assignment,
     except json.JSONDecodeError as error:
         return Prepared(None, notes, f"{chosen.name} is not valid JSON ({error.msg} at line "
                         f"{error.lineno}); it may be truncated or not a notebook")
+    except RecursionError:  # thousands of nested brackets: no notebook looks like that
+        return Prepared(None, notes, f"{chosen.name} is JSON but not a valid notebook: it is "
+                        "nested thousands of levels deep")
     try:
         notebook = nbformat.reads(text, as_version=4)
         nbformat.validate(notebook)
@@ -748,7 +751,7 @@ def _grade_all(course: Course, assignments: Sequence[Assignment],
     results: list[GradeResult] = []
     sources: dict[str, nbformat.NotebookNode] = {}
     releases: dict[str, nbformat.NotebookNode | None] = {}
-    reviews: dict[int, Review] = {}
+    reviews: dict[int, Review | Exception] = {}
     unreviewed: dict[int, tuple[Path, str]] = {}  # task -> (notebook, assignment)
     times: dict[tuple[str, str], Any] = {}  # (student, assignment) -> submitted, UTC
     staging = run_dir / "staging" if keep_autograded else None
@@ -800,23 +803,38 @@ def _grade_all(course: Course, assignments: Sequence[Assignment],
         """While every worker grades: review one task handed out; False when none is left."""
         if not unreviewed:
             return False
-        review_of(next(iter(unreviewed)))
+        with contextlib.suppress(Exception):  # its answer's scoring reports it
+            review_of(next(iter(unreviewed)))
         return True
 
     def review_of(number: int) -> Review:
         """The static review of task ``number``'s notebook, made once."""
         if number not in reviews:
             notebook, name = unreviewed.pop(number)
-            # Read once: the same file the worker copies; never modified.
-            reviews[number] = review_submission(nbformat.read(notebook, as_version=4),
-                                                sources[name], releases[name])
-        return reviews[number]
+            try:
+                # Read once: the same file the worker copies; never modified.
+                reviews[number] = review_submission(nbformat.read(notebook, as_version=4),
+                                                    sources[name], releases[name])
+            except Exception as error:  # raised again when its answer is scored
+                reviews[number] = error
+        review = reviews[number]
+        if isinstance(review, Exception):
+            raise review
+        return review
 
     def answered(task: dict, answer: dict, keep: bool = True) -> None:
         if keep and kept is not None and "failure" not in answer:
             kept.add(task, answer)  # a worker that failed is tried again next time
         name = task["assignment"]["name"]
-        result = _result_from(task, answer, sources[name], staging, review_of(task["id"]))
+        try:
+            result = _result_from(task, answer, sources[name], staging, review_of(task["id"]))
+        except Exception as error:  # one submission's content must not stop the class
+            result = GradeResult(task["student"], name, "error",
+                                 max_score=float(task["assignment"]["points"]),
+                                 notes=[*task["notes"], "the grader could not score this "
+                                        f"submission ({type(error).__name__}: "
+                                        f"{str(error)[:300]}); the rest of the class was "
+                                        "graded"], sandbox=task["sandbox"])
         _apply_late(course, result, times)
         reported(result)
 

@@ -30,6 +30,9 @@ import ast
 import difflib
 import functools
 import inspect
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -53,13 +56,18 @@ IDENTITY = {"__module__", "__class__", "__code__", "__globals__", "__dict__", "_
             "__mro__", "__subclasshook__", "__init_subclass__", "__instancecheck__",
             "__subclasscheck__", "__getattribute__"}
 SIMILAR = 0.9
+# How deep the review may read a cell's syntax tree, in Python frames (a sum of
+# 1,000 terms is 1,000 levels; Python's own limit of 1,000 frames stopped the
+# whole class's grading at that). A cell deeper than this, or than Python's
+# parser takes, cannot be reviewed: it costs every test of the notebook.
+READ_DEPTH = 20_000
 
 
 @dataclass(frozen=True)
 class Flag:
     cell: str        # grade id of the cell, or "cell N" for a cell without one
     line: int
-    rule: str        # import, dangerous, tamper, identity, delegation, copy, syntax
+    rule: str        # import, dangerous, tamper, identity, delegation, copy, syntax, unreadable
     text: str
     zero: tuple[str, ...] = ()  # test cells that score 0 because of it
 
@@ -76,9 +84,11 @@ class Review:
         """test cell -> why it scores 0."""
         found: dict[str, str] = {}
         for flag in self.flags:
+            fix = "Split it into shorter statements." if flag.rule == "unreadable" else \
+                "Write it yourself in the solution cell."
             for test in flag.zero:
                 found.setdefault(test, f"{flag.text} ({flag.cell}, line {flag.line}); it "
-                                       "scores 0. Write it yourself in the solution cell.")
+                                       f"scores 0. {fix}")
         return found
 
     def lines(self) -> list[str]:
@@ -409,22 +419,46 @@ def review_submission(submitted: nbformat.NotebookNode, source: nbformat.Noteboo
         exercise = exercises.get(grade_id) if student and original is not None and \
             _nbgrader(original).get("solution") else None
         try:
-            tree = ast.parse(_python(text))
+            with _deep_enough():
+                _review_cell(review, text, label, student, exercise, aliases, references)
         except SyntaxError as error:
             if student:
                 review.flags.append(Flag(label, error.lineno or 0, "syntax",
                                          "does not parse as Python"))
-            continue
-        reader = _Reader(aliases, label, student, exercise, references)
-        reader.visit(tree)
-        review.flags += reader.flags
-        if exercise is not None:
-            for node in tree.body:
-                name = getattr(node, "name", None)
-                if name in exercise[0]:
-                    similar = _similarity(node, exercise[0][name])
-                    if similar >= SIMILAR:
-                        review.flags.append(Flag(label, node.lineno, "copy",
-                                                 f"`{name}` is {similar:.0%} like miniflow's "
-                                                 "own code"))
+        except (RecursionError, MemoryError):
+            # Unread, it could hide what the review looks for (an import of the
+            # reference, an alias later cells use): no test can count.
+            review.flags.append(Flag(
+                label, 1, "unreadable", "the code is nested too deeply for the grader to read (an "
+                "expression of thousands of terms?)",
+                tuple(t for _, tests in exercises.values() for t in tests)))
     return review
+
+
+def _review_cell(review: Review, text: str, label: str, student: bool,
+                 exercise: tuple[dict[str, Any], list[str]] | None, aliases: dict[str, Any],
+                 references: dict[int, tuple[str, list[str]]]) -> None:
+    tree = ast.parse(_python(text))
+    reader = _Reader(aliases, label, student, exercise, references)
+    reader.visit(tree)
+    review.flags += reader.flags
+    if exercise is not None:
+        for node in tree.body:
+            name = getattr(node, "name", None)
+            if name in exercise[0]:
+                similar = _similarity(node, exercise[0][name])
+                if similar >= SIMILAR:
+                    review.flags.append(Flag(label, node.lineno, "copy",
+                                             f"`{name}` is {similar:.0%} like miniflow's "
+                                             "own code"))
+
+
+@contextmanager
+def _deep_enough() -> Iterator[None]:
+    """Python's frame limit raised to ``READ_DEPTH`` while a cell is read."""
+    before = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(before, READ_DEPTH))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(before)

@@ -479,3 +479,52 @@ def test_a_page_does_not_depend_on_when_the_kernel_flushed_what_a_cell_printed()
         nbformat.v4.new_output("stream", name="stdout", text="out\n"),
         nbformat.v4.new_output("stream", name="stderr", text="err\n")])
     assert _outputs_html(mixed).count("<pre>") == 2  # stdout and stderr stay apart
+
+
+# --- one student's content never stops the class's run --------------------------------
+
+def test_deep_code_is_read_or_costs_every_test_and_never_stops_the_review():
+    from autograder.review import review_submission
+
+    limit = sys.getrecursionlimit()
+    # As deep as Python itself compiles in a cell (3.11: about 2,000 terms): read.
+    readable = review_submission(_with_cell("x = " + " + ".join(["1"] * 2500)), SOURCE)
+    assert [f for f in readable.flags if f.rule == "unreadable"] == []
+    # Deeper than the review reads: whatever the cell hides (an import of the
+    # reference, an alias) is unread, so no test counts; the reason says what to do.
+    hiding = _with_cell("from miniflow import topological_sort as sort\n"
+                        "x = " + "+".join(["1"] * 100_000))
+    review = review_submission(hiding, SOURCE)
+    assert [f.rule for f in review.flags] == ["unreadable"]
+    assert set(review.zeroed) == set(TESTS)
+    assert all("nested too deeply" in m and "Split it into shorter statements" in m
+               for m in review.zeroed.values())
+    assert sys.getrecursionlimit() == limit
+
+
+def test_a_class_with_deep_code_and_deep_json_is_graded_to_the_end(tmp_path):
+    # A sum of 1,000 terms in one cell stopped the whole run with a RecursionError
+    # in the grader's review; a file of nested brackets did in its check of the JSON.
+    root = _course(tmp_path / "course", {
+        "deep_code": _with_cell("x = " + "+".join(["1"] * 1000)),
+        "hidden_in_deep_code": _with_cell("from miniflow import topological_sort as sort\n"
+                                          "x = " + "+".join(["1"] * 100_000)),
+        "honest": SOURCE})
+    folder = root / "submitted" / "deep_json" / FIRST.name
+    folder.mkdir(parents=True)
+    (folder / FIRST.notebook_file).write_text("[" * 5000 + "]" * 5000)
+    run = _cli(root, "grade", "--workers", "1")
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    results = {s: r for (_, s), r in load_results(load_manifest(root)).items()}
+    assert results["deep_code"]["score"] == results["honest"]["score"] == FIRST.points
+    assert results["hidden_in_deep_code"]["status"] == "graded"
+    assert results["hidden_in_deep_code"]["score"] == 0
+    assert results["deep_json"]["status"] == "rejected"
+    assert "nested thousands of levels deep" in results["deep_json"]["notes"][-1]
+    # Its tests ran clean in the notebook; the feedback page still says why each scores 0.
+    assert _cli(root, "feedback").returncode == 0
+    page = " ".join((root / "feedback" / "hidden_in_deep_code" / FIRST.name /
+                     f"{FIRST.notebook}.html").read_text().split())
+    for test in TESTS:
+        shown = page.split(f"{test}: 0 / ", 1)[1].split('<div class="cell', 1)[0]
+        assert "nested too deeply for the grader to read" in shown, shown[-500:]
