@@ -248,6 +248,12 @@ def generate_in_process(folder: Path, name: str, *, sandbox: str | None = None,
     generated = _nbgrader_api(folder, sandbox, gradebook=gradebook).generate_assignment(
         name, force=True, create=True)
     if not generated["success"]:
+        from autograder import workers
+
+        # nbgrader's API catches everything, Ctrl-C too ("Canceled"): stop as told.
+        if workers._interrupted or (generated.get("error") or "").rstrip().endswith(
+                "KeyboardInterrupt"):
+            raise KeyboardInterrupt
         raise RuntimeError(f"nbgrader could not generate the assignment {name}: "
                            + _nbgrader_said(generated, folder))
 

@@ -450,6 +450,29 @@ def test_ctrl_c_during_grading_leaves_nothing_behind(tmp_path):
     assert not [pid for pid in _processes_in(root)]
 
 
+def test_ctrl_c_while_the_assignment_is_generated_stops_the_run_as_ctrl_c(tmp_path,
+                                                                         monkeypatch):
+    # nbgrader's API catches every exception, Ctrl-C too, and answers "Canceled": the
+    # run then ended with a traceback and status 1, not "stopped" and 130 (seen on CI,
+    # where the signal came while the grader generated the assignment).
+    from nbgrader.apps.api import NbGraderAPI
+
+    from autograder.grading import generate_in_process
+
+    def cancelled(self, *args, **kwargs):
+        return {"success": False, "log": "[ERROR] Canceled\n",
+                "error": "Traceback (most recent call last):\n  ...\nKeyboardInterrupt\n"}
+
+    copy_course_skeleton(ROOT, tmp_path, [FIRST])
+    monkeypatch.setattr(NbGraderAPI, "generate_assignment", cancelled)
+    with pytest.raises(KeyboardInterrupt):
+        generate_in_process(tmp_path, FIRST.name)
+    monkeypatch.setattr(NbGraderAPI, "generate_assignment", lambda self, *a, **k: {
+        "success": False, "log": "[ERROR] no such assignment\n", "error": "ValueError\n"})
+    with pytest.raises(RuntimeError, match="no such assignment"):
+        generate_in_process(tmp_path, FIRST.name)
+
+
 def _processes_in(root: Path) -> list[int]:
     """Processes whose command line or folder mentions ``root`` (none may be left)."""
     found = []
