@@ -129,9 +129,10 @@ def feedback_html(notebook: nbformat.NotebookNode, result: dict, assignment: Ass
             c = scores[grade_id]
             status = "pass" if c["score"] >= c["max_score"] else "fail"
             if status == "fail" and c.get("message") and not any(
-                    o.get("output_type") == "error" for o in cell.get("outputs", [])):
-                # Zeroed by the grader's reading of the code, not by a check that
-                # failed in the cell: the reason is the result's, or nowhere.
+                    o.get("output_type") == "error" or o.get("name") == "stderr"
+                    for o in cell.get("outputs", [])):
+                # It ran clean and the grader's reading of the code zeroed it: the
+                # reason is the result's, or nowhere (what a test cell wrote stays hidden).
                 block += (f'<pre class="error">'
                           f'{html.escape(redact(c["message"], secret))}</pre>')
             block = (f'<div class="badge">{html.escape(grade_id)}: {c["score"]:g} / '

@@ -502,10 +502,12 @@ class SandboxedExecute(Execute):
         (an error, or stderr, which nbgrader scores as a failure too): it is
         kept, cut short, so cutting never turns a failed test into a passed one.
         """
-        if self.clear_before_next_output:  # nbclient empties the cell before this output
+        before = self._output.cell, self._output.failures
+        if self.clear_before_next_output:  # nbclient empties the cell, if it keeps this
             self._output.cleared()
         kept = self._output.admit(msg)
         if kept is None:
+            self._output.cell, self._output.failures = before  # nothing was emptied
             self._note_cut(outs)
             return None
         if display_id:  # nbclient shows this copy too when the id is updated

@@ -136,7 +136,7 @@ class _Worker:
     process: subprocess.Popen | _Forked
     results: int  # read end of the answer pipe
     log: Path
-    buffer: list = field(default_factory=list)  # the pieces of an answer not ended yet
+    buffer: list[bytes] = field(default_factory=list)  # pieces of an answer not ended yet
     buffered: int = 0  # their bytes
     task: dict | None = None
     started: float = 0.0

@@ -177,3 +177,12 @@ def test_a_failure_in_a_shape_no_kernel_sends_is_still_kept(execute):
     error = next(o for o in outputs if o.output_type == "error")
     assert isinstance(error.evalue, str) and isinstance(error.traceback, list)
     assert _text(outputs, "stderr").startswith("['a list'")
+
+
+def test_a_clear_that_waits_for_an_output_that_is_dropped_empties_nothing(execute):
+    outputs = _run(execute, 0, [_stream("x" * 900), _error("a failed check"),
+                                _message("clear_output", wait=True), _stream("y" * 5000)])
+    # The clear waits for the next kept output, and there is none: the cell keeps its
+    # outputs, its failure among them, and the budget still counts them.
+    assert [o.evalue for o in outputs if o.output_type == "error"] == ["a failed check"]
+    assert execute._output.cell >= 900 and execute._output.failures == {"error"}
