@@ -22,7 +22,14 @@ import nbformat
 
 from autograder.gradebook import load_results
 from autograder.manifest import Assignment, Course
-from autograder.nbgrader_plugins import HIDDEN, HIDDEN_NOTE, feedback_outputs, hidden_lines, redact
+from autograder.nbgrader_plugins import (
+    HIDDEN,
+    HIDDEN_NOTE,
+    cell_failed,
+    feedback_outputs,
+    hidden_lines,
+    redact,
+)
 
 __all__ = ["HIDDEN", "feedback_html", "problem_html", "resubmit_advice", "strip_hidden",
            "write_feedback"]
@@ -128,9 +135,7 @@ def feedback_html(notebook: nbformat.NotebookNode, result: dict, assignment: Ass
         if meta.get("grade") and grade_id in scores:
             c = scores[grade_id]
             status = "pass" if c["score"] >= c["max_score"] else "fail"
-            if status == "fail" and c.get("message") and not any(
-                    o.get("output_type") == "error" or o.get("name") == "stderr"
-                    for o in cell.get("outputs", [])):
+            if status == "fail" and c.get("message") and not cell_failed(cell):
                 # It ran clean and the grader's reading of the code zeroed it: the
                 # reason is the result's, or nowhere (what a test cell wrote stays hidden).
                 block += (f'<pre class="error">'

@@ -50,8 +50,8 @@ from autograder.sandbox import (
     stop_fork_server,
 )
 
-__all__ = ["DEATHS_KEY", "HideTests", "SandboxedExecute", "discard_spare", "explain_limits",
-           "hidden_lines", "redact", "spare_pid"]
+__all__ = ["DEATHS_KEY", "HideTests", "SandboxedExecute", "cell_failed", "discard_spare",
+           "explain_limits", "hidden_lines", "redact", "spare_pid"]
 
 HIDDEN = re.compile(r"[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.DOTALL)
 HIDDEN_NOTE = "# (hidden tests run here when grading)\n"
@@ -132,28 +132,30 @@ class _OutputBudget:
             (self.notebook, self.shown, self.cell, self.failures, self.noted,
              self.dropped) = saved
 
-    def admit(self, msg: dict[str, Any]) -> dict[str, Any] | None:
+    def admit(self, msg: dict[str, Any], clearing: bool = False) -> dict[str, Any] | None:
         """``msg`` as it may be kept (maybe cut short), or None to drop it.
 
         Past the budget, the cell's first error (the failed check's message)
         and its first stderr output are still kept, cut short: either fails
-        a test cell, for nbgrader as for the grader.
+        a test cell, for nbgrader as for the grader. ``clearing``: nbclient
+        empties the cell before it keeps ``msg`` (a ``clear_output`` that
+        waited), and not at all if ``msg`` is dropped.
         """
         kind, content = msg.get("msg_type"), msg.get("content") or {}
         failure = "error" if kind == "error" else \
             "stderr" if kind == "stream" and content.get("name") == "stderr" else None
+        cell, failures = (0, set()) if clearing else (self.cell, self.failures)
         size = _characters(content)
-        room = min(self.per_cell - self.cell, self.per_notebook - self.notebook)
+        room = min(self.per_cell - cell, self.per_notebook - self.notebook)
         if size > room:
-            if failure is None or failure in self.failures:
+            if failure is None or failure in failures:
                 self.dropped += size
                 return None
             msg = _cut(msg, max(room, self.FAILURE_ROOM))
             size = _characters(msg["content"])
-        self.cell += size
+        self.cell = cell + size
         self.notebook += size
-        if failure is not None:
-            self.failures.add(failure)
+        self.failures = failures | ({failure} if failure else set())
         return msg
 
     def admit_update(self, msg: dict[str, Any], display_id: str, copies: int) -> bool:
@@ -253,8 +255,7 @@ class SandboxedExecute(Execute):
         self._time_used = 0.0
         self._expressions: dict[str, str] | None = None  # for the next execute request
         self._reply: dict | None = None  # the last cell's execute reply
-        self._output = _OutputBudget(parse_size(self.max_cell_output),
-                                     parse_size(self.max_notebook_output))
+        self._output = self._new_budget()
         self._running: NotebookNode | None = None  # the cell being run, for the budget's note
 
     async def _async_handle_timeout(self, timeout: int,
@@ -377,8 +378,7 @@ class SandboxedExecute(Execute):
 
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
-        self._output = _OutputBudget(parse_size(self.max_cell_output),
-                                     parse_size(self.max_notebook_output))
+        self._output = self._new_budget()
         self._check_assign_resources(resources)
         # Only the grader writes this record; whatever a submission brought is dropped.
         self.nb.metadata.pop(DEATHS_KEY, None)
@@ -486,6 +486,10 @@ class SandboxedExecute(Execute):
         self._running = cell
         return await super().async_execute_cell(cell, cell_index, *args, **kwargs)
 
+    def _new_budget(self) -> _OutputBudget:
+        return _OutputBudget(parse_size(self.max_cell_output),
+                             parse_size(self.max_notebook_output))
+
     def _note_cut(self, outs: list[NotebookNode]) -> None:
         if self._output.note_due():
             outs.append(NotebookNode(output_type="stream", name="stdout",
@@ -502,12 +506,8 @@ class SandboxedExecute(Execute):
         (an error, or stderr, which nbgrader scores as a failure too): it is
         kept, cut short, so cutting never turns a failed test into a passed one.
         """
-        before = self._output.cell, self._output.failures
-        if self.clear_before_next_output:  # nbclient empties the cell, if it keeps this
-            self._output.cleared()
-        kept = self._output.admit(msg)
+        kept = self._output.admit(msg, clearing=self.clear_before_next_output)
         if kept is None:
-            self._output.cell, self._output.failures = before  # nothing was emptied
             self._note_cut(outs)
             return None
         if display_id:  # nbclient shows this copy too when the id is updated
@@ -590,7 +590,7 @@ class SandboxedExecute(Execute):
                 f"changed what the tests rely on: {'; '.join(changed[:5])}"))
             return
         grade_id = cell.metadata.nbgrader.get("grade_id")
-        if grade_id not in probes or _failed(cell):
+        if grade_id not in probes or cell_failed(cell):
             return
         from autograder.trusted import judge, kernel_code
 
@@ -745,7 +745,8 @@ def _guard_changes(output: str) -> list[str]:
     return ["the grader's guard no longer answers"]
 
 
-def _failed(cell: NotebookNode) -> bool:
+def cell_failed(cell: NotebookNode) -> bool:
+    """nbgrader's rule: an error or anything on stderr fails a cell."""
     return any(o.output_type == "error" or (o.output_type == "stream" and o.name == "stderr")
                for o in cell.get("outputs", []))
 
