@@ -68,6 +68,11 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+# One grading run per course at a time: plain `nbgrader autograde` (and
+# formgrader's autograde) holds the course folder while it works, as
+# `python -m autograder grade` does; the second one stops at once, changing
+# nothing, instead of both writing the gradebook (autograder/nbgrader_plugins.py).
+c.Autograde.exporter_class = "autograder.nbgrader_plugins.CourseHeldExporter"
 # The verdict is guarded too: a tamper guard inside the kernel, and each test
 # cell of the exercises in autograder/trusted.py judged again outside it
 # (autograder.nbgrader_plugins.SandboxedExecute).

@@ -48,8 +48,8 @@ from autograder.manifest import Assignment, Course
 from autograder.review import Review, review_submission
 
 __all__ = ["CellGrade", "CourseBusy", "GradeResult", "Prepared", "copy_course_skeleton",
-           "course_held", "grade", "grade_in_worker", "prepare_submission", "print_results",
-           "score_notebook"]
+           "course_held", "grade", "grade_in_worker", "hold_course", "prepare_submission",
+           "print_results", "score_notebook"]
 
 @dataclass
 class CellGrade:
@@ -605,32 +605,49 @@ class CourseBusy(ValueError):
     """Another grading run holds this course; the message says what to do."""
 
 
-@contextlib.contextmanager
-def course_held(root: Path) -> Iterator[None]:
-    """Hold the course folder for one grading run: a second run in it stops at once.
+def hold_course(root: Path | str) -> Callable[[], None]:
+    """Hold the course folder for one grading run; return what releases it.
 
-    Two runs at once would both write the gradebook and ``autograded/``, each
-    in its own transaction, the last one's grades winning row by row. The
-    hold is an exclusive ``flock`` on the course folder itself (no file is
-    left behind), released when the run ends or its process dies.
+    Two runs at once (two ``grade``, or ``grade`` and plain ``nbgrader
+    autograde``) would both write the gradebook and ``autograded/``, each in
+    its own transaction, the last one's grades winning row by row. The hold
+    is an exclusive ``flock`` on the course folder itself (no file is left
+    behind), released by the returned function or when the process dies.
+    Raises ``CourseBusy`` while another process holds it.
     """
     import fcntl
 
     handle = os.open(root, os.O_RDONLY)
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise CourseBusy(f"another grading run is working in {root} (a `grade` started "
-                             "by you or someone sharing the course): wait until it ends, or "
-                             "stop it with Ctrl-C in its terminal, then grade again. "
-                             "Nothing was changed.") from None
-        except OSError as error:  # a file system without locks (some NFS set-ups)
-            print(f"note: the course folder could not be held for this run ({error}); make "
-                  "sure nobody else grades this course until it ends", file=sys.stderr)
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(handle)
+        raise CourseBusy(f"another grading run is working in {root} (`python -m autograder "
+                         "grade` or `nbgrader autograde`, started by you or someone sharing "
+                         "the course): wait until it ends, or stop it with Ctrl-C in its "
+                         "terminal, then grade again. Nothing was changed.") from None
+    except OSError as error:  # a file system without locks (some NFS set-ups)
+        print(f"note: the course folder could not be held for this run ({error}); make "
+              "sure nobody else grades this course until it ends", file=sys.stderr)
+    released = False
+
+    def release() -> None:
+        nonlocal released
+        if not released:
+            released = True
+            os.close(handle)
+
+    return release
+
+
+@contextlib.contextmanager
+def course_held(root: Path) -> Iterator[None]:
+    """``hold_course`` for the length of a ``with`` block."""
+    release = hold_course(root)
+    try:
         yield
     finally:
-        os.close(handle)
+        release()
 
 
 def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequence[str] | None,

@@ -15,6 +15,10 @@ get the same protection as ``python -m autograder``:
 * ``HideTests`` is a ``generate_feedback`` preprocessor: test cells show
   their visible part and the failure message only, never hidden test code,
   their traceback or what they printed.
+* ``CourseHeldExporter`` is autograde's exporter: plain ``nbgrader
+  autograde`` (the command, or formgrader's button) holds the course folder
+  while it works, as ``python -m autograder grade`` does, so that the two
+  never write the gradebook and ``autograded/`` at once.
 * ``CourseExportPlugin`` is ``nbgrader export``'s plugin: the CSV has the
   course's columns (flags, late, section, status) and every roster student.
 """
@@ -34,8 +38,10 @@ from typing import Any
 
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import ensure_async, run_sync
+from nbconvert.exporters import NotebookExporter
 from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
+from nbgrader.converters import NbGraderException
 from nbgrader.plugins import CsvExportPlugin
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, CaselessStrEnum, Integer, List, Unicode
@@ -50,8 +56,8 @@ from autograder.sandbox import (
     stop_fork_server,
 )
 
-__all__ = ["DEATHS_KEY", "HideTests", "SandboxedExecute", "cell_failed", "discard_spare",
-           "explain_limits", "hidden_lines", "redact", "spare_pid"]
+__all__ = ["DEATHS_KEY", "CourseHeldExporter", "HideTests", "SandboxedExecute", "cell_failed",
+           "discard_spare", "explain_limits", "hidden_lines", "redact", "spare_pid"]
 
 HIDDEN = re.compile(r"[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.DOTALL)
 HIDDEN_NOTE = "# (hidden tests run here when grading)\n"
@@ -887,6 +893,47 @@ class HideTests(Preprocessor):
             if cell.cell_type == "code":
                 cell.outputs = feedback_outputs(cell, secret)
         return nb, resources
+
+
+class CourseHeldExporter(NotebookExporter):
+    """nbgrader autograde's exporter: the autograde holds the course folder while it works.
+
+    nbgrader_config.py sets it (``c.Autograde.exporter_class``). nbgrader's
+    converter makes its exporter as an autograde starts, before it removes an
+    ``autograded/`` folder (``--force``) or writes a row of the gradebook, and
+    then converts every submission (``convert_notebooks``). This one takes the
+    lock ``python -m autograder grade`` takes (``autograder.grading.hold_course``)
+    and gives it back when that conversion returns or fails: formgrader runs
+    autograde inside the Jupyter server, which goes on, and nbgrader's objects
+    live until a garbage collection. While another run holds the course, the
+    autograde stops at once with that run's message and changes nothing.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        converter = self.parent
+        coursedir = getattr(converter, "coursedir", None)
+        if coursedir is None or not coursedir.root:
+            return
+        import weakref
+
+        from autograder.grading import CourseBusy, hold_course
+
+        try:
+            release = hold_course(coursedir.root)
+        except CourseBusy as busy:
+            self.log.error("%s", busy)
+            raise NbGraderException(str(busy)) from None
+        weakref.finalize(self, release)  # made, but never used to convert
+        convert = getattr(converter, "convert_notebooks", None)
+        if callable(convert):
+            def convert_then_release() -> None:
+                try:
+                    convert()
+                finally:
+                    release()
+
+            converter.convert_notebooks = convert_then_release
 
 
 class CourseExportPlugin(CsvExportPlugin):

@@ -271,6 +271,44 @@ def test_a_second_grading_run_in_the_same_course_stops_at_once(tmp_path):
     assert (root / "autograded" / "ann" / FIRST.name / FIRST.notebook_file).is_file()
 
 
+def test_plain_nbgrader_autograde_and_grade_never_work_in_one_course_at_once(tmp_path):
+    """Plain `nbgrader autograde` holds the course as `grade` does, in both directions."""
+    from nbgrader.converters import Autograde
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+
+    from autograder.grading import course_held
+    from autograder.nbgrader_plugins import CourseHeldExporter
+
+    root = _course(tmp_path / "course", {"ann": SOURCE})
+    run_nbgrader(["autograde", FIRST.name], root)  # graded once: rows and a folder to keep
+    before = (_digest(root / "autograded"), (root / "gradebook.db").read_bytes())
+    with course_held(root):  # a `grade` working here
+        plain = run_nbgrader(["autograde", FIRST.name, "--force"], root, check=False,
+                             timeout=300)
+    assert plain.returncode != 0, plain.stdout[-2000:] + plain.stderr[-2000:]
+    assert f"another grading run is working in {root}" in plain.stderr
+    assert "Nothing was changed" in plain.stderr
+    # --force would have removed the graded folder before it wrote anything.
+    assert (_digest(root / "autograded"), (root / "gradebook.db").read_bytes()) == before
+
+    converter = Autograde(coursedir=CourseDirectory(
+        config=Config({"CourseDirectory": {"root": str(root)}})))
+    converter.exporter = CourseHeldExporter(parent=converter)  # as nbgrader's autograde starts
+    second = _cli(root, "grade", timeout=120)
+    assert second.returncode == 2, second.stderr[-2000:]
+    assert f"another grading run is working in {root}" in second.stderr
+    assert (_digest(root / "autograded"), (root / "gradebook.db").read_bytes()) == before
+    # The conversion ends (nothing to convert here); the process goes on, as
+    # formgrader's Jupyter server does, and the exporter is still alive.
+    converter.assignments = {}
+    converter.convert_notebooks()
+    with course_held(root):
+        pass
+    again = run_nbgrader(["autograde", FIRST.name, "--force"], root, timeout=300)
+    assert again.returncode == 0
+
+
 def test_a_release_that_fails_part_way_puts_release_back_as_it_was(tmp_path):
     root = _course(tmp_path / "course", {}, assignments=(FIRST, SECOND))
     before = _digest(root / "release")
