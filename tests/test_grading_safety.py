@@ -563,6 +563,30 @@ def test_deep_code_is_read_or_costs_every_test_and_never_stops_the_review():
     assert sys.getrecursionlimit() == limit
 
 
+def test_a_notebook_that_waits_out_its_time_costs_its_own_limit_and_no_more(tmp_path):
+    # Each cell under the per-cell limit, the notebook far over its own: without the
+    # notebook's limit it would hold its worker for the sum of its cells.
+    sleeper = nbformat.from_dict(SOURCE)
+    for n in range(4):
+        sleeper.cells.insert(2, nbformat.v4.new_code_cell(f"import time\ntime.sleep(20)  # {n}"))
+    root = _course(tmp_path / "course", {"honest": SOURCE, "sleeper": sleeper})
+    with open(root / "nbgrader_config.py", "a", encoding="utf-8") as config:
+        config.write("\nc.SandboxKernelManager.notebook_timeout = 3\n")
+    run = _cli(root, "grade", "--workers", "1", timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = {line.split()[0]: line for line in run.stdout.splitlines() if line.strip()}
+    assert "10/10" in rows["honest"]
+    assert "0/10" in rows["sleeper"]
+    assert "ran for more than 3 s in all; the cells after it were not run" in rows["sleeper"]
+    graded = nbformat.read(root / "autograded" / "sleeper" / FIRST.name / FIRST.notebook_file,
+                           as_version=4)
+    errors = [[o.get("ename") for o in c.outputs if o.output_type == "error"]
+              for c in graded.cells if c.cell_type == "code"]
+    # The first waiting cell was stopped at the limit; none after it ran.
+    assert errors[1] == ["KernelStopped"]
+    assert all(e == ["NotRun"] for e in errors[2:])
+
+
 def test_a_class_with_deep_code_and_deep_json_is_graded_to_the_end(tmp_path):
     # A sum of 1,000 terms in one cell stopped the whole run with a RecursionError
     # in the grader's review; a file of nested brackets did in its check of the JSON.
