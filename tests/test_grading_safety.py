@@ -587,6 +587,21 @@ def test_a_notebook_that_waits_out_its_time_costs_its_own_limit_and_no_more(tmp_
     assert all(e == ["NotRun"] for e in errors[2:])
 
 
+def test_a_cell_that_burns_the_cpu_costs_its_kernel_and_the_rest_is_graded(tmp_path):
+    burner = nbformat.from_dict(SOURCE)
+    burner.cells.insert(2, nbformat.v4.new_code_cell("while True:\n    pass"))
+    root = _course(tmp_path / "course", {"burner": burner})
+    with open(root / "nbgrader_config.py", "a", encoding="utf-8") as config:
+        config.write("\nc.SandboxKernelManager.cpu_limit = 2\n")
+    run = _cli(root, "grade", "--workers", "1", timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "CPU 2 s per process" in run.stderr
+    row = next(line for line in run.stdout.splitlines() if line.startswith("burner"))
+    assert "10/10" in row  # the loop is not a test; every test ran in a fresh kernel
+    assert ("the kernel died in cell 3: the grader stopped the notebook: it used more than "
+            "2 s of CPU time; the cells after it were graded in a fresh kernel") in row
+
+
 def test_a_class_with_deep_code_and_deep_json_is_graded_to_the_end(tmp_path):
     # A sum of 1,000 terms in one cell stopped the whole run with a RecursionError
     # in the grader's review; a file of nested brackets did in its check of the JSON.
