@@ -602,6 +602,29 @@ def test_a_cell_that_burns_the_cpu_costs_its_kernel_and_the_rest_is_graded(tmp_p
             "2 s of CPU time; the cells after it were graded in a fresh kernel") in row
 
 
+def test_a_notebook_that_kills_every_kernel_gets_two_fresh_ones_and_no_more(tmp_path):
+    # Each fresh kernel re-runs the cells before: without the bound, a notebook of
+    # exits would cost the square of its length.
+    exiter = nbformat.from_dict(SOURCE)
+    for n in range(5):
+        exiter.cells.insert(2, nbformat.v4.new_code_cell(f"import os\nos._exit(1)  # {n}"))
+    root = _course(tmp_path / "course", {"exiter": exiter})
+    run = _cli(root, "grade", "--workers", "1", timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    row = next(line for line in run.stdout.splitlines() if line.startswith("exiter"))
+    assert "0/10" in row
+    assert row.count("the kernel died in cell") == 3  # the first kernel, then two fresh ones
+    assert row.count("graded in a fresh kernel") == 2
+    assert "the kernel died in cell 5: the kernel exited with status 1" in row
+    assert row.split("[FLAGGED")[0].rstrip().endswith("the cells after it were not run")
+    graded = nbformat.read(root / "autograded" / "exiter" / FIRST.name / FIRST.notebook_file,
+                           as_version=4)
+    errors = [[o.get("ename") for o in c.outputs if o.output_type == "error"]
+              for c in graded.cells if c.cell_type == "code"]
+    assert errors[1:4] == [["KernelDied"], ["KernelDied"], ["KernelStopped"]]
+    assert all(e == ["NotRun"] for e in errors[4:])  # the last two exits never ran
+
+
 def test_a_class_with_deep_code_and_deep_json_is_graded_to_the_end(tmp_path):
     # A sum of 1,000 terms in one cell stopped the whole run with a RecursionError
     # in the grader's review; a file of nested brackets did in its check of the JSON.
