@@ -145,20 +145,30 @@ def _collect_exchange(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from autograder.grading import grade, print_results
+    import time
+
+    from autograder.grading import (
+        default_workers,
+        grade,
+        print_results,
+        throughput_line,
+        time_left,
+    )
     from autograder.sandbox import ONE_MATHS_THREAD
 
     # Before this process imports numpy (the review does): see ONE_MATHS_THREAD.
     os.environ.update(ONE_MATHS_THREAD)
 
+    began = time.monotonic()
     course = load_manifest()
     done: list = []
     total = [0]
 
     def draw(last: str = "") -> None:
         filled = round(30 * len(done) / total[0]) if total[0] else 30
+        left = time_left(len(done), total[0], time.monotonic() - began)
         line = (f"  [{'#' * filled}{'.' * (30 - filled)}] {len(done)}/{total[0]} graded"
-                + (f"  last: {last}" if last else ""))
+                + (f", {left}" if left else "") + (f"  last: {last}" if last else ""))
         # Padded, so a shorter line fully covers the one before it.
         print("\r" + line.ljust(100), end="", flush=True, file=sys.stderr)
 
@@ -189,6 +199,10 @@ def cmd_grade(args: argparse.Namespace) -> int:
         print("nothing to grade: collect submissions into submitted/<student>/<assignment>/ "
               "first (python -m autograder collect SOURCE)")
         return 1
+    # A run starts no more workers than it has submissions.
+    where = f"the Dask cluster at {args.scheduler}" if args.scheduler else \
+        f"{min(args.workers or default_workers(), len(results))} worker(s)"
+    print(throughput_line(results, time.monotonic() - began, where).strip(), file=sys.stderr)
     print_results(results)
     return 0
 

@@ -26,7 +26,13 @@ import nbformat
 from autograder.collect import collect
 from autograder.feedback import write_feedback
 from autograder.gradebook import export_grades, register_assignments
-from autograder.grading import GradeResult, copy_course_skeleton, grade, print_results
+from autograder.grading import (
+    GradeResult,
+    copy_course_skeleton,
+    grade,
+    print_results,
+    throughput_line,
+)
 from autograder.manifest import Assignment, Course, load_manifest
 from autograder.mutants import load_mutants
 from autograder.nbgrader_cli import run_nbgrader
@@ -90,17 +96,6 @@ def verdict(results: list[GradeResult], expected: dict[str, str]) -> list[str]:
     return problems
 
 
-def throughput_line(results: list[GradeResult], seconds: float, workers: int) -> str:
-    """What grading cost on this machine: notebooks run per minute, the whole run timed.
-
-    Rejected files never start a kernel, so they are not counted.
-    """
-    ran = sum(1 for r in results if r.status != "rejected")
-    rate = 60.0 * ran / seconds if seconds > 0 else 0.0
-    return (f"   throughput: {ran} notebook(s) graded in {seconds:.1f} s on {workers} "
-            f"worker(s), {rate:.1f} per minute (a run's start-up included)")
-
-
 def run_demo(source_course: Course, output: Path | None = None, *, workers: int = 2,
              assignments: tuple[Assignment, ...] | None = None, sandbox: str = "auto") -> int:
     """The whole term on a synthetic class; 0 when every grade is as expected."""
@@ -132,7 +127,7 @@ def run_demo(source_course: Course, output: Path | None = None, *, workers: int 
     results = grade(course, chosen, students=None, workers=workers, sandbox=sandbox)
     elapsed = time.perf_counter() - started
     print_results(results)
-    print(throughput_line(results, elapsed, workers))
+    print(throughput_line(results, elapsed, f"{workers} worker(s)"))
     print("4. feedback")
     pages = write_feedback(course, chosen)
     print("5. export")

@@ -49,7 +49,7 @@ from autograder.review import Review, review_submission
 
 __all__ = ["CellGrade", "CourseBusy", "GradeResult", "Prepared", "copy_course_skeleton",
            "course_held", "grade", "grade_in_worker", "hold_course", "prepare_submission",
-           "print_results", "score_notebook"]
+           "print_results", "score_notebook", "throughput_line", "time_left"]
 
 @dataclass
 class CellGrade:
@@ -934,6 +934,33 @@ def _apply_late(course: Course, result: GradeResult,
     result.score = max(0.0, result.score - result.late["penalty"])
 
 
+
+
+def throughput_line(results: Sequence[GradeResult], seconds: float, where: str) -> str:
+    """What grading cost on this machine: notebooks run per minute, the whole run timed.
+
+    ``where``: what graded them ("2 worker(s)", "the Dask cluster at ...").
+    Rejected files never start a kernel, so they are not counted.
+    """
+    ran = sum(1 for r in results if r.status != "rejected")
+    rate = 60.0 * ran / seconds if seconds > 0 else 0.0
+    return (f"   throughput: {ran} notebook(s) graded in {seconds:.1f} s on {where}, "
+            f"{rate:.1f} per minute (a run's start-up included)")
+
+
+def time_left(done: int, total: int, elapsed: float) -> str:
+    """``about 3 min left``, from the pace of the run so far; "" until it has one.
+
+    The pace counts the run's start, so the first estimates run long.
+    """
+    if done < 2 or done >= total or elapsed <= 0:
+        return ""
+    left = elapsed / done * (total - done)
+    if left < 60:
+        return f"about {max(5, 5 * round(left / 5))} s left"
+    if left < 3600:
+        return f"about {round(left / 60)} min left"
+    return f"about {left / 3600:.1f} h left"
 
 
 def print_results(results: list) -> None:

@@ -18,7 +18,7 @@ import nbformat
 import pytest
 
 from autograder.feedback import write_feedback
-from autograder.grading import copy_course_skeleton, grade
+from autograder.grading import copy_course_skeleton, grade, time_left
 from autograder.manifest import load_manifest
 from autograder.nbgrader_cli import run_nbgrader
 from autograder.report import write_report
@@ -308,3 +308,17 @@ def test_an_assignment_the_gradebook_does_not_know_is_registered_in_process(tmp_
     assert said.startswith(f"nbgrader could not generate the assignment {broken.name}: "
                            f"There was an error processing assignment: source/{broken.name}")
     assert "Notebook does not appear to be JSON: '{oops'" in said and str(tmp_path) not in said
+
+
+@pytest.mark.parametrize("done, total, elapsed, said", [
+    (0, 10, 5.0, ""), (1, 10, 5.0, ""),            # no pace yet
+    (10, 10, 9.0, ""),                              # finished
+    (2, 10, 4.0, "about 15 s left"),                # 2 s each, 8 to go
+    (3, 6, 1.0, "about 5 s left"),                  # never "0 s"
+    (5, 10, 100.0, "about 2 min left"),
+    (100, 2400, 60.0, "about 23 min left"),
+    (2, 2400, 10.0, "about 3.3 h left"),
+])
+def test_the_progress_bar_says_how_long_is_left_from_the_pace_so_far(done, total, elapsed,
+                                                                      said):
+    assert time_left(done, total, elapsed) == said

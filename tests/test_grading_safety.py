@@ -577,6 +577,9 @@ def test_a_notebook_that_waits_out_its_time_costs_its_own_limit_and_no_more(tmp_
     rows = {line.split()[0]: line for line in run.stdout.splitlines() if line.strip()}
     assert "10/10" in rows["honest"]
     assert "0/10" in rows["sleeper"]
+    # The run ends with what it cost, the stopped notebook included.
+    assert re.search(r"throughput: 2 notebook\(s\) graded in [\d.]+ s on 1 worker\(s\), "
+                     r"[\d.]+ per minute", run.stderr), run.stderr[-2000:]
     assert "ran for more than 3 s in all; the cells after it were not run" in rows["sleeper"]
     graded = nbformat.read(root / "autograded" / "sleeper" / FIRST.name / FIRST.notebook_file,
                            as_version=4)
