@@ -14,6 +14,11 @@ executed notebook, nbgrader's verdict and its log. Nothing else crosses.
 A worker that dies, or takes longer than the deadline, costs only the
 submission it was grading: that submission is recorded as an error with the
 reason, a new worker takes its place, and the rest of the class is graded.
+A submission that runs long (``LONG_TASK`` seconds: a notebook that waits
+out just under the per-cell limit in cell after cell, say) keeps its worker
+until its own time limit, but not the class: while it runs, one more worker
+takes the next submissions (at most ``size`` more), and is let go once no
+submission runs that long.
 Both the parent and each worker are Linux "child subreapers", so a process
 that a kernel detached from its parent (double fork, ``setsid``) is adopted
 by us instead of by init, and is killed when its submission is done. Every
@@ -52,6 +57,10 @@ RUN_PREFIX = "miniflow-grade-"
 # (SandboxedExecute.max_notebook_output, 32 MiB of characters); this is the
 # wall behind that one, far above any notebook the exercises produce.
 MAX_ANSWER_BYTES = 512 << 20
+# A task running longer than this (seconds) no longer holds up the others: the
+# pool starts a worker more for them (WorkerPool.run). The course's notebooks
+# grade in about a second; None turns it off.
+LONG_TASK: float | None = 60.0
 PR_SET_PDEATHSIG = 1
 PR_SET_NAME = 15
 PR_SET_CHILD_SUBREAPER = 36
@@ -372,6 +381,15 @@ class WorkerPool:
                 for key, _ in ready:
                     worker = key.data
                     alive, answered = self._read(worker)
+                    if alive and worker.task is None and self._surplus(workers):
+                        # Started beside a long task that has ended: let it go.
+                        for task, answer in answered:
+                            on_answer(task, answer)
+                        selector.unregister(worker.results)
+                        self._retire(worker, on_answer, "")
+                        workers.remove(worker)
+                        self._sweep(workers)
+                        continue
                     if alive and worker.task is None:
                         self._assign(worker, pending)  # first: it works while we record
                     for task, answer in answered:
@@ -391,8 +409,22 @@ class WorkerPool:
                         worker.answers.append("grading this submission took longer than "
                                               f"{self.deadline:g} s, so it was stopped")
                         kill_tree(worker.process.pid)
+                if pending and all(w.task is not None for w in workers) and \
+                        len(workers) < self.size + min(self._long(workers), self.size):
+                    self._assign(self._add(), pending)  # the long ones hold up no one
         finally:
             self.close()
+
+    def _long(self, workers: list[_Worker]) -> int:
+        """How many of ``workers`` have run their task for more than ``LONG_TASK``."""
+        if LONG_TASK is None:
+            return 0
+        now = time.monotonic()
+        return sum(1 for w in workers if w.task is not None and now - w.started > LONG_TASK)
+
+    def _surplus(self, workers: list[_Worker]) -> bool:
+        """More workers than ``size`` and the long tasks beside them call for."""
+        return len(workers) > self.size + min(self._long(workers), self.size)
 
     def close(self) -> None:
         """Stop every worker and whatever they left; the pool may not be used again."""

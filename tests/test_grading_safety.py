@@ -590,6 +590,42 @@ def test_a_notebook_that_waits_out_its_time_costs_its_own_limit_and_no_more(tmp_
     assert all(e == ["NotRun"] for e in errors[2:])
 
 
+def test_a_long_notebook_holds_up_no_other_submission(tmp_path, monkeypatch):
+    # Graded first, on the only worker, it waits 25 s in cells under every limit.
+    waiting = nbformat.from_dict(SOURCE)
+    for n in range(5):
+        waiting.cells.insert(2, nbformat.v4.new_code_cell(f"import time\ntime.sleep(5)  # {n}"))
+    honest = {f"honest{n}": SOURCE for n in range(4)}
+    root = _course(tmp_path / "course", {"aaa_waits": waiting, **honest})
+    monkeypatch.setattr(workers, "LONG_TASK", 2.0)
+    order: list[str] = []
+    results = grade(load_manifest(root), [FIRST], students=None, workers=1,
+                    on_result=lambda r: order.append(r.student))
+    # A worker more took the others while it waited; its grade is its own.
+    assert order[-1] == "aaa_waits" and sorted(order[:-1]) == sorted(honest), order
+    assert {r.student: r.score for r in results} == {s: FIRST.points for s in order}
+
+
+def test_workers_started_beside_long_tasks_are_bounded_and_let_go():
+    pool = workers.WorkerPool(2, Path(tempfile.gettempdir()), deadline=60)
+
+    def busy(seconds):
+        return workers._Worker(0, None, -1, Path("log"), task={"id": 1},
+                               started=time.monotonic() - seconds)
+
+    idle = workers._Worker(0, None, -1, Path("log"))
+    assert not pool._surplus([busy(1), busy(1)])
+    assert pool._long([busy(1), busy(999), idle]) == 1
+    # One long task: three workers are allowed, a fourth is surplus.
+    assert not pool._surplus([busy(999), busy(1), idle])
+    assert pool._surplus([busy(999), busy(1), busy(1), idle])
+    # However many run long, at most twice the size.
+    assert not pool._surplus([busy(999)] * 3 + [idle])
+    assert pool._surplus([busy(999)] * 4 + [idle])
+    # Once the long one has ended, the worker started for it is surplus.
+    assert pool._surplus([busy(1), busy(1), idle])
+
+
 def test_a_cell_that_burns_the_cpu_costs_its_kernel_and_the_rest_is_graded(tmp_path):
     burner = nbformat.from_dict(SOURCE)
     burner.cells.insert(2, nbformat.v4.new_code_cell("while True:\n    pass"))
