@@ -99,7 +99,7 @@ c.SandboxKernelManager.process_limit = 64           # processes and threads at o
 c.SandboxKernelManager.file_size_limit = "256 MiB"  # largest file written
 c.SandboxKernelManager.open_files_limit = 1024
 c.SandboxKernelManager.scratch_size = "512 MiB"     # the kernel's writable home and /tmp
-c.SandboxKernelManager.notebook_timeout = 1800      # wall-clock seconds per notebook
+c.SandboxKernelManager.notebook_timeout = 600       # wall-clock seconds per notebook
 # Grading kernels build every figure but never draw it (plt.show() draws
 # nothing; grades come from the test cells): drawing was most of what the
 # plotting cells cost. "" draws them inline, as students see them.

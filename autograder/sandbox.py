@@ -466,7 +466,7 @@ class SandboxKernelManager(AsyncKernelManager):
     open_files_limit = Integer(1024, config=True, help="open files per process")
     scratch_size = Unicode("512 MiB", config=True,
                            help="size of the kernel's writable home and /tmp (together)")
-    notebook_timeout = Integer(1800, config=True,
+    notebook_timeout = Integer(600, config=True,
                                help="wall-clock seconds a kernel may live; then it is stopped")
     poll_interval = Float(0.2, config=True, help="seconds between watchdog checks")
     mpl_font_list = Bool(True, config=True,
