@@ -24,13 +24,16 @@ reported instead. ``collect_exchange`` reads nbgrader's exchange
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from autograder.manifest import Assignment, Course
 
@@ -150,6 +153,28 @@ def _place_files(destination: Path, notebook: Path, target_name: str,
         (destination / LMS_LATE).write_text(late_marker + "\n", encoding="utf-8")
 
 
+def _held(collecting: Callable[..., CollectReport]) -> Callable[..., CollectReport]:
+    """``collecting`` with the course held, as a grading run holds it (``hold_course``).
+
+    A submission replaced while ``grade`` reads it could be graded half
+    written, or with the other submission's time; so ``collect`` waits for
+    no run and none waits for it: the second one stops at once, changing
+    nothing, and says what holds the course.
+    """
+    @functools.wraps(collecting)
+    def held(course: Course, *args: Any, **kwargs: Any) -> CollectReport:
+        from autograder.grading import hold_course
+
+        release = hold_course(course.root)
+        try:
+            return collecting(course, *args, **kwargs)
+        finally:
+            release()
+
+    return held
+
+
+@_held
 def collect(course: Course, source: Path, *, assignment: Assignment | None = None,
             students: list[str] | None = None, force: bool = False) -> CollectReport:
     """Copy every notebook under ``source`` (a folder or a .zip) into ``submitted/``.
@@ -290,6 +315,7 @@ def _not_submitted(folder: str, names: list[str]) -> set[str]:
             or Path(folder, n).is_symlink()}
 
 
+@_held
 def collect_exchange(course: Course, root: Path | None = None, *,
                      assignment: Assignment | None = None, students: list[str] | None = None,
                      force: bool = False) -> CollectReport:

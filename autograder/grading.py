@@ -606,11 +606,13 @@ class CourseBusy(ValueError):
 
 
 def hold_course(root: Path | str) -> Callable[[], None]:
-    """Hold the course folder for one grading run; return what releases it.
+    """Hold the course folder for one grading run or collect; return what releases it.
 
     Two runs at once (two ``grade``, or ``grade`` and plain ``nbgrader
     autograde``) would both write the gradebook and ``autograded/``, each in
-    its own transaction, the last one's grades winning row by row. The hold
+    its own transaction, the last one's grades winning row by row; a
+    ``collect`` replacing a submission while a run reads it could have it
+    graded half-written, or with the other submission's time. The hold
     is an exclusive ``flock`` on the course folder itself (no file is left
     behind), released by the returned function or when the process dies.
     Raises ``CourseBusy`` while another process holds it.
@@ -622,10 +624,11 @@ def hold_course(root: Path | str) -> Callable[[], None]:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(handle)
-        raise CourseBusy(f"another grading run is working in {root} (`python -m autograder "
-                         "grade` or `nbgrader autograde`, started by you or someone sharing "
-                         "the course): wait until it ends, or stop it with Ctrl-C in its "
-                         "terminal, then grade again. Nothing was changed.") from None
+        raise CourseBusy(f"another command is working in {root} (`python -m autograder "
+                         "grade` or `collect`, or `nbgrader autograde`, started by you or "
+                         "someone sharing the course): wait until it ends, or stop it with "
+                         "Ctrl-C in its terminal, then run this again. Nothing was "
+                         "changed.") from None
     except OSError as error:  # a file system without locks (some NFS set-ups)
         print(f"note: the course folder could not be held for this run ({error}); make "
               "sure nobody else grades this course until it ends", file=sys.stderr)

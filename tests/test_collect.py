@@ -179,3 +179,39 @@ def test_a_notebook_too_large_to_read_is_rejected_before_it_is_read(course, tmp_
     assert f"{first.notebook_file} is {size} bytes, larger than the {size - 1} bytes a " \
         "submitted notebook may be" in prepared.reason
     assert "Clear Outputs of All Cells" in resubmit_advice(prepared.reason, first)
+
+
+def test_collect_and_grading_never_work_in_one_course_at_once(course, tmp_path, monkeypatch):
+    """A submission replaced while a run reads it could be graded half-written."""
+    import shutil as shell
+
+    from autograder.collect import collect_exchange
+    from autograder.grading import CourseBusy, course_held, hold_course
+
+    first = course.assignments[0]
+    inbox = tmp_path / "inbox"
+    (inbox / "alice").mkdir(parents=True)
+    (inbox / "alice" / first.notebook_file).write_text(_notebook())
+    with course_held(course.root):  # a grading run working here
+        with pytest.raises(CourseBusy, match=f"another command is working in {course.root}"):
+            collect(course, inbox)
+        with pytest.raises(CourseBusy, match="Nothing was changed"):
+            collect_exchange(course, tmp_path / "exchange")
+    assert not (course.root / "submitted").exists()
+    # Free again, it collects; while it places a notebook, a run cannot start.
+    seen = []
+    copy = shell.copyfile
+
+    def place(*args, **kwargs):
+        try:
+            hold_course(course.root)()
+        except CourseBusy as busy:
+            seen.append(str(busy))
+        return copy(*args, **kwargs)
+
+    monkeypatch.setattr(shell, "copyfile", place)
+    report = collect(course, inbox)
+    monkeypatch.undo()
+    assert [s for s, _, _ in report.placed] == ["alice"]
+    assert seen and all("another command is working in" in s for s in seen), seen
+    hold_course(course.root)()  # and released once it has collected

@@ -260,7 +260,7 @@ def test_a_second_grading_run_in_the_same_course_stops_at_once(tmp_path):
         second = subprocess.run([sys.executable, "-m", "autograder", "grade"], cwd=root,
                                 capture_output=True, text=True, timeout=120)
     assert second.returncode == 2, second.stderr[-2000:]
-    assert f"another grading run is working in {root}" in second.stderr
+    assert f"another command is working in {root}" in second.stderr
     assert "Nothing was changed" in second.stderr
     assert not (root / "autograded").exists()
     assert (root / "gradebook.db").read_bytes() == gradebook
@@ -287,7 +287,7 @@ def test_plain_nbgrader_autograde_and_grade_never_work_in_one_course_at_once(tmp
         plain = run_nbgrader(["autograde", FIRST.name, "--force"], root, check=False,
                              timeout=300)
     assert plain.returncode != 0, plain.stdout[-2000:] + plain.stderr[-2000:]
-    assert f"another grading run is working in {root}" in plain.stderr
+    assert f"another command is working in {root}" in plain.stderr
     assert "Nothing was changed" in plain.stderr
     # --force would have removed the graded folder before it wrote anything.
     assert (_digest(root / "autograded"), (root / "gradebook.db").read_bytes()) == before
@@ -297,7 +297,7 @@ def test_plain_nbgrader_autograde_and_grade_never_work_in_one_course_at_once(tmp
     converter.exporter = CourseHeldExporter(parent=converter)  # as nbgrader's autograde starts
     second = _cli(root, "grade", timeout=120)
     assert second.returncode == 2, second.stderr[-2000:]
-    assert f"another grading run is working in {root}" in second.stderr
+    assert f"another command is working in {root}" in second.stderr
     assert (_digest(root / "autograded"), (root / "gradebook.db").read_bytes()) == before
     # The conversion ends (nothing to convert here); the process goes on, as
     # formgrader's Jupyter server does, and the exporter is still alive.
