@@ -381,27 +381,21 @@ class WorkerPool:
                 for key, _ in ready:
                     worker = key.data
                     alive, answered = self._read(worker)
-                    if alive and worker.task is None and self._surplus(workers):
-                        # Started beside a long task that has ended: let it go.
-                        for task, answer in answered:
-                            on_answer(task, answer)
-                        selector.unregister(worker.results)
-                        self._retire(worker, on_answer, "")
-                        workers.remove(worker)
-                        self._sweep(workers)
-                        continue
-                    if alive and worker.task is None:
+                    # Started beside a long task that has ended: let it go once idle.
+                    surplus = alive and worker.task is None and \
+                        len(workers) > self._allowed(workers)
+                    if alive and worker.task is None and not surplus:
                         self._assign(worker, pending)  # first: it works while we record
                     for task, answer in answered:
                         on_answer(task, answer)
-                    if alive:
+                    if alive and not surplus:
                         continue
-                    # The answer pipe closed: the worker is gone.
+                    # The answer pipe closed (the worker is gone), or it is surplus.
                     selector.unregister(worker.results)
-                    self._retire(worker, on_answer, self._death(worker))
+                    self._retire(worker, on_answer, "" if surplus else self._death(worker))
                     workers.remove(worker)
                     self._sweep(workers)
-                    if pending:
+                    if pending and not surplus:
                         self._assign(self._add(), pending)
                 now = time.monotonic()
                 for worker in workers:
@@ -410,21 +404,19 @@ class WorkerPool:
                                               f"{self.deadline:g} s, so it was stopped")
                         kill_tree(worker.process.pid)
                 if pending and all(w.task is not None for w in workers) and \
-                        len(workers) < self.size + min(self._long(workers), self.size):
+                        len(workers) < self._allowed(workers):
                     self._assign(self._add(), pending)  # the long ones hold up no one
         finally:
             self.close()
 
-    def _long(self, workers: list[_Worker]) -> int:
-        """How many of ``workers`` have run their task for more than ``LONG_TASK``."""
+    def _allowed(self, workers: list[_Worker]) -> int:
+        """How many workers may run: ``size``, and one more for each task of ``workers``
+        running longer than ``LONG_TASK``, ``size`` more at most."""
         if LONG_TASK is None:
-            return 0
+            return self.size
         now = time.monotonic()
-        return sum(1 for w in workers if w.task is not None and now - w.started > LONG_TASK)
-
-    def _surplus(self, workers: list[_Worker]) -> bool:
-        """More workers than ``size`` and the long tasks beside them call for."""
-        return len(workers) > self.size + min(self._long(workers), self.size)
+        long = sum(1 for w in workers if w.task is not None and now - w.started > LONG_TASK)
+        return self.size + min(long, self.size)
 
     def close(self) -> None:
         """Stop every worker and whatever they left; the pool may not be used again."""

@@ -614,16 +614,16 @@ def test_workers_started_beside_long_tasks_are_bounded_and_let_go():
                                started=time.monotonic() - seconds)
 
     idle = workers._Worker(0, None, -1, Path("log"))
-    assert not pool._surplus([busy(1), busy(1)])
-    assert pool._long([busy(1), busy(999), idle]) == 1
+    assert pool._allowed([busy(1), busy(1)]) == 2
+    assert pool._allowed([busy(1), busy(999), idle]) == 3
     # One long task: three workers are allowed, a fourth is surplus.
-    assert not pool._surplus([busy(999), busy(1), idle])
-    assert pool._surplus([busy(999), busy(1), busy(1), idle])
+    assert pool._allowed([busy(999), busy(1), idle]) == 3
+    assert pool._allowed([busy(999), busy(1), busy(1), idle]) == 3
     # However many run long, at most twice the size.
-    assert not pool._surplus([busy(999)] * 3 + [idle])
-    assert pool._surplus([busy(999)] * 4 + [idle])
+    assert pool._allowed([busy(999)] * 3 + [idle]) == 4
+    assert pool._allowed([busy(999)] * 4 + [idle]) == 4
     # Once the long one has ended, the worker started for it is surplus.
-    assert pool._surplus([busy(1), busy(1), idle])
+    assert pool._allowed([busy(1), busy(1), idle]) == 2
 
 
 def test_a_cell_that_burns_the_cpu_costs_its_kernel_and_the_rest_is_graded(tmp_path):
