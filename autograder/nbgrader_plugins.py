@@ -138,14 +138,16 @@ class _OutputBudget:
             (self.notebook, self.shown, self.cell, self.failures, self.noted,
              self.dropped) = saved
 
-    def admit(self, msg: dict[str, Any], clearing: bool = False) -> dict[str, Any] | None:
+    def admit(self, msg: dict[str, Any], clearing: bool = False,
+              display_id: str | None = None) -> dict[str, Any] | None:
         """``msg`` as it may be kept (maybe cut short), or None to drop it.
 
         Past the budget, the cell's first error (the failed check's message)
         and its first stderr output are still kept, cut short: either fails
         a test cell, for nbgrader as for the grader. ``clearing``: nbclient
         empties the cell before it keeps ``msg`` (a ``clear_output`` that
-        waited), and not at all if ``msg`` is dropped.
+        waited), and not at all if ``msg`` is dropped. ``display_id``: the
+        kept output is shown under it, so an update rewrites it too.
         """
         kind, content = msg.get("msg_type"), msg.get("content") or {}
         failure = "error" if kind == "error" else \
@@ -162,6 +164,8 @@ class _OutputBudget:
         self.cell = cell + size
         self.notebook += size
         self.failures = failures | ({failure} if failure else set())
+        if display_id:
+            self.shown[display_id] = size
         return msg
 
     def admit_update(self, msg: dict[str, Any], display_id: str, copies: int) -> bool:
@@ -512,12 +516,11 @@ class SandboxedExecute(Execute):
         (an error, or stderr, which nbgrader scores as a failure too): it is
         kept, cut short, so cutting never turns a failed test into a passed one.
         """
-        kept = self._output.admit(msg, clearing=self.clear_before_next_output)
+        kept = self._output.admit(msg, clearing=self.clear_before_next_output,
+                                  display_id=display_id)
         if kept is None:
             self._note_cut(outs)
             return None
-        if display_id:  # nbclient shows this copy too when the id is updated
-            self._output.shown[display_id] = _characters(kept.get("content") or {})
         return super().output(outs, kept, display_id, cell_index)
 
     def clear_output(self, outs: list[NotebookNode], msg: dict[str, Any],
