@@ -10,7 +10,7 @@ The two should agree. How closely is measured by the relative error
 above 1e-2 is almost certainly a bug (CS231n's rule of thumb).
 
 >>> report = check_gradients(cost, {x: x_value, W: W_value}, wrt=[W])
->>> print(report)        # names the input, the worst element, both values
+>>> print(report)        # a failing input: its worst element, both values
 """
 
 from __future__ import annotations
@@ -235,32 +235,52 @@ class GradientCheck:
     def max_error(self) -> float:
         return float(np.max(self.error)) if self.error.size else 0.0
 
+    def _outside(self) -> np.ndarray:
+        """Elementwise: within neither tolerance, relative nor absolute (NaN is within none)."""
+        absolute = np.abs(np.asarray(self.analytic, dtype=np.float64) - self.numerical)
+        return ~((self.error <= self.tolerance) | (absolute <= self.atol))
+
     @property
     def passed(self) -> bool:
         if self.problem is not None:
             return False
-        absolute = np.abs(np.asarray(self.analytic, dtype=np.float64) - self.numerical)
-        return bool(np.all((self.error <= self.tolerance) | (absolute <= self.atol)))
+        return not bool(np.any(self._outside()))
 
     def describe(self) -> str:
-        """A paragraph a student can act on."""
+        """A paragraph a student can act on.
+
+        A passing input gets the rule it met, not its errors: those are
+        round-off, and their exact size (and which element is largest)
+        changes from one machine or BLAS to another. ``max_error`` and
+        ``error`` still hold them. A failing input shows its worst failing
+        element with both values: an error that large is no round-off.
+        """
         if self.problem is not None:
             return f"{self.name}: FAILED: {self.problem}."
         if self.error.size == 0:
             return f"{self.name}: ok (empty)"
+        shape = self.numerical.shape
+        if self.passed:
+            return (f"{self.name}: ok: every element within tolerance (relative error "
+                    f"<= {self.tolerance:.0e}, or absolute <= {self.atol:.0e}); shape {shape}")
         analytic = np.asarray(self.analytic, dtype=np.float64)
-        # Largest relative error; among equals (often several at 1.0), the
-        # largest absolute difference is the most telling one to show.
+        outside = self._outside()
+        # Among the failing elements, the largest relative error; among equals
+        # (often several at 1.0), the largest absolute difference is the most
+        # telling one to show. Elements that pass are never shown: the largest
+        # relative error is often a round-off one on a gradient of about 0.
         absolute = np.abs(analytic - self.numerical)
-        flat = np.lexsort((absolute.reshape(-1), self.error.reshape(-1)))[-1]
-        worst = np.unravel_index(int(flat), self.error.shape)
+        ranked = np.lexsort((absolute.reshape(-1), self.error.reshape(-1),
+                             outside.reshape(-1)))
+        worst = np.unravel_index(int(ranked[-1]), shape)
         index = tuple(int(i) for i in worst) if self.error.ndim else ()
-        verdict = "ok" if self.passed else "FAILED"
+        count = int(np.count_nonzero(outside))
         return (
-            f"{self.name}: {verdict}: max relative error {self.max_error:.2e} "
-            f"(tolerance {self.tolerance:.0e}) at element {index}: "
-            f"analytic {analytic[worst]:.6g}, numerical {self.numerical[worst]:.6g}; "
-            f"shape {self.numerical.shape}"
+            f"{self.name}: FAILED: {count} of {outside.size} element"
+            f"{'' if outside.size == 1 else 's'} outside tolerance; the worst: "
+            f"relative error {self.error[worst]:.2e} (tolerance {self.tolerance:.0e}) "
+            f"at element {index}: analytic {analytic[worst]:.6g}, "
+            f"numerical {self.numerical[worst]:.6g}; shape {shape}"
         )
 
 

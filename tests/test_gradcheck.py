@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from miniflow import DummyGrad, Input, Linear, Mul, Node, Sigmoid, check_gradients
-from miniflow.gradcheck import numerical_gradients, relative_error
+from miniflow.gradcheck import GradientCheck, numerical_gradients, relative_error
 
 
 class SigmoidFromInput(Node):
@@ -52,8 +52,41 @@ def test_report_names_input_worst_element_and_both_values():
     assert not report.passed and not report
     text = str(report)
     assert text.startswith("gradient check FAILED")
-    assert "x: FAILED" in text and "at element (2,)" in text
+    assert "x: FAILED: 3 of 3 elements outside tolerance" in text and "at element (2,)" in text
     assert "analytic -2" in text and "numerical 0.196612" in text and "shape (3,)" in text
+
+
+def test_a_passing_report_does_not_depend_on_round_off():
+    # The same correct gradient, checked on two machines whose BLAS round
+    # differently: the errors and the worst element differ, the report must not
+    # (notebooks commit it, and nbval compares it with a fresh run).
+    analytic = np.array([[0.00443575, -0.00376755], [0.5, 1e-17]])
+    one = GradientCheck("X", analytic, analytic * (1 + np.array([[3e-8, 1e-9], [0, 0]])), 1e-6)
+    two = GradientCheck("X", analytic, analytic * (1 + np.array([[1e-9, 5e-8], [2e-10, 0]]))
+                        + np.array([[0, 0], [0, 1e-10]]), 1e-6)
+    assert one.passed and two.passed and one.max_error != two.max_error
+    assert one.describe() == two.describe() == (
+        "X: ok: every element within tolerance (relative error <= 1e-06, or absolute <= 1e-08); "
+        "shape (2, 2)")
+
+
+def test_a_failure_shows_a_failing_element_not_round_off_on_a_zero_gradient():
+    # Element 0: a gradient of about 0 whose relative error, 1.1e-2, is
+    # round-off alone, within the absolute tolerance. Element 2 is the real
+    # bug, with a smaller relative error: it is the one to show.
+    check = GradientCheck("b", np.array([1e-17, 1.0, 2.0]), np.array([-1.1e-10, 1.0, 2.0001]),
+                          1e-6)
+    assert not check.passed and check.max_error == pytest.approx(1.1e-2)
+    text = check.describe()
+    assert text.startswith("b: FAILED: 1 of 3 elements outside tolerance")
+    assert "relative error 2.50e-05 (tolerance 1e-06) at element (2,)" in text
+    assert "analytic 2, numerical 2.0001" in text
+
+
+def test_a_nan_numerical_gradient_fails_the_check():
+    check = GradientCheck("x", np.array([1.0, 2.0]), np.array([1.0, np.nan]), 1e-6)
+    assert not check.passed
+    assert "1 of 2 elements outside tolerance" in check.describe()
 
 
 def test_shape_problem_is_reported_before_values():
@@ -100,7 +133,9 @@ def test_correct_nodes_pass():
     x = Input("x")
     report = check_gradients(Sigmoid(x), {x: np.linspace(-3, 3, 7)}, [x])
     assert report.passed, str(report)
-    assert "x: ok" in str(report)
+    assert "x: ok: every element within tolerance" in str(report)
+    assert "e-" not in str(report).replace("1e-06", "").replace("1e-08", ""), \
+        "a passing check shows no round-off error"
 
 
 class BackwardThatRaises(Node):
