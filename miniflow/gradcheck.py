@@ -261,8 +261,7 @@ class GradientCheck:
             return f"{self.name}: ok (empty)"
         shape = self.numerical.shape
         if self.passed:
-            return (f"{self.name}: ok: every element within tolerance (relative error "
-                    f"<= {self.tolerance:.0e}, or absolute <= {self.atol:.0e}); shape {shape}")
+            return f"{self.name}: ok: every element within tolerance; shape {shape}"
         analytic = np.asarray(self.analytic, dtype=np.float64)
         outside = self._outside()
         # Among the failing elements, the largest relative error; among equals
@@ -301,6 +300,11 @@ class GradientCheckReport:
 
     def __str__(self) -> str:
         head = "gradient check passed" if self.passed else "gradient check FAILED"
+        tolerances = {(check.tolerance, check.atol) for check in self.checks}
+        if len(tolerances) == 1:
+            ((tolerance, atol),) = tolerances
+            head += (f" (tolerance per element: relative error {tolerance:.0e}, "
+                     f"or absolute {atol:.0e})")
         lines = [head] + ["  " + check.describe() for check in self.checks]
         if not self.passed and self.shared:
             names = ", ".join(repr(n) for n in self.shared[:3])

@@ -51,7 +51,7 @@ def test_report_names_input_worst_element_and_both_values():
     report = check_gradients(dummy, {x: np.array([0.0, 2.0, -1.0])}, [x])
     assert not report.passed and not report
     text = str(report)
-    assert text.startswith("gradient check FAILED")
+    assert text.startswith("gradient check FAILED (tolerance per element: relative error 1e-06")
     assert "x: FAILED: 3 of 3 elements outside tolerance" in text and "at element (2,)" in text
     assert "analytic -2" in text and "numerical 0.196612" in text and "shape (3,)" in text
 
@@ -65,9 +65,7 @@ def test_a_passing_report_does_not_depend_on_round_off():
     two = GradientCheck("X", analytic, analytic * (1 + np.array([[1e-9, 5e-8], [2e-10, 0]]))
                         + np.array([[0, 0], [0, 1e-10]]), 1e-6)
     assert one.passed and two.passed and one.max_error != two.max_error
-    assert one.describe() == two.describe() == (
-        "X: ok: every element within tolerance (relative error <= 1e-06, or absolute <= 1e-08); "
-        "shape (2, 2)")
+    assert one.describe() == two.describe() == "X: ok: every element within tolerance; shape (2, 2)"
 
 
 def test_a_failure_shows_a_failing_element_not_round_off_on_a_zero_gradient():
@@ -133,9 +131,9 @@ def test_correct_nodes_pass():
     x = Input("x")
     report = check_gradients(Sigmoid(x), {x: np.linspace(-3, 3, 7)}, [x])
     assert report.passed, str(report)
-    assert "x: ok: every element within tolerance" in str(report)
-    assert "e-" not in str(report).replace("1e-06", "").replace("1e-08", ""), \
-        "a passing check shows no round-off error"
+    assert str(report) == ("gradient check passed (tolerance per element: relative error "
+                           "1e-06, or absolute 1e-08)\n"
+                           "  x: ok: every element within tolerance; shape (7,)")
 
 
 class BackwardThatRaises(Node):
