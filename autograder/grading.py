@@ -213,7 +213,7 @@ def _grading_config(folder: Path, sandbox: str | None = None, *, spare: bool = F
 
 
 def _nbgrader_api(workdir: Path, sandbox: str | None = None, *, spare: bool = False,
-                  gradebook: Path | str | None = None):
+                  gradebook: Path | str | None = None, course_root: Path | None = None):
     """nbgrader's Python API on ``workdir`` (``_grading_config`` applies).
 
     Its gradebook is ``workdir/gradebook.db`` unless ``gradebook`` is given
@@ -227,6 +227,10 @@ def _nbgrader_api(workdir: Path, sandbox: str | None = None, *, spare: bool = Fa
     nbgrader_in_process()  # a new gradebook per template: alembic, PATH
     config = _grading_config(workdir, sandbox, spare=spare)
     config.CourseDirectory.root = str(workdir)
+    if course_root is not None:  # the judge's secret is the course's, not the copy's
+        from autograder.judge import SECRET_FILE
+
+        config.SandboxedExecute.judge_secret_file = str(Path(course_root) / SECRET_FILE)
     config.CourseDirectory.db_url = gradebook if isinstance(gradebook, str) \
         else f"sqlite:///{gradebook or workdir / 'gradebook.db'}"
     coursedir = CourseDirectory(config=config)
@@ -331,9 +335,9 @@ def _first_task_ahead(assignment: str, launched: threading.Event) -> None:
         import nbgrader.api  # noqa: F401
         from sqlalchemy.orm import configure_mappers
 
-        from autograder.nbgrader_plugins import _probes_by_test
+        from autograder.trusted import plan_for
 
-        _probes_by_test(assignment)
+        plan_for(assignment)
         configure_mappers()
 
 
@@ -425,7 +429,8 @@ def grade_in_worker(task: dict, base: Path, templates: dict[str, Path]) -> dict:
             shutil.copyfile(task["notebook"], target / assignment.notebook_file)
             if task.get("timestamp"):
                 shutil.copyfile(task["timestamp"], target / "timestamp.txt")
-            api = _nbgrader_api(work, task["sandbox"], spare=True, gradebook=gradebook)
+            api = _nbgrader_api(work, task["sandbox"], spare=True, gradebook=gradebook,
+                                course_root=Path(task["root"]))
             with _shared_engines():
                 outcome = api.autograde(assignment.name, student, force=True, create=True)
             executed = work / "autograded" / student / assignment.name / assignment.notebook_file
@@ -484,7 +489,11 @@ def score_notebook(executed: nbformat.NotebookNode,
         if score is None:
             notes.append(f"{grade_id} needs manual grading")
             score = 0.0
-        cells.append(CellGrade(grade_id, float(score), points, error_message(got)))
+        # A cell the judge passed says nothing: an error the kernel showed after
+        # the verdict (a visible test that failed on an earlier exercise's slip)
+        # decided nothing.
+        cells.append(CellGrade(grade_id, float(score), points,
+                               error_message(got) if score < points else ""))
     return cells, notes
 
 
@@ -506,32 +515,26 @@ def kernel_deaths(executed: nbformat.NotebookNode) -> tuple[list[dict], list[str
 
 def _apply_verdicts(result: GradeResult, executed: nbformat.NotebookNode,
                     review: Review | None) -> None:
-    """Name what the guard and the trusted check found; apply the static review's zeros.
+    """Name what the tamper guard found; apply the static review's zeros.
 
-    The kernel-side verdicts arrive as errors SandboxedExecute added to test
-    cells (they already score 0 by nbgrader's rule): here they become notes
-    and flags for the instructor.
+    Scores are the judge's (``autograder.judge``): its verdict is each test
+    cell's first output, which nbgrader's rule reads. What the guard saw
+    student code change in its kernel is a flag for the instructor, and
+    changes no score.
     """
-    found: dict[str, str] = {}
+    tampered: dict[str, str] = {}
     for cell in executed.cells:
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         for output in cell.get("outputs", []):
-            if output.get("output_type") == "error" and output.get("ename") in (
-                    "TamperingDetected", "TrustedCheckFailed"):
-                found.setdefault(grade_id, f"{output.ename}: {output.evalue}")
-    tampered = [g for g, m in found.items() if m.startswith("TamperingDetected")]
+            if output.get("output_type") == "error" and output.get("ename") == \
+                    "TamperingDetected":
+                tampered.setdefault(grade_id, str(output.get("evalue", "")))
     if tampered:
-        first = found[tampered[0]].split("changed what the tests rely on: ", 1)[-1]
-        result.flags.append(f"changed what the tests rely on ({first[:400]}); "
-                            f"{len(tampered)} test cell(s) did not count")
-    for grade_id, message in found.items():
-        if message.startswith("TrustedCheckFailed"):
-            result.flags.append(f"{grade_id}: the grader's own check failed where the tests "
-                                "in the notebook ran clean")
+        first = next(iter(tampered.values())).split("changed what the tests rely on: ", 1)[-1]
+        result.flags.append(f"changed what the tests rely on ({first[:400]}); seen in "
+                            f"{len(tampered)} test cell(s)")
     zeroed = review.zeroed if review is not None else {}
     for cell in result.cells:
-        if cell.grade_id in found:
-            cell.message = found[cell.grade_id]
         if cell.grade_id in zeroed:
             if cell.score > 0 or not cell.message:
                 cell.message = zeroed[cell.grade_id]

@@ -220,7 +220,17 @@ class SandboxedExecute(Execute):
     """
 
     trusted = Bool(False, config=True,
-                   help="guard the kernel and judge each test cell outside it as well")
+                   help="score every graded test cell by the judge (autograder.judge): a fresh "
+                        "sandboxed process that runs the notebook's definitions on secret "
+                        "inputs; hidden tests never run in the kernel, and the kernel's "
+                        "tamper guard reports what student code changed")
+    judge_secret_file = Unicode("", config=True,
+                                help="the file holding the course's secret, from which the "
+                                     "judge's inputs are drawn (made on first use; "
+                                     "MINIFLOW_JUDGE_SECRET overrides it). Empty: "
+                                     "<course root>/.miniflow-judge-secret")
+    judge_timeout = Integer(30, config=True,
+                            help="seconds the judge may take to answer one question")
     kernel_restarts = Integer(2, config=True,
                               help="fresh kernels a notebook may get after its kernel died "
                                    "(0: the rest of the notebook is not run)")
@@ -394,7 +404,6 @@ class SandboxedExecute(Execute):
         self.nb.metadata.pop(DEATHS_KEY, None)
         limits: dict[str, Any] = {}
         assignment = (resources or {}).get("nbgrader", {}).get("assignment", "")
-        probes = _probes_by_test(assignment) if self.trusted else {}
         guard = f"_miniflow_guard_{secrets.token_hex(8)}"
         changed: list[str] = []  # what student code changed: kept across kernels
         deaths: list[dict[str, Any]] = []
@@ -437,7 +446,7 @@ class SandboxedExecute(Execute):
                         self._check_assign_resources(resources)
                         said = await self._execute_asking(cell, index, guard)
                         if self.trusted and cell.cell_type == "code":
-                            await self._judge(cell, index, guard, probes, changed, said)
+                            await self._judge(cell, index, guard, changed, said)
                 except (DeadKernelError, CellTimeoutError) as error:
                     died = (index, _death_reason(manager, error))
             if died is None:
@@ -473,6 +482,9 @@ class SandboxedExecute(Execute):
             self._time_used = time.monotonic() - began
         if deaths:
             self.nb.metadata[DEATHS_KEY] = deaths
+        if self.trusted:
+            student = (resources or {}).get("nbgrader", {}).get("student", "") or ""
+            self._run_judge(assignment, str(student), limits)
         self.set_widgets_metadata()
         explain_limits(self.nb, limits)
         return self.nb, self.resources
@@ -480,7 +492,9 @@ class SandboxedExecute(Execute):
     async def _replay(self, index: int) -> None:
         """Run cell ``index`` again in a fresh kernel; its recorded outputs stay as they were."""
         original = self.nb.cells[index]
-        again = NotebookNode(cell_type="code", source=original.source, metadata={}, outputs=[],
+        source = HIDDEN.sub("", original.source) if self.trusted and is_test_cell(original) \
+            else original.source
+        again = NotebookNode(cell_type="code", source=source, metadata={}, outputs=[],
                              execution_count=None)
         try:
             with self._output.discarded():
@@ -567,15 +581,34 @@ class SandboxedExecute(Execute):
         expression (the cell raised, or was not run), and then the grader asks
         in a request of its own, as before.
         """
-        if not (self.trusted and self.guard_in_request) or cell.cell_type != "code":
-            await self.async_execute_cell(cell, index, store_history=True)
-            return None
-        self._expressions, self._reply = {"guard": f"{guard}()"}, None
-        try:
-            await self.async_execute_cell(cell, index, store_history=True)
-        finally:
-            self._expressions = None
+        with self._visible_only(cell):
+            if not (self.trusted and self.guard_in_request) or cell.cell_type != "code":
+                await self.async_execute_cell(cell, index, store_history=True)
+                return None
+            self._expressions, self._reply = {"guard": f"{guard}()"}, None
+            try:
+                await self.async_execute_cell(cell, index, store_history=True)
+            finally:
+                self._expressions = None
         return _guard_answer(self._reply)
+
+    @contextmanager
+    def _visible_only(self, cell: NotebookNode) -> Iterator[None]:
+        """With the judge on, a test cell runs in the kernel without its hidden tests.
+
+        The judge decides the score; hidden tests never run where student code
+        runs (IPython would keep their source in ``In``). The cell keeps its
+        whole source in the graded notebook.
+        """
+        if not (self.trusted and is_test_cell(cell)) or not HIDDEN.search(cell.source):
+            yield
+            return
+        whole = cell.source
+        cell.source = HIDDEN.sub("", whole)
+        try:
+            yield
+        finally:
+            cell.source = whole
 
     async def _guard_check(self, index: int, guard: str, changed: list[str],
                            said: str | None = None) -> None:
@@ -587,28 +620,35 @@ class SandboxedExecute(Execute):
                 changed.append(f"{change} (noticed after cell {index + 1})")
 
     async def _judge(self, cell: NotebookNode, index: int, guard: str,
-                     probes: dict[str, list], changed: list[str],
-                     said: str | None = None) -> None:
-        """After a cell: what did student code change; after a test: is it really right?"""
+                     changed: list[str], said: str | None = None) -> None:
+        """After a cell: what did student code change (a signal for the instructor;
+        the score is the judge's, whatever the kernel did)."""
         await self._guard_check(index, guard, changed, said)
-        if not is_test_cell(cell):
-            return
-        if changed:
+        if is_test_cell(cell) and changed:
             cell.outputs.append(_error(
-                "TamperingDetected", "this test does not count: code in this notebook "
-                f"changed what the tests rely on: {'; '.join(changed[:5])}"))
-            return
-        grade_id = cell.metadata.nbgrader.get("grade_id")
-        if grade_id not in probes or cell_failed(cell):
-            return
-        from autograder.trusted import judge, kernel_code
+                "TamperingDetected", "code in this notebook changed what the tests rely "
+                f"on: {'; '.join(changed[:5])}"))
 
-        output = await self._ask(kernel_code(probes[grade_id]), index)
-        problem = judge(probes[grade_id], {grade_id: output}).get(grade_id)
-        if problem is not None:
-            cell.outputs.append(_error(
-                "TrustedCheckFailed", "the grader's own check, run outside this notebook, "
-                f"found a mistake: {problem}"))
+    def _run_judge(self, assignment: str, student: str, limits: dict[str, Any]) -> None:
+        """Score every graded test cell by the judge's verdict (autograder.judge)."""
+        from autograder.judge import apply_verdicts, judge_notebook, read_secret
+        from autograder.sandbox import resolve_mode
+
+        secret = read_secret(self._secret_path())
+        section = dict(self.config.get("SandboxKernelManager", {}))
+        mode = resolve_mode(section.get("mode", SandboxKernelManager.mode.default_value))[0]
+        manager = SandboxKernelManager(config=self.config)
+        verdicts = judge_notebook(self.nb.cells, assignment, student, secret, mode=mode,
+                                  limits=manager.limits(), timeout=self.judge_timeout)
+        apply_verdicts(self.nb.cells, verdicts)
+
+    def _secret_path(self) -> Path:
+        from autograder.judge import SECRET_FILE
+
+        if self.judge_secret_file:
+            return Path(self.judge_secret_file)
+        root = self.config.get("CourseDirectory", {}).get("root") or os.getcwd()
+        return Path(root) / SECRET_FILE
 
     async def _ask(self, code: str, index: int) -> str:
         """Run a probe program in the kernel; what it printed (and raised), capped."""
@@ -708,15 +748,6 @@ def _first_line(cell: NotebookNode) -> str:
 def _grade_id(cell: NotebookNode) -> str | None:
     grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
     return str(grade_id) if grade_id is not None else None
-
-
-def _probes_by_test(assignment: str) -> dict[str, list]:
-    from autograder.trusted import plan_for
-
-    probes: dict[str, list] = {}
-    for probe in plan_for(assignment):
-        probes.setdefault(probe.test, []).append(probe)
-    return probes
 
 
 def _guard_answer(reply: dict | None) -> str | None:

@@ -120,7 +120,7 @@ INSTALL_HINT = ("install bubblewrap: `sudo apt-get install bubblewrap` (Debian, 
                 "(course/GUIDE.md, 'Safety').")
 
 
-def _namespace_flags(as_root: bool) -> list[str]:
+def namespace_flags(as_root: bool) -> list[str]:
     # As root, no user namespace: the sandbox keeps root's capabilities just
     # long enough for sandbox_child.py to drop to an unprivileged uid, so that
     # the kernel really is another user (RLIMIT_NPROC is not enforced on root).
@@ -138,7 +138,7 @@ def probe_bwrap(executable: str = "bwrap") -> Availability:
     path = shutil.which(executable)
     if path is None:
         return Availability(False, "bubblewrap (bwrap) is not installed: " + INSTALL_HINT)
-    command = [path, *_namespace_flags(os.geteuid() == 0), "--die-with-parent",
+    command = [path, *namespace_flags(os.geteuid() == 0), "--die-with-parent",
                "--new-session", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
                "--tmpfs", "/tmp", "true"]
     try:
@@ -153,7 +153,7 @@ def probe_bwrap(executable: str = "bwrap") -> Availability:
 
 
 @functools.lru_cache(maxsize=1)
-def _bwrap_has_size() -> bool:
+def bwrap_has_size() -> bool:
     """bubblewrap 0.7 and later can cap a tmpfs (--size); older ones cannot."""
     done = subprocess.run([probe_bwrap().detail, "--help"], capture_output=True, text=True,
                           check=False)
@@ -614,8 +614,8 @@ class SandboxKernelManager(AsyncKernelManager):
         a mount namespace of its own (autograder/forkserver.py).
         """
         scratch = server or self._scratch
-        size = ["--size", str(parse_size(self.scratch_size))] if _bwrap_has_size() else []
-        small = ["--size", str(64 * 1024 ** 2)] if _bwrap_has_size() else []
+        size = ["--size", str(parse_size(self.scratch_size))] if bwrap_has_size() else []
+        small = ["--size", str(64 * 1024 ** 2)] if bwrap_has_size() else []
         made: set[str] = {"/"}
 
         def parents(target: str | Path) -> list[str]:
@@ -632,7 +632,7 @@ class SandboxKernelManager(AsyncKernelManager):
         def bind(kind: str, source: str | Path, target: str | Path) -> list[str]:
             return [*parents(target), kind, str(source), str(target)]
 
-        args = [probe_bwrap().detail, *_namespace_flags(os.geteuid() == 0),
+        args = [probe_bwrap().detail, *namespace_flags(os.geteuid() == 0),
                 "--die-with-parent", "--new-session", "--clearenv"]
         # One size-limited tmpfs holds everything the kernel may write (its home,
         # /tmp through a symlink); /dev/shm gets a small one of its own. tmpfs is

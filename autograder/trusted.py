@@ -37,7 +37,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MARK", "PLANS", "Probe", "judge", "kernel_code", "parse_answers", "plan_for"]
+__all__ = ["GRADER_VERSIONS", "HELPERS", "HIDDEN", "MARK", "PLANS", "RUNNERS", "TEST_USES",
+           "Probe", "compare", "json_constant", "judge", "parse_answers", "plain_value",
+           "plan_for", "shippable"]
 
 MARK = "MINIFLOW-ANSWER "
 RTOL, ATOL = 1e-6, 1e-8
@@ -137,13 +139,11 @@ def _run_fit(fit: Any, spec: dict) -> dict:
     """
     import numpy as np
 
-    import miniflow
-
     space = getattr(fit, "__globals__", {})
     saved = {name: space.get(name) for name in spec["references"]}
     try:
         for name in spec["references"]:
-            space[name] = getattr(miniflow, name)
+            space[name] = _grader(name)
         predict, _ = fit(np.array(spec["X"], dtype=float), np.array(spec["y"], dtype=int),
                          seed=spec["seed"])
         labels = np.asarray(predict(np.array(spec["X_eval"], dtype=float)))
@@ -191,7 +191,7 @@ def _run_tensor_sgd(step: Any, spec: dict) -> dict:
     """Tensors with data and grad, one step, their data after it."""
     import numpy as np
 
-    make = getattr(step, "__globals__", {}).get("Tensor") or globals()["Tensor"]
+    make = _grader("Tensor")  # a slip in the student's Tensor costs only its own test
     params = {}
     for name, value, gradient in zip(spec["names"], spec["values"], spec["gradients"]):
         params[name] = make(np.array(value["data"], dtype=float).reshape(value["shape"]))
@@ -232,9 +232,9 @@ def _run_backprop(backpropagate: Any, spec: dict) -> dict:
 
     space = getattr(backpropagate, "__globals__", {})
     saved = space.get("topological_order")
-    space["topological_order"] = _reference_order
+    space["topological_order"] = _grader("topological_order")
     try:
-        tensors = _tensor_graph(_ReferenceTensor, spec)
+        tensors = _tensor_graph(_grader("Tensor"), spec)
         backpropagate(tensors[spec["output"]])
     finally:
         space["topological_order"] = saved
@@ -244,7 +244,7 @@ def _run_backprop(backpropagate: Any, spec: dict) -> dict:
 
 def _run_order(order: Any, spec: dict) -> dict:
     """The student's topological_order over a graph of the grader's own tensors."""
-    tensors = _tensor_graph(_ReferenceTensor, spec)
+    tensors = _tensor_graph(_grader("Tensor"), spec)
     names = {id(tensor): name for name, tensor in tensors.items()}
     return {"order": [names.get(id(t), "?") for t in order(tensors[spec["output"]])]}
 
@@ -275,9 +275,7 @@ def _run_predict(predict: Any, spec: dict) -> dict:
     """The grader's network with given weights (and a stale batch left in it)."""
     import numpy as np
 
-    from miniflow.examples import build_two_layer_network
-
-    network = build_two_layer_network(*spec["sizes"], seed=0)
+    network = _grader("build_two_layer_network")(*spec["sizes"], seed=0)
     for node, value in zip(network.trainables, spec["weights"]):
         node.value = np.array(value["data"], dtype=float).reshape(value["shape"])
     network.X.value = np.zeros((len(spec["X"]["data"]) + 3, spec["sizes"][0]))
@@ -292,9 +290,7 @@ def _run_train(train: Any, spec: dict) -> dict:
     """``train`` on the grader's network, one batch per epoch: plain gradient descent."""
     import numpy as np
 
-    from miniflow.examples import build_two_layer_network
-
-    network = build_two_layer_network(*spec["sizes"], seed=spec["seed"])
+    network = _grader("build_two_layer_network")(*spec["sizes"], seed=spec["seed"])
     images = np.array(spec["X"]["data"], dtype=float).reshape(spec["X"]["shape"])
     labels = np.array(spec["y"], dtype=int)
     train(network, images, labels, spec["epochs"], len(labels), spec["learning_rate"])
@@ -311,7 +307,6 @@ def _run_epoch(train_epoch: Any, spec: dict) -> dict:
     """
     import numpy as np
 
-    import miniflow
     from miniflow.graph import topological_sort
     from miniflow.nodes import MSE, Input, Linear
 
@@ -330,7 +325,7 @@ def _run_epoch(train_epoch: Any, spec: dict) -> dict:
 
     space = getattr(train_epoch, "__globals__", {})
     saved = space.get("sgd_update")
-    space["sgd_update"] = miniflow.sgd_update
+    space["sgd_update"] = _grader("sgd_update")
     try:
         cost = Recording(y_node, Linear(X_node, W, b))
         graph = topological_sort({X_node: X, y_node: y, W: array(spec["W"]),
@@ -346,18 +341,25 @@ def _run_epoch(train_epoch: Any, spec: dict) -> dict:
 
 
 def _run_network(loss_of: Any, spec: dict) -> dict:
-    """The student's two-layer loss on their own tensors; gradients by the grader's
-    backpropagation (so a mistake there is not blamed on this exercise)."""
+    """The student's two-layer loss on the grader's tensors, differentiated by the
+    grader's backpropagation: a slip in ``Tensor`` or ``backpropagate`` costs
+    only their own tests, never this one."""
     import numpy as np
 
-    make = getattr(loss_of, "__globals__", {}).get("Tensor") or globals()["Tensor"]
+    make = _grader("Tensor")
 
     def array(spec: dict) -> Any:
         return np.array(spec["data"], dtype=float).reshape(spec["shape"])
 
-    params = {name: make(array(value)) for name, value in spec["params"].items()}
-    loss = loss_of(array(spec["X"]), array(spec["y"]), params)
-    _reference_backpropagate(loss)
+    space = getattr(loss_of, "__globals__", {})
+    saved = space.get("Tensor")
+    space["Tensor"] = make
+    try:
+        params = {name: make(array(value)) for name, value in spec["params"].items()}
+        loss = loss_of(array(spec["X"]), array(spec["y"]), params)
+        _grader("backpropagate")(loss)
+    finally:
+        space["Tensor"] = saved
     return {"value": float(np.asarray(loss.data, dtype=float).reshape(())),
             "gradients": {name: np.asarray(t.grad, dtype=float).tolist()
                           for name, t in params.items()}}
@@ -369,11 +371,51 @@ RUNNERS: dict[str, Callable[[Any, dict], dict]] = {
     "backprop": _run_backprop, "order": _run_order, "build": _run_build,
     "predict": _run_predict, "train": _run_train, "epoch": _run_epoch,
     "network": _run_network}
-# What a runner needs in the kernel besides itself (shipped as source too).
-SUPPORT: dict[str, list[str]] = {"backprop": ["_ReferenceTensor", "_reference_order",
-                                              "_tensor_graph"],
-                                 "order": ["_ReferenceTensor", "_tensor_graph"],
-                                 "network": ["_reference_order", "_reference_backpropagate"]}
+# Shipped with every runner (generic helpers, no exercise's answer in them).
+HELPERS = ["_tensor_graph"]
+
+# The grader's versions of exercises that later tests build on: the name a
+# runner asks ``_grader`` for -> (miniflow module, attribute). A test that uses
+# one runs on the grader's version, so a slip in that exercise costs only its
+# own test. In the judge they arrive as the module's source only when the
+# first question that needs them is asked, after every test they would answer.
+GRADER_VERSIONS: dict[str, tuple[str, str]] = {
+    "sgd_update": ("miniflow.training", "sgd_update"),
+    "train_epoch": ("miniflow.training", "train_epoch"),
+    "build_two_layer_network": ("miniflow.examples", "build_two_layer_network"),
+    "Tensor": ("miniflow.tensor", "Tensor"),
+    "topological_order": ("miniflow.tensor", "topological_order"),
+    "backpropagate": ("miniflow.tensor", "backpropagate"),
+}
+
+# Which grader versions each test's runner uses.
+TEST_USES: dict[str, list[str]] = {
+    "test_train_epoch": ["sgd_update"], "test_xor": ["sgd_update", "train_epoch"],
+    "test_predict": ["build_two_layer_network"], "test_train": ["build_two_layer_network"],
+    "test_topological_order": ["Tensor"], "test_backpropagate": ["Tensor", "topological_order"],
+    "test_two_layer_loss": ["Tensor", "backpropagate"], "test_sgd_step": ["Tensor"],
+}
+
+# What the judge's copy of miniflow leaves out, per assignment: the reference
+# answers of the exercises being graded ("module.name", or a whole module), so
+# that code delegating to them fails by construction.
+HIDDEN: dict[str, list[str]] = {
+    "01_graphs": ["nodes.Mul", "graph.topological_sort", "graph._connected_nodes",
+                  "graph._node_on_cycle"],
+    "02_layers": ["nodes.Linear", "nodes.Sigmoid", "nodes._sigmoid"],
+    "03_losses": ["nodes.MSE", "nodes.CrossEntropyWithSoftmax", "nodes._softmax"],
+    "04_training": ["training.sgd_update", "training.train_epoch"],
+    "05_digits": ["examples.build_two_layer_network", "examples.train_digits"],
+    "06_autograd": ["tensor"],
+}
+
+
+def _grader(name: str) -> Any:
+    """The grader's version of an earlier exercise (``GRADER_VERSIONS``), in this process."""
+    import importlib
+
+    module, attribute = GRADER_VERSIONS[name]
+    return getattr(importlib.import_module(module), attribute)
 
 
 @dataclass(frozen=True)
@@ -402,7 +444,7 @@ class Probe:
 
 
 @functools.cache
-def _shippable(helper: Any) -> str:
+def shippable(helper: Any) -> str:
     """A helper's source without annotations (the kernel has no ``typing`` names).
 
     Made once per helper and process: every probed test cell of every
@@ -425,104 +467,6 @@ def _shippable(helper: Any) -> str:
             return ast.Assign(targets=[node.target], value=node.value, lineno=node.lineno)
 
     return ast.unparse(ast.fix_missing_locations(Strip().visit(tree)))
-
-
-def kernel_code(probes: list[Probe]) -> str:
-    """One program that runs ``probes`` (of one test cell) and prints one line each."""
-    runners = sorted({probe.kind for probe in probes})
-    support = sorted({name for kind in runners for name in SUPPORT.get(kind, [])})
-    questions = [{"id": p.id, "kind": p.kind, "name": p.name, "spec": p.spec} for p in probes]
-    return "\n".join([
-        *(_shippable(globals()[name]) for name in support),
-        *(_shippable(RUNNERS[kind]) for kind in runners),
-        "def __miniflow_probes():",
-        "    import json",
-        f"    runners = {{{', '.join(f'{k!r}: {RUNNERS[k].__name__}' for k in runners)}}}",
-        f"    for question in json.loads({json.dumps(json.dumps(questions))}):",
-        "        try:",
-        "            answer = runners[question['kind']](globals()[question['name']],",
-        "                                               question['spec'])",
-        "        except BaseException as error:",
-        "            answer = {'error': f'{type(error).__name__}: {error}'[:500]}",
-        "        answer['id'] = question['id']",
-        f"        print({MARK!r} + json.dumps(answer))",
-        "__miniflow_probes()",
-        f"del __miniflow_probes, {', '.join([RUNNERS[k].__name__ for k in runners] + support)}",
-    ])
-
-
-class _ReferenceTensor:
-    """The grader's own define-by-run tensor: the operations the probes use."""
-
-    def __init__(self, data: Any, parents: tuple = ()) -> None:
-        import numpy as np
-
-        self.data = np.array(data, dtype=float)
-        self.grad = np.zeros_like(self.data)
-        self._parents = parents
-        self._backward: Callable[[], None] = lambda: None
-
-    def _result(self, data: Any, other: _ReferenceTensor | None,
-                rule: Callable[[np.ndarray], tuple]) -> _ReferenceTensor:
-        from miniflow.nodes import unbroadcast
-
-        parents = (self,) if other is None else (self, other)
-        out = _ReferenceTensor(data, parents)
-
-        def backward() -> None:
-            for parent, share in zip(parents, rule(out.grad)):
-                parent.grad = parent.grad + unbroadcast(share, parent.data.shape)
-
-        out._backward = backward
-        return out
-
-    def __add__(self, other: _ReferenceTensor) -> _ReferenceTensor:
-        return self._result(self.data + other.data, other, lambda g: (g, g))
-
-    def __mul__(self, other: _ReferenceTensor) -> _ReferenceTensor:
-        return self._result(self.data * other.data, other,
-                            lambda g: (g * other.data, g * self.data))
-
-    def __matmul__(self, other: _ReferenceTensor) -> _ReferenceTensor:
-        return self._result(self.data @ other.data, other,
-                            lambda g: (g @ other.data.T, self.data.T @ g))
-
-    def sum(self) -> _ReferenceTensor:
-        import numpy as np
-
-        return self._result(self.data.sum(), None, lambda g: (np.ones_like(self.data) * g,))
-
-    def sigmoid(self) -> _ReferenceTensor:
-        from miniflow.nodes import _sigmoid
-
-        s = _sigmoid(self.data)
-        return self._result(s, None, lambda g: (g * s * (1 - s),))
-
-
-def _reference_order(output: Any) -> list:
-    """Every tensor ``output`` depends on, each once, parents first, output last."""
-    order, seen = [], set()
-    stack = [(output, False)]
-    while stack:
-        tensor, done = stack.pop()
-        if done:
-            order.append(tensor)
-        elif id(tensor) not in seen:
-            seen.add(id(tensor))
-            stack.append((tensor, True))
-            stack.extend((parent, False) for parent in tensor._parents)
-    return order
-
-
-def _reference_backpropagate(output: Any) -> None:
-    import numpy as np
-
-    order = _reference_order(output)
-    for tensor in order:
-        tensor.grad = np.zeros_like(tensor.data)
-    output.grad = np.ones_like(output.data)
-    for tensor in reversed(order):
-        tensor._backward()
 
 
 def _reference_predict(network: Any, images: Any) -> Any:
@@ -578,14 +522,10 @@ def _reference(name: str, miniflow: Any) -> Any:
 
     if name == "chain_rule_gradients":
         return lambda x, y, z, g: (g * (y + z), g * x, g * x)
-    if name == "Tensor":
-        return _ReferenceTensor
+    if name in ("Tensor", "backpropagate", "topological_order"):
+        return _grader(name)
     if name == "sgd_step":
         return _reference_step
-    if name == "backpropagate":
-        return _reference_backpropagate
-    if name == "topological_order":
-        return _reference_order
     if name == "build_network":
         from miniflow.examples import build_two_layer_network
 
@@ -639,26 +579,22 @@ def _node_probes(test: str, name: str, shapes_list: list[list[tuple[int, ...]]],
     return probes
 
 
-def _graphs_plan() -> list[Probe]:
-    rng = np.random.default_rng(7001)
+def _graphs_plan(derive: Callable[[int], int]) -> list[Probe]:
+    rng = np.random.default_rng(derive(7001))
     probes = [Probe(f"test_chain_rule-{n}", "test_chain_rule", "function",
                     "chain_rule_gradients",
                     {"arguments": [float(v) for v in rng.normal(size=4)]},
                     "chain_rule_gradients on random numbers") for n in range(3)]
     probes += _node_probes("test_mul_forward", "Mul", [[(3, 2), (3, 2)], [(4,), (4,), (4,)],
-                                                       [(2, 3), (3,)]], seed=7002,
+                                                       [(2, 3), (3,)]], seed=derive(7002),
                            backward=False)
     probes += _node_probes("test_mul_backward", "Mul", [[(3, 2), (3, 2)], [(2, 3), (3,)],
-                                                        [(5,), (5,), (5,)]], seed=7003,
+                                                        [(5,), (5,), (5,)]], seed=derive(7003),
                            backward=True)
-    probes += _node_probes("test_mul_backward", "Mul", [[(3,)]], seed=7004, backward=True,
+    probes += _node_probes("test_mul_backward", "Mul", [[(3,)]], seed=derive(7004), backward=True,
                            wiring=[0, 0])
-    graphs = [
-        {"inputs": {"a": 1.5, "b": -2.0, "c": 0.5},
-         "adds": [["s", ["a", "b"]], ["t", ["s", "c"]], ["u", ["t", "a"]], ["v", ["u", "u"]]]},
-        {"inputs": {"p": 3.0, "q": 1.0},
-         "adds": [["r", ["q", "p"]], ["w", ["r", "r", "p"]], ["z", ["w", "q", "r"]]]},
-    ]
+    graph_rng = np.random.default_rng(derive(7005))
+    graphs = [_random_add_graph(graph_rng, inputs, adds) for inputs, adds in ((3, 4), (2, 3))]
     probes += [Probe(f"test_topological_sort-{n}", "test_topological_sort", "sort",
                      "topological_sort", graph,
                      "topological_sort on a graph where a node uses the same input twice")
@@ -666,44 +602,45 @@ def _graphs_plan() -> list[Probe]:
     return probes
 
 
-def _layers_plan() -> list[Probe]:
+def _layers_plan(derive: Callable[[int], int]) -> list[Probe]:
     shapes = [[(4, 3), (3, 2), (2,)], [(1, 5), (5, 4), (4,)], [(6, 2), (2, 1), (1,)]]
-    probes = _node_probes("test_linear_forward", "Linear", shapes, seed=7101, backward=False)
-    probes += _node_probes("test_linear_backward", "Linear", shapes, seed=7102,
+    probes = _node_probes("test_linear_forward", "Linear", shapes, seed=derive(7101),
+                          backward=False)
+    probes += _node_probes("test_linear_backward", "Linear", shapes, seed=derive(7102),
                            backward=True)
-    probes += _node_probes("test_sigmoid_forward", "Sigmoid", [[(4, 3)], [(7,)]], seed=7103,
+    probes += _node_probes("test_sigmoid_forward", "Sigmoid", [[(4, 3)], [(7,)]], seed=derive(7103),
                            backward=False)
-    probes += _node_probes("test_sigmoid_forward", "Sigmoid", [[(2, 5)]], seed=7104,
+    probes += _node_probes("test_sigmoid_forward", "Sigmoid", [[(2, 5)]], seed=derive(7104),
                            backward=False, scale=800.0)
-    probes += _node_probes("test_sigmoid_backward", "Sigmoid", [[(4, 3)], [(6,)]], seed=7105,
-                           backward=True)
+    probes += _node_probes("test_sigmoid_backward", "Sigmoid", [[(4, 3)], [(6,)]],
+                           seed=derive(7105), backward=True)
     return probes
 
 
-def _losses_plan() -> list[Probe]:
+def _losses_plan(derive: Callable[[int], int]) -> list[Probe]:
     probes = _node_probes("test_mse_forward", "MSE", [[(5,), (5, 1)], [(3, 2), (3, 2)]],
-                          seed=7201, backward=False)
+                          seed=derive(7201), backward=False)
     probes += _node_probes("test_mse_backward", "MSE", [[(4, 1), (4,)], [(6,), (6,)]],
-                           seed=7202, backward=True, loss=True)
+                           seed=derive(7202), backward=True, loss=True)
     probes += _node_probes("test_cross_entropy_forward", "CrossEntropyWithSoftmax",
-                           [[(4, 3), (4,)], [(6, 5), (6,)]], seed=7203, backward=False,
+                           [[(4, 3), (4,)], [(6, 5), (6,)]], seed=derive(7203), backward=False,
                            labels=True)
     probes += _node_probes("test_cross_entropy_forward", "CrossEntropyWithSoftmax",
-                           [[(3, 4), (3,)]], seed=7204, backward=False, labels=True,
+                           [[(3, 4), (3,)]], seed=derive(7204), backward=False, labels=True,
                            scale=500.0)
     probes += _node_probes("test_cross_entropy_backward", "CrossEntropyWithSoftmax",
-                           [[(5, 3), (5,)], [(2, 4), (2,)]], seed=7205, backward=True,
+                           [[(5, 3), (5,)], [(2, 4), (2,)]], seed=derive(7205), backward=True,
                            loss=True, labels=True, gradients_of=[0])
     return probes
 
 
-def _training_plan() -> list[Probe]:
+def _training_plan(derive: Callable[[int], int]) -> list[Probe]:
     from miniflow.datasets import make_xor
 
-    rng = np.random.default_rng(7301)
-    X, y = make_xor(200, noise=0.2, seed=7302)
-    X_eval, y_eval = make_xor(400, noise=0.2, seed=7303)
-    epoch_rng = np.random.default_rng(7304)
+    rng = np.random.default_rng(derive(7301))
+    X, y = make_xor(200, noise=0.2, seed=derive(7302))
+    X_eval, y_eval = make_xor(400, noise=0.2, seed=derive(7303))
+    epoch_rng = np.random.default_rng(derive(7304))
     epochs = [Probe(f"test_train_epoch-{n}", "test_train_epoch", "epoch", "train_epoch",
                     {"X": _data(epoch_rng.normal(size=(rows, 3))),
                      "y": _data(epoch_rng.normal(size=(rows, 1))),
@@ -728,15 +665,15 @@ def _training_plan() -> list[Probe]:
 
 
 def _tensor_probes(test: str, cases: list[tuple[str, list[tuple[int, ...]], list[int]]],
-                   seed: int, backward: bool) -> list[Probe]:
+                   seed: int, backward: bool, scale: float = 1.0) -> list[Probe]:
     rng = np.random.default_rng(seed)
     probes = []
     for number, (operation, shapes, wiring) in enumerate(cases):
-        values = [rng.normal(size=shape) for shape in shapes]
+        values = [rng.normal(size=shape) * scale for shape in shapes]
         spec: dict[str, Any] = {"values": [_data(v) for v in values], "wiring": wiring,
                                 "operation": operation}
         if backward:
-            value = np.asarray(_run_tensor(_ReferenceTensor, spec)["value"])
+            value = np.asarray(_run_tensor(_grader("Tensor"), spec)["value"])
             spec["upstreams"] = [_data(rng.normal(size=value.shape))]
             spec["gradients_of"] = sorted(set(wiring))
         what = "backward" if backward else "forward"
@@ -747,15 +684,20 @@ def _tensor_probes(test: str, cases: list[tuple[str, list[tuple[int, ...]], list
     return probes
 
 
-def _autograd_plan() -> list[Probe]:
+def _autograd_plan(derive: Callable[[int], int]) -> list[Probe]:
     cases = [("add", [(4, 3), (3,)], [0, 1]), ("mul", [(2, 3), (2, 3)], [0, 1]),
              ("mul", [(5, 1), (1, 3)], [0, 1]), ("matmul", [(3, 4), (4, 2)], [0, 1]),
              ("sigmoid", [(3, 4)], [0]), ("sum", [(2, 5)], [0])]
-    probes = _tensor_probes("test_tensor_forward", cases, 7501, backward=False)
+    probes = _tensor_probes("test_tensor_forward", cases, derive(7501), backward=False)
     probes += _tensor_probes("test_tensor_backward",
                              [*cases, ("mul", [(4,)], [0, 0]), ("add", [(2, 2)], [0, 0])],
-                             7502, backward=True)
-    graph_rng = np.random.default_rng(7504)
+                             derive(7502), backward=True)
+    # Large inputs: a sigmoid written as 1 / (1 + exp(-x)) overflows there.
+    probes += _tensor_probes("test_tensor_forward", [("sigmoid", [(2, 5)], [0])],
+                             derive(7506), backward=False, scale=800.0)
+    probes += _tensor_probes("test_tensor_backward", [("sigmoid", [(2, 5)], [0])],
+                             derive(7507), backward=True, scale=800.0)
+    graph_rng = np.random.default_rng(derive(7504))
     graphs = [  # a diamond (x used twice), and a small layer
         {"leaves": {"x": _data(graph_rng.normal(size=(3,)))},
          "operations": [["a", "mul", ["x", "x"]], ["b", "sigmoid", ["x"]], ["c", "mul", ["a", "b"]],
@@ -773,7 +715,7 @@ def _autograd_plan() -> list[Probe]:
         probes.append(Probe(f"test_backpropagate-{number}", "test_backpropagate", "backprop",
                             "backpropagate", graph,
                             "backpropagate on a graph where a tensor is used twice"))
-    network_rng = np.random.default_rng(7505)
+    network_rng = np.random.default_rng(derive(7505))
     for number, (n, d, h) in enumerate([(6, 2, 3), (9, 3, 4)]):
         parameters = {"W1": (d, h), "b1": (h,), "W2": (h, 1), "b2": (1,)}
         probes.append(Probe(
@@ -783,7 +725,7 @@ def _autograd_plan() -> list[Probe]:
              "y": _data(network_rng.random(size=n)),
              "params": {k: _data(network_rng.normal(size=s)) for k, s in parameters.items()}},
             f"two_layer_loss on {n} rows of {d} features, {h} hidden units"))
-    rng = np.random.default_rng(7503)
+    rng = np.random.default_rng(derive(7503))
     shapes = {"W1": (2, 3), "b1": (3,), "W2": (3, 1)}
     probes.append(Probe("test_sgd_step-7503", "test_sgd_step", "tensor_sgd", "sgd_step",
                         {"names": list(shapes),
@@ -794,8 +736,8 @@ def _autograd_plan() -> list[Probe]:
     return probes
 
 
-def _digits_plan() -> list[Probe]:
-    rng = np.random.default_rng(7401)
+def _digits_plan(derive: Callable[[int], int]) -> list[Probe]:
+    rng = np.random.default_rng(derive(7401))
     probes = []
     for number, sizes in enumerate([(64, 32, 10), (5, 4, 3), (20, 80, 3)]):
         n_in, hidden, classes = sizes
@@ -823,32 +765,52 @@ def _digits_plan() -> list[Probe]:
     return probes
 
 
-PLANS: dict[str, Callable[[], list[Probe]]] = {
+PLANS: dict[str, Callable[[Callable[[int], int]], list[Probe]]] = {
     "01_graphs": _graphs_plan, "02_layers": _layers_plan, "03_losses": _losses_plan,
     "04_training": _training_plan, "05_digits": _digits_plan, "06_autograd": _autograd_plan}
 
 
-def plan_for(assignment: str) -> list[Probe]:
-    """The probes of an assignment (none for assignments without a plan)."""
-    return PLANS[assignment]() if assignment in PLANS else []
+def plan_for(assignment: str, derive: Callable[[int], int] | None = None) -> list[Probe]:
+    """The probes of an assignment (none for assignments without a plan).
+
+    ``derive`` turns each of the plan's seeds into the one used: the judge's
+    comes from a secret students never see (``autograder.judge.secret``);
+    without one, the public seeds written here are used (tests, demos).
+    """
+    return PLANS[assignment](derive or (lambda seed: seed)) if assignment in PLANS else []
+
+
+def _random_add_graph(rng: np.random.Generator, inputs: int, adds: int) -> dict:
+    """A random graph of Input and Add nodes, with one node used twice by another."""
+    letters = [str(c) for c in rng.permutation(list("abcdefghijkmnpqrstuvwxyz"))]
+    names = letters[:inputs + adds]
+    graph: dict[str, Any] = {"inputs": {n: float(np.round(rng.normal(), 2))
+                                        for n in names[:inputs]}, "adds": []}
+    for position, name in enumerate(names[inputs:], start=inputs):
+        earlier = names[:position]
+        sources = [str(s) for s in rng.choice(earlier, size=min(2, len(earlier)), replace=False)]
+        if position == inputs + 1:
+            sources.append(sources[0])  # the same input twice
+        graph["adds"].append([name, sources])
+    return graph
 
 
 # --- judging ---------------------------------------------------------------------------
 
-def _constant(name: str) -> float:
+def json_constant(name: str) -> float:
     return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[name]
 
 
-def _clean(value: Any, depth: int = 0) -> Any:
+def plain_value(value: Any, depth: int = 0) -> Any:
     """Numbers, strings, lists and string-keyed dicts only; anything else is refused."""
     if depth > 12:
         raise ValueError("nested too deeply")
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, list):
-        return [_clean(v, depth + 1) for v in value]
+        return [plain_value(v, depth + 1) for v in value]
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {k: _clean(v, depth + 1) for k, v in value.items()}
+        return {k: plain_value(v, depth + 1) for k, v in value.items()}
     raise ValueError(f"not a plain value: {type(value).__name__}")
 
 
@@ -863,7 +825,7 @@ def parse_answers(output: str) -> dict[str, dict]:
         if not line.startswith(MARK) or len(line) > MAX_ANSWER:
             continue
         try:
-            answer = _clean(json.loads(line[len(MARK):], parse_constant=_constant))
+            answer = plain_value(json.loads(line[len(MARK):], parse_constant=json_constant))
         except (ValueError, RecursionError):
             continue
         if isinstance(answer, dict) and isinstance(answer.get("id"), str):
@@ -901,7 +863,8 @@ def _close_all(got: Any, want: list, what: str, missing: str) -> str | None:
     return None
 
 
-def _compare(probe: Probe, got: dict, want: dict) -> str | None:
+def compare(probe: Probe, got: dict, want: dict) -> str | None:
+    """What is wrong with the answer ``got`` to ``probe`` (reference ``want``); None: right."""
     if probe.kind == "fit":
         return _check_accuracy(probe.secret or {}, got)
     if probe.kind == "predict":
@@ -1090,6 +1053,6 @@ def judge(probes: list[Probe], outputs: dict[str, str]) -> dict[str, str | None]
         elif "error" in got:
             verdict[probe.test] = f"{probe.describe}: raised {got['error']}"
         else:
-            problem = _compare(probe, got, probe.reference())
+            problem = compare(probe, got, probe.reference())
             verdict[probe.test] = f"{probe.describe}: {problem}" if problem else None
     return verdict

@@ -1,0 +1,174 @@
+"""Judge one submission: the questions, in an order no answer can profit from.
+
+The grader (this process) draws every input from the course's secret
+(``autograder.judge.secret``), computes every expected answer itself with
+miniflow's reference, and asks the judge (``autograder.judge.process``) for
+the student's answers, one question at a time. Questions about exercises
+that need nothing of the grader's come first; then, test by test, the
+grader's versions of earlier exercises (``autograder.trusted.TEST_USES``) are
+loaded just before the first question that builds on them, after every
+question they could have answered.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import inspect
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from autograder.judge.code import definitions
+from autograder.judge.library import judge_library
+from autograder.judge.process import CHILD, JudgeDied, JudgeProcess
+from autograder.judge.secret import seeds_for
+from autograder.judge.verdict import Verdict
+
+__all__ = ["judge_notebook", "judge_program", "submission_seeds"]
+
+MAX_RESTARTS = 3
+BUILTIN_ERRORS = frozenset(name for name, value in vars(builtins).items()
+                           if isinstance(value, type) and issubclass(value, BaseException))
+WHERE = re.compile(r"<cell (\d+)>, line (\d+)")
+
+
+def judge_program(kinds: list[str]) -> str:
+    """The judge's program: ``child.py`` and the runners of ``kinds``, as source."""
+    from autograder import trusted
+
+    parts = [CHILD.read_text(encoding="utf-8")]
+    parts += [trusted.shippable(getattr(trusted, name)) for name in trusted.HELPERS]
+    parts += [trusted.shippable(trusted.RUNNERS[kind]) for kind in sorted(set(kinds))]
+    parts.append("RUNNERS = {" + ", ".join(
+        f"{kind!r}: {trusted.RUNNERS[kind].__name__}" for kind in sorted(set(kinds))) + "}")
+    return "\n\n".join(parts) + "\n"
+
+
+def submission_seeds(secret: bytes, assignment: str, student: str,
+                     code: list[dict[str, Any]]) -> Callable[[int], int]:
+    """Seeds for this submission: the secret, the student, and the code the judge runs.
+
+    The same submission regraded gets the same questions; changed code gets
+    new ones, so nothing learnt from one verdict answers the next.
+    """
+    digest = hashlib.sha256(json.dumps(code, sort_keys=True).encode()).hexdigest()[:32]
+    return seeds_for(secret, assignment, f"{student}\0{digest}")
+
+
+def _error_words(answer: dict[str, Any]) -> str:
+    """The student's error, in the grader's words: a built-in exception's name and
+    where it was raised; never the message text, which student code wrote."""
+    text = str(answer.get("error", ""))
+    name = text.split(":", 1)[0].strip()
+    what = name if name in BUILTIN_ERRORS else "an exception of its own"
+    where = WHERE.fullmatch(str(answer.get("where", "")))
+    return f"raised {what}" + (f" in cell {where[1]}" if where else "")
+
+
+class _Judge:
+    """A judge process that comes back after a death, with what it had loaded."""
+
+    def __init__(self, program: str, library: Path, code: list[dict[str, Any]], *,
+                 mode: str, limits: dict[str, int], timeout: float) -> None:
+        self.code, self.loaded = code, {}  # grader module -> names
+        self.process = JudgeProcess(program, library, mode=mode, limits=limits,
+                                    timeout=timeout)
+        self.restarts = 0
+        self.failed: list[dict[str, Any]] = []
+
+    def start(self) -> None:
+        self.process.start()
+        self.failed = self.process.request({"op": "define", "cells": self.code}).get(
+            "failed", [])
+        for module, names in self.loaded.items():
+            self._load(module, names)
+
+    def _load(self, module: str, names: dict[str, str]) -> None:
+        import importlib
+
+        source = inspect.getsource(importlib.import_module(module))
+        self.process.request({"op": "grader", "module": module, "source": source,
+                              "names": names})
+
+    def load(self, wanted: list[str]) -> None:
+        from autograder.trusted import GRADER_VERSIONS
+
+        for name in wanted:
+            module, attribute = GRADER_VERSIONS[name]
+            if name in self.loaded.get(module, {}):
+                continue
+            self.loaded.setdefault(module, {})[name] = attribute
+            self._load(module, {name: attribute})
+
+    def restart(self) -> bool:
+        self.process.stop()
+        if self.restarts >= MAX_RESTARTS:
+            return False
+        self.restarts += 1
+        self.start()
+        return True
+
+
+def judge_notebook(cells: list[Any], assignment: str, student: str, secret: bytes, *,
+                   mode: str, limits: dict[str, int], timeout: float = 30.0
+                   ) -> dict[str, Verdict]:
+    """test cell -> the judge's verdict on the student's code in ``cells``."""
+    from autograder.trusted import TEST_USES, compare, plan_for
+
+    code = definitions(cells)
+    probes = plan_for(assignment, submission_seeds(secret, assignment, student, code))
+    tests: list[str] = []
+    for probe in probes:
+        if probe.test not in tests:
+            tests.append(probe.test)
+    # First what builds on nothing of the grader's, then the rest, each in course order.
+    tests.sort(key=lambda test: bool(TEST_USES.get(test)))
+    verdicts: dict[str, Verdict] = {}
+    if not tests:
+        return verdicts
+    judge = _Judge(judge_program([p.kind for p in probes]), judge_library(assignment), code,
+                   mode=mode, limits=limits, timeout=timeout)
+    alive = True  # False once the judge has died more often than it may
+    try:
+        try:
+            judge.start()
+        except JudgeDied as error:
+            stopped = f"the grader could not run the notebook's code: {error}"
+            return {t: Verdict(t, "stopped", stopped) for t in tests}
+        for test in tests:
+            if not alive:
+                verdicts[test] = Verdict(test, "stopped", "not checked: the notebook's code "
+                                         f"stopped the grader's check {MAX_RESTARTS + 1} times")
+                continue
+            verdict = None
+            try:
+                judge.load(TEST_USES.get(test, []))
+                for probe in (p for p in probes if p.test == test):
+                    answer = judge.process.request({"op": "ask", "kind": probe.kind,
+                                                    "name": probe.name, "spec": probe.spec})
+                    if "error" in answer:
+                        code_ = "missing" if str(answer["error"]).startswith("NameError: "
+                                                                            + probe.name) \
+                            else "raised"
+                        words = (f"{probe.name} is not defined (did its cell run without "
+                                 "errors?)" if code_ == "missing" else _error_words(answer))
+                        verdict = Verdict(test, code_, f"{probe.describe}: {words}")
+                        break
+                    problem = compare(probe, answer, probe.reference())
+                    if problem:
+                        verdict = Verdict(test, "wrong", f"{probe.describe}: {problem}")
+                        break
+            except JudgeDied as error:
+                verdict = Verdict(test, "stopped", f"the grader's check of {test} stopped: "
+                                  f"{error}")
+                try:
+                    alive = judge.restart()
+                except JudgeDied:
+                    alive = False
+            verdicts[test] = verdict or Verdict(test, "passed")
+    finally:
+        judge.process.stop()
+    return verdicts

@@ -1,0 +1,84 @@
+"""The judge's verdicts, and how a notebook carries them to nbgrader's gradebook.
+
+A graded test cell is scored by nbgrader from its *first* output that is an
+error, stderr, or a result (``nbgrader.utils.determine_grade``). The judge's
+verdict is put there, ahead of everything the kernel produced, so whatever
+student code printed, displayed or raised while the visible tests ran (a
+``displayhook("checked")`` included) comes after it and counts for nothing:
+
+- passed: a result whose plain text is the cell's points (nbgrader's partial
+  credit rule reads exactly that number), shown in HTML as a short note;
+- failed: an error, ``GraderCheckFailed``, whose message is the grader's own
+  words: what was asked and what was wrong, never text from student code.
+
+Both ``python -m autograder grade`` and plain ``nbgrader autograde`` score
+these outputs with nbgrader's rule, so both give the judge's grade.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Any
+
+from nbformat import NotebookNode
+
+__all__ = ["FAILED", "VERDICT_KEY", "Verdict", "apply_verdicts"]
+
+FAILED = "GraderCheckFailed"
+VERDICT_KEY = "miniflow_judge"  # cell metadata: the verdict, as data, for the grader's notes
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One test cell's verdict: ``code`` is "passed", "wrong", "raised", "missing",
+    "stopped" (the judge died or overran) or "not_judged"."""
+
+    test: str
+    code: str
+    message: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.code == "passed"
+
+
+def _points(cell: Any) -> float:
+    return float(cell.get("metadata", {}).get("nbgrader", {}).get("points", 0) or 0)
+
+
+def apply_verdicts(cells: list[Any], verdicts: dict[str, Verdict]) -> None:
+    """Put each graded test cell's verdict first among its outputs (see the module's text).
+
+    A graded test cell without a verdict is not judged and scores nothing,
+    with a message that says so.
+    """
+    for cell in cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.get("cell_type") != "code" or not meta.get("grade") or meta.get("solution"):
+            continue
+        test = str(meta.get("grade_id"))
+        verdict = verdicts.get(test) or Verdict(
+            test, "not_judged", "the grader has no check declared for this test, so it "
+            "scores nothing; tell your instructor")
+        points = _points(cell)
+        if verdict.passed:
+            first = NotebookNode(
+                output_type="execute_result", execution_count=cell.get("execution_count"),
+                metadata={}, data={
+                    "text/plain": repr(points),
+                    "text/html": f"<p class=\"miniflow-verdict\">The grader's check passed: "
+                                 f"{html.escape(f'{points:g}')} point(s).</p>"})
+        else:
+            first = NotebookNode(output_type="error", ename=FAILED, evalue=verdict.message,
+                                 traceback=[f"{FAILED}: {verdict.message}"])
+        cell["outputs"] = [first, *[o for o in cell.get("outputs", [])
+                                    if not _is_verdict(o)]]
+        cell.setdefault("metadata", {})[VERDICT_KEY] = {"code": verdict.code,
+                                                        "message": verdict.message}
+
+
+def _is_verdict(output: Any) -> bool:
+    if output.get("output_type") == "error":
+        return output.get("ename") == FAILED
+    return "miniflow-verdict" in str(output.get("data", {}).get("text/html", ""))[:200]
