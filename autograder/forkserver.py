@@ -268,15 +268,18 @@ def _send(control: socket.socket, message: dict, fds: list[int] | None = None) -
 
 # What every ipykernel imports as it starts, after ipykernel_launcher and its
 # kernelapp: the debugger (debugpy, about 40 ms of CPU), IPython's debugger,
-# inspector and completer, the history's sqlite3 and a few more. Imported here
-# once, they cost each forked kernel nothing: about 0.07 CPU-seconds less per
-# kernel. tests/test_forkserver.py checks that a kernel's start imports nothing
-# else. (A kernel's start no longer prints debugpy's warning, which used to
-# ready its output path by chance: autograder.nbgrader_plugins.OUTPUT_READY
-# readies it on purpose.)
+# inspector and completer, the history's sqlite3 and a few more (and the
+# readers importlib.resources loads when IPython reads its colour theme). Imported
+# here once, they cost each forked kernel nothing: about 0.07 CPU-seconds less
+# per kernel. tests/test_forkserver.py checks that a kernel's start imports no
+# other library module and no other top-level standard one; which submodules of
+# a standard package it meets depends on the machine's libraries. (A kernel's
+# start no longer prints debugpy's warning, which used to ready its output path
+# by chance: autograder.nbgrader_plugins.OUTPUT_READY readies it on purpose.)
 KERNEL_START = ("ipykernel.debugger", "IPython.core.debugger", "IPython.core.completerlib",
                 "IPython.core.oinspect", "IPython.extensions.storemagic", "sqlite3",
-                "faulthandler", "tornado.platform.asyncio", "IPython.core.logger", "runpy")
+                "faulthandler", "tornado.platform.asyncio", "IPython.core.logger", "runpy",
+                "importlib.readers")
 # With numpy: each forked kernel reseeds numpy.random (_become_kernel), and the
 # tamper guard watches numpy.testing (autograder.guard).
 NUMPY_START = ("numpy.random", "numpy.testing")
