@@ -177,8 +177,10 @@ def _run_tensor(make: Any, spec: dict) -> dict:
     answer = {"value": value.tolist(), "value_shape": list(value.shape),
               "records_parents": all(any(p is t for p in parents) for t in operands)}
     if spec.get("upstreams") is not None:
-        for tensor in tensors:
-            tensor.grad = np.zeros(np.shape(tensor.data))
+        # Gradients already there (from other consumers): _backward must add to them.
+        before = spec.get("grads_before") or [None] * len(tensors)
+        for tensor, start in zip(tensors, before):
+            tensor.grad = np.zeros(np.shape(tensor.data)) if start is None else array(start)
         out.grad = array(spec["upstreams"][0])
         out._backward()
         gradients = [np.asarray(tensors[i].grad, dtype=float) for i in spec["gradients_of"]]
@@ -563,6 +565,8 @@ def _node_probes(test: str, name: str, shapes_list: list[list[tuple[int, ...]]],
             "values": [_data(v, "int64" if labels and i == len(values) - 1 else "float64")
                        for i, v in enumerate(values)],
             "wiring": wiring if wiring is not None else list(range(len(values)))}
+        if scale > 1:  # large inputs: an overflow or a NaN on the way is a mistake
+            spec["strict"] = True
         if backward:
             reference = _run_node(getattr(miniflow, name), spec)
             value = np.asarray(reference["value"], dtype=float)
@@ -574,6 +578,7 @@ def _node_probes(test: str, name: str, shapes_list: list[list[tuple[int, ...]]],
         what = "backward" if backward else "forward"
         probes.append(Probe(f"{test}-{seed}-{number}", test, "node", name, spec,
                             f"{name} {what} on inputs of shapes {shapes}"
+                            + (" with large inputs" if scale > 1 else "")
                             + (" (the same input twice)" if wiring else "")
                             + (" with two consumers" if backward and not loss else "")))
     return probes
@@ -672,13 +677,18 @@ def _tensor_probes(test: str, cases: list[tuple[str, list[tuple[int, ...]], list
         values = [rng.normal(size=shape) * scale for shape in shapes]
         spec: dict[str, Any] = {"values": [_data(v) for v in values], "wiring": wiring,
                                 "operation": operation}
+        if scale > 1:
+            spec["strict"] = True
         if backward:
             value = np.asarray(_run_tensor(_grader("Tensor"), spec)["value"])
             spec["upstreams"] = [_data(rng.normal(size=value.shape))]
+            spec["grads_before"] = [_data(rng.normal(size=shape)) for shape in shapes]
             spec["gradients_of"] = sorted(set(wiring))
         what = "backward" if backward else "forward"
         probes.append(Probe(f"{test}-{seed}-{number}", test, "tensor", "Tensor", spec,
                             f"Tensor {operation} {what} on shapes {shapes}"
+                            + (" with large inputs" if scale > 1 else "")
+                            + (", adding to gradients already there" if backward else "")
                             + (" (the same tensor twice)" if len(set(wiring)) < len(wiring)
                                else "")))
     return probes

@@ -65,7 +65,11 @@ def _error_words(answer: dict[str, Any]) -> str:
     name = text.split(":", 1)[0].strip()
     what = name if name in BUILTIN_ERRORS else "an exception of its own"
     where = WHERE.fullmatch(str(answer.get("where", "")))
-    return f"raised {what}" + (f" in cell {where[1]}" if where else "")
+    words = f"raised {what}" + (f" in cell {where[1]}" if where else "")
+    if name == "FloatingPointError":
+        words += (" (numpy overflowed, divided by zero or made a NaN on these large inputs: "
+                  "compute it in a way that stays finite)")
+    return words
 
 
 class _Judge:
