@@ -535,9 +535,8 @@ def _apply_verdicts(result: GradeResult, executed: nbformat.NotebookNode,
                             f"{len(tampered)} test cell(s)")
     zeroed = review.zeroed if review is not None else {}
     for cell in result.cells:
-        if cell.grade_id in zeroed:
-            if cell.score > 0 or not cell.message:
-                cell.message = zeroed[cell.grade_id]
+        if cell.grade_id in zeroed:  # the review's reason says more than "not defined"
+            cell.message = zeroed[cell.grade_id]
             cell.score = 0.0
     result.score = float(sum(c.score for c in result.cells))
 

@@ -189,3 +189,97 @@ print(report.passed)
 print(Linear(Input(), Input(), Input()).__class__.__name__, "defined, shapes look right")
 ''']},
 }
+
+
+def delegating_linear(reach: str) -> str:
+    """A ``Linear`` whose methods hand the work to miniflow's, reached by ``reach``
+    (code that binds ``_Reference``)."""
+    return reach.strip() + """
+
+
+class Linear(Node):
+    def __init__(self, X, W, b, name=None):
+        super().__init__([X, W, b], name=name)
+        self._inner = _Reference(X, W, b)
+
+    def forward(self):
+        self._inner.forward()
+        self.value = self._inner.value
+
+    def backward(self):
+        self._inner.outbound_nodes = self.outbound_nodes
+        for consumer in self.outbound_nodes:
+            consumer.gradients[self._inner] = consumer.gradients[self]
+        self._inner.backward()
+        self.gradients = {n: self._inner.gradients[n] for n in self.inbound_nodes}
+"""
+
+
+# The attacks on the verdict itself (the judge outside the student's kernel).
+VERDICT_ATTACKS: dict[str, dict[str, list[str] | str]] = {
+    # nbgrader scores a test cell by its first output: put a result there.
+    "displayhook_puts_a_result_first": {"linear": WRONG_LINEAR.replace(
+        "self.value = X @ W  # forgot the bias",
+        "self.value = X @ W  # forgot the bias\n"
+        "        import warnings\n"
+        "        warnings.sys.displayhook(\"checked\")")},
+    # The kernel runs every test cell as `pass`.
+    "kernel_runs_tests_as_pass": {"early": ['''
+import warnings
+_kernel = warnings.sys.modules["IPython"].get_ipython().kernel
+_real_execute = _kernel.do_execute
+
+async def _do_execute(code, *args, **kwargs):
+    if "assert" in code or "checks" in code:
+        code = "pass"
+    return await _real_execute(code, *args, **kwargs)
+
+_kernel.do_execute = _do_execute
+''']},
+    # The kernel drops its error messages and reports every cell as ok.
+    "kernel_drops_its_errors": {"early": ['''
+import warnings
+_session = warnings.sys.modules["IPython"].get_ipython().kernel.session
+_real_send = _session.send
+
+def _send(stream, msg_or_type, content=None, *args, **kwargs):
+    kind = (msg_or_type if isinstance(msg_or_type, str)
+            else msg_or_type.get("header", {}).get("msg_type"))
+    if kind == "error":
+        return None
+    if kind == "execute_reply" and isinstance(content, dict) and content.get("status") != "ok":
+        content = {"status": "ok", "execution_count": content.get("execution_count"),
+                   "user_expressions": {}, "payload": []}
+    return _real_send(stream, msg_or_type, content, *args, **kwargs)
+
+_session.send = _send
+''']},
+    "delegation_through_the_module_dict": {"linear": delegating_linear(
+        '_Reference = mf.__dict__["Lin" + "ear"]')},
+    "delegation_through_attrgetter": {"linear": delegating_linear(
+        'import operator\n_Reference = operator.attrgetter("nodes.Lin" + "ear")(mf)')},
+    "delegation_through_reduce_getattr": {"linear": delegating_linear(
+        'import functools\n'
+        '_Reference = functools.reduce(getattr, ["nodes", "Lin" + "ear"], mf)')},
+    "delegation_through_a_pickle": {"linear": delegating_linear('''
+import os
+import tempfile
+_path = os.path.join(tempfile.gettempdir(), "layer.npy")
+np.save(_path, np.array([mf.nodes.Linear], dtype=object), allow_pickle=True)
+_Reference = np.load(_path, allow_pickle=True)[0]
+''')},
+    "delegation_through_exec": {"linear": delegating_linear(
+        'exec("from miniflow.nodes import Lin" + "ear as _Reference")')},
+    "delegation_through_importlib_and_compile": {"linear": delegating_linear('''
+import importlib
+_nodes = importlib.import_module("mini" + "flow.nodes")
+exec(compile("_Reference = _nodes.Lin" + "ear", "<mine>", "exec"))
+''')},
+}
+
+# Read what ran in the kernel (IPython keeps every cell in In) and smuggle it out.
+READS_IN = {"late": ['''
+print(bytes("\\n".join(In), "utf-8").hex())
+''', '''
+raise AssertionError("\\n".join(In)[::-1])
+''']}

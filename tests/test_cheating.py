@@ -14,13 +14,14 @@ cheats again with plain ``nbgrader autograde``.
 from __future__ import annotations
 
 import csv
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from cheating import CHEATS, HONEST, WRONG_LINEAR, WRONG_SIGMOID
+from cheating import CHEATS, HONEST, READS_IN, VERDICT_ATTACKS, WRONG_LINEAR, WRONG_SIGMOID
 from conftest import require_bwrap
 
 from autograder.feedback import write_feedback
@@ -45,7 +46,13 @@ def keep(lines):
     return lines
 get_ipython().input_transformers_post.append(keep)
 ''']}
-PLAIN = ("checks_patched_and_the_guard_defeated", "input_transformer_empties_tests")
+PLAIN = ("checks_patched_and_the_guard_defeated", "input_transformer_empties_tests",
+         "displayhook_puts_a_result_first", "kernel_runs_tests_as_pass")
+ATTACKS = {**CHEATS, **VERDICT_ATTACKS}
+# Attacks on the kernel's run that the judge makes worthless; nothing in the
+# notebook's code says what they did, so nothing names them.
+UNNAMED = {"displayhook_puts_a_result_first", "kernel_runs_tests_as_pass",
+           "kernel_drops_its_errors"}
 
 
 def _build(source: nbformat.NotebookNode, spec: dict, wrong: bool = True):
@@ -72,8 +79,9 @@ def cheaters(tmp_path_factory):
     copy_course_skeleton(ROOT, root, [LAYERS])
     run_nbgrader(["generate_assignment", LAYERS.name, "--force"], root)
     source = nbformat.read(root / "source" / LAYERS.name / LAYERS.notebook_file, as_version=4)
-    students = {"wrong": _build(source, {}), "prints_hidden": _build(source, PRINTS_HIDDEN)}
-    students.update({name: _build(source, spec) for name, spec in CHEATS.items()})
+    students = {"wrong": _build(source, {}), "prints_hidden": _build(source, PRINTS_HIDDEN),
+                "reads_in": _build(source, READS_IN)}
+    students.update({name: _build(source, spec) for name, spec in ATTACKS.items()})
     students.update({f"honest_{name}": _build(source, spec, wrong=False)
                      for name, spec in HONEST.items()})
     students["honest_solution"] = source
@@ -108,7 +116,7 @@ def test_the_wrong_code_alone_scores_zero(cheaters):
     assert cheaters["results"]["wrong"].score == 0
 
 
-@pytest.mark.parametrize("name", sorted(set(CHEATS) - {"reference_answers_inside_the_kernel"}))
+@pytest.mark.parametrize("name", sorted(ATTACKS))
 def test_no_cheat_gains_a_point(cheaters, name):
     result, wrong = cheaters["results"][name], cheaters["results"]["wrong"]
     assert result.status == "graded"
@@ -116,7 +124,7 @@ def test_no_cheat_gains_a_point(cheaters, name):
         assert score <= _cells(wrong)[cell], (name, cell, [c.message for c in result.cells])
 
 
-@pytest.mark.parametrize("name", sorted(set(CHEATS) - HARMLESS))
+@pytest.mark.parametrize("name", sorted(set(ATTACKS) - HARMLESS - UNNAMED))
 def test_every_cheat_is_named_for_the_instructor(cheaters, name):
     assert cheaters["results"][name].flags, name
 
@@ -132,7 +140,6 @@ def test_every_cheat_is_named_for_the_instructor(cheaters, name):
     ("references_replaced_by_the_wrong_code", "replaces mf.Linear"),
     ("init_subclass_hook_swaps_in_the_reference", "__init_subclass__"),
     ("checks_patched_and_the_guard_blinded", "autograder.checks._allclose was replaced"),
-    ("checks_patched_and_the_guard_defeated", "the grader's own check failed"),
     ("guard_answer_forged_in_the_reply", "changed what the tests rely on"),
     ("reference_answers_inside_the_kernel", "calls __import__()"),
 ])
@@ -147,12 +154,24 @@ def test_delegation_in_the_solution_costs_that_exercise_with_the_reason(cheaters
     assert all(c.score == 0 and "miniflow's reference" in c.message for c in linear)
 
 
-def test_the_trusted_check_catches_what_the_kernel_was_made_to_pass(cheaters):
-    # This cheat fools the checks and the guard inside the kernel; only the
-    # verdict reached outside it stands in its way.
-    result = cheaters["results"]["checks_patched_and_the_guard_defeated"]
-    messages = " ".join(c.message for c in result.cells)
-    assert "TrustedCheckFailed" in messages and "outside this notebook" in messages
+@pytest.mark.parametrize("name", ["checks_patched_and_the_guard_defeated",
+                                  "displayhook_puts_a_result_first", "kernel_runs_tests_as_pass",
+                                  "kernel_drops_its_errors"])
+def test_the_judge_decides_what_the_kernel_was_made_to_pass(cheaters, name):
+    # These fool the checks, nbgrader's rule or the kernel itself; the judge's
+    # verdict, made outside the kernel, is what scores.
+    result = cheaters["results"][name]
+    linear = [c for c in result.cells if c.grade_id.startswith("test_linear")]
+    assert all(c.score == 0 and c.message.startswith("GraderCheckFailed: Linear")
+               for c in linear), [c.message for c in linear]
+
+
+@pytest.mark.parametrize("name", sorted(n for n in VERDICT_ATTACKS if n.startswith("deleg")))
+def test_delegation_fails_in_the_judge_whatever_the_route(cheaters, name):
+    result = cheaters["results"][name]
+    for cell in result.cells:
+        if cell.grade_id.startswith("test_linear"):
+            assert cell.score == 0 and "GraderCheckFailed" in cell.message, cell
 
 
 @pytest.mark.parametrize("name", sorted(HONEST) + ["solution"])
@@ -167,15 +186,23 @@ def test_plain_nbgrader_gets_the_guard_and_the_trusted_check_too(cheaters, name)
     assert cheaters["plain"][name] <= cheaters["plain"]["wrong"] == 0
 
 
-def test_a_hidden_test_captured_by_student_code_is_not_in_its_feedback(cheaters):
+def test_hidden_tests_never_reach_the_kernel_nor_its_feedback(cheaters):
     result = cheaters["results"]["prints_hidden"]
     assert result.score == 0 and result.flags
     pages = {p.parent.parent.name: p.read_text()
              for p in write_feedback(cheaters["course"], (LAYERS,))}
-    flat = " ".join(pages["prints_hidden"].split())
     secret = hidden_lines(cheaters["source"])
-    assert secret and not [line for line in secret if line in flat]
-    assert "quoted hidden test code" in flat
+    assert secret
+    for student in ("prints_hidden", "reads_in"):
+        page = pages[student]
+        flat = " ".join(page.split())
+        # In any encoding: as written, reversed, or hex-encoded.
+        decoded = " ".join(" ".join(bytes.fromhex(h[:len(h) // 2 * 2]).decode(
+            "utf-8", "replace").split()) for h in re.findall(r"[0-9a-f]{200,}", page))
+        for text in (flat, flat[::-1], decoded):
+            assert not [line for line in secret if line in text], student
+    # What the kernel ran is there: the visible tests only.
+    assert "from autograder import checks" in decoded
 
 
 def test_flags_reach_the_cli_the_csv_and_the_report(cheaters):
