@@ -559,6 +559,8 @@ def _node_probes(test: str, name: str, shapes_list: list[list[tuple[int, ...]]],
     rng = np.random.default_rng(seed)
     for number, shapes in enumerate(shapes_list):
         values = [rng.normal(size=shape) * scale for shape in shapes]
+        if scale > 1:  # both tails for sure, wherever the secret draws land
+            values[0].flat[:2] = [1.25 * scale, -1.25 * scale]
         if labels:  # the last input holds class labels for the first one's columns
             values[-1] = rng.integers(0, shapes[0][1], size=shapes[-1])
         spec: dict[str, Any] = {
@@ -675,6 +677,8 @@ def _tensor_probes(test: str, cases: list[tuple[str, list[tuple[int, ...]], list
     probes = []
     for number, (operation, shapes, wiring) in enumerate(cases):
         values = [rng.normal(size=shape) * scale for shape in shapes]
+        if scale > 1:  # both tails for sure, wherever the secret draws land
+            values[0].flat[:2] = [1.25 * scale, -1.25 * scale]
         spec: dict[str, Any] = {"values": [_data(v) for v in values], "wiring": wiring,
                                 "operation": operation}
         if scale > 1:

@@ -1,5 +1,7 @@
 """The tests of the tests: `python -m autograder selfcheck` is part of the suite.
 
+Every notebook it tries is graded by ``grade``, the judge included.
+
 For every assignment of the manifest, the solution notebook autograded by
 nbgrader scores full marks, the blank release scores zero without grader
 errors, every mutant in the mutant library loses points (in one exercise
@@ -16,13 +18,15 @@ import nbformat
 import pytest
 
 from autograder.execute import run_notebook, split_hidden
+from autograder.grading import CellGrade, GradeResult
 from autograder.manifest import load_manifest
 from autograder.mutants import Mutant, load_mutants
 from autograder.selfcheck import (
     VISIBLE_TARGET,
     _blamed_elsewhere,
-    _run_mutant,
     format_table,
+    mutant_check,
+    seen_by_student,
     selfcheck,
 )
 
@@ -56,11 +60,16 @@ def test_selfcheck_passes_for_the_whole_course():
     assert not failed, "\n" + format_table(failed)
     subjects = {(c.assignment, c.subject.split(" ")[0]) for c in checks}
     for name in IDS:
-        assert {(name, "solution"), (name, "blank"), (name, "control:"),
-                (name, "mutant"), (name, "cheating")} <= subjects
-    cheating = [c.subject for c in checks if c.subject.startswith("cheating")]
-    assert len(cheating) == len(IDS)
-    assert all(s.endswith("tried, all lost points") for s in cheating), cheating
+        assert {(name, "solution"), (name, "blank"), (name, "mutant"), (name, "honest"),
+                (name, "visible"), (name, "cheats")} <= subjects
+    flagged = [c for c in checks if c.subject.startswith("honest mistakes flagged")]
+    cheating = [c for c in checks if c.subject.startswith("cheats that scored")]
+    assert len(cheating) == len(flagged) == len(IDS)
+    assert all(c.subject.startswith("honest mistakes flagged: 0/") for c in flagged)
+    assert all(c.subject.startswith("cheats that scored: 0/") for c in cheating)
+    table = format_table(checks)
+    honest = sum(len(load_mutants(name)) for name in IDS)
+    assert f"honest mistakes flagged: 0/{honest}; cheats that scored: 0/" in table
     visible = {c.assignment: c for c in checks if c.subject.startswith("visible tests")}
     assert set(visible) == set(IDS)
     for name, check in visible.items():
@@ -68,16 +77,40 @@ def test_selfcheck_passes_for_the_whole_course():
         assert check.score / check.max_score >= VISIBLE_TARGET, check
 
 
-def test_a_mutant_that_keeps_full_marks_is_reported_as_a_hole():
-    first = COURSE.assignments[0]
-    notebook = nbformat.read(COURSE.root / "source" / first.name / first.notebook_file,
-                             as_version=4)
-    cell = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("solution"))
-    # The solution itself, disguised as a mutant, must be flagged as kept-full-marks.
-    score, max_score, caught, seen, failed = _run_mutant(
-        str(COURSE.root / "source" / first.name / first.notebook_file),
-        cell.metadata.nbgrader["grade_id"], cell.source)
-    assert score == max_score and caught == seen == "" and failed == []
+def _graded(scores: dict[str, float], flags: list[str] | None = None) -> GradeResult:
+    cells = [CellGrade(grade_id, score, 2.0, "" if score == 2 else "GraderCheckFailed: x")
+             for grade_id, score in scores.items()]
+    return GradeResult("m", "03_losses", "graded", score=sum(scores.values()),
+                       max_score=2.0 * len(scores), cells=cells, flags=flags or [])
+
+
+def test_a_mutant_is_judged_caught_in_its_own_exercise_and_unflagged():
+    mutant = Mutant("mse", "a forward mistake", "pass")
+    caught = mutant_check("03_losses", mutant, _graded({"test_mse_forward": 0,
+                                                        "test_mse_backward": 2}))
+    assert caught.ok
+    hole = mutant_check("03_losses", mutant, _graded({"test_mse_forward": 2,
+                                                      "test_mse_backward": 2}))
+    assert not hole.ok and "KEPT FULL MARKS" in hole.detail
+    twice = mutant_check("03_losses", mutant, _graded({"test_mse_forward": 0,
+                                                       "test_mse_backward": 0}))
+    assert not twice.ok and "ONE MISTAKE COST 2 EXERCISES" in twice.detail
+    suspected = mutant_check("03_losses", mutant, _graded(
+        {"test_mse_forward": 0, "test_mse_backward": 2}, flags=["looks like delegation"]))
+    assert not suspected.ok and "HONEST MISTAKE WAS FLAGGED" in suspected.detail
+
+
+def test_what_a_student_saw_leaves_out_the_grader_s_verdicts():
+    notebook = nbformat.v4.new_notebook()
+    verdict = nbformat.v4.new_output("error", ename="GraderCheckFailed", evalue="x",
+                                     traceback=[])
+    test = nbformat.v4.new_code_cell("assert True", outputs=[verdict])
+    test.metadata["nbgrader"] = {"grade_id": "t"}
+    notebook.cells = [test]
+    assert seen_by_student(notebook) == []
+    test.outputs.append(nbformat.v4.new_output("error", ename="AssertionError",
+                                               evalue="visible", traceback=[]))
+    assert seen_by_student(notebook) == ["t: AssertionError: visible"]
 
 
 def test_a_test_cell_is_split_into_what_students_see_and_what_is_hidden():
