@@ -6,7 +6,7 @@
     collect   --exchange [ASSIGNMENT]  ... or from nbgrader's exchange (JupyterHub)
     grade     [ASSIGNMENT]          autograde in parallel, sandboxed; one bad notebook never
                                     stops the rest
-    flags     [ASSIGNMENT]          what the review, the guard and the trusted check found
+    flags     [ASSIGNMENT]          what the static review and the tamper guard found
     feedback  [ASSIGNMENT]          HTML feedback without hidden-test source
     export                          grades as CSV, with flags, section and status columns
     roster    import FILE.csv | list  the class roster, in the gradebook and roster.csv
@@ -464,8 +464,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--workers", type=_workers, default=_default_workers(),
                       help="grading processes (default: %(default)s)")
     _sandbox_option(demo)
-    add("flags", cmd_flags, "list what the static review, the tamper guard and the trusted "
-        "check found in each submission (evidence for a person to read)")
+    add("flags", cmd_flags, "list what the static review and the tamper guard "
+        "found in each submission (evidence for a person to read)")
     export = add("export", cmd_export, "export the gradebook as CSV (with flags, section and "
                  "status columns; every roster student has a row per assignment)",
                  assignment=False, student=False)

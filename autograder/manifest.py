@@ -39,6 +39,9 @@ class Assignment:
     #: (grade_id, objective numbers counted from 1) for each graded test cell
     tests: tuple[tuple[str, tuple[int, ...]], ...] = field(default=(), compare=False,
                                                           hash=False)
+    #: files of ``source/<name>/`` (relative paths) a grading kernel may read; no other
+    #: file an instructor keeps beside the notebook reaches student code
+    data: tuple[str, ...] = field(default=(), compare=False, hash=False)
 
     @property
     def notebook_file(self) -> str:
@@ -140,6 +143,20 @@ def find_course_root(start: str | Path | None = None) -> Path:
                         f"{MANIFEST} and nbgrader_config.py. Run this from the course root.")
 
 
+def _data_files(entry: dict, path: Path) -> tuple[str, ...]:
+    """An assignment's ``data = [...]``: relative paths inside its source folder."""
+    data = entry.get("data", [])
+    if not isinstance(data, list) or not all(isinstance(d, str) and d for d in data):
+        raise ManifestError(f"assignment {entry['name']!r} in {path}: data must be a list of "
+                            "file names, e.g. data = [\"points.csv\"]")
+    for name in data:
+        parts = Path(name).parts
+        if Path(name).is_absolute() or ".." in parts:
+            raise ManifestError(f"assignment {entry['name']!r} in {path}: data file {name!r} "
+                                "must be a path inside source/" + entry["name"] + "/")
+    return tuple(data)
+
+
 def load_manifest(root: str | Path | None = None) -> Course:
     """Read and validate ``course/manifest.toml`` under ``root`` (found if omitted)."""
     root = find_course_root(root)
@@ -168,6 +185,7 @@ def load_manifest(root: str | Path | None = None) -> Course:
             name=entry["name"], notebook=entry["notebook"], title=entry["title"],
             due=entry["due"], points=float(entry["points"]), objectives=objectives,
             tests=_objective_map(entry, objectives, path),
+            data=_data_files(entry, path),
         ))
     names = [a.name for a in assignments]
     duplicated = sorted({n for n in names if names.count(n) > 1})

@@ -196,15 +196,19 @@ class _OutputBudget:
 class SandboxedExecute(Execute):
     """nbgrader's Execute, with sandboxed kernels and clear reasons when a limit is hit.
 
-    With ``trusted`` on (nbgrader_config.py turns it on) it also guards the
-    verdict. Before the first cell it installs ``autograder.guard`` in the
-    kernel; after every cell it asks the guard what student code changed (in
-    the cell's own execute request, as a user expression), and a test cell
-    that runs after a change gets a ``TamperingDetected`` error (it scores 0).
-    After a test cell that passed, it sends the kernel that test's probes
-    (``autograder.trusted``) and judges the answers here, in the grading
-    process: a wrong answer adds a ``TrustedCheckFailed`` error. Both paths,
-    ``grade`` and plain ``nbgrader autograde``, get the same verdicts.
+    With ``trusted`` on (nbgrader_config.py turns it on) the score is not the
+    kernel's to decide. Test cells run in the kernel without their hidden
+    tests (what students see: the visible tests, their messages, figures),
+    and files nbgrader copied from ``source/`` beyond the manifest's declared
+    ``data`` are removed first. After the last cell, the judge
+    (``autograder.judge``), a fresh sandboxed process, is asked about the
+    notebook's own definitions on secret inputs, and each graded test cell's
+    first output becomes its verdict, which nbgrader's rule then scores. The
+    tamper guard (``autograder.guard``), installed before the first cell and
+    asked after every cell in the cell's own execute request, adds a
+    ``TamperingDetected`` note after a test cell when student code changed
+    what the tests rely on: a signal for the instructor, not a score. Both
+    paths, ``grade`` and plain ``nbgrader autograde``, get the same verdicts.
 
     When the kernel dies (``os._exit``, a segfault, a limit the watchdog
     enforces) or stops answering, the cell that was running gets a
@@ -404,6 +408,8 @@ class SandboxedExecute(Execute):
         self.nb.metadata.pop(DEATHS_KEY, None)
         limits: dict[str, Any] = {}
         assignment = (resources or {}).get("nbgrader", {}).get("assignment", "")
+        if self.trusted:
+            self._withhold_source_files(assignment)
         guard = f"_miniflow_guard_{secrets.token_hex(8)}"
         changed: list[str] = []  # what student code changed: kept across kernels
         deaths: list[dict[str, Any]] = []
@@ -641,6 +647,31 @@ class SandboxedExecute(Execute):
         verdicts = judge_notebook(self.nb.cells, assignment, student, secret, mode=mode,
                                   limits=manager.limits(), timeout=self.judge_timeout)
         apply_verdicts(self.nb.cells, verdicts)
+
+    def _withhold_source_files(self, assignment: str) -> None:
+        """Remove from the kernel's folder what nbgrader copied from ``source/`` beyond the
+        assignment's declared data (the manifest's ``data``): an instructor's paired
+        ``.py`` or answer files never reach student code."""
+        from autograder.manifest import ManifestError, load_manifest
+
+        cwd = self.resources.get("metadata", {}).get("path")
+        root = self.config.get("CourseDirectory", {}).get("root")
+        if not (cwd and root and assignment):
+            return
+        source = Path(root) / "source" / assignment
+        try:
+            declared = set(load_manifest(root).assignment(assignment).data)
+        except (ManifestError, KeyError, OSError):
+            declared = set()
+        if not source.is_dir():
+            return
+        for path in source.rglob("*"):
+            relative = path.relative_to(source).as_posix()
+            if path.is_dir() or path.suffix == ".ipynb" or relative in declared:
+                continue
+            copied = Path(cwd) / relative
+            if copied.is_file() and not copied.is_symlink():
+                copied.unlink()
 
     def _secret_path(self) -> Path:
         from autograder.judge import SECRET_FILE

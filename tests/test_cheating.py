@@ -46,6 +46,13 @@ def keep(lines):
     return lines
 get_ipython().input_transformers_post.append(keep)
 ''']}
+PAIRED = "# the instructor's answers: ANSWER-MARKER-7731\n"
+READS_FILES = {"late": [
+    "import os\n"
+    "print(sorted(os.listdir('.')))\n"
+    "for name in os.listdir('.'):\n"
+    "    if name.endswith('.py'):\n"
+    "        print(open(name).read())\n"]}
 PLAIN = ("checks_patched_and_the_guard_defeated", "input_transformer_empties_tests",
          "displayhook_puts_a_result_first", "kernel_runs_tests_as_pass")
 ATTACKS = {**CHEATS, **VERDICT_ATTACKS}
@@ -77,10 +84,13 @@ def cheaters(tmp_path_factory):
     require_bwrap()
     root = tmp_path_factory.mktemp("cheating")
     copy_course_skeleton(ROOT, root, [LAYERS])
+    # An instructor's file kept beside the source notebook: it must not reach a kernel.
+    (root / "source" / LAYERS.name / "layers_answers.py").write_text(PAIRED)
     run_nbgrader(["generate_assignment", LAYERS.name, "--force"], root)
     source = nbformat.read(root / "source" / LAYERS.name / LAYERS.notebook_file, as_version=4)
     students = {"wrong": _build(source, {}), "prints_hidden": _build(source, PRINTS_HIDDEN),
-                "reads_in": _build(source, READS_IN)}
+                "reads_in": _build(source, READS_IN),
+                "reads_files": _build(source, READS_FILES)}
     students.update({name: _build(source, spec) for name, spec in ATTACKS.items()})
     students.update({f"honest_{name}": _build(source, spec, wrong=False)
                      for name, spec in HONEST.items()})
@@ -203,6 +213,16 @@ def test_hidden_tests_never_reach_the_kernel_nor_its_feedback(cheaters):
             assert not [line for line in secret if line in text], student
     # What the kernel ran is there: the visible tests only.
     assert "from autograder import checks" in decoded
+
+
+def test_files_beside_the_source_notebook_never_reach_a_kernel(cheaters):
+    root = cheaters["root"]
+    executed = root / "autograded" / "reads_files" / LAYERS.name / LAYERS.notebook_file
+    text = executed.read_text()
+    assert "ANSWER-MARKER" not in text
+    # The listing ran, and shows the notebook but not the instructor's file.
+    listing = next(line for line in text.splitlines() if LAYERS.notebook_file in line)
+    assert "layers_answers.py" not in listing
 
 
 def test_flags_reach_the_cli_the_csv_and_the_report(cheaters):
