@@ -169,6 +169,12 @@ def _checks(course: Course, chosen: tuple[Assignment, ...], workers: int, work: 
             r = by[(assignment.name, student)]
             infra = list(r.notes)
             if student == "solution":
+                # A right answer must look right to the student too: no visible failure.
+                executed = work / "autograded" / student / assignment.name / \
+                    assignment.notebook_file
+                infra += [f"a student with the solution would see {seen}" for seen in (
+                    seen_by_student(nbformat.read(executed, as_version=4))
+                    if executed.is_file() else ["no graded notebook"])]
                 ok = r.status == "graded" and r.score == r.max_score and not infra \
                     and not r.flags
             else:

@@ -26,6 +26,12 @@ import nbformat
 SCHEMA_VERSION = 3
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
+# The hidden region of every test cell: it runs nowhere. The judge grades.
+JUDGED = ("### BEGIN HIDDEN TESTS\n"
+          "# Graded by the judge (autograder/judge/): the questions above, asked on\n"
+          "# inputs drawn from the course's secret, outside the student's kernel.\n"
+          "### END HIDDEN TESTS")
+
 
 def _nbgrader(grade_id: str, *, grade: bool, solution: bool, locked: bool,
               points: float | None = None) -> dict[str, Any]:
@@ -91,12 +97,28 @@ class NotebookBuilder:
         self._add(cell, grade_id)
 
     def test(self, grade_id: str, points: float, source: str) -> None:
-        """A graded test cell: visible asserts, then ### BEGIN/END HIDDEN TESTS."""
+        """A graded test cell: the visible asserts of ``source``, then the judge's own
+        questions for the test (``checks.as_graded``), then a hidden region that says
+        where the grade comes from.
+
+        The grade is the judge's (``autograder/judge``), asked what
+        ``autograder/trusted.py`` declares for ``grade_id`` on secret inputs, outside
+        the student's kernel; the visible part asks the same questions on public
+        inputs, so the two cannot drift. A test's source holds no hidden tests.
+        """
         text = self._clean(source)
+        if "HIDDEN TESTS" in text:
+            raise ValueError(f"test cell {grade_id!r} has hidden tests: the judge grades it "
+                             "(declare what it asks in autograder/trusted.py's plans)")
         last = text.splitlines()[-1] if text else ""
         if last and not last.startswith((" ", "#")) and _looks_like_expression(last):
             raise ValueError(f"test cell {grade_id!r} ends in an expression; nbgrader would "
                              "read its value as partial credit. End it in a statement.")
+        imports = "" if "from autograder import checks" in text else \
+            "from autograder import checks\n\n"
+        text = (f"{text}\n# The grader's own questions for this test (on other inputs when "
+                f"grading).\n{imports}checks.as_graded({grade_id!r}, globals())\n"
+                f"{JUDGED}")
         cell = nbformat.v4.new_code_cell(text)
         cell.metadata["nbgrader"] = _nbgrader(grade_id, grade=True, solution=False,
                                               locked=True, points=points)

@@ -65,8 +65,12 @@ def test_every_exercise_is_followed_by_a_graded_test_with_hidden_tests(assignmen
             f"solution cell {_nbgrader(cells[index])['grade_id']} is not followed by a test cell")
     for cell in cells:
         if _nbgrader(cell).get("grade"):
-            assert "### BEGIN HIDDEN TESTS" in cell.source, _nbgrader(cell)["grade_id"]
-            assert "checks." in cell.source.split("### BEGIN HIDDEN TESTS")[1]
+            # The visible part ends with the judge's own questions; nothing is hidden
+            # but the note that the judge grades (autograder/judge).
+            grade_id = _nbgrader(cell)["grade_id"]
+            visible, _, hidden = cell.source.partition("### BEGIN HIDDEN TESTS")
+            assert f"checks.as_graded({grade_id!r}, globals())" in visible, grade_id
+            assert "Graded by the judge" in hidden and "checks." not in hidden, grade_id
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS, ids=IDS)

@@ -139,8 +139,8 @@ def test_student_code_in_the_judge_reaches_no_answer_no_course_and_no_network():
     from autograder.judge.run import judge_program
 
     require_bwrap()
-    judge = JudgeProcess(judge_program(["node", "function"]), judge_library("02_layers"), mode="bwrap",
-                         limits=LIMITS, timeout=20)
+    judge = JudgeProcess(judge_program(["node", "function"]), judge_library("02_layers"),
+                         mode="bwrap", limits=LIMITS, timeout=20)
     judge.start()
     try:
         judge.request({"op": "define", "cells": definitions(cells)})

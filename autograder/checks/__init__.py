@@ -29,6 +29,8 @@ module          checks for
                 ``check_predict``, ``check_training``
 ``tensors``     06_autograd: ``Tensor`` operations, ``topological_order``,
                 ``backpropagate``, the network, ``reference_tensor``
+``judged``      ``as_graded``: the judge's own questions for a test (public
+                seeds), the last line of every visible test cell
 ==============  ==========================================================
 
 Notebooks use them as one namespace: ``from autograder import checks``, then
@@ -46,6 +48,7 @@ from autograder.checks.digits import *  # noqa: F403
 from autograder.checks.digits import __all__ as _digits
 from autograder.checks.graphs import *  # noqa: F403
 from autograder.checks.graphs import __all__ as _graphs
+from autograder.checks.judged import as_graded
 from autograder.checks.nodes import *  # noqa: F403
 from autograder.checks.nodes import __all__ as _nodes
 from autograder.checks.tensors import *  # noqa: F403
@@ -53,4 +56,4 @@ from autograder.checks.tensors import __all__ as _tensors
 from autograder.checks.training import *  # noqa: F403
 from autograder.checks.training import __all__ as _training
 
-__all__ = [*_core, *_graphs, *_nodes, *_training, *_digits, *_tensors]
+__all__ = [*_core, *_graphs, *_nodes, *_training, *_digits, *_tensors, "as_graded"]

@@ -1,0 +1,67 @@
+"""The judge's questions, asked in the notebook: one declaration for both.
+
+What the grader's judge asks each test's code is declared once, in
+``autograder.trusted`` (its plans: which class or function, on which
+inputs, built on which of the grader's versions of earlier exercises). A
+visible test cell ends with ``checks.as_graded("test_linear_forward",
+globals())``: the same questions, through the same runners, compared by the
+same rule, so what a student sees before submitting and what the grade
+says cannot drift apart. The only difference is the inputs: here the
+plan's public seeds, in the judge seeds drawn from the course's secret.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["as_graded"]
+
+
+@functools.cache
+def _assignment_of(test: str) -> str:
+    from autograder.trusted import PLANS, plan_for
+
+    for assignment in PLANS:
+        if any(probe.test == test for probe in plan_for(assignment)):
+            return assignment
+    raise KeyError(f"no judge declaration for the test {test!r} in autograder/trusted.py")
+
+
+def as_graded(test: str, namespace: Mapping[str, Any]) -> None:
+    """Ask the notebook's code (``namespace``, usually ``globals()``) what the judge asks
+    for ``test``; an ``AssertionError`` in the judge's words for the first wrong answer."""
+    import numpy as np
+
+    from autograder.trusted import RUNNERS, compare, json_constant, plain_value, plan_for
+
+    for probe in plan_for(_assignment_of(test)):
+        if probe.test != test:
+            continue
+        target = namespace.get(probe.name)
+        if target is None:
+            raise AssertionError(f"{probe.name} is not defined: run the cell that defines it "
+                                 "first (Run All runs them in order)")
+        if probe.spec.get("strict"):
+            with np.errstate(over="raise", invalid="raise", divide="raise"):
+                try:
+                    answer = RUNNERS[probe.kind](target, probe.spec)
+                except FloatingPointError as error:
+                    raise AssertionError(
+                        f"{probe.describe}: numpy raised {error!r}: these large inputs made "
+                        "it overflow, divide by zero or make a NaN; compute it in a way "
+                        "that stays finite") from None
+        else:
+            answer = RUNNERS[probe.kind](target, probe.spec)
+        # Plain data, as the judge's answer travels: what is not numbers fails here too.
+        try:
+            answer = plain_value(json.loads(json.dumps(answer, allow_nan=True),
+                                            parse_constant=json_constant))
+        except (TypeError, ValueError) as error:
+            raise AssertionError(f"{probe.describe}: the result is not plain numbers "
+                                 f"({error})") from None
+        problem = compare(probe, answer, probe.reference())
+        if problem:
+            raise AssertionError(f"{probe.describe}: {problem}")
