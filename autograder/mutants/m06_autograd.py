@@ -172,6 +172,9 @@ MUTANTS = [
     Mutant("tensor", "sigmoid with the wrong sign, 1 / (1 + e^x)", _tensor(
         ("out = Tensor(np.exp(-np.logaddexp(0.0, -self.data)),",
          "out = Tensor(1.0 / (1.0 + np.exp(self.data)),"))),
+    Mutant("tensor", "sigmoid as 1 / (1 + e^-x): overflows at large negative inputs", _tensor(
+        ("out = Tensor(np.exp(-np.logaddexp(0.0, -self.data)),",
+         "out = Tensor(1.0 / (1.0 + np.exp(-self.data)),"))),
     Mutant("tensor", "a * b returns the operand instead of a new Tensor", _tensor(
         ('''        out = Tensor(self.data * other.data, parents=(self, other), op="*")''',
          '''        self.data = self.data * other.data
