@@ -237,6 +237,8 @@ def _run_backprop(backpropagate: Any, spec: dict) -> dict:
     space["topological_order"] = _grader("topological_order")
     try:
         tensors = _tensor_graph(_grader("Tensor"), spec)
+        for tensor in tensors.values():  # gradients left from an earlier pass
+            tensor.grad = np.ones(np.shape(tensor.data))
         backpropagate(tensors[spec["output"]])
     finally:
         space["topological_order"] = saved
@@ -260,6 +262,10 @@ def _run_build(build: Any, spec: dict) -> dict:
 
     network = build(*spec["sizes"], seed=spec["seed"])
     start = [np.asarray(node.value, dtype=float) for node in network.trainables]
+    again = [np.asarray(node.value, dtype=float)
+             for node in build(*spec["sizes"], seed=spec["seed"]).trainables]
+    same_seed = len(again) == len(start) and all(
+        a.shape == b.shape and np.array_equal(a, b) for a, b in zip(start, again))
     for node, value in zip(network.trainables, spec["weights"]):
         node.value = np.array(value["data"], dtype=float).reshape(value["shape"])
     images = np.array(spec["X"]["data"], dtype=float).reshape(spec["X"]["shape"])
@@ -268,7 +274,7 @@ def _run_build(build: Any, spec: dict) -> dict:
     feed[network.labels] = np.zeros(len(images), dtype=int)
     logits = np.asarray(forward_pass(network.logits, topological_sort(feed)), dtype=float)
     return {"value": logits.tolist(), "value_shape": list(logits.shape),
-            "shapes": [list(w.shape) for w in start],
+            "shapes": [list(w.shape) for w in start], "same_seed_same_start": bool(same_seed),
             "start": [[float(np.mean(w)), float(np.std(w)), float(np.max(np.abs(w)))]
                       for w in start]}
 
@@ -284,8 +290,12 @@ def _run_predict(predict: Any, spec: dict) -> dict:
     network.labels.value = None
     images = np.array(spec["X"]["data"], dtype=float).reshape(spec["X"]["shape"])
     labels = np.asarray(predict(network, images))
+    after = [np.asarray(node.value, dtype=float) for node in network.trainables]
+    given = [np.array(v["data"], dtype=float).reshape(v["shape"]) for v in spec["weights"]]
     return {"labels": labels.reshape(-1).astype(float).tolist(),
-            "labels_shape": list(labels.shape)}
+            "labels_shape": list(labels.shape), "integers": labels.dtype.kind in "iu",
+            "weights_kept": all(a.shape == g.shape and np.array_equal(a, g)
+                                for a, g in zip(after, given))}
 
 
 def _run_train(train: Any, spec: dict) -> dict:
@@ -293,10 +303,14 @@ def _run_train(train: Any, spec: dict) -> dict:
     import numpy as np
 
     network = _grader("build_two_layer_network")(*spec["sizes"], seed=spec["seed"])
+    start = [np.asarray(n.value, dtype=float).tolist() for n in network.trainables]
     images = np.array(spec["X"]["data"], dtype=float).reshape(spec["X"]["shape"])
     labels = np.array(spec["y"], dtype=int)
-    train(network, images, labels, spec["epochs"], len(labels), spec["learning_rate"])
-    return {"values": [np.asarray(n.value, dtype=float).tolist() for n in network.trainables]}
+    history = train(network, images, labels, spec["epochs"],
+                    spec.get("batch_size") or len(labels), spec["learning_rate"])
+    history = np.asarray(history, dtype=float).reshape(-1)
+    return {"values": [np.asarray(n.value, dtype=float).tolist() for n in network.trainables],
+            "history": history.tolist(), "start": start}
 
 
 def _run_epoch(train_epoch: Any, spec: dict) -> dict:
@@ -317,29 +331,33 @@ def _run_epoch(train_epoch: Any, spec: dict) -> dict:
 
     X, y = array(spec["X"]), array(spec["y"])
     batches: list = []
-    X_node, y_node, W, b = Input("X"), Input("y"), Input("W"), Input("b")
 
     class Recording(MSE):
         def forward(self) -> None:
             super().forward()
-            fed = np.asarray(X_node.value, dtype=float).reshape(-1, X.shape[1])
+            fed = np.asarray(self.inbound_nodes[1].inbound_nodes[0].value,
+                             dtype=float).reshape(-1, X.shape[1])
             batches.append([int(np.argmin(np.abs(X - row).sum(axis=1))) for row in fed])
 
     space = getattr(train_epoch, "__globals__", {})
     saved = space.get("sgd_update")
     space["sgd_update"] = _grader("sgd_update")
+    runs = []
     try:
-        cost = Recording(y_node, Linear(X_node, W, b))
-        graph = topological_sort({X_node: X, y_node: y, W: array(spec["W"]),
-                                  b: array(spec["b"])})
-        batches.clear()
-        loss = train_epoch(graph, cost, X_node, y_node, [W, b], X, y, spec["batch_size"],
-                           spec["learning_rate"], seed=spec["seed"])
+        for _ in range(2):  # the same seed twice: the same batches, or the seed is ignored
+            X_node, y_node, W, b = Input("X"), Input("y"), Input("W"), Input("b")
+            cost = Recording(y_node, Linear(X_node, W, b))
+            graph = topological_sort({X_node: X, y_node: y, W: array(spec["W"]),
+                                      b: array(spec["b"])})
+            batches.clear()
+            loss = train_epoch(graph, cost, X_node, y_node, [W, b], X, y, spec["batch_size"],
+                               spec["learning_rate"], seed=spec["seed"])
+            runs.append({"batches": list(batches), "loss": float(loss),
+                         "values": [np.asarray(W.value, dtype=float).tolist(),
+                                    np.asarray(b.value, dtype=float).tolist()]})
     finally:
         space["sgd_update"] = saved
-    return {"batches": batches, "loss": float(loss),
-            "values": [np.asarray(W.value, dtype=float).tolist(),
-                       np.asarray(b.value, dtype=float).tolist()]}
+    return {**runs[0], "batches_again": runs[1]["batches"]}
 
 
 def _run_network(loss_of: Any, spec: dict) -> dict:
@@ -481,15 +499,19 @@ def _reference_predict(network: Any, images: Any) -> Any:
 
 
 def _reference_train(network: Any, images: Any, labels: Any, epochs: int, batch_size: int,
-                     learning_rate: float) -> list:
+                     learning_rate: float, seed: int = 0) -> list:
     import miniflow
 
-    network.X.value, network.labels.value = images, labels
     losses = []
-    for _ in range(epochs):  # one batch per epoch (batch_size is the whole set)
-        losses.append(float(miniflow.forward_and_backward(
-            network.graph, output=network.cost, trainables=network.trainables)))
-        miniflow.sgd_update(network.trainables, learning_rate)
+    for epoch in range(epochs):
+        batch_losses = []
+        for X_batch, y_batch in miniflow.iterate_minibatches(images, labels, batch_size,
+                                                             seed=seed + epoch):
+            network.X.value, network.labels.value = X_batch, y_batch
+            batch_losses.append(float(miniflow.forward_and_backward(
+                network.graph, output=network.cost, trainables=network.trainables)))
+            miniflow.sgd_update(network.trainables, learning_rate)
+        losses.append(float(np.mean(batch_losses)))
     return losses
 
 
@@ -551,7 +573,7 @@ def _data(array: np.ndarray, dtype: str = "float64") -> dict:
 def _node_probes(test: str, name: str, shapes_list: list[list[tuple[int, ...]]], *,
                  seed: int, backward: bool, wiring: list[int] | None = None,
                  loss: bool = False, labels: bool = False, scale: float = 1.0,
-                 gradients_of: list[int] | None = None) -> list[Probe]:
+                 gradients_of: list[int] | None = None, zero: bool = False) -> list[Probe]:
     """Forward (or backward) probes of a node on random inputs of each shape list."""
     import miniflow
 
@@ -561,8 +583,13 @@ def _node_probes(test: str, name: str, shapes_list: list[list[tuple[int, ...]]],
         values = [rng.normal(size=shape) * scale for shape in shapes]
         if scale > 1:  # both tails for sure, wherever the secret draws land
             values[0].flat[:2] = [1.25 * scale, -1.25 * scale]
+        if zero:  # an input of exactly zero: dividing by it is the mistake asked about
+            values[0].flat[0] = 0.0
         if labels:  # the last input holds class labels for the first one's columns
             values[-1] = rng.integers(0, shapes[0][1], size=shapes[-1])
+            if scale > 1:  # the first row's label is its very wrong class, and the
+                values[-1][0] = 1  # second row is far below the batch's maximum
+                values[0][1, :] = -1.25 * scale
         spec: dict[str, Any] = {
             "values": [_data(v, "int64" if labels and i == len(values) - 1 else "float64")
                        for i, v in enumerate(values)],
@@ -598,10 +625,13 @@ def _graphs_plan(derive: Callable[[int], int]) -> list[Probe]:
     probes += _node_probes("test_mul_backward", "Mul", [[(3, 2), (3, 2)], [(2, 3), (3,)],
                                                         [(5,), (5,), (5,)]], seed=derive(7003),
                            backward=True)
+    probes += _node_probes("test_mul_backward", "Mul", [[(4,), (4,)], [(2, 3), (2, 3), (2, 3)]],
+                           seed=derive(7006), backward=True, zero=True)
     probes += _node_probes("test_mul_backward", "Mul", [[(3,)]], seed=derive(7004), backward=True,
                            wiring=[0, 0])
     graph_rng = np.random.default_rng(derive(7005))
-    graphs = [_random_add_graph(graph_rng, inputs, adds) for inputs, adds in ((3, 4), (2, 3))]
+    graphs = [_random_add_graph(graph_rng, inputs, adds) for inputs, adds in ((3, 4), (2, 8))]
+    graphs.append(_shortcut_graph(graph_rng))
     probes += [Probe(f"test_topological_sort-{n}", "test_topological_sort", "sort",
                      "topological_sort", graph,
                      "topological_sort on a graph where a node uses the same input twice")
@@ -637,7 +667,7 @@ def _losses_plan(derive: Callable[[int], int]) -> list[Probe]:
                            scale=500.0)
     probes += _node_probes("test_cross_entropy_backward", "CrossEntropyWithSoftmax",
                            [[(5, 3), (5,)], [(2, 4), (2,)]], seed=derive(7205), backward=True,
-                           loss=True, labels=True, gradients_of=[0])
+                           loss=True, labels=True, gradients_of=[0, 1])
     return probes
 
 
@@ -719,6 +749,10 @@ def _autograd_plan(derive: Callable[[int], int]) -> list[Probe]:
                     "b": _data(graph_rng.normal(size=(3,)))},
          "operations": [["z", "matmul", ["X", "W"]], ["h", "add", ["z", "b"]],
                         ["s", "sigmoid", ["h"]], ["out", "sum", ["s"]]], "output": "out"},
+        {"leaves": {"x": _data(graph_rng.normal(size=(3,))),  # h is shared, not a leaf
+                    "w": _data(graph_rng.normal(size=(3,)))},
+         "operations": [["h", "mul", ["x", "w"]], ["a", "sigmoid", ["h"]], ["b", "mul", ["h", "h"]],
+                        ["c", "add", ["a", "b"]], ["out", "sum", ["c"]]], "output": "out"},
     ]
     for number, graph in enumerate(graphs):
         probes.append(Probe(f"test_topological_order-{number}", "test_topological_order",
@@ -726,7 +760,8 @@ def _autograd_plan(derive: Callable[[int], int]) -> list[Probe]:
                             "topological_order on a graph where a tensor is used twice"))
         probes.append(Probe(f"test_backpropagate-{number}", "test_backpropagate", "backprop",
                             "backpropagate", graph,
-                            "backpropagate on a graph where a tensor is used twice"))
+                            "backpropagate on a graph where a tensor is used twice, with "
+                            "gradients left from an earlier pass"))
     network_rng = np.random.default_rng(derive(7505))
     for number, (n, d, h) in enumerate([(6, 2, 3), (9, 3, 4)]):
         parameters = {"W1": (d, h), "b1": (h,), "W2": (h, 1), "b2": (1,)}
@@ -774,6 +809,11 @@ def _digits_plan(derive: Callable[[int], int]) -> list[Probe]:
                          "y": rng.integers(0, 10, size=30).tolist(), "epochs": 3,
                          "learning_rate": 0.5},
                         "train with one batch per epoch on 30 images"))
+    probes.append(Probe("test_train-1", "test_train", "train", "train",
+                        {"sizes": [64, 5, 10], "seed": 5, "X": _data(rng.random(size=(30, 64))),
+                         "y": rng.integers(0, 10, size=30).tolist(), "epochs": 2,
+                         "batch_size": 10, "learning_rate": 1e-5},
+                        "train with 3 batches of 10 per epoch, 2 epochs"))
     return probes
 
 
@@ -790,6 +830,20 @@ def plan_for(assignment: str, derive: Callable[[int], int] | None = None) -> lis
     without one, the public seeds written here are used (tests, demos).
     """
     return PLANS[assignment](derive or (lambda seed: seed)) if assignment in PLANS else []
+
+
+def _shortcut_graph(rng: np.random.Generator) -> dict:
+    """A long chain of Adds and one node that also takes the first input directly: met
+    early by a walk from the inputs, but ready only after the whole chain."""
+    names = [str(c) for c in rng.permutation(list("abcdefghijkmnpqrstuvwxyz"))[:8]]
+    first, second, *chain = names
+    adds, previous = [], first
+    for name in chain[:-1]:
+        adds.append([name, [previous, second]])
+        previous = name
+    adds.append([chain[-1], [first, previous]])
+    return {"inputs": {first: float(np.round(rng.normal(), 2)),
+                       second: float(np.round(rng.normal(), 2))}, "adds": adds}
 
 
 def _random_add_graph(rng: np.random.Generator, inputs: int, adds: int) -> dict:
@@ -880,14 +934,16 @@ def compare(probe: Probe, got: dict, want: dict) -> str | None:
     if probe.kind == "fit":
         return _check_accuracy(probe.secret or {}, got)
     if probe.kind == "predict":
+        if got.get("weights_kept") is not True:
+            return "predicting changed the network's weights: predict only runs forward"
+        if got.get("integers") is not True:
+            return "the labels are not integers (an integer array, as np.argmax gives)"
         if got.get("labels_shape") != want["labels_shape"]:
             return (f"it returned shape {got.get('labels_shape')}, expected one label per "
                     f"image, {want['labels_shape']}")
         return _close(got.get("labels"), want["labels"], None, "the predicted labels")
     if probe.kind == "train":
-        return _close_all(got.get("values"), want["values"],
-                          "trainable {} after training (one batch per epoch: plain "
-                          "gradient descent)", "the {} trainables are missing")
+        return _check_train(probe.spec, got, want)
     if probe.kind == "build":
         return _check_network(got, want)
     if probe.kind == "tensor" and "gradients" not in want and want.get("records_parents") \
@@ -937,9 +993,46 @@ def compare(probe: Probe, got: dict, want: dict) -> str | None:
     return f"unknown probe kind {probe.kind}"
 
 
+def _check_train(spec: dict, got: dict, want: dict) -> str | None:
+    """One batch per epoch: exactly gradient descent. Several: with a learning rate so
+    small that the order of the rows hardly matters, the weights move by one step per
+    batch and each epoch's loss is the mean of its batches'."""
+    n, epochs = len(spec["y"]), spec["epochs"]
+    size = spec.get("batch_size") or n
+    history = got.get("history")
+    if not isinstance(history, list) or len(history) != epochs:
+        count = len(history) if isinstance(history, list) else 0
+        return (f"it returned {count} losses for {epochs} epochs: one per epoch, the mean of "
+                "that epoch's batch losses")
+    if size == n:
+        return _close_all(got.get("values"), want["values"],
+                          "trainable {} after training (one batch per epoch: plain "
+                          "gradient descent)", "the {} trainables are missing")
+    problem = _close(history, want["history"], None, "the history (each epoch's mean batch "
+                     "loss)") if not np.allclose(np.array(history, dtype=float),
+                                                 want["history"], rtol=1e-4) else None
+    if problem:
+        return problem
+    values = got.get("values")
+    if not isinstance(values, list) or len(values) != len(want["start"]):
+        return "the trainables are missing"
+    for i, (g, w, s) in enumerate(zip(values, want["values"], want["start"])):
+        moved, expected = np.array(g, dtype=float) - s, np.array(w, dtype=float) - s
+        if moved.shape != expected.shape or not np.allclose(moved, expected, rtol=2e-3,
+                                                            atol=1e-12):
+            steps = n // size + (1 if n % size else 0)
+            return (f"trainable {i} moved {float(np.abs(moved).sum()):.3g} in all, where "
+                    f"{epochs} epochs of {steps} batches ({epochs * steps} steps of "
+                    f"sgd_update) move it {float(np.abs(expected).sum()):.3g}")
+    return None
+
+
 def _check_network(got: dict, want: dict) -> str | None:
     if got.get("shapes") != want["shapes"]:
         return f"the weights have shapes {got.get('shapes')}, expected {want['shapes']}"
+    if got.get("same_seed_same_start") is not True:
+        return ("two networks built with the same seed started with different weights: draw "
+                "them from a generator made from the seed it is given")
     start = got.get("start")
     if not isinstance(start, list) or len(start) != 4:
         return "the starting weights are missing"
@@ -980,6 +1073,9 @@ def _check_epoch(spec: dict, got: dict) -> str | None:
         return f"batches of sizes {sizes}, expected {expected}"
     if len(batches) > 1 and rows == list(range(n)):
         return "the rows came in their original order: shuffle them each epoch"
+    if got.get("batches_again") != batches:
+        return (f"called twice with seed={spec['seed']}, it fed the rows in different orders: "
+                "take the order from the seed it is given, not from numpy's global generator")
     X_node, y_node, W, b = Input("X"), Input("y"), Input("W"), Input("b")
     cost = MSE(y_node, Linear(X_node, W, b))
     graph = topological_sort({X_node: X, y_node: y,

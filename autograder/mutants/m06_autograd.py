@@ -169,9 +169,10 @@ MUTANTS = [
 
         out._backward = _backward
         return out''', "        return self.data.sum()")), also=("test_tensor_backward",)),
+    # Its backward multiplies by the (wrong) forward value: wrong in both tests.
     Mutant("tensor", "sigmoid with the wrong sign, 1 / (1 + e^x)", _tensor(
         ("out = Tensor(np.exp(-np.logaddexp(0.0, -self.data)),",
-         "out = Tensor(1.0 / (1.0 + np.exp(self.data)),"))),
+         "out = Tensor(1.0 / (1.0 + np.exp(self.data)),")), also=("test_tensor_backward",)),
     Mutant("tensor", "sigmoid as 1 / (1 + e^-x): overflows at large negative inputs", _tensor(
         ("out = Tensor(np.exp(-np.logaddexp(0.0, -self.data)),",
          "out = Tensor(1.0 / (1.0 + np.exp(-self.data)),"))),
