@@ -7,7 +7,7 @@ student code printed, displayed or raised while the visible tests ran (a
 ``displayhook("checked")`` included) comes after it and counts for nothing:
 
 - passed: a result whose plain text is the cell's points (nbgrader's partial
-  credit rule reads exactly that number), shown in HTML as a short note;
+  credit rule reads exactly that number);
 - failed: an error, ``GraderCheckFailed``, whose message is the grader's own
   words: what was asked and what was wrong, never text from student code.
 
@@ -17,7 +17,6 @@ these outputs with nbgrader's rule, so both give the judge's grade.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,12 +62,11 @@ def apply_verdicts(cells: list[Any], verdicts: dict[str, Verdict]) -> None:
             "scores nothing; tell your instructor")
         points = _points(cell)
         if verdict.passed:
+            # Plain text only: nbgrader reads the points from it, and no page an
+            # instructor opens renders anything live from a notebook's outputs.
             first = NotebookNode(
                 output_type="execute_result", execution_count=cell.get("execution_count"),
-                metadata={}, data={
-                    "text/plain": repr(points),
-                    "text/html": f"<p class=\"miniflow-verdict\">The grader's check passed: "
-                                 f"{html.escape(f'{points:g}')} point(s).</p>"})
+                metadata={VERDICT_KEY: True}, data={"text/plain": repr(points)})
         else:
             first = NotebookNode(output_type="error", ename=FAILED, evalue=verdict.message,
                                  traceback=[f"{FAILED}: {verdict.message}"])
@@ -81,4 +79,4 @@ def apply_verdicts(cells: list[Any], verdicts: dict[str, Verdict]) -> None:
 def _is_verdict(output: Any) -> bool:
     if output.get("output_type") == "error":
         return output.get("ename") == FAILED
-    return "miniflow-verdict" in str(output.get("data", {}).get("text/html", ""))[:200]
+    return bool(output.get("metadata", {}).get(VERDICT_KEY))
