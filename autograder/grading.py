@@ -89,6 +89,7 @@ class Prepared:
     notes: list[str]
     reason: str = ""
     deleted: list[str] = field(default_factory=list)  # graded cells no longer there
+    edited: list[str] = field(default_factory=list)  # test cells whose code was changed
 
 
 # What collect keeps beside a notebook: the submission time, the exchange's secret
@@ -163,12 +164,28 @@ def prepare_submission(folder: Path, assignment: Assignment,
     except Exception as error:  # nbformat raises several types
         first = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
         return Prepared(None, notes, f"{chosen.name} is JSON but not a valid notebook: {first}")
-    deleted = []
+    deleted, edited = [], []
     if source is not None and source.is_file():
         present = set(_graded_cell_ids(notebook))
-        deleted = [g for g in _graded_cell_ids(nbformat.read(source, as_version=4))
-                   if g not in present]
-    return Prepared(chosen, notes, deleted=deleted)
+        original = nbformat.read(source, as_version=4)
+        deleted = [g for g in _graded_cell_ids(original) if g not in present]
+        tests = {c.metadata["nbgrader"]["grade_id"]: c.source for c in original.cells
+                 if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
+                 and not c.metadata.nbgrader.get("solution")}
+        for cell in notebook.cells:
+            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if grade_id in tests and grade_id not in edited and \
+                    _visible(cell.get("source", "")) != _visible(tests[grade_id]):
+                edited.append(str(grade_id))
+    return Prepared(chosen, notes, deleted=deleted, edited=edited)
+
+
+def _visible(source: str) -> str:
+    """A test cell's code as the student's copy holds it (nbgrader releases it without
+    the hidden region), whitespace at the ends aside."""
+    from autograder.nbgrader_plugins import HIDDEN
+
+    return HIDDEN.sub("", source).strip()
 
 
 def copy_course_skeleton(root: Path, destination: Path,
@@ -549,6 +566,9 @@ def _result_from(task: dict, answer: dict, source: nbformat.NotebookNode,
                          max_score=float(assignment["points"]), notes=list(task["notes"]),
                          sandbox=task["sandbox"],
                          flags=review.lines() if review is not None else [])
+    if task.get("edited_tests"):  # a locked cell changed: not something a student does by chance
+        result.flags.append(f"changed the code of test cell(s) "
+                            f"{', '.join(task['edited_tests'])} (restored before grading)")
     if "failure" in answer:
         result.status = "error"
         result.notes.append(answer["failure"])
@@ -813,6 +833,10 @@ def _grade_all(course: Course, assignments: Sequence[Assignment],
             if prepared.deleted:
                 notes.append(f"graded cell(s) {', '.join(prepared.deleted)} were deleted from "
                              "the notebook; nbgrader restored them and graded them as usual")
+            if prepared.edited:
+                notes.append(f"test cell(s) {', '.join(prepared.edited)} were changed in the "
+                             "submission; nbgrader restored the instructor's code and graded "
+                             "that")
             stamp = folder / "timestamp.txt"
             stamp_ok = _submission_time(student, assignment, folder, notes, times)
             number = len(unreviewed) + len(reviews)
@@ -820,6 +844,7 @@ def _grade_all(course: Course, assignments: Sequence[Assignment],
             task = {"id": number, "root": str(course.root), "student": student,
                     "assignment": {**asdict(assignment), "notebook_file": assignment.notebook_file},
                     "notebook": str(prepared.notebook), "notes": notes,
+                    "edited_tests": prepared.edited,
                     "timestamp": str(stamp) if stamp_ok else None, "sandbox": mode}
             kept_answer = kept.kept_answer(task) if kept is not None else None
             if kept_answer is not None:  # an interrupted run's, made from the same files
@@ -969,17 +994,22 @@ def time_left(done: int, total: int, elapsed: float) -> str:
 
 
 def print_results(results: list) -> None:
-    """The grade table of a run, one line per submission (``grade`` and ``demo``)."""
+    """The grade table of a run, one line per submission (``grade`` and ``demo``).
+
+    Ids, notes and reasons quote what students named (folders, extra files,
+    cells): each is printed as plain text (``autograder.safe_text.terminal_text``).
+    """
     from autograder.late import describe
+    from autograder.safe_text import terminal_text as text
 
     print(f"{'student':18} {'assignment':14} {'score':>9}  status / notes")
     for r in results:
         score = f"{r.score:g}/{r.max_score:g}"
-        notes = "; ".join(r.notes)
+        notes = text("; ".join(r.notes))
         flagged = f"  [FLAGGED: {len(r.flags)}]" if getattr(r, "flags", None) else ""
         late = getattr(r, "late", None)
         late_text = f"  [LATE: {describe(late)}]" if late and late.get("seconds_late") else ""
-        print(f"{r.student:18} {r.assignment:14} {score:>9}  {r.status}"
+        print(f"{text(r.student):18} {text(r.assignment):14} {score:>9}  {text(r.status)}"
               + (f": {notes}" if notes else "") + late_text + flagged)
     if any(getattr(r, "flags", None) for r in results):
         print("flagged submissions did something the exercises never need: "

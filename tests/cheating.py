@@ -254,6 +254,9 @@ def _send(stream, msg_or_type, content=None, *args, **kwargs):
 
 _session.send = _send
 ''']},
+    # The locked test cell itself, edited in the file: nbgrader restores it.
+    "test_cell_replaced_by_assert_true": {"tests": {"test_linear_forward": "assert True",
+                                                    "test_linear_backward": "assert True"}},
     "delegation_through_the_module_dict": {"linear": delegating_linear(
         '_Reference = mf.__dict__["Lin" + "ear"]')},
     "delegation_through_attrgetter": {"linear": delegating_linear(

@@ -70,6 +70,8 @@ def _build(source: nbformat.NotebookNode, spec: dict, wrong: bool = True):
             cell.source = spec.get("linear", WRONG_LINEAR if wrong else cell.source)
         if grade_id == "sigmoid":
             cell.source = spec.get("sigmoid", WRONG_SIGMOID if wrong else cell.source)
+        if grade_id in spec.get("tests", {}):
+            cell.source = spec["tests"][grade_id]
     for code in reversed(spec.get("early", [])):
         notebook.cells.insert(2, nbformat.v4.new_code_cell(code))
     last = max(i for i, c in enumerate(notebook.cells)
@@ -152,6 +154,8 @@ def test_every_cheat_is_named_for_the_instructor(cheaters, name):
     ("checks_patched_and_the_guard_blinded", "autograder.checks._allclose was replaced"),
     ("guard_answer_forged_in_the_reply", "changed what the tests rely on"),
     ("reference_answers_inside_the_kernel", "calls __import__()"),
+    ("test_cell_replaced_by_assert_true",
+     "changed the code of test cell(s) test_linear_forward, test_linear_backward"),
 ])
 def test_the_flags_say_what_was_done(cheaters, name, words):
     flags = " ".join(cheaters["results"][name].flags)
