@@ -575,9 +575,14 @@ def _extend_export(course: Course, csv_path: Path, added: list[str],
     """Add columns to nbgrader's grade export: ``fill(row, result)`` sets them per row.
 
     ``result`` is the submission's record from ``load_results`` ({} if none);
-    ``results``, if given, is what ``load_results`` returned.
+    ``results``, if given, is what ``load_results`` returned. The added cells
+    go through ``autograder.safe_text.csv_cell`` (a flag starts with a
+    student's ``grade_id``); the columns already there are left as they are
+    for the next step to find its students by, until ``complete_export``.
     """
     import csv
+
+    from autograder.safe_text import csv_row
 
     results = load_results(course) if results is None else results
     with open(csv_path, newline="", encoding="utf-8") as handle:
@@ -587,10 +592,17 @@ def _extend_export(course: Course, csv_path: Path, added: list[str],
         return
     for row in rows:
         fill(row, results.get((row.get("assignment", ""), row.get("student_id", "")), {}))
+        row.update(csv_row({name: row[name] for name in added}, EXPORT_NUMBERS))
     with open(csv_path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=[*fields, *added])
         writer.writeheader()
         writer.writerows(rows)
+
+
+#: The export's columns of numbers the grader computed: kept as numbers, never quoted
+#: (autograder.safe_text.csv_row); every other cell is text and is neutralised.
+EXPORT_NUMBERS = frozenset({"raw_score", "late_submission_penalty", "score", "max_score",
+                            "seconds_late", "days_late"})
 
 
 def export_grades(course: Course, target: Path) -> None:
@@ -611,7 +623,9 @@ def add_course_columns(course: Course, target: Path, *, assignments: Sequence[st
     ``flags``, the late columns (``seconds_late``, ``days_late``,
     ``late_policy``), and ``section`` and ``status`` with a row for every
     roster student (autograder.roster.complete_export; ``assignments`` and
-    ``students`` are the export's filters, if it had any).
+    ``students`` are the export's filters, if it had any). The file written
+    last runs no formula in a spreadsheet: every text cell that would (a
+    name, an id, a flag) starts with a quote (autograder.safe_text.csv_cell).
     """
     from autograder.roster import complete_export
 

@@ -26,6 +26,7 @@ get the same protection as ``python -m autograder``:
 from __future__ import annotations
 
 import ast
+import csv
 import json
 import os
 import re
@@ -46,6 +47,7 @@ from nbgrader.plugins import CsvExportPlugin
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, CaselessStrEnum, Integer, List, Unicode
 
+from autograder.safe_text import csv_cell
 from autograder.sandbox import (
     PASS_THROUGH,
     SandboxKernelManager,
@@ -1015,7 +1017,9 @@ class CourseExportPlugin(CsvExportPlugin):
                           help="the course root whose roster and results.json fill the columns")
 
     def export(self, gradebook: Any) -> None:
-        self.export_nbgrader_columns(gradebook)
+        # With a course root, the last of the column steps (the roster's) neutralises
+        # the names: the steps before it find the students by their ids as they are.
+        self.export_nbgrader_columns(gradebook, neutralise=not self.course_root)
         if not self.course_root:
             return
         from autograder.gradebook import add_course_columns
@@ -1025,9 +1029,15 @@ class CourseExportPlugin(CsvExportPlugin):
                            assignments=[str(a) for a in self.assignment],
                            students=[str(s) for s in self.student])
 
-    def export_nbgrader_columns(self, gradebook: Any) -> None:
+    def export_nbgrader_columns(self, gradebook: Any, *, neutralise: bool = True) -> None:
         """nbgrader's ``CsvExportPlugin.export``, the same file character for character,
         with the gradebook read in a few queries.
+
+        Written with the ``csv`` module, so that a comma or a quote in a name is
+        quoted and reads back (nbgrader's own plugin writes the text as it is, and
+        the row falls apart); every other file is nbgrader's to the byte. With
+        ``neutralise``, a name, id or email that a spreadsheet would run as a
+        formula gets a quote in front (``autograder.safe_text.csv_cell``).
 
         nbgrader's loop finds each student's submission with a query of its own,
         then reads its score and late penalty with one each, and those two scan
@@ -1063,10 +1073,14 @@ class CourseExportPlugin(CsvExportPlugin):
             .group_by(SubmittedNotebook.assignment_id)).all())
         keys = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name",
                 "email", "raw_score", "late_submission_penalty", "score", "max_score"]
-        fmt = ",".join(["{" + x + "}" for x in keys]) + "\n"
         students = gradebook.students  # nbgrader's order: its own queries
-        with open(dest, "w") as handle:
-            handle.write(",".join(keys) + "\n")
+        cell = csv_cell if neutralise else (lambda value: "" if value is None else str(value))
+        with open(dest, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            # With "\n" ending rows, the csv module leaves a carriage return unquoted, and
+            # a reader would take it for the end of the row: such a row is quoted whole.
+            quoted = csv.writer(handle, lineterminator="\n", quoting=csv.QUOTE_ALL)
+            writer.writerow(keys)
             for assignment in gradebook.assignments:
                 if allassignments and assignment.name not in allassignments:
                     continue
@@ -1089,5 +1103,5 @@ class CourseExportPlugin(CsvExportPlugin):
                         score.update(timestamp=submission.timestamp, raw_score=raw,
                                      late_submission_penalty=penalty,
                                      score=max(0.0, raw - penalty))
-                    handle.write(fmt.format(**{key: "" if value is None else str(value)
-                                               for key, value in score.items()}))
+                    row = [cell(score[key]) for key in keys]
+                    (quoted if any("\r" in value for value in row) else writer).writerow(row)

@@ -23,11 +23,13 @@ import csv
 import io
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from autograder.manifest import Course
+from autograder.safe_text import terminal_text
 
 __all__ = ["ROSTER_FILE", "STATUSES", "RosterError", "RosterStudent", "collect_lines",
            "complete_export", "export_status", "import_roster", "load_roster", "read_roster"]
@@ -98,24 +100,29 @@ def read_roster(text: str, name: str = ROSTER_FILE) -> list[RosterStudent]:
 
     Rejects duplicate ids, ids that collect could not read from a submission
     (letters, digits, dots and dashes, starting with a letter or digit),
-    empty names, malformed emails, and commas, quotes or line breaks in any
-    field (nbgrader's CSV export does not quote its fields).
+    empty names, malformed emails, and line breaks in any field (a name is
+    printed on one line). Commas and quotes are fine: the course's export
+    (``CourseExportPlugin``) writes its CSV with the ``csv`` module.
     """
     text = text.lstrip("\ufeff")  # Excel's byte-order mark
     if not text.strip():
         raise RosterError(f"{name} is empty: it needs a header line (id, first_name, "
                           "last_name, email, section) and one line per student")
+    # Only the delimiter is guessed (from the header): the rest is Excel's dialect, the
+    # one every LMS writes, where "Smith, ""Jr.""" is Smith, "Jr." (a header holds no
+    # quote to guess that from).
     try:
-        dialect = csv.Sniffer().sniff(text.splitlines()[0], delimiters=",;\t")
+        delimiter = csv.Sniffer().sniff(text.splitlines()[0], delimiters=",;\t").delimiter
     except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
-    header = next(reader)
+        delimiter = ","
+    reader = csv.reader(io.StringIO(text), csv.excel, delimiter=delimiter)
+    rows = _checked_rows(reader, name)
+    header = next(rows)
     columns = _columns([h.strip() for h in header], name)
     students: list[RosterStudent] = []
     problems: list[str] = []
     seen: dict[str, int] = {}
-    for row in reader:
+    for row in rows:
         line = reader.line_num
         if not any(cell.strip() for cell in row):
             continue  # blank lines are harmless
@@ -143,10 +150,9 @@ def read_roster(text: str, name: str = ROSTER_FILE) -> list[RosterStudent]:
         if student.email and not _EMAIL.match(student.email):
             problems.append(f"{where}: {student.email!r} is not an email address")
         for field_name in ("first_name", "last_name", "email", "section"):
-            if re.search(r"[,\"\r\n]", getattr(student, field_name)):
+            if re.search(r"[\r\n]", getattr(student, field_name)):
                 problems.append(f"{where}: the {field_name} {getattr(student, field_name)!r} "
-                                "holds a comma, a quote or a line break, which nbgrader's "
-                                "grade export cannot write; remove it")
+                                "holds a line break; a name is one line: remove it")
         students.append(student)
     if problems:
         shown = problems[:20] + ([f"... and {len(problems) - 20} more"]
@@ -156,6 +162,20 @@ def read_roster(text: str, name: str = ROSTER_FILE) -> list[RosterStudent]:
     if not students:
         raise RosterError(f"{name} has a header but no students")
     return students
+
+
+def _checked_rows(reader: Any, name: str) -> Iterator[list[str]]:
+    """The reader's rows; a line the csv module cannot read (a carriage return outside
+    quotes) is a RosterError that names it, not a traceback."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise RosterError(f"{name}: line {reader.line_num}: {error}; save the roster "
+                              "again as CSV from the spreadsheet or the LMS") from None
+        yield row
 
 
 def load_roster(course: Course) -> list[RosterStudent]:
@@ -217,7 +237,8 @@ def collect_lines(course: Course, placed: list[tuple[str, str, str]],
 
     ``placed`` is CollectReport.placed (student, assignment, origin); the
     roster students with nothing in ``submitted/<student>/<assignment>/``
-    are listed for each assignment of ``assignments``.
+    are listed for each assignment of ``assignments``. Names and ids are
+    printed as plain text (``autograder.safe_text.terminal_text``).
     """
     roster = load_roster(course)
     if not roster:
@@ -229,14 +250,16 @@ def collect_lines(course: Course, placed: list[tuple[str, str, str]],
     if strangers:
         lines.append(f"not on the roster ({len(strangers)}): check the id, or add the student "
                      "to the roster and run `python -m autograder roster import` again")
-        lines += [f"  {student:16} {assignment}" for student, assignment in strangers]
+        lines += [f"  {terminal_text(student):16} {terminal_text(assignment)}"
+                  for student, assignment in strangers]
     for assignment in assignments:
         missing = [s for s in roster
                    if not (course.root / "submitted" / s.id / assignment).is_dir()]
         if missing:
             lines.append(f"nothing submitted for {assignment} by {len(missing)} of "
                          f"{len(roster)} roster student(s):")
-            lines += [f"  {s.id:16} {s.first_name} {s.last_name}".rstrip() for s in missing]
+            lines += [f"  {terminal_text(s.id):16} {terminal_text(s.first_name)} "
+                      f"{terminal_text(s.last_name)}".rstrip() for s in missing]
         else:
             lines.append(f"every roster student has a submission for {assignment}")
     return lines
@@ -273,8 +296,14 @@ def complete_export(course: Course, csv_path: Path, *, assignments: Sequence[str
     given, are the export's own filters (``nbgrader export --assignment``):
     rows are added for them only. ``results``: what ``gradebook.load_results``
     returned, if the caller has it.
+
+    This is the export's last step: it writes every text cell through
+    ``autograder.safe_text.csv_cell`` (a name such as ``=cmd|...`` or ``@SUM(..)``
+    gets a quote in front, so no spreadsheet runs it); the grader's numbers
+    (``gradebook.EXPORT_NUMBERS``) are written as they are.
     """
-    from autograder.gradebook import load_results
+    from autograder.gradebook import EXPORT_NUMBERS, load_results
+    from autograder.safe_text import csv_row
 
     results = load_results(course) if results is None else results
     roster = {s.id: s for s in load_roster(course)}
@@ -316,5 +345,5 @@ def complete_export(course: Course, csv_path: Path, *, assignments: Sequence[str
     with open(temporary, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=[*fields, *extra])
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(csv_row(row, EXPORT_NUMBERS) for row in rows)
     temporary.replace(csv_path)
