@@ -42,6 +42,7 @@ defer_setuptools()  # before anything imports nbgrader
 
 from autograder.manifest import ManifestError, load_manifest  # noqa: E402
 from autograder.nbgrader_cli import NbgraderError  # noqa: E402
+from autograder.safe_text import terminal_lines, terminal_text  # noqa: E402
 
 
 def _workers(value: str) -> int:
@@ -178,7 +179,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
     def progress(result) -> None:
         done.append(result)
-        draw(f"{result.student} {result.assignment} {result.score:g}/{result.max_score:g}")
+        draw(f"{terminal_text(result.student)} {terminal_text(result.assignment)} "
+             f"{result.score:g}/{result.max_score:g}")
 
     if args.scheduler and args.sandbox != "none":
         # The kernels run on the workers: bubblewrap must work there, not here (the
@@ -230,10 +232,10 @@ def cmd_flags(args: argparse.Namespace) -> int:
             continue
         if result.get("flags"):
             shown += 1
-            print(f"{student} {assignment} ({result.get('score', 0):g}/"
-                  f"{result.get('max_score', 0):g})")
-            for flag in result["flags"]:
-                print(f"  - {flag}")
+            print(f"{terminal_text(student)} {terminal_text(assignment)} "
+                  f"({result.get('score', 0):g}/{result.get('max_score', 0):g})")
+            for flag in result["flags"]:  # each starts with a grade_id the student chose
+                print(f"  - {terminal_text(flag)}")
     if not shown:
         print("no flagged submissions")
     return 0
@@ -247,7 +249,7 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     check_gradebook(course)
     pages = write_feedback(course, course.select(args.assignment), args.student)
     for page in pages:
-        print(page.relative_to(course.root))
+        print(terminal_text(page.relative_to(course.root)))
     if not pages:
         print("no graded submissions to write feedback for: run `python -m autograder grade`")
         return 1
@@ -295,7 +297,8 @@ def cmd_roster(args: argparse.Namespace) -> int:
         students = import_roster(course, Path(args.file))
         sections = sorted({s.section for s in students if s.section})
         print(f"imported {len(students)} student(s) into the gradebook"
-              + (f" in {len(sections)} section(s): {', '.join(sections)}" if sections else "")
+              + (f" in {len(sections)} section(s): {terminal_text(', '.join(sections))}"
+                 if sections else "")
               + f"; the roster is kept in {ROSTER_FILE} (personal data: never commit it)")
         return 0
     students = load_roster(course)
@@ -304,7 +307,9 @@ def cmd_roster(args: argparse.Namespace) -> int:
         return 1
     print(f"{'id':16} {'last name':18} {'first name':16} {'section':10} email")
     for s in students:
-        print(f"{s.id:16} {s.last_name:18} {s.first_name:16} {s.section:10} {s.email}")
+        id_, last, first, section, email = (terminal_text(v) for v in (
+            s.id, s.last_name, s.first_name, s.section, s.email))
+        print(f"{id_:16} {last:18} {first:16} {section:10} {email}")
     print(f"{len(students)} student(s)")
     return 0
 
@@ -507,7 +512,8 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except (ManifestError, NbgraderError, GradebookError, SandboxError, FileNotFoundError,
             ValueError, ClusterError) as error:
-        print(f"autograder {args.command}: {error}", file=sys.stderr)
+        # A message may quote a roster line or a file name: nothing in it is a control.
+        print(f"autograder {args.command}: {terminal_lines(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"\nautograder {args.command}: stopped; nothing half-done was kept",
