@@ -112,10 +112,16 @@ def cmd_collect(args: argparse.Namespace) -> int:
     course = load_manifest()
     assignment = course.assignment(args.assignment) if args.assignment else None
     report = collect(course, Path(args.source), assignment=assignment,
-                     students=[args.student] if args.student else None, force=args.force)
+                     students=[args.student] if args.student else None, force=args.force,
+                     folder_timestamps=args.folder_timestamps)
     print("\n".join(report.lines()))
     _print_roster_of_collect(course, report, assignment)
-    return 0 if report.placed or not report.skipped else 1
+    return _collect_status(report)
+
+
+def _collect_status(report) -> int:
+    """1 when something was refused (owner, limit, name), or nothing was placed; else 0."""
+    return 1 if report.refused or (report.skipped and not report.placed) else 0
 
 
 def _print_roster_of_collect(course, report, assignment) -> None:
@@ -140,9 +146,9 @@ def _collect_exchange(args: argparse.Namespace) -> int:
     report = collect_exchange(course, Path(args.exchange_root) if args.exchange_root else None,
                               assignment=course.assignment(name) if name else None,
                               students=[args.student] if args.student else None,
-                              force=args.force)
+                              force=args.force, trust_owners=args.trust_exchange_owners)
     print("\n".join(report.lines()))
-    return 0 if report.placed or not report.skipped else 1
+    return _collect_status(report)
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
@@ -420,10 +426,12 @@ def build_parser() -> argparse.ArgumentParser:
         "per student (alice/graphs.ipynb, alice/01_graphs/graphs.ipynb,\nMoodle's "
         "alice_123_assignsubmission_file_/graphs.ipynb) or flat files named\n"
         "<student>_..._<notebook>.ipynb as Canvas exports them. Files are copied, never moved."
-        "\n\nThe submission time is kept as timestamp.txt (from a timestamp.txt beside the "
-        "notebook,\nor the zip's time; Canvas's LATE marker is noted). With --exchange, "
-        "collect from\nnbgrader's exchange: python -m autograder collect --exchange "
-        "[ASSIGNMENT]")
+        "\n\nThe submission time is kept as timestamp.txt (the zip's or tar's time; Canvas's "
+        "LATE\nmarker is noted; a student's own timestamp.txt is never the time). Sources are\n"
+        "limited: 5,000 files, 64 MiB a notebook, 512 MiB in all, 16 levels, names of 255\n"
+        "bytes without control characters; two uploads claiming one student are both\n"
+        "refused. With --exchange, collect from nbgrader's exchange: python -m autograder\n"
+        "collect --exchange [ASSIGNMENT] (only from folders the named student's account owns).")
     collect.add_argument("source", nargs="?", default=None,
                          help="folder of submissions, or an LMS zip of notebooks")
     collect.add_argument("assignment", nargs="?", default=None,
@@ -439,6 +447,15 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the exchange folder (default: Exchange.root in "
                               "nbgrader_config.py, i.e. $MINIFLOW_EXCHANGE or "
                               "/srv/nbgrader/exchange); implies --exchange")
+    collect.add_argument(
+        "--trust-exchange-owners", action="store_true",
+        help="with --exchange: take a folder whoever owns it (for hubs whose users are not "
+             "accounts of this machine, e.g. every container runs as jovyan); any student "
+             "can then submit in another's name")
+    collect.add_argument(
+        "--folder-timestamps", action="store_true",
+        help="read a timestamp.txt beside each notebook of a folder SOURCE as its time (only "
+             "for files you wrote yourself; never from an archive)")
     collect.set_defaults(handler=cmd_collect)
     grade = add("grade", cmd_grade, "autograde submissions with nbgrader, several in parallel, "
                 "each kernel in a sandbox")

@@ -196,13 +196,13 @@ def test_a_timestamp_beside_the_notebook_is_kept_and_a_stale_one_removed(course,
     inbox.mkdir(parents=True)
     (inbox / FIRST.notebook_file).write_text(_notebook())
     (inbox / "timestamp.txt").write_text("2027-01-19 01:00:00.000000 UTC")
-    report = collect(course, tmp_path / "inbox")
+    report = collect(course, tmp_path / "inbox", folder_timestamps=True)  # the instructor's
     assert not report.skipped, "timestamp.txt is not reported as a stray file"
     stamp = _submitted(course, "alice") / "timestamp.txt"
     assert read_timestamp(stamp) == datetime(2027, 1, 19, 1, 0, 0)
     assert "LATE" in "\n".join(report.lines())
     (inbox / "timestamp.txt").unlink()
-    collect(course, tmp_path / "inbox", force=True)
+    collect(course, tmp_path / "inbox", force=True, folder_timestamps=True)
     assert not stamp.exists(), "a replaced notebook must not keep the old submission time"
 
 
@@ -211,7 +211,7 @@ def test_an_unreadable_timestamp_is_reported_not_guessed(course, tmp_path):
     inbox.mkdir(parents=True)
     (inbox / FIRST.notebook_file).write_text(_notebook())
     (inbox / "timestamp.txt").write_text("yesterday-ish")
-    report = collect(course, tmp_path / "inbox")
+    report = collect(course, tmp_path / "inbox", folder_timestamps=True)
     assert "does not hold a time nbgrader can read" in "\n".join(report.lines())
     assert not (_submitted(course, "alice") / "timestamp.txt").exists()
 
