@@ -339,8 +339,8 @@ def warm_up(first: dict | None = None) -> None:
 
 
 def _first_task_ahead(assignment: str, launched: threading.Event) -> None:
-    """What the first task would do once: the trusted probes (importing
-    autograder.trusted and numpy) and SQLAlchemy's mapping of nbgrader's tables.
+    """What the first task would do once: the judge's plan, program and library
+    (importing autograder.trusted and numpy) and SQLAlchemy's mapping of nbgrader's tables.
     About 0.07 s, once ``launched`` is set, at a lower priority than the process
     launched (whose start is on the way to the first notebook); whatever fails
     here, the first task meets and reports itself."""
@@ -352,9 +352,9 @@ def _first_task_ahead(assignment: str, launched: threading.Event) -> None:
         import nbgrader.api  # noqa: F401
         from sqlalchemy.orm import configure_mappers
 
-        from autograder.trusted import plan_for
+        from autograder import judge
 
-        plan_for(assignment)
+        judge.warm_up(assignment)
         configure_mappers()
 
 

@@ -410,7 +410,15 @@ class SandboxedExecute(Execute):
         self.nb.metadata.pop(DEATHS_KEY, None)
         limits: dict[str, Any] = {}
         assignment = (resources or {}).get("nbgrader", {}).get("assignment", "")
-        if self.trusted:
+        # The judge grades the assignments it has questions for (autograder/trusted.py's
+        # plans); an assignment without any is graded by its tests in the kernel, as
+        # plain nbgrader would, with a warning.
+        self._judged = self.trusted and _has_plan(assignment)
+        if self.trusted and assignment and not self._judged:
+            self.log.warning("%s has no judge declaration in autograder/trusted.py: its test "
+                             "cells run whole in the kernel and decide the score there, "
+                             "where student code could change them", assignment)
+        if self._judged:
             self._withhold_source_files(assignment)
         guard = f"_miniflow_guard_{secrets.token_hex(8)}"
         changed: list[str] = []  # what student code changed: kept across kernels
@@ -490,7 +498,7 @@ class SandboxedExecute(Execute):
             self._time_used = time.monotonic() - began
         if deaths:
             self.nb.metadata[DEATHS_KEY] = deaths
-        if self.trusted:
+        if self._judged:
             student = (resources or {}).get("nbgrader", {}).get("student", "") or ""
             self._run_judge(assignment, str(student), limits)
         self.set_widgets_metadata()
@@ -500,8 +508,8 @@ class SandboxedExecute(Execute):
     async def _replay(self, index: int) -> None:
         """Run cell ``index`` again in a fresh kernel; its recorded outputs stay as they were."""
         original = self.nb.cells[index]
-        source = HIDDEN.sub("", original.source) if self.trusted and is_test_cell(original) \
-            else original.source
+        source = HIDDEN.sub("", original.source) \
+            if getattr(self, "_judged", False) and is_test_cell(original) else original.source
         again = NotebookNode(cell_type="code", source=source, metadata={}, outputs=[],
                              execution_count=None)
         try:
@@ -608,7 +616,8 @@ class SandboxedExecute(Execute):
         runs (IPython would keep their source in ``In``). The cell keeps its
         whole source in the graded notebook.
         """
-        if not (self.trusted and is_test_cell(cell)) or not HIDDEN.search(cell.source):
+        if not (getattr(self, "_judged", False) and is_test_cell(cell)) or \
+                not HIDDEN.search(cell.source):
             yield
             return
         whole = cell.source
@@ -698,6 +707,12 @@ class SandboxedExecute(Execute):
         errors = "".join(f"\n{o.ename}: {o.evalue}" for o in probe.outputs
                          if o.output_type == "error")
         return (text[-1_000_000:] + errors[:2000])
+
+
+def _has_plan(assignment: str) -> bool:
+    from autograder.trusted import PLANS
+
+    return assignment in PLANS
 
 
 def preload_line(modules: list[str], then: Sequence[str] = ()) -> str:

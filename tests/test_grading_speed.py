@@ -514,7 +514,9 @@ def test_a_worker_does_its_first_task_s_one_time_work_while_its_first_kernel_sta
     schema: list[int] = []
     planned: list[tuple[str, str]] = []
     monkeypatch.setattr(nbgrader_cli, "alembic_head", lambda: schema.append(1) or "head")
-    monkeypatch.setattr(nbgrader_plugins, "_probes_by_test", lambda name: planned.append(
+    from autograder import judge
+
+    monkeypatch.setattr(judge, "warm_up", lambda name: planned.append(
         (name, threading.current_thread().name,
          os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) - os.getpriority(
              os.PRIO_PROCESS, os.getpid()))))
@@ -736,9 +738,10 @@ def test_a_worker_starts_the_first_notebook_s_kernel_before_its_task(tmp_path, m
             super().set()
 
     monkeypatch.setattr(sandbox, "launched", Noted())
-    probes = nbgrader_plugins._probes_by_test
-    monkeypatch.setattr(nbgrader_plugins, "_probes_by_test",
-                        lambda name: order.append("probes") or probes(name))
+    from autograder import judge
+
+    probes = judge.warm_up
+    monkeypatch.setattr(judge, "warm_up", lambda name: order.append("probes") or probes(name))
     root = tmp_path / "course"
     copy_course_skeleton(ROOT, root, [FIRST])
     notebook = ROOT / "source" / FIRST.name / FIRST.notebook_file

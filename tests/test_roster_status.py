@@ -321,17 +321,19 @@ def test_a_later_cell_that_kills_the_kernel_costs_nothing_already_earned(term):
     assert executed.metadata[DEATHS_KEY][0]["first_line"] == "import os"
 
 
-def test_a_test_that_kills_the_kernel_scores_zero_and_the_fresh_kernel_is_still_guarded(term):
+def test_a_test_that_kills_the_kernel_scores_zero_and_the_fresh_kernel_is_still_watched(term):
     erin = term["results"]["erin"]
     scores = {c.grade_id: (c.score, c.message) for c in erin.cells}
     assert scores["test_chain_rule"][0] == 2 and scores["test_mul_forward"][0] == 2
     assert scores["test_mul_backward"][0] == 0
-    assert scores["test_mul_backward"][1].startswith(
-        "KernelDied: the kernel died while running this cell: the kernel exited with status 3")
-    assert scores["test_topological_sort"][0] == 0
-    assert "TamperingDetected" in scores["test_topological_sort"][1]
-    assert "numpy.allclose" in scores["test_topological_sort"][1]
+    # The judge's verdict: its own process stopped too, on the same exit.
+    assert scores["test_mul_backward"][1].startswith("GraderCheckFailed: Mul backward")
+    assert "stopped the grader's check" in scores["test_mul_backward"][1]
     assert erin.kernel_deaths[0]["grade_id"] == "test_mul_backward"
+    # What the student patched in the fresh kernel is flagged; it changes no score:
+    # the judge, outside the kernel, finds topological_sort right.
+    assert scores["test_topological_sort"][0] == 3
+    assert any("numpy.allclose" in flag for flag in erin.flags)
 
 
 def test_a_rejected_submission_gets_a_page_saying_why_and_how_to_resubmit(term):

@@ -12,9 +12,9 @@ verdict where nbgrader scores it (``verdict``).
 What each test asks is declared once, in ``autograder.trusted``.
 """
 
-from autograder.judge.run import judge_notebook
+from autograder.judge.run import judge_notebook, warm_up
 from autograder.judge.secret import SECRET_ENV, SECRET_FILE, read_secret
 from autograder.judge.verdict import FAILED, VERDICT_KEY, Verdict, apply_verdicts
 
 __all__ = ["FAILED", "SECRET_ENV", "SECRET_FILE", "VERDICT_KEY", "Verdict", "apply_verdicts",
-           "judge_notebook", "read_secret"]
+           "judge_notebook", "read_secret", "warm_up"]

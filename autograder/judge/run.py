@@ -27,7 +27,7 @@ from autograder.judge.process import CHILD, JudgeDied, JudgeProcess
 from autograder.judge.secret import seeds_for
 from autograder.judge.verdict import Verdict
 
-__all__ = ["judge_notebook", "judge_program", "submission_seeds"]
+__all__ = ["judge_notebook", "judge_program", "submission_seeds", "warm_up"]
 
 MAX_RESTARTS = 3
 BUILTIN_ERRORS = frozenset(name for name, value in vars(builtins).items()
@@ -45,6 +45,16 @@ def judge_program(kinds: list[str]) -> str:
     parts.append("RUNNERS = {" + ", ".join(
         f"{kind!r}: {trusted.RUNNERS[kind].__name__}" for kind in sorted(set(kinds))) + "}")
     return "\n\n".join(parts) + "\n"
+
+
+def warm_up(assignment: str) -> None:
+    """What judging an assignment does once per process: the plan's reference answers'
+    imports, the judge's program and its copy of miniflow."""
+    from autograder.trusted import plan_for
+
+    probes = plan_for(assignment)
+    judge_program([p.kind for p in probes])
+    judge_library(assignment)
 
 
 def submission_seeds(secret: bytes, assignment: str, student: str,
@@ -148,9 +158,11 @@ def judge_notebook(cells: list[Any], assignment: str, student: str, secret: byte
                                          f"stopped the grader's check {MAX_RESTARTS + 1} times")
                 continue
             verdict = None
+            asking = f"the grader's check of {test}"
             try:
                 judge.load(TEST_USES.get(test, []))
                 for probe in (p for p in probes if p.test == test):
+                    asking = probe.describe
                     answer = judge.process.request({"op": "ask", "kind": probe.kind,
                                                     "name": probe.name, "spec": probe.spec})
                     if "error" in answer:
@@ -166,8 +178,9 @@ def judge_notebook(cells: list[Any], assignment: str, student: str, secret: byte
                         verdict = Verdict(test, "wrong", f"{probe.describe}: {problem}")
                         break
             except JudgeDied as error:
-                verdict = Verdict(test, "stopped", f"the grader's check of {test} stopped: "
-                                  f"{error}")
+                verdict = Verdict(test, "stopped", f"{asking}: the code under test stopped the "
+                                  f"grader's check ({error}); look for exit(), os._exit() or a "
+                                  "loop that never ends")
                 try:
                     alive = judge.restart()
                 except JudgeDied:
