@@ -65,6 +65,10 @@ c.Autograde.autograde_preprocessors = [
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
+    # What autograded/ keeps is safe to open: student HTML, JavaScript, SVG and
+    # markdown HTML show as text, pictures and text stay (autograder/sanitize.py).
+    # After SaveAutoGrades: the scores come from the outputs as they ran.
+    "autograder.sanitize.SanitizeOutputs",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
@@ -112,6 +116,13 @@ c.GenerateFeedback.preprocessors = [
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     "autograder.nbgrader_plugins.HideTests",
 ]
+
+# Formgrader renders each submission in the instructor's Jupyter origin, with
+# the student's name and id written into the page unescaped: its HTML exporter
+# sanitizes the notebook again (one graded before autograder/sanitize.py existed
+# is safe too) and escapes those fields in that page only; the gradebook keeps
+# names as the roster gave them. (Plain generate_feedback's exporter runs it too.)
+c.HTMLExporter.preprocessors = ["autograder.sanitize.FormgraderPage"]
 
 # Kernels talk to the grader over Unix sockets, not TCP ports: graders
 # running in parallel never race for the same port (autograder/kernels.py,
