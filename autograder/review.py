@@ -438,7 +438,18 @@ def review_submission(submitted: nbformat.NotebookNode, source: nbformat.Noteboo
 def _review_cell(review: Review, text: str, label: str, student: bool,
                  exercise: tuple[dict[str, Any], list[str]] | None, aliases: dict[str, Any],
                  references: dict[int, tuple[str, list[str]]]) -> None:
-    tree = ast.parse(_python(text))
+    # IPython drops a cell's leading blank lines: count them back, so that a flag's
+    # line is the line of the cell the student sees.
+    lines = text.splitlines()
+    blank = next((n for n, line in enumerate(lines) if line.strip()), 0)
+    try:
+        tree = ast.parse(_python(text))
+    except SyntaxError as error:
+        if error.lineno:
+            error.lineno += blank
+        raise
+    if blank:
+        ast.increment_lineno(tree, blank)
     reader = _Reader(aliases, label, student, exercise, references)
     reader.visit(tree)
     review.flags += reader.flags
