@@ -14,14 +14,32 @@ flagged with its line:
 * changing an imported module (``np.allclose = ...``, ``mf.Linear = ...``)
   or an object's identity (``__module__``, ``__class__``, ``__code__``...);
 * **delegation to the reference**: subclassing, aliasing, importing under its
-  own name, or calling miniflow's implementation of the exercise under test;
+  own name, or calling miniflow's implementation of the exercise under test,
+  also when it is reached by a name the review can work out from pieces
+  (``getattr(mf, "Lin" + "ear")``, ``mf.__dict__["Linear"]``,
+  ``sys.modules["miniflow"]``, ``operator.attrgetter("nodes.Linear")(mf)``,
+  ``functools.reduce(getattr, ...)``, ``importlib.import_module("mini" +
+  "flow")``...);
+* **obfuscated reach** (rule ``obfuscation``): the machinery that reaches
+  miniflow, or any code, by names or bytes the review cannot read: a module's
+  ``__dict__``, ``vars()`` of a module, ``sys.modules``, ``importlib``,
+  ``__import__``, ``getattr`` with a computed name on a module,
+  ``operator.attrgetter``/``methodcaller`` aimed at a module or at miniflow's
+  names, ``functools.reduce(getattr, ...)``, code run from strings (``exec``,
+  ``eval``, ``compile``, however reached), functions built by hand
+  (``types.FunctionType``), ``marshal``, and pickles read back (``pickle``,
+  ``dill``, ``joblib``, ``copyreg``, ``np.load(..., allow_pickle=True)``);
+  a module such as ``sys`` reached through another one's attributes (``warnings.sys``);
 * a solution whose code is (nearly) miniflow's own, with how similar.
 
-Only delegation inside the exercise's own solution cell costs points (its
-test cells score zero): there the rule cannot misfire, since a class that
-inherits the reference or a function that calls it is the reference. The
-rest is evidence for the instructor: the grade table, ``grades.csv``, the
-class report and ``python -m autograder flags`` show it.
+Only delegation inside the exercise's own solution cell, naming the
+reference plainly (a name, or attributes of one), costs points (its test
+cells score zero): there the rule cannot misfire, since a class that
+inherits the reference or a function that calls it is the reference.
+Delegation reached by reflection is named, and the judge's verdict on what
+the code does scores it. The rest is evidence for the instructor: the grade
+table, ``grades.csv``, the class report and ``python -m autograder flags``
+show it.
 """
 
 from __future__ import annotations
@@ -45,7 +63,8 @@ ALLOWED_IMPORTS = {"numpy", "math", "miniflow", "matplotlib", "collections", "it
                    "statistics", "fractions", "operator", "__future__"}
 DANGEROUS_MODULES = {"sys", "builtins", "gc", "ctypes", "inspect", "importlib", "os",
                      "subprocess", "signal", "threading", "multiprocessing", "socket",
-                     "pickle", "marshal", "shutil", "sqlite3", "types", "code", "codeop",
+                     "pickle", "_pickle", "marshal", "dill", "joblib", "cloudpickle",
+                     "copyreg", "shelve", "shutil", "sqlite3", "types", "code", "codeop",
                      "pty", "resource", "IPython", "ipykernel", "traceback", "weakref",
                      "autograder", "nbgrader", "pathlib", "io", "tempfile", "atexit",
                      "faulthandler", "tracemalloc", "sysconfig", "site", "runpy", "pdb"}
@@ -61,13 +80,53 @@ SIMILAR = 0.9
 # whole class's grading at that). A cell deeper than this, or than Python's
 # parser takes, cannot be reviewed: it costs every test of the notebook.
 READ_DEPTH = 20_000
+# Modules the review imports to know what their names stand for (numpy, miniflow,
+# and the standard library's harmless ones, where ``warnings.sys`` is found);
+# any other module a cell names is only a name (``_Unloaded``).
+IMPORTED = frozenset(ALLOWED_IMPORTS)
+# Builtins that reach names, modules or code by strings: a bare name not bound
+# by the notebook stands for the builtin.
+REACHING_BUILTINS = {"getattr", "setattr", "delattr", "vars", "globals", "locals", "exec",
+                     "eval", "compile", "__import__", "open", "breakpoint"}
+SHADOWABLE = REACHING_BUILTINS | {"__builtins__"}
+# What reaches miniflow, or any code, where the review cannot read it (dotted
+# name -> the flag's kind and words). Prefixes end with a dot.
+MACHINERY = {
+    "importlib.": ("import", "imports a module by name at run time"),
+    "builtins.__import__": ("import", "imports a module by name at run time"),
+    "builtins.exec": ("exec", "runs code from a string"),
+    "builtins.eval": ("exec", "runs code from a string"),
+    "builtins.compile": ("exec", "compiles code from a string"),
+    "builtins.globals": ("names", "reaches variables by name"),
+    "builtins.locals": ("names", "reaches variables by name"),
+    "builtins.vars": ("names", "reaches variables by name"),
+    "types.FunctionType": ("function", "builds a function by hand"),
+    "types.LambdaType": ("function", "builds a function by hand"),
+    "types.MethodType": ("function", "binds a function by hand"),
+    "types.CodeType": ("function", "builds a code object by hand"),
+    "builtins.function": ("function", "builds a function by hand"),
+    "builtins.code": ("function", "builds a code object by hand"),
+    "marshal.": ("marshal", "loads code from bytes with marshal"),
+    **{f"{module}.": ("pickle", f"uses {module}: a pickle read back can bring any object, "
+                                "miniflow's code included")
+       for module in ("pickle", "dill", "joblib", "cloudpickle", "copyreg", "shelve")},
+}
+# Real modules whose objects carry another module's name (``_pickle.loads``).
+SPELT = {"_pickle": "pickle", "_functools": "functools", "_operator": "operator",
+         "_imp": "importlib", "_frozen_importlib": "importlib",
+         "_frozen_importlib_external": "importlib", "_io": "io"}
+LONGEST_NAME = 200  # a folded string longer than this is no attribute name: not folded
+FOLD_BUDGET = 64    # syntax nodes one name may be folded from
+SHORT = 80          # characters of code quoted in a flag
+REACHED = ", reached by a name the review worked out"
 
 
 @dataclass(frozen=True)
 class Flag:
     cell: str        # grade id of the cell, or "cell N" for a cell without one
     line: int
-    rule: str        # import, dangerous, tamper, identity, delegation, copy, syntax, unreadable
+    rule: str        # import, dangerous, tamper, identity, delegation, obfuscation, copy,
+    #                  syntax, unreadable
     text: str
     zero: tuple[str, ...] = ()  # test cells that score 0 because of it
 
@@ -96,6 +155,111 @@ class Review:
 
     def to_dicts(self) -> list[dict[str, Any]]:
         return [asdict(f) for f in self.flags]
+
+
+@dataclass(frozen=True)
+class _Unloaded:
+    """What a name stands for when the review does not import it: ``sys``, ``pickle.loads``."""
+
+    name: str
+    module: bool = False  # bound by ``import name``: the module itself
+
+
+class _Namespace:
+    """A mapping from names to what they stand for: ``mf.__dict__``, ``vars(mf)``,
+    ``globals()`` (``GLOBALS``), ``sys.modules`` (``MODULES``)."""
+
+    GLOBALS, MODULES = object(), object()
+
+    def __init__(self, owner: Any) -> None:
+        self.owner = owner
+
+
+@dataclass(frozen=True)
+class _Getter:
+    """``operator.attrgetter(names)`` or ``operator.methodcaller(name, ...)``."""
+
+    kind: str
+    names: tuple[str | None, ...]  # the names, or the method's and its arguments (folded)
+
+
+@dataclass(frozen=True)
+class _Text:
+    """A string the review could work out, such as ``"Lin" + "ear"``."""
+
+    value: str
+
+
+def _dotted(obj: Any) -> str:
+    """``obj``'s dotted name, ``pickle.loads`` for ``_pickle.loads``; "" when it has none."""
+    if isinstance(obj, _Unloaded):
+        return obj.name
+    if obj is None or isinstance(obj, (_Namespace, _Getter, _Text)):
+        return ""
+    known = _DOTTED.get(id(obj))
+    if known is not None and known[0] is obj:
+        return known[1]
+    name = _dotted_name(obj)
+    if len(_DOTTED) < 4096:  # objects of numpy's, miniflow's...: they live as long as we do
+        _DOTTED[id(obj)] = (obj, name)
+    return name
+
+
+_DOTTED: dict[int, tuple[Any, str]] = {}
+
+
+def _dotted_name(obj: Any) -> str:
+    try:
+        if inspect.ismodule(obj):
+            name = obj.__name__
+        else:
+            module = getattr(obj, "__module__", None)
+            qualname = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+            if not isinstance(module, str) or not isinstance(qualname, str):
+                return ""
+            name = f"{module}.{qualname}"
+    except Exception:  # an object of numpy's or miniflow's that will not say
+        return ""
+    top, _, rest = name.partition(".")
+    return f"{SPELT.get(top, top)}.{rest}" if rest else SPELT.get(top, top)
+
+
+def _machinery(dotted: str) -> tuple[str, str] | None:
+    """(kind, words) when ``dotted`` names machinery of ``MACHINERY``."""
+    if dotted in MACHINERY:
+        return MACHINERY[dotted]
+    top = dotted.split(".")[0]
+    found = MACHINERY.get(f"{top}.")
+    return found if found is not None and dotted != top else None
+
+
+def _short(node: ast.AST) -> str:
+    """The code of ``node`` to quote in a flag: ``SHORT`` characters at most, read from
+    a few dozen syntax nodes at most (nested flags must not cost a square)."""
+    for count, _ in enumerate(ast.walk(node)):
+        if count > 40:
+            return f"{type(node).__name__.lower()} of {count}+ parts"
+    text = ast.unparse(node).replace("\n", " ")
+    return text if len(text) <= SHORT else text[:SHORT - 1] + "…"
+
+
+@functools.lru_cache(maxsize=1)
+def _miniflow_names() -> frozenset[str]:
+    """The names miniflow's modules hold (``Linear``, ``nodes``...)."""
+    import miniflow
+
+    names: set[str] = set()
+    for module in (miniflow, miniflow.nodes, miniflow.graph, miniflow.training):
+        names.update(n for n in vars(module) if not n.startswith("__"))
+    return frozenset(names)
+
+
+@functools.lru_cache(maxsize=1)
+def _pickle_loaders() -> dict[int, int]:
+    """id(numpy function that can unpickle) -> where ``allow_pickle`` goes by position."""
+    import numpy
+
+    return {id(numpy.load): 2, id(numpy.lib.format.read_array): 1}
 
 
 def _nbgrader(cell: nbformat.NotebookNode) -> dict:
@@ -149,35 +313,261 @@ def _exercises(source: nbformat.NotebookNode) -> dict[str, tuple[dict[str, Any],
 class _Reader(ast.NodeVisitor):
     """Walks one cell, knowing what every imported name stands for."""
 
-    def __init__(self, aliases: dict[str, Any], label: str, student: bool,
+    def __init__(self, aliases: dict[str, Any], reached: set[str], label: str, student: bool,
                  exercise: tuple[dict[str, Any], list[str]] | None,
                  all_references: dict[int, tuple[str, list[str]]]) -> None:
         self.aliases = aliases          # name -> module or object (shared across cells)
+        self.reached = reached          # names bound by reflection (shared across cells)
         self.label = label
         self.student = student          # only student cells are flagged
         self.exercise = exercise        # set in an exercise's own solution cell
         self.references = all_references  # id(reference) -> (name, its tests)
         self.flags: list[Flag] = []
+        # id(node) -> what it stands for: each node is worked out once, so that
+        # nested expressions cost their size, not its square. The tree outlives
+        # the reader, so no id is reused while it reads.
+        self._resolved: dict[int, Any] = {}
+        self._named: set[int] = set()  # names already flagged as the call they make
+        self._seen: set[tuple[int, str]] = set()  # (line, kind) of obfuscation flags
 
     def flag(self, node: ast.AST, rule: str, text: str, zero: tuple[str, ...] = ()) -> None:
         if self.student:
             self.flags.append(Flag(self.label, getattr(node, "lineno", 0), rule, text, zero))
 
+    def obfuscation(self, node: ast.AST, kind: str, text: str,
+                    quote: ast.AST | None = None) -> None:
+        """One flag per kind and line: nested or repeated parts of a trick are one trick.
+        ``quote``: the code to show after the text (worked out only for a flag)."""
+        key = (getattr(node, "lineno", 0), kind)
+        if self.student and key not in self._seen:
+            self._seen.add(key)
+            self.flag(node, "obfuscation", text + (f": `{_short(quote)}`" if quote else ""))
+
     # -- what names stand for ------------------------------------------------------
 
     def resolve(self, node: ast.AST) -> Any:
-        if isinstance(node, ast.Name):
-            return self.aliases.get(node.id)
+        """What ``node`` stands for: a module or object the review imported, an
+        ``_Unloaded`` name, a ``_Namespace``, a ``_Getter``, a ``_Text``, or None."""
+        if type(node) is ast.Name:  # the commonest, and a look-up already
+            return self._name(node.id)  # type: ignore[attr-defined]
+        key = id(node)
+        if key not in self._resolved:
+            self._resolved[key] = self._resolve(node)
+        return self._resolved[key]
+
+    def _resolve(self, node: ast.AST) -> Any:
         if isinstance(node, ast.Attribute):
-            base = self.resolve(node.value)
-            if base is not None and inspect.ismodule(base):
-                return getattr(base, node.attr, None)
-            if base is not None and inspect.isclass(base):
-                return getattr(base, node.attr, None)
+            return self._attribute(self.resolve(node.value), node.attr)
+        if isinstance(node, ast.Subscript):
+            owner = self.resolve(node.value)
+            if isinstance(owner, _Namespace):
+                return self._entry(owner, self._fold(node.slice))
+            text = self._fold(node) if isinstance(owner, _Text) else None
+            return _Text(text) if text is not None else None
+        if isinstance(node, ast.Call):
+            return self._call(node)
+        if isinstance(node, (ast.Constant, ast.BinOp, ast.JoinedStr)):
+            text = self._fold(node)
+            return _Text(text) if text is not None else None
         return None
 
+    def _name(self, name: str | None) -> Any:
+        if name is None or name in self.aliases:  # bound by the notebook (None: to what?)
+            return self.aliases.get(name) if name is not None else None
+        if name == "__builtins__":
+            return _Unloaded("builtins", module=True)
+        if name in REACHING_BUILTINS:
+            return _Unloaded(f"builtins.{name}")
+        return None
+
+    def _attribute(self, owner: Any, name: str | None) -> Any:
+        """``getattr(owner, name)`` as far as the review can tell without running anything."""
+        if owner is None or name is None:
+            return None
+        if name == "__dict__" and (self._module_like(owner) or inspect.isclass(owner)):
+            return _Namespace(owner)
+        if name == "__builtins__" and self._module_like(owner):
+            return _Unloaded("builtins", module=True)
+        if isinstance(owner, _Unloaded):
+            if owner.name == "sys" and name == "modules":
+                return _Namespace(_Namespace.MODULES)
+            return _Unloaded(f"{owner.name}.{name}")
+        if inspect.ismodule(owner) or inspect.isclass(owner):
+            found = getattr(owner, name, None)
+            return _Namespace(_Namespace.MODULES) if found is sys.modules else found
+        return None
+
+    def _entry(self, space: _Namespace, key: str | None) -> Any:
+        """``space[key]``."""
+        if key is None:
+            return None
+        if space.owner is _Namespace.GLOBALS:
+            return self._name(key)
+        if space.owner is _Namespace.MODULES:
+            return _module(key)
+        if isinstance(space.owner, _Unloaded):
+            return _Unloaded(f"{space.owner.name}.{key}")
+        try:
+            return vars(space.owner).get(key)
+        except TypeError:
+            return None
+
+    def _call(self, node: ast.Call) -> Any:
+        """What a call returns, for the calls that reach names: ``getattr(mf, "Linear")``,
+        ``vars(mf)``, ``importlib.import_module("miniflow")``, ``"".join(...)``..."""
+        func = self.resolve(node.func)
+        args = node.args
+        if isinstance(func, _Getter):
+            return self._got(func, self.resolve(args[0])) if len(args) == 1 else None
+        dotted = _dotted(func)
+        if dotted == "builtins.getattr" and len(args) >= 2:
+            return self._attribute(self.resolve(args[0]), self._fold(args[1]))
+        if dotted in ("builtins.globals", "builtins.locals") or (
+                dotted == "builtins.vars" and not args):
+            return _Namespace(_Namespace.GLOBALS)
+        if dotted == "builtins.vars" and args:
+            owner = self.resolve(args[0])
+            return _Namespace(owner) if self._module_like(owner) or inspect.isclass(
+                owner) else None
+        if dotted in ("builtins.__import__", "importlib.__import__") and args:
+            name = self._fold(args[0])
+            listed = len(args) >= 4 or any(k.arg == "fromlist" for k in node.keywords)
+            return _module(name if listed or name is None else name.split(".")[0])
+        if dotted == "importlib.import_module" and args:
+            return _module(self._fold(args[0]))
+        if dotted in ("operator.attrgetter", "operator.methodcaller") and args:
+            kind = dotted.split(".")[1]
+            return _Getter(kind, tuple(self._fold(a) for a in args[:16]))
+        if dotted == "functools.reduce" and len(args) == 3 and _dotted(
+                self.resolve(args[0])) == "builtins.getattr" and isinstance(
+                args[1], (ast.List, ast.Tuple)) and len(args[1].elts) <= 16:
+            found = self.resolve(args[2])
+            for element in args[1].elts:
+                found = self._attribute(found, self._fold(element))
+            return found
+        if isinstance(node.func, ast.Attribute) and args:
+            owner = self.resolve(node.func.value)
+            method = node.func.attr
+            if method in ("get", "__getitem__", "setdefault", "pop") and isinstance(
+                    owner, _Namespace):
+                return self._entry(owner, self._fold(args[0]))
+            if method == "__getattribute__":
+                if self._module_like(owner):
+                    return self._attribute(owner, self._fold(args[0]))
+                if len(args) >= 2:
+                    return self._attribute(self.resolve(args[0]), self._fold(args[1]))
+        text = self._fold(node)
+        return _Text(text) if text is not None else None
+
+    def _got(self, getter: _Getter, owner: Any) -> Any:
+        """``attrgetter(names)(owner)``, ``methodcaller("__getattribute__", name)(owner)``."""
+        names = getter.names
+        if getter.kind == "attrgetter" and len(names) == 1 and names[0]:
+            for part in names[0].split("."):
+                owner = self._attribute(owner, part)
+            return owner
+        if getter.kind == "methodcaller" and len(names) == 2:
+            if names[0] in ("__getattribute__", "__getattr__"):
+                return self._attribute(owner, names[1])
+            if names[0] in ("get", "__getitem__") and isinstance(owner, _Namespace):
+                return self._entry(owner, names[1])
+        return None
+
+    def _fold(self, node: ast.AST, budget: list[int] | None = None) -> str | None:
+        """The string ``node`` always makes (``"Lin" + "ear"``, ``"".join([...])``,
+        ``f"{a}{b}"`` of such strings, a name bound to one), or None: ``FOLD_BUDGET``
+        syntax nodes at most, ``LONGEST_NAME`` characters at most."""
+        budget = [FOLD_BUDGET] if budget is None else budget
+        budget[0] -= 1
+        if budget[0] < 0:
+            return None
+        text: str | None = None
+        if isinstance(node, ast.Constant):
+            text = node.value if isinstance(node.value, str) else None
+        elif isinstance(node, ast.Name):
+            found = self.resolve(node)
+            text = found.value if isinstance(found, _Text) else None
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            left = self._fold(node.left, budget)
+            right = self._fold(node.right, budget) if left is not None else None
+            text = left + right if right is not None else None
+        elif isinstance(node, ast.JoinedStr):
+            parts = [self._fold(v.value if isinstance(v, ast.FormattedValue) and
+                                v.conversion in (-1, 115) and v.format_spec is None else v,
+                                budget) for v in node.values]
+            text = "".join(parts) if None not in parts else None  # type: ignore[arg-type]
+        elif isinstance(node, ast.Subscript):
+            text = self._sliced(self._fold(node.value, budget), node.slice)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                not node.keywords:
+            text = self._method(node, budget)
+        return text if text is None or len(text) <= LONGEST_NAME else None
+
+    def _method(self, node: ast.Call, budget: list[int]) -> str | None:
+        """``sep.join([...])``, ``s.lower()``, ``s.replace(a, b)``... of folded strings."""
+        method, args = node.func.attr, node.args  # type: ignore[attr-defined]
+        if method == "join" and len(args) == 1 and isinstance(args[0], (ast.List, ast.Tuple)):
+            parts = [self._fold(e, budget) for e in args[0].elts]
+            sep = self._fold(node.func.value, budget)  # type: ignore[attr-defined]
+            return sep.join(parts) if sep is not None and None not in parts else None  # type: ignore[arg-type]
+        own = self._fold(node.func.value, budget)  # type: ignore[attr-defined]
+        if own is None:
+            return None
+        if method in ("lower", "upper", "strip", "lstrip", "rstrip", "title", "capitalize",
+                      "casefold", "swapcase") and not args:
+            return getattr(own, method)()
+        if method == "replace" and len(args) == 2:
+            old, new = self._fold(args[0], budget), self._fold(args[1], budget)
+            if old and new is not None and len(own) * (len(new) + 1) <= 4 * LONGEST_NAME ** 2:
+                return own.replace(old, new)
+        return None
+
+    @staticmethod
+    def _sliced(text: str | None, index: ast.AST) -> str | None:
+        """``text[index]`` for constant indices and slices."""
+        def number(part: ast.AST | None) -> int | None | bool:
+            if part is None:
+                return None
+            if isinstance(part, ast.UnaryOp) and isinstance(part.op, ast.USub) and isinstance(
+                    part.operand, ast.Constant) and type(part.operand.value) is int:
+                return -part.operand.value
+            if isinstance(part, ast.Constant) and type(part.value) is int:
+                return part.value
+            return False  # not a constant
+
+        if text is None:
+            return None
+        if isinstance(index, ast.Slice):
+            bounds = [number(index.lower), number(index.upper), number(index.step)]
+            if False in bounds or bounds[2] == 0:
+                return None
+            return text[slice(*bounds)]
+        at = number(index)
+        return text[at] if isinstance(at, int) and not isinstance(at, bool) and \
+            -len(text) <= at < len(text) else None
+
+    def _plain(self, node: ast.AST) -> bool:
+        """``node`` says what it stands for plainly: a name, or attributes of one, bound
+        without reflection. Delegation that plain costs its exercise's tests; reached by
+        names worked out from strings, dicts or getters, it is shown."""
+        while isinstance(node, ast.Attribute):
+            node = node.value
+        return isinstance(node, ast.Name) and node.id not in self.reached
+
+    def _module_like(self, obj: Any) -> bool:
+        return inspect.ismodule(obj) or (isinstance(obj, _Unloaded) and obj.module)
+
     def _is_module(self, node: ast.AST) -> bool:
-        return inspect.ismodule(self.resolve(node))
+        return self._module_like(self.resolve(node))
+
+    def _space(self, node: ast.AST) -> str | None:
+        """How a flag names ``node`` when it is a module or a namespace, or None."""
+        found = self.resolve(node)
+        if self._module_like(found):
+            return f"the module {_short(node)}"
+        if isinstance(found, _Namespace):
+            return f"the namespace {_short(node)}"
+        return None
 
     def _under_test(self, obj: Any) -> tuple[str, list[str]] | None:
         """(name, tests) when ``obj`` is, or is a method of, a reference under test."""
@@ -195,11 +585,9 @@ class _Reader(ast.NodeVisitor):
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
             self._check_module(node, alias.name)
-            module = _import(alias.name)
-            if alias.asname:
-                self.aliases[alias.asname] = module
-            else:
-                self.aliases[alias.name.split(".")[0]] = _import(alias.name.split(".")[0])
+            bound = alias.asname or alias.name.split(".")[0]
+            self.aliases[bound] = _module(alias.name if alias.asname else bound)
+            self.reached.discard(bound)
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         name = node.module or ""
@@ -209,12 +597,15 @@ class _Reader(ast.NodeVisitor):
             obj = getattr(module, alias.name, None) if module is not None else None
             if obj is None:
                 obj = _import(f"{name}.{alias.name}")
+            if obj is None and name and not node.level and name.split(".")[0] not in IMPORTED:
+                obj = _Unloaded(f"{name}.{alias.name}")  # pickle.loads, importlib.import_module
             bound = alias.asname or alias.name
             under_test = self._under_test(obj)
             if under_test and self.exercise and bound in self.exercise[0]:
                 self.flag(node, "delegation", f"imports miniflow's reference `{alias.name}` "
                           f"as the exercise's own `{bound}`", tuple(under_test[1]))
             self.aliases[bound] = obj
+            self.reached.discard(bound)
 
     def _check_module(self, node: ast.AST, name: str) -> None:
         top = name.split(".")[0]
@@ -230,56 +621,203 @@ class _Reader(ast.NodeVisitor):
             obj = self.resolve(base)
             under_test = self._under_test(obj)
             if under_test is not None:
+                plain = self._plain(base)
                 zero = tuple(under_test[1]) if self.exercise and node.name in \
-                    self.exercise[0] else ()
+                    self.exercise[0] and plain else ()
                 self.flag(node, "delegation", f"`{node.name}` inherits miniflow's reference "
-                          f"`{under_test[0]}`", zero)
+                          f"`{under_test[0]}`" + ("" if plain else REACHED), zero)
         for keyword in node.keywords:
             if keyword.arg == "metaclass":
                 self.flag(node, "identity", f"`{node.name}` has a metaclass")
         self.generic_visit(node)
-        self.aliases.pop(node.name, None)  # the student's own class from here on
+        self.aliases[node.name] = None  # the student's own class from here on
+        self.reached.discard(node.name)
 
-    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
-        self.generic_visit(node)
-        self.aliases.pop(node.name, None)
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self._with_parameters(node)
+        self.aliases[node.name] = None
+        self.reached.discard(node.name)
 
     visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        self._with_parameters(node)
+
+    def _with_parameters(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
+        """Visit a function, where a parameter such as ``vars`` is no builtin."""
+        given = node.args
+        shadowed = {a.arg for a in (*given.posonlyargs, *given.args, *given.kwonlyargs,
+                                    given.vararg, given.kwarg) if a is not None} & SHADOWABLE
+        saved = {name: self.aliases[name] for name in shadowed if name in self.aliases}
+        for name in shadowed:
+            self.aliases[name] = None
+        self.generic_visit(node)
+        for name in shadowed:
+            if name in saved:
+                self.aliases[name] = saved[name]
+            else:
+                self.aliases.pop(name, None)
 
     # -- calls and changes -------------------------------------------------------------
 
     def visit_Call(self, node: ast.Call) -> None:
         name = node.func.id if isinstance(node.func, ast.Name) else \
             node.func.attr if isinstance(node.func, ast.Attribute) else ""
-        if name in DANGEROUS_CALLS and self.resolve(node.func) is None:
-            self.flag(node, "dangerous", f"calls {name}()")
+        obj = self.resolve(node.func)
+        if self._called_by_name(node):
+            on = self._space(node.args[0]) if name == "vars" and node.args else None
+            self.flag(node, "dangerous", f"calls {name}()" + (f" on {on}" if on else ""))
+            self._named.add(id(node.func))
         elif name in ("settrace", "setprofile"):
             self.flag(node, "dangerous", f"calls {name}()")
+        dotted = _dotted(obj)
+        if dotted in ("builtins.getattr", "builtins.setattr"):
+            name = dotted.split(".")[1]
         if name in ("setattr", "getattr") and node.args and self._is_module(node.args[0]):
+            computed = len(node.args) > 1 and not (isinstance(node.args[1], ast.Constant) and
+                                                   isinstance(node.args[1].value, str))
             self.flag(node, "tamper" if name == "setattr" else "dangerous",
-                      f"{name}() on the module {ast.unparse(node.args[0])}")
-        obj = self.resolve(node.func)
+                      f"{name}() on the module {_short(node.args[0])}" + (
+                          f" with a computed name `{_short(node.args[1])}`" if computed else ""))
+        if self.student:
+            self._reflection(node, obj, dotted)
+        if isinstance(obj, _Getter) and obj.kind == "methodcaller" and node.args:
+            # methodcaller("Linear", X, W, b)(mf) calls mf.Linear
+            obj = self._attribute(self.resolve(node.args[0]), obj.names[0])
         under_test = self._under_test(obj)
         if under_test is not None:
             # Its own solution calling the reference is the reference (zero); a cell
             # the student added may be comparing with it (shown); a later exercise
             # building on an earlier one's reference is what the notebooks teach.
+            # Reached by reflection, it is shown, and the judge's verdict scores it.
+            plain = self._plain(node.func)
             if self.exercise is not None and under_test[0] in self.exercise[0]:
                 self.flag(node, "delegation", f"calls miniflow's reference "
-                          f"`{ast.unparse(node.func)}`, the very code under test",
-                          tuple(under_test[1]))
+                          f"`{_short(node.func)}`, the very code under test" + (
+                              "" if plain else REACHED), tuple(under_test[1]) if plain else ())
             elif self.exercise is None:
                 self.flag(node, "delegation", f"calls miniflow's reference "
-                          f"`{ast.unparse(node.func)}` outside its solution cell")
+                          f"`{_short(node.func)}` outside its solution cell" + (
+                              "" if plain else REACHED))
+        self._reach(node.func, quote=node)
+        if isinstance(node.func, ast.Attribute):
+            self._reach(node.func.value, quote=node)
+        self._reach(node)
         self.generic_visit(node)
+
+    def _called_by_name(self, node: ast.Call) -> str | None:
+        """The name of a call in ``DANGEROUS_CALLS``, flagged as such (``calls exec()``)."""
+        name = node.func.id if isinstance(node.func, ast.Name) else \
+            node.func.attr if isinstance(node.func, ast.Attribute) else ""
+        if name not in DANGEROUS_CALLS:
+            return None
+        obj = self.resolve(node.func)
+        known = obj is not None and not isinstance(obj, (_Unloaded, _Namespace, _Getter, _Text))
+        return None if known else name
+
+    def _reflection(self, node: ast.Call, func: Any, dotted: str) -> None:
+        """Flag a call that reaches attributes or objects by strings (student cells only)."""
+        args = node.args
+        if isinstance(node.func, ast.Attribute) and node.func.attr in (
+                "__getattribute__", "__getattr__"):
+            owner = self._space(node.func.value) or (self._space(args[0]) if args else None)
+            if owner:
+                self.obfuscation(node, "getattribute", f"calls {node.func.attr} on {owner}",
+                                 node)
+        if dotted in ("operator.attrgetter", "operator.methodcaller"):
+            names = args if dotted.endswith("attrgetter") else args[:1]
+            odd = next((n for n in names if self._odd_name(n)), None)
+            if odd is not None:
+                self.obfuscation(node, "getter", f"reaches attributes by name with {dotted}, "
+                                 f"naming `{_short(odd)}`", node)
+        if isinstance(func, _Getter) and args and (on := self._space(args[0])):
+            self.obfuscation(node, "getter", f"applies operator.{func.kind} to {on}", node)
+        if dotted == "functools.reduce" and args and self._walks(args[0], args[2:3]):
+            self.obfuscation(node, "reduce", "walks attribute names with functools.reduce",
+                             node)
+        position = _pickle_loaders().get(id(func)) if func is not None else None
+        if position is not None and self._pickles(node, position):
+            self.obfuscation(node, "pickle", "np.load with allow_pickle reads a pickle back, "
+                             "which can bring any object, miniflow's code included", node)
+        machinery = _machinery(dotted) if id(node.func) not in self._named else None
+        if machinery is not None:
+            self.obfuscation(node, machinery[0], machinery[1], node)
+
+    def _odd_name(self, node: ast.AST) -> bool:
+        """A name for attrgetter or methodcaller that honest code would not give it."""
+        name = self._fold(node)
+        if name is None:
+            return True  # computed
+        parts = name.split(".")
+        return any(p.startswith("__") or p in _miniflow_names() for p in parts)
+
+    def _walks(self, function: ast.AST, start: list[ast.expr]) -> bool:
+        """``reduce(function, names, start)`` looks attributes up one by one."""
+        if start and self._space(start[0]):
+            return True
+        if _dotted(self.resolve(function)) in ("builtins.getattr", "operator.attrgetter",
+                                               "operator.methodcaller", "operator.getitem"):
+            return True
+        if isinstance(function, ast.Lambda):
+            for count, inner in enumerate(ast.walk(function)):
+                if count > 100:
+                    return True  # a lambda that long, folding names: worth a look
+                if isinstance(inner, ast.Name) and inner.id == "getattr" or isinstance(
+                        inner, ast.Attribute) and inner.attr == "__getattribute__":
+                    return True
+        return False
+
+    @staticmethod
+    def _pickles(node: ast.Call, position: int) -> bool:
+        """np.load(...) that may unpickle: allow_pickle given, and not as a false constant."""
+        given = [k.value for k in node.keywords if k.arg == "allow_pickle"]
+        if len(node.args) > position:
+            given.append(node.args[position])
+        if any(k.arg is None for k in node.keywords) or any(
+                isinstance(a, ast.Starred) for a in node.args[:position + 1]):
+            return True  # **options or *args: it may be in there
+        return any(not (isinstance(v, ast.Constant) and not v.value) for v in given)
+
+    def _reach(self, node: ast.AST, quote: ast.AST | None = None) -> None:
+        """Flag ``node`` when it stands for machinery that reaches code by names or bytes,
+        quoting ``quote`` (the call or subscript around it), or ``node`` itself."""
+        if not self.student:
+            return
+        found = self.resolve(node)
+        if found is None or isinstance(found, (_Text, _Getter)) or id(node) in self._named or \
+                isinstance(getattr(node, "ctx", None), (ast.Store, ast.Del)) or (
+                isinstance(node, ast.Call) and self._called_by_name(node)):
+            return
+        what: tuple[str, str] | None = None
+        if isinstance(found, _Namespace):
+            if found.owner is _Namespace.MODULES:
+                what = ("modules", "reads sys.modules, which holds every imported module, "
+                                   "miniflow too")
+            elif found.owner is _Namespace.GLOBALS:
+                what = ("names", "reaches variables by name")
+            elif inspect.isclass(found.owner):
+                what = ("namespace", f"reads the attributes of the library class "
+                                     f"{_dotted(found.owner)} as a dict")
+            else:
+                what = ("namespace", f"reads the namespace of the module "
+                                     f"{_dotted(found.owner)} as a dict")
+        elif inspect.ismodule(found):
+            if not isinstance(node, ast.Name) and found.__name__.split(".")[0] not in \
+                    ALLOWED_IMPORTS:
+                what = ("reach", f"reaches the module {found.__name__} without importing it")
+                quote = node  # the way there, not what is done with it
+        elif not (isinstance(found, _Unloaded) and found.module):
+            what = _machinery(_dotted(found))
+        if what is not None:
+            self.obfuscation(node, what[0], what[1], quote or node)
 
     def _assigned(self, target: ast.AST, value: ast.AST | None, node: ast.AST) -> None:
         if isinstance(target, ast.Attribute):
             owner = self.resolve(target.value)
             if target.attr in IDENTITY:
                 self.flag(node, "identity", f"sets {ast.unparse(target)}")
-            elif inspect.ismodule(owner):
-                self.flag(node, "tamper", f"replaces {ast.unparse(target)} in an imported "
+            elif self._module_like(owner):
+                self.flag(node, "tamper", f"replaces {_short(target)} in an imported "
                           "module")
             elif inspect.isclass(owner) and getattr(owner, "__module__", "").split(".")[0] in (
                     "numpy", "miniflow", "builtins", "math"):
@@ -287,23 +825,27 @@ class _Reader(ast.NodeVisitor):
                           f"{ast.unparse(target.value)} ({target.attr})")
         elif isinstance(target, ast.Name):
             obj = self.resolve(value) if value is not None else None
+            plain = value is None or self._plain(value)
             under_test = self._under_test(obj)
             if under_test is not None and self.exercise is not None \
                     and target.id in self.exercise[0]:
                 self.flag(node, "delegation", f"`{target.id}` is miniflow's reference "
-                          f"`{under_test[0]}` under another name", tuple(under_test[1]))
+                          f"`{under_test[0]}` under another name" + ("" if plain else REACHED),
+                          tuple(under_test[1]) if plain else ())
             elif under_test is not None:
                 self.flag(node, "delegation", f"`{target.id}` is miniflow's reference "
-                          f"`{under_test[0]}`")
-            if obj is not None:
-                self.aliases[target.id] = obj
+                          f"`{under_test[0]}`" + ("" if plain else REACHED))
+            self.aliases[target.id] = obj  # None: bound to what the review cannot tell
+            if plain:
+                self.reached.discard(target.id)
             else:
-                self.aliases.pop(target.id, None)
+                self.reached.add(target.id)
         elif isinstance(target, (ast.Tuple, ast.List)):
             for element in target.elts:
                 self._assigned(element, None, node)
-        elif isinstance(target, ast.Subscript) and self._is_module(target.value):
-            self.flag(node, "tamper", f"changes {ast.unparse(target)}")
+        elif isinstance(target, ast.Subscript) and (self._is_module(target.value) or isinstance(
+                self.resolve(target.value), _Namespace)):
+            self.flag(node, "tamper", f"changes {_short(target)}")
 
     def visit_Assign(self, node: ast.Assign) -> None:
         self.generic_visit(node)
@@ -326,14 +868,36 @@ class _Reader(ast.NodeVisitor):
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         if node.attr in ("settrace", "setprofile", "_getframe", "__subclasses__",
-                         "f_locals", "f_globals", "f_back", "__builtins__", "__globals__"):
-            self.flag(node, "dangerous", f"uses {ast.unparse(node)}")
+                         "f_locals", "f_globals", "f_back", "__builtins__", "__globals__",
+                         "__code__", "__loader__", "__spec__"):
+            self.flag(node, "dangerous", f"uses {_short(node)}")
+        self._reach(node)
         self.generic_visit(node)
+
+    def visit(self, node: ast.AST) -> Any:
+        # Subscripts are looked at here, not in a visit_Subscript: a frame more for
+        # each of them would make ``x[0][0]...`` unreadable sooner (READ_DEPTH).
+        if type(node) is ast.Subscript:
+            self._reach(node)
+            self._reach(node.value, quote=node)  # type: ignore[attr-defined]
+        return getattr(self, "visit_" + node.__class__.__name__, self.generic_visit)(node)
 
     def visit_Name(self, node: ast.Name) -> None:
         if node.id in ("__builtins__", "In", "_ih", "Out", "_oh") and isinstance(
                 node.ctx, ast.Load):
             self.flag(node, "dangerous", f"uses {node.id}")
+        if not isinstance(node.ctx, ast.Load) and node.id in SHADOWABLE:
+            self.aliases.setdefault(node.id, None)  # `for vars in ...`: no builtin from here
+        self._reach(node)
+
+
+def _module(name: str | None) -> Any:
+    """The module ``import name`` binds: imported for ``IMPORTED``, else ``_Unloaded``."""
+    if not name or name.startswith(".") or not all(p.isidentifier() for p in name.split(".")):
+        return None
+    if name.split(".")[0] in IMPORTED:
+        return _import(name)
+    return _Unloaded(name, module=True)
 
 
 def _import(name: str) -> Any:
@@ -342,7 +906,7 @@ def _import(name: str) -> Any:
     if not name:
         return None
     top = name.split(".")[0]
-    if top not in ("numpy", "math", "miniflow", "matplotlib"):
+    if top not in IMPORTED:
         return None  # never import what a student names, just to read it
     try:
         return importlib.import_module(name)
@@ -407,6 +971,7 @@ def review_submission(submitted: nbformat.NotebookNode, source: nbformat.Noteboo
     instructor_text = {c.source.strip() for c in (release or source).cells}
     review = Review()
     aliases: dict[str, Any] = {}
+    reached: set[str] = set()
     for number, cell in enumerate(submitted.cells, start=1):
         if cell.cell_type != "code":
             continue
@@ -420,7 +985,8 @@ def review_submission(submitted: nbformat.NotebookNode, source: nbformat.Noteboo
             _nbgrader(original).get("solution") else None
         try:
             with _deep_enough():
-                _review_cell(review, text, label, student, exercise, aliases, references)
+                _review_cell(review, text, label, student, exercise, aliases, reached,
+                             references)
         except SyntaxError as error:
             if student:
                 review.flags.append(Flag(label, error.lineno or 0, "syntax",
@@ -437,7 +1003,7 @@ def review_submission(submitted: nbformat.NotebookNode, source: nbformat.Noteboo
 
 def _review_cell(review: Review, text: str, label: str, student: bool,
                  exercise: tuple[dict[str, Any], list[str]] | None, aliases: dict[str, Any],
-                 references: dict[int, tuple[str, list[str]]]) -> None:
+                 reached: set[str], references: dict[int, tuple[str, list[str]]]) -> None:
     # IPython drops a cell's leading blank lines: count them back, so that a flag's
     # line is the line of the cell the student sees.
     lines = text.splitlines()
@@ -450,7 +1016,7 @@ def _review_cell(review: Review, text: str, label: str, student: bool,
         raise
     if blank:
         ast.increment_lineno(tree, blank)
-    reader = _Reader(aliases, label, student, exercise, references)
+    reader = _Reader(aliases, reached, label, student, exercise, references)
     reader.visit(tree)
     review.flags += reader.flags
     if exercise is not None:
