@@ -124,6 +124,8 @@ def both(tmp_path_factory):
     for name, extra in (("without", SLOW_OFF), ("with", "")):
         root = tmp_path_factory.mktemp(name)
         copy_course_skeleton(ROOT, root, [FIRST])
+        # One course graded twice: one secret, so the judge asks both the same questions.
+        (root / ".miniflow-judge-secret").write_text("5e" * 32 + "\n")
         with open(root / "nbgrader_config.py", "a", encoding="utf-8") as config:
             config.write(extra)
         students = _class(root)

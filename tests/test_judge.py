@@ -15,7 +15,7 @@ from conftest import require_bwrap
 
 from autograder.judge import Verdict, apply_verdicts, judge_notebook, read_secret
 from autograder.judge.code import definitions
-from autograder.judge.library import judge_library
+from autograder.judge.library import judge_library, write_library
 from autograder.judge.run import submission_seeds
 from autograder.judge.secret import SECRET_ENV
 from autograder.trusted import HIDDEN, plan_for
@@ -64,11 +64,11 @@ def test_the_solutions_pass_and_the_blanks_do_not(assignment):
 
 
 @pytest.mark.parametrize("assignment", sorted(NOTEBOOKS))
-def test_the_judge_s_miniflow_lacks_exactly_the_graded_answers(assignment):
+def test_the_judge_s_miniflow_lacks_exactly_the_graded_answers(assignment, tmp_path):
     import subprocess
     import sys
 
-    library = judge_library(assignment)
+    library = write_library(judge_library(assignment), tmp_path).parent
     names = [entry.rsplit(".", 1)[-1] for entry in HIDDEN[assignment]]
     probe = ("import miniflow, miniflow.nodes, miniflow.graph, miniflow.training\n"
              "import importlib\n"

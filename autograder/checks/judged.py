@@ -12,7 +12,9 @@ plan's public seeds, in the judge seeds drawn from the course's secret.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -33,9 +35,7 @@ def _assignment_of(test: str) -> str:
 def as_graded(test: str, namespace: Mapping[str, Any]) -> None:
     """Ask the notebook's code (``namespace``, usually ``globals()``) what the judge asks
     for ``test``; an ``AssertionError`` in the judge's words for the first wrong answer."""
-    import numpy as np
-
-    from autograder.trusted import RUNNERS, compare, json_constant, plain_value, plan_for
+    from autograder.trusted import compare, plan_for
 
     for probe in plan_for(_assignment_of(test)):
         if probe.test != test:
@@ -44,24 +44,36 @@ def as_graded(test: str, namespace: Mapping[str, Any]) -> None:
         if target is None:
             raise AssertionError(f"{probe.name} is not defined: run the cell that defines it "
                                  "first (Run All runs them in order)")
-        if probe.spec.get("strict"):
-            with np.errstate(over="raise", invalid="raise", divide="raise"):
-                try:
-                    answer = RUNNERS[probe.kind](target, probe.spec)
-                except FloatingPointError as error:
-                    raise AssertionError(
-                        f"{probe.describe}: numpy raised {error!r}: these large inputs made "
-                        "it overflow, divide by zero or make a NaN; compute it in a way "
-                        "that stays finite") from None
-        else:
-            answer = RUNNERS[probe.kind](target, probe.spec)
-        # Plain data, as the judge's answer travels: what is not numbers fails here too.
-        try:
-            answer = plain_value(json.loads(json.dumps(answer, allow_nan=True),
-                                            parse_constant=json_constant))
-        except (TypeError, ValueError) as error:
-            raise AssertionError(f"{probe.describe}: the result is not plain numbers "
-                                 f"({error})") from None
+        # What the code under test prints meanwhile (a progress bar) is not shown: it
+        # would change with the clock, and the answer is what counts.
+        with contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
+            answer = _answer(probe, target)
         problem = compare(probe, answer, probe.reference())
         if problem:
             raise AssertionError(f"{probe.describe}: {problem}")
+
+
+def _answer(probe: Any, target: Any) -> dict:
+    """The answer of ``target`` to one question, as the plain data the judge would send."""
+    import numpy as np
+
+    from autograder.trusted import RUNNERS, json_constant, plain_value
+
+    if probe.spec.get("strict"):
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            try:
+                answer = RUNNERS[probe.kind](target, probe.spec)
+            except FloatingPointError as error:
+                raise AssertionError(
+                    f"{probe.describe}: numpy raised {error!r}: these large inputs made it "
+                    "overflow, divide by zero or make a NaN; compute it in a way that "
+                    "stays finite") from None
+    else:
+        answer = RUNNERS[probe.kind](target, probe.spec)
+    try:
+        return plain_value(json.loads(json.dumps(answer, allow_nan=True),
+                                      parse_constant=json_constant))
+    except (TypeError, ValueError) as error:
+        raise AssertionError(f"{probe.describe}: the result is not plain numbers "
+                             f"({error})") from None

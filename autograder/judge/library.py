@@ -16,11 +16,10 @@ from __future__ import annotations
 import ast
 import hashlib
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["judge_library", "strip_module"]
+__all__ = ["judge_library", "strip_module", "write_library"]
 
 
 def strip_module(source: str, hidden: set[str]) -> str:
@@ -49,32 +48,32 @@ def strip_module(source: str, hidden: set[str]) -> str:
     return ast.unparse(tree) + "\n"
 
 
-def _write(package: Path, destination: Path, hidden: Iterable[str]) -> None:
+def _stripped(package: Path, hidden: Iterable[str]) -> dict[str, str]:
     entries = list(hidden)
     modules = {e for e in entries if "." not in e}
     names = {e.split(".", 1)[1] for e in entries if "." in e}
+    files = {}
     for path in sorted(package.rglob("*.py")):
         relative = path.relative_to(package)
         module = ".".join(relative.with_suffix("").parts)
         if module in modules or "__pycache__" in relative.parts:
             continue
-        target = destination / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
         # Every module drops the hidden names: their definitions where they live,
         # their imports everywhere else (miniflow/__init__.py re-exports them).
         hidden_here = names | {m.rsplit(".", 1)[-1] for m in modules}
-        target.write_text(strip_module(path.read_text(encoding="utf-8"), hidden_here),
-                          encoding="utf-8")
+        files[relative.as_posix()] = strip_module(path.read_text(encoding="utf-8"),
+                                                  hidden_here)
+    return files
 
 
-_made: dict[str, Path] = {}
+_made: dict[str, dict[str, str]] = {}
 
 
-def judge_library(assignment: str, base: Path | None = None) -> Path:
-    """A folder holding ``miniflow/`` as the judge of ``assignment`` may see it.
+def judge_library(assignment: str) -> dict[str, str]:
+    """``miniflow/`` as the judge of ``assignment`` may see it: relative path -> source.
 
-    Made once per process and assignment (and miniflow's source), in a private
-    temporary folder; read-only for everyone else.
+    Made once per process and assignment (and miniflow's source), in memory; each
+    judge writes it into its own folder, removed with it (``write_library``).
     """
     import miniflow
     from autograder.trusted import HIDDEN
@@ -85,15 +84,21 @@ def judge_library(assignment: str, base: Path | None = None) -> Path:
     for path in sorted(package.rglob("*.py")):
         fingerprint.update(str(path.relative_to(package)).encode())
         fingerprint.update(path.read_bytes())
-    key = f"{assignment}-{fingerprint.hexdigest()[:16]}"
-    folder = _made.get(key)
-    if folder is not None and (folder / "miniflow" / "__init__.py").is_file():
-        return folder
-    folder = Path(tempfile.mkdtemp(prefix=f"judge-lib-{assignment}-", dir=base))
-    _write(package, folder / "miniflow", hidden)
-    for root, _folders, files in os.walk(folder):
+    key = f"{assignment}-{fingerprint.hexdigest()}"
+    if key not in _made:
+        _made[key] = _stripped(package, hidden)
+    return _made[key]
+
+
+def write_library(files: dict[str, str], folder: Path) -> Path:
+    """Write ``files`` (from ``judge_library``) as ``folder/miniflow``, readable by all."""
+    target = folder / "miniflow"
+    for relative, text in files.items():
+        path = target / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    for root, _folders, names in os.walk(folder):
         os.chmod(root, 0o755)
-        for name in files:
+        for name in names:
             os.chmod(os.path.join(root, name), 0o644)
-    _made[key] = folder
-    return folder
+    return target

@@ -83,7 +83,8 @@ def _interpreter_prefix() -> str:
 class JudgeProcess:
     """One judge: ``start``, then ``request`` (one answer each), then ``stop``."""
 
-    def __init__(self, program: str, library: Path, *, mode: str, limits: dict[str, int],
+    def __init__(self, program: str, library: dict[str, str], *, mode: str,
+                 limits: dict[str, int],
                  timeout: float) -> None:
         self.program, self.library, self.mode = program, library, mode
         self.limits, self.timeout = limits, timeout
@@ -99,6 +100,9 @@ class JudgeProcess:
         self.folder = Path(tempfile.mkdtemp(prefix="j", dir=base))
         os.chmod(self.folder, 0o755)
         (self.folder / "judge.py").write_text(self.program, encoding="utf-8")
+        from autograder.judge.library import write_library
+
+        self.miniflow = write_library(self.library, self.folder / "lib")
         shutil.copy(LIMITS, self.folder / "limits.py")
         for name in ("judge.py", "limits.py"):
             os.chmod(self.folder / name, 0o644)
@@ -117,8 +121,7 @@ class JudgeProcess:
             cwd = None
         else:
             lib = self.folder / "lib"
-            lib.mkdir()
-            for folder in [*_numpy_folders(), self.library / "miniflow"]:
+            for folder in _numpy_folders():
                 os.symlink(folder, lib / folder.name)
             home = self.folder / "home"
             home.mkdir()
@@ -170,7 +173,7 @@ class JudgeProcess:
                  "--ro-bind", str(self.folder / "judge.py"), f"{JUDGE}/judge.py",
                  "--ro-bind", str(self.folder / "limits.py"), f"{JUDGE}/limits.py",
                  "--perms", "0755", "--dir", f"{JUDGE}/lib",
-                 "--ro-bind", str(self.library / "miniflow"), f"{JUDGE}/lib/miniflow"]
+                 "--ro-bind", str(self.miniflow), f"{JUDGE}/lib/miniflow"]
         for folder in _numpy_folders():
             args += ["--ro-bind", str(folder), f"{JUDGE}/lib/{folder.name}"]
         args += ["--chdir", HOME, "--hostname", "judge"]

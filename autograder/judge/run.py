@@ -18,7 +18,6 @@ import inspect
 import json
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from autograder.judge.code import definitions
@@ -85,7 +84,7 @@ def _error_words(answer: dict[str, Any]) -> str:
 class _Judge:
     """A judge process that comes back after a death, with what it had loaded."""
 
-    def __init__(self, program: str, library: Path, code: list[dict[str, Any]], *,
+    def __init__(self, program: str, library: dict[str, str], code: list[dict[str, Any]], *,
                  mode: str, limits: dict[str, int], timeout: float) -> None:
         self.code, self.loaded = code, {}  # grader module -> names
         self.process = JudgeProcess(program, library, mode=mode, limits=limits,
