@@ -207,7 +207,8 @@ def mistake_key(message: str) -> tuple[str, str]:
     if not first:
         return "message", "failed with no diagnostic message (an error without text, or "\
                           "output on stderr)"
-    if first.rstrip(":").strip() == "NotImplementedError":
+    if first.rstrip(":").strip() == "NotImplementedError" or (
+            first.startswith("GraderCheckFailed:") and "raised NotImplementedError" in first):
         return "message", "NotImplementedError: the stub was left in (not attempted)"
     return "message", normalise_message(first)
 

@@ -295,3 +295,12 @@ def test_the_report_reads_the_gradebook_and_tolerates_results_without_late_or_fl
     assert "1 of 2 (50%)" in page  # objective 4: Kahn's algorithm
     assert "AssertionError: expected # nodes (x, y, s, p), got []" in page
     shutil.rmtree(course.root / "reports")
+
+
+def test_a_stub_left_in_reads_the_same_from_the_judge():
+    from autograder.report import mistake_key
+
+    judged = ("GraderCheckFailed: Linear forward on inputs of shapes [(4, 3), (3, 2), (2,)]: "
+              "raised NotImplementedError in cell 15")
+    assert mistake_key(judged) == ("message",
+                                   "NotImplementedError: the stub was left in (not attempted)")
