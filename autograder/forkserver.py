@@ -162,7 +162,9 @@ def _become_kernel(spec: dict, stderr: int) -> None:
     os.dup2(stderr, 2)
     close_descriptors({0, 1, 2})  # nothing of the server's, nothing of the grader's
     try:
-        confine(spec["limits"], spec["uid"], spec["gid"], nproc_relative=False)
+        # its own IPC namespace (_monitor's unshare): IPC closed there
+        confine(spec["limits"], spec["uid"], spec["gid"], nproc_relative=False,
+                private_ipc=True)
     except SystemExit as refused:  # sandbox_child's way of saying so, before its exec
         raise OSError(str(refused)) from None
     signal.signal(signal.SIGINT, signal.default_int_handler)

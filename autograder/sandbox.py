@@ -22,6 +22,22 @@ their kernels with it, so both paths get the same walls:
   processes together use too much memory, when it starts too many
   processes, or when it runs past the notebook's time limit. The reason is
   kept (``stop_reason``) and turned into a message for the student.
+* **what the memory limit counts**: the address space limit is per process,
+  and the watchdog adds up the memory (PSS) of the kernel's processes. Memory
+  held in no process's address space is not counted there, so it is walled
+  off another way: System V shared memory, message queues and semaphores
+  and POSIX message queues are refused inside the sandbox (its IPC namespace's
+  limits are set to zero by ``sandbox_child.py``; a detached shared memory
+  segment would otherwise hold memory the watchdog never sees), and the
+  tmpfs mounts are capped by size: the home and ``/tmp`` together at
+  ``scratch_size`` (512 MiB), ``/dev/shm`` at 64 MiB. So one kernel can
+  cost the machine at most ``memory_limit`` plus those two sizes (2 GiB + 512
+  MiB + 64 MiB by default). There is no cgroup per kernel: on the machine this
+  was built on (kernel 6.18, cgroup v1 with a v2 hierarchy holding only
+  ``hugetlb``) the memory, pids and cpu controllers are not available in
+  cgroup v2, so kernels are limited by rlimits and the watchdog alone. Where
+  cgroup v2 is delegated, a cgroup per kernel (``memory.max`` counting shmem
+  and tmpfs, ``pids.max``, ``cpu.weight``) would be the next wall.
 * ``mode = "none"`` runs the kernel with the limits and the clean
   environment but no isolation; ``"auto"`` falls back to it, loudly, when
   bubblewrap is missing or cannot create namespaces here.
@@ -571,6 +587,7 @@ class SandboxKernelManager(AsyncKernelManager):
         as_root = os.geteuid() == 0
         spec: dict[str, Any] = {"limits": self.limits(), "uid": None, "gid": None, "chown": []}
         if self._active_mode == "bwrap":
+            spec["private_ipc"] = True  # --unshare-ipc (namespace_flags)
             uid = _sandbox_uid() if as_root else os.getuid()
             gid = uid if as_root else os.getgid()
             (scratch / "etc" / "passwd").write_text(

@@ -5,17 +5,28 @@ Run as ``python -I sandbox_child.py SPEC -- KERNEL COMMAND...`` (by
 nothing from the course, so nothing a student wrote can shadow it. In order:
 
 1. Hand the writable folders to the sandbox's user (when the grader is root).
-2. Set the resource limits. ``RLIMIT_NPROC`` counts the processes of one
+2. Close System V IPC (shared memory, message queues, semaphores) and POSIX
+   message queues, when the sandbox has an IPC namespace of its own
+   (``"private_ipc"``, bubblewrap and the fork server's kernels): their
+   limits in that namespace are set to zero. A detached shared memory segment
+   is in no process's address space, so the watchdog, which adds up the
+   kernel's processes' memory, would never count it (3 GiB held under a
+   2 GiB limit). ``shmget`` then fails with ENOSPC ("No space left on
+   device"), ``msgget`` and ``semget`` too (``semget`` with EINVAL). The
+   writes change only the sandbox's own namespace; outside one (mode
+   ``none``) nothing is written. If the kernel refuses a write, the kernel
+   still starts, and one line on its stderr says what stays open.
+3. Set the resource limits. ``RLIMIT_NPROC`` counts the processes of one
    user in one user namespace, so it is set here, inside the sandbox, where
    the only processes of that user are the kernel's own.
-3. Drop to the unprivileged uid (when the grader is root) and forbid ever
+4. Drop to the unprivileged uid (when the grader is root) and forbid ever
    gaining privileges again (``PR_SET_NO_NEW_PRIVS``).
-4. Ask to be killed if the process that started it dies (``PR_SET_PDEATHSIG``).
-5. ``exec`` the kernel: from here on the process is the kernel.
+5. Ask to be killed if the process that started it dies (``PR_SET_PDEATHSIG``).
+6. ``exec`` the kernel: from here on the process is the kernel.
 
 SPEC is JSON: ``{"limits": {"AS": bytes, "CPU": s, "NPROC": n, "FSIZE":
 bytes, "NOFILE": n}, "uid": int | null, "gid": int | null, "chown": [paths],
-"nproc_relative": bool}``.
+"nproc_relative": bool, "private_ipc": bool}``.
 """
 
 import ctypes
@@ -35,6 +46,34 @@ LIMITS = {
     "FSIZE": resource.RLIMIT_FSIZE,
     "NOFILE": resource.RLIMIT_NOFILE,
 }
+
+
+# Limits of the IPC namespace (files below /proc/sys) that, at zero, refuse every
+# new System V segment, queue and semaphore set, and every POSIX message queue.
+# shmmni and shmall: shmget fails with ENOSPC (shmmax 0 would say EINVAL, less clear).
+CLOSED_IPC = (("kernel/shmmni", "0"), ("kernel/shmall", "0"), ("kernel/msgmni", "0"),
+              ("kernel/sem", "0 0 0 0"), ("fs/mqueue/queues_max", "0"))
+
+
+def close_ipc() -> list[str]:
+    """Set this IPC namespace's limits to zero (``CLOSED_IPC``); the ones it could not.
+
+    Only ever in a namespace of the sandbox's own: elsewhere this would close
+    IPC for the whole machine.
+    """
+    refused = []
+    for name, value in CLOSED_IPC:
+        try:
+            with open(f"/proc/sys/{name}", "w") as handle:
+                handle.write(value)
+        except OSError as error:
+            if name.startswith("fs/mqueue") and error.errno == 2:
+                continue  # a kernel without POSIX message queues: nothing to close
+            refused.append(f"{name} ({error.strerror})")
+    if refused:
+        sys.stderr.write("sandbox: System V IPC stays open in this kernel; the kernel "
+                         f"refused to set {', '.join(refused)} to 0\n")
+    return refused
 
 
 def _prctl(option: int, value: int) -> None:
@@ -113,15 +152,21 @@ def main(argv: list[str]) -> None:
     if uid is not None:
         for path in spec.get("chown", []):
             os.chown(path, uid, gid)
-    confine(spec.get("limits", {}), uid, gid, bool(spec.get("nproc_relative")))
+    confine(spec.get("limits", {}), uid, gid, bool(spec.get("nproc_relative")),
+            private_ipc=bool(spec.get("private_ipc")))
     os.execvp(command[0], command)
 
 
-def confine(limits: dict, uid: int | None, gid: int | None, nproc_relative: bool) -> None:
-    """Steps 2 to 4: limits, the sandbox's user, no new privileges, death with the parent.
+def confine(limits: dict, uid: int | None, gid: int | None, nproc_relative: bool, *,
+            private_ipc: bool = False) -> None:
+    """Steps 2 to 5: IPC closed, limits, the sandbox's user, no new privileges, death with
+    the parent.
 
     Also what autograder/forkserver.py does to each kernel it forks.
+    ``private_ipc``: this process is in an IPC namespace of the sandbox's own.
     """
+    if private_ipc:
+        close_ipc()
     _set_limits(limits, nproc_relative)
     if uid is not None:
         os.setgroups([])

@@ -1,0 +1,125 @@
+"""Limits a grading kernel cannot step around (issue 29, point 5).
+
+* System V IPC: a detached shared memory segment is in no process's address
+  space, so the watchdog (which adds up the kernel's processes' memory) never
+  counted it: 3 GiB held under a 2 GiB limit. Inside the sandbox shmget, msgget
+  and semget now fail; honest code does not notice.
+* The static review: a huge notebook's review stalled the grader's own process
+  for minutes. It now runs with a time and size budget; a submission whose
+  review ran out is graded as usual and flagged for the instructor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+from conftest import require_bwrap
+from traitlets.config import Config
+
+from autograder import sandbox
+from autograder.sandbox import SandboxKernelManager
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# A student cell: a 1 GiB segment, attached, touched, detached and left behind.
+HOARD_SHM = '''
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+IPC_PRIVATE, IPC_CREAT = 0, 0o1000
+segment = libc.shmget(IPC_PRIVATE, 1 << 30, IPC_CREAT | 0o600)
+if segment < 0:
+    print("SHMGET FAILED:", os.strerror(ctypes.get_errno()))
+else:
+    address = libc.shmat(segment, None, 0)
+    ctypes.memset(address, 1, 1 << 30)
+    libc.shmdt(ctypes.c_void_p(address))
+    print("SHMGET WORKED", segment)
+for name, call in (("msgget", lambda: libc.msgget(IPC_PRIVATE, IPC_CREAT | 0o600)),
+                   ("semget", lambda: libc.semget(IPC_PRIVATE, 1, IPC_CREAT | 0o600))):
+    print(name.upper(), "FAILED" if call() < 0 else "WORKED")
+'''
+
+HONEST = '''
+import multiprocessing, numpy as np
+x = np.arange(12.0).reshape(3, 4)
+lock = multiprocessing.Lock()  # POSIX semaphores live in /dev/shm: still there
+with lock:
+    print("HONEST", float((x @ x.T).sum()))
+'''
+
+
+def _manager(fork: bool) -> SandboxKernelManager:
+    config = Config()
+    config.SandboxKernelManager.mode = "bwrap"
+    config.SandboxKernelManager.fork_server = fork
+    config.SandboxKernelManager.mpl_font_list = False
+    config.CourseDirectory.root = str(ROOT)
+    return SandboxKernelManager(config=config)
+
+
+async def _run_in_kernel(fork: bool, cwd: Path, *codes: str) -> tuple[list[str], bool]:
+    manager = _manager(fork)
+    await manager.start_kernel(cwd=str(cwd), extra_arguments=[
+        "--HistoryManager.hist_file=:memory:"])
+    client = manager.client()
+    client.start_channels()
+    try:
+        await client.wait_for_ready(timeout=60)
+        said: list[str] = []
+        for code in codes:
+            parts: list[str] = []
+
+            def hook(message: dict, parts: list[str] = parts) -> None:
+                if message["msg_type"] == "stream":
+                    parts.append(message["content"]["text"])
+                elif message["msg_type"] == "error":
+                    parts.append("ERROR " + message["content"]["evalue"])
+
+            await client.execute_interactive(code, timeout=60, output_hook=hook)
+            said.append("".join(parts))
+        from autograder.forkserver import ForkedProcess
+
+        forked = isinstance(manager.provisioner.process, ForkedProcess)
+        return said, forked
+    finally:
+        client.stop_channels()
+        await manager.shutdown_kernel(now=True)
+
+
+@pytest.mark.parametrize("fork", [False, True], ids=["bwrap", "forked"])
+def test_system_v_ipc_is_refused_in_the_sandbox_and_honest_code_runs(tmp_path, fork):
+    require_bwrap()
+    if fork and os.geteuid() != 0:
+        pytest.skip("the fork server is used only where the grader is root")
+    before = {name: Path(f"/proc/sys/kernel/{name}").read_text()
+              for name in ("shmmni", "shmall", "msgmni", "sem")}
+    try:
+        said, forked = asyncio.run(_run_in_kernel(fork, tmp_path, HOARD_SHM, HONEST))
+    finally:
+        sandbox.stop_fork_server()
+        sandbox._no_server.clear()
+    assert forked == fork
+    hoard, honest = said
+    assert "SHMGET FAILED: No space left on device" in hoard, hoard
+    assert "MSGGET FAILED" in hoard and "SEMGET FAILED" in hoard, hoard
+    assert "HONEST 1134.0" in honest, honest
+    # only the sandbox's namespace was closed, never the machine's
+    assert before == {name: Path(f"/proc/sys/kernel/{name}").read_text() for name in before}
+
+
+def test_ipc_is_closed_only_in_a_namespace_of_the_sandbox_s_own(monkeypatch):
+    from autograder import sandbox_child
+
+    closed: list[bool] = []
+    monkeypatch.setattr(sandbox_child, "close_ipc", lambda: closed.append(True) or [])
+    monkeypatch.setattr(sandbox_child, "_set_limits", lambda *a: None)
+    monkeypatch.setattr(sandbox_child, "_prctl", lambda *a: None)
+    monkeypatch.setattr(sandbox_child.signal, "signal", lambda *a: None)
+    sandbox_child.confine({}, None, None, False)
+    assert closed == []
+    sandbox_child.confine({}, None, None, False, private_ipc=True)
+    assert closed == [True]
