@@ -45,7 +45,7 @@ import nbformat
 
 from autograder.execute import error_message
 from autograder.manifest import Assignment, Course
-from autograder.review import Review, review_submission
+from autograder.review import Review, review_within
 
 __all__ = ["CellGrade", "CourseBusy", "GradeResult", "Prepared", "copy_course_skeleton",
            "course_held", "grade", "grade_in_worker", "hold_course", "prepare_submission",
@@ -866,8 +866,9 @@ def _grade_all(course: Course, assignments: Sequence[Assignment],
             notebook, name = unreviewed.pop(number)
             try:
                 # Read once: the same file the worker copies; never modified.
-                reviews[number] = review_submission(nbformat.read(notebook, as_version=4),
-                                                    sources[name], releases[name])
+                # With a budget: a huge notebook's review must not hold up the class.
+                reviews[number] = review_within(nbformat.read(notebook, as_version=4),
+                                                sources[name], releases[name])
             except Exception as error:  # raised again when its answer is scored
                 reviews[number] = error
         review = reviews[number]

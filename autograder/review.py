@@ -32,6 +32,14 @@ flagged with its line:
   a module such as ``sys`` reached through another one's attributes (``warnings.sys``);
 * a solution whose code is (nearly) miniflow's own, with how similar.
 
+The review has a budget (``review_within``, what grading uses): it reads at
+most ``REVIEW_CHARS`` characters of code, in a process forked for it that is
+stopped after ``REVIEW_SECONDS``. A 12 MB notebook once held the grader's own
+process for minutes. A review that runs out keeps what it found so far and
+adds a flag (rule ``unreviewed``) asking the instructor to read the notebook
+by hand; the submission is graded as usual. A normal notebook's review is the
+same as without a budget.
+
 Only delegation inside the exercise's own solution cell, naming the
 reference plainly (a name, or attributes of one), costs points (its test
 cells score zero): there the rule cannot misfire, since a class that
@@ -48,7 +56,13 @@ import ast
 import difflib
 import functools
 import inspect
+import json
+import os
+import select
+import signal
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -56,7 +70,7 @@ from typing import Any
 
 import nbformat
 
-__all__ = ["Flag", "Review", "review_submission"]
+__all__ = ["Flag", "Review", "review_submission", "review_within"]
 
 ALLOWED_IMPORTS = {"numpy", "math", "miniflow", "matplotlib", "collections", "itertools",
                    "functools", "typing", "dataclasses", "random", "time", "warnings",
@@ -121,12 +135,19 @@ SHORT = 80          # characters of code quoted in a flag
 REACHED = ", reached by a name the review worked out"
 
 
+# The review's budget per notebook (``review_within``): seconds of wall-clock
+# time, and characters of code read (a course notebook has a few tens of
+# thousands). $MINIFLOW_REVIEW_SECONDS overrides the time.
+REVIEW_SECONDS = float(os.environ.get("MINIFLOW_REVIEW_SECONDS") or 10)
+REVIEW_CHARS = 1_000_000
+
+
 @dataclass(frozen=True)
 class Flag:
     cell: str        # grade id of the cell, or "cell N" for a cell without one
     line: int
     rule: str        # import, dangerous, tamper, identity, delegation, obfuscation, copy,
-    #                  syntax, unreadable
+    #                  syntax, unreadable, unreviewed
     text: str
     zero: tuple[str, ...] = ()  # test cells that score 0 because of it
 
@@ -959,9 +980,114 @@ def _is_student_cell(cell: nbformat.NotebookNode, source: dict[str, nbformat.Not
     return cell.source.strip() not in instructor_text
 
 
+def _stopped(label: str, why: str) -> Flag:
+    return Flag(label, 1, "unreviewed", f"the static review stopped {why} (the notebook's code "
+                "is unusually large): review it by hand")
+
+
+_warmed: dict[int, nbformat.NotebookNode] = {}
+
+
+def review_within(submitted: nbformat.NotebookNode, source: nbformat.NotebookNode,
+                  release: nbformat.NotebookNode | None = None, *,
+                  seconds: float | None = None, max_chars: int | None = None) -> Review:
+    """``review_submission`` with a budget: ``seconds`` (``REVIEW_SECONDS``) and
+    ``max_chars`` characters of code (``REVIEW_CHARS``).
+
+    The review runs in a child forked for it, which sends each cell's flags
+    as it goes and is killed when its time is up: the flags found so far are
+    kept, with an ``unreviewed`` flag for the instructor. A process running
+    other Python threads is not forked (a lock one of them holds would stay
+    held in the child): there the review runs here, with the size cap only.
+    """
+    seconds = REVIEW_SECONDS if seconds is None else seconds
+    max_chars = REVIEW_CHARS if max_chars is None else max_chars
+    if threading.active_count() > 1:
+        return review_submission(submitted, source, release, max_chars=max_chars)
+    if id(source) not in _warmed:
+        # What a review imports and caches, here, once: a child's would be lost.
+        review_submission(source, source, release)
+        _warmed[id(source)] = source  # kept: an id is unique while its object lives
+    readable, writable = os.pipe()
+    sys.stdout.flush()  # or the child would write what is buffered here again
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: review, then exit without running the parent's exit handlers
+        code = 0
+        try:
+            os.close(readable)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            with os.fdopen(writable, "w") as out:
+                def send(message: Any) -> None:
+                    out.write(json.dumps(message) + "\n")
+                    out.flush()
+
+                try:
+                    review_submission(submitted, source, release, max_chars=max_chars,
+                                      on_cell=lambda label, flags: send(
+                                          [label, flags and [asdict(f) for f in flags]]))
+                    send("done")
+                except BaseException as error:  # noqa: BLE001 - told to the parent
+                    send({"error": f"{type(error).__name__}: {error}"[:500]})
+        except BaseException:  # noqa: BLE001 - a forked child must never return
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(writable)
+    review, label, outcome = Review(), "cell 1", None
+    deadline = time.monotonic() + seconds
+    pending = b""
+    try:
+        while outcome is None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([readable], [], [], left)[0]:
+                outcome = "time"
+                break
+            chunk = os.read(readable, 1 << 16)
+            if not chunk:
+                outcome = {"error": "the review's process ended without an answer"}
+                break
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                message = json.loads(line)
+                if isinstance(message, list):  # a cell started (None), or its flags
+                    label = message[0]
+                    review.flags += [Flag(**{**f, "zero": tuple(f["zero"])})
+                                     for f in message[1] or []]
+                else:
+                    outcome = message
+                    break
+    finally:
+        os.close(readable)
+        if outcome != "done":
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+    if outcome == "time":
+        review.flags.append(_stopped(label, f"after {seconds:g} s"))
+    elif isinstance(outcome, dict):
+        raise RuntimeError(f"the static review failed: {outcome['error']}")
+    return review
+
+
 def review_submission(submitted: nbformat.NotebookNode, source: nbformat.NotebookNode,
-                      release: nbformat.NotebookNode | None = None) -> Review:
-    """Flag what the student's own cells do, with line numbers (see the module doc)."""
+                      release: nbformat.NotebookNode | None = None, *,
+                      max_chars: int | None = None,
+                      on_cell: Any = None) -> Review:
+    """Flag what the student's own cells do, with line numbers (see the module doc).
+
+    ``max_chars``: stop (with an ``unreviewed`` flag) before the cell that
+    would take the code read past this many characters. ``on_cell(label,
+    flags)``: called as each code cell starts (flags None) and after it, with
+    the flags it added.
+    """
     exercises = _exercises(source)
     references: dict[int, tuple[str, list[str]]] = {}
     for names, tests in exercises.values():
@@ -972,6 +1098,7 @@ def review_submission(submitted: nbformat.NotebookNode, source: nbformat.Noteboo
     review = Review()
     aliases: dict[str, Any] = {}
     reached: set[str] = set()
+    read = 0
     for number, cell in enumerate(submitted.cells, start=1):
         if cell.cell_type != "code":
             continue
@@ -981,6 +1108,16 @@ def review_submission(submitted: nbformat.NotebookNode, source: nbformat.Noteboo
         student = _is_student_cell(cell, by_id, instructor_text)
         text = cell.source if student or original is None else original.source
         label = grade_id or f"cell {number}"
+        if on_cell is not None:
+            on_cell(label, None)  # starting it
+        read += len(text)
+        if max_chars is not None and read > max_chars:
+            review.flags.append(_stopped(label, f"at this cell, after {max_chars:,} "
+                                         "characters of code"))
+            if on_cell is not None:
+                on_cell(label, review.flags[-1:])
+            break
+        before = len(review.flags)
         exercise = exercises.get(grade_id) if student and original is not None and \
             _nbgrader(original).get("solution") else None
         try:
@@ -998,6 +1135,8 @@ def review_submission(submitted: nbformat.NotebookNode, source: nbformat.Noteboo
                 label, 1, "unreadable", "the code is nested too deeply for the grader to read (an "
                 "expression of thousands of terms?)",
                 tuple(t for _, tests in exercises.values() for t in tests)))
+        if on_cell is not None:
+            on_cell(label, review.flags[before:])
     return review
 
 

@@ -123,3 +123,83 @@ def test_ipc_is_closed_only_in_a_namespace_of_the_sandbox_s_own(monkeypatch):
     assert closed == []
     sandbox_child.confine({}, None, None, False, private_ipc=True)
     assert closed == [True]
+
+
+# --- the static review's budget --------------------------------------------------------
+
+def _course_with(root: Path, students: dict):
+    import nbformat
+
+    from autograder.grading import copy_course_skeleton
+    from autograder.manifest import load_manifest
+    from autograder.nbgrader_cli import run_nbgrader
+
+    first = load_manifest(ROOT).assignments[0]
+    copy_course_skeleton(ROOT, root, [first])
+    run_nbgrader(["generate_assignment", first.name, "--force"], root)
+    for student, notebook in students.items():
+        folder = root / "submitted" / student / first.name
+        folder.mkdir(parents=True)
+        nbformat.write(notebook, folder / first.notebook_file)
+    return load_manifest(root), first
+
+
+def _source_and_huge():
+    import nbformat
+
+    from autograder.manifest import load_manifest
+
+    first = load_manifest(ROOT).assignments[0]
+    source = nbformat.read(ROOT / "source" / first.name / first.notebook_file, as_version=4)
+    huge = nbformat.from_dict(source)
+    # harmless code, but a lot of it: what a generated 12 MB notebook is, smaller
+    code = "\n".join(f"unused_{i} = [{i}, {i} + 1, ({i} * 2, 'x')]" for i in range(20_000))
+    huge.cells.insert(2, nbformat.v4.new_code_cell(code))
+    return source, huge
+
+
+def test_a_review_over_its_budget_is_graded_as_usual_and_flagged(tmp_path, monkeypatch):
+    require_bwrap()
+    from autograder import review as review_module
+    from autograder.grading import grade
+    from autograder.review import review_submission
+
+    source, huge = _source_and_huge()
+    course, first = _course_with(tmp_path / "course", {"honest": source, "huge": huge})
+    monkeypatch.setattr(review_module, "REVIEW_SECONDS", 1.0)
+    results = {r.student: r for r in grade(course, [first], students=None, workers=1)}
+    honest, big = results["honest"], results["huge"]
+    assert honest.status == big.status == "graded"
+    assert big.score == honest.score == honest.max_score > 0
+    assert any("the static review stopped after 1 s (the notebook's code is unusually "
+               "large): review it by hand" in flag for flag in big.flags), big.flags
+    # the honest notebook's review is what it was without a budget
+    assert honest.flags == review_submission(source, source).lines()
+    assert not any("review stopped" in flag for flag in honest.flags)
+
+
+def test_the_budgeted_review_of_a_normal_notebook_is_the_review():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_review_obfuscation import CHEATS, RELEASE, SOURCE, _with_linear
+
+    from autograder.review import review_submission, review_within
+
+    for code, _, _ in list(CHEATS.values())[:8]:
+        notebook = _with_linear(code)
+        plain = review_submission(notebook, SOURCE, RELEASE)
+        assert plain.flags  # each cheat is flagged: the flags must come back whole
+        budgeted = review_within(notebook, SOURCE, RELEASE)
+        assert budgeted.flags == plain.flags and budgeted.zeroed == plain.zeroed
+
+
+def test_the_review_reads_at_most_its_size_cap_and_says_where_it_stopped():
+    from autograder.review import review_within
+
+    source, huge = _source_and_huge()
+    review = review_within(huge, source, max_chars=100_000, seconds=60)
+    assert review.lines()[-1].endswith(
+        "line 1: the static review stopped at this cell, after 100,000 characters of code "
+        "(the notebook's code is unusually large): review it by hand")
+    assert review.flags[-1].rule == "unreviewed" and review.zeroed == {}
