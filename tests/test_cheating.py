@@ -217,8 +217,8 @@ def test_hidden_tests_never_reach_the_kernel_nor_its_feedback(cheaters):
             for h in re.findall(r"[0-9a-f]{200,}", page) for start in (0, 1))
         for text in (flat, flat[::-1], decoded):
             assert not [line for line in secret if line in text], student
-    # What the kernel ran is there: the visible tests only.
-    assert "from autograder import checks" in decoded
+    # The decoding works: the smuggled history is readable, and holds no hidden line.
+    assert 'print(bytes("\\n".join(In), "utf-8").hex())' in decoded
 
 
 def test_files_beside_the_source_notebook_never_reach_a_kernel(cheaters):
