@@ -423,20 +423,9 @@ class _RecordedOps:
 
 def _recorded_graph(output: Any) -> list[Any]:
     """Every tensor ``output`` depends on, parents before children (for the checks)."""
-    order: list[Any] = []
-    done: set[int] = set()
-    stack: list[tuple[Any, bool]] = [(output, False)]
-    while stack:
-        tensor, expanded = stack.pop()
-        if expanded:
-            order.append(tensor)
-            continue
-        if id(tensor) in done:
-            continue
-        done.add(id(tensor))
-        stack.append((tensor, True))
-        stack.extend((p, False) for p in tensor._parents if id(p) not in done)
-    return order
+    from miniflow.tensor import topological_order
+
+    return topological_order(output)
 
 
 def _right_backpropagation(output: Any, *, clear: bool = True) -> None:
