@@ -171,8 +171,9 @@ def test_a_review_over_its_budget_is_graded_as_usual_and_flagged(tmp_path, monke
     honest, big = results["honest"], results["huge"]
     assert honest.status == big.status == "graded"
     assert big.score == honest.score == honest.max_score > 0
-    assert any("the static review stopped after 1 s (the notebook's code is unusually "
-               "large): review it by hand" in flag for flag in big.flags), big.flags
+    # Stopped by the clock or by the size cap, whichever comes first on this machine.
+    assert any("the static review stopped" in flag and "review it by hand" in flag
+               for flag in big.flags), big.flags
     # the honest notebook's review is what it was without a budget
     assert honest.flags == review_submission(source, source).lines()
     assert not any("review stopped" in flag for flag in honest.flags)
