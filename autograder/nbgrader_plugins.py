@@ -500,7 +500,7 @@ class SandboxedExecute(Execute):
             self.nb.metadata[DEATHS_KEY] = deaths
         if self._judged:
             student = (resources or {}).get("nbgrader", {}).get("student", "") or ""
-            self._run_judge(assignment, str(student), limits)
+            self._run_judge(assignment, str(student))
         self.set_widgets_metadata()
         explain_limits(self.nb, limits)
         return self.nb, self.resources
@@ -646,7 +646,7 @@ class SandboxedExecute(Execute):
                 "TamperingDetected", "code in this notebook changed what the tests rely "
                 f"on: {'; '.join(changed[:5])}"))
 
-    def _run_judge(self, assignment: str, student: str, limits: dict[str, Any]) -> None:
+    def _run_judge(self, assignment: str, student: str) -> None:
         """Score every graded test cell by the judge's verdict (autograder.judge)."""
         from autograder.judge import apply_verdicts, judge_notebook, read_secret
         from autograder.sandbox import resolve_mode
@@ -654,9 +654,10 @@ class SandboxedExecute(Execute):
         secret = read_secret(self._secret_path())
         section = dict(self.config.get("SandboxKernelManager", {}))
         mode = resolve_mode(section.get("mode", SandboxKernelManager.mode.default_value))[0]
-        manager = SandboxKernelManager(config=self.config)
+        # The kernels' limits, as this course configures them.
+        limits = SandboxKernelManager(config=self.config).limits()
         verdicts = judge_notebook(self.nb.cells, assignment, student, secret, mode=mode,
-                                  limits=manager.limits(), timeout=self.judge_timeout)
+                                  limits=limits, timeout=self.judge_timeout)
         apply_verdicts(self.nb.cells, verdicts)
 
     def _withhold_source_files(self, assignment: str) -> None:

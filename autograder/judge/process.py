@@ -252,8 +252,10 @@ class JudgeProcess:
         if code is not None and code < 0:
             import signal
 
-            name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ \
-                else str(-code)
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = str(-code)
             reason = {"SIGXCPU": "it used up its CPU time", "SIGKILL": "it was killed "
                       "(out of memory, or a limit)", "SIGSEGV": "it crashed (a segfault)"}
             return f"the process stopped: {reason.get(name, name)}"
