@@ -692,6 +692,7 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
     ``journal`` keeps each answer as it arrives and reuses those an
     interrupted run kept (``autograder.journal``; the command line's ``grade``).
     """
+    from autograder.judge import SECRET_FILE, read_secret
     from autograder.sandbox import (
         FONT_LIST_AHEAD,
         ONE_MATHS_THREAD,
@@ -701,6 +702,9 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
     )
     from autograder.workers import WorkerPool, run_directory
 
+    # The judge's secret exists before any worker needs it (and a bad one stops
+    # the run here, with the reason, instead of in every worker).
+    read_secret(course.root / SECRET_FILE)
     if scheduler and sandbox != "none":
         mode = "bwrap"  # on the workers; autograder.cluster refuses one without it
     else:

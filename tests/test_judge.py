@@ -271,3 +271,14 @@ def test_the_verdict_comes_first_whatever_the_kernel_printed():
     unjudged = nbformat.from_dict(cells[0])
     apply_verdicts([unjudged], {})
     assert determine_grade(unjudged)[0] == 0
+
+
+def test_graders_starting_together_all_read_the_one_whole_secret(tmp_path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    path = tmp_path / ".miniflow-judge-secret"
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(lambda _: read_secret(path), range(64)))
+    assert len(set(made)) == 1 and len(made[0]) == 32
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no draft left

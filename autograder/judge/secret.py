@@ -47,13 +47,18 @@ def read_secret(path: Path | str, *, create: bool = True) -> bytes:
         return secret
     path = Path(path)
     if not path.exists() and create:
+        # Written whole under another name, then linked into place: a grader that
+        # starts at the same moment reads either nothing or the whole secret.
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
         try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.link(draft, path)
         except FileExistsError:
             pass  # another grader made it first: read theirs
-        else:
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(secrets.token_hex(32) + "\n")
+        finally:
+            draft.unlink()
     try:
         text = path.read_text(encoding="ascii").strip()
         secret = bytes.fromhex(text)
