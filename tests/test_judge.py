@@ -282,3 +282,14 @@ def test_graders_starting_together_all_read_the_one_whole_secret(tmp_path, monke
         made = list(pool.map(lambda _: read_secret(path), range(64)))
     assert len(set(made)) == 1 and len(made[0]) == 32
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no draft left
+
+
+def test_a_missing_class_is_explained_by_the_cell_that_failed():
+    broken = _source_of("02_layers", "linear").replace("class Linear(Node):",
+                                                       "class Linear(Node, Unknown):")
+    verdicts = _judge("02_layers", _cells("02_layers", {"linear": broken}))
+    message = verdicts["test_linear_forward"].message
+    assert verdicts["test_linear_forward"].code == "missing"
+    assert "Linear is not defined: its definition in cell" in message
+    assert "raised NameError" in message
+    assert "Unknown" not in message  # the student's own words stay out

@@ -46,14 +46,15 @@ def _plain_error(error):
 def _define(space, cells):
     failed = []
     for cell in cells:
-        for statement in cell["code"]:
+        for number, statement in enumerate(cell["code"]):
             try:
                 exec(compile(statement, f"<cell {cell['cell']}>", "exec"), space)
             except BaseException as error:  # noqa: BLE001 (student code: anything goes)
                 if isinstance(error, KeyboardInterrupt):
                     raise
-                failed.append({"cell": cell["cell"], "error": _plain_error(error)})
-    return {"failed": failed[:20]}
+                failed.append({"cell": cell["cell"], "statement": number,
+                               "error": _plain_error(error)})
+    return {"failed": failed[:200]}
 
 
 def _load_grader(request):

@@ -81,6 +81,21 @@ def _error_words(answer: dict[str, Any]) -> str:
     return words
 
 
+def _missing_words(name: str, failed: list[dict[str, Any]],
+                   code: list[dict[str, Any]]) -> str:
+    """Why ``name`` is missing: the statement meant to define it raised, if one did."""
+    defines = re.compile(rf"(?:(?:async\s+)?def|class)\s+{re.escape(name)}\b|"
+                         rf"^{re.escape(name)}\s*[:=]", re.MULTILINE)
+    statements = {(c["cell"], n): text for c in code for n, text in enumerate(c["code"])}
+    for failure in failed:
+        text = statements.get((failure.get("cell"), failure.get("statement")), "")
+        if defines.search(text):
+            return (f"{name} is not defined: its definition in cell {failure['cell']} "
+                    f"{_error_words({'error': failure.get('error', '')})} when the grader "
+                    "ran it")
+    return f"{name} is not defined (did its cell run without errors?)"
+
+
 class _Judge:
     """A judge process that comes back after a death, with what it had loaded."""
 
@@ -168,8 +183,8 @@ def judge_notebook(cells: list[Any], assignment: str, student: str, secret: byte
                         code_ = "missing" if str(answer["error"]).startswith("NameError: "
                                                                             + probe.name) \
                             else "raised"
-                        words = (f"{probe.name} is not defined (did its cell run without "
-                                 "errors?)" if code_ == "missing" else _error_words(answer))
+                        words = _missing_words(probe.name, judge.failed, code) \
+                            if code_ == "missing" else _error_words(answer)
                         verdict = Verdict(test, code_, f"{probe.describe}: {words}")
                         break
                     problem = compare(probe, answer, probe.reference())
