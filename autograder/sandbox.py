@@ -23,21 +23,23 @@ their kernels with it, so both paths get the same walls:
   processes, or when it runs past the notebook's time limit. The reason is
   kept (``stop_reason``) and turned into a message for the student.
 * **what the memory limit counts**: the address space limit is per process,
-  and the watchdog adds up the memory (PSS) of the kernel's processes. Memory
-  held in no process's address space is not counted there, so it is walled
-  off another way: System V shared memory, message queues and semaphores
-  and POSIX message queues are refused inside the sandbox (its IPC namespace's
-  limits are set to zero by ``sandbox_child.py``; a detached shared memory
-  segment would otherwise hold memory the watchdog never sees), and the
-  tmpfs mounts are capped by size: the home and ``/tmp`` together at
-  ``scratch_size`` (512 MiB), ``/dev/shm`` at 64 MiB. So one kernel can
-  cost the machine at most ``memory_limit`` plus those two sizes (2 GiB + 512
-  MiB + 64 MiB by default). There is no cgroup per kernel: on the machine this
+  and the watchdog adds up the memory (PSS) of the kernel's processes and the
+  bytes of the files in the sandbox's memory-backed folders (``/dev/shm``, the
+  home and ``/tmp``: tmpfs mounts of the sandbox's own, which no process's
+  address space holds; ``_memory_folders_bytes``). Other memory held by no
+  process is walled off another way: System V shared memory, message queues
+  and semaphores and POSIX message queues are refused inside the sandbox (its
+  IPC namespace's limits are set to zero by ``sandbox_child.py``; a detached
+  shared memory segment would otherwise hold memory the watchdog never sees).
+  The tmpfs mounts are also capped by size: the home and ``/tmp`` together at
+  ``scratch_size`` (512 MiB), ``/dev/shm`` at 64 MiB, so a burst between two
+  watchdog rounds stays bounded. There is no cgroup per kernel: on the machine this
   was built on (kernel 6.18, cgroup v1 with a v2 hierarchy holding only
   ``hugetlb``) the memory, pids and cpu controllers are not available in
-  cgroup v2, so kernels are limited by rlimits and the watchdog alone. Where
-  cgroup v2 is delegated, a cgroup per kernel (``memory.max`` counting shmem
-  and tmpfs, ``pids.max``, ``cpu.weight``) would be the next wall.
+  cgroup v2, so kernels are limited by rlimits and the watchdog alone, and
+  CPU time is shared by the scheduler as for any process (no CPU weight).
+  Where cgroup v2 is delegated, a cgroup per kernel (``memory.max`` counting
+  shmem and tmpfs, ``pids.max``, ``cpu.weight``) would be the next wall.
 * ``mode = "none"`` runs the kernel with the limits and the clean
   environment but no isolation; ``"auto"`` falls back to it, loudly, when
   bubblewrap is missing or cannot create namespaces here.
@@ -262,6 +264,46 @@ def _memory_bytes(pid: int) -> int:
             return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, IndexError, ValueError):
         return 0
+
+
+def _memory_folders_bytes(pids: Iterable[int]) -> int:
+    """Bytes of files in the memory-backed folders (tmpfs) of the sandboxes ``pids`` run in.
+
+    A file written to ``/dev/shm``, the home or ``/tmp`` of a sandbox is
+    memory that no process's address space holds: the watchdog adds it to
+    the processes' own. Each sandbox has its own mount namespace with its own
+    tmpfs mounts; a process in the grader's own namespace (``mode = "none"``,
+    bubblewrap's outer process) sees the machine's folders, which are not the
+    kernel's to pay for, so it is skipped. A tmpfs file that is also mapped
+    counts twice: the sum errs toward stopping a kernel, never toward missing one.
+    """
+    try:
+        ours = os.readlink("/proc/self/ns/mnt")
+    except OSError:
+        return 0
+    seen_spaces: set[str] = set()
+    seen_mounts: set[int] = set()
+    total = 0
+    for pid in pids:
+        try:
+            space = os.readlink(f"/proc/{pid}/ns/mnt")
+        except OSError:
+            continue
+        if space == ours or space in seen_spaces:
+            continue
+        seen_spaces.add(space)
+        for folder in ("dev/shm", HOME.lstrip("/")):
+            path = f"/proc/{pid}/root/{folder}"
+            try:
+                device = os.stat(path).st_dev
+                if device in seen_mounts:
+                    continue
+                usage = os.statvfs(path)
+            except OSError:
+                continue
+            seen_mounts.add(device)
+            total += (usage.f_blocks - usage.f_bfree) * usage.f_frsize
+    return total
 
 
 def _tasks(pids: Iterable[int]) -> int:
@@ -817,10 +859,13 @@ class SandboxKernelManager(AsyncKernelManager):
             elif _folder_bytes(sockets) > 1024 ** 2:
                 reason = "wrote files into the grader's connection folder"
             else:
-                used = sum(_memory_bytes(pid) for pid in tree)
-                if used > memory:
-                    reason = (f"used more than {format_size(memory)} of memory "
-                              f"({format_size(used)} in {len(tree)} processes)")
+                held = sum(_memory_bytes(pid) for pid in tree)
+                files = _memory_folders_bytes(tree)
+                if held + files > memory:
+                    where = f"{format_size(held)} in {len(tree)} processes"
+                    if files:
+                        where += f", {format_size(files)} in files in memory (/dev/shm, home, /tmp)"
+                    reason = f"used more than {format_size(memory)} of memory ({where})"
             if reason:
                 self.stop_reason = reason
                 self.log.warning("sandbox: stopping the kernel: it %s", reason)

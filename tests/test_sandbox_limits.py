@@ -4,6 +4,8 @@
   space, so the watchdog (which adds up the kernel's processes' memory) never
   counted it: 3 GiB held under a 2 GiB limit. Inside the sandbox shmget, msgget
   and semget now fail; honest code does not notice.
+* Files in the sandbox's memory-backed folders (/dev/shm, the home, /tmp) are
+  memory no process holds: the watchdog adds them to the processes' memory.
 * The static review: a huge notebook's review stalled the grader's own process
   for minutes. It now runs with a time and size budget; a submission whose
   review ran out is graded as usual and flagged for the instructor.
@@ -204,3 +206,73 @@ def test_the_review_reads_at_most_its_size_cap_and_says_where_it_stopped():
         "line 1: the static review stopped at this cell, after 100,000 characters of code "
         "(the notebook's code is unusually large): review it by hand")
     assert review.flags[-1].rule == "unreviewed" and review.zeroed == {}
+
+
+# A student cell: files in the sandbox's memory-backed folders, held by no process.
+FILL_FOLDERS = '''
+import os
+chunk = b"x" * (64 << 20)
+with open("/dev/shm/hoard", "wb") as handle:
+    handle.write(chunk[: 48 << 20])
+for number in range({chunks}):  # a file per chunk: each is under the file size limit
+    with open(os.path.expanduser(f"~/hoard{{number}}"), "wb") as handle:
+        handle.write(chunk)
+del chunk
+print("WROTE")
+'''
+
+
+async def _fill_and_measure(fork: bool, cwd: Path, chunks: int, **traits: str) -> tuple:
+    """Fill the kernel's tmpfs; what the watchdog's folder count says, and why it stopped."""
+    manager = _manager(fork)
+    for name, value in traits.items():
+        setattr(manager, name, value)
+    await manager.start_kernel(cwd=str(cwd), extra_arguments=[
+        "--HistoryManager.hist_file=:memory:"])
+    client = manager.client()
+    client.start_channels()
+    try:
+        await client.wait_for_ready(timeout=60)
+        process = manager.provisioner.process
+        cell = asyncio.ensure_future(client.execute_interactive(
+            FILL_FOLDERS.format(chunks=chunks), timeout=60, output_hook=lambda message: None))
+        # the watchdog may stop the kernel mid-cell: then no reply ever comes
+        while not (cell.done() or manager.stop_reason):
+            await asyncio.sleep(0.1)
+        counted = sandbox._memory_folders_bytes(sandbox.descendants(process.pid))
+        cell.cancel()
+        for _ in range(50):  # the files stay: the watchdog's next rounds see them
+            if manager.stop_reason:
+                break
+            await asyncio.sleep(0.1)
+        return counted, manager.stop_reason
+    finally:
+        client.stop_channels()
+        await manager.shutdown_kernel(now=True)
+
+
+@pytest.mark.parametrize("fork", [False, True], ids=["bwrap", "forked"])
+def test_files_in_the_sandbox_s_memory_folders_count_toward_its_memory(tmp_path, fork):
+    """/dev/shm, home and /tmp are tmpfs: memory no process holds, counted all the same."""
+    require_bwrap()
+    if fork and os.geteuid() != 0:
+        pytest.skip("the fork server is used only where the grader is root")
+    try:
+        # 48 MiB in /dev/shm and 64 MiB in the home: counted, and well under the limit
+        counted, reason = asyncio.run(_fill_and_measure(fork, tmp_path, 1))
+        assert counted >= (48 + 64) << 20, counted
+        assert reason is None
+        # 48 MiB + 17 x 64 MiB of files with a 1 GiB limit (the processes hold
+        # about 60 MiB): stopped, though no process holds a tenth of it
+        counted, reason = asyncio.run(_fill_and_measure(
+            fork, tmp_path, 17, memory_limit="1 GiB", scratch_size="2 GiB"))
+    finally:
+        sandbox.stop_fork_server()
+        sandbox._no_server.clear()
+    assert reason is not None and reason.startswith("used more than 1 GiB of memory"), reason
+    assert "in files in memory (/dev/shm, home, /tmp)" in reason, reason
+
+
+def test_a_kernel_without_a_sandbox_is_not_charged_for_the_machine_s_folders(tmp_path):
+    """mode "none" shares the grader's mount namespace: /dev/shm there is not the kernel's."""
+    assert sandbox._memory_folders_bytes([os.getpid()]) == 0
