@@ -306,6 +306,38 @@ def _memory_folders_bytes(pids: Iterable[int]) -> int:
     return total
 
 
+def _autogroup(pid: int | str) -> str | None:
+    """The scheduler's autogroup of ``pid`` (one per session), e.g. ``/autogroup-12``."""
+    try:
+        with open(f"/proc/{pid}/autogroup") as handle:
+            return handle.read().split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def _demote_new_sessions(pids: Iterable[int], keep: set[str | None]) -> None:
+    """Give every scheduling group in ``pids`` but ``keep`` the lowest CPU weight.
+
+    Without a cgroup per kernel, the scheduler shares the CPU between
+    sessions (autogroups), not kernels: a student who starts 24 processes,
+    each in a session of its own (``setsid``), would get 24 shares and slow
+    every other kernel 12 to 15 times. A group the kernel made is set to nice
+    19 (weight 15 against a kernel's 1024), so all of them together weigh
+    less than one kernel. Only a process's owner (or root) may do this; where
+    it cannot be done, nothing else changes.
+    """
+    for pid in pids:
+        group = _autogroup(pid)
+        if group in keep:
+            continue
+        try:
+            with open(f"/proc/{pid}/autogroup", "w") as handle:
+                handle.write("19")
+        except OSError:
+            pass
+        keep.add(group)
+
+
 def _tasks(pids: Iterable[int]) -> int:
     """Threads and processes of ``pids`` (what RLIMIT_NPROC counts)."""
     total = 0
@@ -843,10 +875,17 @@ class SandboxKernelManager(AsyncKernelManager):
     def _watch(self, process: subprocess.Popen) -> None:
         memory = parse_size(self.memory_limit)
         sockets = self._scratch / "s"
+        # the grader's scheduling group and the kernel's own keep their weight
+        groups: set[str | None] = {None, _autogroup("self")}
+        kernel = None
         while not self._stop.wait(self.poll_interval):
             if process.poll() is not None:
                 return
             tree = descendants(process.pid)
+            if kernel is None and (kernel := self._kernel_pid()) is not None:
+                groups.add(_autogroup(kernel))
+            if kernel is not None:
+                _demote_new_sessions(tree, groups)
             reason = None
             if _tasks(tree) >= self.process_limit - 1:
                 # A fork storm sits at the process limit, spinning: stop it

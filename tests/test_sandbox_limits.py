@@ -4,6 +4,9 @@
   space, so the watchdog (which adds up the kernel's processes' memory) never
   counted it: 3 GiB held under a 2 GiB limit. Inside the sandbox shmget, msgget
   and semget now fail; honest code does not notice.
+* Sessions: the scheduler shares the CPU between sessions (autogroups), so 24
+  busy processes in sessions of their own slowed other kernels 12 to 15 times;
+  every session a kernel starts now gets the lowest weight.
 * Files in the sandbox's memory-backed folders (/dev/shm, the home, /tmp) are
   memory no process holds: the watchdog adds them to the processes' memory.
 * The static review: a huge notebook's review stalled the grader's own process
@@ -276,3 +279,66 @@ def test_files_in_the_sandbox_s_memory_folders_count_toward_its_memory(tmp_path,
 def test_a_kernel_without_a_sandbox_is_not_charged_for_the_machine_s_folders(tmp_path):
     """mode "none" shares the grader's mount namespace: /dev/shm there is not the kernel's."""
     assert sandbox._memory_folders_bytes([os.getpid()]) == 0
+
+
+# A student cell: three busy processes, each in a session of its own, and one
+# ordinary child; prints each one's pid.
+NEW_SESSIONS = '''
+import subprocess, sys
+busy = [sys.executable, "-c", "while True: pass"]
+own = [subprocess.Popen(busy, start_new_session=True) for _ in range(3)]
+plain = subprocess.Popen(busy)
+print("PIDS", plain.pid, *(process.pid for process in own))
+'''
+
+
+async def _sessions(fork: bool, cwd: Path, mode: str) -> dict[str, list[str]]:
+    """Each process of the kernel's tree by what the scheduler shows of its group."""
+    manager = _manager(fork)
+    manager.mode = mode
+    await manager.start_kernel(cwd=str(cwd), extra_arguments=[
+        "--HistoryManager.hist_file=:memory:"])
+    client = manager.client()
+    client.start_channels()
+    try:
+        await client.wait_for_ready(timeout=60)
+        await client.execute_interactive(NEW_SESSIONS, timeout=60,
+                                         output_hook=lambda message: None)
+        kernel = manager._kernel_pid()
+        for _ in range(50):  # the watchdog looks five times a second
+            await asyncio.sleep(0.1)
+            tree = sandbox.descendants(kernel)
+            groups = {pid: Path(f"/proc/{pid}/autogroup").read_text().split() for pid in tree}
+            if len(tree) == 4 and sum(group[-1] == "19" for group in groups.values()) == 3:
+                break
+        return {"kernel": Path(f"/proc/{kernel}/autogroup").read_text().split(),
+                "children": sorted(groups.values(), key=lambda group: group[-1])}
+    finally:
+        client.stop_channels()
+        await manager.shutdown_kernel(now=True)
+
+
+@pytest.mark.parametrize("mode,fork", [("none", False), ("bwrap", False), ("bwrap", True)],
+                         ids=["none", "bwrap", "forked"])
+def test_sessions_a_kernel_starts_get_the_lowest_cpu_weight(tmp_path, mode, fork):
+    """Without a cgroup the CPU is shared by session: new sessions must not multiply a share."""
+    if not Path("/proc/self/autogroup").exists():
+        pytest.skip("this kernel schedules without autogroups (nothing to game)")
+    if mode == "bwrap":
+        require_bwrap()
+    if fork and os.geteuid() != 0:
+        pytest.skip("the fork server is used only where the grader is root")
+    try:
+        shown = asyncio.run(_sessions(fork, tmp_path, mode))
+    finally:
+        sandbox.stop_fork_server()
+        sandbox._no_server.clear()
+    kernel_group = shown["kernel"][0]
+    assert shown["kernel"][-1] == "0", shown
+    # the ordinary child shares the kernel's group, at the kernel's weight
+    assert shown["children"][0] == [kernel_group, "nice", "0"], shown
+    # each session of its own: a group of its own, at the lowest weight
+    others = shown["children"][1:]
+    assert [group[-1] for group in others] == ["19"] * 3, shown
+    assert len({group[0] for group in others} | {kernel_group}) == 4, shown
+    assert Path("/proc/self/autogroup").read_text().split()[-1] == "0"  # the grader's own
