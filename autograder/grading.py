@@ -45,7 +45,7 @@ import nbformat
 
 from autograder.execute import error_message
 from autograder.manifest import Assignment, Course
-from autograder.review import Review, review_within
+from autograder.review import Review, review_within, start_review_server
 
 __all__ = ["CellGrade", "CourseBusy", "GradeResult", "Prepared", "copy_course_skeleton",
            "course_held", "grade", "grade_in_worker", "hold_course", "prepare_submission",
@@ -824,6 +824,9 @@ def _grade_all(course: Course, assignments: Sequence[Assignment],
                 release = course.root / "release" / assignment.name / assignment.notebook_file
                 releases[assignment.name] = nbformat.read(release, as_version=4) \
                     if release.is_file() else None
+                if scheduler:  # Dask's client runs threads: reviews go to a review server
+                    start_review_server([(sources[assignment.name],
+                                          releases[assignment.name])])
             prepared = prepare_submission(folder, assignment, source_path)
             if prepared.notebook is None:
                 result = GradeResult(student, assignment.name, "rejected",

@@ -53,6 +53,8 @@ show it.
 from __future__ import annotations
 
 import ast
+import atexit
+import contextlib
 import difflib
 import functools
 import inspect
@@ -60,10 +62,11 @@ import json
 import os
 import select
 import signal
+import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -988,22 +991,25 @@ def _stopped(label: str, why: str) -> Flag:
 _warmed: dict[int, nbformat.NotebookNode] = {}
 
 
-def review_within(submitted: nbformat.NotebookNode, source: nbformat.NotebookNode,
-                  release: nbformat.NotebookNode | None = None, *,
-                  seconds: float | None = None, max_chars: int | None = None) -> Review:
-    """``review_submission`` with a budget: ``seconds`` (``REVIEW_SECONDS``) and
-    ``max_chars`` characters of code (``REVIEW_CHARS``).
+def _send_review(out: Any, submitted: nbformat.NotebookNode, source: nbformat.NotebookNode,
+                 release: nbformat.NotebookNode | None, max_chars: int) -> None:
+    """Review, writing each cell's flags to ``out`` as a JSON line, then ``"done"``."""
+    def send(message: Any) -> None:
+        out.write(json.dumps(message) + "\n")
+        out.flush()
 
-    The review runs in a child forked for it, which sends each cell's flags
-    as it goes and is killed when its time is up: the flags found so far are
-    kept, with an ``unreviewed`` flag for the instructor. A process running
-    other Python threads is not forked (a lock one of them holds would stay
-    held in the child): there the review runs here, with the size cap only.
-    """
-    seconds = REVIEW_SECONDS if seconds is None else seconds
-    max_chars = REVIEW_CHARS if max_chars is None else max_chars
-    if threading.active_count() > 1:
-        return review_submission(submitted, source, release, max_chars=max_chars)
+    try:
+        review_submission(submitted, source, release, max_chars=max_chars,
+                          on_cell=lambda label, flags: send(
+                              [label, flags and [asdict(f) for f in flags]]))
+        send("done")
+    except BaseException as error:  # noqa: BLE001 - told to the parent
+        send({"error": f"{type(error).__name__}: {error}"[:500]})
+
+
+def _forked_review(submitted: nbformat.NotebookNode, source: nbformat.NotebookNode,
+                   release: nbformat.NotebookNode | None, max_chars: int) -> tuple[int, Any]:
+    """A child forked to review: its output's descriptor, and how to stop and reap it."""
     if id(source) not in _warmed:
         # What a review imports and caches, here, once: a child's would be lost.
         review_submission(source, source, release)
@@ -1019,22 +1025,127 @@ def review_within(submitted: nbformat.NotebookNode, source: nbformat.NotebookNod
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             with os.fdopen(writable, "w") as out:
-                def send(message: Any) -> None:
-                    out.write(json.dumps(message) + "\n")
-                    out.flush()
-
-                try:
-                    review_submission(submitted, source, release, max_chars=max_chars,
-                                      on_cell=lambda label, flags: send(
-                                          [label, flags and [asdict(f) for f in flags]]))
-                    send("done")
-                except BaseException as error:  # noqa: BLE001 - told to the parent
-                    send({"error": f"{type(error).__name__}: {error}"[:500]})
+                _send_review(out, submitted, source, release, max_chars)
         except BaseException:  # noqa: BLE001 - a forked child must never return
             code = 1
         finally:
             os._exit(code)
     os.close(writable)
+
+    def stop(kill: bool) -> None:
+        os.close(readable)
+        if kill:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+
+    return readable, stop
+
+
+class _ReviewServer:
+    """A Python process of its own that reviews notebook after notebook
+    (``python -m autograder.review``), for a grader running other threads (a
+    Dask client), where forking is unsafe: a lock another thread holds would
+    stay held in the child. It is started once and reused (what a review
+    imports is then already there); killed when a review runs out of time,
+    and started again for the next."""
+
+    current: _ReviewServer | None = None
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "autograder.review"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+        atexit.register(self.close)
+
+    @classmethod
+    def review(cls, submitted: nbformat.NotebookNode, source: nbformat.NotebookNode,
+               release: nbformat.NotebookNode | None, max_chars: int) -> tuple[int, Any]:
+        """Hand one review to the server: its output's descriptor, and how to end the review."""
+        if cls.current is None or cls.current.process.poll() is not None:
+            cls.current = cls()
+        server = cls.current
+        assert server.process.stdin is not None and server.process.stdout is not None
+        try:  # one line per request; the server reads all of it before it answers
+            server.process.stdin.write(
+                json.dumps([[submitted, source, release], max_chars]).encode() + b"\n")
+            server.process.stdin.flush()
+        except BrokenPipeError:
+            pass  # it died: the empty read that follows says so
+
+        def stop(kill: bool) -> None:
+            if kill:  # out of time, or gone: the next review starts a new server
+                server.close()
+                if cls.current is server:
+                    cls.current = None
+
+        return server.process.stdout.fileno(), stop
+
+    @classmethod
+    def warm(cls, source: nbformat.NotebookNode,
+             release: nbformat.NotebookNode | None) -> None:
+        """Start the server now, and have it review ``source`` once, answering nothing:
+        what reviews import is then loaded while the grader does other work."""
+        if cls.current is None or cls.current.process.poll() is not None:
+            cls.current = cls()
+        stdin = cls.current.process.stdin
+        assert stdin is not None
+        with contextlib.suppress(BrokenPipeError):
+            stdin.write(json.dumps([[source, source, release], None]).encode() + b"\n")
+            stdin.flush()
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            with contextlib.suppress(OSError):
+                stream and stream.close()
+
+
+def _serve() -> None:
+    """``python -m autograder.review``: review each request read from stdin (``_ReviewServer``)."""
+    for line in sys.stdin:
+        (submitted, source, release), max_chars = json.loads(line)
+        notebooks = [nbformat.from_dict(notebook) if notebook is not None else None
+                     for notebook in (submitted, source, release)]
+        if max_chars is None:  # warming up (_ReviewServer.warm): no answer
+            with contextlib.suppress(Exception):
+                review_submission(*notebooks)
+            continue
+        _send_review(sys.stdout, *notebooks, max_chars)
+
+
+def start_review_server(notebooks: Iterable[tuple[nbformat.NotebookNode,
+                                                  nbformat.NotebookNode | None]]) -> None:
+    """Start the review server ahead of the first review, for a grader about to
+    run other threads (a Dask client); ``notebooks``: (source, release) pairs."""
+    for source, release in notebooks:
+        _ReviewServer.warm(source, release)
+
+
+def review_within(submitted: nbformat.NotebookNode, source: nbformat.NotebookNode,
+                  release: nbformat.NotebookNode | None = None, *,
+                  seconds: float | None = None, max_chars: int | None = None) -> Review:
+    """``review_submission`` with a budget: ``seconds`` (``REVIEW_SECONDS``) and
+    ``max_chars`` characters of code (``REVIEW_CHARS``).
+
+    The review runs in a process of its own, which sends each cell's flags
+    as it goes and is killed when its time is up: the flags found so far are
+    kept, with an ``unreviewed`` flag for the instructor. A process running
+    only this thread forks it (cheap: what the review imports is already
+    here); one running other threads (a Dask client) hands it to a review
+    server, a Python process of its own kept for the next review.
+    """
+    seconds = REVIEW_SECONDS if seconds is None else seconds
+    max_chars = REVIEW_CHARS if max_chars is None else max_chars
+    start = _ReviewServer.review if threading.active_count() > 1 else _forked_review
+    readable, stop = start(submitted, source, release, max_chars)
     review, label, outcome = Review(), "cell 1", None
     deadline = time.monotonic() + seconds
     pending = b""
@@ -1060,16 +1171,7 @@ def review_within(submitted: nbformat.NotebookNode, source: nbformat.NotebookNod
                     outcome = message
                     break
     finally:
-        os.close(readable)
-        if outcome != "done":
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
+        stop(outcome != "done")
     if outcome == "time":
         review.flags.append(_stopped(label, f"after {seconds:g} s"))
     elif isinstance(outcome, dict):
@@ -1178,3 +1280,7 @@ def _deep_enough() -> Iterator[None]:
         yield
     finally:
         sys.setrecursionlimit(before)
+
+
+if __name__ == "__main__":
+    _serve()

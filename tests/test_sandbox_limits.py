@@ -211,6 +211,50 @@ def test_the_review_reads_at_most_its_size_cap_and_says_where_it_stopped():
     assert review.flags[-1].rule == "unreviewed" and review.zeroed == {}
 
 
+@pytest.fixture
+def another_thread():
+    """A thread running beside the review, as in a Dask worker (where forking is unsafe)."""
+    import threading
+
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join()
+
+
+def test_beside_other_threads_the_review_still_has_its_clock(another_thread):
+    """A Dask client's review runs in a review server: same flags, reused, stopped on time."""
+    import sys
+    import time
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_review_obfuscation import CHEATS, RELEASE, SOURCE, _with_linear
+
+    from autograder.review import _ReviewServer, review_submission, review_within
+
+    servers = []
+    for code, _, _ in list(CHEATS.values())[:2]:
+        notebook = _with_linear(code)
+        plain = review_submission(notebook, SOURCE, RELEASE)
+        budgeted = review_within(notebook, SOURCE, RELEASE)
+        assert budgeted.flags == plain.flags and budgeted.zeroed == plain.zeroed
+        servers.append(_ReviewServer.current.process.pid)
+    assert servers[0] == servers[1] != os.getpid()  # one server, kept for the next review
+    # a review that would take long is stopped by the clock, the grader's thread free
+    source, huge = _source_and_huge()
+    started = time.monotonic()
+    review = review_within(huge, source, seconds=0.5)
+    assert time.monotonic() - started < 10
+    assert review.flags[-1].rule == "unreviewed", review.flags
+    assert "the static review stopped" in review.lines()[-1]
+    assert _ReviewServer.current is None  # killed; the next review starts another
+    assert review_within(notebook, SOURCE, RELEASE).flags == plain.flags
+    assert _ReviewServer.current.process.pid not in servers
+    _ReviewServer.current.close()
+
+
 # A student cell: files in the sandbox's memory-backed folders, held by no process.
 FILL_FOLDERS = '''
 import os
