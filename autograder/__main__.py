@@ -216,7 +216,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from autograder.gradebook import check_gradebook, export_grades
+    from autograder.export import export_grades
+    from autograder.gradebook import check_gradebook
 
     course = load_manifest()
     check_gradebook(course)

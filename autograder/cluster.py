@@ -53,6 +53,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from autograder.versions import course_files, course_version, files_hash
+
 __all__ = ["ClusterError", "DaskPool", "course_files", "differences", "failure_answer",
            "fingerprint", "grade_on_worker", "report", "stop_session"]
 
@@ -65,39 +67,6 @@ class ClusterError(RuntimeError):
 
 
 # --- what both sides compare ------------------------------------------------------------
-
-def _package_hash(*packages: str) -> str:
-    """sha256 over every .py file of ``packages`` (relative path and bytes, in order)."""
-    import importlib.util
-
-    digest = hashlib.sha256()
-    for package in packages:
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
-            continue
-        root = Path(next(iter(spec.submodule_search_locations)))
-        for path in sorted(root.rglob("*.py")):
-            digest.update(f"{package}/{path.relative_to(root).as_posix()}\0".encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-@functools.lru_cache(maxsize=1)
-def course_version() -> dict[str, str]:
-    """The versions and source a grade depends on: ``COMPARED``'s values here."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    import nbgrader
-
-    import miniflow
-
-    try:
-        autograder_version = version("miniflow-course")
-    except PackageNotFoundError:
-        autograder_version = "not installed as a package"
-    return {"miniflow": miniflow.__version__, "autograder": autograder_version,
-            "nbgrader": nbgrader.__version__, "source": _package_hash("autograder", "miniflow")}
-
 
 @functools.lru_cache(maxsize=1)
 def fingerprint() -> dict[str, Any]:
@@ -127,27 +96,6 @@ def differences(mine: dict[str, Any], theirs: dict[str, Any], sandbox: str) -> l
     return found
 
 
-def course_files(root: Path, assignment_name: str, notebook_file: str) -> dict[str, bytes]:
-    """What ``grading.copy_course_skeleton`` copies for one assignment, as data."""
-    files = {name: (root / name).read_bytes()
-             for name in ("nbgrader_config.py", "course/manifest.toml", "course/header.ipynb")}
-    folder = root / "source" / assignment_name
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts \
-                and ".ipynb_checkpoints" not in path.parts:
-            files[path.relative_to(root).as_posix()] = path.read_bytes()
-    if f"source/{assignment_name}/{notebook_file}" not in files:
-        raise FileNotFoundError(f"no source notebook {folder / notebook_file}")
-    return files
-
-
-def _files_hash(files: dict[str, bytes]) -> str:
-    digest = hashlib.sha256()
-    for name in sorted(files):
-        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
-    return digest.hexdigest()
-
-
 # --- the worker side --------------------------------------------------------------------
 
 class _Grader:
@@ -160,7 +108,7 @@ class _Grader:
         self.worker: Any = None
 
     def grade(self, task: dict, deadline: float) -> dict:
-        from autograder.sandbox import kill_tree
+        from autograder.processes import kill_tree
 
         if self.worker is None or self.worker.process.poll() is not None:
             if self.worker is not None:
@@ -193,7 +141,7 @@ class _Grader:
         return answers[0] if answers else {"failure": "the grading process gave no answer"}
 
     def close(self) -> None:
-        from autograder.sandbox import kill_tree
+        from autograder.processes import kill_tree
 
         if self.worker is None:
             return
@@ -279,7 +227,7 @@ def grade_on_worker(payload: dict) -> dict:
     if problems:
         return {"failure": f"{where} is not the same course version: " + "; ".join(problems)}
     files: dict[str, bytes] = payload["files"]
-    if _files_hash(files) != payload["files_hash"]:
+    if files_hash(files) != payload["files_hash"]:
         return {"failure": f"{where} received course files whose hash differs from the "
                            "parent's; they were damaged on the way"}
     task = dict(payload["task"])
@@ -381,13 +329,13 @@ class DaskPool:
             files = course_files(Path(task["root"]), assignment["name"],
                                  assignment["notebook_file"])
             source = files[f"source/{assignment['name']}/{assignment['notebook_file']}"]
-            courses[key] = (files, _files_hash(files), hashlib.sha256(source).hexdigest())
-        files, files_hash, source_hash = courses[key]
+            courses[key] = (files, files_hash(files), hashlib.sha256(source).hexdigest())
+        files, files_digest, source_hash = courses[key]
         stamp = task.get("timestamp")
         mine = fingerprint()
         return {"task": {k: v for k, v in task.items()
                          if k not in ("root", "notebook", "timestamp")},
-                "files": files, "files_hash": files_hash, "source_hash": source_hash,
+                "files": files, "files_hash": files_digest, "source_hash": source_hash,
                 "submission": Path(task["notebook"]).read_bytes(),
                 "timestamp": Path(stamp).read_text(encoding="utf-8") if stamp else None,
                 "deadline": self.deadline, "expected": {k: mine[k] for k in COMPARED}}

@@ -213,7 +213,7 @@ def _held(collecting: Callable[..., CollectReport]) -> Callable[..., CollectRepo
     """
     @functools.wraps(collecting)
     def held(course: Course, *args: Any, **kwargs: Any) -> CollectReport:
-        from autograder.grading import hold_course
+        from autograder.lock import hold_course
 
         release = hold_course(course.root)
         try:

@@ -24,8 +24,9 @@ from pathlib import Path
 import nbformat
 
 from autograder.collect import collect
+from autograder.export import export_grades
 from autograder.feedback import write_feedback
-from autograder.gradebook import export_grades, register_assignments
+from autograder.gradebook import register_assignments
 from autograder.grading import (
     GradeResult,
     copy_course_skeleton,

@@ -552,7 +552,7 @@ class ForkServer:
             return self._exits.pop(number)
 
     def stop(self) -> None:
-        from autograder.sandbox import kill_tree
+        from autograder.processes import kill_tree
 
         if self.process.poll() is None:
             kill_tree(self.process.pid)
@@ -604,7 +604,7 @@ class ForkedProcess:
         self.send_signal(signal.SIGTERM)
 
     def kill(self) -> None:
-        from autograder.sandbox import kill_tree
+        from autograder.processes import kill_tree
 
         if self.poll() is None:
             kill_tree(self.pid)

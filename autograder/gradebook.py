@@ -22,15 +22,12 @@ import json
 import os
 import tempfile
 import warnings
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from autograder.manifest import Course
-from autograder.nbgrader_cli import run_nbgrader
 
-__all__ = ["GradebookError", "add_course_columns", "add_flags_column", "add_late_columns",
-           "check_gradebook", "copy_gradebook", "db_url", "describe_gradebook", "export_grades",
+__all__ = ["GradebookError", "check_gradebook", "copy_gradebook", "db_url", "describe_gradebook",
            "load_results", "record_results", "register_assignments", "shown_url"]
 
 RESULTS = Path("autograded") / "results.json"
@@ -280,7 +277,7 @@ def _ensure_in_gradebook(course: Course, assignment: str) -> None:
     """
     from nbgrader.api import MissingEntry
 
-    from autograder.grading import copy_course_skeleton, generate_in_process
+    from autograder.nbgrader_api import copy_course_skeleton, generate_in_process
 
     url = db_url(course)
     with _gradebook(url, course.id) as gradebook:
@@ -567,105 +564,6 @@ def _merge_late(record: dict, held: dict | None) -> None:
             "due": held["due"].replace(tzinfo=UTC).isoformat() if held["due"] else None,
             "seconds_late": held["seconds_late"], "penalty": penalty,
             "policy": "as nbgrader autograde recorded it"}
-
-
-def _extend_export(course: Course, csv_path: Path, added: list[str],
-                   fill: Callable[[dict[str, str], dict], None],
-                   results: dict[tuple[str, str], dict] | None = None) -> None:
-    """Add columns to nbgrader's grade export: ``fill(row, result)`` sets them per row.
-
-    ``result`` is the submission's record from ``load_results`` ({} if none);
-    ``results``, if given, is what ``load_results`` returned. The added cells
-    go through ``autograder.safe_text.csv_cell`` (a flag starts with a
-    student's ``grade_id``); the columns already there are left as they are
-    for the next step to find its students by, until ``complete_export``.
-    """
-    import csv
-
-    from autograder.safe_text import csv_row
-
-    results = load_results(course) if results is None else results
-    with open(csv_path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-        fields = list(rows[0].keys()) if rows else []
-    if not fields:
-        return
-    for row in rows:
-        fill(row, results.get((row.get("assignment", ""), row.get("student_id", "")), {}))
-        row.update(csv_row({name: row[name] for name in added}, EXPORT_NUMBERS))
-    with open(csv_path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[*fields, *added])
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-#: The export's columns of numbers the grader computed: kept as numbers, never quoted
-#: (autograder.safe_text.csv_row); every other cell is text and is neutralised.
-EXPORT_NUMBERS = frozenset({"raw_score", "late_submission_penalty", "score", "max_score",
-                            "seconds_late", "days_late"})
-
-
-def export_grades(course: Course, target: Path) -> None:
-    """The grades as CSV: nbgrader's export through the course's plugin
-    (``autograder.nbgrader_plugins.CourseExportPlugin``: nbgrader's columns, read
-    in a few queries, then ours), named on the command line so that a course
-    whose nbgrader_config.py predates the plugin gets the same file.
-    """
-    run_nbgrader(["export", "--to", str(target),
-                  "--ExportApp.plugin_class=autograder.nbgrader_plugins.CourseExportPlugin",
-                  f"--CourseExportPlugin.course_root={course.root}"], course.root)
-
-
-def add_course_columns(course: Course, target: Path, *, assignments: Sequence[str] = (),
-                       students: Sequence[str] = ()) -> None:
-    """Our columns after nbgrader's in its grade export ``target``.
-
-    ``flags``, the late columns (``seconds_late``, ``days_late``,
-    ``late_policy``), and ``section`` and ``status`` with a row for every
-    roster student (autograder.roster.complete_export; ``assignments`` and
-    ``students`` are the export's filters, if it had any). The file written
-    last runs no formula in a spreadsheet: every text cell that would (a
-    name, an id, a flag) starts with a quote (autograder.safe_text.csv_cell).
-    """
-    from autograder.roster import complete_export
-
-    results = load_results(course)  # once for the three
-    add_flags_column(course, target, results)
-    add_late_columns(course, target, results)
-    complete_export(course, target, assignments=assignments, students=students, results=results)
-
-
-def add_late_columns(course: Course, csv_path: Path,
-                     results: dict[tuple[str, str], dict] | None = None) -> None:
-    """Add ``seconds_late``, ``days_late`` and ``late_policy`` to nbgrader's grade export.
-
-    nbgrader's own columns already hold the submission ``timestamp``, the
-    ``raw_score``, the ``late_submission_penalty`` and the ``score`` after it.
-    ``results``: what ``load_results`` returned, if the caller has it.
-    """
-    import math
-
-    def fill(row: dict[str, str], record: dict) -> None:
-        late = record.get("late") or {}
-        seconds = float(late.get("seconds_late") or 0.0) if late else None
-        row["seconds_late"] = "" if seconds is None else f"{seconds:g}"
-        row["days_late"] = "" if seconds is None else str(math.ceil(seconds / 86400))
-        row["late_policy"] = late.get("policy", "") if seconds else ""
-
-    _extend_export(course, csv_path, ["seconds_late", "days_late", "late_policy"], fill,
-                   results)
-
-
-def add_flags_column(course: Course, csv_path: Path,
-                     results: dict[tuple[str, str], dict] | None = None) -> None:
-    """Add a ``flags`` column to nbgrader's grade export (one cell per submission).
-
-    ``results``: what ``load_results`` returned, if the caller has it."""
-
-    def fill(row: dict[str, str], record: dict) -> None:
-        row["flags"] = " | ".join(record.get("flags", []))
-
-    _extend_export(course, csv_path, ["flags"], fill, results)
 
 
 # --- moving a gradebook (SQLite to PostgreSQL, say) --------------------------------------

@@ -26,16 +26,12 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
-import hashlib
 import itertools
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
-import threading
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -44,8 +40,15 @@ from typing import Any
 import nbformat
 
 from autograder.execute import error_message
+from autograder.lock import CourseBusy, course_held, hold_course
 from autograder.manifest import Assignment, Course
+from autograder.nbgrader_api import (
+    copy_course_skeleton,
+    grading_config,
+    template,
+)
 from autograder.review import Review, review_within, start_review_server
+from autograder.worker_task import grade_in_worker
 
 __all__ = ["CellGrade", "CourseBusy", "GradeResult", "Prepared", "copy_course_skeleton",
            "course_held", "grade", "grade_in_worker", "hold_course", "prepare_submission",
@@ -188,19 +191,6 @@ def _visible(source: str) -> str:
     return HIDDEN.sub("", source).strip()
 
 
-def copy_course_skeleton(root: Path, destination: Path,
-                         assignments: Iterable[Assignment]) -> None:
-    """The files nbgrader needs to grade: configuration, header, sources."""
-    destination.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(root / "nbgrader_config.py", destination / "nbgrader_config.py")
-    (destination / "course").mkdir(exist_ok=True)
-    for name in ("manifest.toml", "header.ipynb"):
-        shutil.copy2(root / "course" / name, destination / "course" / name)
-    for assignment in assignments:
-        shutil.copytree(root / "source" / assignment.name,
-                        destination / "source" / assignment.name, dirs_exist_ok=True)
-
-
 def _explain_failure(log: str) -> str:
     lowered = log.lower()
     if "kernel died" in lowered or "deadkernelerror" in lowered:
@@ -208,255 +198,6 @@ def _explain_failure(log: str) -> str:
     if "timeout" in lowered or "timed out" in lowered:
         return "the notebook did not finish within the time limit"
     return "nbgrader could not grade it"
-
-
-def _grading_config(folder: Path, sandbox: str | None = None, *, spare: bool = False) -> Any:
-    """``folder``'s nbgrader_config.py, with this run's sandbox mode.
-
-    ``spare``: this process grades one notebook after another (a grading
-    worker), so each kernel's successor may start while it runs, forked from
-    a fork server that imported what kernels import once for the process.
-    """
-    from traitlets.config.loader import PyFileConfigLoader
-
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(folder)).load_config()
-    if sandbox is not None:
-        config.SandboxKernelManager.mode = sandbox
-    if spare and "spare_kernel" not in config.SandboxedExecute:  # the course may say no
-        config.SandboxedExecute.spare_kernel = True
-    if spare and "fork_server" not in config.SandboxKernelManager:
-        config.SandboxKernelManager.fork_server = True
-    return config
-
-
-def _nbgrader_api(workdir: Path, sandbox: str | None = None, *, spare: bool = False,
-                  gradebook: Path | str | None = None, course_root: Path | None = None):
-    """nbgrader's Python API on ``workdir`` (``_grading_config`` applies).
-
-    Its gradebook is ``workdir/gradebook.db`` unless ``gradebook`` is given
-    (a SQLite file, or a database URL).
-    """
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
-
-    from autograder.nbgrader_cli import nbgrader_in_process
-
-    nbgrader_in_process()  # a new gradebook per template: alembic, PATH
-    config = _grading_config(workdir, sandbox, spare=spare)
-    config.CourseDirectory.root = str(workdir)
-    if course_root is not None:  # the judge's secret is the course's, not the copy's
-        from autograder.judge import SECRET_FILE
-
-        config.SandboxedExecute.judge_secret_file = str(Path(course_root) / SECRET_FILE)
-    config.CourseDirectory.db_url = gradebook if isinstance(gradebook, str) \
-        else f"sqlite:///{gradebook or workdir / 'gradebook.db'}"
-    coursedir = CourseDirectory(config=config)
-    return NbGraderAPI(coursedir=coursedir, config=config)
-
-
-def _template(root: Path, assignment: Assignment, folder: Path, sandbox: str) -> Path:
-    """A course folder with the assignment generated: copied fresh for each submission."""
-    copy_course_skeleton(root, folder, [assignment])
-    generate_in_process(folder, assignment.name, sandbox=sandbox)
-    return folder
-
-
-def generate_in_process(folder: Path, name: str, *, sandbox: str | None = None,
-                        gradebook: str | None = None) -> None:
-    """``nbgrader generate_assignment NAME`` on the course copy ``folder``, in this process
-    (no nbgrader start-up: about 3 s less than the command), into its own gradebook
-    or into ``gradebook`` (a database URL). Raises RuntimeError with nbgrader's words."""
-    generated = _nbgrader_api(folder, sandbox, gradebook=gradebook).generate_assignment(
-        name, force=True, create=True)
-    if not generated["success"]:
-        from autograder import workers
-
-        # nbgrader's API catches everything, Ctrl-C too ("Canceled"): stop as told.
-        if workers._interrupted or (generated.get("error") or "").rstrip().endswith(
-                "KeyboardInterrupt"):
-            raise KeyboardInterrupt
-        raise RuntimeError(f"nbgrader could not generate the assignment {name}: "
-                           + _nbgrader_said(generated, folder))
-
-
-def _nbgrader_said(result: dict, folder: Path) -> str:
-    """What a failed nbgrader API call said: its first error and the errors under it."""
-    lines = [line.strip() for line in (result.get("log") or "").splitlines()]
-    first = next((line.removeprefix("[ERROR] ") for line in lines
-                  if line.startswith("[ERROR]") and "Traceback" not in line), "")
-    causes = [line for line in lines
-              if re.match(r"[\w.]+(Error|Exception): ", line) and "Please see the" not in line]
-    said = "; ".join(dict.fromkeys(filter(None, [first, *causes])))
-    said = said.replace(f"{folder}/", "").replace("/./", "/")  # a temporary copy's paths
-    return said or (result.get("error") or "no reason given")[-400:]
-
-
-def warm_up(first: dict | None = None) -> None:
-    """Worker side, before the first task: import and build what every submission needs.
-
-    nbgrader and nbclient (about a second of imports), the nbgrader plugins,
-    the font list every kernel is given (``autograder.sandbox.font_list``),
-    the first notebook's kernel (``first``: ``{"root", "assignment",
-    "notebook", "sandbox"}``, see ``start_first_kernel``) and what the first
-    task would do once (``_first_task_ahead``). The grader starts its workers
-    before it checks the gradebook and reviews the submissions, so this
-    overlaps with that work. No font list when ``first["fonts"]`` is false
-    (the course turned ``mpl_font_list`` off).
-
-    Without ``first`` (a Dask worker's pool), also the gradebook's schema
-    version: such a worker generates each assignment itself. A local worker
-    is given the grader's generated assignment, gradebook included, and never
-    needs it (0.12 s).
-    """
-    import nbclient  # noqa: F401
-    import nbgrader.apps  # noqa: F401
-
-    import autograder.nbgrader_plugins  # noqa: F401
-    from autograder.nbgrader_cli import alembic_head, nbgrader_in_process
-    from autograder.sandbox import font_list, launched
-
-    nbgrader_in_process()
-    if first is None or first.get("fonts", True):
-        font_list()
-    if first:
-        # Beside the kernel's start, most of which is waiting for the fork server's
-        # imports: once its process (or the kernel's) is launched.
-        ahead = threading.Thread(target=_first_task_ahead,
-                                 args=(first["assignment"], launched),
-                                 name="first-task-ahead", daemon=True)
-        ahead.start()
-        try:
-            start_first_kernel(Path(first["root"]), first["assignment"], first["notebook"],
-                               first["sandbox"])
-        except Exception as error:  # the first notebook starts its own kernel, as usual
-            print(f"no kernel started ahead: {type(error).__name__}: {error}", file=sys.stderr)
-        finally:
-            launched.set()  # none was, or none will be
-        ahead.join()
-    else:
-        with contextlib.suppress(Exception):  # nbgrader's own way answers later, if it must
-            alembic_head()
-
-
-def _first_task_ahead(assignment: str, launched: threading.Event) -> None:
-    """What the first task would do once: the judge's plan, program and library
-    (importing autograder.trusted and numpy) and SQLAlchemy's mapping of nbgrader's tables.
-    About 0.07 s, once ``launched`` is set, at a lower priority than the process
-    launched (whose start is on the way to the first notebook); whatever fails
-    here, the first task meets and reports itself."""
-    launched.wait()
-    if sys.platform.startswith("linux"):  # where a thread has a priority of its own
-        with contextlib.suppress(OSError):  # behind the launched process, not beside it
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-    with contextlib.suppress(Exception):
-        import nbgrader.api  # noqa: F401
-        from sqlalchemy.orm import configure_mappers
-
-        from autograder import judge
-
-        judge.warm_up(assignment)
-        configure_mappers()
-
-
-def start_first_kernel(root: Path, name: str, notebook: str, sandbox: str) -> None:
-    """Worker side: start the first notebook's kernel now, before its task arrives.
-
-    Every later notebook's kernel starts while the one before it runs (the
-    spare kernel); the first one would start only once its task is here.
-    This one is started as that notebook's own preprocessor would start its
-    spare (the course's configuration, the source notebook's kernel, the
-    assignment's data files) and is used only if all of that matches what
-    the first notebook needs (``SandboxedExecute._claim_spare``); otherwise it
-    is stopped and the notebook starts its own. It runs no student code
-    until a notebook claims it.
-    """
-    from nbgrader.utils import setenv
-
-    from autograder.nbgrader_plugins import SandboxedExecute
-
-    config = _grading_config(root, sandbox, spare=True)  # as each submission's own
-    folder = root / "source" / name
-    with setenv(NBGRADER_EXECUTION="autograde"):  # as nbgrader's autograde runs kernels
-        SandboxedExecute(config=config).start_spare_for(
-            nbformat.read(folder / notebook, as_version=4), str(folder))
-
-
-_ENGINES: dict[str, Any] = {}  # a grading worker's gradebook URL -> its engine
-
-
-@contextlib.contextmanager
-def _shared_engines() -> Iterator[None]:
-    """Meanwhile every nbgrader Gradebook on one file shares one SQLAlchemy engine.
-
-    nbgrader opens a ``Gradebook``, so a new engine, about ten times per
-    submission it autogrades, and an engine starts with no compiled SQL:
-    each query was compiled again every time. An engine is meant to be
-    shared; ``Gradebook.close`` still closes its connections (``dispose``).
-    Only a grading worker's ``autograde`` runs this way.
-    """
-    import nbgrader.api
-    from sqlalchemy import create_engine
-
-    def shared(url: Any, **options: Any) -> Any:
-        key = json.dumps([str(url), options], sort_keys=True, default=repr)
-        if key not in _ENGINES:
-            _ENGINES[key] = create_engine(url, **options)
-        return _ENGINES[key]
-
-    nbgrader.api.create_engine = shared
-    try:
-        yield
-    finally:
-        nbgrader.api.create_engine = create_engine
-
-
-def grade_in_worker(task: dict, base: Path, templates: dict[str, Path]) -> dict:
-    """Worker side: autograde one submission in a fresh course folder; return the notebook.
-
-    The folder is a fresh copy of the assignment's template but for its
-    gradebook: a worker's submissions of one assignment share one, copied
-    from the template's (nbgrader keeps a row per student; nothing of it
-    leaves the worker, whose answer is the executed notebook), so that the
-    worker's engine for it (``_shared_engines``) keeps its compiled SQL.
-    """
-    fields = {k: v for k, v in task["assignment"].items() if k != "notebook_file"}
-    assignment = Assignment(**{**fields, "objectives": tuple(fields["objectives"])})
-    with warnings.catch_warnings():
-        # nbgrader's own warnings (SQLAlchemy's autoflush notes, say) are not the
-        # student's business and must never turn into errors here.
-        warnings.simplefilter("ignore")
-        # A Dask worker grades several course versions over time: it names each one.
-        key = task.get("template_key") or assignment.name
-        if task.get("template"):  # generated once for the whole run, by the grader
-            templates[key] = Path(task["template"])
-        if key not in templates:
-            suffix = f"-{key[:16]}" if task.get("template_key") else ""
-            templates[key] = _template(
-                Path(task["root"]), assignment, base / f"template-{assignment.name}{suffix}",
-                task["sandbox"])
-        gradebook = base / f"gradebook-{hashlib.sha256(key.encode()).hexdigest()[:16]}.db"
-        if not gradebook.is_file():
-            shutil.copyfile(templates[key] / "gradebook.db", gradebook)
-        work = base / f"s{task['id']}"
-        shutil.copytree(templates[key], work, ignore=shutil.ignore_patterns("gradebook.db"))
-        try:
-            student = task["student"]
-            target = work / "submitted" / student / assignment.name
-            target.mkdir(parents=True)
-            shutil.copyfile(task["notebook"], target / assignment.notebook_file)
-            if task.get("timestamp"):
-                shutil.copyfile(task["timestamp"], target / "timestamp.txt")
-            api = _nbgrader_api(work, task["sandbox"], spare=True, gradebook=gradebook,
-                                course_root=Path(task["root"]))
-            with _shared_engines():
-                outcome = api.autograde(assignment.name, student, force=True, create=True)
-            executed = work / "autograded" / student / assignment.name / assignment.notebook_file
-            return {"success": bool(outcome["success"]),
-                    "log": (outcome.get("log", "") + outcome.get("error", ""))[-20000:],
-                    "executed": executed.read_text(encoding="utf-8")
-                    if executed.is_file() else None}
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 def _restored(source: str, grade_id: str) -> str:
@@ -623,58 +364,6 @@ def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-class CourseBusy(ValueError):
-    """Another grading run holds this course; the message says what to do."""
-
-
-def hold_course(root: Path | str) -> Callable[[], None]:
-    """Hold the course folder for one grading run or collect; return what releases it.
-
-    Two runs at once (two ``grade``, or ``grade`` and plain ``nbgrader
-    autograde``) would both write the gradebook and ``autograded/``, each in
-    its own transaction, the last one's grades winning row by row; a
-    ``collect`` replacing a submission while a run reads it could have it
-    graded half-written, or with the other submission's time. The hold
-    is an exclusive ``flock`` on the course folder itself (no file is left
-    behind), released by the returned function or when the process dies.
-    Raises ``CourseBusy`` while another process holds it.
-    """
-    import fcntl
-
-    handle = os.open(root, os.O_RDONLY)
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(handle)
-        raise CourseBusy(f"another command is working in {root} (`python -m autograder "
-                         "grade` or `collect`, or `nbgrader autograde`, started by you or "
-                         "someone sharing the course): wait until it ends, or stop it with "
-                         "Ctrl-C in its terminal, then run this again. Nothing was "
-                         "changed.") from None
-    except OSError as error:  # a file system without locks (some NFS set-ups)
-        print(f"note: the course folder could not be held for this run ({error}); make "
-              "sure nobody else grades this course until it ends", file=sys.stderr)
-    released = False
-
-    def release() -> None:
-        nonlocal released
-        if not released:
-            released = True
-            os.close(handle)
-
-    return release
-
-
-@contextlib.contextmanager
-def course_held(root: Path) -> Iterator[None]:
-    """``hold_course`` for the length of a ``with`` block."""
-    release = hold_course(root)
-    try:
-        yield
-    finally:
-        release()
-
-
 def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequence[str] | None,
           workers: int | None = None, keep_autograded: bool = True,
           on_result: Callable[[GradeResult], None] | None = None,
@@ -710,7 +399,7 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
     else:
         mode, _ = resolve_mode(sandbox)
     # Per submission: its notebook's time budget, and time for nbgrader's own work.
-    settings = SandboxKernelManager(config=_grading_config(course.root))
+    settings = SandboxKernelManager(config=grading_config(course.root))
     deadline = float(settings.notebook_timeout) + 120
     folders = _submission_folders(course, assignments, students)
     with contextlib.ExitStack() as stack:
@@ -922,7 +611,7 @@ def _grade_all(course: Course, assignments: Sequence[Assignment],
         def generate() -> None:
             for assignment in assignments:
                 if assignment.name in made:
-                    _template(course.root, assignment, made[assignment.name], mode)
+                    template(course.root, assignment, made[assignment.name], mode)
 
         pool.run(templated(), answered, prepare=generate, at_most=len(folders),
                  idle=review_one)

@@ -13,9 +13,9 @@ was made from is the same:
 * the student, the assignment and the submitted notebook's bytes, and its
   ``timestamp.txt``;
 * the course files a worker grades with (``nbgrader_config.py``, the
-  manifest, the header, ``source/<assignment>/``: ``cluster.course_files``);
+  manifest, the header, ``source/<assignment>/``: ``versions.course_files``);
 * the code (miniflow's, the autograder's and nbgrader's versions and a
-  hash of the autograder and miniflow source: ``cluster.course_version``),
+  hash of the autograder and miniflow source: ``versions.course_version``),
   the sandbox mode and every ``MINIFLOW_*`` setting of the environment.
 
 The grader scores a reused answer exactly as a new one (its review, the
@@ -65,10 +65,10 @@ class Journal:
         """What every task of ``assignment`` in this course and run shares, hashed."""
         name = assignment["name"]
         if name not in self._courses:
-            from autograder.cluster import _files_hash, course_files, course_version
+            from autograder.versions import course_files, course_version, files_hash
 
             settings = {k: v for k, v in sorted(os.environ.items()) if k.startswith("MINIFLOW_")}
-            made_of = {"files": _files_hash(course_files(self.root, name,
+            made_of = {"files": files_hash(course_files(self.root, name,
                                                          assignment["notebook_file"])),
                        "code": course_version(), "sandbox": self.sandbox,
                        "settings": settings, "python": sys.version.split()[0]}

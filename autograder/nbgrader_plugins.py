@@ -985,7 +985,7 @@ class CourseHeldExporter(NotebookExporter):
     converter makes its exporter as an autograde starts, before it removes an
     ``autograded/`` folder (``--force``) or writes a row of the gradebook, and
     then converts every submission (``convert_notebooks``). This one takes the
-    lock ``python -m autograder grade`` takes (``autograder.grading.hold_course``)
+    lock ``python -m autograder grade`` takes (``autograder.lock.hold_course``)
     and gives it back when that conversion returns or fails: formgrader runs
     autograde inside the Jupyter server, which goes on, and nbgrader's objects
     live until a garbage collection. While another run holds the course, the
@@ -1000,7 +1000,7 @@ class CourseHeldExporter(NotebookExporter):
             return
         import weakref
 
-        from autograder.grading import CourseBusy, hold_course
+        from autograder.lock import CourseBusy, hold_course
 
         try:
             release = hold_course(coursedir.root)
@@ -1024,7 +1024,7 @@ class CourseExportPlugin(CsvExportPlugin):
 
     nbgrader's columns, then ``flags``, the late columns, ``section`` and
     ``status``, with a row for every roster student
-    (``autograder.gradebook.add_course_columns``), within the export's own
+    (``autograder.export.add_course_columns``), within the export's own
     ``--assignment`` and ``--student`` filters. nbgrader_config.py sets it
     (``c.ExportApp.plugin_class``) and the course root.
     """
@@ -1038,7 +1038,7 @@ class CourseExportPlugin(CsvExportPlugin):
         self.export_nbgrader_columns(gradebook, neutralise=not self.course_root)
         if not self.course_root:
             return
-        from autograder.gradebook import add_course_columns
+        from autograder.export import add_course_columns
         from autograder.manifest import load_manifest
 
         add_course_columns(load_manifest(self.course_root), Path(self.to or "grades.csv"),

@@ -14,7 +14,7 @@ submissions from students who are not on it and roster students with
 nothing submitted (``collect_lines``), and ``export`` gives every roster
 student a row per assignment with their section and a status that tells a
 graded zero from a missing, rejected or doubtful submission
-(``complete_export``).
+(``autograder.export.complete_export``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import csv
 import io
 import re
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from autograder.manifest import Course
 from autograder.safe_text import terminal_text
 
 __all__ = ["ROSTER_FILE", "STATUSES", "RosterError", "RosterStudent", "collect_lines",
-           "complete_export", "export_status", "import_roster", "load_roster", "read_roster"]
+           "export_status", "import_roster", "load_roster", "read_roster"]
 
 ROSTER_FILE = "roster.csv"
 STATUSES = ("graded", "not submitted", "rejected", "needs review")
@@ -282,68 +282,3 @@ def export_status(result: dict | None, submitted: bool = False) -> str:
             or any("needs manual grading" in note for note in result.get("notes", []))):
         return "needs review"
     return "graded"
-
-
-def complete_export(course: Course, csv_path: Path, *, assignments: Sequence[str] = (),
-                    students: Sequence[str] = (),
-                    results: dict[tuple[str, str], dict] | None = None) -> None:
-    """Give every roster student a row per assignment; fill names; add section and status.
-
-    nbgrader's export has a row for every student of the gradebook and every
-    assignment; a roster student missing from it (the roster changed after
-    the import) gets a row with a score of 0. Names and emails come from the
-    roster where nbgrader's are empty. ``assignments`` and ``students``, when
-    given, are the export's own filters (``nbgrader export --assignment``):
-    rows are added for them only. ``results``: what ``gradebook.load_results``
-    returned, if the caller has it.
-
-    This is the export's last step: it writes every text cell through
-    ``autograder.safe_text.csv_cell`` (a name such as ``=cmd|...`` or ``@SUM(..)``
-    gets a quote in front, so no spreadsheet runs it); the grader's numbers
-    (``gradebook.EXPORT_NUMBERS``) are written as they are.
-    """
-    from autograder.gradebook import EXPORT_NUMBERS, load_results
-    from autograder.safe_text import csv_row
-
-    results = load_results(course) if results is None else results
-    roster = {s.id: s for s in load_roster(course)}
-    with open(csv_path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    fields = list(rows[0].keys()) if rows else [
-        "assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
-        "raw_score", "late_submission_penalty", "score", "max_score"]
-    exported = [a for a in dict.fromkeys([r["assignment"] for r in rows]
-                                         + [a for a, _ in results])
-                if not assignments or a in assignments]
-    present = {(r["assignment"], r["student_id"]) for r in rows}
-    order = [a.name for a in course.assignments]
-    for assignment in exported:
-        sample = next((r for r in rows if r["assignment"] == assignment), None)
-        points = course.assignment(assignment).points if assignment in order else 0.0
-        for student in roster:
-            if (assignment, student) not in present and (not students or student in students):
-                row = dict.fromkeys(fields, "")
-                row.update(assignment=assignment, student_id=student, raw_score="0.0",
-                           late_submission_penalty="0.0", score="0.0",
-                           duedate=sample["duedate"] if sample else "",
-                           max_score=sample["max_score"] if sample else f"{points}")
-                rows.append(row)
-    for row in rows:
-        on_roster = roster.get(row["student_id"])
-        if on_roster is not None:
-            for field_name in ("first_name", "last_name", "email"):
-                if not row.get(field_name):
-                    row[field_name] = getattr(on_roster, field_name)
-        row["section"] = on_roster.section if on_roster is not None else ""
-        submitted = (course.root / "submitted" / row["student_id"] / row["assignment"]).is_dir()
-        row["status"] = export_status(results.get((row["assignment"], row["student_id"])),
-                                      submitted)
-    rows.sort(key=lambda r: (order.index(r["assignment"]) if r["assignment"] in order
-                             else len(order), r["assignment"], r["student_id"]))
-    extra = [f for f in ("section", "status") if f not in fields]
-    temporary = csv_path.with_name(csv_path.name + ".tmp")
-    with open(temporary, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[*fields, *extra])
-        writer.writeheader()
-        writer.writerows(csv_row(row, EXPORT_NUMBERS) for row in rows)
-    temporary.replace(csv_path)

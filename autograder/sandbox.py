@@ -71,6 +71,7 @@ from jupyter_client.channels import HBChannel
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, DottedObjectName, Enum, Float, Integer, Type, Unicode, validate
 
+from autograder.processes import descendants, kill_tree, parent_map, start_time
 from autograder.visible import FONT_LIST_AHEAD, SYSTEM, font_list, python_paths
 
 __all__ = ["MODES", "Availability", "SandboxKernelManager", "SandboxError", "data_signature",
@@ -206,46 +207,6 @@ def isolation_warning(reason: str) -> str:
 
 # --- processes -----------------------------------------------------------------------
 
-def parent_map() -> dict[int, int]:
-    """pid -> parent pid for every process on the machine."""
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        # The command name is in parentheses and may hold spaces or ')'.
-        fields = stat[stat.rfind(b")") + 2:].split()
-        parents[int(entry)] = int(fields[1])
-    return parents
-
-
-def descendants(pid: int, parents: dict[int, int] | None = None) -> list[int]:
-    """Every process below ``pid`` (children, their children, ...)."""
-    parents = parent_map() if parents is None else parents
-    children: dict[int, list[int]] = {}
-    for child, parent in parents.items():
-        children.setdefault(parent, []).append(child)
-    found, stack = [], [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
-
-
-def _start_time(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            stat = handle.read()
-        return int(stat[stat.rfind(b")") + 2:].split()[19])
-    except (OSError, IndexError, ValueError):
-        return 1 << 62
-
-
 def _memory_bytes(pid: int) -> int:
     """The memory a process uses, its shared pages split among their sharers (PSS).
 
@@ -347,21 +308,6 @@ def _tasks(pids: Iterable[int]) -> int:
         except OSError:
             pass
     return total
-
-
-def kill_tree(pid: int) -> None:
-    """SIGKILL ``pid`` and everything below it (stopped first, so nothing forks away)."""
-    tree = [pid, *descendants(pid)]
-    for target in tree:
-        try:
-            os.kill(target, signal.SIGSTOP)
-        except OSError:
-            pass
-    for target in tree:
-        try:
-            os.kill(target, signal.SIGKILL)
-        except OSError:
-            pass
 
 
 def _folder_bytes(folder: Path) -> int:
@@ -955,7 +901,7 @@ class SandboxKernelManager(AsyncKernelManager):
         parents = parent_map()
         inits = {pid for pid, parent in parents.items() if parent == process.pid}
         kernels = [pid for pid, parent in parents.items() if parent in inits]
-        return min(kernels, key=_start_time) if kernels else None
+        return min(kernels, key=start_time) if kernels else None
 
     async def _async_interrupt_kernel(self) -> None:
         pid = self._kernel_pid()
@@ -1015,7 +961,7 @@ _warned: set[str] = set()
 
 # Set once this process has launched the process of a kernel or of a fork server:
 # what is left of starting it is waiting, which other work can fill
-# (``grading.warm_up`` does its first task's one-time work then, not before: the
+# (``worker_task.warm_up`` does its first task's one-time work then, not before: the
 # work would delay the launch, one Python thread at a time).
 launched = threading.Event()
 

@@ -46,7 +46,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from autograder.sandbox import descendants, format_size, kill_tree
+from autograder.interrupts import interrupt, interrupted, stop_on_signals  # noqa: F401 - the CLI's and tests' names
+from autograder.processes import descendants, kill_tree
+from autograder.sandbox import format_size
 from autograder.sandbox_child import close_descriptors, wait_polling
 
 __all__ = ["RUN_PREFIX", "WorkerPool", "run_directory"]
@@ -78,33 +80,8 @@ def _prctl(option: int, value: int) -> int:
     return libc.prctl(option, value, 0, 0, 0)
 
 
-# Set by ``interrupt``: the grader was told to stop (Ctrl-C, SIGTERM).
-_interrupted = False
-
-
-def stop_on_signals() -> None:
-    """Make Ctrl-C and SIGTERM stop the grader (``interrupt``), forgetting any earlier one."""
-    global _interrupted
-    _interrupted = False
-    signal.signal(signal.SIGINT, interrupt)
-    signal.signal(signal.SIGTERM, interrupt)
-
-
-def interrupt(signum: int, frame: object) -> None:
-    """The grader's SIGINT and SIGTERM handler: stop, unwinding like Ctrl-C.
-
-    A signal's handler runs wherever the grader happens to be, and Python
-    drops (prints and ignores) an exception raised inside a weakref callback
-    or a ``__del__``: so the interrupt is also remembered, and ``WorkerPool.run``
-    raises it again within half a second.
-    """
-    global _interrupted
-    _interrupted = True
-    raise KeyboardInterrupt
-
-
 def children_of(pid: int) -> list[int]:
-    from autograder.sandbox import parent_map
+    from autograder.processes import parent_map
 
     return [child for child, parent in parent_map().items() if parent == pid]
 
@@ -188,8 +165,8 @@ def _import_for_workers() -> None:
     import nbclient  # noqa: F401
     import nbgrader.apps  # noqa: F401
 
-    import autograder.grading  # noqa: F401
     import autograder.nbgrader_plugins  # noqa: F401
+    import autograder.worker_task  # noqa: F401
 
 
 def _become_worker(tasks: int, answers: int, log: int, folder: Path, warm: dict | None,
@@ -257,7 +234,7 @@ class WorkerPool:
         self.ready = ready
         self.run_dir = run_dir
         self.deadline = deadline
-        # What each worker readies before its first task (``grading.warm_up``).
+        # What each worker readies before its first task (``worker_task.warm_up``).
         self.warm = warm
         self.environment = dict(os.environ if environment is None else environment)
         self.environment["PYTHONSAFEPATH"] = "1"
@@ -373,7 +350,7 @@ class WorkerPool:
             for worker in workers:
                 self._assign(worker, pending)
             while any(w.task is not None for w in workers):
-                if _interrupted:  # told to stop, and Python dropped the KeyboardInterrupt
+                if interrupted():  # told to stop, and Python dropped the KeyboardInterrupt
                     raise KeyboardInterrupt
                 ready = selector.select(timeout=0)
                 if not ready and not (idle is not None and idle()):
@@ -535,7 +512,8 @@ def _kill_leftovers(keep: int | None = None) -> None:
     processes (autograder/forkserver.py), but not what they forked for
     kernels that are done.
     """
-    from autograder.sandbox import fork_server_pids, parent_map
+    from autograder.processes import parent_map
+    from autograder.sandbox import fork_server_pids
 
     kept = {keep, *descendants(keep)} if keep is not None else set()
     servers = fork_server_pids() - kept
@@ -557,8 +535,8 @@ def _kill_leftovers(keep: int | None = None) -> None:
 
 
 def _serve(answers: IO[str], folder: Path, warm: dict | None = None) -> None:
-    from autograder.grading import grade_in_worker, warm_up
     from autograder.nbgrader_plugins import discard_spare, spare_pid
+    from autograder.worker_task import grade_in_worker, warm_up
 
     templates: dict[str, Any] = {}
     try:

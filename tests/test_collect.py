@@ -186,7 +186,7 @@ def test_collect_and_grading_never_work_in_one_course_at_once(course, tmp_path, 
     import shutil as shell
 
     from autograder.collect import collect_exchange
-    from autograder.grading import CourseBusy, course_held, hold_course
+    from autograder.lock import CourseBusy, course_held, hold_course
 
     first = course.assignments[0]
     inbox = tmp_path / "inbox"

@@ -134,10 +134,10 @@ def test_release_contains_no_solution_or_hidden_test(assignment):
 def test_committed_release_matches_a_fresh_generate_assignment(tmp_path):
     import warnings
 
-    from autograder.grading import _nbgrader_api, copy_course_skeleton
+    from autograder.nbgrader_api import copy_course_skeleton, nbgrader_api
 
     copy_course_skeleton(COURSE.root, tmp_path, ASSIGNMENTS)
-    api = _nbgrader_api(tmp_path)
+    api = nbgrader_api(tmp_path)
     stale = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # nbgrader's SQLAlchemy notes

@@ -252,7 +252,7 @@ def test_a_recording_that_fails_part_way_changes_neither_gradebook_nor_autograde
 
 
 def test_a_second_grading_run_in_the_same_course_stops_at_once(tmp_path):
-    from autograder.grading import course_held
+    from autograder.lock import course_held
 
     root = _course(tmp_path / "course", {"ann": SOURCE})
     gradebook = (root / "gradebook.db").read_bytes()
@@ -277,7 +277,7 @@ def test_plain_nbgrader_autograde_and_grade_never_work_in_one_course_at_once(tmp
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config import Config
 
-    from autograder.grading import course_held
+    from autograder.lock import course_held
     from autograder.nbgrader_plugins import CourseHeldExporter
 
     root = _course(tmp_path / "course", {"ann": SOURCE})

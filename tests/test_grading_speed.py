@@ -38,11 +38,12 @@ from conftest import require_bwrap
 
 from autograder import nbgrader_plugins
 from autograder.demo import _with_mutant
-from autograder.grading import copy_course_skeleton, grade, grade_in_worker, warm_up
+from autograder.grading import copy_course_skeleton, grade
 from autograder.manifest import load_manifest
 from autograder.mutants import load_mutants
 from autograder.nbgrader_cli import alembic_head, run_nbgrader
 from autograder.sandbox import SandboxKernelManager, data_signature, descendants
+from autograder.worker_task import grade_in_worker, warm_up
 from autograder.workers import WorkerPool, run_directory
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -411,7 +412,7 @@ def _fonts(listed: bytes) -> dict:
 
 
 def test_the_font_list_is_made_once_for_every_worker(tmp_path, monkeypatch):
-    from autograder import grading, sandbox
+    from autograder import sandbox
 
     monkeypatch.delenv(sandbox.FONT_LIST_AHEAD, raising=False)
     font_list = sandbox.font_list
@@ -437,8 +438,8 @@ def test_the_font_list_is_made_once_for_every_worker(tmp_path, monkeypatch):
         # A course that turned the font list off: its workers do not build one.
         sandbox.font_list.cache_clear()
         monkeypatch.setattr(sandbox, "font_list", no_scan)
-        grading.warm_up({"root": str(tmp_path), "assignment": "none", "notebook": "none.ipynb",
-                         "sandbox": "none", "fonts": False})
+        warm_up({"root": str(tmp_path), "assignment": "none", "notebook": "none.ipynb",
+                 "sandbox": "none", "fonts": False})
     finally:
         font_list.cache_clear()
 
@@ -511,7 +512,7 @@ def test_the_grader_s_own_processes_run_one_maths_thread(tmp_path, monkeypatch):
 
 def test_a_worker_does_its_first_task_s_one_time_work_while_its_first_kernel_starts(
         tmp_path, monkeypatch):
-    from autograder import grading, nbgrader_cli, sandbox
+    from autograder import nbgrader_cli, sandbox, worker_task
 
     schema: list[int] = []
     planned: list[tuple[str, str]] = []
@@ -530,10 +531,10 @@ def test_a_worker_does_its_first_task_s_one_time_work_while_its_first_kernel_sta
         planned.append(("kernel", threading.current_thread().name))
         sandbox.launched.set()  # as the launch does
 
-    monkeypatch.setattr(grading, "start_first_kernel", kernel)
+    monkeypatch.setattr(worker_task, "start_first_kernel", kernel)
     first = {"root": str(tmp_path), "assignment": FIRST.name, "notebook": "n.ipynb",
              "sandbox": "none"}
-    grading.warm_up(first)
+    worker_task.warm_up(first)
     # The trusted probes, in a thread of their own, once the kernel's process is
     # launched, and behind it (niceness 10 more than the worker's); the kernel in
     # the worker's.
@@ -541,7 +542,7 @@ def test_a_worker_does_its_first_task_s_one_time_work_while_its_first_kernel_sta
     assert "first-task-ahead" not in [t.name for t in threading.enumerate()]  # done first
     # A local worker is given the generated assignment: no schema version to read.
     assert schema == []
-    grading.warm_up(None)  # a Dask worker's pool: it generates assignments itself
+    worker_task.warm_up(None)  # a Dask worker's pool: it generates assignments itself
     assert schema == [1] and len(planned) == 2
 
 

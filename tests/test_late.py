@@ -20,8 +20,9 @@ import nbformat
 import pytest
 
 from autograder.collect import collect
+from autograder.export import add_late_columns
 from autograder.feedback import write_feedback
-from autograder.gradebook import add_late_columns, load_results
+from autograder.gradebook import load_results
 from autograder.grading import copy_course_skeleton, grade
 from autograder.late import format_timestamp, lateness, read_timestamp
 from autograder.manifest import ManifestError, load_manifest

@@ -284,7 +284,7 @@ def test_plain_nbgrader_export_writes_the_same_csv_filters_included(term):
 def test_the_export_s_columns_read_the_results_once(term, monkeypatch):
     # Reading every submission's results (load_results) is the export's own cost for
     # a large class: the three column steps (flags, lateness, roster) share one.
-    from autograder import gradebook
+    from autograder import export
 
     root = term["root"]
     plain = root / "nbgrader-only.csv"
@@ -296,10 +296,10 @@ def test_the_export_s_columns_read_the_results_once(term, monkeypatch):
         run_nbgrader(["export", "--to", str(plain)], root)
     finally:
         config.write_text(kept, encoding="utf-8")
-    read = gradebook.load_results
+    read = export.load_results
     calls: list[int] = []
-    monkeypatch.setattr(gradebook, "load_results", lambda course: calls.append(1) or read(course))
-    gradebook.add_course_columns(load_manifest(root), plain)
+    monkeypatch.setattr(export, "load_results", lambda course: calls.append(1) or read(course))
+    export.add_course_columns(load_manifest(root), plain)
     assert len(calls) == 1
     assert plain.read_bytes() == (root / "grades.csv").read_bytes()
 

@@ -27,7 +27,7 @@ import nbformat
 import pytest
 from conftest import require_bwrap
 
-from autograder.gradebook import EXPORT_NUMBERS
+from autograder.export import EXPORT_NUMBERS
 from autograder.grading import copy_course_skeleton
 from autograder.manifest import load_manifest
 from autograder.nbgrader_cli import run_nbgrader
