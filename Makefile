@@ -50,8 +50,9 @@ lab: $(STAMP)  ## open the course in JupyterLab, as a student (Assignment List, 
 lab-instructor: $(STAMP)  ## JupyterLab with nbgrader's instructor tools too (Formgrader, Create Assignment)
 	$(PYTHON) -m jupyter lab --notebook-dir=. $(LAB_AS_ROOT)
 
-lint: $(STAMP)  ## static checks
+lint: $(STAMP)  ## static checks: ruff, and the grader's import contracts (pyproject.toml)
 	$(PYTHON) -m ruff check miniflow autograder course tests benchmarks nbgrader_config.py
+	$(PYTHON) -c "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())" --no-cache
 
 bench: $(STAMP)  ## time miniflow against hand-written numpy
 	$(PYTHON) benchmarks/bench_training.py

@@ -1,0 +1,51 @@
+"""The grader's architecture, enforced (issue 30): import-linter's contracts in pyproject.toml.
+
+``lint-imports`` must keep every contract with no exception listed, and the
+contracts must be able to fail: the circle that once joined the worker pool
+and the grader (``workers`` importing ``grading`` for the worker's task), put
+back into a copy of the package, breaks the first one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LINT = Path(sys.executable).with_name("lint-imports")
+
+
+def _lint(where: Path) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "PYTHONPATH": str(where)}
+    return subprocess.run([str(LINT), str(where / "pyproject.toml"), "--no-cache"],
+                          cwd=where, env=environment, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_the_import_contracts_are_kept_with_no_exceptions():
+    config = (ROOT / "pyproject.toml").read_text()
+    assert "ignore_imports" not in config  # no exceptions
+    run = _lint(ROOT)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "2 kept, 0 broken" in run.stdout, run.stdout
+
+
+def test_a_circle_put_back_breaks_the_contract(tmp_path):
+    shutil.copytree(ROOT / "autograder", tmp_path / "autograder",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    workers = tmp_path / "autograder" / "workers.py"
+    workers.write_text(workers.read_text() + "\n\ndef _circle():\n"
+                       "    from autograder.grading import grade  # noqa: F401\n")
+    lock = tmp_path / "autograder" / "lock.py"
+    lock.write_text(lock.read_text() + "\n\ndef _upward():\n"
+                    "    from autograder import gradebook  # noqa: F401\n")
+    run = _lint(tmp_path)
+    assert run.returncode != 0
+    assert "1 kept" not in run.stdout and "0 kept, 2 broken" in run.stdout, run.stdout
+    # each broken contract names the import that broke it
+    assert "- .workers -> .grading (1 import)" in run.stdout, run.stdout
+    assert "autograder.lock is not allowed to import autograder.gradebook" in run.stdout
