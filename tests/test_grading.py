@@ -280,7 +280,7 @@ def test_an_assignment_the_gradebook_does_not_know_is_registered_in_process(tmp_
     generated into the course's gradebook in this process, without a 3 s nbgrader run."""
     from nbgrader.api import Gradebook
 
-    from autograder import gradebook
+    from autograder import gradebook, nbgrader_cli
 
     root = tmp_path / "course"
     copy_course_skeleton(ROOT, root, [FIRST])
@@ -289,7 +289,8 @@ def test_an_assignment_the_gradebook_does_not_know_is_registered_in_process(tmp_
     def no_command(*args, **kwargs):
         raise AssertionError(f"nbgrader was run as a command: {args}")
 
-    monkeypatch.setattr(gradebook, "run_nbgrader", no_command)
+    monkeypatch.setattr(nbgrader_cli, "run_nbgrader", no_command)
+    assert not hasattr(gradebook, "run_nbgrader")  # the gradebook runs no command at all
     gradebook._ensure_in_gradebook(course, FIRST.name)
     source = nbformat.read(root / "source" / FIRST.name / FIRST.notebook_file, as_version=4)
     with Gradebook(gradebook.db_url(course)) as book:

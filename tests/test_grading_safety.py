@@ -495,7 +495,7 @@ def test_ctrl_c_while_the_assignment_is_generated_stops_the_run_as_ctrl_c(tmp_pa
     # where the signal came while the grader generated the assignment).
     from nbgrader.apps.api import NbGraderAPI
 
-    from autograder.grading import generate_in_process
+    from autograder.nbgrader_api import generate_in_process
 
     def cancelled(self, *args, **kwargs):
         return {"success": False, "log": "[ERROR] Canceled\n",

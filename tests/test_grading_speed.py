@@ -880,7 +880,7 @@ def test_a_worker_s_submissions_share_one_gradebook_and_its_engine(tmp_path):
     import nbgrader.api
     import sqlalchemy
 
-    from autograder import grading
+    from autograder import worker_task
 
     root = tmp_path / "course"
     copy_course_skeleton(ROOT, root, [FIRST])
@@ -909,7 +909,7 @@ def test_a_worker_s_submissions_share_one_gradebook_and_its_engine(tmp_path):
     # on it; nbgrader's own create_engine is back once each autograde is done.
     gradebooks = list((tmp_path / "work").glob("gradebook-*.db"))
     assert len(gradebooks) == 1
-    assert len([key for key in grading._ENGINES if str(gradebooks[0]) in key]) == 1
+    assert len([key for key in worker_task._ENGINES if str(gradebooks[0]) in key]) == 1
     assert nbgrader.api.create_engine is sqlalchemy.create_engine
     with nbgrader.api.Gradebook(f"sqlite:///{gradebooks[0]}") as gradebook:
         assert sorted(s.id for s in gradebook.students) == ["ann", "bo"]
@@ -921,9 +921,9 @@ def test_a_worker_s_submissions_share_one_gradebook_and_its_engine(tmp_path):
 def test_an_interrupt_python_dropped_still_stops_the_run(monkeypatch):
     import signal
 
-    from autograder import workers
+    from autograder import interrupts, workers
 
-    monkeypatch.setattr(workers, "_interrupted", False)
+    monkeypatch.setattr(interrupts, "_interrupted", False)
 
     class Collected:
         def __del__(self):  # Ctrl-C as Python collects something: it prints and drops it
