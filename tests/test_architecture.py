@@ -1,7 +1,8 @@
 """The grader's architecture, enforced (issue 30): import-linter's contracts in pyproject.toml.
 
-``lint-imports`` must keep every contract with no exception listed, and the
-contracts must be able to fail: the circle that once joined the worker pool
+``lint-imports`` must keep every contract with no exception listed (no
+circle; the foundations import nothing above them; layers, top to bottom, with
+every module of the package in one), and the contracts must be able to fail: the circle that once joined the worker pool
 and the grader (``workers`` importing ``grading`` for the worker's task), put
 back into a copy of the package, breaks the first one.
 """
@@ -30,7 +31,7 @@ def test_the_import_contracts_are_kept_with_no_exceptions():
     assert "ignore_imports" not in config  # no exceptions
     run = _lint(ROOT)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "2 kept, 0 broken" in run.stdout, run.stdout
+    assert "3 kept, 0 broken" in run.stdout, run.stdout
 
 
 def test_a_circle_put_back_breaks_the_contract(tmp_path):
@@ -45,7 +46,23 @@ def test_a_circle_put_back_breaks_the_contract(tmp_path):
                     "    from autograder import gradebook  # noqa: F401\n")
     run = _lint(tmp_path)
     assert run.returncode != 0
-    assert "1 kept" not in run.stdout and "0 kept, 2 broken" in run.stdout, run.stdout
+    assert "0 kept, 3 broken" in run.stdout, run.stdout
     # each broken contract names the import that broke it
     assert "- .workers -> .grading (1 import)" in run.stdout, run.stdout
     assert "autograder.lock is not allowed to import autograder.gradebook" in run.stdout
+
+
+def test_every_module_of_the_grader_has_a_layer():
+    """A module left out of the layers contract would escape it: none is."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    contracts = config["tool"]["importlinter"]["contracts"]
+    layers = next(c["layers"] for c in contracts if c["type"] == "layers")
+    placed = [name.strip() for layer in layers for name in layer.split(":")]
+    assert len(placed) == len(set(placed)), "a module is in two layers"
+    modules = {f"autograder.{path.stem}" for path in (ROOT / "autograder").glob("*.py")
+               if path.stem != "__init__"}
+    modules |= {f"autograder.{path.parent.name}"
+                for path in (ROOT / "autograder").glob("*/__init__.py")}
+    assert modules == set(placed), (sorted(modules - set(placed)), sorted(set(placed) - modules))
