@@ -113,24 +113,24 @@ class _Grader:
         if self.worker is None or self.worker.process.poll() is not None:
             if self.worker is not None:
                 self.close()
-            self.worker = self.pool._start()
+            self.worker = self.pool.start_worker()
         worker, answers = self.worker, []
 
         def keep(_task: dict, answer: dict) -> None:
             answers.append(answer)
 
-        self.pool._assign(worker, deque([task]))
+        self.pool.assign(worker, deque([task]))
         started = time.monotonic()
         while worker.task is not None:
             readable, _, _ = select.select([worker.results], [], [], 0.5)
             if not readable:
                 alive = True
             else:
-                alive, answered = self.pool._read(worker)
+                alive, answered = self.pool.read_answers(worker)
                 answers.extend(answer for _task, answer in answered)
             if not alive:
                 # The answer pipe closed: the grading process died (or was stopped).
-                self.pool._retire(worker, keep, self.pool._death(worker))
+                self.pool.retire(worker, keep, self.pool.death_reason(worker))
                 self.worker = None
                 break
             if worker.task is not None and time.monotonic() - started > deadline \
@@ -161,10 +161,10 @@ class _WorkerSide:
     """Per Dask worker process: a run folder, the course copies, one grader per thread."""
 
     def __init__(self) -> None:
-        from autograder.workers import RUN_PREFIX, _remove_stale_runs, _temp_root
+        from autograder.workers import RUN_PREFIX, remove_stale_runs, temp_root
 
-        root = _temp_root()
-        _remove_stale_runs(root)
+        root = temp_root()
+        remove_stale_runs(root)
         # Named like a local run's folder, so a later run removes it if we are killed.
         self.folder = Path(tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{os.getpid()}-dask-",
                                             dir=root))

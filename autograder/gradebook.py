@@ -241,7 +241,7 @@ def _check_database(url: str, where: str) -> None:
                              "course's own database. Nothing was changed.")
 
 
-def _gradebook(url: str, course_id: str) -> Any:
+def open_gradebook(url: str, course_id: str) -> Any:
     """nbgrader's Gradebook on ``url``.
 
     When the database is empty (a new PostgreSQL database, a new SQLite file),
@@ -261,7 +261,7 @@ def register_assignments(course: Course, names: list[str] | None = None) -> None
     """Create each assignment (with its due date) in the gradebook."""
     from autograder.late import due_utc
 
-    with _gradebook(db_url(course), course.id) as gradebook:
+    with open_gradebook(db_url(course), course.id) as gradebook:
         for assignment in course.assignments:
             if names is None or assignment.name in names:
                 # nbgrader keeps times in UTC; the manifest's are in the course's zone.
@@ -269,7 +269,7 @@ def register_assignments(course: Course, names: list[str] | None = None) -> None
                     assignment.name, duedate=due_utc(course, assignment.name))
 
 
-def _ensure_in_gradebook(course: Course, assignment: str) -> None:
+def ensure_in_gradebook(course: Course, assignment: str) -> None:
     """The gradebook knows an assignment's cells once generate_assignment ran on it.
 
     It runs in a temporary copy of the course, writing only the gradebook:
@@ -280,7 +280,7 @@ def _ensure_in_gradebook(course: Course, assignment: str) -> None:
     from autograder.nbgrader_api import copy_course_skeleton, generate_in_process
 
     url = db_url(course)
-    with _gradebook(url, course.id) as gradebook:
+    with open_gradebook(url, course.id) as gradebook:
         try:
             known = bool(gradebook.find_assignment(assignment).notebooks)
         except MissingEntry:
@@ -291,7 +291,7 @@ def _ensure_in_gradebook(course: Course, assignment: str) -> None:
             generate_in_process(Path(temp), assignment, gradebook=url)
 
 
-def _one_transaction(gradebook: Any) -> Any:
+def one_transaction(gradebook: Any) -> Any:
     """Make nbgrader's many commits one transaction; returns the real commit."""
     session = gradebook.db
     commit = session.commit
@@ -307,9 +307,9 @@ def record_results(course: Course, results: list) -> None:
     """
     check_gradebook(course)
     for assignment in sorted({r.assignment for r in results}):
-        _ensure_in_gradebook(course, assignment)
-    with _gradebook(db_url(course), course.id) as gradebook:
-        commit = _one_transaction(gradebook)
+        ensure_in_gradebook(course, assignment)
+    with open_gradebook(db_url(course), course.id) as gradebook:
+        commit = one_transaction(gradebook)
         try:
             # No flush before each query: the queries read what the gradebook
             # held before this run, and the new rows go in at the commit.
@@ -491,7 +491,7 @@ def _gradebook_submissions(course: Course) -> tuple[
         return {}, {}
     scores: dict[tuple[str, str], dict[str, tuple[float, float]]] = {}
     late: dict[tuple[str, str], dict] = {}
-    with _gradebook(url, course.id) as gradebook:
+    with open_gradebook(url, course.id) as gradebook:
         for assignment in _submitted(gradebook):
             for submission in assignment.submissions:
                 key = (assignment.name, submission.student_id)

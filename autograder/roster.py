@@ -207,11 +207,11 @@ def import_roster(course: Course, source: Path) -> list[RosterStudent]:
                                 "(id, first_name, last_name, email, section)")
     students = read_roster(_read_text(source), source.name)
 
-    from autograder.gradebook import _gradebook, _one_transaction, check_gradebook, db_url
+    from autograder.gradebook import check_gradebook, db_url, one_transaction, open_gradebook
 
     check_gradebook(course)
-    with _gradebook(db_url(course), course.id) as gradebook:
-        commit = _one_transaction(gradebook)
+    with open_gradebook(db_url(course), course.id) as gradebook:
+        commit = one_transaction(gradebook)
         try:
             for student in students:
                 gradebook.update_or_create_student(

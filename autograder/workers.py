@@ -86,13 +86,13 @@ def children_of(pid: int) -> list[int]:
     return [child for child, parent in parent_map().items() if parent == pid]
 
 
-def _temp_root() -> Path:
+def temp_root() -> Path:
     # Kernel sockets live below the run folder, and Unix socket paths are short.
     base = Path(tempfile.gettempdir())
     return base if len(str(base)) < 40 else Path("/tmp")
 
 
-def _remove_stale_runs(root: Path) -> None:
+def remove_stale_runs(root: Path) -> None:
     """Run folders left by a grader that was killed outright (SIGKILL, power loss)."""
     for folder in root.glob(f"{RUN_PREFIX}*"):
         try:
@@ -107,8 +107,8 @@ def _remove_stale_runs(root: Path) -> None:
 @contextlib.contextmanager
 def run_directory() -> Iterator[Path]:
     """A private folder for one grading run, removed on every way out."""
-    root = _temp_root()
-    _remove_stale_runs(root)
+    root = temp_root()
+    remove_stale_runs(root)
     folder = Path(tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{os.getpid()}-", dir=root))
     try:
         yield folder
@@ -267,12 +267,12 @@ class WorkerPool:
             self._add()
 
     def _add(self) -> _Worker:
-        worker = self._start()
+        worker = self.start_worker()
         self._workers.append(worker)
         self._selector.register(worker.results, selectors.EVENT_READ, worker)  # type: ignore
         return worker
 
-    def _start(self) -> _Worker:
+    def start_worker(self) -> _Worker:
         number = self._started
         self._started += 1
         folder = self.run_dir / f"w{number}"
@@ -348,7 +348,7 @@ class WorkerPool:
             if prepare is not None and pending:
                 prepare()
             for worker in workers:
-                self._assign(worker, pending)
+                self.assign(worker, pending)
             while any(w.task is not None for w in workers):
                 if interrupted():  # told to stop, and Python dropped the KeyboardInterrupt
                     raise KeyboardInterrupt
@@ -357,23 +357,23 @@ class WorkerPool:
                     ready = selector.select(timeout=0.5)  # nothing of ours left to do: wait
                 for key, _ in ready:
                     worker = key.data
-                    alive, answered = self._read(worker)
+                    alive, answered = self.read_answers(worker)
                     # Started beside a long task that has ended: let it go once idle.
                     surplus = alive and worker.task is None and \
                         len(workers) > self._allowed(workers)
                     if alive and worker.task is None and not surplus:
-                        self._assign(worker, pending)  # first: it works while we record
+                        self.assign(worker, pending)  # first: it works while we record
                     for task, answer in answered:
                         on_answer(task, answer)
                     if alive and not surplus:
                         continue
                     # The answer pipe closed (the worker is gone), or it is surplus.
                     selector.unregister(worker.results)
-                    self._retire(worker, on_answer, "" if surplus else self._death(worker))
+                    self.retire(worker, on_answer, "" if surplus else self.death_reason(worker))
                     workers.remove(worker)
                     self._sweep(workers)
                     if pending and not surplus:
-                        self._assign(self._add(), pending)
+                        self.assign(self._add(), pending)
                 now = time.monotonic()
                 for worker in workers:
                     if worker.task is not None and now - worker.started > self.deadline:
@@ -382,7 +382,7 @@ class WorkerPool:
                         kill_tree(worker.process.pid)
                 if pending and all(w.task is not None for w in workers) and \
                         len(workers) < self._allowed(workers):
-                    self._assign(self._add(), pending)  # the long ones hold up no one
+                    self.assign(self._add(), pending)  # the long ones hold up no one
         finally:
             self.close()
 
@@ -416,7 +416,7 @@ class WorkerPool:
         self._selector = None
         _prctl(PR_SET_CHILD_SUBREAPER, self._was_subreaper)
 
-    def _assign(self, worker: _Worker, pending: _Pending) -> None:
+    def assign(self, worker: _Worker, pending: _Pending) -> None:
         worker.task = pending.popleft() if pending else None
         if worker.task is None:
             return
@@ -428,7 +428,7 @@ class WorkerPool:
             pass  # the pipe closing will report it
         bool(pending)  # make the next task now, while this one is graded
 
-    def _read(self, worker: _Worker) -> tuple[bool, list[tuple[dict, dict]]]:
+    def read_answers(self, worker: _Worker) -> tuple[bool, list[tuple[dict, dict]]]:
         """Read what the worker sent: (its pipe is still open, the (task, answer)s)."""
         try:
             chunk = os.read(worker.results, 1 << 20)
@@ -461,7 +461,7 @@ class WorkerPool:
                 kill_tree(worker.process.pid)
         return True, answered
 
-    def _death(self, worker: _Worker) -> str:
+    def death_reason(self, worker: _Worker) -> str:
         if worker.answers:
             return worker.answers.popleft()
         try:
@@ -473,7 +473,7 @@ class WorkerPool:
         return (f"the grading process died while grading this submission ({how}); the "
                 "notebook may have killed it")
 
-    def _retire(self, worker: _Worker, on_answer: Callable[[dict, dict], None],
+    def retire(self, worker: _Worker, on_answer: Callable[[dict, dict], None],
                 reason: str) -> None:
         kill_tree(worker.process.pid)
         with contextlib.suppress(subprocess.TimeoutExpired):

@@ -54,7 +54,7 @@ def _timed(step) -> float:
 
 
 def _export(course, plugin) -> None:
-    with gradebook._gradebook(gradebook.db_url(course), course.id) as book:
+    with gradebook.open_gradebook(gradebook.db_url(course), course.id) as book:
         exporter = plugin(to=str(course.root / "grades.csv"))
         (exporter.export_nbgrader_columns if plugin is CourseExportPlugin
          else exporter.export)(book)
@@ -76,7 +76,7 @@ def main() -> None:
             copy_course_skeleton(ROOT, Path(temp), [assignment])
             course = load_manifest(Path(temp))
             results = _results(assignment, students)
-            gradebook._ensure_in_gradebook(course, assignment.name)  # its cells, once
+            gradebook.ensure_in_gradebook(course, assignment.name)  # its cells, once
             row = [_timed(lambda: gradebook.record_results(course, results)),
                    _timed(lambda: gradebook.record_results(course, results)),
                    _timed(lambda: gradebook.load_results(course)),

@@ -1,10 +1,11 @@
 """The grader's architecture, enforced (issue 30): import-linter's contracts in pyproject.toml.
 
 ``lint-imports`` must keep every contract with no exception listed (no
-circle; the foundations import nothing above them; layers, top to bottom, with
-every module of the package in one), and the contracts must be able to fail: the circle that once joined the worker pool
-and the grader (``workers`` importing ``grading`` for the worker's task), put
-back into a copy of the package, breaks the first one.
+circle; the foundations import nothing above them; layers, top to bottom,
+with every module of the package in one), and the contracts must be able to
+fail: the circle that once joined the worker pool and the grader
+(``workers`` importing ``grading`` for the worker's task), and an upward
+import, put back into a copy of the package, break all three.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from autograder.grading import copy_course_skeleton, grade
 from autograder.manifest import load_manifest
 from autograder.mutants import load_mutants
 from autograder.nbgrader_cli import run_nbgrader
-from autograder.workers import _remove_stale_runs, _temp_root
+from autograder.workers import remove_stale_runs, temp_root
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = load_manifest(ROOT)
@@ -95,7 +95,7 @@ def cluster(tmp_path_factory):
             stop_session(process)
         for log in logs:
             log.close()
-        _remove_stale_runs(_temp_root())  # the killed worker could not remove its folder
+        remove_stale_runs(temp_root())  # the killed worker could not remove its folder
 
 
 def _with_mutant(notebook: nbformat.NotebookNode, cell: str, source: str):
@@ -375,6 +375,6 @@ def test_a_submission_whose_worker_dies_past_allowed_failures_is_an_error_not_a_
     finally:
         for process in reversed(started):
             stop_session(process)
-        _remove_stale_runs(_temp_root())
+        remove_stale_runs(temp_root())
     assert [(r.student, r.status) for r in results] == [("solution", "error")]
     assert "died 1 time " in results[0].notes[-1], results[0].notes

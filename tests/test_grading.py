@@ -291,7 +291,7 @@ def test_an_assignment_the_gradebook_does_not_know_is_registered_in_process(tmp_
 
     monkeypatch.setattr(nbgrader_cli, "run_nbgrader", no_command)
     assert not hasattr(gradebook, "run_nbgrader")  # the gradebook runs no command at all
-    gradebook._ensure_in_gradebook(course, FIRST.name)
+    gradebook.ensure_in_gradebook(course, FIRST.name)
     source = nbformat.read(root / "source" / FIRST.name / FIRST.notebook_file, as_version=4)
     with Gradebook(gradebook.db_url(course)) as book:
         notebooks = book.find_assignment(FIRST.name).notebooks
@@ -304,7 +304,7 @@ def test_an_assignment_the_gradebook_does_not_know_is_registered_in_process(tmp_
     (root / "source" / broken.name).mkdir(parents=True)
     (root / "source" / broken.name / broken.notebook_file).write_text("{oops")
     with pytest.raises(RuntimeError) as refused:
-        gradebook._ensure_in_gradebook(course, broken.name)
+        gradebook.ensure_in_gradebook(course, broken.name)
     said = str(refused.value)
     assert said.startswith(f"nbgrader could not generate the assignment {broken.name}: "
                            f"There was an error processing assignment: source/{broken.name}")

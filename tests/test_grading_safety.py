@@ -420,7 +420,7 @@ def _answers_through_a_pipe(worker: workers._Worker, pool: workers.WorkerPool,
     got, sent = [], False
     while not sent or got == []:
         sent = not sender.is_alive()
-        _, answered = pool._read(worker)
+        _, answered = pool.read_answers(worker)
         got += answered
         if sent and not answered:
             break
