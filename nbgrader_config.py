@@ -22,7 +22,7 @@ c.CourseDirectory.submitted_directory = "submitted"
 c.CourseDirectory.autograded_directory = "autograded"
 c.CourseDirectory.feedback_directory = "feedback"
 # The gradebook: SQLite in the course root by default. A large course points it
-# at PostgreSQL (pip install -e ".[postgres]"; see course/GUIDE.md), e.g.
+# at PostgreSQL (pip install -e ".[postgres]"; see docs/running-a-term.md), e.g.
 #   c.CourseDirectory.db_url = (os.environ.get("MINIFLOW_DB_URL")
 #                               or "postgresql+psycopg://grader@db.example.edu:5432/miniflow")
 # (postgresql+psycopg:// is psycopg 3, the driver of the postgres extra;
@@ -149,5 +149,5 @@ c.ManifestLatePenalty.course_root = str(ROOT)
 # (nbgrader's release_assignment, fetch_assignment, submit, collect,
 # release_feedback, fetch_feedback). MINIFLOW_EXCHANGE overrides the folder;
 # it must exist, writable by everyone with the sticky bit (chmod 1777): see
-# course/GUIDE.md, "JupyterHub".
+# docs/jupyterhub.md, "JupyterHub".
 c.Exchange.root = os.environ.get("MINIFLOW_EXCHANGE", "/srv/nbgrader/exchange")

@@ -342,7 +342,7 @@ def cmd_gradebook(args: argparse.Namespace) -> int:
         print(f"The course still uses {shown}, which is left as it was. To switch, set\n"
               f"    export MINIFLOW_DB_URL='{shown_url(args.to)}'\n"
               "or write that URL as CourseDirectory.db_url in nbgrader_config.py "
-              "(course/GUIDE.md, 'The gradebook on PostgreSQL')"
+              "(docs/running-a-term.md, 'The gradebook on PostgreSQL')"
               + (", with its password where *** stands (better: in ~/.pgpass)."
                  if "***" in shown_url(args.to) else "."))
         return 0
@@ -465,8 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
     _sandbox_option(grade)
     grade.add_argument("--scheduler", metavar="tcp://HOST:8786",
                        help="grade on this Dask cluster instead of local processes (needs "
-                            "pip install -e \".[cluster]\"; course/GUIDE.md, 'Grading on a "
-                            "Dask cluster')")
+                            "pip install -e \".[cluster]\"; docs/grading-at-scale.md, "
+                            "'Grading on a Dask cluster')")
     feedback = add("feedback", cmd_feedback, "write HTML feedback per student: scores and "
                    "the checks' messages, never the hidden tests' source")
     del feedback

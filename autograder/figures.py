@@ -6,7 +6,7 @@ built exactly as in JupyterLab (every plotting call runs, and an error in one
 is still an error), but ``plt.show()`` draws nothing and writes nothing, and
 each cell's figures are closed after it, as the inline backend does. Drawing
 a figure into a PNG is most of what the plotting cells of a notebook cost
-(course/GUIDE.md, "Where grading time goes"), and nobody looks at those
+(docs/grading-at-scale.md, "Where grading time goes"), and nobody looks at those
 pictures: grades come from the test cells.
 
 Students and nbval never use this backend; their kernels draw inline as usual.

@@ -136,7 +136,7 @@ INSTALL_HINT = ("install bubblewrap: `sudo apt-get install bubblewrap` (Debian, 
                 "`sudo dnf install bubblewrap` (Fedora), `sudo pacman -S bubblewrap` (Arch) or, "
                 "without root, `conda install -c conda-forge bubblewrap`. "
                 "On macOS and Windows grade inside a Linux container or virtual machine "
-                "(course/GUIDE.md, 'Safety').")
+                "(docs/safety.md, 'Safety').")
 
 
 def namespace_flags(as_root: bool) -> list[str]:

@@ -9,7 +9,7 @@ exchange with ``python -m autograder collect --exchange`` (alice's last
 submission made by the due date counts, bob's late one is taken as late),
 grades, writes feedback and releases it with ``nbgrader
 release_feedback``; each student's ``nbgrader fetch_feedback`` finds their
-page. This is the proof behind the guide's "JupyterHub" section.
+page. This is the proof behind docs/jupyterhub.md.
 """
 
 from __future__ import annotations

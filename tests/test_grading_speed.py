@@ -1,7 +1,7 @@
 """What makes grading quicker changes no grade.
 
-Grading got faster in several ways (course/GUIDE.md, "Where grading time
-goes"): the gradebook's schema version is read in process instead of by a
+Grading got faster in several ways (docs/grading-at-scale.md, "Where grading
+time goes"): the gradebook's schema version is read in process instead of by a
 subprocess; each assignment is generated once per run, by the grader; every
 kernel imports the course's usual modules as it starts (``preload``); a
 grading worker starts the next notebook's kernel while the current one runs
