@@ -25,9 +25,10 @@ from autograder.sandbox import SandboxKernelManager
 ROOT = Path(__file__).resolve().parents[1]
 
 HOSTILE = '''
-import subprocess, sys
+import atexit, subprocess, sys
 busy = [sys.executable, "-c", "while True: pass"]
 hogs = [subprocess.Popen(busy, start_new_session=True) for _ in range({busy})]
+atexit.register(lambda: [hog.kill() for hog in hogs])  # mode "none": nothing else would
 '''
 
 HONEST = '''

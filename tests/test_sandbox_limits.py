@@ -17,7 +17,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -344,6 +346,7 @@ async def _sessions(fork: bool, cwd: Path, mode: str) -> dict[str, list[str]]:
         "--HistoryManager.hist_file=:memory:"])
     client = manager.client()
     client.start_channels()
+    tree: list[int] = []
     try:
         await client.wait_for_ready(timeout=60)
         await client.execute_interactive(NEW_SESSIONS, timeout=60,
@@ -360,6 +363,11 @@ async def _sessions(fork: bool, cwd: Path, mode: str) -> dict[str, list[str]]:
     finally:
         client.stop_channels()
         await manager.shutdown_kernel(now=True)
+        # Without a sandbox (mode "none") a process in a session of its own
+        # outlives its kernel: never leave busy loops behind for the next test.
+        for pid in tree:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.mark.parametrize("mode,fork", [("none", False), ("bwrap", False), ("bwrap", True)],
