@@ -76,18 +76,6 @@ def _blamed_elsewhere(mutant: Mutant, failed: list[str]) -> list[str]:
     return own[1:]
 
 
-def _with_cells(notebook: nbformat.NotebookNode, mutant: Mutant,
-                cheat: str | None = None) -> nbformat.NotebookNode:
-    """The notebook with ``mutant`` in its cell and ``cheat`` added after the setup cell."""
-    changed = nbformat.from_dict(notebook)
-    for cell in changed.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == mutant.cell:
-            cell.source = mutant.source
-    if cheat is not None:
-        changed.cells.insert(2, nbformat.v4.new_code_cell(cheat))
-    return changed
-
-
 def mutant_check(assignment: str, mutant: Mutant, result: GradeResult) -> Check:
     """The verdict on one mutant, graded: caught, in its own exercise only, unflagged."""
     failed = [c.grade_id for c in result.cells if c.score < c.max_score]
