@@ -1,6 +1,8 @@
 """The tests of the tests: `python -m autograder selfcheck` is part of the suite.
 
-Every notebook it tries is graded by ``grade``, the judge included.
+Every notebook it tries is graded by ``grade``, the judge included, and the
+class it grades must be the golden class (tests/golden/selfcheck_class.json),
+recorded before the grader's modules were moved (issue 30).
 
 For every assignment of the manifest, the solution notebook autograded by
 nbgrader scores full marks, the blank release scores zero without grader
@@ -11,8 +13,10 @@ catch at least 80% of the mutants.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -27,7 +31,6 @@ from autograder.selfcheck import (
     format_table,
     mutant_check,
     seen_by_student,
-    selfcheck,
 )
 
 COURSE = load_manifest()
@@ -55,7 +58,16 @@ def test_every_exercise_has_at_least_four_mutants(assignment):
 
 
 def test_selfcheck_passes_for_the_whole_course():
-    checks = selfcheck(COURSE, COURSE.assignments, workers=2)
+    """And its class is the golden class: grades the moves of issue 30 must not change."""
+    sys.path.insert(0, str(Path(__file__).parent / "golden"))
+    from record import GOLDEN, differences, graded_class
+
+    checks, graded = graded_class(workers=2)
+    golden = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    changed = differences(golden, graded)
+    assert not changed, (f"{len(changed)} difference(s) from the golden class "
+                         "(tests/golden/record.py says when to record it again):\n"
+                         + "\n".join(changed[:20]))
     failed = [c for c in checks if not c.ok]
     assert not failed, "\n" + format_table(failed)
     subjects = {(c.assignment, c.subject.split(" ")[0]) for c in checks}
