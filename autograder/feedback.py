@@ -30,6 +30,7 @@ from autograder.nbgrader_plugins import (
     hidden_lines,
     redact,
 )
+from autograder.reasons import Reason, reasons_of
 
 __all__ = ["HIDDEN", "feedback_html", "problem_html", "resubmit_advice", "strip_hidden",
            "write_feedback"]
@@ -194,29 +195,28 @@ def _deaths_html(deaths: list[dict], secret: list[str]) -> str:
             "list, or a recursion without end in that cell.</div>")
 
 
-def resubmit_advice(reason: str, assignment: Assignment) -> str:
-    """How a student fixes a rejected submission, from the reason it was rejected."""
+def resubmit_advice(code: str, assignment: Assignment) -> str:
+    """How a student fixes a rejected submission, from its reason's code
+    (``autograder.reasons.Reason``, recorded in ``GradeResult.reasons``)."""
     download = ("Open your notebook in JupyterLab, save it (File > Save Notebook), download "
                 "it again with File > Download, check that the downloaded file opens, and "
                 "resubmit it.")
-    if "is not valid JSON" in reason:
-        return ("The file is not a complete notebook: it may be truncated (an upload cut "
-                "short, a copy made while it was being saved) or not a notebook at all. "
-                + download)
-    if "is not a text file" in reason:
-        return ("The file is not a notebook. Submit the .ipynb file itself. " + download)
-    if "not a valid notebook" in reason:
-        return ("The file is JSON but not a Jupyter notebook (was it edited outside "
-                "JupyterLab?). " + download)
-    if "a submitted notebook may be" in reason:
-        return ("Clear the notebook's outputs (Edit > Clear Outputs of All Cells in "
-                "JupyterLab), save it, and resubmit it: grading runs every cell again.")
-    if "missing notebook" in reason:
-        return (f"Submit your notebook as {assignment.notebook_file}, the name of the "
-                "notebook you were given.")
-    if "several notebooks" in reason:
-        return (f"Submit one notebook only: {assignment.notebook_file}.")
-    return "Fix the problem named above and resubmit; ask your instructor if it is unclear."
+    advice = {
+        Reason.NOT_JSON: ("The file is not a complete notebook: it may be truncated (an upload "
+                          "cut short, a copy made while it was being saved) or not a notebook "
+                          "at all. " + download),
+        Reason.NOT_TEXT: "The file is not a notebook. Submit the .ipynb file itself. " + download,
+        Reason.NOT_NOTEBOOK: ("The file is JSON but not a Jupyter notebook (was it edited "
+                              "outside JupyterLab?). " + download),
+        Reason.TOO_LARGE: ("Clear the notebook's outputs (Edit > Clear Outputs of All Cells in "
+                           "JupyterLab), save it, and resubmit it: grading runs every cell "
+                           "again."),
+        Reason.MISSING_NOTEBOOK: (f"Submit your notebook as {assignment.notebook_file}, the "
+                                  "name of the notebook you were given."),
+        Reason.SEVERAL_NOTEBOOKS: f"Submit one notebook only: {assignment.notebook_file}.",
+    }
+    return advice.get(code, "Fix the problem named above and resubmit; ask your instructor if "
+                            "it is unclear.")
 
 
 def problem_html(result: dict, assignment: Assignment, course_title: str,
@@ -225,10 +225,10 @@ def problem_html(result: dict, assignment: Assignment, course_title: str,
     notes = [redact(n, secret or []) for n in result.get("notes", [])]
     listed = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
     if result.get("status") == "rejected":
-        reason = notes[-1] if notes else ""
+        code = next(iter(reasons_of(result)), "")
         body = ('<div class="problem"><b>Your submission could not be graded.</b>'
                 f"<ul>{listed}</ul><p><b>How to resubmit:</b> "
-                f"{html.escape(resubmit_advice(reason, assignment))}</p></div>"
+                f"{html.escape(resubmit_advice(code, assignment))}</p></div>"
                 f'<div class="summary">Score: <b>none yet</b> (0 / '
                 f'{result.get("max_score", assignment.points):g} until you resubmit)</div>')
     else:

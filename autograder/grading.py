@@ -47,6 +47,7 @@ from autograder.nbgrader_api import (
     grading_config,
     template,
 )
+from autograder.reasons import Reason
 from autograder.review import Review, review_within, start_review_server
 from autograder.worker_task import grade_in_worker
 
@@ -79,6 +80,9 @@ class GradeResult:
     kernel_deaths: list[dict] = field(default_factory=list)
     # Late work (autograder.late.lateness): submitted, due, seconds_late, penalty, policy.
     late: dict | None = None
+    # Codes (autograder.reasons.Reason) for what the notes say in words: what
+    # other parts act on (a rejection's advice, the export's status).
+    reasons: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -91,6 +95,7 @@ class Prepared:
     notebook: Path | None
     notes: list[str]
     reason: str = ""
+    code: str = ""  # the reason as a code (autograder.reasons.Reason)
     deleted: list[str] = field(default_factory=list)  # graded cells no longer there
     edited: list[str] = field(default_factory=list)  # test cells whose code was changed
 
@@ -122,7 +127,7 @@ def prepare_submission(folder: Path, assignment: Assignment,
     expected = folder / assignment.notebook_file
     notes: list[str] = []
     if not folder.is_dir():
-        return Prepared(None, notes, f"no submission folder {folder}")
+        return Prepared(None, notes, f"no submission folder {folder}", Reason.NO_FOLDER)
     notebooks = sorted(p for p in folder.glob("*.ipynb") if p.is_file())
     others = sorted(p.name for p in folder.iterdir()
                     if p.is_file() and p != expected and p.name not in _KEPT_BESIDE)
@@ -135,11 +140,11 @@ def prepare_submission(folder: Path, assignment: Assignment,
         others.remove(chosen.name)
     elif not notebooks:
         return Prepared(None, notes, f"missing notebook: expected {assignment.notebook_file}, "
-                        f"found {', '.join(others) or 'nothing'}")
+                        f"found {', '.join(others) or 'nothing'}", Reason.MISSING_NOTEBOOK)
     else:
         return Prepared(None, notes, f"expected {assignment.notebook_file} but found several "
                         f"notebooks ({', '.join(p.name for p in notebooks)}); cannot tell "
-                        "which one to grade")
+                        "which one to grade", Reason.SEVERAL_NOTEBOOKS)
     if others:
         notes.append(f"ignored extra files: {', '.join(others)}")
     size = chosen.stat().st_size
@@ -148,25 +153,29 @@ def prepare_submission(folder: Path, assignment: Assignment,
 
         return Prepared(None, notes, f"{chosen.name} is {format_size(size)}, larger than the "
                         f"{format_size(MAX_SUBMISSION_BYTES)} a submitted notebook may be "
-                        "(its saved outputs are what usually makes a notebook large)")
+                        "(its saved outputs are what usually makes a notebook large)",
+                        Reason.TOO_LARGE)
     try:
         text = chosen.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        return Prepared(None, notes, f"{chosen.name} is not a text file (is it a notebook?)")
+        return Prepared(None, notes, f"{chosen.name} is not a text file (is it a notebook?)",
+                        Reason.NOT_TEXT)
     try:
         json.loads(text)
     except json.JSONDecodeError as error:
         return Prepared(None, notes, f"{chosen.name} is not valid JSON ({error.msg} at line "
-                        f"{error.lineno}); it may be truncated or not a notebook")
+                        f"{error.lineno}); it may be truncated or not a notebook",
+                        Reason.NOT_JSON)
     except RecursionError:  # thousands of nested brackets: no notebook looks like that
         return Prepared(None, notes, f"{chosen.name} is JSON but not a valid notebook: it is "
-                        "nested thousands of levels deep")
+                        "nested thousands of levels deep", Reason.NOT_NOTEBOOK)
     try:
         notebook = nbformat.reads(text, as_version=4)
         nbformat.validate(notebook)
     except Exception as error:  # nbformat raises several types
         first = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
-        return Prepared(None, notes, f"{chosen.name} is JSON but not a valid notebook: {first}")
+        return Prepared(None, notes, f"{chosen.name} is JSON but not a valid notebook: {first}",
+                        Reason.NOT_NOTEBOOK)
     deleted, edited = [], []
     if source is not None and source.is_file():
         present = set(_graded_cell_ids(notebook))
@@ -212,12 +221,14 @@ def _is_graded(cell: nbformat.NotebookNode) -> bool:
     return bool(cell.get("metadata", {}).get("nbgrader", {}).get("grade"))
 
 
-def score_notebook(executed: nbformat.NotebookNode,
-                   source: nbformat.NotebookNode) -> tuple[list[CellGrade], list[str]]:
+def score_notebook(executed: nbformat.NotebookNode, source: nbformat.NotebookNode
+                   ) -> tuple[list[CellGrade], list[str], list[str]]:
     """Score every graded cell of ``source`` as it ran in ``executed`` (nbgrader's rule).
 
     Points come from ``source``. A graded cell missing from ``executed``, or
-    whose code is not exactly the instructor's test, scores zero.
+    whose code is not exactly the instructor's test, scores zero. Returns the
+    cells, the notes, and the reasons' codes (``Reason.MANUAL_GRADING`` when
+    nbgrader could not score a cell).
     """
     from nbgrader.utils import determine_grade
 
@@ -226,7 +237,9 @@ def score_notebook(executed: nbformat.NotebookNode,
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         if grade_id is not None:
             ran.setdefault(grade_id, cell)
-    cells, notes = [], []
+    cells: list[CellGrade] = []
+    notes: list[str] = []
+    reasons: list[str] = []
     for cell in source.cells:
         if not _is_graded(cell):
             continue
@@ -246,13 +259,14 @@ def score_notebook(executed: nbformat.NotebookNode,
         score, _ = determine_grade(judged)
         if score is None:
             notes.append(f"{grade_id} needs manual grading")
+            reasons.append(Reason.MANUAL_GRADING)
             score = 0.0
         # A cell the judge passed says nothing: an error the kernel showed after
         # the verdict (a visible test that failed on an earlier exercise's slip)
         # decided nothing.
         cells.append(CellGrade(grade_id, float(score), points,
                                error_message(got) if score < points else ""))
-    return cells, notes
+    return cells, notes, list(dict.fromkeys(reasons))
 
 
 def kernel_deaths(executed: nbformat.NotebookNode) -> tuple[list[dict], list[str]]:
@@ -320,7 +334,7 @@ def _result_from(task: dict, answer: dict, source: nbformat.NotebookNode,
         result.notes.append(_explain_failure(answer.get("log", "")))
         return result
     executed = nbformat.reads(text, as_version=4)
-    result.cells, notes = score_notebook(executed, source)
+    result.cells, notes, result.reasons = score_notebook(executed, source)
     result.notes += notes
     result.kernel_deaths, notes = kernel_deaths(executed)
     result.notes += notes
@@ -520,7 +534,8 @@ def _grade_all(course: Course, assignments: Sequence[Assignment],
             if prepared.notebook is None:
                 result = GradeResult(student, assignment.name, "rejected",
                                      max_score=assignment.points,
-                                     notes=[*prepared.notes, prepared.reason], sandbox=mode)
+                                     notes=[*prepared.notes, prepared.reason], sandbox=mode,
+                                     reasons=[prepared.code])
                 _submission_time(student, assignment, folder, result.notes, times)
                 _apply_late(course, result, times)
                 reported(result)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.manifest import Course
+from autograder.reasons import Reason, reasons_of
 from autograder.safe_text import terminal_text
 
 __all__ = ["ROSTER_FILE", "STATUSES", "RosterError", "RosterStudent", "collect_lines",
@@ -278,7 +279,7 @@ def export_status(result: dict | None, submitted: bool = False) -> str:
         return "rejected"
     if status != "graded":
         return "needs review"
-    if (result.get("flags") or result.get("kernel_deaths")
-            or any("needs manual grading" in note for note in result.get("notes", []))):
+    if result.get("flags") or result.get("kernel_deaths") or \
+            Reason.MANUAL_GRADING in reasons_of(result):
         return "needs review"
     return "graded"

@@ -114,17 +114,19 @@ def test_unknown_assignment_lists_the_real_ones(course):
 # -- prepare_submission: what is graded and what is rejected --------------------
 
 
-@pytest.mark.parametrize("content, reason", [
-    ('{"cells": [ truncated', "not valid JSON"),
-    ('{"hello": "world"}', "not a valid notebook"),
+@pytest.mark.parametrize("content, reason, code", [
+    ('{"cells": [ truncated', "not valid JSON", "not_json"),
+    ('{"hello": "world"}', "not a valid notebook", "not_notebook"),
+    ("[" * 100_000, "nested thousands of levels deep", "not_notebook"),
 ])
-def test_broken_notebooks_are_rejected_with_the_reason(course, tmp_path, content, reason):
+def test_broken_notebooks_are_rejected_with_the_reason(course, tmp_path, content, reason, code):
     first = course.assignments[0]
     folder = tmp_path / "s" / first.name
     folder.mkdir(parents=True)
     (folder / first.notebook_file).write_text(content)
     prepared = prepare_submission(folder, first)
     assert prepared.notebook is None and reason in prepared.reason
+    assert prepared.code == code
 
 
 def test_binary_file_posing_as_a_notebook_is_rejected(course, tmp_path):
@@ -132,7 +134,8 @@ def test_binary_file_posing_as_a_notebook_is_rejected(course, tmp_path):
     folder = tmp_path / "s" / first.name
     folder.mkdir(parents=True)
     (folder / first.notebook_file).write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
-    assert "not a text file" in prepare_submission(folder, first).reason
+    prepared = prepare_submission(folder, first)
+    assert "not a text file" in prepared.reason and prepared.code == "not_text"
 
 
 def test_renamed_notebook_is_graded_with_a_note_and_extra_files_are_noted(course, tmp_path):
@@ -152,10 +155,35 @@ def test_missing_and_ambiguous_notebooks_are_rejected(course, tmp_path):
     folder = tmp_path / "s" / first.name
     folder.mkdir(parents=True)
     (folder / "answers.txt").write_text("42")
-    assert "missing notebook" in prepare_submission(folder, first).reason
+    prepared = prepare_submission(folder, first)
+    assert "missing notebook" in prepared.reason and prepared.code == "missing_notebook"
     (folder / "a.ipynb").write_text(_notebook())
     (folder / "b.ipynb").write_text(_notebook())
-    assert "several notebooks" in prepare_submission(folder, first).reason
+    prepared = prepare_submission(folder, first)
+    assert "several notebooks" in prepared.reason and prepared.code == "several_notebooks"
+    prepared = prepare_submission(tmp_path / "nobody" / first.name, first)
+    assert prepared.code == "no_folder"
+
+
+def test_a_rejection_s_advice_follows_its_code_not_its_words(course):
+    """Rewording a reason must not change the advice; an old record still gets it."""
+    from autograder.feedback import problem_html
+    from autograder.reasons import Reason
+
+    first = course.assignments[0]
+    reworded = {"student": "ann", "status": "rejected", "max_score": 10,
+                "notes": ["Die Datei ist kein vollständiges Notebook"], "reasons": ["not_json"]}
+    assert "it may be truncated" in problem_html(reworded, first, "miniflow")
+    old = {"student": "ann", "status": "rejected", "max_score": 10,
+           "notes": ["graphs.ipynb is not valid JSON (Expecting value at line 1)"]}
+    assert "it may be truncated" in problem_html(old, first, "miniflow")
+    unknown = {**reworded, "reasons": []}
+    assert "it may be truncated" not in problem_html(unknown, first, "miniflow")
+    assert "Fix the problem named above" in problem_html(unknown, first, "miniflow")
+    assert {code.value for code in Reason} >= {"not_json", "not_text", "not_notebook",
+                                                "too_large", "missing_notebook",
+                                                "several_notebooks", "no_folder",
+                                                "manual_grading"}
 
 
 def test_a_notebook_too_large_to_read_is_rejected_before_it_is_read(course, tmp_path,
@@ -178,7 +206,8 @@ def test_a_notebook_too_large_to_read_is_rejected_before_it_is_read(course, tmp_
     assert prepared.notebook is None and not read
     assert f"{first.notebook_file} is {size} bytes, larger than the {size - 1} bytes a " \
         "submitted notebook may be" in prepared.reason
-    assert "Clear Outputs of All Cells" in resubmit_advice(prepared.reason, first)
+    assert prepared.code == "too_large"
+    assert "Clear Outputs of All Cells" in resubmit_advice(prepared.code, first)
 
 
 def test_collect_and_grading_never_work_in_one_course_at_once(course, tmp_path, monkeypatch):

@@ -125,6 +125,12 @@ def test_export_status_rules():
     assert export_status({"status": "graded", "score": 0.0, "notes": []}) == "graded"
     assert export_status({"status": "graded", "flags": ["imports os"]}) == "needs review"
     assert export_status({"status": "graded", "kernel_deaths": [{"cell": 3}]}) == "needs review"
+    assert export_status({"status": "graded", "notes": [],
+                          "reasons": ["manual_grading"]}) == "needs review"
+    # the code decides, never a note's words...
+    assert export_status({"status": "graded", "reasons": [],
+                          "notes": ["test_x needs manual grading"]}) == "graded"
+    # ...except in a record written before reasons were codes (no "reasons" at all)
     assert export_status({"status": "graded",
                           "notes": ["test_x needs manual grading"]}) == "needs review"
 
