@@ -283,6 +283,8 @@ class SandboxedExecute(Execute):
         self._reply: dict | None = None  # the last cell's execute reply
         self._output = self._new_budget()
         self._running: NotebookNode | None = None  # the cell being run, for the budget's note
+        # whether the judge gives this notebook's verdicts (set per notebook in preprocess)
+        self._judged = False
 
     async def _async_handle_timeout(self, timeout: int,
                                     cell: NotebookNode | None = None) -> Any:
@@ -509,7 +511,7 @@ class SandboxedExecute(Execute):
         """Run cell ``index`` again in a fresh kernel; its recorded outputs stay as they were."""
         original = self.nb.cells[index]
         source = HIDDEN.sub("", original.source) \
-            if getattr(self, "_judged", False) and is_test_cell(original) else original.source
+            if self._judged and is_test_cell(original) else original.source
         again = NotebookNode(cell_type="code", source=source, metadata={}, outputs=[],
                              execution_count=None)
         try:
@@ -616,7 +618,7 @@ class SandboxedExecute(Execute):
         runs (IPython would keep their source in ``In``). The cell keeps its
         whole source in the graded notebook.
         """
-        if not (getattr(self, "_judged", False) and is_test_cell(cell)) or \
+        if not (self._judged and is_test_cell(cell)) or \
                 not HIDDEN.search(cell.source):
             yield
             return
