@@ -23,6 +23,8 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from markupsafe import Markup
+
 from autograder.gradebook import load_results
 from autograder.manifest import Assignment, Course
 
@@ -338,20 +340,22 @@ def _figure(info: AssignmentSummary) -> str:
 # -- HTML -------------------------------------------------------------------------------
 
 
-def _e(value: object) -> str:
-    return html.escape(str(value))
+def _e(value: object) -> Markup:
+    """``value`` as text in HTML: escaped, and marked so (``Markup``) that it is not again."""
+    return Markup(html.escape(str(value)))
 
 
 def _table(head: list[str], rows: list[list[str]], css: str = "") -> str:
-    """A table; cells in ``rows`` are HTML already (escape with ``_e``)."""
+    """A table. A cell is text and is escaped here, unless it is ``Markup`` (HTML
+    made on purpose, its text escaped with ``_e``): a new column cannot forget."""
+    def cell(value: str) -> str:
+        return value if isinstance(value, Markup) else html.escape(str(value))
+
     return (f"<table{f' class={css!r}' if css else ''}><tr>"
             + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"
-            + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+            + "".join("<tr>" + "".join(f"<td>{cell(c)}</td>" for c in row) + "</tr>"
+                      for row in rows)
             + "</table>")
-
-
-def _students(names: list[str]) -> str:
-    return _e(", ".join(names))
 
 
 def _duration(seconds: float) -> str:
@@ -389,8 +393,9 @@ def _objectives_html(info: AssignmentSummary) -> str:
             parts.append("<p>No graded submission lost points here.</p>")
             continue
         rows = [[str(m.count), _e(", ".join(m.cells)),
-                 (("<b>Likely mistake:</b> " if m.kind == "hint" else "") + _e(m.label)),
-                 f"<pre>{_e(m.example)}</pre>"] for m in o.mistakes[:8]]
+                 Markup(f"{'<b>Likely mistake:</b> ' if m.kind == 'hint' else ''}"
+                        f"{_e(m.label)}"),
+                 Markup(f"<pre>{_e(m.example)}</pre>")] for m in o.mistakes[:8]]
         parts.append(_table(["students", "test cells", "mistake", "one example"], rows,
                             "mistakes"))
         if len(o.mistakes) > 8:
@@ -456,7 +461,7 @@ def _problems_html(summaries: list[AssignmentSummary]) -> str:
                  "<p>None: no result records a submission after its due date.</p>")
     flagged = [[_e(r["student"]), _e(i.name),
                 f"{float(r.get('score', 0.0)):g}" if r.get("status") == "graded" else "-",
-                "<ul>" + "".join(f"<li>{_e(f)}</li>" for f in r["flags"]) + "</ul>"]
+                Markup("<ul>" + "".join(f"<li>{_e(f)}</li>" for f in r["flags"]) + "</ul>")]
                for i in summaries for r in i.flagged]
     parts.append(f"<h3>Flagged submissions ({len(flagged)})</h3>")
     parts.append("<p>What the static review, the tamper guard and the trusted check found: "
@@ -468,7 +473,7 @@ def _problems_html(summaries: list[AssignmentSummary]) -> str:
 
 
 def _overview_html(summaries: list[AssignmentSummary]) -> str:
-    rows = [[f'<a href="#{_e(i.name)}">{_e(i.name)}</a>',
+    rows = [[Markup(f'<a href="#{_e(i.name)}">{_e(i.name)}</a>'),
              str(len(i.graded) + len(i.rejected) + len(i.crashed)), str(len(i.graded)),
              str(len(i.rejected)), str(len(i.crashed)), str(len(i.late)), str(len(i.flagged)),
              f"{i.mean:.2f}" if i.scores else "-",
@@ -514,7 +519,7 @@ def write_report(course: Course, path: Path | None = None) -> Path:
             "graded WITHOUT isolation</b> (no sandbox: bubblewrap was missing, could not run, or "
             "was turned off). Their code could read and change files of the grading user, "
             "other students' grades included. Regrade them with <code>python -m autograder "
-            "grade --sandbox bwrap</code>: " + _e(", ".join(unisolated[:20]))
+            "grade --sandbox bwrap</code>: " + str(_e(", ".join(unisolated[:20])))
             + (" ..." if len(unisolated) > 20 else "") + "</p>")
     parts.append(_overview_html(summaries))
     parts.append("<details open><summary>What the words and numbers mean</summary><dl>"

@@ -304,3 +304,16 @@ def test_a_stub_left_in_reads_the_same_from_the_judge():
               "raised NotImplementedError in cell 15")
     assert mistake_key(judged) == ("message",
                                    "NotImplementedError: the stub was left in (not attempted)")
+
+
+def test_a_table_cell_is_text_unless_it_is_markup_made_on_purpose():
+    """The report's tables escape every cell by default: a new column cannot forget."""
+    from markupsafe import Markup
+
+    from autograder.report import _e, _table
+
+    hostile = '<img src=x onerror="alert(1)">'
+    page = _table(["name", "link"], [[hostile, Markup(f"<a href='#x'>{_e(hostile)}</a>")]])
+    assert "<img" not in page and page.count("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;") == 2
+    assert "<a href='#x'>" in page  # the HTML made on purpose stays HTML
+    assert "&amp;lt;" not in page  # and nothing is escaped twice
