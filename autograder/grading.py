@@ -39,6 +39,7 @@ from typing import Any
 
 import nbformat
 
+from autograder.cells import graded_cell_ids, is_graded, is_test_cell, nbgrader_meta
 from autograder.execute import error_message
 from autograder.lock import CourseBusy, course_held, hold_course
 from autograder.manifest import Assignment, Course
@@ -111,11 +112,6 @@ _KEPT_BESIDE = ("timestamp.txt", "submission_secret.txt", "lms_late.txt")
 MAX_SUBMISSION_BYTES = 32 << 20
 
 
-def _graded_cell_ids(notebook: nbformat.NotebookNode) -> list[str]:
-    return [c.metadata["nbgrader"]["grade_id"] for c in notebook.cells
-            if c.metadata.get("nbgrader", {}).get("grade") and "grade_id" in c.metadata.nbgrader]
-
-
 def prepare_submission(folder: Path, assignment: Assignment,
                        source: Path | None = None) -> Prepared:
     """Find and check the notebook in ``submitted/<student>/<assignment>/``.
@@ -178,14 +174,13 @@ def prepare_submission(folder: Path, assignment: Assignment,
                         Reason.NOT_NOTEBOOK)
     deleted, edited = [], []
     if source is not None and source.is_file():
-        present = set(_graded_cell_ids(notebook))
+        present = set(graded_cell_ids(notebook))
         original = nbformat.read(source, as_version=4)
-        deleted = [g for g in _graded_cell_ids(original) if g not in present]
-        tests = {c.metadata["nbgrader"]["grade_id"]: c.source for c in original.cells
-                 if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
-                 and not c.metadata.nbgrader.get("solution")}
+        deleted = [g for g in graded_cell_ids(original) if g not in present]
+        tests = {nbgrader_meta(c)["grade_id"]: c.source for c in original.cells
+                 if is_test_cell(c)}
         for cell in notebook.cells:
-            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            grade_id = nbgrader_meta(cell).get("grade_id")
             if grade_id in tests and grade_id not in edited and \
                     _visible(cell.get("source", "")) != _visible(tests[grade_id]):
                 edited.append(str(grade_id))
@@ -217,10 +212,6 @@ def _restored(source: str, grade_id: str) -> str:
     return source[len(notice):] if source.startswith(notice) else source
 
 
-def _is_graded(cell: nbformat.NotebookNode) -> bool:
-    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("grade"))
-
-
 def score_notebook(executed: nbformat.NotebookNode, source: nbformat.NotebookNode
                    ) -> tuple[list[CellGrade], list[str], list[str]]:
     """Score every graded cell of ``source`` as it ran in ``executed`` (nbgrader's rule).
@@ -241,7 +232,7 @@ def score_notebook(executed: nbformat.NotebookNode, source: nbformat.NotebookNod
     notes: list[str] = []
     reasons: list[str] = []
     for cell in source.cells:
-        if not _is_graded(cell):
+        if not is_graded(cell):
             continue
         meta = cell.metadata.nbgrader
         grade_id, points = meta["grade_id"], float(meta["points"])

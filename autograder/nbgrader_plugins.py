@@ -47,6 +47,7 @@ from nbgrader.plugins import CsvExportPlugin
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, CaselessStrEnum, Integer, List, Unicode
 
+from autograder.cells import is_test_cell
 from autograder.safe_text import csv_cell
 from autograder.sandbox import (
     PASS_THROUGH,
@@ -933,11 +934,6 @@ def redact(text: str, secret_lines: list[str]) -> str:
     if any(line in flat for line in secret_lines):
         return "[not shown: this output quoted hidden test code]"
     return text
-
-
-def is_test_cell(cell: NotebookNode) -> bool:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return bool(meta.get("grade")) and not meta.get("solution") and cell.cell_type == "code"
 
 
 def feedback_outputs(cell: NotebookNode, secret_lines: list[str]) -> list[NotebookNode]:

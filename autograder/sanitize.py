@@ -53,6 +53,8 @@ from typing import Any
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
 
+from autograder.cells import is_test_cell
+
 __all__ = ["SAFE_MIMETYPES", "FormgraderPage", "SanitizeOutputs", "markdown_is_safe",
            "sanitize_notebook"]
 
@@ -69,11 +71,6 @@ DROPPED_NOTE = ("[{kinds} output not shown: rendered in the instructor's browser
 #: The note above a markdown cell shown as its source.
 MARKDOWN_NOTE = ("*[Shown as text by the grader: this markdown holds HTML or a link that "
                  "could run code in the instructor's browser.]*")
-
-
-def _is_graded_test(cell: Any) -> bool:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return bool(meta.get("grade")) and not meta.get("solution")
 
 
 def _instructors(cell: Any) -> bool:
@@ -267,7 +264,7 @@ def sanitize_cell(cell: Any) -> bool:
     kind = cell.get("cell_type")
     if kind == "code":
         changed = False
-        graded = _is_graded_test(cell)
+        graded = is_test_cell(cell)
         for output in cell.get("outputs", []):
             # A graded test cell: nbgrader scores the first execute_result's
             # text/plain, so no note may stand in for one there (the judge's

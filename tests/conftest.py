@@ -34,13 +34,13 @@ def hand_graded_gradebook(root, assignment) -> None:
     import datetime
     import warnings
 
-    from autograder.gradebook import _gradebook, db_url
+    from autograder.gradebook import db_url, open_gradebook
     from autograder.manifest import load_manifest
     from autograder.release import release
 
     course = load_manifest(root)
     release(course, [assignment], selfcheck=False)
-    with _gradebook(db_url(course), course.id) as gradebook, warnings.catch_warnings():
+    with open_gradebook(db_url(course), course.id) as gradebook, warnings.catch_warnings():
         # nbgrader builds rows before adding them to the session, which SQLAlchemy
         # flags (harmlessly) while autoflushing: as in gradebook.record_results.
         warnings.simplefilter("ignore")

@@ -67,3 +67,13 @@ def test_every_module_of_the_grader_has_a_layer():
     modules |= {f"autograder.{path.parent.name}"
                 for path in (ROOT / "autograder").glob("*/__init__.py")}
     assert modules == set(placed), (sorted(modules - set(placed)), sorted(set(placed) - modules))
+
+
+def test_one_rule_says_what_a_test_cell_is():
+    """Every part of the grader asks autograder.cells; none writes the rule again."""
+    import re
+
+    rule = re.compile(r'get\("nbgrader", \{\}\)\.get\("grade"\)|meta\.get\("grade"\)\) and not')
+    copies = [str(path.relative_to(ROOT)) for path in (ROOT / "autograder").rglob("*.py")
+              if path.name != "cells.py" and rule.search(path.read_text())]
+    assert not copies, f"the graded-cell rule written again in {copies}; use autograder.cells"

@@ -24,7 +24,8 @@ import pytest
 from conftest import hand_graded_course, sqlite_tables
 
 from autograder import gradebook as gradebook_module
-from autograder.grading import CellGrade, GradeResult, _graded_cell_ids
+from autograder.cells import graded_cell_ids
+from autograder.grading import CellGrade, GradeResult
 from autograder.manifest import load_manifest
 from autograder.nbgrader_plugins import CourseExportPlugin
 
@@ -33,7 +34,7 @@ FIRST = load_manifest(ROOT).assignments[0]
 SOURCE = nbformat.read(ROOT / "source" / FIRST.name / FIRST.notebook_file, as_version=4)
 POINTS = {cell.metadata.nbgrader.grade_id: float(cell.metadata.nbgrader.points)
           for cell in SOURCE.cells if cell.metadata.get("nbgrader", {}).get("grade")}
-CELLS = _graded_cell_ids(SOURCE)
+CELLS = graded_cell_ids(SOURCE)
 LATE = {"submitted": "2026-10-04T08:00:00+00:00", "due": "2026-10-03T23:59:00+00:00",
         "seconds_late": 28860.0, "penalty": 1.0, "policy": "a point per started day"}
 
@@ -68,7 +69,7 @@ def _row_by_row(course, results: list) -> None:
 
     from autograder.late import due_utc
 
-    with gradebook_module._gradebook(gradebook_module.db_url(course), course.id) as book, \
+    with gradebook_module.open_gradebook(gradebook_module.db_url(course), course.id) as book, \
             warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         for result in results:
@@ -137,7 +138,7 @@ def _exports(course, tmp_path: Path, **filters) -> tuple[bytes, bytes]:
     made = []
     for name, plugin in (("ours", CourseExportPlugin), ("nbgrader", CsvExportPlugin)):
         target = tmp_path / f"{name}.csv"
-        with gradebook_module._gradebook(gradebook_module.db_url(course), course.id) as book:
+        with gradebook_module.open_gradebook(gradebook_module.db_url(course), course.id) as book:
             exporter = plugin(to=str(target), **filters)
             (exporter.export_nbgrader_columns if plugin is CourseExportPlugin
              else exporter.export)(book)
@@ -152,7 +153,7 @@ def test_the_export_is_nbgrader_s_own_character_for_character(course, tmp_path, 
 
     gradebook_module.record_results(course, [_result("cy", late=LATE),
                                              _result("eve", fraction=0.25)])
-    with gradebook_module._gradebook(gradebook_module.db_url(course), course.id) as book:
+    with gradebook_module.open_gradebook(gradebook_module.db_url(course), course.id) as book:
         book.db.add(Student(id="zed", first_name="Zed"))   # on the roster, nothing submitted
         grade = book.find_submission(FIRST.name, "eve").notebooks[0].grades[1]
         grade.extra_credit = 0.5
@@ -210,7 +211,7 @@ def _work(course, students: int) -> dict[str, int]:
 
 
 def _export_only(course) -> None:
-    with gradebook_module._gradebook(gradebook_module.db_url(course), course.id) as book:
+    with gradebook_module.open_gradebook(gradebook_module.db_url(course), course.id) as book:
         CourseExportPlugin(to=str(course.root / "grades.csv")).export_nbgrader_columns(book)
 
 

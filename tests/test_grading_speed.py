@@ -665,13 +665,13 @@ def test_one_submission_regraded_starts_one_worker(tmp_path, monkeypatch):
         (folder / FIRST.notebook_file).write_bytes(
             (root / "source" / FIRST.name / FIRST.notebook_file).read_bytes())
     started: list[int] = []
-    real = WorkerPool._start
+    real = WorkerPool.start_worker
 
     def counted(pool):
         started.append(pool.size)
         return real(pool)
 
-    monkeypatch.setattr(WorkerPool, "_start", counted)
+    monkeypatch.setattr(WorkerPool, "start_worker", counted)
     (result,) = grade(load_manifest(root), [FIRST], students=["bo"], workers=2, record=False)
     assert (result.student, result.status, result.score) == ("bo", "graded", FIRST.points)
     assert started == [2]  # a pool of two, of which one was started
@@ -825,7 +825,7 @@ answers, kinds, names = {}, [], []
 with run_directory() as run_dir:
     pool = WorkerPool(2, run_dir, deadline=120)
 
-    assign, assigned, victim = pool._assign, [], []
+    assign, assigned, victim = pool.assign, [], []
 
     def assigning(worker, pending):
         assigned.append(worker)
@@ -834,7 +834,7 @@ with run_directory() as run_dir:
             victim.append(worker)
         assign(worker, pending)
 
-    pool._assign = assigning
+    pool.assign = assigning
 
     def answered(task, answer):
         answers[task["id"]] = answer.get("failure", "")

@@ -14,6 +14,8 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+from autograder.cells import is_test_cell
+
 __all__ = ["MAX_CODE", "definitions"]
 
 MAX_CODE = 2_000_000  # characters of code one submission may send the judge
@@ -40,11 +42,6 @@ def _kept(statement: ast.stmt) -> bool:
     return False
 
 
-def _is_test(cell: Any) -> bool:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return bool(meta.get("grade")) and not meta.get("solution")
-
-
 def definitions(cells: list[Any]) -> list[dict[str, Any]]:
     """Each code cell's kept statements: ``{"cell": number from 1, "code": [source...]}``.
 
@@ -54,7 +51,7 @@ def definitions(cells: list[Any]) -> list[dict[str, Any]]:
     kept: list[dict[str, Any]] = []
     budget = MAX_CODE
     for number, cell in enumerate(cells, start=1):
-        if cell.get("cell_type") != "code" or _is_test(cell):
+        if cell.get("cell_type") != "code" or is_test_cell(cell):
             continue
         source = cell.get("source", "")
         source = "".join(source) if isinstance(source, list) else str(source)

@@ -22,6 +22,8 @@ from typing import Any
 
 from nbformat import NotebookNode
 
+from autograder.cells import is_test_cell, nbgrader_meta
+
 __all__ = ["FAILED", "VERDICT_KEY", "Verdict", "apply_verdicts"]
 
 FAILED = "GraderCheckFailed"
@@ -53,9 +55,9 @@ def apply_verdicts(cells: list[Any], verdicts: dict[str, Verdict]) -> None:
     with a message that says so.
     """
     for cell in cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.get("cell_type") != "code" or not meta.get("grade") or meta.get("solution"):
+        if not is_test_cell(cell):
             continue
+        meta = nbgrader_meta(cell)
         test = str(meta.get("grade_id"))
         verdict = verdicts.get(test) or Verdict(
             test, "not_judged", "the grader has no check declared for this test, so it "
