@@ -94,3 +94,14 @@ def test_the_postgres_extra_is_part_of_dev_so_the_suite_can_test_it():
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
         "optional-dependencies"]
     assert extras["postgres"] and set(extras["postgres"]) <= set(extras["dev"])
+
+
+def test_the_license_is_an_spdx_expression_with_its_file():
+    """PEP 639: ``project.license`` as a table stops working in setuptools in 2027."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    project = config["project"]
+    assert project["license"] == "MIT"
+    assert project["license-files"] == ["LICENSE"]
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+    assert not any(c.startswith("License ::") for c in project.get("classifiers", []))
+    assert any(r.startswith("setuptools>=77") for r in config["build-system"]["requires"])
