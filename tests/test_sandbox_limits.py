@@ -68,14 +68,34 @@ def _manager(fork: bool) -> SandboxKernelManager:
     return SandboxKernelManager(config=config)
 
 
-async def _run_in_kernel(fork: bool, cwd: Path, *codes: str) -> tuple[list[str], bool]:
+@contextlib.asynccontextmanager
+async def _kernel(fork: bool, cwd: Path, **traits: str):
+    """A started kernel (``traits`` set on its manager first) and its client; then stopped."""
     manager = _manager(fork)
+    for name, value in traits.items():
+        setattr(manager, name, value)
     await manager.start_kernel(cwd=str(cwd), extra_arguments=[
         "--HistoryManager.hist_file=:memory:"])
     client = manager.client()
     client.start_channels()
     try:
         await client.wait_for_ready(timeout=60)
+        yield manager, client
+    finally:
+        client.stop_channels()
+        await manager.shutdown_kernel(now=True)
+
+
+def _needs(fork: bool, mode: str = "bwrap") -> None:
+    """Skip (fail under CI) where this machine cannot run the kernel asked for."""
+    if mode == "bwrap":
+        require_bwrap()
+    if fork and os.geteuid() != 0:
+        pytest.skip("the fork server is used only where the grader is root")
+
+
+async def _run_in_kernel(fork: bool, cwd: Path, *codes: str) -> tuple[list[str], bool]:
+    async with _kernel(fork, cwd) as (manager, client):
         said: list[str] = []
         for code in codes:
             parts: list[str] = []
@@ -90,18 +110,12 @@ async def _run_in_kernel(fork: bool, cwd: Path, *codes: str) -> tuple[list[str],
             said.append("".join(parts))
         from autograder.forkserver import ForkedProcess
 
-        forked = isinstance(manager.provisioner.process, ForkedProcess)
-        return said, forked
-    finally:
-        client.stop_channels()
-        await manager.shutdown_kernel(now=True)
+        return said, isinstance(manager.provisioner.process, ForkedProcess)
 
 
 @pytest.mark.parametrize("fork", [False, True], ids=["bwrap", "forked"])
 def test_system_v_ipc_is_refused_in_the_sandbox_and_honest_code_runs(tmp_path, fork):
-    require_bwrap()
-    if fork and os.geteuid() != 0:
-        pytest.skip("the fork server is used only where the grader is root")
+    _needs(fork)
     before = {name: Path(f"/proc/sys/kernel/{name}").read_text()
               for name in ("shmmni", "shmall", "msgmni", "sem")}
     try:
@@ -273,15 +287,7 @@ print("WROTE")
 
 async def _fill_and_measure(fork: bool, cwd: Path, chunks: int, **traits: str) -> tuple:
     """Fill the kernel's tmpfs; what the watchdog's folder count says, and why it stopped."""
-    manager = _manager(fork)
-    for name, value in traits.items():
-        setattr(manager, name, value)
-    await manager.start_kernel(cwd=str(cwd), extra_arguments=[
-        "--HistoryManager.hist_file=:memory:"])
-    client = manager.client()
-    client.start_channels()
-    try:
-        await client.wait_for_ready(timeout=60)
+    async with _kernel(fork, cwd, **traits) as (manager, client):
         process = manager.provisioner.process
         cell = asyncio.ensure_future(client.execute_interactive(
             FILL_FOLDERS.format(chunks=chunks), timeout=60, output_hook=lambda message: None))
@@ -295,17 +301,12 @@ async def _fill_and_measure(fork: bool, cwd: Path, chunks: int, **traits: str) -
                 break
             await asyncio.sleep(0.1)
         return counted, manager.stop_reason
-    finally:
-        client.stop_channels()
-        await manager.shutdown_kernel(now=True)
 
 
 @pytest.mark.parametrize("fork", [False, True], ids=["bwrap", "forked"])
 def test_files_in_the_sandbox_s_memory_folders_count_toward_its_memory(tmp_path, fork):
     """/dev/shm, home and /tmp are tmpfs: memory no process holds, counted all the same."""
-    require_bwrap()
-    if fork and os.geteuid() != 0:
-        pytest.skip("the fork server is used only where the grader is root")
+    _needs(fork)
     try:
         # 48 MiB in /dev/shm and 64 MiB in the home: counted, and well under the limit
         counted, reason = asyncio.run(_fill_and_measure(fork, tmp_path, 1))
@@ -340,29 +341,22 @@ print("PIDS", plain.pid, *(process.pid for process in own))
 
 async def _sessions(fork: bool, cwd: Path, mode: str) -> dict[str, list[str]]:
     """Each process of the kernel's tree by what the scheduler shows of its group."""
-    manager = _manager(fork)
-    manager.mode = mode
-    await manager.start_kernel(cwd=str(cwd), extra_arguments=[
-        "--HistoryManager.hist_file=:memory:"])
-    client = manager.client()
-    client.start_channels()
     tree: list[int] = []
     try:
-        await client.wait_for_ready(timeout=60)
-        await client.execute_interactive(NEW_SESSIONS, timeout=60,
-                                         output_hook=lambda message: None)
-        kernel = manager._kernel_pid()
-        for _ in range(50):  # the watchdog looks five times a second
-            await asyncio.sleep(0.1)
-            tree = sandbox.descendants(kernel)
-            groups = {pid: Path(f"/proc/{pid}/autogroup").read_text().split() for pid in tree}
-            if len(tree) == 4 and sum(group[-1] == "19" for group in groups.values()) == 3:
-                break
-        return {"kernel": Path(f"/proc/{kernel}/autogroup").read_text().split(),
-                "children": sorted(groups.values(), key=lambda group: group[-1])}
+        async with _kernel(fork, cwd, mode=mode) as (manager, client):
+            await client.execute_interactive(NEW_SESSIONS, timeout=60,
+                                             output_hook=lambda message: None)
+            kernel = manager._kernel_pid()
+            for _ in range(50):  # the watchdog looks five times a second
+                await asyncio.sleep(0.1)
+                tree = sandbox.descendants(kernel)
+                groups = {pid: Path(f"/proc/{pid}/autogroup").read_text().split()
+                          for pid in tree}
+                if len(tree) == 4 and sum(group[-1] == "19" for group in groups.values()) == 3:
+                    break
+            return {"kernel": Path(f"/proc/{kernel}/autogroup").read_text().split(),
+                    "children": sorted(groups.values(), key=lambda group: group[-1])}
     finally:
-        client.stop_channels()
-        await manager.shutdown_kernel(now=True)
         # Without a sandbox (mode "none") a process in a session of its own
         # outlives its kernel: never leave busy loops behind for the next test.
         for pid in tree:
@@ -376,10 +370,7 @@ def test_sessions_a_kernel_starts_get_the_lowest_cpu_weight(tmp_path, mode, fork
     """Without a cgroup the CPU is shared by session: new sessions must not multiply a share."""
     if not Path("/proc/self/autogroup").exists():
         pytest.skip("this kernel schedules without autogroups (nothing to game)")
-    if mode == "bwrap":
-        require_bwrap()
-    if fork and os.geteuid() != 0:
-        pytest.skip("the fork server is used only where the grader is root")
+    _needs(fork, mode)
     try:
         shown = asyncio.run(_sessions(fork, tmp_path, mode))
     finally:
