@@ -1110,6 +1110,10 @@ class _ReviewServer:
 
 def _serve() -> None:
     """``python -m autograder.review``: review each request read from stdin (``_ReviewServer``)."""
+    # The answers go to the descriptor stdout was; anything else that prints
+    # (a library's warning) goes to stderr, never into the answers.
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     for line in sys.stdin:
         (submitted, source, release), max_chars = json.loads(line)
         notebooks = [nbformat.from_dict(notebook) if notebook is not None else None
@@ -1118,7 +1122,7 @@ def _serve() -> None:
             with contextlib.suppress(Exception):
                 review_submission(*notebooks)
             continue
-        _send_review(sys.stdout, *notebooks, max_chars)
+        _send_review(out, *notebooks, max_chars)
 
 
 def start_review_server(notebooks: Iterable[tuple[nbformat.NotebookNode,
