@@ -36,8 +36,9 @@ their kernels with it, so both paths get the same walls:
   watchdog rounds stays bounded. There is no cgroup per kernel: on the machine this
   was built on (kernel 6.18, cgroup v1 with a v2 hierarchy holding only
   ``hugetlb``) the memory, pids and cpu controllers are not available in
-  cgroup v2, so kernels are limited by rlimits and the watchdog alone, and
-  CPU time is shared by the scheduler as for any process (no CPU weight).
+  cgroup v2, so kernels are limited by rlimits and the watchdog alone. The
+  scheduler shares the CPU per session (autogroup), so the watchdog gives
+  every session a kernel starts the lowest weight (``_demote_new_sessions``).
   Where cgroup v2 is delegated, a cgroup per kernel (``memory.max`` counting
   shmem and tmpfs, ``pids.max``, ``cpu.weight``) would be the next wall.
 * ``mode = "none"`` runs the kernel with the limits and the clean
