@@ -1067,16 +1067,8 @@ class _ReviewServer:
     def review(cls, submitted: nbformat.NotebookNode, source: nbformat.NotebookNode,
                release: nbformat.NotebookNode | None, max_chars: int) -> tuple[int, Any]:
         """Hand one review to the server: its output's descriptor, and how to end the review."""
-        if cls.current is None or cls.current.process.poll() is not None:
-            cls.current = cls()
-        server = cls.current
-        assert server.process.stdin is not None and server.process.stdout is not None
-        try:  # one line per request; the server reads all of it before it answers
-            server.process.stdin.write(
-                json.dumps([[submitted, source, release], max_chars]).encode() + b"\n")
-            server.process.stdin.flush()
-        except BrokenPipeError:
-            pass  # it died: the empty read that follows says so
+        server = cls._ask([[submitted, source, release], max_chars])
+        assert server.process.stdout is not None
 
         def stop(kill: bool) -> None:
             if kill:  # out of time, or gone: the next review starts a new server
@@ -1091,13 +1083,21 @@ class _ReviewServer:
              release: nbformat.NotebookNode | None) -> None:
         """Start the server now, and have it review ``source`` once, answering nothing:
         what reviews import is then loaded while the grader does other work."""
+        cls._ask([[source, source, release], None])
+
+    @classmethod
+    def _ask(cls, request: list) -> _ReviewServer:
+        """Send one request line to the running server (started if there is none)."""
         if cls.current is None or cls.current.process.poll() is not None:
             cls.current = cls()
-        stdin = cls.current.process.stdin
-        assert stdin is not None
+        server = cls.current
+        assert server.process.stdin is not None
+        # one line per request; the server reads all of it before it answers. If
+        # it died, the empty read that follows says so.
         with contextlib.suppress(BrokenPipeError):
-            stdin.write(json.dumps([[source, source, release], None]).encode() + b"\n")
-            stdin.flush()
+            server.process.stdin.write(json.dumps(request).encode() + b"\n")
+            server.process.stdin.flush()
+        return server
 
     def close(self) -> None:
         if self.process.poll() is None:
