@@ -384,4 +384,8 @@ def test_sessions_a_kernel_starts_get_the_lowest_cpu_weight(tmp_path, mode, fork
     others = shown["children"][1:]
     assert [group[-1] for group in others] == ["19"] * 3, shown
     assert len({group[0] for group in others} | {kernel_group}) == 4, shown
-    assert Path("/proc/self/autogroup").read_text().split()[-1] == "0"  # the grader's own
+    # The grader's own group keeps its weight. A process in the boot session's
+    # group (as under a CI runner that never calls setsid) reads an empty file:
+    # that group is the root one, which has no weight of its own to change.
+    own = Path("/proc/self/autogroup").read_text().split()
+    assert own == [] or own[-1] == "0", own
