@@ -4,7 +4,7 @@ Every nbgrader command (generate_assignment, autograde, generate_feedback,
 export) runs from here with no extra flags; the autograder CLI wraps them.
 Plain nbgrader gets the same walls as the CLI: autograde runs every kernel
 in the grading sandbox with its limits, and generate_feedback never shows a
-hidden test (autograder/nbgrader_plugins.py).
+hidden test (autograder/execute/preprocessor.py).
 """
 
 import os
@@ -60,26 +60,26 @@ c.OverwriteCells.add_missing_cells = True
 # warning and limits only), "bwrap" (refuse to grade without it) or "none".
 # `python -m autograder grade --sandbox MODE` overrides the mode for one run.
 c.Autograde.autograde_preprocessors = [
-    "autograder.nbgrader_plugins.SandboxedExecute",  # instead of nbgrader's Execute
+    "autograder.execute.preprocessor.SandboxedExecute",  # instead of nbgrader's Execute
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
     # What autograded/ keeps is safe to open: student HTML, JavaScript, SVG and
-    # markdown HTML show as text, pictures and text stay (autograder/sanitize.py).
+    # markdown HTML show as text, pictures and text stay (autograder/publish/sanitize.py).
     # After SaveAutoGrades: the scores come from the outputs as they ran.
-    "autograder.sanitize.SanitizeOutputs",
+    "autograder.publish.sanitize.SanitizeOutputs",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 # One grading run per course at a time: plain `nbgrader autograde` (and
 # formgrader's autograde) holds the course folder while it works, as
 # `python -m autograder grade` does; the second one stops at once, changing
-# nothing, instead of both writing the gradebook (autograder/nbgrader_plugins.py).
-c.Autograde.exporter_class = "autograder.nbgrader_plugins.CourseHeldExporter"
+# nothing, instead of both writing the gradebook (autograder/execute/preprocessor.py).
+c.Autograde.exporter_class = "autograder.execute.exporter.CourseHeldExporter"
 # The verdict is guarded too: a tamper guard inside the kernel, and each test
-# cell of the exercises in autograder/trusted.py judged again outside it
-# (autograder.nbgrader_plugins.SandboxedExecute).
+# cell of the exercises in autograder/judge/plans.py judged again outside it
+# (autograder.execute.preprocessor.SandboxedExecute).
 c.SandboxedExecute.trusted = True
 # A kernel that dies (os._exit, a segfault, a limit) costs the cell that killed
 # it: a fresh kernel re-runs the cells before it and grades the rest, at most
@@ -95,7 +95,7 @@ c.SandboxedExecute.max_notebook_output = "32 MiB"
 # that only moves the time; with the grading workers' spare kernel (the next
 # notebook's kernel starts while this one runs) it comes off the wait.
 c.SandboxedExecute.preload = ["numpy", "matplotlib.pyplot", "miniflow", "miniflow.plotting",
-                              "autograder.checks", "autograder.guard"]
+                              "autograder.checks", "autograder.kernel.guard"]
 c.SandboxKernelManager.mode = "auto"
 c.SandboxKernelManager.memory_limit = "2 GiB"       # per process, and all processes together
 c.SandboxKernelManager.cpu_limit = 600              # CPU seconds per process
@@ -107,27 +107,27 @@ c.SandboxKernelManager.notebook_timeout = 600       # wall-clock seconds per not
 # Grading kernels build every figure but never draw it (plt.show() draws
 # nothing; grades come from the test cells): drawing was most of what the
 # plotting cells cost. "" draws them inline, as students see them.
-c.SandboxKernelManager.mpl_backend = "module://autograder.figures"
+c.SandboxKernelManager.mpl_backend = "module://autograder.kernel.figures"
 
 # Plain `nbgrader generate_feedback`: test cells show their visible part and
 # their failure message only; hidden tests, tracebacks and test output never.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-    "autograder.nbgrader_plugins.HideTests",
+    "autograder.publish.hidden.HideTests",
 ]
 
 # Formgrader renders each submission in the instructor's Jupyter origin, with
 # the student's name and id written into the page unescaped: its HTML exporter
-# sanitizes the notebook again (one graded before autograder/sanitize.py existed
+# sanitizes the notebook again (one graded before autograder/publish/sanitize.py existed
 # is safe too) and escapes those fields in that page only; the gradebook keeps
 # names as the roster gave them. (Plain generate_feedback's exporter runs it too.)
-c.HTMLExporter.preprocessors = ["autograder.sanitize.FormgraderPage"]
+c.HTMLExporter.preprocessors = ["autograder.publish.sanitize.FormgraderPage"]
 
 # Kernels talk to the grader over Unix sockets, not TCP ports: graders
-# running in parallel never race for the same port (autograder/kernels.py,
+# running in parallel never race for the same port (autograder/sandbox/kernels.py,
 # which the notebook runner uses too). Windows has no Unix sockets.
-from autograder.kernels import ipc_available, socket_prefix  # noqa: E402
+from autograder.sandbox.kernels import ipc_available, socket_prefix  # noqa: E402
 
 if ipc_available():
     c.KernelManager.transport = "ipc"
@@ -135,14 +135,14 @@ if ipc_available():
 
 # Plain `nbgrader export` writes the same CSV as `python -m autograder export`:
 # nbgrader's columns, then flags, the late columns, section and status, with a
-# row for every roster student (autograder/nbgrader_plugins.py).
-c.ExportApp.plugin_class = "autograder.nbgrader_plugins.CourseExportPlugin"
+# row for every roster student (autograder/execute/preprocessor.py).
+c.ExportApp.plugin_class = "autograder.publish.export_plugin.CourseExportPlugin"
 c.CourseExportPlugin.course_root = str(ROOT)
 
 # Late work: nbgrader's AssignLatePenalties (in the autograde list above) asks
 # this plugin, which applies course/manifest.toml's [late] policy and
-# [[extension]]s exactly as `python -m autograder grade` does (autograder/late.py).
-c.AssignLatePenalties.plugin_class = "autograder.late.ManifestLatePenalty"
+# [[extension]]s exactly as `python -m autograder grade` does (autograder/record/late.py).
+c.AssignLatePenalties.plugin_class = "autograder.record.late.ManifestLatePenalty"
 c.ManifestLatePenalty.course_root = str(ROOT)
 
 # The exchange students fetch from and submit to on a shared JupyterHub

@@ -1,19 +1,18 @@
-"""autograder: the grading side of the miniflow course.
+"""autograder: the grading side of the miniflow course, in layers (docs/architecture.md).
 
-    __main__        the instructor's CLI: release, collect, grade, flags, feedback,
-                    export, report, selfcheck, demo
-    grading         grade: supervised workers, scores computed by the parent
-    workers         the worker processes, one submission at a time
-    cluster         the same work on a Dask cluster (grade --scheduler)
-    sandbox         every grading kernel in bubblewrap, with resource limits
-    visible         what a kernel may see of the machine, and the font list made from it
-    nbgrader_plugins  what nbgrader_config.py plugs into plain nbgrader
-    guard           the tamper guard that runs inside the kernel
-    trusted         probes whose answers are judged outside the kernel
-    review          static review of the submitted file
-    checks          the hidden tests' diagnostic checks
-    gradebook       the one writer and the one record of scores
-    feedback, report, collect, release, selfcheck, demo, mutants
+    cli/        the instructor's command line (python -m autograder)
+    author/     release, the self-check, the demo term, the mutants
+    pipeline/   grade: check, hand out, judge, score, record
+    run/        the worker pool, one submission in a worker, Dask, the journal
+    collect/    submissions in from an LMS archive, a folder or the exchange
+    execute/    nbgrader's preprocessor in the sandbox, and the direct runner
+    publish/    feedback, the class report, grades.csv, the roster, formgrader pages
+    record/     the gradebook, late work, which tests graded what
+    kernel/     code that runs in the student's kernel (the guard, figures)
+    checks/     the diagnostic checks the notebooks' tests call
+    judge/      the trusted verdict outside the kernel, and the static review
+    sandbox/    bubblewrap, limits, the fork server
+    core/       the manifest, cell rules, reason codes, the course lock, ...
 """
 
 __all__: list[str] = []
@@ -56,7 +55,7 @@ def defer_setuptools() -> None:
     functions import the real module at their first call and hand it the call;
     any other name of it imports the real module too. Nothing changes where
     setuptools or that module is already imported. Called by the command line
-    (``autograder.__main__``), before it imports nbgrader; kernels never get it.
+    (``autograder.cli.main``), before it imports nbgrader; kernels never get it.
     """
     import sys
     import types

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import gradebook
-from autograder.grading import CellGrade, GradeResult, copy_course_skeleton
-from autograder.manifest import load_manifest
-from autograder.nbgrader_plugins import CourseExportPlugin
+from autograder.core.manifest import load_manifest
+from autograder.pipeline.grading import CellGrade, GradeResult, copy_course_skeleton
+from autograder.publish.export_plugin import CourseExportPlugin
+from autograder.record import gradebook
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -20,10 +20,10 @@ from pathlib import Path
 
 from timing import report
 
-from autograder.grading import copy_course_skeleton, grade
-from autograder.manifest import load_manifest
-from autograder.nbgrader_cli import run_nbgrader
-from autograder.sandbox import probe_bwrap
+from autograder.core.manifest import load_manifest
+from autograder.core.nbgrader_cli import run_nbgrader
+from autograder.pipeline.grading import copy_course_skeleton, grade
+from autograder.sandbox.manager import probe_bwrap
 
 ROOT = Path(__file__).resolve().parents[1]
 

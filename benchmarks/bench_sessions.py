@@ -19,8 +19,8 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from autograder import sandbox
-from autograder.sandbox import SandboxKernelManager
+from autograder.sandbox import manager as sandbox
+from autograder.sandbox.manager import SandboxKernelManager
 
 ROOT = Path(__file__).resolve().parents[1]
 

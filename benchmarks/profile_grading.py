@@ -2,7 +2,7 @@
 
 Grades ``--submissions`` copies of an assignment's solution one after the
 other, in this process, exactly as a grading worker does
-(``autograder.grading.grade_in_worker``: a fresh course folder, nbgrader's
+(``autograder.pipeline.grading.grade_in_worker``: a fresh course folder, nbgrader's
 ``autograde``, a fresh sandboxed kernel per notebook), and times each phase.
 The first submission, which also generates the assignment and starts its
 kernel cold, is reported apart; the table is the mean of the others.
@@ -35,8 +35,9 @@ from typing import Any
 
 from nbclient import NotebookClient
 
-from autograder import grading, nbgrader_plugins
-from autograder.manifest import load_manifest
+from autograder.core.manifest import load_manifest
+from autograder.execute import preprocessor as nbgrader_plugins
+from autograder.pipeline import grading
 
 ROOT = Path(__file__).resolve().parents[1]
 OFF = {"preload": "c.SandboxedExecute.preload = []\n",

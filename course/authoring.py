@@ -102,14 +102,14 @@ class NotebookBuilder:
         where the grade comes from.
 
         The grade is the judge's (``autograder/judge``), asked what
-        ``autograder/trusted.py`` declares for ``grade_id`` on secret inputs, outside
+        ``autograder/judge/plans.py`` declares for ``grade_id`` on secret inputs, outside
         the student's kernel; the visible part asks the same questions on public
         inputs, so the two cannot drift. A test's source holds no hidden tests.
         """
         text = self._clean(source)
         if "HIDDEN TESTS" in text:
             raise ValueError(f"test cell {grade_id!r} has hidden tests: the judge grades it "
-                             "(declare what it asks in autograder/trusted.py's plans)")
+                             "(declare what it asks in autograder/judge/plans.py's plans)")
         last = text.splitlines()[-1] if text else ""
         if last and not last.startswith((" ", "#")) and _looks_like_expression(last):
             raise ValueError(f"test cell {grade_id!r} ends in an expression; nbgrader would "

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.manifest import Assignment, Course, load_manifest
-from autograder.nbgrader_cli import NbgraderError, run_nbgrader
+from autograder.core.manifest import Assignment, Course, load_manifest
+from autograder.core.nbgrader_cli import NbgraderError, run_nbgrader
 from course.authoring import NotebookBuilder
 
 SCRIPTS = Path("course") / "notebooks"
@@ -79,7 +79,7 @@ def execute(notebook: nbformat.NotebookNode, folder: Path) -> nbformat.NotebookN
     """Run every cell in ``folder``; a failing cell stops the build."""
     from nbclient import NotebookClient
 
-    from autograder.kernels import kernel_config
+    from autograder.sandbox.kernels import kernel_config
 
     client = NotebookClient(notebook, config=kernel_config(), timeout=EXECUTE_TIMEOUT,
                             kernel_name="python3",

@@ -9,7 +9,7 @@ must score no more than the wrong code alone, and be named.
 
 from __future__ import annotations
 
-from autograder.mutants.cheats import CHEATS as ANY_ASSIGNMENT
+from autograder.author.mutants.cheats import CHEATS as ANY_ASSIGNMENT
 
 WRONG_LINEAR = '''
 class Linear(Node):

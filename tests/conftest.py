@@ -13,7 +13,7 @@ def require_bwrap() -> None:
 
     import pytest
 
-    from autograder.sandbox import probe_bwrap
+    from autograder.sandbox.manager import probe_bwrap
 
     probe = probe_bwrap()
     if not probe.ok:
@@ -34,9 +34,9 @@ def hand_graded_gradebook(root, assignment) -> None:
     import datetime
     import warnings
 
-    from autograder.gradebook import db_url, open_gradebook
-    from autograder.manifest import load_manifest
-    from autograder.release import release
+    from autograder.author.release import release
+    from autograder.core.manifest import load_manifest
+    from autograder.record.gradebook import db_url, open_gradebook
 
     course = load_manifest(root)
     release(course, [assignment], selfcheck=False)
@@ -66,8 +66,8 @@ def hand_graded_course(tmp_path_factory, label: str):
 
     import pytest
 
-    from autograder.grading import copy_course_skeleton
-    from autograder.manifest import load_manifest
+    from autograder.core.manifest import load_manifest
+    from autograder.pipeline.grading import copy_course_skeleton
 
     first = load_manifest(Path(__file__).resolve().parents[1]).assignments[0]
     root = tmp_path_factory.mktemp(label) / "course"

@@ -1,16 +1,18 @@
 """The grader's architecture, enforced (issue 30): import-linter's contracts in pyproject.toml.
 
 ``lint-imports`` must keep every contract with no exception listed (no
-circle; the foundations import nothing above them; layers, top to bottom,
-with every module of the package in one), and the contracts must be able to
-fail: the circle that once joined the worker pool and the grader
-(``workers`` importing ``grading`` for the worker's task), and an upward
-import, put back into a copy of the package, break all three.
+circle; layers, top to bottom, with every package and module directly under
+``autograder/`` in one; the fork server below the sandbox's kernel manager;
+the core's modules independent), and the contracts must be able to fail:
+the circle that once joined the worker pool and the grader (``workers``
+importing ``grading`` for the worker's task) and an upward import from the
+core, put back into a copy of the package, break them.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -32,25 +34,28 @@ def test_the_import_contracts_are_kept_with_no_exceptions():
     assert "ignore_imports" not in config  # no exceptions
     run = _lint(ROOT)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "3 kept, 0 broken" in run.stdout, run.stdout
+    assert "4 kept, 0 broken" in run.stdout, run.stdout
 
 
 def test_a_circle_put_back_breaks_the_contract(tmp_path):
     shutil.copytree(ROOT / "autograder", tmp_path / "autograder",
                     ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    workers = tmp_path / "autograder" / "workers.py"
+    workers = tmp_path / "autograder" / "run" / "workers.py"
     workers.write_text(workers.read_text() + "\n\ndef _circle():\n"
-                       "    from autograder.grading import grade  # noqa: F401\n")
-    lock = tmp_path / "autograder" / "lock.py"
+                       "    from autograder.pipeline.grading import grade  # noqa: F401\n")
+    lock = tmp_path / "autograder" / "core" / "lock.py"
     lock.write_text(lock.read_text() + "\n\ndef _upward():\n"
-                    "    from autograder import gradebook  # noqa: F401\n")
+                    "    from autograder.record import gradebook  # noqa: F401\n"
+                    "    from autograder.core import manifest  # noqa: F401\n")
     run = _lint(tmp_path)
     assert run.returncode != 0
-    assert "0 kept, 3 broken" in run.stdout, run.stdout
+    assert "1 kept, 3 broken" in run.stdout, run.stdout
     # each broken contract names the import that broke it
-    assert "- .workers -> .grading (1 import)" in run.stdout, run.stdout
-    assert "autograder.lock is not allowed to import autograder.gradebook" in run.stdout
+    assert "- .run -> .pipeline" in run.stdout, run.stdout
+    assert "autograder.core is not allowed to import autograder.record" in run.stdout
+    assert "autograder.run is not allowed to import autograder.pipeline" in run.stdout
+    assert "autograder.core.lock is not allowed to import autograder.core.manifest" in run.stdout
 
 
 def test_every_module_of_the_grader_has_a_layer():
@@ -60,7 +65,7 @@ def test_every_module_of_the_grader_has_a_layer():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     contracts = config["tool"]["importlinter"]["contracts"]
     layers = next(c["layers"] for c in contracts if c["type"] == "layers")
-    placed = [name.strip() for layer in layers for name in layer.split(":")]
+    placed = [name.strip() for layer in layers for name in re.split("[:|]", layer)]
     assert len(placed) == len(set(placed)), "a module is in two layers"
     modules = {f"autograder.{path.stem}" for path in (ROOT / "autograder").glob("*.py")
                if path.stem != "__init__"}
@@ -70,10 +75,33 @@ def test_every_module_of_the_grader_has_a_layer():
 
 
 def test_one_rule_says_what_a_test_cell_is():
-    """Every part of the grader asks autograder.cells; none writes the rule again."""
+    """Every part of the grader asks autograder.core.cells; none writes the rule again."""
     import re
 
     rule = re.compile(r'get\("nbgrader", \{\}\)\.get\("grade"\)|meta\.get\("grade"\)\) and not')
     copies = [str(path.relative_to(ROOT)) for path in (ROOT / "autograder").rglob("*.py")
               if path.name != "cells.py" and rule.search(path.read_text())]
-    assert not copies, f"the graded-cell rule written again in {copies}; use autograder.cells"
+    assert not copies, f"the graded-cell rule written again in {copies}; use autograder.core.cells"
+
+
+def test_the_paths_old_course_folders_name_are_the_moved_modules_themselves():
+    """A course's nbgrader_config.py from before the move names the old paths: same objects."""
+    import importlib
+
+    from autograder.execute.exporter import CourseHeldExporter
+    from autograder.execute.preprocessor import SandboxedExecute
+    from autograder.publish.export_plugin import CourseExportPlugin
+    from autograder.publish.hidden import HideTests
+
+    for old, new in [("sanitize", "publish.sanitize"), ("kernels", "sandbox.kernels"),
+                     ("guard", "kernel.guard"), ("figures", "kernel.figures")]:
+        assert importlib.import_module(f"autograder.{old}") is \
+            importlib.import_module(f"autograder.{new}"), old
+    plugins = importlib.import_module("autograder.nbgrader_plugins")
+    assert (plugins.SandboxedExecute, plugins.HideTests, plugins.CourseHeldExporter,
+            plugins.CourseExportPlugin) == (SandboxedExecute, HideTests, CourseHeldExporter,
+                                            CourseExportPlugin)
+    # the course's own nbgrader_config.py names the new paths only
+    config = (ROOT / "nbgrader_config.py").read_text()
+    assert not re.search(r"autograder\.(nbgrader_plugins|sanitize|kernels|guard|figures)\b",
+                         config), "nbgrader_config.py names an old path"

@@ -29,10 +29,10 @@ from browser import (
     require_browser,
 )
 
-from autograder.grading import copy_course_skeleton
-from autograder.manifest import load_manifest
-from autograder.mutants import load_mutants
-from autograder.nbgrader_cli import nbgrader_environment, run_nbgrader
+from autograder.author.mutants import load_mutants
+from autograder.core.manifest import load_manifest
+from autograder.core.nbgrader_cli import nbgrader_environment, run_nbgrader
+from autograder.pipeline.grading import copy_course_skeleton
 
 COURSE = load_manifest(ROOT)
 FIRST = COURSE.assignment("01_graphs")

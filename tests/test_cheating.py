@@ -24,12 +24,12 @@ import pytest
 from cheating import CHEATS, HONEST, READS_IN, VERDICT_ATTACKS, WRONG_LINEAR, WRONG_SIGMOID
 from conftest import require_bwrap
 
-from autograder.feedback import write_feedback
-from autograder.grading import copy_course_skeleton, grade
-from autograder.manifest import load_manifest
-from autograder.nbgrader_cli import run_nbgrader
-from autograder.nbgrader_plugins import hidden_lines
-from autograder.report import write_report
+from autograder.core.manifest import load_manifest
+from autograder.core.nbgrader_cli import run_nbgrader
+from autograder.pipeline.grading import copy_course_skeleton, grade
+from autograder.publish.feedback import write_feedback
+from autograder.publish.hidden import hidden_lines
+from autograder.publish.report import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = load_manifest(ROOT).assignment("02_layers")

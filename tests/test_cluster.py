@@ -23,12 +23,12 @@ import nbformat
 import pytest
 from conftest import require_bwrap
 
-from autograder.cluster import stop_session
-from autograder.grading import copy_course_skeleton, grade
-from autograder.manifest import load_manifest
-from autograder.mutants import load_mutants
-from autograder.nbgrader_cli import run_nbgrader
-from autograder.workers import remove_stale_runs, temp_root
+from autograder.author.mutants import load_mutants
+from autograder.core.manifest import load_manifest
+from autograder.core.nbgrader_cli import run_nbgrader
+from autograder.pipeline.grading import copy_course_skeleton, grade
+from autograder.run.cluster import stop_session
+from autograder.run.workers import remove_stale_runs, temp_root
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = load_manifest(ROOT)
@@ -185,7 +185,7 @@ def test_a_class_graded_on_the_cluster_equals_a_local_run_even_when_a_worker_die
     assert 0 < by_student["mutant"].score < by_student["mutant"].max_score
     assert by_student["broken"].status == "rejected"
     # The parent alone wrote the gradebook and autograded/, each submission once.
-    from autograder.gradebook import load_results
+    from autograder.record.gradebook import load_results
 
     recorded = load_results(course)
     assert sorted(student for _, student in recorded) == sorted(local)
@@ -210,8 +210,8 @@ def test_a_class_graded_on_the_cluster_equals_a_local_run_even_when_a_worker_die
 def test_a_worker_on_another_course_version_is_named_and_nothing_is_graded(
         cluster, course, monkeypatch, capsys):
     """The parent claims another nbgrader: every real worker now differs from it."""
-    from autograder import cluster as cluster_module
-    from autograder.__main__ import main
+    from autograder.cli.main import main
+    from autograder.run import cluster as cluster_module
 
     honest = cluster_module.fingerprint()
     monkeypatch.setattr(cluster_module, "fingerprint",
@@ -235,8 +235,8 @@ def test_a_worker_on_another_course_version_is_named_and_nothing_is_graded(
 def test_the_cluster_gets_the_first_submission_before_the_next_is_checked(cluster, course,
                                                                           monkeypatch):
     """A class of thousands: the cluster does not wait while every file is checked."""
-    from autograder import cluster as cluster_module
-    from autograder import grading
+    from autograder.pipeline import grading
+    from autograder.run import cluster as cluster_module
 
     cluster["connect"](1)  # one may have been killed
     checked: list[str] = []
@@ -263,7 +263,7 @@ def test_the_cluster_gets_the_first_submission_before_the_next_is_checked(cluste
 
 def test_a_task_checks_the_version_and_the_source_hash_on_the_worker(course):
     """A worker that joined after the check still refuses to grade for another version."""
-    from autograder.cluster import DaskPool, fingerprint, grade_on_worker
+    from autograder.run.cluster import DaskPool, fingerprint, grade_on_worker
 
     pool = DaskPool("tcp://127.0.0.1:1", deadline=60, sandbox="none")
     folder = course.root / "submitted" / "solution" / FIRST.name
@@ -288,8 +288,8 @@ def test_a_task_that_keeps_killing_workers_becomes_an_error_for_its_submission()
     distributed = _distributed()
     from types import SimpleNamespace
 
-    from autograder.cluster import failure_answer
-    from autograder.grading import _result_from
+    from autograder.pipeline.grading import _result_from
+    from autograder.run.cluster import failure_answer
 
     last = SimpleNamespace(address="tcp://10.0.0.5:40000")  # the scheduler's WorkerState
     error = distributed.KilledWorker("grade-x-0-ann-01_graphs", last, 3)
@@ -303,8 +303,8 @@ def test_a_task_that_keeps_killing_workers_becomes_an_error_for_its_submission()
 
 
 def test_without_a_scheduler_dask_is_never_imported(tmp_path):
-    program = ("import sys\nfrom autograder.__main__ import build_parser\n"
-               "import autograder.grading, autograder.cluster\n"
+    program = ("import sys\nfrom autograder.cli.main import build_parser\n"
+               "import autograder.pipeline.grading, autograder.run.cluster\n"
                "build_parser()\n"
                "print(sorted(m for m in sys.modules if m.split('.')[0] in "
                "('dask', 'distributed')))\n")
@@ -315,7 +315,7 @@ def test_without_a_scheduler_dask_is_never_imported(tmp_path):
 
 def test_an_unreachable_scheduler_or_a_missing_dask_is_a_clear_error(monkeypatch):
     _distributed()
-    from autograder.cluster import ClusterError, DaskPool
+    from autograder.run.cluster import ClusterError, DaskPool
 
     nobody = f"tcp://127.0.0.1:{_free_port()}"
     pool = DaskPool(nobody, deadline=60, sandbox="none", connect_timeout=2)
@@ -328,7 +328,7 @@ def test_an_unreachable_scheduler_or_a_missing_dask_is_a_clear_error(monkeypatch
 
 
 def test_a_worker_without_bubblewrap_is_refused_unless_the_sandbox_is_off():
-    from autograder.cluster import differences, fingerprint
+    from autograder.run.cluster import differences, fingerprint
 
     mine = fingerprint()
     theirs = {**mine, "bwrap": False, "bwrap_detail": "bubblewrap (bwrap) is not installed"}

@@ -10,9 +10,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.collect import collect
-from autograder.grading import prepare_submission
-from autograder.manifest import ManifestError, load_manifest
+from autograder.collect.intake import collect
+from autograder.core.manifest import ManifestError, load_manifest
+from autograder.pipeline.grading import prepare_submission
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -167,8 +167,8 @@ def test_missing_and_ambiguous_notebooks_are_rejected(course, tmp_path):
 
 def test_a_rejection_s_advice_follows_its_code_not_its_words(course):
     """Rewording a reason must not change the advice; an old record still gets it."""
-    from autograder.feedback import problem_html
-    from autograder.reasons import Reason
+    from autograder.core.reasons import Reason
+    from autograder.publish.feedback import problem_html
 
     first = course.assignments[0]
     reworded = {"student": "ann", "status": "rejected", "max_score": 10,
@@ -188,8 +188,8 @@ def test_a_rejection_s_advice_follows_its_code_not_its_words(course):
 
 def test_a_notebook_too_large_to_read_is_rejected_before_it_is_read(course, tmp_path,
                                                                     monkeypatch):
-    from autograder import grading
-    from autograder.feedback import resubmit_advice
+    from autograder.pipeline import grading
+    from autograder.publish.feedback import resubmit_advice
 
     first = course.assignments[0]
     folder = tmp_path / "s" / first.name
@@ -214,8 +214,8 @@ def test_collect_and_grading_never_work_in_one_course_at_once(course, tmp_path, 
     """A submission replaced while a run reads it could be graded half-written."""
     import shutil as shell
 
-    from autograder.collect import collect_exchange
-    from autograder.lock import CourseBusy, course_held, hold_course
+    from autograder.collect.intake import collect_exchange
+    from autograder.core.lock import CourseBusy, course_held, hold_course
 
     first = course.assignments[0]
     inbox = tmp_path / "inbox"

@@ -32,11 +32,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import collect as collecting
-from autograder.collect import collect, collect_exchange
-from autograder.grading import copy_course_skeleton
-from autograder.late import format_timestamp, read_timestamp
-from autograder.manifest import load_manifest
+from autograder.collect import intake as collecting
+from autograder.collect.intake import collect, collect_exchange
+from autograder.core.manifest import load_manifest
+from autograder.pipeline.grading import copy_course_skeleton
+from autograder.record.late import format_timestamp, read_timestamp
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST = load_manifest(ROOT).assignments[0]

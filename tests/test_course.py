@@ -11,8 +11,8 @@ import re
 import nbformat
 import pytest
 
-from autograder.manifest import load_manifest
-from autograder.nbgrader_cli import run_nbgrader
+from autograder.core.manifest import load_manifest
+from autograder.core.nbgrader_cli import run_nbgrader
 from course.build import SCRIPTS, source_notebook, stale_notebooks
 
 COURSE = load_manifest()
@@ -134,7 +134,7 @@ def test_release_contains_no_solution_or_hidden_test(assignment):
 def test_committed_release_matches_a_fresh_generate_assignment(tmp_path):
     import warnings
 
-    from autograder.nbgrader_api import copy_course_skeleton, nbgrader_api
+    from autograder.record.nbgrader_api import copy_course_skeleton, nbgrader_api
 
     copy_course_skeleton(COURSE.root, tmp_path, ASSIGNMENTS)
     api = nbgrader_api(tmp_path)

@@ -25,9 +25,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.grading import copy_course_skeleton
-from autograder.late import read_timestamp
-from autograder.manifest import load_manifest
+from autograder.core.manifest import load_manifest
+from autograder.pipeline.grading import copy_course_skeleton
+from autograder.record.late import read_timestamp
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST = load_manifest(ROOT).assignments[0]
@@ -203,7 +203,7 @@ def test_students_fetch_their_own_feedback_page(term):
 
 def test_the_inbound_folder_is_read_as_student_written_input(tmp_path):
     """Students write the inbound folder: no path, link or odd name reaches the course."""
-    from autograder.collect import collect_exchange
+    from autograder.collect.intake import collect_exchange
 
     root = tmp_path / "course"
     copy_course_skeleton(ROOT, root, [FIRST])

@@ -1,6 +1,6 @@
 """Kernels forked from a fork server get the sandbox a bubblewrap kernel gets.
 
-autograder/forkserver.py forks each grading kernel from a server that has
+autograder/sandbox/forkserver/server.py forks each grading kernel from a server that has
 already imported ipykernel and the preload, instead of starting Python in a
 new bubblewrap each time. Here, really started (bubblewrap, as root): a
 forked kernel sees the same world as a bubblewrap kernel (files, user,
@@ -28,8 +28,8 @@ import pytest
 from conftest import require_bwrap
 from traitlets.config import Config
 
-from autograder import sandbox
-from autograder.sandbox import SandboxKernelManager, descendants
+from autograder.sandbox import manager as sandbox
+from autograder.sandbox.manager import SandboxKernelManager, descendants
 
 ROOT = Path(__file__).resolve().parents[1]
 PRELOAD = ["numpy", "autograder.checks"]
@@ -138,7 +138,7 @@ async def _look(client) -> dict:
 
 
 def _forked(manager) -> bool:
-    from autograder.forkserver import ForkedProcess
+    from autograder.sandbox.forkserver.server import ForkedProcess
 
     return isinstance(manager.provisioner.process, ForkedProcess)
 
@@ -256,11 +256,11 @@ def test_a_forked_kernel_s_death_is_told_like_any_other(as_root, data):
 
 def test_the_server_cannot_be_had_so_kernels_start_as_usual(as_root, data, monkeypatch, caplog):
     def broken(*args, **kwargs):
-        from autograder.forkserver import ForkServerError
+        from autograder.sandbox.forkserver.server import ForkServerError
 
         raise ForkServerError("the fork server did not start (a test broke it)")
 
-    monkeypatch.setattr("autograder.forkserver.ForkServer.__init__", broken)
+    monkeypatch.setattr("autograder.sandbox.forkserver.server.ForkServer.__init__", broken)
 
     async def main() -> tuple[bool, str, bool]:
         manager, client = await _start(fork=True, cwd=data)
@@ -297,7 +297,7 @@ def test_a_server_with_other_settings_waits_for_its_kernels_before_it_stops(as_r
 
 
 def test_a_worker_keeps_its_server_and_its_spare_but_not_finished_kernels(as_root, data):
-    from autograder.workers import _kill_leftovers
+    from autograder.run.workers import _kill_leftovers
 
     async def main() -> tuple[set[int], int, int]:
         done, done_client = await _start(fork=True, cwd=data)
@@ -378,7 +378,7 @@ def test_a_machine_that_refuses_a_step_is_found_before_any_notebook(as_root, dat
 # A kernel's own start, in a process that has imported what a fork server does.
 KERNEL_STARTS = r'''
 import os, sys
-from autograder import forkserver
+from autograder.sandbox.forkserver import server as forkserver
 import ipykernel_launcher
 from ipykernel import kernelapp
 forkserver._import_all(forkserver.KERNEL_START + forkserver.NUMPY_START)
@@ -409,7 +409,7 @@ def _worth_preloading(module: str) -> bool:
 
 def test_worth_preloading_is_about_libraries_and_new_stdlib_modules():
     assert _worth_preloading("debugpy") and _worth_preloading("IPython.core.debugger")
-    assert _worth_preloading("autograder.guard") and _worth_preloading("numpy.testing")
+    assert _worth_preloading("autograder.kernel.guard") and _worth_preloading("numpy.testing")
     assert _worth_preloading("sqlite3") and _worth_preloading("faulthandler")
     assert not _worth_preloading("importlib.readers")
     assert not _worth_preloading("importlib.resources._itertools")
@@ -426,4 +426,4 @@ def test_a_kernel_s_start_imports_nothing_the_fork_server_has_not(tmp_path):
     imported = ast.literal_eval(line.removeprefix("IMPORTED "))
     missing = [module for module in imported if _worth_preloading(module)]
     assert missing == [], (f"a kernel's start imported {missing}: add them to "
-                           "autograder.forkserver.KERNEL_START")
+                           "autograder.sandbox.forkserver.server.KERNEL_START")

@@ -7,7 +7,7 @@ in formgrader ran the script in the instructor's Jupyter origin, which
 opened a terminal through the Jupyter API and ran a shell command.
 
 Here a small course is graded with plain ``nbgrader autograde`` (the course's
-nbgrader_config.py: ``autograder.sanitize``), formgrader is started in a real
+nbgrader_config.py: ``autograder.publish.sanitize``), formgrader is started in a real
 Jupyter server on 127.0.0.1, and the submission is opened in Chromium. The
 attack is first run by hand in that page to show it works there (it writes
 a marker file through a terminal); opened from formgrader, nothing of it
@@ -32,9 +32,9 @@ import pytest
 from browser import ROOT, artifacts_dir, chromium, jupyter_lab, require_browser
 from nbformat import v4
 
-from autograder.grading import copy_course_skeleton
-from autograder.manifest import load_manifest
-from autograder.nbgrader_cli import run_nbgrader
+from autograder.core.manifest import load_manifest
+from autograder.core.nbgrader_cli import run_nbgrader
+from autograder.pipeline.grading import copy_course_skeleton
 
 COURSE = load_manifest(ROOT)
 FIRST = COURSE.assignment("01_graphs")
@@ -143,7 +143,7 @@ def _roster_names(root: Path) -> None:
 
 def _legacy_submission(root: Path) -> None:
     """A submission whose autograded notebook still has the raw outputs: one graded
-    before autograder/sanitize.py existed."""
+    before autograder/publish/sanitize.py existed."""
     with _gradebook(root) as gradebook, warnings.catch_warnings():
         # nbgrader builds rows before adding them to the session, which SQLAlchemy
         # flags (harmlessly) while autoflushing: as in tests/conftest.py.

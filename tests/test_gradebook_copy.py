@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from conftest import hand_graded_course, sqlite_tables
 
-from autograder import gradebook as gradebook_module
-from autograder.grading import copy_course_skeleton
-from autograder.manifest import load_manifest
-from autograder.nbgrader_cli import run_nbgrader
+from autograder.core.manifest import load_manifest
+from autograder.core.nbgrader_cli import run_nbgrader
+from autograder.pipeline.grading import copy_course_skeleton
+from autograder.record import gradebook as gradebook_module
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST = load_manifest(ROOT).assignments[0]
@@ -43,7 +43,7 @@ def _digest(path: Path) -> str:
 
 
 def _main(*args: str) -> int:
-    from autograder.__main__ import main
+    from autograder.cli.main import main
 
     return main(list(args))
 

@@ -23,11 +23,11 @@ import nbformat
 import pytest
 from conftest import hand_graded_course, sqlite_tables
 
-from autograder import gradebook as gradebook_module
-from autograder.cells import graded_cell_ids
-from autograder.grading import CellGrade, GradeResult
-from autograder.manifest import load_manifest
-from autograder.nbgrader_plugins import CourseExportPlugin
+from autograder.core.cells import graded_cell_ids
+from autograder.core.manifest import load_manifest
+from autograder.pipeline.grading import CellGrade, GradeResult
+from autograder.publish.export_plugin import CourseExportPlugin
+from autograder.record import gradebook as gradebook_module
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST = load_manifest(ROOT).assignments[0]
@@ -67,7 +67,7 @@ def _row_by_row(course, results: list) -> None:
     ``add_submission``, and each grade's cell name through its proxy."""
     from nbgrader.api import MissingEntry
 
-    from autograder.late import due_utc
+    from autograder.record.late import due_utc
 
     with gradebook_module.open_gradebook(gradebook_module.db_url(course), course.id) as book, \
             warnings.catch_warnings():

@@ -17,11 +17,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.feedback import write_feedback
-from autograder.grading import copy_course_skeleton, grade, time_left
-from autograder.manifest import load_manifest
-from autograder.nbgrader_cli import run_nbgrader
-from autograder.report import write_report
+from autograder.core.manifest import load_manifest
+from autograder.core.nbgrader_cli import run_nbgrader
+from autograder.pipeline.grading import copy_course_skeleton, grade, time_left
+from autograder.publish.feedback import write_feedback
+from autograder.publish.report import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = load_manifest(ROOT)
@@ -233,7 +233,7 @@ def test_class_report_summarises_scores_cells_and_messages(graded):
 def test_the_course_gradebook_holds_exactly_the_graded_submissions(graded):
     from nbgrader.api import Gradebook
 
-    from autograder.gradebook import db_url
+    from autograder.record.gradebook import db_url
 
     course = graded["course"]
     graded_students = sorted(s for s, r in graded["results"].items() if r.status == "graded")
@@ -246,7 +246,7 @@ def test_the_course_gradebook_holds_exactly_the_graded_submissions(graded):
 
 
 def test_feedback_shows_student_html_as_text_never_as_markup():
-    from autograder.feedback import _markdown, _outputs_html
+    from autograder.publish.feedback import _markdown, _outputs_html
 
     page = _markdown("# My answer <script>alert(1)</script>\n\n<img src=x onerror=alert(1)>")
     assert "<script>" not in page and "<img" not in page
@@ -280,7 +280,8 @@ def test_an_assignment_the_gradebook_does_not_know_is_registered_in_process(tmp_
     generated into the course's gradebook in this process, without a 3 s nbgrader run."""
     from nbgrader.api import Gradebook
 
-    from autograder import gradebook, nbgrader_cli
+    from autograder.core import nbgrader_cli
+    from autograder.record import gradebook
 
     root = tmp_path / "course"
     copy_course_skeleton(ROOT, root, [FIRST])

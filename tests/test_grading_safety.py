@@ -28,15 +28,15 @@ import nbformat
 import pytest
 from conftest import require_bwrap
 
-from autograder import workers
-from autograder.feedback import write_feedback
-from autograder.gradebook import GradebookError, load_results
-from autograder.grading import copy_course_skeleton, grade
-from autograder.manifest import load_manifest
-from autograder.nbgrader_cli import NbgraderError, run_nbgrader
-from autograder.nbgrader_plugins import hidden_lines
-from autograder.release import release
-from autograder.report import write_report
+from autograder.author.release import release
+from autograder.core.manifest import load_manifest
+from autograder.core.nbgrader_cli import NbgraderError, run_nbgrader
+from autograder.pipeline.grading import copy_course_skeleton, grade
+from autograder.publish.feedback import write_feedback
+from autograder.publish.hidden import hidden_lines
+from autograder.publish.report import write_report
+from autograder.record.gradebook import GradebookError, load_results
+from autograder.run import workers
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = load_manifest(ROOT)
@@ -252,7 +252,7 @@ def test_a_recording_that_fails_part_way_changes_neither_gradebook_nor_autograde
 
 
 def test_a_second_grading_run_in_the_same_course_stops_at_once(tmp_path):
-    from autograder.lock import course_held
+    from autograder.core.lock import course_held
 
     root = _course(tmp_path / "course", {"ann": SOURCE})
     gradebook = (root / "gradebook.db").read_bytes()
@@ -277,8 +277,8 @@ def test_plain_nbgrader_autograde_and_grade_never_work_in_one_course_at_once(tmp
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config import Config
 
-    from autograder.lock import course_held
-    from autograder.nbgrader_plugins import CourseHeldExporter
+    from autograder.core.lock import course_held
+    from autograder.execute.exporter import CourseHeldExporter
 
     root = _course(tmp_path / "course", {"ann": SOURCE})
     run_nbgrader(["autograde", FIRST.name], root)  # graded once: rows and a folder to keep
@@ -495,7 +495,7 @@ def test_ctrl_c_while_the_assignment_is_generated_stops_the_run_as_ctrl_c(tmp_pa
     # where the signal came while the grader generated the assignment).
     from nbgrader.apps.api import NbGraderAPI
 
-    from autograder.nbgrader_api import generate_in_process
+    from autograder.record.nbgrader_api import generate_in_process
 
     def cancelled(self, *args, **kwargs):
         return {"success": False, "log": "[ERROR] Canceled\n",
@@ -528,7 +528,7 @@ def _processes_in(root: Path) -> list[int]:
 
 
 def test_a_page_does_not_depend_on_when_the_kernel_flushed_what_a_cell_printed():
-    from autograder.feedback import _outputs_html
+    from autograder.publish.feedback import _outputs_html
 
     def cell(*texts):
         return nbformat.v4.new_code_cell("print(...)", outputs=[
@@ -545,7 +545,7 @@ def test_a_page_does_not_depend_on_when_the_kernel_flushed_what_a_cell_printed()
 # --- one student's content never stops the class's run --------------------------------
 
 def test_deep_code_is_read_or_costs_every_test_and_never_stops_the_review():
-    from autograder.review import review_submission
+    from autograder.judge.review import review_submission
 
     limit = sys.getrecursionlimit()
     # As deep as Python itself compiles in a cell (3.11: about 2,000 terms): read.

@@ -36,15 +36,16 @@ import nbformat
 import pytest
 from conftest import require_bwrap
 
-from autograder import nbgrader_plugins
-from autograder.demo import _with_mutant
-from autograder.grading import copy_course_skeleton, grade
-from autograder.manifest import load_manifest
-from autograder.mutants import load_mutants
-from autograder.nbgrader_cli import alembic_head, run_nbgrader
-from autograder.sandbox import SandboxKernelManager, data_signature, descendants
-from autograder.worker_task import grade_in_worker, warm_up
-from autograder.workers import WorkerPool, run_directory
+from autograder.author.demo import _with_mutant
+from autograder.author.mutants import load_mutants
+from autograder.core.manifest import load_manifest
+from autograder.core.nbgrader_cli import alembic_head, run_nbgrader
+from autograder.execute import explain
+from autograder.execute import preprocessor as nbgrader_plugins
+from autograder.pipeline.grading import copy_course_skeleton, grade
+from autograder.run.worker_task import grade_in_worker, warm_up
+from autograder.run.workers import WorkerPool, run_directory
+from autograder.sandbox.manager import SandboxKernelManager, data_signature, descendants
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST = load_manifest(ROOT).assignments[0]
@@ -188,11 +189,11 @@ def test_grading_kernels_build_figures_but_never_draw_them(both):
     for name in ("without", "with"):  # %matplotlib inline: drawn, and only then closed
         assert any("image/png" in o.get("data", {})
                    for o in _executed(both[name][0], "draws").cells[3].outputs), name
-    assert "BACKEND module://autograder.figures" in _outputs(both["with"][0], "draws", 2)
+    assert "BACKEND module://autograder.kernel.figures" in _outputs(both["with"][0], "draws", 2)
     # The font list: given to each kernel (a read-only file), or scanned by it.
     assert "FONTS given" in _outputs(both["with"][0], "draws", 2)
     assert "FONTS scanned" in _outputs(both["without"][0], "draws", 2)
-    # matplotlib's property tables: skipped where nobody reads them (autograder.mpl_docs).
+    # matplotlib's property tables: skipped where nobody reads them (autograder.kernel.mpl_docs).
     assert "DOCS True" in _outputs(both["with"][0], "draws", 2)
     assert "DOCS False" in _outputs(both["without"][0], "draws", 2)
 
@@ -274,7 +275,7 @@ def test_the_next_notebook_runs_on_the_spare_kernel_started_ahead(tmp_path, monk
 
 
 def test_the_data_signature_covers_exactly_the_files_a_kernel_gets(tmp_path):
-    from autograder.sandbox import _data_files
+    from autograder.sandbox.manager import _data_files
 
     data, elsewhere = tmp_path / "assignment", tmp_path / "elsewhere"
     (data / "tables" / ".cache").mkdir(parents=True)
@@ -412,7 +413,7 @@ def _fonts(listed: bytes) -> dict:
 
 
 def test_the_font_list_is_made_once_for_every_worker(tmp_path, monkeypatch):
-    from autograder import sandbox
+    from autograder.sandbox import manager as sandbox
 
     monkeypatch.delenv(sandbox.FONT_LIST_AHEAD, raising=False)
     font_list = sandbox.font_list
@@ -447,7 +448,7 @@ def test_the_font_list_is_made_once_for_every_worker(tmp_path, monkeypatch):
 def test_the_font_list_s_process_imports_no_kernel_manager(tmp_path, monkeypatch):
     # It runs beside the grader's imports, which the workers wait for: importing
     # the sandbox's kernel manager (jupyter_client, zmq) would add 0.1 s to it.
-    from autograder import sandbox
+    from autograder.sandbox import manager as sandbox
 
     given: list[list[str]] = []
     monkeypatch.setattr(subprocess, "Popen", lambda args, **kwargs: given.append(args))
@@ -455,7 +456,7 @@ def test_the_font_list_s_process_imports_no_kernel_manager(tmp_path, monkeypatch
     (command,) = given
     code = command[command.index("-c") + 1] + (
         "\nprint(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('jupyter_client', 'zmq', 'tornado', 'nbgrader') or m == 'autograder.sandbox'))")
+        "('jupyter_client', 'zmq', 'tornado', 'nbgrader') or m == 'autograder.sandbox.manager'))")
     monkeypatch.undo()
     run = subprocess.run([*command[:command.index("-c") + 1], code, str(tmp_path / "fonts")],
                          capture_output=True, text=True, timeout=120, check=False)
@@ -468,8 +469,9 @@ def test_the_grader_s_own_processes_run_one_maths_thread(tmp_path, monkeypatch):
     # The grader, its workers and the font list's process do small sums (the review,
     # the trusted probes): numpy's maths threads, one per core in each, would only
     # spin beside the kernels. Whatever the instructor's shell says.
-    from autograder import __main__ as cli
-    from autograder import grading, sandbox
+    from autograder.cli import main as cli
+    from autograder.pipeline import grading
+    from autograder.sandbox import manager as sandbox
 
     monkeypatch.delenv("MINIFLOW_DB_URL", raising=False)
     for name in sandbox.ONE_MATHS_THREAD:  # restored afterwards, as the grader changes them
@@ -512,7 +514,9 @@ def test_the_grader_s_own_processes_run_one_maths_thread(tmp_path, monkeypatch):
 
 def test_a_worker_does_its_first_task_s_one_time_work_while_its_first_kernel_starts(
         tmp_path, monkeypatch):
-    from autograder import nbgrader_cli, sandbox, worker_task
+    from autograder.core import nbgrader_cli
+    from autograder.run import worker_task
+    from autograder.sandbox import manager as sandbox
 
     schema: list[int] = []
     planned: list[tuple[str, str]] = []
@@ -557,8 +561,8 @@ def test_reading_notebooks_does_not_build_the_iri_grammars():
 
 DEFERRED_SETUPTOOLS = """
 import json, os, pathlib, shutil, sys, tempfile, zipfile
-import autograder.__main__  # the command line, as `python -m autograder grade` starts
-from autograder.workers import _import_for_workers
+import autograder.cli.main  # the command line, as `python -m autograder grade` starts
+from autograder.run.workers import _import_for_workers
 _import_for_workers()  # what the grader imports before it forks its workers
 seen = {"started": "setuptools" in sys.modules}
 from nbgrader import utils
@@ -729,7 +733,7 @@ def test_a_worker_starts_the_first_notebook_s_kernel_before_its_task(tmp_path, m
     # claims it (the same key: configuration, kernel and data files).
     import inspect
 
-    from autograder import sandbox
+    from autograder.sandbox import manager as sandbox
 
     claimed, kernels = claims
     order: list[str] = []
@@ -779,7 +783,7 @@ def test_the_guard_s_answer_is_read_from_the_reply_and_nothing_else_passes_for_i
     def said(text, status="ok"):
         return {"status": status, "data": {"text/plain": text}}
 
-    read = nbgrader_plugins._guard_answer
+    read = explain.guard_answer
     assert read(reply(answer=said("'[]'"))) == "MINIFLOW-GUARD []"
     assert read(reply(answer=said(repr('["numpy.allclose was replaced"]')))) == \
         'MINIFLOW-GUARD ["numpy.allclose was replaced"]'
@@ -794,7 +798,7 @@ def test_the_command_line_skips_python_s_last_collection(monkeypatch):
     import gc
     import tomllib
 
-    from autograder import __main__ as cli
+    from autograder.cli import main as cli
 
     frozen = []
     monkeypatch.setattr(cli, "main", lambda argv=None: frozen.append(gc.get_freeze_count()) or 3)
@@ -807,14 +811,14 @@ def test_the_command_line_skips_python_s_last_collection(monkeypatch):
         gc.unfreeze()
     # `autograder` installed as a command runs the same way as `python -m autograder`.
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    assert project["project"]["scripts"]["autograder"] == "autograder.__main__:run"
+    assert project["project"]["scripts"]["autograder"] == "autograder.cli.main:run"
 
 
 FORKED_POOL = '''
 import json, os, signal, sys, threading
-import autograder.__main__, autograder.grading  # what `python -m autograder grade` has loaded
-from autograder.sandbox import descendants
-from autograder.workers import (WorkerPool, _import_for_workers, _single_threaded,
+import autograder.cli.main, autograder.pipeline.grading  # what `grade` has loaded
+from autograder.sandbox.manager import descendants
+from autograder.run.workers import (WorkerPool, _import_for_workers, _single_threaded,
                                 run_directory)
 
 _import_for_workers()
@@ -880,7 +884,7 @@ def test_a_worker_s_submissions_share_one_gradebook_and_its_engine(tmp_path):
     import nbgrader.api
     import sqlalchemy
 
-    from autograder import worker_task
+    from autograder.run import worker_task
 
     root = tmp_path / "course"
     copy_course_skeleton(ROOT, root, [FIRST])
@@ -921,7 +925,8 @@ def test_a_worker_s_submissions_share_one_gradebook_and_its_engine(tmp_path):
 def test_an_interrupt_python_dropped_still_stops_the_run(monkeypatch):
     import signal
 
-    from autograder import interrupts, workers
+    from autograder.core import interrupts
+    from autograder.run import workers
 
     monkeypatch.setattr(interrupts, "_interrupted", False)
 

@@ -20,7 +20,7 @@ import numpy as np
 import matplotlib.pyplot
 import miniflow, miniflow.plotting
 import autograder.checks
-import autograder.guard as guard
+import autograder.kernel.guard as guard
 
 full_runs = []
 real_state = guard._state

@@ -30,10 +30,10 @@ import pytest
 from conftest import require_bwrap
 from hostile import ATTACKS
 
-from autograder.feedback import write_feedback
-from autograder.grading import copy_course_skeleton, grade
-from autograder.manifest import load_manifest
-from autograder.nbgrader_cli import run_nbgrader
+from autograder.core.manifest import load_manifest
+from autograder.core.nbgrader_cli import run_nbgrader
+from autograder.pipeline.grading import copy_course_skeleton, grade
+from autograder.publish.feedback import write_feedback
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST = load_manifest(ROOT).assignments[0]
@@ -257,10 +257,11 @@ def test_the_course_and_the_grader_are_out_of_reach(hostile, name, key):
 def test_the_sandbox_sees_only_its_own_processes_and_cannot_kill_the_grader(hostile):
     _, found = _attack_output(hostile["root"], "see_other_processes")
     assert 1 <= len(found["processes"]) <= 4, found
-    # Its own processes only: a forked kernel (autograder/forkserver.py) and its
+    # Its own processes only: a forked kernel (autograder/sandbox/forkserver/server.py) and its
     # init show the fork server's command line, as a fork does; nothing else
     # of the grader's.
-    assert not any("pytest" in p or "autograder" in p.replace("-m autograder.forkserver", "")
+    assert not any("pytest" in p
+                   or "autograder" in p.replace("-m autograder.sandbox.forkserver.server", "")
                    for p in found["processes"])
     assert hostile["results"]["kill_the_grader"].score == FIRST.points
 
@@ -280,7 +281,7 @@ def test_nobody_becomes_root(hostile):
 
 
 def test_a_hidden_test_printed_by_student_code_never_reaches_feedback(hostile):
-    from autograder.nbgrader_plugins import hidden_lines
+    from autograder.publish.hidden import hidden_lines
 
     source = nbformat.read(ROOT / "source" / FIRST.name / FIRST.notebook_file, as_version=4)
     secret = hidden_lines(source)

@@ -2,7 +2,7 @@
 
 ``python -m autograder grade`` records grades at the end, in one
 transaction; what an interrupted run had graded is kept in
-``autograded/interrupted-run.tsv`` (``autograder.journal``), and the next
+``autograded/interrupted-run.tsv`` (``autograder.run.journal``), and the next
 run does not run those notebooks again unless something they were made from
 changed. The grades are those of a run that was never interrupted.
 """
@@ -16,12 +16,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.gradebook import load_results
-from autograder.grading import copy_course_skeleton, grade
-from autograder.journal import JOURNAL
-from autograder.manifest import load_manifest
-from autograder.mutants import load_mutants
-from autograder.nbgrader_cli import run_nbgrader
+from autograder.author.mutants import load_mutants
+from autograder.core.manifest import load_manifest
+from autograder.core.nbgrader_cli import run_nbgrader
+from autograder.pipeline.grading import copy_course_skeleton, grade
+from autograder.record.gradebook import load_results
+from autograder.run.journal import JOURNAL
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST = load_manifest(ROOT).assignments[0]
@@ -175,7 +175,7 @@ def test_ctrl_c_keeps_what_was_graded_and_grade_goes_on_from_there(course):
 def test_a_line_cut_short_by_a_crash_is_never_reused(course):
     from dataclasses import asdict
 
-    from autograder.journal import Journal
+    from autograder.run.journal import Journal
 
     def task(student: str) -> dict:
         folder = course.root / "submitted" / student / FIRST.name

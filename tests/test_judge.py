@@ -16,9 +16,9 @@ from conftest import require_bwrap
 from autograder.judge import Verdict, apply_verdicts, judge_notebook, read_secret
 from autograder.judge.code import definitions
 from autograder.judge.library import judge_library, write_library
+from autograder.judge.plans import HIDDEN, plan_for
 from autograder.judge.run import submission_seeds
 from autograder.judge.secret import SECRET_ENV
-from autograder.trusted import HIDDEN, plan_for
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = bytes(range(32))

@@ -1,7 +1,7 @@
 """Late work: the manifest's policy and extensions, kept submission times, and the same
 penalty on both grading paths.
 
-The rules (``autograder.late.lateness``) are checked at their boundaries
+The rules (``autograder.record.late.lateness``) are checked at their boundaries
 without grading; then one small class of solutions of the first assignment,
 submitted at chosen times, is graded for real by ``grade`` and, for two of
 them, by plain ``nbgrader autograde`` in a second course: the scores, the
@@ -19,14 +19,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.collect import collect
-from autograder.export import add_late_columns
-from autograder.feedback import write_feedback
-from autograder.gradebook import load_results
-from autograder.grading import copy_course_skeleton, grade
-from autograder.late import format_timestamp, lateness, read_timestamp
-from autograder.manifest import ManifestError, load_manifest
-from autograder.nbgrader_cli import run_nbgrader
+from autograder.collect.intake import collect
+from autograder.core.manifest import ManifestError, load_manifest
+from autograder.core.nbgrader_cli import run_nbgrader
+from autograder.pipeline.grading import copy_course_skeleton, grade
+from autograder.publish.export import add_late_columns
+from autograder.publish.feedback import write_feedback
+from autograder.record.gradebook import load_results
+from autograder.record.late import format_timestamp, lateness, read_timestamp
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST = load_manifest(ROOT).assignments[0]
@@ -322,7 +322,7 @@ def test_feedback_and_csv_show_lateness(graded, capsys):
     assert rows["onesec"]["seconds_late"] == "1" and rows["onesec"]["days_late"] == "1"
     assert "per started day" in rows["onesec"]["late_policy"]
     assert rows["ontime"]["seconds_late"] == "0" and rows["ontime"]["late_policy"] == ""
-    from autograder.grading import print_results
+    from autograder.pipeline.grading import print_results
 
     print_results(list(graded["results"].values()))
     table = capsys.readouterr().out

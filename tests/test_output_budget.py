@@ -17,7 +17,7 @@ import json
 import pytest
 from nbformat import NotebookNode, v4
 
-from autograder.nbgrader_plugins import SandboxedExecute
+from autograder.execute.preprocessor import SandboxedExecute
 
 CELL, NOTEBOOK = 1000, 5000
 NOTE = "the rest of this cell's output was dropped"

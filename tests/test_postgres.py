@@ -34,13 +34,13 @@ from pathlib import Path
 import pytest
 from conftest import hand_graded_gradebook, sqlite_tables
 
-from autograder.collect import collect
-from autograder.demo import build_class
-from autograder.gradebook import load_results
-from autograder.grading import copy_course_skeleton, grade
-from autograder.manifest import load_manifest
-from autograder.nbgrader_cli import run_nbgrader
-from autograder.release import release
+from autograder.author.demo import build_class
+from autograder.author.release import release
+from autograder.collect.intake import collect
+from autograder.core.manifest import load_manifest
+from autograder.core.nbgrader_cli import run_nbgrader
+from autograder.pipeline.grading import copy_course_skeleton, grade
+from autograder.record.gradebook import load_results
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = load_manifest(ROOT)
@@ -188,7 +188,7 @@ def _cli(root: Path, *args: str, env: dict[str, str] | None = None,
     if no_driver:
         command = [sys.executable, "-c",
                    "import sys; sys.modules['psycopg'] = None\n"
-                   "from autograder.__main__ import main\n"
+                   "from autograder.cli.main import main\n"
                    "raise SystemExit(main(sys.argv[1:]))", *args]
     return subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=600,
                           env={**os.environ, **(env or {})})
@@ -228,7 +228,7 @@ def autograder_main():
     """The CLI's main(), run in this process (a command costs no interpreter start)."""
     path, safe = list(sys.path), os.environ.get("PYTHONSAFEPATH")
     handler = signal.getsignal(signal.SIGTERM)
-    from autograder.__main__ import main  # its import takes the cwd off sys.path: put it back
+    from autograder.cli.main import main  # its import takes the cwd off sys.path: put it back
 
     sys.path[:] = path
     if safe is None:
@@ -410,7 +410,7 @@ def test_an_old_schema_stops_every_command_and_names_nbgrader_db_upgrade(
 def test_nbgrader_db_upgrade_is_the_fix_the_old_schema_message_names(
         postgres, autograder_main, tmp_path, monkeypatch, capsys):
     """A gradebook as nbgrader 0.6 left it (no course table) is refused, then upgraded."""
-    from autograder.gradebook import check_gradebook
+    from autograder.record.gradebook import check_gradebook
 
     url = postgres.create_database("upgrade")
     root = _course(tmp_path / "course", url, monkeypatch)
@@ -497,7 +497,7 @@ def test_a_sqlite_gradebook_moves_to_postgresql_with_every_row(
     from nbgrader.api import Gradebook
     from nbgrader.plugins import CsvExportPlugin
 
-    from autograder.nbgrader_plugins import CourseExportPlugin
+    from autograder.publish.export_plugin import CourseExportPlugin
 
     with Gradebook(url, course_id="miniflow") as book:
         CsvExportPlugin(to=str(tmp_path / "stock.csv")).export(book)
@@ -524,7 +524,7 @@ def test_a_copy_to_postgresql_that_fails_part_way_leaves_the_database_empty(
         postgres, on_sqlite, autograder_main, monkeypatch, capsys):
     from sqlalchemy.exc import OperationalError
 
-    from autograder import gradebook
+    from autograder.record import gradebook
 
     monkeypatch.delenv("MINIFLOW_DB_URL", raising=False)
     monkeypatch.chdir(on_sqlite)
@@ -558,7 +558,7 @@ def test_a_failed_release_leaves_release_exactly_as_it_was(tmp_path, monkeypatch
     def the_database_went_away(*args, **kwargs):
         raise RuntimeError("the gradebook's server went away")
 
-    monkeypatch.setattr("autograder.gradebook.register_assignments", the_database_went_away)
+    monkeypatch.setattr("autograder.record.gradebook.register_assignments", the_database_went_away)
     with pytest.raises(RuntimeError, match="went away"):
         # nbgrader rewrote release/, then registering failed
         release(course, [FIRST], selfcheck=False)

@@ -22,10 +22,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.fingerprints import FINGERPRINTS, record_fingerprints, stale_grades
-from autograder.grading import CellGrade, GradeResult, copy_course_skeleton
-from autograder.manifest import load_manifest
-from autograder.nbgrader_cli import nbgrader_environment, run_nbgrader
+from autograder.core.manifest import load_manifest
+from autograder.core.nbgrader_cli import nbgrader_environment, run_nbgrader
+from autograder.pipeline.grading import CellGrade, GradeResult, copy_course_skeleton
+from autograder.record.fingerprints import FINGERPRINTS, record_fingerprints, stale_grades
 
 ROOT = Path(__file__).resolve().parents[1]
 GRAPHS = load_manifest(ROOT).assignment("01_graphs")
@@ -64,7 +64,7 @@ def _results() -> list[GradeResult]:
 @pytest.fixture(scope="module")
 def released(tmp_path_factory):
     """01_graphs released; ann and bob graded with its tests, cat by plain nbgrader."""
-    from autograder.gradebook import record_results
+    from autograder.record.gradebook import record_results
 
     root = tmp_path_factory.mktemp("released") / "course"
     with pytest.MonkeyPatch.context() as patch:

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 from autograder import checks
-from autograder import report as report_module
-from autograder.grading import CellGrade, GradeResult, copy_course_skeleton
-from autograder.manifest import ManifestError, load_manifest, objective_problems
-from autograder.report import mistake_key, summarise, write_report
+from autograder.core.manifest import ManifestError, load_manifest, objective_problems
+from autograder.pipeline.grading import CellGrade, GradeResult, copy_course_skeleton
+from autograder.publish import report as report_module
+from autograder.publish.report import mistake_key, summarise, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = load_manifest(ROOT)
@@ -241,8 +241,8 @@ def test_the_page_has_objectives_figures_and_a_section_for_each_problem(
 
 def _recorded(tmp_path, monkeypatch, results: list):
     """A new course (01_graphs only) whose real gradebook holds ``results``."""
-    from autograder.gradebook import record_results
-    from autograder.nbgrader_cli import nbgrader_environment
+    from autograder.core.nbgrader_cli import nbgrader_environment
+    from autograder.record.gradebook import record_results
 
     # nbgrader creates a new gradebook with `alembic`, from this interpreter's scripts.
     monkeypatch.setenv("PATH", nbgrader_environment()["PATH"])
@@ -259,7 +259,7 @@ def test_the_report_reads_the_results_once_and_warns_of_unsandboxed_grading(
         tmp_path, monkeypatch):
     # Reading every submission (load_results) is the report's own cost for a large
     # class: 1 s of 2 s for 5,000 submissions; the summaries and the warning share it.
-    from autograder import report
+    from autograder.publish import report
 
     course = _recorded(tmp_path, monkeypatch, [
         GradeResult("ann", GRAPHS.name, "graded", 10.0, 10.0, FULL, sandbox="bwrap"),
@@ -298,7 +298,7 @@ def test_the_report_reads_the_gradebook_and_tolerates_results_without_late_or_fl
 
 
 def test_a_stub_left_in_reads_the_same_from_the_judge():
-    from autograder.report import mistake_key
+    from autograder.publish.report import mistake_key
 
     judged = ("GraderCheckFailed: Linear forward on inputs of shapes [(4, 3), (3, 2), (2,)]: "
               "raised NotImplementedError in cell 15")
@@ -310,7 +310,7 @@ def test_a_table_cell_is_text_unless_it_is_markup_made_on_purpose():
     """The report's tables escape every cell by default: a new column cannot forget."""
     from markupsafe import Markup
 
-    from autograder.report import _e, _table
+    from autograder.publish.report import _e, _table
 
     hostile = '<img src=x onerror="alert(1)">'
     page = _table(["name", "link"], [[hostile, Markup(f"<a href='#x'>{_e(hostile)}</a>")]])

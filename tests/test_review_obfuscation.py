@@ -21,7 +21,7 @@ import nbformat
 import pytest
 from cheating import HONEST
 
-from autograder.review import review_submission
+from autograder.judge.review import review_submission
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = nbformat.read(ROOT / "source" / "02_layers" / "layers.ipynb", as_version=4)

@@ -21,12 +21,12 @@ import nbformat
 import pytest
 from conftest import require_bwrap
 
-from autograder.feedback import problem_html, write_feedback
-from autograder.grading import copy_course_skeleton, grade
-from autograder.manifest import load_manifest
-from autograder.nbgrader_cli import run_nbgrader
-from autograder.nbgrader_plugins import DEATHS_KEY
-from autograder.roster import (
+from autograder.core.cells import DEATHS_KEY
+from autograder.core.manifest import load_manifest
+from autograder.core.nbgrader_cli import run_nbgrader
+from autograder.pipeline.grading import copy_course_skeleton, grade
+from autograder.publish.feedback import problem_html, write_feedback
+from autograder.publish.roster import (
     ROSTER_FILE,
     RosterError,
     export_status,
@@ -102,7 +102,7 @@ def test_every_bad_row_is_named_with_its_line_number():
 def test_a_bad_roster_imports_nobody(tmp_path):
     from nbgrader.api import Gradebook
 
-    from autograder.gradebook import db_url
+    from autograder.record.gradebook import db_url
 
     root = _course(tmp_path)
     bad = tmp_path / "class.csv"
@@ -213,7 +213,7 @@ def term(tmp_path_factory):
 def test_roster_import_and_list_from_the_command_line(term):
     from nbgrader.api import Gradebook
 
-    from autograder.gradebook import db_url
+    from autograder.record.gradebook import db_url
 
     root, source = term["root"], term["tmp"] / "class.csv"
     assert "imported 6 student(s)" in term["import"]
@@ -290,7 +290,7 @@ def test_plain_nbgrader_export_writes_the_same_csv_filters_included(term):
 def test_the_export_s_columns_read_the_results_once(term, monkeypatch):
     # Reading every submission's results (load_results) is the export's own cost for
     # a large class: the three column steps (flags, lateness, roster) share one.
-    from autograder import export
+    from autograder.publish import export
 
     root = term["root"]
     plain = root / "nbgrader-only.csv"

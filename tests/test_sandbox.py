@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from conftest import require_bwrap
 
-from autograder import sandbox
-from autograder.sandbox import (
+from autograder.sandbox import manager as sandbox
+from autograder.sandbox.manager import (
     SandboxError,
     SandboxKernelManager,
     format_size,
@@ -78,8 +78,8 @@ def test_auto_falls_back_with_the_reason_and_bwrap_refuses(fake_bwrap):
 
 
 def test_grade_in_auto_mode_without_a_working_bwrap_warns_loudly(fake_bwrap, tmp_path):
-    from autograder.grading import copy_course_skeleton
-    from autograder.manifest import load_manifest
+    from autograder.core.manifest import load_manifest
+    from autograder.pipeline.grading import copy_course_skeleton
 
     copy_course_skeleton(ROOT, tmp_path, load_manifest(ROOT).assignments[:1])
     run = subprocess.run([sys.executable, "-m", "autograder", "grade", "--sandbox", "auto"],

@@ -26,8 +26,8 @@ import pytest
 from conftest import require_bwrap
 from traitlets.config import Config
 
-from autograder import sandbox
-from autograder.sandbox import SandboxKernelManager
+from autograder.sandbox import manager as sandbox
+from autograder.sandbox.manager import SandboxKernelManager
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -108,7 +108,7 @@ async def _run_in_kernel(fork: bool, cwd: Path, *codes: str) -> tuple[list[str],
 
             await client.execute_interactive(code, timeout=60, output_hook=hook)
             said.append("".join(parts))
-        from autograder.forkserver import ForkedProcess
+        from autograder.sandbox.forkserver.server import ForkedProcess
 
         return said, isinstance(manager.provisioner.process, ForkedProcess)
 
@@ -133,7 +133,7 @@ def test_system_v_ipc_is_refused_in_the_sandbox_and_honest_code_runs(tmp_path, f
 
 
 def test_ipc_is_closed_only_in_a_namespace_of_the_sandbox_s_own(monkeypatch):
-    from autograder import sandbox_child
+    from autograder.sandbox import child as sandbox_child
 
     closed: list[bool] = []
     monkeypatch.setattr(sandbox_child, "close_ipc", lambda: closed.append(True) or [])
@@ -151,9 +151,9 @@ def test_ipc_is_closed_only_in_a_namespace_of_the_sandbox_s_own(monkeypatch):
 def _course_with(root: Path, students: dict):
     import nbformat
 
-    from autograder.grading import copy_course_skeleton
-    from autograder.manifest import load_manifest
-    from autograder.nbgrader_cli import run_nbgrader
+    from autograder.core.manifest import load_manifest
+    from autograder.core.nbgrader_cli import run_nbgrader
+    from autograder.pipeline.grading import copy_course_skeleton
 
     first = load_manifest(ROOT).assignments[0]
     copy_course_skeleton(ROOT, root, [first])
@@ -168,7 +168,7 @@ def _course_with(root: Path, students: dict):
 def _source_and_huge():
     import nbformat
 
-    from autograder.manifest import load_manifest
+    from autograder.core.manifest import load_manifest
 
     first = load_manifest(ROOT).assignments[0]
     source = nbformat.read(ROOT / "source" / first.name / first.notebook_file, as_version=4)
@@ -181,9 +181,9 @@ def _source_and_huge():
 
 def test_a_review_over_its_budget_is_graded_as_usual_and_flagged(tmp_path, monkeypatch):
     require_bwrap()
-    from autograder import review as review_module
-    from autograder.grading import grade
-    from autograder.review import review_submission
+    from autograder.judge import review as review_module
+    from autograder.judge.review import review_submission
+    from autograder.pipeline.grading import grade
 
     source, huge = _source_and_huge()
     course, first = _course_with(tmp_path / "course", {"honest": source, "huge": huge})
@@ -206,7 +206,7 @@ def test_the_budgeted_review_of_a_normal_notebook_is_the_review():
     sys.path.insert(0, str(Path(__file__).parent))
     from test_review_obfuscation import CHEATS, RELEASE, SOURCE, _with_linear
 
-    from autograder.review import review_submission, review_within
+    from autograder.judge.review import review_submission, review_within
 
     for code, _, _ in list(CHEATS.values())[:8]:
         notebook = _with_linear(code)
@@ -217,7 +217,7 @@ def test_the_budgeted_review_of_a_normal_notebook_is_the_review():
 
 
 def test_the_review_reads_at_most_its_size_cap_and_says_where_it_stopped():
-    from autograder.review import review_within
+    from autograder.judge.review import review_within
 
     source, huge = _source_and_huge()
     review = review_within(huge, source, max_chars=100_000, seconds=60)
@@ -248,7 +248,7 @@ def test_beside_other_threads_the_review_still_has_its_clock(another_thread):
     sys.path.insert(0, str(Path(__file__).parent))
     from test_review_obfuscation import CHEATS, RELEASE, SOURCE, _with_linear
 
-    from autograder.review import _ReviewServer, review_submission, review_within
+    from autograder.judge.review import _ReviewServer, review_submission, review_within
 
     servers = []
     for code, _, _ in list(CHEATS.values())[:2]:

@@ -1,4 +1,4 @@
-"""autograder/sanitize.py on hand-made notebooks: what autograded/ and formgrader may show.
+"""autograder/publish/sanitize.py on hand-made notebooks: what autograded/ and formgrader may show.
 
 A student's display outputs keep text and pictures only; a markdown cell
 with HTML (or a link that could run a script) shows as its source; graded
@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from nbformat import v4
 from nbgrader.utils import compute_checksum, determine_grade
 
-from autograder.sanitize import (
+from autograder.publish.sanitize import (
     DROPPED_NOTE,
     MARKDOWN_NOTE,
     FormgraderPage,
@@ -305,6 +305,6 @@ def test_the_course_configuration_runs_both():
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
     steps = config.Autograde.autograde_preprocessors
-    assert steps.index("autograder.sanitize.SanitizeOutputs") > \
+    assert steps.index("autograder.publish.sanitize.SanitizeOutputs") > \
         steps.index("nbgrader.preprocessors.SaveAutoGrades")
-    assert "autograder.sanitize.FormgraderPage" in config.HTMLExporter.preprocessors
+    assert "autograder.publish.sanitize.FormgraderPage" in config.HTMLExporter.preprocessors

@@ -21,17 +21,17 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.execute import run_notebook, split_hidden
-from autograder.grading import CellGrade, GradeResult
-from autograder.manifest import load_manifest
-from autograder.mutants import Mutant, load_mutants
-from autograder.selfcheck import (
+from autograder.author.mutants import Mutant, load_mutants
+from autograder.author.selfcheck import (
     VISIBLE_TARGET,
     _blamed_elsewhere,
     format_table,
     mutant_check,
     seen_by_student,
 )
+from autograder.core.manifest import load_manifest
+from autograder.execute.direct import run_notebook, split_hidden
+from autograder.pipeline.grading import CellGrade, GradeResult
 
 COURSE = load_manifest()
 IDS = [a.name for a in COURSE.assignments]

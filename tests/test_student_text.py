@@ -27,12 +27,18 @@ import nbformat
 import pytest
 from conftest import require_bwrap
 
-from autograder.export import EXPORT_NUMBERS
-from autograder.grading import copy_course_skeleton
-from autograder.manifest import load_manifest
-from autograder.nbgrader_cli import run_nbgrader
-from autograder.roster import read_roster
-from autograder.safe_text import FORMULA_START, csv_cell, csv_row, terminal_lines, terminal_text
+from autograder.core.manifest import load_manifest
+from autograder.core.nbgrader_cli import run_nbgrader
+from autograder.core.safe_text import (
+    FORMULA_START,
+    csv_cell,
+    csv_row,
+    terminal_lines,
+    terminal_text,
+)
+from autograder.pipeline.grading import copy_course_skeleton
+from autograder.publish.export import EXPORT_NUMBERS
+from autograder.publish.roster import read_roster
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST = load_manifest(ROOT).assignments[0]

@@ -12,9 +12,9 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from autograder.execute import split_hidden
-from autograder.manifest import load_manifest
-from autograder.mutants import load_mutants
+from autograder.author.mutants import load_mutants
+from autograder.core.manifest import load_manifest
+from autograder.execute.direct import split_hidden
 
 COURSE = load_manifest()
 

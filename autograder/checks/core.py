@@ -37,7 +37,7 @@ RTOL = 1e-6
 ATOL = 1e-8
 
 # Captured when this module is imported: the grader imports it before any
-# student cell runs (autograder.guard), so code that later replaces numpy's
+# student cell runs (autograder.kernel.guard), so code that later replaces numpy's
 # comparisons does not change how these checks compare.
 _allclose, _isclose, _array_equal = np.allclose, np.isclose, np.array_equal
 

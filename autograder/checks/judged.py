@@ -1,7 +1,7 @@
 """The judge's questions, asked in the notebook: one declaration for both.
 
 What the grader's judge asks each test's code is declared once, in
-``autograder.trusted`` (its plans: which class or function, on which
+``autograder.judge.plans`` (its plans: which class or function, on which
 inputs, built on which of the grader's versions of earlier exercises). A
 visible test cell ends with ``checks.as_graded("test_linear_forward",
 globals())``: the same questions, through the same runners, compared by the
@@ -24,18 +24,18 @@ __all__ = ["as_graded"]
 
 @functools.cache
 def _assignment_of(test: str) -> str:
-    from autograder.trusted import PLANS, plan_for
+    from autograder.judge.plans import PLANS, plan_for
 
     for assignment in PLANS:
         if any(probe.test == test for probe in plan_for(assignment)):
             return assignment
-    raise KeyError(f"no judge declaration for the test {test!r} in autograder/trusted.py")
+    raise KeyError(f"no judge declaration for the test {test!r} in autograder/judge/plans.py")
 
 
 def as_graded(test: str, namespace: Mapping[str, Any]) -> None:
     """Ask the notebook's code (``namespace``, usually ``globals()``) what the judge asks
     for ``test``; an ``AssertionError`` in the judge's words for the first wrong answer."""
-    from autograder.trusted import compare, plan_for
+    from autograder.judge.plans import compare, plan_for
 
     for probe in plan_for(_assignment_of(test)):
         if probe.test != test:
@@ -58,7 +58,7 @@ def _answer(probe: Any, target: Any) -> dict:
     """The answer of ``target`` to one question, as the plain data the judge would send."""
     import numpy as np
 
-    from autograder.trusted import RUNNERS, json_constant, plain_value
+    from autograder.judge.plans import RUNNERS, json_constant, plain_value
 
     if probe.spec.get("strict"):
         with np.errstate(over="raise", invalid="raise", divide="raise"):

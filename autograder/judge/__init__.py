@@ -9,12 +9,24 @@ course (``secret``), one at a time (``process``, ``run``); the grader compares
 each plain-data answer with the answer it computed itself, and writes the
 verdict where nbgrader scores it (``verdict``).
 
-What each test asks is declared once, in ``autograder.trusted``.
+What each test asks is declared once, in ``autograder.judge.plans``.
 """
 
-from autograder.judge.run import judge_notebook, warm_up
-from autograder.judge.secret import SECRET_ENV, SECRET_FILE, read_secret
-from autograder.judge.verdict import FAILED, VERDICT_KEY, Verdict, apply_verdicts
+import importlib
+from typing import Any
 
-__all__ = ["FAILED", "SECRET_ENV", "SECRET_FILE", "VERDICT_KEY", "Verdict", "apply_verdicts",
-           "judge_notebook", "read_secret", "warm_up"]
+# The judge's public names, each from the module that defines it. They are
+# imported at first use (PEP 562): ``autograder.judge.review`` or
+# ``.plans`` alone must not bring numpy, whose maths threads would make the
+# grader unsafe to fork its workers from (``autograder.run.workers``).
+_WHERE = {"judge_notebook": "run", "warm_up": "run", "SECRET_ENV": "secret",
+          "SECRET_FILE": "secret", "read_secret": "secret", "FAILED": "verdict",
+          "VERDICT_KEY": "verdict", "Verdict": "verdict", "apply_verdicts": "verdict"}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)

@@ -1,7 +1,7 @@
 """The judge's program: it runs in a fresh sandboxed process, never in a kernel.
 
 The grader writes this file, followed by the runners of
-``autograder.trusted`` it needs (as source), into the judge's folder and
+``autograder.judge.plans`` it needs (as source), into the judge's folder and
 starts ``python -I -S`` on it. It uses the standard library, numpy and the
 judge's own copy of miniflow (``autograder.judge.library``) and nothing else:
 no IPython, no autograder, no hidden test, no reference of the exercises

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from autograder.cells import is_test_cell
+from autograder.core.cells import is_test_cell
 
 __all__ = ["MAX_CODE", "definitions"]
 

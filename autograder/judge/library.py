@@ -1,6 +1,6 @@
 """The judge's miniflow: the course's library without the answers being graded.
 
-For each assignment, ``autograder.trusted.HIDDEN`` names what the judge must
+For each assignment, ``autograder.judge.plans.HIDDEN`` names what the judge must
 not be able to reach: the reference classes and functions of the exercises
 being graded (``"nodes.Linear"``), or a whole module (``"tensor"``). This
 module writes a copy of miniflow's source files with those definitions, the
@@ -76,7 +76,7 @@ def judge_library(assignment: str) -> dict[str, str]:
     judge writes it into its own folder, removed with it (``write_library``).
     """
     import miniflow
-    from autograder.trusted import HIDDEN
+    from autograder.judge.plans import HIDDEN
 
     package = Path(miniflow.__file__).resolve().parent
     hidden = sorted(HIDDEN.get(assignment, []))

@@ -5,7 +5,7 @@ Python standard library (every ``site-packages`` hidden under an empty
 folder), numpy, the judge's copy of miniflow and its program: not the course,
 not the grader, not the submission's folder, not the other packages of the
 Python environment. It runs as an unprivileged user with the grading
-kernels' resource limits (``autograder/sandbox_child.py``), no network, and
+kernels' resource limits (``autograder/sandbox/child.py``), no network, and
 its own process, IPC and PID namespaces, and dies with the grader.
 
 Without bubblewrap (sandbox mode "none", or "auto" on a machine without it)
@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy
 
-from autograder.sandbox import (
+from autograder.sandbox.manager import (
     ETC,
     HOME,
     ONE_MATHS_THREAD,
@@ -45,12 +45,12 @@ from autograder.sandbox import (
     probe_bwrap,
     scratch_base,
 )
-from autograder.visible import SYSTEM
+from autograder.sandbox.visible import SYSTEM
 
 __all__ = ["JudgeDied", "JudgeProcess"]
 
 CHILD = Path(__file__).with_name("child.py")
-LIMITS = Path(__file__).resolve().parent.parent / "sandbox_child.py"
+LIMITS = Path(__file__).resolve().parent.parent / "sandbox" / "child.py"
 MAX_LINE = 4_000_000  # characters of one answer
 JUDGE = "/judge"  # where the judge's folder appears inside bubblewrap
 
@@ -204,7 +204,7 @@ class JudgeProcess:
 
     def request(self, message: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
         """Send ``message``; its answer, parsed as plain data. JudgeDied if none came."""
-        from autograder.trusted import json_constant, plain_value
+        from autograder.judge.plans import json_constant, plain_value
 
         process = self.process
         if process is None or process.poll() is not None:

@@ -5,7 +5,7 @@ The grader (this process) draws every input from the course's secret
 miniflow's reference, and asks the judge (``autograder.judge.process``) for
 the student's answers, one question at a time. Questions about exercises
 that need nothing of the grader's come first; then, test by test, the
-grader's versions of earlier exercises (``autograder.trusted.TEST_USES``) are
+grader's versions of earlier exercises (``autograder.judge.plans.TEST_USES``) are
 loaded just before the first question that builds on them, after every
 question they could have answered.
 """
@@ -36,7 +36,7 @@ WHERE = re.compile(r"<cell (\d+)>, line (\d+)")
 
 def judge_program(kinds: list[str]) -> str:
     """The judge's program: ``child.py`` and the runners of ``kinds``, as source."""
-    from autograder import trusted
+    from autograder.judge import plans as trusted
 
     parts = [CHILD.read_text(encoding="utf-8")]
     parts += [trusted.shippable(getattr(trusted, name)) for name in trusted.HELPERS]
@@ -49,7 +49,7 @@ def judge_program(kinds: list[str]) -> str:
 def warm_up(assignment: str) -> None:
     """What judging an assignment does once per process: the plan's reference answers'
     imports, the judge's program and its copy of miniflow."""
-    from autograder.trusted import plan_for
+    from autograder.judge.plans import plan_for
 
     probes = plan_for(assignment)
     judge_program([p.kind for p in probes])
@@ -122,7 +122,7 @@ class _Judge:
                               "names": names})
 
     def load(self, wanted: list[str]) -> None:
-        from autograder.trusted import GRADER_VERSIONS
+        from autograder.judge.plans import GRADER_VERSIONS
 
         for name in wanted:
             module, attribute = GRADER_VERSIONS[name]
@@ -144,7 +144,7 @@ def judge_notebook(cells: list[Any], assignment: str, student: str, secret: byte
                    mode: str, limits: dict[str, int], timeout: float = 30.0
                    ) -> dict[str, Verdict]:
     """test cell -> the judge's verdict on the student's code in ``cells``."""
-    from autograder.trusted import TEST_USES, compare, plan_for
+    from autograder.judge.plans import TEST_USES, compare, plan_for
 
     code = definitions(cells)
     probes = plan_for(assignment, submission_seeds(secret, assignment, student, code))

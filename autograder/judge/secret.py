@@ -1,6 +1,6 @@
 """The judge's secret: where the inputs of its questions come from.
 
-The plans in ``autograder.trusted`` name public seeds. The judge never uses
+The plans in ``autograder.judge.plans`` name public seeds. The judge never uses
 them as they are: each is mixed with a secret of the course (HMAC-SHA256 over
 the assignment, the student and the seed), so no student can compute, at
 home, the inputs their code will be asked about, while a regrade of the same

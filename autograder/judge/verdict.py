@@ -22,7 +22,7 @@ from typing import Any
 
 from nbformat import NotebookNode
 
-from autograder.cells import is_test_cell, nbgrader_meta
+from autograder.core.cells import is_test_cell, nbgrader_meta
 
 __all__ = ["FAILED", "VERDICT_KEY", "Verdict", "apply_verdicts"]
 

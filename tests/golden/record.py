@@ -56,8 +56,8 @@ def projection(results: list) -> dict[str, dict]:
 
 def graded_class(workers: int = 2) -> tuple[list, dict[str, dict]]:
     """The self-check's checks, and its class as graded (``projection``)."""
-    from autograder import selfcheck as module
-    from autograder.manifest import load_manifest
+    from autograder.author import selfcheck as module
+    from autograder.core.manifest import load_manifest
 
     graded: list = []
     grade = module.grade

@@ -1,0 +1,4 @@
+"""The foundations every layer may use: the course manifest, the cell rules,
+reason codes, the course lock, process trees, Ctrl-C, versions, safe text
+and running nbgrader.
+"""

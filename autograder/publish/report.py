@@ -1,0 +1,534 @@
+"""The class report: what did the class learn, and where did it go wrong?
+
+One self-contained HTML page (figures embedded as PNG, nothing fetched) from
+``gradebook.load_results`` and the course manifest. Per assignment: how many
+submissions were graded, rejected, crashed, late or flagged; the scores;
+per learning objective, the share of the graded submissions that met it
+and the most common diagnosed mistakes, grouped by the checks' "Likely
+mistake" (not by the exact text of each message), counted, with one
+anonymised example each. Then the submissions that need the instructor:
+rejected, crashed, late, flagged, by student id.
+
+The definitions (what "met" means, what each mean includes) are written into
+the page itself, in ``DEFINITIONS``, so the reader never has to guess.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import re
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from markupsafe import Markup
+
+from autograder.core.manifest import Assignment, Course
+from autograder.record.gradebook import load_results
+
+__all__ = ["AssignmentSummary", "CellSummary", "Mistake", "ObjectiveSummary", "mistake_key",
+           "normalise_message", "summarise", "unisolated_results", "write_report"]
+
+_NUMBER = re.compile(r"-?\d+(\.\d+)?(e[-+]?\d+)?", re.IGNORECASE)
+# "#, #, #" (a list of numbers, a shape) and "(#,)" read as one "#": shapes of any
+# rank and inputs of any length then group together.
+_NUMBERS = re.compile(r"#(?:\s*,\s*#)+,?|#,(?=\))")
+_HINT = re.compile(r"likely mistake:\s*", re.IGNORECASE)
+# numpy.testing's boilerplate line before the message a test gave it
+_BOILERPLATE = ("Not equal to tolerance", "Arrays are not")
+
+#: What the report's words and numbers mean; printed at the top of the page.
+DEFINITIONS = [
+    ("submission", "one student's notebook for one assignment, as graded last"),
+    ("graded", "the notebook ran and its test cells were scored; statistics and objectives "
+               "are computed over graded submissions only"),
+    ("rejected", "never reached nbgrader (not JSON, not a notebook, missing, several "
+                 "candidates): no score; listed under Rejected submissions"),
+    ("crashed", "grading failed (status \"error\": the kernel died, time ran out, the "
+                "gradebook holds no grade): no score; listed under Crashed submissions"),
+    ("score", "the points of the test cells, from the gradebook, before any late penalty"),
+    ("mean as grades.csv", "the same mean with rejected and crashed submissions counted as 0 "
+                           "and late penalties taken off, as the score column of "
+                           "grades.csv has them; students who submitted nothing are in "
+                           "neither mean (grades.csv lists them with 0)"),
+    ("met", "a graded submission meets an objective when it earned every point of every test "
+            "cell mapped to that objective in course/manifest.toml ([assignment.tests]); the "
+            "share is of the graded submissions"),
+    ("mistake", "a test cell that lost points, grouped by its \"Likely mistake\" line when "
+                "the check named one, otherwise by its first line with every number replaced "
+                "by #; counted in students; the example is one real message with the "
+                "student's id removed"),
+]
+
+
+@dataclass
+class Mistake:
+    """One group of diagnostic messages: the likely mistake, or a normalised first line."""
+
+    label: str
+    kind: str  # "hint" (a "Likely mistake" line) or "message" (its normalised first line)
+    students: list[str] = field(default_factory=list)
+    cells: list[str] = field(default_factory=list)
+    example: str = ""
+
+    @property
+    def count(self) -> int:
+        return len(self.students)
+
+
+@dataclass
+class ObjectiveSummary:
+    """One learning objective of an assignment (number 0: test cells mapped to none)."""
+
+    number: int
+    text: str
+    cells: tuple[str, ...]
+    met: int = 0
+    graded: int = 0
+    mistakes: list[Mistake] = field(default_factory=list)
+
+    @property
+    def share(self) -> float | None:
+        """The share of graded submissions that met it; None when no test assesses it."""
+        return self.met / self.graded if self.graded and self.cells else None
+
+
+@dataclass
+class CellSummary:
+    grade_id: str
+    max_score: float
+    passed: int
+    graded: int
+    objectives: tuple[int, ...]
+
+
+@dataclass
+class AssignmentSummary:
+    """Everything the report says about one assignment."""
+
+    name: str
+    title: str
+    max_score: float
+    scores: list[float]                 # graded submissions, test points before penalties
+    csv_scores: list[float]             # every submission as grades.csv scores it
+    graded: list[str]
+    rejected: list[dict]
+    crashed: list[dict]
+    late: list[dict]
+    died: list[dict]                    # graded, but a kernel died on the way
+    flagged: list[dict]
+    objectives: list[ObjectiveSummary]
+    cells: list[CellSummary]
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.scores) if self.scores else 0.0
+
+    @property
+    def csv_mean(self) -> float:
+        return statistics.fmean(self.csv_scores) if self.csv_scores else 0.0
+
+    def statistics_text(self) -> str:
+        """The statistics in one sentence that says what they include."""
+        n, top = len(self.scores), f"{self.max_score:g}"
+        excluded = _counted([(len(self.rejected), "rejected"), (len(self.crashed), "crashed")])
+        if n:
+            text = (f"{n} graded, mean {self.mean:.2f} / {top}, median "
+                    f"{statistics.median(self.scores):g}")
+        else:
+            text = "0 graded, no statistics"
+        text += (f"; {excluded} not included (no score)." if excluded
+                 else "; every submission was graded.")
+        penalised = [r for r in self.late if _penalty(r)]
+        if excluded or penalised:
+            how = "; ".join(part for part, on in (
+                (f"{excluded} as 0", excluded),
+                ("late penalties taken off", penalised)) if on)
+            text += (f" As grades.csv counts them ({how}): mean {self.csv_mean:.2f} / {top} "
+                     f"over {len(self.csv_scores)} submissions.")
+        return text
+
+
+def _counted(parts: list[tuple[int, str]]) -> str:
+    words = [f"{n} {what}" for n, what in parts if n]
+    return " and ".join(words)
+
+
+def _penalty(result: dict) -> float:
+    late = result.get("late") or {}
+    try:
+        return float(late.get("penalty") or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _is_late(result: dict) -> bool:
+    late = result.get("late")
+    if not isinstance(late, dict):
+        return False
+    try:
+        return float(late.get("seconds_late") or 0.0) > 0 or _penalty(result) > 0
+    except (TypeError, ValueError):
+        return False
+
+
+def normalise_message(text: str) -> str:
+    """Numbers become ``#`` and lists of numbers (shapes, inputs) one ``#``."""
+    masked = _NUMBERS.sub("#", _NUMBER.sub("#", " ".join(text.split())))
+    return masked[:240]
+
+
+def _first_line(message: str) -> str:
+    """The line that says what failed (numpy's "Not equal to tolerance" skipped)."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    head = lines[0]
+    if head.endswith(":"):  # "AssertionError:" then numpy.testing's own lines
+        rest = [line for line in lines[1:] if not line.startswith(_BOILERPLATE)]
+        if rest:
+            head = f"{head} {rest[0]}"
+    return head
+
+
+def mistake_key(message: str) -> tuple[str, str]:
+    """``("hint", likely mistake)`` when the message names one, else ``("message", first line)``.
+
+    The likely mistake is the text after "Likely mistake:" up to the end of its
+    line; numbers in either are masked, so the same mistake made on other
+    inputs (other elements, values, shapes) falls into the same group.
+    """
+    found = _HINT.search(message)
+    if found:
+        hint = message[found.end():].strip().splitlines()
+        if hint and hint[0].strip():
+            return "hint", normalise_message(hint[0])
+    first = _first_line(message)
+    if not first:
+        return "message", "failed with no diagnostic message (an error without text, or "\
+                          "output on stderr)"
+    if first.rstrip(":").strip() == "NotImplementedError" or (
+            first.startswith("GraderCheckFailed:") and "raised NotImplementedError" in first):
+        return "message", "NotImplementedError: the stub was left in (not attempted)"
+    return "message", normalise_message(first)
+
+
+def _anonymised(message: str, student: str) -> str:
+    """The message with the student's id removed, cut to a readable length."""
+    text = message.strip()
+    if student:
+        text = re.sub(rf"(?<![\w.-]){re.escape(student)}(?![\w-])", "<student>", text)
+    return text if len(text) <= 600 else text[:600] + " ..."
+
+
+def _objective_groups(assignment: Assignment, cell_ids: list[str]) -> list[ObjectiveSummary]:
+    groups = [ObjectiveSummary(number, text, assignment.tests_of(number))
+              for number, text in enumerate(assignment.objectives, start=1)]
+    unmapped = tuple(g for g in cell_ids if not assignment.objectives_of(g))
+    if unmapped:
+        groups.append(ObjectiveSummary(0, "test cells mapped to no objective", unmapped))
+    return groups
+
+
+def _summarise_one(assignment: Assignment, mine: list[dict]) -> AssignmentSummary:
+    graded = [r for r in mine if r.get("status") == "graded"]
+    rejected = [r for r in mine if r.get("status") == "rejected"]
+    crashed = [r for r in mine if r.get("status") not in ("graded", "rejected")]
+    cell_ids: list[str] = []
+    maxima: dict[str, float] = {}
+    for r in graded:
+        for c in r.get("cells", []):
+            if c["grade_id"] not in maxima:
+                cell_ids.append(c["grade_id"])
+                maxima[c["grade_id"]] = float(c["max_score"])
+    objectives = _objective_groups(assignment, cell_ids)
+    cells = [CellSummary(g, maxima[g], 0, 0, assignment.objectives_of(g)) for g in cell_ids]
+    by_id = {c.grade_id: c for c in cells}
+    for objective in objectives:
+        mistakes: dict[tuple[str, str], Mistake] = {}
+        for r in graded if objective.cells else []:
+            got = {c["grade_id"]: c for c in r.get("cells", [])}
+            mine_cells = [got[g] for g in objective.cells if g in got]
+            objective.graded += 1
+            lost = [c for c in mine_cells if float(c["score"]) < float(c["max_score"])]
+            # A test cell the submission never ran (absent) did not earn its points.
+            if not lost and len(mine_cells) == len(objective.cells):
+                objective.met += 1
+            for c in lost:
+                kind, label = mistake_key(c.get("message", ""))
+                group = mistakes.setdefault((kind, label), Mistake(label, kind))
+                if r["student"] not in group.students:
+                    group.students.append(r["student"])
+                if c["grade_id"] not in group.cells:
+                    group.cells.append(c["grade_id"])
+                if not group.example and c.get("message"):
+                    group.example = _anonymised(c["message"], r["student"])
+        objective.mistakes = sorted(mistakes.values(),
+                                    key=lambda m: (-m.count, m.kind != "hint", m.label))
+    for r in graded:
+        for c in r.get("cells", []):
+            by_id[c["grade_id"]].graded += 1
+            by_id[c["grade_id"]].passed += float(c["score"]) >= float(c["max_score"])
+    # load_results gives the score after the late penalty, as grades.csv's `score`;
+    # the points the tests gave are that plus the penalty.
+    csv_scores = [float(r.get("score", 0.0)) for r in graded]
+    csv_scores += [0.0] * (len(rejected) + len(crashed))
+    return AssignmentSummary(
+        name=assignment.name, title=assignment.title, max_score=assignment.points,
+        scores=[float(r.get("score", 0.0)) + _penalty(r) for r in graded], csv_scores=csv_scores,
+        graded=[r["student"] for r in graded], rejected=rejected, crashed=crashed,
+        late=[r for r in mine if _is_late(r)], flagged=[r for r in mine if r.get("flags")],
+        died=[r for r in graded if r.get("kernel_deaths")],
+        objectives=objectives, cells=cells)
+
+
+def summarise(course: Course, results: dict[tuple[str, str], dict] | None = None
+              ) -> list[AssignmentSummary]:
+    """One summary per assignment with any submission, in manifest order.
+
+    ``results`` defaults to ``gradebook.load_results(course)``.
+    """
+    results = load_results(course) if results is None else results
+    summaries = []
+    for assignment in course.assignments:
+        mine = [r for (name, _), r in sorted(results.items()) if name == assignment.name]
+        if mine:
+            summaries.append(_summarise_one(assignment, mine))
+    return summaries
+
+
+# -- figures ----------------------------------------------------------------------------
+
+
+def _figure(info: AssignmentSummary) -> str:
+    """Score distribution and share meeting each objective, as a base64 PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.2))
+    top = int(info.max_score)
+    left.hist(info.scores, bins=[i - 0.5 for i in range(top + 2)], color="#4c72b0",
+              edgecolor="white")
+    left.set_title(f"{info.name}: scores of the {len(info.scores)} graded submissions")
+    left.set_xlabel(f"score, test points before late penalties (out of {info.max_score:g})")
+    left.set_ylabel("submissions")
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))
+    left.yaxis.set_major_locator(MaxNLocator(integer=True))
+    assessed = [o for o in info.objectives if o.number and o.share is not None]
+    labels = [f"objective {o.number}" for o in assessed]
+    shares = [100 * (o.share or 0.0) for o in assessed]
+    right.barh(labels, shares, color="#55a868")
+    for y, share in enumerate(shares):
+        right.text(min(share + 1, 88), y, f"{share:.0f}%", va="center")
+    right.set_xlim(0, 100)
+    right.invert_yaxis()
+    right.set_title(f"{info.name}: graded submissions meeting each objective")
+    right.set_xlabel("submissions with every point of the objective's tests (%)")
+    right.set_ylabel("learning objective")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, metadata={"Software": None})
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+# -- HTML -------------------------------------------------------------------------------
+
+
+def _e(value: object) -> Markup:
+    """``value`` as text in HTML: escaped, and marked so (``Markup``) that it is not again."""
+    return Markup(html.escape(str(value)))
+
+
+def _table(head: list[str], rows: list[list[str]], css: str = "") -> str:
+    """A table. A cell is text and is escaped here, unless it is ``Markup`` (HTML
+    made on purpose, its text escaped with ``_e``): a new column cannot forget."""
+    def cell(value: str) -> str:
+        return value if isinstance(value, Markup) else html.escape(str(value))
+
+    return (f"<table{f' class={css!r}' if css else ''}><tr>"
+            + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"
+            + "".join("<tr>" + "".join(f"<td>{cell(c)}</td>" for c in row) + "</tr>"
+                      for row in rows)
+            + "</table>")
+
+
+def _duration(seconds: float) -> str:
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "",
+             f"{minutes} min" if minutes and not days else ""]
+    return " ".join(p for p in parts if p) or f"{seconds:.0f} s"
+
+
+def _objectives_html(info: AssignmentSummary) -> str:
+    rows = []
+    for o in info.objectives:
+        if o.number == 0:
+            continue
+        share = o.share
+        met = ("not assessed by any test cell" if share is None
+               else f"{o.met} of {o.graded} ({100 * share:.0f}%)")
+        rows.append([str(o.number), _e(o.text), _e(", ".join(o.cells) or "none"), met])
+    parts = ["<h3>Learning objectives</h3>", _table(
+        ["#", "objective", "test cells", "met (of the graded submissions)"], rows)]
+    unmapped = [o for o in info.objectives if o.number == 0]
+    if unmapped:
+        parts.append('<p class="warning">These test cells are mapped to no objective in '
+                     f"course/manifest.toml: {_e(', '.join(unmapped[0].cells))}. Add them "
+                     "to the assignment's [assignment.tests] table.</p>")
+    parts.append("<h3>Most frequent diagnostic messages, by objective</h3>")
+    for o in info.objectives:
+        if not o.cells:
+            continue
+        title = f"Objective {o.number}: {o.text}" if o.number else o.text.capitalize()
+        parts.append(f"<h4>{_e(title)}</h4>")
+        if not o.mistakes:
+            parts.append("<p>No graded submission lost points here.</p>")
+            continue
+        rows = [[str(m.count), _e(", ".join(m.cells)),
+                 Markup(f"{'<b>Likely mistake:</b> ' if m.kind == 'hint' else ''}"
+                        f"{_e(m.label)}"),
+                 Markup(f"<pre>{_e(m.example)}</pre>")] for m in o.mistakes[:8]]
+        parts.append(_table(["students", "test cells", "mistake", "one example"], rows,
+                            "mistakes"))
+        if len(o.mistakes) > 8:
+            rest = sum(m.count for m in o.mistakes[8:])
+            parts.append(f"<p>and {len(o.mistakes) - 8} rarer groups ({rest} "
+                         "student-cases).</p>")
+    return "".join(parts)
+
+
+def _cells_html(info: AssignmentSummary) -> str:
+    rows = [[_e(c.grade_id), f"{c.max_score:g}", f"{c.passed} of {c.graded}",
+             _e(", ".join(map(str, c.objectives)) or "none")] for c in info.cells]
+    return ("<h3>Test cells</h3>"
+            + _table(["test cell", "points", "full marks", "objectives"], rows))
+
+
+def _assignment_html(info: AssignmentSummary) -> str:
+    counts = _counted([(len(info.late), "late"), (len(info.flagged), "flagged")])
+    parts = [f'<h2 id="{_e(info.name)}">{_e(info.title)} ({_e(info.name)})</h2>',
+             f'<p class="stats">{_e(info.statistics_text())}'
+             + (f" Also {_e(counts)}: see the sections at the end." if counts else "")
+             + "</p>"]
+    if info.scores:
+        parts.append(f'<img alt="{_e(info.name)}: score distribution and share meeting each '
+                     f'objective" src="data:image/png;base64,{_figure(info)}">')
+        parts.append(_objectives_html(info))
+        parts.append(_cells_html(info))
+    return "".join(parts)
+
+
+def _problems_html(summaries: list[AssignmentSummary]) -> str:
+    parts = ['<h2 id="attention">Submissions that need you</h2>']
+    rejected = [[_e(r["student"]), _e(i.name), _e("; ".join(r.get("notes", [])))]
+                for i in summaries for r in i.rejected]
+    parts.append(f"<h3>Rejected submissions ({len(rejected)})</h3>")
+    parts.append(_table(["student", "assignment", "why"], rejected) if rejected else
+                 "<p>None: every submission was a notebook nbgrader could read.</p>")
+    crashed = [[_e(r["student"]), _e(i.name), _e(r.get("status", "")),
+                _e("; ".join(r.get("notes", [])))] for i in summaries for r in i.crashed]
+    parts.append(f"<h3>Crashed submissions ({len(crashed)})</h3>")
+    parts.append(_table(["student", "assignment", "status", "what happened"], crashed)
+                 if crashed else "<p>None: grading finished for every notebook it started.</p>")
+    died = [[_e(r["student"]), _e(i.name), _e(str(d.get("grade_id") or d.get("cell", ""))),
+             _e(str(d.get("reason", ""))), "yes" if d.get("restarted") else "no"]
+            for i in summaries for r in i.died for d in r.get("kernel_deaths", [])]
+    parts.append(f"<h3>Kernels that died in graded submissions ({len(died)})</h3>")
+    parts.append("<p>The test cells before the cell that killed the kernel kept their "
+                 "points; the rest ran in a fresh kernel where the notebook allowed it.</p>"
+                 + _table(["student", "assignment", "cell", "what happened",
+                           "rest graded in a fresh kernel"], died) if died else
+                 "<p>None: no graded notebook stopped its kernel.</p>")
+    late = []
+    for i in summaries:
+        for r in i.late:
+            info = r["late"]
+            late.append([_e(r["student"]), _e(i.name), _e(info.get("submitted", "")),
+                         _e(info.get("due", "")),
+                         _e(_duration(float(info.get("seconds_late") or 0.0))),
+                         f"{_penalty(r):g}", _e(info.get("policy", ""))])
+    parts.append(f"<h3>Late submissions ({len(late)})</h3>")
+    parts.append(_table(["student", "assignment", "submitted", "due (after any extension)",
+                         "late by", "penalty (points)", "policy"], late) if late else
+                 "<p>None: no result records a submission after its due date.</p>")
+    flagged = [[_e(r["student"]), _e(i.name),
+                f"{float(r.get('score', 0.0)):g}" if r.get("status") == "graded" else "-",
+                Markup("<ul>" + "".join(f"<li>{_e(f)}</li>" for f in r["flags"]) + "</ul>")]
+               for i in summaries for r in i.flagged]
+    parts.append(f"<h3>Flagged submissions ({len(flagged)})</h3>")
+    parts.append("<p>What the static review, the tamper guard and the trusted check found: "
+                 "evidence for a person to read, not a verdict "
+                 "(<code>python -m autograder flags</code>).</p>")
+    parts.append(_table(["student", "assignment", "score", "flags"], flagged) if flagged
+                 else "<p>None.</p>")
+    return "".join(parts)
+
+
+def _overview_html(summaries: list[AssignmentSummary]) -> str:
+    rows = [[Markup(f'<a href="#{_e(i.name)}">{_e(i.name)}</a>'),
+             str(len(i.graded) + len(i.rejected) + len(i.crashed)), str(len(i.graded)),
+             str(len(i.rejected)), str(len(i.crashed)), str(len(i.late)), str(len(i.flagged)),
+             f"{i.mean:.2f}" if i.scores else "-",
+             f"{i.csv_mean:.2f}" if i.csv_scores else "-", f"{i.max_score:g}"]
+            for i in summaries]
+    return ("<h2>Overview</h2>" + _table(
+        ["assignment", "submissions", "graded", "rejected", "crashed", "late", "flagged",
+         "mean of graded", "mean as grades.csv", "out of"], rows))
+
+
+def unisolated_results(course: Course, results: dict[tuple[str, str], dict] | None = None
+                       ) -> list[str]:
+    """``student/assignment`` of every recorded result graded without the sandbox.
+
+    ``results`` defaults to ``gradebook.load_results(course)``.
+    """
+    results = load_results(course) if results is None else results
+    return [f"{student}/{assignment}" for (assignment, student), r
+            in sorted(results.items()) if r.get("sandbox") == "none"]
+
+
+_STYLE = ("body{font-family:system-ui,sans-serif;max-width:75rem;margin:2rem auto;"
+          "padding:0 1rem;color:#222}table{border-collapse:collapse;margin:.5rem 0 1rem}"
+          "td,th{padding:.25rem .7rem;border-bottom:1px solid #ddd;text-align:left;"
+          "vertical-align:top}img{max-width:100%}pre{white-space:pre-wrap;margin:0;"
+          "font-size:.85em;max-width:36rem}h4{margin-bottom:.2rem}dt{font-weight:bold}"
+          "dd{margin:0 0 .4rem 1.5rem}.stats{font-size:1.05em}"
+          ".warning{background:#fdecea;color:#7b1f17;padding:.8rem;border-radius:4px}")
+
+
+def write_report(course: Course, path: Path | None = None) -> Path:
+    """Write the report (default ``reports/class-report.html``) and return its path."""
+    results = load_results(course)  # once for the summaries and the warning
+    summaries = summarise(course, results)
+    if not summaries:
+        raise ValueError("no grading results yet: run `python -m autograder grade` first")
+    path = path or course.root / "reports" / "class-report.html"
+    parts = [f"<h1>{_e(course.title)}: class report</h1>"]
+    unisolated = unisolated_results(course, results)
+    if unisolated:
+        parts.append(
+            '<p class="warning"><b>Warning: ' + str(len(unisolated)) + " submission(s) were "
+            "graded WITHOUT isolation</b> (no sandbox: bubblewrap was missing, could not run, or "
+            "was turned off). Their code could read and change files of the grading user, "
+            "other students' grades included. Regrade them with <code>python -m autograder "
+            "grade --sandbox bwrap</code>: " + str(_e(", ".join(unisolated[:20])))
+            + (" ..." if len(unisolated) > 20 else "") + "</p>")
+    parts.append(_overview_html(summaries))
+    parts.append("<details open><summary>What the words and numbers mean</summary><dl>"
+                 + "".join(f"<dt>{_e(term)}</dt><dd>{_e(meaning)}</dd>"
+                           for term, meaning in DEFINITIONS) + "</dl></details>")
+    parts += [_assignment_html(info) for info in summaries]
+    parts.append(_problems_html(summaries))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                    f"<title>{_e(course.title)}: class report</title><style>{_STYLE}</style>"
+                    "</head><body>" + "".join(parts) + "</body></html>\n", encoding="utf-8")
+    return path

@@ -1,0 +1,3 @@
+"""The one record of scores: the gradebook, late work, which tests graded
+what, nbgrader's API in this process.
+"""
