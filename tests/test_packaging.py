@@ -1,13 +1,15 @@
 """The packaging promises: one dependency list in two files, a light import,
-the data shipped inside the package, and a README whose commands exist."""
+the data and the page templates shipped inside the package, and a README whose
+commands exist."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 import tomllib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,6 +71,43 @@ def test_bundled_data_is_declared_as_package_data():
     assert data_files, "miniflow/data holds no .npz data"
     assert all(any(Path(f).match(Path(p).name) for p in patterns) for f in data_files)
 
+
+
+def test_the_page_templates_are_declared_as_package_data():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["autograder"]
+    package = ROOT / "autograder"
+    templates = sorted(p.relative_to(package).as_posix()
+                       for p in (package / "publish" / "templates").iterdir() if p.is_file())
+    assert "publish/templates/feedback.html.j2" in templates
+    assert "publish/templates/report.html.j2" in templates
+    undeclared = [t for t in templates if not any(PurePosixPath(t).match(p) for p in patterns)]
+    assert not undeclared, f"not in [tool.setuptools.package-data] autograder: {undeclared}"
+
+
+def test_the_page_templates_are_read_from_the_package_wherever_the_grader_runs(tmp_path):
+    """The templates come through the installed package (jinja2's PackageLoader), not
+    the working directory: a templates/ folder there is not read."""
+    (tmp_path / "templates").mkdir()
+    for name in ("feedback_page.html.j2", "feedback_problem.html.j2", "report.html.j2"):
+        (tmp_path / "templates" / name).write_text("decoy")
+    program = (
+        "import pathlib, sys, autograder\n"
+        "from autograder.publish import render\n"
+        "from autograder.publish.feedback import problem_html\n"
+        "from autograder.core.manifest import load_manifest\n"
+        "first = load_manifest(pathlib.Path(sys.argv[1])).assignments[0]\n"
+        "result = {'student': 'ann', 'status': 'error', 'notes': []}\n"
+        "print(problem_html(result, first, 'miniflow').startswith('<!DOCTYPE html>'))\n"
+        "print(type(render.TEMPLATES.loader).__name__)\n"
+        "found = pathlib.Path(render.TEMPLATES.get_template('report.html.j2').filename)\n"
+        "here = pathlib.Path(autograder.__file__).parent / 'publish' / 'templates'\n"
+        "print(found.parent == here)\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run([sys.executable, "-c", program, str(ROOT)], capture_output=True,
+                         text=True, check=True, cwd=tmp_path, env=environment).stdout.split()
+    assert out == ["True", "PackageLoader", "True"]
 
 def test_readme_commands_exist_in_the_makefile():
     readme = (ROOT / "README.md").read_text()

@@ -9,6 +9,7 @@ once through a real gradebook written by ``record_results``. The demo's test
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 from pathlib import Path
@@ -306,14 +307,34 @@ def test_a_stub_left_in_reads_the_same_from_the_judge():
                                    "NotImplementedError: the stub was left in (not attempted)")
 
 
-def test_a_table_cell_is_text_unless_it_is_markup_made_on_purpose():
-    """The report's tables escape every cell by default: a new column cannot forget."""
-    from markupsafe import Markup
-
-    from autograder.publish.report import _e, _table
-
-    hostile = '<img src=x onerror="alert(1)">'
-    page = _table(["name", "link"], [[hostile, Markup(f"<a href='#x'>{_e(hostile)}</a>")]])
-    assert "<img" not in page and page.count("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;") == 2
-    assert "<a href='#x'>" in page  # the HTML made on purpose stays HTML
-    assert "&amp;lt;" not in page  # and nothing is escaped twice
+def test_student_and_roster_text_is_text_in_the_report(tmp_path, monkeypatch):
+    """The report's template escapes every value it prints (autoescape): a student's
+    id, notes, flags, messages and kernel deaths, late records, the course's title."""
+    hostile = '<script>alert(1)</script>" onerror="alert(1)'
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;&quot; onerror=&quot;alert(1)"
+    said = '<script>alert(x)</script>" onerror="alert(y)'  # no number: it groups as it is
+    said_escaped = "&lt;script&gt;alert(x)&lt;/script&gt;&quot; onerror=&quot;alert(y)"
+    rows = [
+        _result(hostile, {"test_chain_rule": f"AssertionError: {said}",
+                          "test_mul_forward": f"AssertionError: Likely mistake: {said}"},
+                flags=[hostile], sandbox="none",
+                kernel_deaths=[{"cell": 3, "grade_id": hostile, "reason": hostile}],
+                late={"submitted": hostile, "due": hostile, "seconds_late": 60.0,
+                      "penalty": 1.0, "policy": hostile}),
+        _result("eve", status="rejected", notes=[hostile]),
+        _result("fay", status=hostile, notes=[hostile]),
+    ]
+    results = {(r["assignment"], r["student"]): r for r in rows}
+    monkeypatch.setattr(report_module, "load_results", lambda course: results)
+    course = dataclasses.replace(COURSE, title=hostile)
+    page = _without_images(write_report(course, tmp_path / "report.html").read_text(
+        encoding="utf-8"))
+    assert "<script" not in page and '" onerror=' not in page
+    assert "&amp;lt;" not in page  # nothing escaped twice
+    # the title twice; the unisolated warning; the rejected note; the crash's status and
+    # note; the died row's id, cell and reason; the late row's id, submitted, due and
+    # policy; the flagged row's id and flag
+    assert page.count(escaped) == 2 + 1 + 1 + 2 + 3 + 4 + 2, page
+    # each message as a mistake's label and its example, in objectives 1, 2 and 3
+    assert page.count(said_escaped) == 2 * 3, page
+    assert "<b>Likely mistake:</b> " + said_escaped in page  # the HTML made on purpose stays

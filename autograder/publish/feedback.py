@@ -8,22 +8,27 @@ that quotes a line of a hidden test is replaced by a notice (student code
 can capture a test cell's source as it runs and print it later). Plain
 ``nbgrader generate_feedback`` gets the same rules from
 ``autograder.publish.hidden.HideTests`` (nbgrader_config.py).
+
+The pages are rendered from the templates autograder/publish/templates/feedback*.j2,
+with every value they print escaped (``autograder.publish.render.render_template``).
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+from markupsafe import Markup
 
 from autograder.core.cells import HIDDEN, HIDDEN_NOTE, cell_failed
 from autograder.core.manifest import Assignment, Course
 from autograder.core.reasons import Reason, reasons_of
 from autograder.publish.hidden import feedback_outputs, hidden_lines, redact
+from autograder.publish.render import render_template
 from autograder.record.gradebook import load_results
 
 __all__ = ["HIDDEN", "feedback_html", "problem_html", "resubmit_advice", "strip_hidden",
@@ -31,41 +36,17 @@ __all__ = ["HIDDEN", "feedback_html", "problem_html", "resubmit_advice", "strip_
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
-_STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 58rem; margin: 2rem auto; color: #222;
-       line-height: 1.45; padding: 0 1rem; }
-h1 { font-size: 1.5rem; margin-bottom: .2rem; } .muted { color: #666; }
-.summary { font-size: 1.15rem; margin: 1rem 0; }
-table { border-collapse: collapse; margin: 1rem 0; }
-td, th { padding: .25rem .8rem; border-bottom: 1px solid #ddd; text-align: left; }
-.cell { margin: 1rem 0; }
-pre { background: #f6f8fa; padding: .6rem .8rem; overflow-x: auto; border-radius: 4px;
-      margin: .2rem 0; font-size: .85rem; }
-.markdown pre { background: none; padding: 0; white-space: pre-wrap; font-family: inherit;
-                font-size: 1rem; }
-.graded { border-left: 4px solid #888; padding-left: .8rem; }
-.pass { border-color: #2a7d2a; } .fail { border-color: #c0392b; }
-.badge { font-weight: 600; } .pass .badge { color: #2a7d2a; } .fail .badge { color: #c0392b; }
-.error { background: #fdecea; color: #7b1f17; }
-.hidden-note { color: #666; font-style: italic; }
-.problem { background: #fff4e5; border-left: 4px solid #e67e22; padding: .6rem 1rem;
-           margin: 1rem 0; }
-img { max-width: 100%; }
-"""
-
 
 def strip_hidden(source: str) -> str:
     """The visible part of a test cell; hidden regions become one comment line."""
     return HIDDEN.sub(HIDDEN_NOTE, source)
 
 
-def _markdown(text: str) -> str:
+def _markdown(text: str) -> Markup:
     """Markdown to HTML, with any raw HTML in it escaped (shown, never run)."""
-    try:
-        import mistune
-    except ImportError:  # mistune comes with nbconvert; plain text if it ever does not
-        return f"<pre>{html.escape(text)}</pre>"
-    return mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])(text)
+    import mistune  # nbconvert's (nbgrader's) Markdown renderer
+
+    return Markup(mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])(text))
 
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")
@@ -85,27 +66,64 @@ def _merged_streams(outputs: list) -> list:
     return merged
 
 
-def _outputs_html(cell: nbformat.NotebookNode, secret: list[str] | None = None) -> str:
-    parts = []
+def _outputs_html(cell: nbformat.NotebookNode, secret: list[str] | None = None) -> Markup:
+    """What a student may see of a cell's outputs, as HTML (feedback_outputs.html.j2)."""
+    shown = []
     for output in _merged_streams(feedback_outputs(cell, secret or [])):
         kind = output.output_type
         if kind == "stream":
-            parts.append(f"<pre>{html.escape(_ANSI.sub('', output.text)[-5000:])}</pre>")
+            shown.append(("text", _ANSI.sub("", output.text)[-5000:]))
         elif kind == "error":
             # Type and message only: the traceback would show hidden test lines.
-            message = _ANSI.sub("", f"{output.ename}: {output.evalue}")
-            parts.append(f'<pre class="error">{html.escape(message[-5000:])}</pre>')
+            shown.append(("error", _ANSI.sub("", f"{output.ename}: {output.evalue}")[-5000:]))
         elif kind in ("execute_result", "display_data"):
             data = output.get("data", {})
             if "image/png" in data:
                 png = data["image/png"]
                 png = png if isinstance(png, str) else base64.b64encode(png).decode()
                 if _BASE64.fullmatch(png):  # anything else is not an image: leave it out
-                    parts.append(f'<img alt="figure" src="data:image/png;base64,'
-                                 f'{"".join(png.split())}">')
+                    shown.append(("image", "".join(png.split())))
             elif "text/plain" in data:
-                parts.append(f"<pre>{html.escape(data['text/plain'][-5000:])}</pre>")
-    return "".join(parts)
+                shown.append(("text", data["text/plain"][-5000:]))
+    return Markup(render_template("feedback_outputs.html.j2", outputs=shown))
+
+
+@dataclass
+class _Cell:
+    """One cell of the notebook as its feedback page shows it (feedback.html.j2)."""
+
+    markdown: Markup | None = None  # a markdown cell, as HTML
+    source: str = ""                # a code cell's code; a test cell's visible part
+    outputs: Markup = Markup()
+    grade_id: str = ""
+    result: dict | None = None      # a test cell's score in the result
+    status: str = ""                # "pass" or "fail"
+    message: str = ""               # why the grader zeroed a test cell that ran clean
+
+
+def _cells(notebook: nbformat.NotebookNode, scores: dict[str, dict],
+           secret: list[str]) -> list[_Cell]:
+    shown = []
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "markdown":
+            shown.append(_Cell(markdown=_markdown(cell.source)))
+            continue
+        if cell.cell_type != "code":
+            continue
+        code = _Cell(source=strip_hidden(cell.source) if meta.get("grade") else cell.source,
+                     outputs=_outputs_html(cell, secret))
+        grade_id = meta.get("grade_id")
+        if meta.get("grade") and grade_id in scores:
+            c = scores[grade_id]
+            code.grade_id, code.result = grade_id, c
+            code.status = "pass" if c["score"] >= c["max_score"] else "fail"
+            if code.status == "fail" and c.get("message") and not cell_failed(cell):
+                # It ran clean and the grader's reading of the code zeroed it: the
+                # reason is the result's, or nowhere (what a test cell wrote stays hidden).
+                code.message = redact(c["message"], secret)
+        shown.append(code)
+    return shown
 
 
 def feedback_html(notebook: nbformat.NotebookNode, result: dict, assignment: Assignment,
@@ -113,80 +131,23 @@ def feedback_html(notebook: nbformat.NotebookNode, result: dict, assignment: Ass
     """One student's feedback page for one assignment."""
     scores = {c["grade_id"]: c for c in result.get("cells", [])}
     secret = hidden_lines(notebook)
-    rows = "".join(
-        f"<tr><td>{html.escape(gid)}</td><td>{c['score']:g} / {c['max_score']:g}</td></tr>"
-        for gid, c in scores.items())
-    body = []
-    for cell in notebook.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "markdown":
-            body.append(f'<div class="cell markdown">{_markdown(cell.source)}</div>')
-            continue
-        if cell.cell_type != "code":
-            continue
-        source = strip_hidden(cell.source) if meta.get("grade") else cell.source
-        block = f"<pre>{html.escape(source)}</pre>{_outputs_html(cell, secret)}"
-        grade_id = meta.get("grade_id")
-        if meta.get("grade") and grade_id in scores:
-            c = scores[grade_id]
-            status = "pass" if c["score"] >= c["max_score"] else "fail"
-            if status == "fail" and c.get("message") and not cell_failed(cell):
-                # It ran clean and the grader's reading of the code zeroed it: the
-                # reason is the result's, or nowhere (what a test cell wrote stays hidden).
-                block += (f'<pre class="error">'
-                          f'{html.escape(redact(c["message"], secret))}</pre>')
-            block = (f'<div class="badge">{html.escape(grade_id)}: {c["score"]:g} / '
-                     f'{c["max_score"]:g} points</div>{block}')
-            body.append(f'<div class="cell graded {status}">{block}</div>')
-        else:
-            body.append(f'<div class="cell">{block}</div>')
-    notes = "".join(f"<li>{html.escape(redact(n, secret))}</li>"
-                    for n in result.get("notes", []))
-    return (
-        _head(assignment, course_title, result["student"])
-        + f'<div class="summary">Score: <b>{result["score"]:g} / {result["max_score"]:g}</b></div>'
-        + _late_line(result.get("late"))
-        + _deaths_html(result.get("kernel_deaths") or [], secret)
-        + (f"<ul>{notes}</ul>" if notes else "")
-        + f"<table><tr><th>test</th><th>points</th></tr>{rows}</table>"
-        + '<p class="hidden-note">Each test cell shows its visible tests and the message of '
-          "the first check that failed. Hidden tests are not shown.</p>"
-        + "".join(body) + "</body></html>\n")
+    return render_template(
+        "feedback.html.j2", assignment=assignment, course_title=course_title,
+        student=result["student"], score=result["score"], max_score=result["max_score"],
+        late=_late_text(result.get("late")),
+        deaths=_deaths(result.get("kernel_deaths") or [], secret),
+        notes=[redact(n, secret) for n in result.get("notes", [])],
+        scores=scores, cells=_cells(notebook, scores, secret))
 
 
-def _head(assignment: Assignment, course_title: str, student: str) -> str:
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>Feedback: {html.escape(assignment.title)}</title><style>{_STYLE}</style>"
-            f"</head><body><h1>{html.escape(assignment.title)}</h1>"
-            f'<div class="muted">{html.escape(course_title)} &middot; student '
-            f"{html.escape(student)}</div>")
-
-
-def _deaths_html(deaths: list[dict], secret: list[str]) -> str:
-    """A box naming each cell that killed the kernel, and what it meant for the grade."""
-    if not deaths:
-        return ""
-    items = []
-    for death in deaths:
-        where = f"cell {html.escape(str(death.get('cell')))}"
-        if death.get("grade_id"):
-            where += f" (the test {html.escape(str(death['grade_id']))})"
-        elif death.get("first_line"):
-            start = html.escape(redact(str(death["first_line"]), secret))
-            where += f" (the cell that starts <code>{start}</code>)"
-        verb = "while re-running " if death.get("while_replaying") else "while running "
-        after = ("The test cells before it kept their points; the cells after it were graded "
-                 "in a fresh kernel, after re-running the cells before it (without this one)."
-                 if death.get("restarted") else
-                 "The test cells before it kept their points; the cells after it could not be "
-                 "run and score nothing.")
-        items.append(f"<li>The kernel (the Python process running your notebook) died {verb}"
-                     f"{where}: {html.escape(str(death.get('reason', '')))}. {after}</li>")
-    return ('<div class="problem"><b>Your notebook stopped the kernel.</b><ul>'
-            + "".join(items) + "</ul>Run the notebook top to bottom in JupyterLab "
-            "(Kernel &gt; Restart Kernel and Run All Cells) to see it happen; look for "
-            "<code>exit()</code>, <code>os._exit()</code>, a loop that builds an enormous "
-            "list, or a recursion without end in that cell.</div>")
+def _deaths(deaths: list[dict], secret: list[str]) -> list[dict]:
+    """Each cell that killed the kernel, every field the page reads present."""
+    return [{"cell": death.get("cell"), "grade_id": death.get("grade_id") or "",
+             "first_line": (redact(str(death["first_line"]), secret)
+                            if death.get("first_line") else ""),
+             "reason": death.get("reason", ""),
+             "while_replaying": bool(death.get("while_replaying")),
+             "restarted": bool(death.get("restarted"))} for death in deaths]
 
 
 def resubmit_advice(code: str, assignment: Assignment) -> str:
@@ -216,24 +177,17 @@ def resubmit_advice(code: str, assignment: Assignment) -> str:
 def problem_html(result: dict, assignment: Assignment, course_title: str,
                  secret: list[str] | None = None) -> str:
     """The page of a submission that was not graded: rejected, or grading crashed."""
-    notes = [redact(n, secret or []) for n in result.get("notes", [])]
-    listed = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
-    if result.get("status") == "rejected":
-        code = next(iter(reasons_of(result)), "")
-        body = ('<div class="problem"><b>Your submission could not be graded.</b>'
-                f"<ul>{listed}</ul><p><b>How to resubmit:</b> "
-                f"{html.escape(resubmit_advice(code, assignment))}</p></div>"
-                f'<div class="summary">Score: <b>none yet</b> (0 / '
-                f'{result.get("max_score", assignment.points):g} until you resubmit)</div>')
-    else:
-        body = ('<div class="problem"><b>Grading your submission failed.</b>'
-                f"<ul>{listed}</ul><p>Your instructor has been told and will look at it; "
-                "you do not need to do anything unless they ask you to.</p></div>")
-    return _head(assignment, course_title, result["student"]) + body + "</body></html>\n"
+    rejected = result.get("status") == "rejected"
+    return render_template(
+        "feedback_problem.html.j2", assignment=assignment, course_title=course_title,
+        student=result["student"], rejected=rejected,
+        notes=[redact(n, secret or []) for n in result.get("notes", [])],
+        advice=resubmit_advice(next(iter(reasons_of(result)), ""), assignment) if rejected else "",
+        max_score=result.get("max_score", assignment.points))
 
 
-def _late_line(late: dict | None) -> str:
-    """One line under the score: when it was submitted, and what lateness cost."""
+def _late_text(late: dict | None) -> str:
+    """One line under the score: when it was submitted, and what lateness cost ("": none)."""
     if not late or not late.get("submitted"):
         return ""
 
@@ -251,7 +205,7 @@ def _late_line(late: dict | None) -> str:
             text += f" ({late['policy']})"
     else:
         text += ": on time"
-    return f'<div class="late">{html.escape(text)}</div>'
+    return text
 
 
 def write_feedback(course: Course, assignments: tuple[Assignment, ...],

@@ -1,7 +1,8 @@
 """The class report: what did the class learn, and where did it go wrong?
 
 One self-contained HTML page (figures embedded as PNG, nothing fetched) from
-``gradebook.load_results`` and the course manifest. Per assignment: how many
+``gradebook.load_results`` and the course manifest, rendered from the template
+autograder/publish/templates/report.html.j2. Per assignment: how many
 submissions were graded, rejected, crashed, late or flagged; the scores;
 per learning objective, the share of the graded submissions that met it
 and the most common diagnosed mistakes, grouped by the checks' "Likely
@@ -16,20 +17,19 @@ the page itself, in ``DEFINITIONS``, so the reader never has to guess.
 from __future__ import annotations
 
 import base64
-import html
 import io
 import re
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from markupsafe import Markup
-
 from autograder.core.manifest import Assignment, Course
+from autograder.publish.render import render_template
 from autograder.record.gradebook import load_results
 
 __all__ = ["AssignmentSummary", "CellSummary", "Mistake", "ObjectiveSummary", "mistake_key",
-           "normalise_message", "summarise", "unisolated_results", "write_report"]
+           "normalise_message", "render_template", "summarise", "unisolated_results",
+           "write_report"]
 
 _NUMBER = re.compile(r"-?\d+(\.\d+)?(e[-+]?\d+)?", re.IGNORECASE)
 # "#, #, #" (a list of numbers, a shape) and "(#,)" read as one "#": shapes of any
@@ -337,27 +337,6 @@ def _figure(info: AssignmentSummary) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-# -- HTML -------------------------------------------------------------------------------
-
-
-def _e(value: object) -> Markup:
-    """``value`` as text in HTML: escaped, and marked so (``Markup``) that it is not again."""
-    return Markup(html.escape(str(value)))
-
-
-def _table(head: list[str], rows: list[list[str]], css: str = "") -> str:
-    """A table. A cell is text and is escaped here, unless it is ``Markup`` (HTML
-    made on purpose, its text escaped with ``_e``): a new column cannot forget."""
-    def cell(value: str) -> str:
-        return value if isinstance(value, Markup) else html.escape(str(value))
-
-    return (f"<table{f' class={css!r}' if css else ''}><tr>"
-            + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"
-            + "".join("<tr>" + "".join(f"<td>{cell(c)}</td>" for c in row) + "</tr>"
-                      for row in rows)
-            + "</table>")
-
-
 def _duration(seconds: float) -> str:
     days, rest = divmod(int(seconds), 86400)
     hours, rest = divmod(rest, 3600)
@@ -367,121 +346,27 @@ def _duration(seconds: float) -> str:
     return " ".join(p for p in parts if p) or f"{seconds:.0f} s"
 
 
-def _objectives_html(info: AssignmentSummary) -> str:
-    rows = []
-    for o in info.objectives:
-        if o.number == 0:
-            continue
-        share = o.share
-        met = ("not assessed by any test cell" if share is None
-               else f"{o.met} of {o.graded} ({100 * share:.0f}%)")
-        rows.append([str(o.number), _e(o.text), _e(", ".join(o.cells) or "none"), met])
-    parts = ["<h3>Learning objectives</h3>", _table(
-        ["#", "objective", "test cells", "met (of the graded submissions)"], rows)]
-    unmapped = [o for o in info.objectives if o.number == 0]
-    if unmapped:
-        parts.append('<p class="warning">These test cells are mapped to no objective in '
-                     f"course/manifest.toml: {_e(', '.join(unmapped[0].cells))}. Add them "
-                     "to the assignment's [assignment.tests] table.</p>")
-    parts.append("<h3>Most frequent diagnostic messages, by objective</h3>")
-    for o in info.objectives:
-        if not o.cells:
-            continue
-        title = f"Objective {o.number}: {o.text}" if o.number else o.text.capitalize()
-        parts.append(f"<h4>{_e(title)}</h4>")
-        if not o.mistakes:
-            parts.append("<p>No graded submission lost points here.</p>")
-            continue
-        rows = [[str(m.count), _e(", ".join(m.cells)),
-                 Markup(f"{'<b>Likely mistake:</b> ' if m.kind == 'hint' else ''}"
-                        f"{_e(m.label)}"),
-                 Markup(f"<pre>{_e(m.example)}</pre>")] for m in o.mistakes[:8]]
-        parts.append(_table(["students", "test cells", "mistake", "one example"], rows,
-                            "mistakes"))
-        if len(o.mistakes) > 8:
-            rest = sum(m.count for m in o.mistakes[8:])
-            parts.append(f"<p>and {len(o.mistakes) - 8} rarer groups ({rest} "
-                         "student-cases).</p>")
-    return "".join(parts)
+def _problems(summaries: list[AssignmentSummary]) -> dict[str, list[tuple]]:
+    """The rows of the tables of the submissions that need the instructor, as text."""
+    def late(i: AssignmentSummary, r: dict) -> tuple:
+        info = r["late"]
+        return (r["student"], i.name, info.get("submitted", ""), info.get("due", ""),
+                _duration(float(info.get("seconds_late") or 0.0)), f"{_penalty(r):g}",
+                info.get("policy", ""))
 
-
-def _cells_html(info: AssignmentSummary) -> str:
-    rows = [[_e(c.grade_id), f"{c.max_score:g}", f"{c.passed} of {c.graded}",
-             _e(", ".join(map(str, c.objectives)) or "none")] for c in info.cells]
-    return ("<h3>Test cells</h3>"
-            + _table(["test cell", "points", "full marks", "objectives"], rows))
-
-
-def _assignment_html(info: AssignmentSummary) -> str:
-    counts = _counted([(len(info.late), "late"), (len(info.flagged), "flagged")])
-    parts = [f'<h2 id="{_e(info.name)}">{_e(info.title)} ({_e(info.name)})</h2>',
-             f'<p class="stats">{_e(info.statistics_text())}'
-             + (f" Also {_e(counts)}: see the sections at the end." if counts else "")
-             + "</p>"]
-    if info.scores:
-        parts.append(f'<img alt="{_e(info.name)}: score distribution and share meeting each '
-                     f'objective" src="data:image/png;base64,{_figure(info)}">')
-        parts.append(_objectives_html(info))
-        parts.append(_cells_html(info))
-    return "".join(parts)
-
-
-def _problems_html(summaries: list[AssignmentSummary]) -> str:
-    parts = ['<h2 id="attention">Submissions that need you</h2>']
-    rejected = [[_e(r["student"]), _e(i.name), _e("; ".join(r.get("notes", [])))]
-                for i in summaries for r in i.rejected]
-    parts.append(f"<h3>Rejected submissions ({len(rejected)})</h3>")
-    parts.append(_table(["student", "assignment", "why"], rejected) if rejected else
-                 "<p>None: every submission was a notebook nbgrader could read.</p>")
-    crashed = [[_e(r["student"]), _e(i.name), _e(r.get("status", "")),
-                _e("; ".join(r.get("notes", [])))] for i in summaries for r in i.crashed]
-    parts.append(f"<h3>Crashed submissions ({len(crashed)})</h3>")
-    parts.append(_table(["student", "assignment", "status", "what happened"], crashed)
-                 if crashed else "<p>None: grading finished for every notebook it started.</p>")
-    died = [[_e(r["student"]), _e(i.name), _e(str(d.get("grade_id") or d.get("cell", ""))),
-             _e(str(d.get("reason", ""))), "yes" if d.get("restarted") else "no"]
-            for i in summaries for r in i.died for d in r.get("kernel_deaths", [])]
-    parts.append(f"<h3>Kernels that died in graded submissions ({len(died)})</h3>")
-    parts.append("<p>The test cells before the cell that killed the kernel kept their "
-                 "points; the rest ran in a fresh kernel where the notebook allowed it.</p>"
-                 + _table(["student", "assignment", "cell", "what happened",
-                           "rest graded in a fresh kernel"], died) if died else
-                 "<p>None: no graded notebook stopped its kernel.</p>")
-    late = []
-    for i in summaries:
-        for r in i.late:
-            info = r["late"]
-            late.append([_e(r["student"]), _e(i.name), _e(info.get("submitted", "")),
-                         _e(info.get("due", "")),
-                         _e(_duration(float(info.get("seconds_late") or 0.0))),
-                         f"{_penalty(r):g}", _e(info.get("policy", ""))])
-    parts.append(f"<h3>Late submissions ({len(late)})</h3>")
-    parts.append(_table(["student", "assignment", "submitted", "due (after any extension)",
-                         "late by", "penalty (points)", "policy"], late) if late else
-                 "<p>None: no result records a submission after its due date.</p>")
-    flagged = [[_e(r["student"]), _e(i.name),
-                f"{float(r.get('score', 0.0)):g}" if r.get("status") == "graded" else "-",
-                Markup("<ul>" + "".join(f"<li>{_e(f)}</li>" for f in r["flags"]) + "</ul>")]
-               for i in summaries for r in i.flagged]
-    parts.append(f"<h3>Flagged submissions ({len(flagged)})</h3>")
-    parts.append("<p>What the static review, the tamper guard and the trusted check found: "
-                 "evidence for a person to read, not a verdict "
-                 "(<code>python -m autograder flags</code>).</p>")
-    parts.append(_table(["student", "assignment", "score", "flags"], flagged) if flagged
-                 else "<p>None.</p>")
-    return "".join(parts)
-
-
-def _overview_html(summaries: list[AssignmentSummary]) -> str:
-    rows = [[Markup(f'<a href="#{_e(i.name)}">{_e(i.name)}</a>'),
-             str(len(i.graded) + len(i.rejected) + len(i.crashed)), str(len(i.graded)),
-             str(len(i.rejected)), str(len(i.crashed)), str(len(i.late)), str(len(i.flagged)),
-             f"{i.mean:.2f}" if i.scores else "-",
-             f"{i.csv_mean:.2f}" if i.csv_scores else "-", f"{i.max_score:g}"]
-            for i in summaries]
-    return ("<h2>Overview</h2>" + _table(
-        ["assignment", "submissions", "graded", "rejected", "crashed", "late", "flagged",
-         "mean of graded", "mean as grades.csv", "out of"], rows))
+    return {
+        "rejected": [(r["student"], i.name, "; ".join(r.get("notes", [])))
+                     for i in summaries for r in i.rejected],
+        "crashed": [(r["student"], i.name, r.get("status", ""), "; ".join(r.get("notes", [])))
+                    for i in summaries for r in i.crashed],
+        "died": [(r["student"], i.name, str(d.get("grade_id") or d.get("cell", "")),
+                  str(d.get("reason", "")), "yes" if d.get("restarted") else "no")
+                 for i in summaries for r in i.died for d in r.get("kernel_deaths", [])],
+        "late": [late(i, r) for i in summaries for r in i.late],
+        "flagged": [(r["student"], i.name,
+                     f"{float(r.get('score', 0.0)):g}" if r.get("status") == "graded" else "-",
+                     r["flags"]) for i in summaries for r in i.flagged],
+    }
 
 
 def unisolated_results(course: Course, results: dict[tuple[str, str], dict] | None = None
@@ -495,15 +380,6 @@ def unisolated_results(course: Course, results: dict[tuple[str, str], dict] | No
             in sorted(results.items()) if r.get("sandbox") == "none"]
 
 
-_STYLE = ("body{font-family:system-ui,sans-serif;max-width:75rem;margin:2rem auto;"
-          "padding:0 1rem;color:#222}table{border-collapse:collapse;margin:.5rem 0 1rem}"
-          "td,th{padding:.25rem .7rem;border-bottom:1px solid #ddd;text-align:left;"
-          "vertical-align:top}img{max-width:100%}pre{white-space:pre-wrap;margin:0;"
-          "font-size:.85em;max-width:36rem}h4{margin-bottom:.2rem}dt{font-weight:bold}"
-          "dd{margin:0 0 .4rem 1.5rem}.stats{font-size:1.05em}"
-          ".warning{background:#fdecea;color:#7b1f17;padding:.8rem;border-radius:4px}")
-
-
 def write_report(course: Course, path: Path | None = None) -> Path:
     """Write the report (default ``reports/class-report.html``) and return its path."""
     results = load_results(course)  # once for the summaries and the warning
@@ -511,24 +387,13 @@ def write_report(course: Course, path: Path | None = None) -> Path:
     if not summaries:
         raise ValueError("no grading results yet: run `python -m autograder grade` first")
     path = path or course.root / "reports" / "class-report.html"
-    parts = [f"<h1>{_e(course.title)}: class report</h1>"]
-    unisolated = unisolated_results(course, results)
-    if unisolated:
-        parts.append(
-            '<p class="warning"><b>Warning: ' + str(len(unisolated)) + " submission(s) were "
-            "graded WITHOUT isolation</b> (no sandbox: bubblewrap was missing, could not run, or "
-            "was turned off). Their code could read and change files of the grading user, "
-            "other students' grades included. Regrade them with <code>python -m autograder "
-            "grade --sandbox bwrap</code>: " + str(_e(", ".join(unisolated[:20])))
-            + (" ..." if len(unisolated) > 20 else "") + "</p>")
-    parts.append(_overview_html(summaries))
-    parts.append("<details open><summary>What the words and numbers mean</summary><dl>"
-                 + "".join(f"<dt>{_e(term)}</dt><dd>{_e(meaning)}</dd>"
-                           for term, meaning in DEFINITIONS) + "</dl></details>")
-    parts += [_assignment_html(info) for info in summaries]
-    parts.append(_problems_html(summaries))
+    sections = [{"info": info, "figure": _figure(info) if info.scores else "",
+                 "also": _counted([(len(info.late), "late"), (len(info.flagged), "flagged")])}
+                for info in summaries]
+    page = render_template("report.html.j2", title=course.title,
+                           unisolated=unisolated_results(course, results),
+                           summaries=summaries, definitions=DEFINITIONS, sections=sections,
+                           **_problems(summaries))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                    f"<title>{_e(course.title)}: class report</title><style>{_STYLE}</style>"
-                    "</head><body>" + "".join(parts) + "</body></html>\n", encoding="utf-8")
+    path.write_text(page, encoding="utf-8")
     return path
