@@ -191,7 +191,7 @@ RESOLVED = ["module_dict_subscript", "vars_of_the_module", "submodule_dict_get",
             "locals_by_name"]
 
 
-def _with_linear(code: str, source: nbformat.NotebookNode = SOURCE) -> nbformat.NotebookNode:
+def with_linear(code: str, source: nbformat.NotebookNode = SOURCE) -> nbformat.NotebookNode:
     notebook = nbformat.from_dict(source)
     for cell in notebook.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "linear":
@@ -206,7 +206,7 @@ def _line(code: str, needle: str) -> int:
 @pytest.mark.parametrize("name", sorted(CHEATS))
 def test_each_trick_is_flagged_where_it_is_with_its_name(name):
     code, needle, words = CHEATS[name]
-    review = review_submission(_with_linear(code), SOURCE, RELEASE)
+    review = review_submission(with_linear(code), SOURCE, RELEASE)
     there = [f for f in review.flags if f.cell == "linear" and f.line == _line(code, needle)]
     assert any(words in f.text for f in there), (name, review.lines())
     assert all(f.cell == "linear" for f in review.flags), review.lines()
@@ -214,7 +214,7 @@ def test_each_trick_is_flagged_where_it_is_with_its_name(name):
 
 @pytest.mark.parametrize("name", RESOLVED)
 def test_a_trick_the_review_can_follow_is_named_as_delegation(name):
-    review = review_submission(_with_linear(CHEATS[name][0]), SOURCE, RELEASE)
+    review = review_submission(with_linear(CHEATS[name][0]), SOURCE, RELEASE)
     assert any(f.rule == "delegation" and "miniflow's reference" in f.text
                and "reached by a name the review worked out" in f.text
                for f in review.flags), review.lines()
@@ -223,21 +223,21 @@ def test_a_trick_the_review_can_follow_is_named_as_delegation(name):
 
 def test_plain_delegation_still_costs_the_exercise_and_reflection_does_not_carry_over():
     plain = _delegating("mf.Linear(X, W, b)")
-    assert set(review_submission(_with_linear(plain), SOURCE).zeroed) == LINEAR_TESTS
+    assert set(review_submission(with_linear(plain), SOURCE).zeroed) == LINEAR_TESTS
     # Bound by reflection in one cell, called plainly in the solution: shown, not zeroed.
     hidden = nbformat.from_dict(SOURCE)
     hidden.cells.insert(2, nbformat.v4.new_code_cell('_R = mf.__dict__["Lin" + "ear"]'))
-    hidden = _with_linear(_delegating("_R(X, W, b)"), hidden)
+    hidden = with_linear(_delegating("_R(X, W, b)"), hidden)
     review = review_submission(hidden, SOURCE)
     assert review.zeroed == {} and any("`_R`, the very code under test, reached by" in f.text
                                        for f in review.flags), review.lines()
     # Bound plainly again: plain delegation once more.
-    again = _with_linear(_delegating("_R(X, W, b)", "_R = mf.Linear\n"), hidden)
+    again = with_linear(_delegating("_R(X, W, b)", "_R = mf.Linear\n"), hidden)
     assert set(review_submission(again, SOURCE).zeroed) == LINEAR_TESTS
 
 
 def test_the_flag_reads_as_cell_line_and_trick():
-    review = review_submission(_with_linear(CHEATS["sys_modules_subscript"][0]), SOURCE)
+    review = review_submission(with_linear(CHEATS["sys_modules_subscript"][0]), SOURCE)
     assert ("linear, line 6: reads sys.modules, which holds every imported module, miniflow "
             "too: `sys.modules['mini' + 'flow']`") in review.lines()
     assert {f.rule for f in review.flags} >= {"obfuscation", "dangerous", "delegation"}
@@ -246,16 +246,16 @@ def test_the_flag_reads_as_cell_line_and_trick():
 def test_a_flag_names_the_cells_own_line_after_leading_blank_lines():
     # IPython drops leading blank lines before the review parses a cell.
     code = "\n\n   \n# my layer\nimport os\n\nclass Linear(mf.Linear):\n    pass\n"
-    lines = review_submission(_with_linear(code), SOURCE).lines()
+    lines = review_submission(with_linear(code), SOURCE).lines()
     assert "linear, line 5: imports os" in lines, lines
     assert "linear, line 7: `Linear` inherits miniflow's reference `Linear`" in lines, lines
-    broken = review_submission(_with_linear("\n\nclass Linear(:\n"), SOURCE)
+    broken = review_submission(with_linear("\n\nclass Linear(:\n"), SOURCE)
     assert [(f.rule, f.line) for f in broken.flags] == [("syntax", 3)]
 
 
 def test_a_long_trick_is_quoted_short():
     code = _delegating("getattr(mf, " + " + ".join(['"x"'] * 400) + ")(X, W, b)")
-    review = review_submission(_with_linear(code), SOURCE)
+    review = review_submission(with_linear(code), SOURCE)
     assert review.flags and all(len(f.text) < 400 for f in review.flags), review.lines()
 
 
@@ -344,7 +344,7 @@ HONEST_CELLS = [
 
 
 def test_honest_idioms_are_not_flagged():
-    notebook = _with_linear(HONEST_LINEAR)
+    notebook = with_linear(HONEST_LINEAR)
     last = max(i for i, c in enumerate(notebook.cells)
                if c.metadata.get("nbgrader", {}).get("grade_id") == "sigmoid")
     for code in reversed(HONEST_CELLS):
@@ -382,7 +382,7 @@ def test_a_given_alias_used_by_the_student_is_still_seen():
                  if c.metadata.get("nbgrader", {}).get("grade_id") == "setup")
     setup.source += "\nimport sys\nfrom pickle import loads\n"
     code = _delegating('sys.modules["miniflow"].Linear(X, W, b)\n        loads(b"")')
-    review = review_submission(_with_linear(code, source), source)
+    review = review_submission(with_linear(code, source), source)
     texts = " ".join(review.lines())
     assert "reads sys.modules" in texts and "uses pickle" in texts, texts
 
@@ -392,7 +392,7 @@ def test_a_given_alias_used_by_the_student_is_still_seen():
 def _calls(code: str) -> int:
     """Python calls the review makes on a notebook with ``code`` as its solution: a
     measure of its work that a busy machine does not blur, as it does seconds."""
-    notebook = _with_linear(code)
+    notebook = with_linear(code)
     profile = cProfile.Profile()
     profile.runcall(review_submission, notebook, SOURCE)
     return pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
@@ -415,11 +415,11 @@ def _calls(code: str) -> int:
 def test_the_review_costs_the_code_not_its_square(make, small):
     large = 4 * small
     for size in (small, large):  # imports, caches, IPython's translation of each text
-        review = review_submission(_with_linear(make(size)), SOURCE)
+        review = review_submission(with_linear(make(size)), SOURCE)
         assert "unreadable" not in {f.rule for f in review.flags}  # read to the end
     ratio = _calls(make(large)) / _calls(make(small))
     assert ratio < 6, ratio  # linear: 4 at most; a square: about 16
-    notebook = _with_linear(make(large))
+    notebook = with_linear(make(large))
     start = time.perf_counter()
     review_submission(notebook, SOURCE)
     assert time.perf_counter() - start < 60
@@ -429,5 +429,5 @@ def test_following_the_tricks_reads_as_deep_as_before():
     # Each subscript and attribute here is looked at for reflection; that must not
     # cost the visitor a frame more per level (READ_DEPTH: 5 frames a pair, as before).
     deep = "x = vars(mf)" + "['nodes'].__dict__" * 3_600
-    assert "unreadable" not in {f.rule for f in review_submission(_with_linear(deep),
+    assert "unreadable" not in {f.rule for f in review_submission(with_linear(deep),
                                                                   SOURCE).flags}

@@ -4,9 +4,10 @@ What the grader's judge asks each test's code is declared once, in
 ``autograder.judge.plans`` (its plans: which class or function, on which
 inputs, built on which of the grader's versions of earlier exercises). A
 visible test cell ends with ``checks.as_graded("test_linear_forward",
-globals())``: the same questions, through the same runners, compared by the
-same rule, so what a student sees before submitting and what the grade
-says cannot drift apart. The only difference is the inputs: here the
+globals())``: the same questions, through the same runners
+(``autograder.judge.runners``), compared by the same rule
+(``autograder.judge.compare``), so what a student sees before submitting and
+what the grade says cannot drift apart. The only difference is the inputs: here the
 plan's public seeds, in the judge seeds drawn from the course's secret.
 """
 
@@ -35,7 +36,8 @@ def _assignment_of(test: str) -> str:
 def as_graded(test: str, namespace: Mapping[str, Any]) -> None:
     """Ask the notebook's code (``namespace``, usually ``globals()``) what the judge asks
     for ``test``; an ``AssertionError`` in the judge's words for the first wrong answer."""
-    from autograder.judge.plans import compare, plan_for
+    from autograder.judge.compare import compare
+    from autograder.judge.plans import plan_for
 
     for probe in plan_for(_assignment_of(test)):
         if probe.test != test:
@@ -58,7 +60,8 @@ def _answer(probe: Any, target: Any) -> dict:
     """The answer of ``target`` to one question, as the plain data the judge would send."""
     import numpy as np
 
-    from autograder.judge.plans import RUNNERS, json_constant, plain_value
+    from autograder.judge.compare import json_constant, plain_value
+    from autograder.judge.runners import RUNNERS
 
     if probe.spec.get("strict"):
         with np.errstate(over="raise", invalid="raise", divide="raise"):

@@ -1,7 +1,7 @@
 """The judge's program: it runs in a fresh sandboxed process, never in a kernel.
 
 The grader writes this file, followed by the runners of
-``autograder.judge.plans`` it needs (as source), into the judge's folder and
+``autograder.judge.runners`` it needs (as source), into the judge's folder and
 starts ``python -I -S`` on it. It uses the standard library, numpy and the
 judge's own copy of miniflow (``autograder.judge.library``) and nothing else:
 no IPython, no autograder, no hidden test, no reference of the exercises
@@ -35,7 +35,7 @@ GRADER = {}  # the grader's versions of earlier exercises, by name
 RUNNERS = {}  # kind -> runner: the grader appends the runners, and this table, below
 
 
-def _grader(name):
+def grader_version(name):  # what the runners call for GRADER_VERSIONS
     return GRADER[name]
 
 

@@ -35,16 +35,9 @@ from typing import Any
 
 import numpy
 
-from autograder.sandbox.manager import (
-    ETC,
-    HOME,
-    ONE_MATHS_THREAD,
-    bwrap_has_size,
-    kill_tree,
-    namespace_flags,
-    probe_bwrap,
-    scratch_base,
-)
+from autograder.core.processes import kill_tree
+from autograder.sandbox.bubblewrap import ETC, HOME, bwrap_has_size, namespace_flags, probe_bwrap
+from autograder.sandbox.files import ONE_MATHS_THREAD, scratch_base
 from autograder.sandbox.visible import SYSTEM
 
 __all__ = ["JudgeDied", "JudgeProcess"]
@@ -204,7 +197,7 @@ class JudgeProcess:
 
     def request(self, message: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
         """Send ``message``; its answer, parsed as plain data. JudgeDied if none came."""
-        from autograder.judge.plans import json_constant, plain_value
+        from autograder.judge.compare import json_constant, plain_value
 
         process = self.process
         if process is None or process.poll() is not None:

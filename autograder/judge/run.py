@@ -36,13 +36,13 @@ WHERE = re.compile(r"<cell (\d+)>, line (\d+)")
 
 def judge_program(kinds: list[str]) -> str:
     """The judge's program: ``child.py`` and the runners of ``kinds``, as source."""
-    from autograder.judge import plans as trusted
+    from autograder.judge import runners
 
     parts = [CHILD.read_text(encoding="utf-8")]
-    parts += [trusted.shippable(getattr(trusted, name)) for name in trusted.HELPERS]
-    parts += [trusted.shippable(trusted.RUNNERS[kind]) for kind in sorted(set(kinds))]
+    parts += [runners.shippable(getattr(runners, name)) for name in runners.HELPERS]
+    parts += [runners.shippable(runners.RUNNERS[kind]) for kind in sorted(set(kinds))]
     parts.append("RUNNERS = {" + ", ".join(
-        f"{kind!r}: {trusted.RUNNERS[kind].__name__}" for kind in sorted(set(kinds))) + "}")
+        f"{kind!r}: {runners.RUNNERS[kind].__name__}" for kind in sorted(set(kinds))) + "}")
     return "\n\n".join(parts) + "\n"
 
 
@@ -122,7 +122,7 @@ class _Judge:
                               "names": names})
 
     def load(self, wanted: list[str]) -> None:
-        from autograder.judge.plans import GRADER_VERSIONS
+        from autograder.judge.runners import GRADER_VERSIONS
 
         for name in wanted:
             module, attribute = GRADER_VERSIONS[name]
@@ -144,7 +144,8 @@ def judge_notebook(cells: list[Any], assignment: str, student: str, secret: byte
                    mode: str, limits: dict[str, int], timeout: float = 30.0
                    ) -> dict[str, Verdict]:
     """test cell -> the judge's verdict on the student's code in ``cells``."""
-    from autograder.judge.plans import TEST_USES, compare, plan_for
+    from autograder.judge.compare import compare
+    from autograder.judge.plans import TEST_USES, plan_for
 
     code = definitions(cells)
     probes = plan_for(assignment, submission_seeds(secret, assignment, student, code))

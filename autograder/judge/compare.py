@@ -1,0 +1,327 @@
+"""Judging: the student's answer, as plain data, against the grader's own.
+
+``compare`` says what is wrong with one answer to one question (a ``Probe``),
+in the grader's words, or None when it is right. Answers arrive as JSON text
+and are read strictly (``plain_value``, ``json_constant``): numbers, strings,
+lists and string-keyed dicts, never a pickle. ``parse_answers`` and ``judge``
+read answers printed as ``MINIFLOW-ANSWER`` lines (``MARK``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+from autograder.judge.plans import Probe
+
+__all__ = ["MARK", "compare", "json_constant", "judge", "parse_answers", "plain_value"]
+
+MARK = "MINIFLOW-ANSWER "
+RTOL, ATOL = 1e-6, 1e-8
+MAX_ANSWER = 2_000_000  # characters of one answer line
+
+
+def json_constant(name: str) -> float:
+    return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[name]
+
+
+def plain_value(value: Any, depth: int = 0) -> Any:
+    """Numbers, strings, lists and string-keyed dicts only; anything else is refused."""
+    if depth > 12:
+        raise ValueError("nested too deeply")
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, list):
+        return [plain_value(v, depth + 1) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: plain_value(v, depth + 1) for k, v in value.items()}
+    raise ValueError(f"not a plain value: {type(value).__name__}")
+
+
+def parse_answers(output: str) -> dict[str, dict]:
+    """Every answer line of a probe run's output, strictly parsed, by probe id.
+
+    Student code can print lines that look like answers too; the last line
+    for an id wins, and a line that is not plain JSON counts as no answer.
+    """
+    answers: dict[str, dict] = {}
+    for line in output.splitlines():
+        if not line.startswith(MARK) or len(line) > MAX_ANSWER:
+            continue
+        try:
+            answer = plain_value(json.loads(line[len(MARK):], parse_constant=json_constant))
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(answer, dict) and isinstance(answer.get("id"), str):
+            answers[answer["id"]] = answer
+    return answers
+
+
+def _close(got: Any, want: Any, shape: list[int] | None, what: str) -> str | None:
+    try:
+        got_array = np.array(got, dtype=float)
+    except (TypeError, ValueError):
+        return f"{what} is not an array of numbers"
+    want_array = np.array(want, dtype=float)
+    if shape is not None and list(got_array.shape) != list(shape):
+        return f"{what} has the wrong shape"
+    if got_array.shape != want_array.shape:
+        return (f"{what} has shape {got_array.shape}, expected {want_array.shape}")
+    if not np.allclose(got_array, want_array, rtol=RTOL, atol=ATOL, equal_nan=False):
+        worst = np.unravel_index(np.argmax(np.abs(got_array - want_array)),
+                                 got_array.shape) if got_array.size else ()
+        index = tuple(int(i) for i in worst)
+        return (f"{what} differs from the reference at element {index}: expected "
+                f"{want_array[worst]:.6g}, got {got_array[worst]:.6g}")
+    return None
+
+
+def _close_all(got: Any, want: list, what: str, missing: str) -> str | None:
+    """Each of a list of answers against the reference's, in order."""
+    if not isinstance(got, list) or len(got) != len(want):
+        return missing.format(len(want))
+    for i, (g, w) in enumerate(zip(got, want)):
+        problem = _close(g, w, None, what.format(i))
+        if problem:
+            return problem
+    return None
+
+
+def compare(probe: Probe, got: dict, want: dict) -> str | None:
+    """What is wrong with the answer ``got`` to ``probe`` (reference ``want``); None: right."""
+    if probe.kind == "fit":
+        return _check_accuracy(probe.secret or {}, got)
+    if probe.kind == "predict":
+        if got.get("weights_kept") is not True:
+            return "predicting changed the network's weights: predict only runs forward"
+        if got.get("integers") is not True:
+            return "the labels are not integers (an integer array, as np.argmax gives)"
+        if got.get("labels_shape") != want["labels_shape"]:
+            return (f"it returned shape {got.get('labels_shape')}, expected one label per "
+                    f"image, {want['labels_shape']}")
+        return _close(got.get("labels"), want["labels"], None, "the predicted labels")
+    if probe.kind == "train":
+        return _check_train(probe.spec, got, want)
+    if probe.kind == "build":
+        return _check_network(got, want)
+    if probe.kind == "tensor" and "gradients" not in want and want.get("records_parents") \
+            and got.get("records_parents") is not True:  # forward probes only
+        return "the result does not record the tensors it was computed from in _parents"
+    if probe.kind in ("node", "tensor"):
+        if "gradients" not in want:  # a forward probe: the value is what it checks
+            return _close(got.get("value"), want["value"], got.get("value_shape"),
+                          "the value")
+        # A backward probe judges the gradients only (backward started from the
+        # reference value): one mistake costs one exercise.
+        gradients = got.get("gradients")
+        if not isinstance(gradients, list) or len(gradients) != len(want["gradients"]):
+            return "the gradients are missing"
+        shapes = got.get("gradient_shapes") or [None] * len(gradients)
+        for i, (g, w) in enumerate(zip(gradients, want["gradients"])):
+            problem = _close(g, w, shapes[i] if i < len(shapes) else None,
+                             f"the gradient for input {probe.spec['gradients_of'][i]}")
+            if problem:
+                return problem
+        return None
+    if probe.kind == "function":
+        return _close_all(got.get("results"), want["results"], "result {}",
+                          "it did not return {} values")
+    if probe.kind == "sort":
+        return _check_order(probe.spec, got)
+    if probe.kind == "order":
+        return _check_tensor_order(probe.spec, got)
+    if probe.kind == "network":
+        problem = _close(got.get("value"), want["value"], None, "the loss")
+        if problem:
+            return problem
+    if probe.kind in ("backprop", "network"):
+        gradients = got.get("gradients")
+        if not isinstance(gradients, dict):
+            return "the gradients are missing"
+        for name, expected in want["gradients"].items():
+            problem = _close(gradients.get(name), expected, None, f"{name}.grad")
+            if problem:
+                return problem
+        return None
+    if probe.kind == "epoch":
+        return _check_epoch(probe.spec, got)
+    if probe.kind in ("sgd", "tensor_sgd"):
+        return _close_all(got.get("values"), want["values"], "trainable {} after the step",
+                          "the values of the {} trainables are missing")
+    return f"unknown probe kind {probe.kind}"
+
+
+def _check_train(spec: dict, got: dict, want: dict) -> str | None:
+    """One batch per epoch: exactly gradient descent. Several: with a learning rate so
+    small that the order of the rows hardly matters, the weights move by one step per
+    batch and each epoch's loss is the mean of its batches'."""
+    n, epochs = len(spec["y"]), spec["epochs"]
+    size = spec.get("batch_size") or n
+    history = got.get("history")
+    if not isinstance(history, list) or len(history) != epochs:
+        count = len(history) if isinstance(history, list) else 0
+        return (f"it returned {count} losses for {epochs} epochs: one per epoch, the mean of "
+                "that epoch's batch losses")
+    if size == n:
+        return _close_all(got.get("values"), want["values"],
+                          "trainable {} after training (one batch per epoch: plain "
+                          "gradient descent)", "the {} trainables are missing")
+    problem = _close(history, want["history"], None, "the history (each epoch's mean batch "
+                     "loss)") if not np.allclose(np.array(history, dtype=float),
+                                                 want["history"], rtol=1e-4) else None
+    if problem:
+        return problem
+    values = got.get("values")
+    if not isinstance(values, list) or len(values) != len(want["start"]):
+        return "the trainables are missing"
+    for i, (g, w, s) in enumerate(zip(values, want["values"], want["start"])):
+        moved, expected = np.array(g, dtype=float) - s, np.array(w, dtype=float) - s
+        if moved.shape != expected.shape or not np.allclose(moved, expected, rtol=2e-3,
+                                                            atol=1e-12):
+            steps = n // size + (1 if n % size else 0)
+            return (f"trainable {i} moved {float(np.abs(moved).sum()):.3g} in all, where "
+                    f"{epochs} epochs of {steps} batches ({epochs * steps} steps of "
+                    f"sgd_update) move it {float(np.abs(expected).sum()):.3g}")
+    return None
+
+
+def _check_network(got: dict, want: dict) -> str | None:
+    if got.get("shapes") != want["shapes"]:
+        return f"the weights have shapes {got.get('shapes')}, expected {want['shapes']}"
+    if got.get("same_seed_same_start") is not True:
+        return ("two networks built with the same seed started with different weights: draw "
+                "them from a generator made from the seed it is given")
+    start = got.get("start")
+    if not isinstance(start, list) or len(start) != 4:
+        return "the starting weights are missing"
+    for (_mean, spread, largest), name, shape in zip(start, ("W1", "b1", "W2", "b2"),
+                                                     want["shapes"]):
+        if len(shape) == 1:
+            if largest != 0:
+                return f"{name} does not start at zero"
+            continue
+        fan_in = shape[0]
+        if shape[0] * shape[1] >= 100 and not (
+                (1 / fan_in ** 0.5) / 3 <= spread <= 3 / fan_in ** 0.5):
+            return (f"{name} starts with standard deviation {spread:.3g}, far from "
+                    f"1/sqrt({fan_in})")
+    return _close(got.get("value"), want["value"], got.get("value_shape"),
+                  "the logits for given weights")
+
+
+def _check_epoch(spec: dict, got: dict) -> str | None:
+    """The batches an epoch fed: each row once, full batches but the last, shuffled;
+    and replaying them with miniflow's SGD must give the same weights and loss."""
+    from miniflow.graph import forward_and_backward, topological_sort
+    from miniflow.nodes import MSE, Input, Linear
+    from miniflow.training import sgd_update
+
+    batches = got.get("batches")
+    if not isinstance(batches, list) or not all(isinstance(b, list) for b in batches):
+        return "the batches it fed are missing"
+    X = np.array(spec["X"]["data"], dtype=float).reshape(spec["X"]["shape"])
+    y = np.array(spec["y"]["data"], dtype=float).reshape(spec["y"]["shape"])
+    n, size = len(X), spec["batch_size"]
+    rows = [int(r) for batch in batches for r in batch]
+    if sorted(rows) != list(range(n)):
+        return f"one epoch over {n} rows in batches of {size} must use every row exactly once"
+    sizes = [len(batch) for batch in batches]
+    expected = [size] * (n // size) + ([n % size] if n % size else [])
+    if sizes != expected:
+        return f"batches of sizes {sizes}, expected {expected}"
+    if len(batches) > 1 and rows == list(range(n)):
+        return "the rows came in their original order: shuffle them each epoch"
+    if got.get("batches_again") != batches:
+        return (f"called twice with seed={spec['seed']}, it fed the rows in different orders: "
+                "take the order from the seed it is given, not from numpy's global generator")
+    X_node, y_node, W, b = Input("X"), Input("y"), Input("W"), Input("b")
+    cost = MSE(y_node, Linear(X_node, W, b))
+    graph = topological_sort({X_node: X, y_node: y,
+                              W: np.array(spec["W"]["data"]).reshape(spec["W"]["shape"]),
+                              b: np.array(spec["b"]["data"]).reshape(spec["b"]["shape"])})
+    losses = []
+    for batch in batches:
+        X_node.value, y_node.value = X[batch], y[batch]
+        losses.append(float(forward_and_backward(graph, output=cost, trainables=[W, b])))
+        sgd_update([W, b], spec["learning_rate"])
+    problem = _close_all(got.get("values"), [W.value.tolist(), b.value.tolist()],
+                         "{} after the epoch (0: W, 1: b), replayed over the batches it fed",
+                         "W and b are missing")
+    return problem or _close(got.get("loss"), float(np.mean(losses)), None,
+                             "the returned loss (the mean of the batch losses)")
+
+
+def _check_accuracy(secret: dict, got: dict) -> str | None:
+    labels = got.get("labels")
+    truth = np.asarray(secret.get("labels", []), dtype=float)
+    try:
+        predicted = np.asarray(labels, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        return "the predictions are not a list of labels"
+    if predicted.shape != truth.shape:
+        return f"{predicted.size} predictions for {truth.size} points"
+    accuracy = float(np.mean(predicted == truth))
+    if accuracy < secret.get("at_least", 1.0):
+        return (f"{accuracy:.1%} of the points were classified correctly; at least "
+                f"{secret['at_least']:.0%} is needed")
+    return None
+
+
+def _check_tensor_order(spec: dict, got: dict) -> str | None:
+    order = got.get("order")
+    names = list(spec["leaves"]) + [name for name, _, _ in spec["operations"]]
+    if not isinstance(order, list) or sorted(map(str, order)) != sorted(names):
+        return f"the order {order} does not hold every tensor exactly once ({names})"
+    position = {name: i for i, name in enumerate(order)}
+    for name, _, operands in spec["operations"]:
+        for operand in operands:
+            if position[operand] > position[name]:
+                return f"{name} comes before the tensor {operand} it was computed from"
+    if order[-1] != spec["output"]:
+        return f"the output {spec['output']} is not last"
+    return None
+
+
+def _check_order(spec: dict, got: dict) -> str | None:
+    order = got.get("order")
+    names = list(spec["inputs"]) + [name for name, _ in spec["adds"]]
+    if not isinstance(order, list) or sorted(map(str, order)) != sorted(names):
+        return f"the order {order} does not hold every node exactly once ({names})"
+    position = {name: i for i, name in enumerate(order)}
+    for name, sources in spec["adds"]:
+        for source in sources:
+            if position[source] > position[name]:
+                return f"{name} comes before its input {source}"
+    values = got.get("values") or {}
+    for name, value in spec["inputs"].items():
+        if values.get(name) != value:
+            return f"the input {name} did not get its value from feed_dict"
+    return None
+
+
+def judge(probes: list[Probe], outputs: dict[str, str]) -> dict[str, str | None]:
+    """test cell -> None when every probe of it passed, else what went wrong.
+
+    ``outputs`` maps each test cell to what the kernel printed (and raised)
+    while its probes ran.
+    """
+    verdict: dict[str, str | None] = {}
+    parsed = {test: parse_answers(text) for test, text in outputs.items()}
+    for probe in probes:
+        if verdict.get(probe.test):
+            continue  # one failure per test cell is enough
+        if probe.test not in outputs:
+            verdict[probe.test] = f"{probe.describe}: the check could not run"
+            continue
+        got = parsed[probe.test].get(probe.id)
+        if got is None:
+            verdict[probe.test] = f"{probe.describe}: the code under test gave no answer"
+        elif "error" in got:
+            verdict[probe.test] = f"{probe.describe}: raised {got['error']}"
+        else:
+            problem = compare(probe, got, probe.reference())
+            verdict[probe.test] = f"{probe.describe}: {problem}" if problem else None
+    return verdict
