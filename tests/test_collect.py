@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.collect.intake import collect
+from autograder.collect import collect
 from autograder.core.manifest import ManifestError, load_manifest
 from autograder.pipeline.grading import prepare_submission
 
@@ -168,18 +168,23 @@ def test_missing_and_ambiguous_notebooks_are_rejected(course, tmp_path):
 def test_a_rejection_s_advice_follows_its_code_not_its_words(course):
     """Rewording a reason must not change the advice; an old record still gets it."""
     from autograder.core.reasons import Reason
+    from autograder.core.results import GradeResult
     from autograder.publish.feedback import problem_html
 
     first = course.assignments[0]
     reworded = {"student": "ann", "status": "rejected", "max_score": 10,
                 "notes": ["Die Datei ist kein vollständiges Notebook"], "reasons": ["not_json"]}
-    assert "it may be truncated" in problem_html(reworded, first, "miniflow")
+
+    def page(record: dict) -> str:  # as results.json holds it
+        return problem_html(GradeResult.from_dict(record), first, "miniflow")
+
+    assert "it may be truncated" in page(reworded)
     old = {"student": "ann", "status": "rejected", "max_score": 10,
            "notes": ["graphs.ipynb is not valid JSON (Expecting value at line 1)"]}
-    assert "it may be truncated" in problem_html(old, first, "miniflow")
+    assert "it may be truncated" in page(old)
     unknown = {**reworded, "reasons": []}
-    assert "it may be truncated" not in problem_html(unknown, first, "miniflow")
-    assert "Fix the problem named above" in problem_html(unknown, first, "miniflow")
+    assert "it may be truncated" not in page(unknown)
+    assert "Fix the problem named above" in page(unknown)
     assert {code.value for code in Reason} >= {"not_json", "not_text", "not_notebook",
                                                 "too_large", "missing_notebook",
                                                 "several_notebooks", "no_folder",
@@ -214,7 +219,7 @@ def test_collect_and_grading_never_work_in_one_course_at_once(course, tmp_path, 
     """A submission replaced while a run reads it could be graded half-written."""
     import shutil as shell
 
-    from autograder.collect.intake import collect_exchange
+    from autograder.collect import collect_exchange
     from autograder.core.lock import CourseBusy, course_held, hold_course
 
     first = course.assignments[0]

@@ -32,8 +32,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.collect import intake as collecting
-from autograder.collect.intake import collect, collect_exchange
+from autograder.collect import MAX_REPORT_LINES, archives, collect, collect_exchange
 from autograder.core.manifest import load_manifest
 from autograder.pipeline.grading import copy_course_skeleton
 from autograder.record.late import format_timestamp, read_timestamp
@@ -304,7 +303,7 @@ def test_a_zip_bomb_is_refused_before_it_is_expanded(course, tmp_path, monkeypat
     assert [s for s, _, _ in report.placed] == ["alice"]
     _nothing_for(course, "bob")
     # Sizes declared in the zip add up before anything is written.
-    monkeypatch.setattr(collecting, "MAX_TOTAL_BYTES", 1000)
+    monkeypatch.setattr(archives, "MAX_TOTAL_BYTES", 1000)  # the cap as collect reads it
     many = _zip(tmp_path / "many.zip", {f"s{i}/{FIRST.notebook_file}": _notebook("x" * 600)
                                         for i in range(3)})
     with pytest.raises(ValueError, match="more than 1,000 bytes in all; nothing was collected"):
@@ -362,7 +361,7 @@ def test_thousands_of_stray_files_are_counted_not_listed(course, tmp_path):
     report = collect(course, _zip(tmp_path / "export.zip", members))
     lines = report.lines()
     assert [s for s, _, _ in report.placed] == ["alice"]
-    assert len(lines) <= collecting.MAX_REPORT_LINES + 10, len(lines)
+    assert len(lines) <= MAX_REPORT_LINES + 10, len(lines)
     assert "  ... and 3,950 more: 3,950 not a notebook" in lines
 
 

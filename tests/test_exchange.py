@@ -203,7 +203,7 @@ def test_students_fetch_their_own_feedback_page(term):
 
 def test_the_inbound_folder_is_read_as_student_written_input(tmp_path):
     """Students write the inbound folder: no path, link or odd name reaches the course."""
-    from autograder.collect.intake import collect_exchange
+    from autograder.collect import collect_exchange
 
     root = tmp_path / "course"
     copy_course_skeleton(ROOT, root, [FIRST])
