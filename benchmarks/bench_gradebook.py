@@ -26,7 +26,8 @@ from pathlib import Path
 import nbformat
 
 from autograder.core.manifest import load_manifest
-from autograder.pipeline.grading import CellGrade, GradeResult, copy_course_skeleton
+from autograder.core.results import CellGrade, GradeResult
+from autograder.pipeline.grading import copy_course_skeleton
 from autograder.publish.export_plugin import CourseExportPlugin
 from autograder.record import gradebook
 

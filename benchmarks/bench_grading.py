@@ -41,9 +41,9 @@ import nbformat
 from autograder.author.mutants import load_mutants
 from autograder.core.manifest import Assignment, load_manifest
 from autograder.core.nbgrader_cli import run_nbgrader
+from autograder.core.processes import descendants
 from autograder.pipeline.grading import copy_course_skeleton
 from autograder.run.cluster import stop_session
-from autograder.sandbox.manager import descendants
 
 ROOT = Path(__file__).resolve().parents[1]
 SETUPS = ("workers1", "workers2", "dask2", "nbgrader")

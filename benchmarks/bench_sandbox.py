@@ -23,7 +23,7 @@ from timing import report
 from autograder.core.manifest import load_manifest
 from autograder.core.nbgrader_cli import run_nbgrader
 from autograder.pipeline.grading import copy_course_skeleton, grade
-from autograder.sandbox.manager import probe_bwrap
+from autograder.sandbox.bubblewrap import probe_bwrap
 
 ROOT = Path(__file__).resolve().parents[1]
 

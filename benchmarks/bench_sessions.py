@@ -19,7 +19,7 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from autograder.sandbox import manager as sandbox
+from autograder.sandbox import measure
 from autograder.sandbox.manager import SandboxKernelManager
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,16 +89,16 @@ def main() -> None:
     parser.add_argument("--busy", type=int, default=24)
     parser.add_argument("--mode", default="bwrap", choices=["bwrap", "none"])
     options = parser.parse_args()
-    demote = sandbox._demote_new_sessions
+    demote = measure.demote_new_sessions
     with tempfile.TemporaryDirectory() as folder:
         cwd = Path(folder)
         alone = asyncio.run(_honest_time(options.mode, cwd, 0))
         demoted = asyncio.run(_honest_time(options.mode, cwd, options.busy))
-        sandbox._demote_new_sessions = lambda pids, keep: None  # type: ignore[assignment]
+        measure.demote_new_sessions = lambda pids, keep: None  # type: ignore[assignment]
         try:
             undemoted = asyncio.run(_honest_time(options.mode, cwd, options.busy))
         finally:
-            sandbox._demote_new_sessions = demote  # type: ignore[assignment]
+            measure.demote_new_sessions = demote  # type: ignore[assignment]
     print(f"honest loop alone: {alone:.2f} s")
     print(f"beside {options.busy} busy sessions, demoted:     {demoted:.2f} s "
           f"({demoted / alone:.1f}x)")

@@ -13,7 +13,7 @@ def require_bwrap() -> None:
 
     import pytest
 
-    from autograder.sandbox.manager import probe_bwrap
+    from autograder.sandbox.bubblewrap import probe_bwrap
 
     probe = probe_bwrap()
     if not probe.ok:

@@ -29,6 +29,7 @@ from conftest import require_bwrap
 from traitlets.config import Config
 
 from autograder.sandbox import manager as sandbox
+from autograder.sandbox.forkserver import registry
 from autograder.sandbox.manager import SandboxKernelManager, descendants
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -159,8 +160,8 @@ def as_root():
     if os.geteuid() != 0:
         pytest.skip("the fork server is used only where the grader is root")
     yield
-    sandbox.stop_fork_server()
-    sandbox._no_server.clear()
+    registry.stop_fork_server()
+    registry.UNAVAILABLE.clear()
 
 
 def test_a_forked_kernel_sees_the_world_a_bubblewrap_kernel_sees(as_root, data):
@@ -269,7 +270,7 @@ def test_the_server_cannot_be_had_so_kernels_start_as_usual(as_root, data, monke
         await _stop(manager, client)
         manager, client = await _start(fork=True, cwd=data)  # the failure is remembered: no retry
         await _stop(manager, client)
-        return forked, said, bool(sandbox._servers)
+        return forked, said, bool(registry.SERVERS)
 
     forked, said, servers = asyncio.run(main())
     assert not forked and said.strip() == "42" and not servers
@@ -280,16 +281,16 @@ def test_the_server_cannot_be_had_so_kernels_start_as_usual(as_root, data, monke
 def test_a_server_with_other_settings_waits_for_its_kernels_before_it_stops(as_root, data):
     async def main() -> tuple[str, bool, bool, int]:
         old, old_client = await _start(fork=True, cwd=data)
-        first_server = next(iter(sandbox._servers.values()))
+        first_server = next(iter(registry.SERVERS.values()))
         other, other_client = await _start(fork=True, cwd=data, preload=["numpy"])
-        both = first_server.alive() and len(sandbox._servers) == 2
+        both = first_server.alive() and len(registry.SERVERS) == 2
         said = await _run(old_client, "print(open('points.csv').read().split()[1])")
         await _stop(old, old_client)
         await _stop(other, other_client)
         third, third_client = await _start(fork=True, cwd=data, preload=["numpy"])
         alive = first_server.alive()  # idle, and not what kernels are started with now
         await _stop(third, third_client)
-        return said, both, alive, len(sandbox._servers)
+        return said, both, alive, len(registry.SERVERS)
 
     said, both, alive, servers = asyncio.run(main())
     assert both and said.strip() == "1,2"
@@ -297,16 +298,16 @@ def test_a_server_with_other_settings_waits_for_its_kernels_before_it_stops(as_r
 
 
 def test_a_worker_keeps_its_server_and_its_spare_but_not_finished_kernels(as_root, data):
-    from autograder.run.workers import _kill_leftovers
+    from autograder.run.workers import kill_leftovers
 
     async def main() -> tuple[set[int], int, int]:
         done, done_client = await _start(fork=True, cwd=data)
         spare, spare_client = await _start(fork=True, cwd=data)
         done_client.stop_channels()
         done_pid = done.provisioner.process.pid
-        servers = sandbox.fork_server_pids()
-        _kill_leftovers(keep=spare.provisioner.process.pid)
-        alive_after = sandbox.fork_server_pids()
+        servers = registry.fork_server_pids()
+        kill_leftovers(keep=spare.provisioner.process.pid)
+        alive_after = registry.fork_server_pids()
         assert await spare.is_alive()
         said = await _run(spare_client, "print('still here')")
         assert "still here" in said
@@ -324,9 +325,9 @@ def test_stopping_the_server_stops_its_kernels_and_removes_its_folder(as_root, d
     async def main() -> tuple[int, Path, SandboxKernelManager]:
         manager, client = await _start(fork=True, cwd=data)
         pid = manager.provisioner.process.pid
-        server = next(iter(sandbox._servers.values()))
+        server = next(iter(registry.SERVERS.values()))
         client.stop_channels()
-        sandbox.stop_fork_server()
+        registry.stop_fork_server()
         return pid, server.folder, manager
 
     pid, folder, manager = asyncio.run(main())
@@ -372,7 +373,7 @@ def test_a_machine_that_refuses_a_step_is_found_before_any_notebook(as_root, dat
     assert not forked and said.strip() == "42"  # started in bubblewrap instead
     warnings = [r.getMessage() for r in caplog.records if "fork server" in r.getMessage()]
     assert len(warnings) == 1 and "a trial fork failed" in warnings[0]
-    assert "/usr/miniflow-refused" in warnings[0] and not sandbox._servers
+    assert "/usr/miniflow-refused" in warnings[0] and not registry.SERVERS
 
 
 # A kernel's own start, in a process that has imported what a fork server does.

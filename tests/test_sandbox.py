@@ -17,15 +17,14 @@ import pytest
 from conftest import require_bwrap
 
 from autograder.sandbox import manager as sandbox
-from autograder.sandbox.manager import (
+from autograder.sandbox.bubblewrap import (
     SandboxError,
-    SandboxKernelManager,
     format_size,
     parse_size,
     probe_bwrap,
-    python_paths,
     resolve_mode,
 )
+from autograder.sandbox.manager import SandboxKernelManager, python_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 # What bubblewrap prints inside a container that forbids user namespaces.

@@ -27,6 +27,8 @@ from conftest import require_bwrap
 from traitlets.config import Config
 
 from autograder.sandbox import manager as sandbox
+from autograder.sandbox import measure
+from autograder.sandbox.forkserver import registry
 from autograder.sandbox.manager import SandboxKernelManager
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,8 +123,8 @@ def test_system_v_ipc_is_refused_in_the_sandbox_and_honest_code_runs(tmp_path, f
     try:
         said, forked = asyncio.run(_run_in_kernel(fork, tmp_path, HOARD_SHM, HONEST))
     finally:
-        sandbox.stop_fork_server()
-        sandbox._no_server.clear()
+        registry.stop_fork_server()
+        registry.UNAVAILABLE.clear()
     assert forked == fork
     hoard, honest = said
     assert "SHMGET FAILED: No space left on device" in hoard, hoard
@@ -181,13 +183,13 @@ def _source_and_huge():
 
 def test_a_review_over_its_budget_is_graded_as_usual_and_flagged(tmp_path, monkeypatch):
     require_bwrap()
-    from autograder.judge import review as review_module
+    from autograder.judge.review import budget as review_budget
     from autograder.judge.review import review_submission
     from autograder.pipeline.grading import grade
 
     source, huge = _source_and_huge()
     course, first = _course_with(tmp_path / "course", {"honest": source, "huge": huge})
-    monkeypatch.setattr(review_module, "REVIEW_SECONDS", 1.0)
+    monkeypatch.setattr(review_budget, "REVIEW_SECONDS", 1.0)
     results = {r.student: r for r in grade(course, [first], students=None, workers=1)}
     honest, big = results["honest"], results["huge"]
     assert honest.status == big.status == "graded"
@@ -204,12 +206,12 @@ def test_the_budgeted_review_of_a_normal_notebook_is_the_review():
     import sys
 
     sys.path.insert(0, str(Path(__file__).parent))
-    from test_review_obfuscation import CHEATS, RELEASE, SOURCE, _with_linear
+    from test_review_obfuscation import CHEATS, RELEASE, SOURCE, with_linear
 
     from autograder.judge.review import review_submission, review_within
 
     for code, _, _ in list(CHEATS.values())[:8]:
-        notebook = _with_linear(code)
+        notebook = with_linear(code)
         plain = review_submission(notebook, SOURCE, RELEASE)
         assert plain.flags  # each cheat is flagged: the flags must come back whole
         budgeted = review_within(notebook, SOURCE, RELEASE)
@@ -246,17 +248,18 @@ def test_beside_other_threads_the_review_still_has_its_clock(another_thread):
     import time
 
     sys.path.insert(0, str(Path(__file__).parent))
-    from test_review_obfuscation import CHEATS, RELEASE, SOURCE, _with_linear
+    from test_review_obfuscation import CHEATS, RELEASE, SOURCE, with_linear
 
-    from autograder.judge.review import _ReviewServer, review_submission, review_within
+    from autograder.judge.review import review_submission, review_within
+    from autograder.judge.review.budget import ReviewServer
 
     servers = []
     for code, _, _ in list(CHEATS.values())[:2]:
-        notebook = _with_linear(code)
+        notebook = with_linear(code)
         plain = review_submission(notebook, SOURCE, RELEASE)
         budgeted = review_within(notebook, SOURCE, RELEASE)
         assert budgeted.flags == plain.flags and budgeted.zeroed == plain.zeroed
-        servers.append(_ReviewServer.current.process.pid)
+        servers.append(ReviewServer.current.process.pid)
     assert servers[0] == servers[1] != os.getpid()  # one server, kept for the next review
     # a review that would take long is stopped by the clock, the grader's thread free
     source, huge = _source_and_huge()
@@ -265,10 +268,10 @@ def test_beside_other_threads_the_review_still_has_its_clock(another_thread):
     assert time.monotonic() - started < 10
     assert review.flags[-1].rule == "unreviewed", review.flags
     assert "the static review stopped" in review.lines()[-1]
-    assert _ReviewServer.current is None  # killed; the next review starts another
+    assert ReviewServer.current is None  # killed; the next review starts another
     assert review_within(notebook, SOURCE, RELEASE).flags == plain.flags
-    assert _ReviewServer.current.process.pid not in servers
-    _ReviewServer.current.close()
+    assert ReviewServer.current.process.pid not in servers
+    ReviewServer.current.close()
 
 
 # A student cell: files in the sandbox's memory-backed folders, held by no process.
@@ -294,7 +297,7 @@ async def _fill_and_measure(fork: bool, cwd: Path, chunks: int, **traits: str) -
         # the watchdog may stop the kernel mid-cell: then no reply ever comes
         while not (cell.done() or manager.stop_reason):
             await asyncio.sleep(0.1)
-        counted = sandbox._memory_folders_bytes(sandbox.descendants(process.pid))
+        counted = measure.memory_folders_bytes(sandbox.descendants(process.pid))
         cell.cancel()
         for _ in range(50):  # the files stay: the watchdog's next rounds see them
             if manager.stop_reason:
@@ -317,15 +320,15 @@ def test_files_in_the_sandbox_s_memory_folders_count_toward_its_memory(tmp_path,
         counted, reason = asyncio.run(_fill_and_measure(
             fork, tmp_path, 17, memory_limit="1 GiB", scratch_size="2 GiB"))
     finally:
-        sandbox.stop_fork_server()
-        sandbox._no_server.clear()
+        registry.stop_fork_server()
+        registry.UNAVAILABLE.clear()
     assert reason is not None and reason.startswith("used more than 1 GiB of memory"), reason
     assert "in files in memory (/dev/shm, home, /tmp)" in reason, reason
 
 
 def test_a_kernel_without_a_sandbox_is_not_charged_for_the_machine_s_folders(tmp_path):
     """mode "none" shares the grader's mount namespace: /dev/shm there is not the kernel's."""
-    assert sandbox._memory_folders_bytes([os.getpid()]) == 0
+    assert measure.memory_folders_bytes([os.getpid()]) == 0
 
 
 # A student cell: three busy processes, each in a session of its own, and one
@@ -374,8 +377,8 @@ def test_sessions_a_kernel_starts_get_the_lowest_cpu_weight(tmp_path, mode, fork
     try:
         shown = asyncio.run(_sessions(fork, tmp_path, mode))
     finally:
-        sandbox.stop_fork_server()
-        sandbox._no_server.clear()
+        registry.stop_fork_server()
+        registry.UNAVAILABLE.clear()
     kernel_group = shown["kernel"][0]
     assert shown["kernel"][-1] == "0", shown
     # the ordinary child shares the kernel's group, at the kernel's weight

@@ -10,11 +10,8 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 
 from autograder.core.cells import error_output
-from autograder.sandbox.manager import (
-    SandboxKernelManager,
-    format_size,
-    parse_size,
-)
+from autograder.sandbox.bubblewrap import format_size, parse_size
+from autograder.sandbox.manager import SandboxKernelManager
 
 
 def death_reason(manager: Any, error: Exception) -> str:

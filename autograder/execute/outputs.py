@@ -6,9 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from autograder.sandbox.manager import (
-    format_size,
-)
+from autograder.sandbox.bubblewrap import format_size
 
 
 def _characters(value: Any) -> int:

@@ -41,6 +41,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Bool, CaselessStrEnum, Integer, List, Unicode
 
 from autograder.core.cells import DEATHS_KEY, HIDDEN, error_output, is_test_cell
+from autograder.core.libraries import check as check_libraries
 from autograder.execute.explain import (
     death_reason,
     explain_limits,
@@ -53,14 +54,9 @@ from autograder.execute.explain import (
 )
 from autograder.execute.outputs import OutputBudget
 from autograder.execute.startup import FIGURES_BACKEND, OUTPUT_READY, preload_line
-from autograder.sandbox.manager import (
-    PASS_THROUGH,
-    SandboxKernelManager,
-    data_signature,
-    parse_size,
-    resolve_mode,
-    stop_fork_server,
-)
+from autograder.sandbox.bubblewrap import PASS_THROUGH, parse_size, resolve_mode
+from autograder.sandbox.files import data_signature
+from autograder.sandbox.manager import SandboxKernelManager, stop_fork_server
 
 __all__ = ["SandboxedExecute", "discard_spare", "spare_pid"]
 
@@ -144,6 +140,9 @@ class SandboxedExecute(Execute):
                                        "or stderr output, cut short")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # A library upgraded past what the grader was tested with stops here, named,
+        # instead of in the middle of a class's grading (autograder.core.libraries).
+        check_libraries()
         kwargs.setdefault("kernel_manager_class", SandboxKernelManager)
         super().__init__(*args, **kwargs)
         # Grading keeps nothing of a kernel: no need to wait for a polite exit.
@@ -521,7 +520,7 @@ class SandboxedExecute(Execute):
     def _run_judge(self, assignment: str, student: str) -> None:
         """Score every graded test cell by the judge's verdict (autograder.judge)."""
         from autograder.judge import apply_verdicts, judge_notebook, read_secret
-        from autograder.sandbox.manager import resolve_mode
+        from autograder.sandbox.bubblewrap import resolve_mode
 
         secret = read_secret(self._secret_path())
         section = dict(self.config.get("SandboxKernelManager", {}))

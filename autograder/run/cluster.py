@@ -71,7 +71,7 @@ class ClusterError(RuntimeError):
 @functools.lru_cache(maxsize=1)
 def fingerprint() -> dict[str, Any]:
     """This machine's course version and sandbox: what the workers must match."""
-    from autograder.sandbox.manager import probe_bwrap
+    from autograder.sandbox.bubblewrap import probe_bwrap
 
     probe = probe_bwrap()
     return {**course_version(), "bwrap": probe.ok, "bwrap_detail": probe.detail,

@@ -48,8 +48,8 @@ from typing import IO, Any
 
 from autograder.core.interrupts import interrupt, interrupted, stop_on_signals  # noqa: F401 - the CLI's and tests' names
 from autograder.core.processes import descendants, kill_tree
+from autograder.sandbox.bubblewrap import format_size
 from autograder.sandbox.child import close_descriptors, wait_polling
-from autograder.sandbox.manager import format_size
 
 __all__ = ["RUN_PREFIX", "WorkerPool", "run_directory"]
 
@@ -504,7 +504,7 @@ class WorkerPool:
 
 # --- the worker side ------------------------------------------------------------------
 
-def _kill_leftovers(keep: int | None = None) -> None:
+def kill_leftovers(keep: int | None = None) -> None:
     """Kill every process still below this worker (kernels' leftovers) and reap them.
 
     ``keep`` is the spare kernel, started by this worker for the next
@@ -548,7 +548,7 @@ def _serve(answers: IO[str], folder: Path, warm: dict | None = None) -> None:
             except Exception as error:  # report it; the next submission still gets graded
                 answer = {"failure": f"the grader failed: {type(error).__name__}: {error}"}
             answer["id"] = task["id"]
-            _kill_leftovers(keep=spare_pid())
+            kill_leftovers(keep=spare_pid())
             answers.write(json.dumps(answer) + "\n")
             answers.flush()
     finally:

@@ -1,6 +1,6 @@
 """The first program a grading kernel's sandbox runs: limits, then the kernel.
 
-Run as ``python -I sandbox_child.py SPEC -- KERNEL COMMAND...`` (by
+Run as ``python -I child.py SPEC -- KERNEL COMMAND...`` (by
 ``autograder.sandbox.manager``), inside bubblewrap when there is one. It imports
 nothing from the course, so nothing a student wrote can shadow it. In order:
 
@@ -144,7 +144,7 @@ def _set_limits(limits: dict, nproc_relative: bool) -> None:
 
 def main(argv: list[str]) -> None:
     if len(argv) < 3 or argv[1] != "--":
-        sys.stderr.write("usage: sandbox_child.py SPEC -- COMMAND...\n")
+        sys.stderr.write("usage: child.py SPEC -- COMMAND...\n")
         raise SystemExit(2)
     spec = json.loads(argv[0])
     command = argv[2:]

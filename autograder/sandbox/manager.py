@@ -26,10 +26,10 @@ their kernels with it, so both paths get the same walls:
   and the watchdog adds up the memory (PSS) of the kernel's processes and the
   bytes of the files in the sandbox's memory-backed folders (``/dev/shm``, the
   home and ``/tmp``: tmpfs mounts of the sandbox's own, which no process's
-  address space holds; ``_memory_folders_bytes``). Other memory held by no
+  address space holds; ``measure.memory_folders_bytes``). Other memory held by no
   process is walled off another way: System V shared memory, message queues
   and semaphores and POSIX message queues are refused inside the sandbox (its
-  IPC namespace's limits are set to zero by ``sandbox_child.py``; a detached
+  IPC namespace's limits are set to zero by ``child.py``; a detached
   shared memory segment would otherwise hold memory the watchdog never sees).
   The tmpfs mounts are also capped by size: the home and ``/tmp`` together at
   ``scratch_size`` (512 MiB), ``/dev/shm`` at 64 MiB, so a burst between two
@@ -38,7 +38,7 @@ their kernels with it, so both paths get the same walls:
   ``hugetlb``) the memory, pids and cpu controllers are not available in
   cgroup v2, so kernels are limited by rlimits and the watchdog alone. The
   scheduler shares the CPU per session (autogroup), so the watchdog gives
-  every session a kernel starts the lowest weight (``_demote_new_sessions``).
+  every session a kernel starts the lowest weight (``measure.demote_new_sessions``).
   Where cgroup v2 is delegated, a cgroup per kernel (``memory.max`` counting
   shmem and tmpfs, ``pids.max``, ``cpu.weight``) would be the next wall.
 * ``mode = "none"`` runs the kernel with the limits and the clean
@@ -48,13 +48,8 @@ their kernels with it, so both paths get the same walls:
 
 from __future__ import annotations
 
-import atexit
-import functools
-import hashlib
 import json
 import os
-import re
-import secrets
 import shutil
 import signal
 import subprocess
@@ -62,8 +57,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -73,351 +66,48 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, DottedObjectName, Enum, Float, Integer, Type, Unicode, validate
 
 from autograder.core.processes import descendants, kill_tree, parent_map, start_time
-from autograder.sandbox.visible import FONT_LIST_AHEAD, SYSTEM, font_list, python_paths
+from autograder.sandbox.bubblewrap import (
+    CHILD,
+    ETC,
+    HOME,
+    MODES,
+    MPL_DIR,
+    PASS_THROUGH,
+    bwrap_has_size,
+    format_size,
+    isolation_warning,
+    namespace_flags,
+    parse_size,
+    probe_bwrap,
+    resolve_mode,
+)
+from autograder.sandbox.files import (
+    ONE_MATHS_THREAD,
+    data_files,
+    outside_tmp,
+    sandbox_uid,
+    scratch_base,
+)
+from autograder.sandbox.forkserver.registry import (
+    forget_fork_server,
+    fork_server_for,
+    fork_server_pids,
+    stop_fork_server,
+)
+from autograder.sandbox.measure import (
+    autogroup,
+    demote_new_sessions,
+    folder_bytes,
+    memory_bytes,
+    memory_folders_bytes,
+    task_count,
+)
+from autograder.sandbox.visible import SYSTEM, font_list, python_paths
 
-__all__ = ["MODES", "Availability", "SandboxKernelManager", "SandboxError", "data_signature",
-           "describe_limits", "format_size", "isolation_warning", "parse_size", "probe_bwrap",
-           "resolve_mode"]
-
-MODES = ("auto", "bwrap", "none")
-CHILD = Path(__file__).with_name("child.py")
-HOME = "/home/student"
-MPL_DIR = f"{HOME}/.config/matplotlib"  # the kernel's MPLCONFIGDIR (inside bubblewrap)
-# Environment variables a grading kernel may inherit; everything else (tokens,
-# credentials, the grader's paths) stays outside.
-PASS_THROUGH = ("MPLBACKEND", "NBGRADER_EXECUTION", "NBGRADER_VALIDATING", "LANG", "LC_ALL",
-                "TZ", "PYTHONHASHSEED")
-ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "fonts",
-       "nsswitch.conf", "mime.types", "alternatives")
-
-_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1000, "kib": 1024, "m": 1024 ** 2, "mb": 1000 ** 2,
-          "mib": 1024 ** 2, "g": 1024 ** 3, "gb": 1000 ** 3, "gib": 1024 ** 3,
-          "t": 1024 ** 4, "tb": 1000 ** 4, "tib": 1024 ** 4}
-
-
-class SandboxError(RuntimeError):
-    """The sandbox was asked for and cannot be had; the message says how to fix it."""
-
-
-def parse_size(value: str | int) -> int:
-    """``"2 GiB"``, ``"512MiB"``, ``"1g"`` or a number of bytes, as bytes."""
-    if isinstance(value, int):
-        return value
-    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", str(value))
-    unit = match.group(2).lower() if match else None
-    if not match or unit not in _UNITS:
-        raise ValueError(f"cannot read {value!r} as a size: write it like '2 GiB', "
-                         "'512 MiB' or a number of bytes")
-    return int(float(match.group(1)) * _UNITS[unit])
-
-
-def format_size(size: int) -> str:
-    for unit, factor in (("GiB", 1024 ** 3), ("MiB", 1024 ** 2), ("KiB", 1024)):
-        if size >= factor:
-            return f"{size / factor:.3g} {unit}"
-    return f"{size} bytes"
-
-
-@dataclass(frozen=True)
-class Availability:
-    """Whether bubblewrap can sandbox a kernel here: its path, or why not and the fix."""
-
-    ok: bool
-    detail: str
-
-
-_NAMESPACE_FIX = (
-    "This machine does not let unprivileged programs create namespaces. As root, allow them "
-    "(`sysctl -w user.max_user_namespaces=15000`; on Debian before 11 also "
-    "`sysctl -w kernel.unprivileged_userns_clone=1`; on Ubuntu 23.10 and later "
-    "`sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` or an AppArmor profile for "
-    "bwrap), or grade outside this container (Docker's default seccomp profile forbids "
-    "namespaces: run it with --security-opt seccomp=unconfined).")
-INSTALL_HINT = ("install bubblewrap: `sudo apt-get install bubblewrap` (Debian, Ubuntu), "
-                "`sudo dnf install bubblewrap` (Fedora), `sudo pacman -S bubblewrap` (Arch) or, "
-                "without root, `conda install -c conda-forge bubblewrap`. "
-                "On macOS and Windows grade inside a Linux container or virtual machine "
-                "(docs/safety.md, 'Safety').")
-
-
-def namespace_flags(as_root: bool) -> list[str]:
-    # As root, no user namespace: the sandbox keeps root's capabilities just
-    # long enough for sandbox_child.py to drop to an unprivileged uid, so that
-    # the kernel really is another user (RLIMIT_NPROC is not enforced on root).
-    flags = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
-             "--unshare-cgroup-try"]
-    return flags if as_root else ["--unshare-user", *flags]
-
-
-@functools.lru_cache(maxsize=4)
-def probe_bwrap(executable: str = "bwrap") -> Availability:
-    """Can bubblewrap build the kernel's sandbox on this machine?"""
-    if not sys.platform.startswith("linux"):
-        return Availability(False, f"bubblewrap needs Linux; this is {sys.platform}. "
-                            + INSTALL_HINT)
-    path = shutil.which(executable)
-    if path is None:
-        return Availability(False, "bubblewrap (bwrap) is not installed: " + INSTALL_HINT)
-    command = [path, *namespace_flags(os.geteuid() == 0), "--die-with-parent",
-               "--new-session", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
-               "--tmpfs", "/tmp", "true"]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return Availability(False, f"{path} could not be run ({error}). " + INSTALL_HINT)
-    if done.returncode != 0:
-        said = " ".join(done.stderr.split())[:300] or f"exit status {done.returncode}"
-        return Availability(False, f"{path} is installed but cannot create a sandbox here "
-                            f"({said}). " + _NAMESPACE_FIX)
-    return Availability(True, path)
-
-
-@functools.lru_cache(maxsize=1)
-def bwrap_has_size() -> bool:
-    """bubblewrap 0.7 and later can cap a tmpfs (--size); older ones cannot."""
-    done = subprocess.run([probe_bwrap().detail, "--help"], capture_output=True, text=True,
-                          check=False)
-    return "--size" in done.stdout + done.stderr
-
-
-def resolve_mode(requested: str) -> tuple[str, str]:
-    """The mode to use for ``requested`` and why: ``("bwrap", path)`` or ``("none", reason)``.
-
-    ``bwrap`` that cannot work raises SandboxError; ``auto`` falls back to
-    ``none`` with the reason.
-    """
-    if requested not in MODES:
-        raise ValueError(f"sandbox mode {requested!r}: choose one of {', '.join(MODES)}")
-    if requested == "none":
-        return "none", "the sandbox was turned off (sandbox mode 'none')"
-    probe = probe_bwrap()
-    if probe.ok:
-        return "bwrap", probe.detail
-    if requested == "bwrap":
-        raise SandboxError(f"sandbox mode 'bwrap' was asked for, but {probe.detail}")
-    return "none", probe.detail
-
-
-def isolation_warning(reason: str) -> str:
-    """The warning printed on every grade run that has no sandbox."""
-    return ("WARNING: student code runs WITHOUT ISOLATION: " + reason + "\n"
-            "Kernels still have resource limits and a clean environment, but they can read "
-            "and write whatever the grading user can. Use --sandbox bwrap to refuse to grade "
-            "without the sandbox.")
-
-
-# --- processes -----------------------------------------------------------------------
-
-def _memory_bytes(pid: int) -> int:
-    """The memory a process uses, its shared pages split among their sharers (PSS).
-
-    A forked child shares its parent's pages; counting them in full for each
-    would overstate a family of processes many times over.
-    """
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as handle:
-            for line in handle:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, IndexError, ValueError):
-        pass
-    try:
-        with open(f"/proc/{pid}/statm") as handle:
-            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-def _memory_folders_bytes(pids: Iterable[int]) -> int:
-    """Bytes of files in the memory-backed folders (tmpfs) of the sandboxes ``pids`` run in.
-
-    A file written to ``/dev/shm``, the home or ``/tmp`` of a sandbox is
-    memory that no process's address space holds: the watchdog adds it to
-    the processes' own. Each sandbox has its own mount namespace with its own
-    tmpfs mounts; a process in the grader's own namespace (``mode = "none"``,
-    bubblewrap's outer process) sees the machine's folders, which are not the
-    kernel's to pay for, so it is skipped. A tmpfs file that is also mapped
-    counts twice: the sum errs toward stopping a kernel, never toward missing one.
-    """
-    try:
-        ours = os.readlink("/proc/self/ns/mnt")
-    except OSError:
-        return 0
-    seen_spaces: set[str] = set()
-    seen_mounts: set[int] = set()
-    total = 0
-    for pid in pids:
-        try:
-            space = os.readlink(f"/proc/{pid}/ns/mnt")
-        except OSError:
-            continue
-        if space == ours or space in seen_spaces:
-            continue
-        seen_spaces.add(space)
-        for folder in ("dev/shm", HOME.lstrip("/")):
-            path = f"/proc/{pid}/root/{folder}"
-            try:
-                device = os.stat(path).st_dev
-                if device in seen_mounts:
-                    continue
-                usage = os.statvfs(path)
-            except OSError:
-                continue
-            seen_mounts.add(device)
-            total += (usage.f_blocks - usage.f_bfree) * usage.f_frsize
-    return total
-
-
-def _autogroup(pid: int | str) -> str | None:
-    """The scheduler's autogroup of ``pid`` (one per session), e.g. ``/autogroup-12``."""
-    try:
-        with open(f"/proc/{pid}/autogroup") as handle:
-            return handle.read().split()[0]
-    except (OSError, IndexError):
-        return None
-
-
-def _demote_new_sessions(pids: Iterable[int], keep: set[str | None]) -> None:
-    """Give every scheduling group in ``pids`` but ``keep`` the lowest CPU weight.
-
-    Without a cgroup per kernel, the scheduler shares the CPU between
-    sessions (autogroups), not kernels: a student who starts 24 processes,
-    each in a session of its own (``setsid``), would get 24 shares and slow
-    every other kernel 12 to 15 times. A group the kernel made is set to nice
-    19 (weight 15 against a kernel's 1024), so all of them together weigh
-    less than one kernel. Only a process's owner (or root) may do this; where
-    it cannot be done, nothing else changes.
-    """
-    for pid in pids:
-        group = _autogroup(pid)
-        if group in keep:
-            continue
-        try:
-            with open(f"/proc/{pid}/autogroup", "w") as handle:
-                handle.write("19")
-        except OSError:
-            pass
-        keep.add(group)
-
-
-def _tasks(pids: Iterable[int]) -> int:
-    """Threads and processes of ``pids`` (what RLIMIT_NPROC counts)."""
-    total = 0
-    for pid in pids:
-        try:
-            total += len(os.listdir(f"/proc/{pid}/task"))
-        except OSError:
-            pass
-    return total
-
-
-def _folder_bytes(folder: Path) -> int:
-    total = 0
-    for root, _, files in os.walk(folder):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_size
-            except OSError:
-                pass
-    return total
-
-
-# --- what the kernel may see -----------------------------------------------------------
-
-_DATA_IGNORED = shutil.ignore_patterns("*.ipynb", ".*")
-
-
-def _data_entries(cwd: Path | None, budget: int = 64 * 1024 ** 2) -> list[Path]:
-    """The non-notebook files and folders of ``cwd`` (an assignment's data) a kernel gets."""
-    chosen: list[Path] = []
-    if cwd is None or not cwd.is_dir():
-        return chosen
-    for entry in sorted(cwd.iterdir()):
-        name = entry.name
-        if name.startswith(".") or name.endswith((".ipynb", ".db", ".sqlite")) \
-                or name in ("timestamp.txt", "__pycache__") or entry.is_symlink():
-            continue
-        size = entry.stat().st_size if entry.is_file() else \
-            _folder_bytes(entry) if entry.is_dir() else budget + 1
-        if size <= budget:
-            budget -= size
-            chosen.append(entry)
-    return chosen
-
-
-def _data_files(cwd: Path | None, target: Path) -> list[str]:
-    """Copy the non-notebook files of ``cwd`` (an assignment's data) to ``target``."""
-    entries = _data_entries(cwd)
-    for entry in entries:
-        if entry.is_dir():
-            shutil.copytree(entry, target / entry.name, symlinks=False, ignore=_DATA_IGNORED)
-        else:
-            shutil.copy2(entry, target / entry.name)
-    return [entry.name for entry in entries]
-
-
-# One thread for numpy's maths library. In a kernel: grading runs several kernels
-# side by side, and the same sums in the same order on every machine. In the
-# grader's own processes (its workers, the font list's): they do small sums
-# (the trusted probes, the review), where a pool of maths threads, one per core,
-# only spins beside the kernels.
-ONE_MATHS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-                    "MKL_NUM_THREADS": "1"}
-
-def start_font_list(folder: Path) -> subprocess.Popen:
-    """Make the font list (``font_list``) into ``folder``, in a process of its own.
-
-    The grader starts it before it imports what its workers import, and its
-    workers (with ``$MINIFLOW_FONT_LIST`` set to ``folder``) take the list
-    from there instead of each scanning the fonts again. A worker that finds
-    nothing there builds the list itself.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    environment = {k: v for k, v in os.environ.items() if k != FONT_LIST_AHEAD}
-    environment.update(ONE_MATHS_THREAD)  # matplotlib imports numpy
-    return subprocess.Popen(
-        [sys.executable, "-P", "-c",
-         "import sys\nfrom autograder.sandbox.visible import make_font_list\n"
-         "make_font_list(sys.argv[1])", str(folder)],
-        env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
-
-
-def _copied_files(folder: Path) -> list[Path]:
-    """The files ``_data_files`` copies from the data folder ``folder``, as copytree does:
-    ``_DATA_IGNORED`` at every depth, symbolic links followed."""
-    found: list[Path] = []
-    for root, folders, files in os.walk(folder, followlinks=True):
-        ignored = _DATA_IGNORED(root, [*folders, *files])
-        folders[:] = sorted(name for name in folders if name not in ignored)
-        found.extend(Path(root, name) for name in sorted(files) if name not in ignored)
-    return found
-
-
-def data_signature(cwd: Path | None) -> str:
-    """A hash of the data a kernel started in ``cwd`` gets: names and contents."""
-    digest = hashlib.sha256()
-    for entry in _data_entries(cwd):
-        for path in [entry] if entry.is_file() else _copied_files(entry):
-            digest.update(str(path.relative_to(cwd)).encode() + b"\0")  # type: ignore[arg-type]
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
-
-
-def scratch_base() -> Path:
-    """Where kernels' scratch folders go: $MINIFLOW_SANDBOX_TMPDIR or the temp folder.
-
-    Unix socket paths must stay under about 100 characters; a deep temp
-    folder falls back to /tmp.
-    """
-    base = Path(os.environ.get("MINIFLOW_SANDBOX_TMPDIR") or tempfile.gettempdir())
-    return base if len(str(base)) < 60 else Path("/tmp")
-
-
-def _sandbox_uid() -> int:
-    # A uid of its own per kernel (no user on the machine has it), so the
-    # process limit counts this kernel's processes alone.
-    return 1_000_000 + secrets.randbelow(1_000_000_000)
+# The fork server is one way of starting a kernel, behind this interface: the rest
+# of the grader stops its servers, or asks which processes are theirs, through here.
+__all__ = ["SandboxKernelClient", "SandboxKernelManager", "describe_limits", "fork_server_pids",
+           "launched", "stop_fork_server"]
 
 
 class _BoundedHeartbeat(HBChannel):
@@ -580,7 +270,7 @@ class SandboxKernelManager(AsyncKernelManager):
         self._scratch = Path(tempfile.mkdtemp(prefix="k", dir=base))
         for part in ("s", "c", "w", "etc", "home", "tmp"):
             (self._scratch / part).mkdir()
-        self._data = _data_files(cwd, self._scratch / "w")
+        self._data = data_files(cwd, self._scratch / "w")
         self._fonts = self._font_file()
         # The kernel's sockets and connection file live in the scratch folder:
         # the socket folder is the one thing the sandbox shares with us.
@@ -609,7 +299,7 @@ class SandboxKernelManager(AsyncKernelManager):
         spec: dict[str, Any] = {"limits": self.limits(), "uid": None, "gid": None, "chown": []}
         if self._active_mode == "bwrap":
             spec["private_ipc"] = True  # --unshare-ipc (namespace_flags)
-            uid = _sandbox_uid() if as_root else os.getuid()
+            uid = sandbox_uid() if as_root else os.getuid()
             gid = uid if as_root else os.getgid()
             (scratch / "etc" / "passwd").write_text(
                 f"student:x:{uid}:{gid}:miniflow student:{HOME}:/usr/sbin/nologin\n")
@@ -695,7 +385,7 @@ class SandboxKernelManager(AsyncKernelManager):
             args += bind("--ro-bind", path, path)
         for source, target, read_only in self._own_binds(scratch, kernel=server is None):
             args += bind("--ro-bind" if read_only else "--bind", source, target)
-        if server is not None and _outside_tmp(scratch_base()):
+        if server is not None and outside_tmp(scratch_base()):
             # where each kernel it forks mounts its socket folder
             args += [*parents(scratch_base()), "--dir", str(scratch_base())]
         args += ["--chdir", HOME, "--hostname", "sandbox"]
@@ -755,7 +445,7 @@ class SandboxKernelManager(AsyncKernelManager):
         # Python folders below /tmp lie in the kernel's home, which each kernel
         # gets fresh: bind them again there, as bubblewrap does; then the
         # kernel's own binds, as bubblewrap makes them (_bwrap_args).
-        binds = [(str(path), str(path), True) for path in paths if not _outside_tmp(path)]
+        binds = [(str(path), str(path), True) for path in paths if not outside_tmp(path)]
         binds += self._own_binds(self._scratch, kernel=True)
         return {
             "server": json.dumps([[str(p) for p in paths],
@@ -768,7 +458,7 @@ class SandboxKernelManager(AsyncKernelManager):
             "kernel": {
                 "arguments": kernel_cmd[3:], "limits": spec["limits"], "uid": spec["uid"],
                 "gid": spec["gid"], "owned": spec["chown"],
-                "base_mount": str(base) if _outside_tmp(base) else None,
+                "base_mount": str(base) if outside_tmp(base) else None,
                 "scratch_size": parse_size(self.scratch_size), "shm_size": 64 * 1024 ** 2,
             },
         }
@@ -779,14 +469,14 @@ class SandboxKernelManager(AsyncKernelManager):
 
         plan, self._fork_plan = self._fork_plan, None
         try:
-            server = _fork_server_for(
+            server = fork_server_for(
                 plan["server"], lambda folder: self._start_fork_server(folder, plan["cwd"]))
             if server is None:
                 return None
             server.try_out(plan["kernel"], plan["binds"])
             return server.spawn(plan["kernel"], plan["binds"])
         except ForkServerError as error:
-            _forget_fork_server(plan["server"], str(error))
+            forget_fork_server(plan["server"], str(error))
             _warn_once(self.log, f"sandbox: kernels start without the fork server: {error}")
             return None
 
@@ -823,18 +513,18 @@ class SandboxKernelManager(AsyncKernelManager):
         memory = parse_size(self.memory_limit)
         sockets = self._scratch / "s"
         # the grader's scheduling group and the kernel's own keep their weight
-        groups: set[str | None] = {None, _autogroup("self")}
+        groups: set[str | None] = {None, autogroup("self")}
         kernel = None
         while not self._stop.wait(self.poll_interval):
             if process.poll() is not None:
                 return
             tree = descendants(process.pid)
             if kernel is None and (kernel := self._kernel_pid()) is not None:
-                groups.add(_autogroup(kernel))
+                groups.add(autogroup(kernel))
             if kernel is not None:
-                _demote_new_sessions(tree, groups)
+                demote_new_sessions(tree, groups)
             reason = None
-            if _tasks(tree) >= self.process_limit - 1:
+            if task_count(tree) >= self.process_limit - 1:
                 # A fork storm sits at the process limit, spinning: stop it
                 # before it takes the CPU from everyone else's grading.
                 reason = (f"started too many processes or threads (the limit is "
@@ -842,11 +532,11 @@ class SandboxKernelManager(AsyncKernelManager):
             elif (time.monotonic() - self._started + self.time_used
                   > self.notebook_timeout):
                 reason = f"ran for more than {self.notebook_timeout} s in all"
-            elif _folder_bytes(sockets) > 1024 ** 2:
+            elif folder_bytes(sockets) > 1024 ** 2:
                 reason = "wrote files into the grader's connection folder"
             else:
-                held = sum(_memory_bytes(pid) for pid in tree)
-                files = _memory_folders_bytes(tree)
+                held = sum(memory_bytes(pid) for pid in tree)
+                files = memory_folders_bytes(tree)
                 if held + files > memory:
                     where = f"{format_size(held)} in {len(tree)} processes"
                     if files:
@@ -966,76 +656,7 @@ _warned: set[str] = set()
 # work would delay the launch, one Python thread at a time).
 launched = threading.Event()
 
-# This process's fork servers (autograder/sandbox/forkserver/server.py), by what they were
-# started for: the newest serves, older ones stop once their kernels are gone.
-# And the servers that could not be had, with why.
-_servers: dict[str, Any] = {}
-_no_server: dict[str, str] = {}
 
-
-def _outside_tmp(base: Path) -> bool:
-    """Is ``base`` outside /tmp (which, in a kernel's sandbox, lies in its home)?"""
-    return not (base == Path("/tmp") or Path("/tmp") in base.parents)
-
-
-def _fork_server_for(key: str, start: Any) -> Any:
-    """The fork server for ``key``, started now if need be (by ``start(folder)``).
-
-    A server started for other settings serves no new kernel; it stops as soon
-    as its last kernel has ended (stopping it would stop them). None if a
-    server for ``key`` already failed to start in this process.
-    """
-    for other in [k for k, server in _servers.items()
-                  if k != key and not server.busy() or not server.alive()]:
-        _stop(_servers.pop(other))
-    if key in _no_server:
-        return None
-    if key in _servers:
-        return _servers[key]
-    folder = Path(tempfile.mkdtemp(prefix="z", dir=scratch_base()))
-    try:
-        server = start(folder)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    server.folder = folder
-    _servers[key] = server
-    return server
-
-
-def _stop(server: Any) -> None:
-    server.stop()
-    shutil.rmtree(server.folder, ignore_errors=True)
-
-
-def _forget_fork_server(key: str, reason: str) -> None:
-    _no_server[key] = reason
-    if key in _servers and not _servers[key].busy():
-        _stop(_servers.pop(key))
-
-
-def stop_fork_server() -> None:
-    """Stop this process's fork servers, and with them their kernels; remove their folders."""
-    while _servers:
-        _stop(_servers.popitem()[1])
-
-
-def fork_server_pids() -> set[int]:
-    """The processes of this process's fork servers themselves (not their kernels)."""
-    pids: set[int] = set()
-    parents = parent_map()
-    for server in _servers.values():
-        if not server.alive():
-            continue
-        pid = server.pid
-        pids.add(pid)
-        while pid in parents and pid != server.process.pid:  # up to its bubblewrap
-            pid = parents[pid]
-            pids.add(pid)
-    return pids
-
-
-atexit.register(stop_fork_server)
 
 
 def _warn_once(log: Any, message: str) -> None:

@@ -3,7 +3,7 @@
 The system's folders and the Python environment are bound read-only into every
 kernel's sandbox (``autograder.sandbox.manager``). matplotlib's font list is made once
 per run from the fonts found there (``font_list``), by a process of its own
-that imports only this module and matplotlib (``sandbox.start_font_list``):
+that imports only this module and matplotlib (``files.start_font_list``):
 not jupyter_client, which the sandbox's kernel manager needs, and which would
 add a tenth of a second to a process on the way to the first notebook.
 """

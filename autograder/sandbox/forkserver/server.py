@@ -24,7 +24,7 @@ kernel:
   The grader hands these over as an open folder (``SCM_RIGHTS``), so the
   fork server never sees the host's folders. Another kernel of the same
   worker is in other namespaces: it cannot see, signal or reach it.
-* Then, as with ``sandbox_child.py``: the resource limits, an unprivileged
+* Then, as with ``autograder/sandbox/child.py``: the resource limits, an unprivileged
   uid of its own, no new privileges ever, death with its parent, every file
   descriptor but its standard streams closed, and fresh seeds for Python's
   and numpy's random generators (a copy would otherwise share its parent's).
@@ -165,7 +165,7 @@ def _become_kernel(spec: dict, stderr: int) -> None:
         # its own IPC namespace (_monitor's unshare): IPC closed there
         confine(spec["limits"], spec["uid"], spec["gid"], nproc_relative=False,
                 private_ipc=True)
-    except SystemExit as refused:  # sandbox_child's way of saying so, before its exec
+    except SystemExit as refused:  # the child's way of saying so, before its exec
         raise OSError(str(refused)) from None
     signal.signal(signal.SIGINT, signal.default_int_handler)
     os.chdir(HOME)
