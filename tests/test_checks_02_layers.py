@@ -8,7 +8,7 @@ import pytest
 import miniflow as mf
 from autograder import checks
 from miniflow import Linear, Node, Sigmoid
-from miniflow.nodes import _sigmoid
+from miniflow.nodes import _sigmoid  # noqa: PLC2701
 
 LINEAR_VALUES = checks.random_inputs([(5, 3), (3, 2), (2,)], seed=0)
 NAMES = ["X", "W", "b"]

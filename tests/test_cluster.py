@@ -98,7 +98,7 @@ def cluster(tmp_path_factory):
         remove_stale_runs(temp_root())  # the killed worker could not remove its folder
 
 
-def _with_mutant(notebook: nbformat.NotebookNode, cell: str, source: str):
+def with_mutant(notebook: nbformat.NotebookNode, cell: str, source: str):
     changed = nbformat.from_dict(notebook)
     for c in changed.cells:
         if c.metadata.get("nbgrader", {}).get("grade_id") == cell:
@@ -115,7 +115,7 @@ def course(tmp_path_factory):
     source = nbformat.read(root / "source" / FIRST.name / FIRST.notebook_file, as_version=4)
     release = nbformat.read(root / "release" / FIRST.name / FIRST.notebook_file, as_version=4)
     mutants = load_mutants(FIRST.name)
-    mutant = _with_mutant(source, mutants[4].cell, mutants[4].source)
+    mutant = with_mutant(source, mutants[4].cell, mutants[4].source)
     # It also looks for the course and the cluster's folders from inside its kernel.
     peek = f"import os\nprint('PEEK', os.path.exists({str(tmp_path_factory.getbasetemp())!r}))"
     mutant.cells.insert(2, nbformat.v4.new_code_cell(peek))
@@ -191,7 +191,7 @@ def test_a_class_graded_on_the_cluster_equals_a_local_run_even_when_a_worker_die
     assert sorted(student for _, student in recorded) == sorted(local)
     for student, mine in local.items():
         if mine.status == "graded":
-            assert recorded[(FIRST.name, student)]["score"] == mine.score, student
+            assert recorded[(FIRST.name, student)].score == mine.score, student
     autograded = course.root / "autograded"
     for student in ("solution", "blank", "mutant"):
         folder = autograded / student / FIRST.name
@@ -288,7 +288,7 @@ def test_a_task_that_keeps_killing_workers_becomes_an_error_for_its_submission()
     distributed = _distributed()
     from types import SimpleNamespace
 
-    from autograder.pipeline.grading import _result_from
+    from autograder.pipeline.grading import result_from
     from autograder.run.cluster import failure_answer
 
     last = SimpleNamespace(address="tcp://10.0.0.5:40000")  # the scheduler's WorkerState
@@ -298,7 +298,7 @@ def test_a_task_that_keeps_killing_workers_becomes_an_error_for_its_submission()
     task = {"id": 0, "student": "ann", "notes": [], "sandbox": "bwrap",
             "assignment": {"name": FIRST.name, "notebook_file": FIRST.notebook_file,
                            "points": FIRST.points}}
-    result = _result_from(task, answer, nbformat.v4.new_notebook(), None)
+    result = result_from(task, answer, nbformat.v4.new_notebook(), None)
     assert result.status == "error" and "died 4 times" in result.notes[-1]
 
 

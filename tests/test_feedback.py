@@ -16,6 +16,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from autograder.core.manifest import load_manifest
+from autograder.core.results import GradeResult
 from autograder.publish.feedback import feedback_html, problem_html
 from autograder.publish.render import render_template
 
@@ -45,14 +46,15 @@ def test_what_a_student_wrote_is_text_on_the_feedback_page():
             new_output("error", ename="ValueError", evalue=HOSTILE, traceback=[])]),
         _test_cell("check(x)", HOSTILE),
     ])
-    result = {"student": HOSTILE, "status": "graded", "score": 0.0, "max_score": 2.0,
+    result = GradeResult.from_dict({
+              "student": HOSTILE, "status": "graded", "score": 0.0, "max_score": 2.0,
               "cells": [{"grade_id": HOSTILE, "score": 0.0, "max_score": 2.0,
                          "message": HOSTILE}],
               "notes": [HOSTILE],
               "kernel_deaths": [{"cell": 2, "first_line": HOSTILE, "reason": HOSTILE},
                                 {"cell": 3, "grade_id": HOSTILE, "reason": "exit"}],
               "late": {"submitted": "2027-01-20T10:00:00", "due": "2027-01-18T23:59:00",
-                       "seconds_late": 3600.0, "penalty": 1.0, "policy": HOSTILE}}
+                       "seconds_late": 3600.0, "penalty": 1.0, "policy": HOSTILE}})
     page = feedback_html(notebook, result, FIRST, "miniflow")
     # student id; the markdown's text (its own escaping: quotes stay); the code; stdout,
     # the result and the error; the test cell's name (table, badge, the death);
@@ -67,8 +69,8 @@ def test_what_a_student_wrote_is_text_on_the_feedback_page():
 
 @pytest.mark.parametrize("status", ["rejected", "error"])
 def test_what_a_student_wrote_is_text_on_the_page_of_a_submission_not_graded(status):
-    result = {"student": HOSTILE, "status": status, "max_score": 10.0,
-              "notes": [HOSTILE], "reasons": ["not_json"]}
+    result = GradeResult(HOSTILE, FIRST.name, status, max_score=10.0, notes=[HOSTILE],
+                         reasons=["not_json"])
     page = problem_html(result, FIRST, "miniflow")
     _assert_shown_as_text(page, 2)
 

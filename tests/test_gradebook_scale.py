@@ -25,7 +25,7 @@ from conftest import hand_graded_course, sqlite_tables
 
 from autograder.core.cells import graded_cell_ids
 from autograder.core.manifest import load_manifest
-from autograder.pipeline.grading import CellGrade, GradeResult
+from autograder.core.results import CellGrade, GradeResult, Lateness
 from autograder.publish.export_plugin import CourseExportPlugin
 from autograder.record import gradebook as gradebook_module
 
@@ -35,8 +35,8 @@ SOURCE = nbformat.read(ROOT / "source" / FIRST.name / FIRST.notebook_file, as_ve
 POINTS = {cell.metadata.nbgrader.grade_id: float(cell.metadata.nbgrader.points)
           for cell in SOURCE.cells if cell.metadata.get("nbgrader", {}).get("grade")}
 CELLS = graded_cell_ids(SOURCE)
-LATE = {"submitted": "2026-10-04T08:00:00+00:00", "due": "2026-10-03T23:59:00+00:00",
-        "seconds_late": 28860.0, "penalty": 1.0, "policy": "a point per started day"}
+LATE = Lateness(submitted="2026-10-04T08:00:00+00:00", due="2026-10-03T23:59:00+00:00",
+                seconds_late=28860.0, penalty=1.0, policy="a point per started day")
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def course(hand_graded, tmp_path, monkeypatch):
     return load_manifest(root)
 
 
-def _result(student: str, status: str = "graded", late: dict | None = None,
+def _result(student: str, status: str = "graded", late: Lateness | None = None,
             fraction: float = 1.0) -> GradeResult:
     cells = [CellGrade(name, POINTS[name] * fraction, POINTS[name]) for name in CELLS]
     return GradeResult(student, FIRST.name, status, sum(c.score for c in cells),
@@ -123,10 +123,10 @@ def test_recorded_results_are_the_rows_nbgrader_s_own_api_writes(course, tmp_pat
     assert written == expected
     # What the rows say, read back: the regrade, the hand's score, the late penalty.
     read = gradebook_module.load_results(course)
-    assert read[(FIRST.name, "bo")]["status"] == "error"  # no submission left for bo
-    assert read[(FIRST.name, "cy")]["score"] == FIRST.points - 1.0
-    assert read[(FIRST.name, "cy")]["late"]["penalty"] == 1.0
-    ann = {c["grade_id"]: c["score"] for c in read[(FIRST.name, "ann")]["cells"]}
+    assert read[(FIRST.name, "bo")].status == "error"  # no submission left for bo
+    assert read[(FIRST.name, "cy")].score == FIRST.points - 1.0
+    assert read[(FIRST.name, "cy")].late.penalty == 1.0
+    ann = {c.grade_id: c.score for c in read[(FIRST.name, "ann")].cells}
     assert ann[CELLS[0]] == 0.75  # hand_graded_gradebook's manual score wins
     assert len(written["submitted_assignment"]) == 3  # ann, cy, eve
 

@@ -163,8 +163,8 @@ def test_dying_kernel_keeps_what_ran_and_grades_the_rest_in_a_fresh_kernel(grade
     # The os._exit cell is no test: the tests before it passed in the first kernel,
     # the tests after it in a fresh one that re-ran the cells before it.
     assert result.score == FIRST.points, [c.message for c in result.cells]
-    assert len(result.kernel_deaths) == 1 and result.kernel_deaths[0]["restarted"]
-    assert "os._exit()" in result.kernel_deaths[0]["reason"]
+    assert len(result.kernel_deaths) == 1 and result.kernel_deaths[0].restarted
+    assert "os._exit()" in result.kernel_deaths[0].reason
     assert any("graded in a fresh kernel" in n for n in result.notes)
     assert graded["results"]["solution"].score == FIRST.points, "the others are graded"
 
@@ -246,16 +246,16 @@ def test_the_course_gradebook_holds_exactly_the_graded_submissions(graded):
 
 
 def test_feedback_shows_student_html_as_text_never_as_markup():
-    from autograder.publish.feedback import _markdown, _outputs_html
+    from autograder.publish.feedback import markdown_html, outputs_html
 
-    page = _markdown("# My answer <script>alert(1)</script>\n\n<img src=x onerror=alert(1)>")
+    page = markdown_html("# My answer <script>alert(1)</script>\n\n<img src=x onerror=alert(1)>")
     assert "<script>" not in page and "<img" not in page
     assert "&lt;script&gt;" in page and "<h1>" in page
     cell = nbformat.v4.new_code_cell(outputs=[
         nbformat.v4.new_output("display_data", data={"image/png": 'x" onerror="alert(1)'}),
         nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0K\nGgo="}),
     ])
-    shown = _outputs_html(cell)
+    shown = outputs_html(cell)
     assert "onerror" not in shown
     assert shown.count("<img") == 1 and "base64,iVBORw0KGgo=" in shown
 

@@ -146,7 +146,7 @@ def test_export_feedback_and_report_agree_with_the_gradebook(both_paths):
     root, course = both_paths["cli"]
     exported = _export(root)
     results = load_results(course)
-    assert {s: r["score"] for (a, s), r in results.items() if a == FIRST.name} == exported
+    assert {s: r.score for (a, s), r in results.items() if a == FIRST.name} == exported
     for page in write_feedback(course, (FIRST,)):
         student = page.parent.parent.name
         assert f"Score: <b>{exported[student]:g} / {FIRST.points:g}</b>" in page.read_text()
@@ -158,8 +158,8 @@ def test_export_feedback_and_report_agree_with_the_gradebook(both_paths):
 def test_results_graded_by_plain_nbgrader_are_read_from_the_gradebook(both_paths):
     root, course = both_paths["plain"]
     results = load_results(course)
-    assert results[(FIRST.name, "solution")]["score"] == FIRST.points
-    assert results[(FIRST.name, "solution")]["status"] == "graded"
+    assert results[(FIRST.name, "solution")].score == FIRST.points
+    assert results[(FIRST.name, "solution")].status == "graded"
 
 
 def test_plain_generate_feedback_never_shows_a_hidden_test(both_paths):
@@ -528,18 +528,18 @@ def _processes_in(root: Path) -> list[int]:
 
 
 def test_a_page_does_not_depend_on_when_the_kernel_flushed_what_a_cell_printed():
-    from autograder.publish.feedback import _outputs_html
+    from autograder.publish.feedback import outputs_html
 
     def cell(*texts):
         return nbformat.v4.new_code_cell("print(...)", outputs=[
             nbformat.v4.new_output("stream", name="stdout", text=t) for t in texts])
 
-    once, split = _outputs_html(cell("a\nb\n")), _outputs_html(cell("a\n", "b\n"))
+    once, split = outputs_html(cell("a\nb\n")), outputs_html(cell("a\n", "b\n"))
     assert once == split == "<pre>a\nb\n</pre>"
     mixed = nbformat.v4.new_code_cell("", outputs=[
         nbformat.v4.new_output("stream", name="stdout", text="out\n"),
         nbformat.v4.new_output("stream", name="stderr", text="err\n")])
-    assert _outputs_html(mixed).count("<pre>") == 2  # stdout and stderr stay apart
+    assert outputs_html(mixed).count("<pre>") == 2  # stdout and stderr stay apart
 
 
 # --- one student's content never stops the class's run --------------------------------
@@ -680,11 +680,12 @@ def test_a_class_with_deep_code_and_deep_json_is_graded_to_the_end(tmp_path):
     run = _cli(root, "grade", "--workers", "1")
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     results = {s: r for (_, s), r in load_results(load_manifest(root)).items()}
-    assert results["deep_code"]["score"] == results["honest"]["score"] == FIRST.points
-    assert results["hidden_in_deep_code"]["status"] == "graded"
-    assert results["hidden_in_deep_code"]["score"] == 0
-    assert results["deep_json"]["status"] == "rejected"
-    assert "nested thousands of levels deep" in results["deep_json"]["notes"][-1]
+    assert results["deep_code"].score == results["honest"].score == FIRST.points
+    assert results["hidden_in_deep_code"].status == "graded"
+    assert results["hidden_in_deep_code"].score == 0
+    assert results["deep_json"].status == "rejected"
+    assert results["deep_json"].reasons == ["not_notebook"]
+    assert "nested thousands of levels deep" in results["deep_json"].notes[-1]
     # Its tests ran clean in the notebook; the feedback page still says why each scores 0.
     assert _cli(root, "feedback").returncode == 0
     page = " ".join((root / "feedback" / "hidden_in_deep_code" / FIRST.name /

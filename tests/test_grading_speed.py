@@ -36,7 +36,7 @@ import nbformat
 import pytest
 from conftest import require_bwrap
 
-from autograder.author.demo import _with_mutant
+from autograder.author.demo import with_mutant
 from autograder.author.mutants import load_mutants
 from autograder.core.manifest import load_manifest
 from autograder.core.nbgrader_cli import alembic_head, run_nbgrader
@@ -45,7 +45,9 @@ from autograder.execute import preprocessor as nbgrader_plugins
 from autograder.pipeline.grading import copy_course_skeleton, grade
 from autograder.run.worker_task import grade_in_worker, warm_up
 from autograder.run.workers import WorkerPool, run_directory
-from autograder.sandbox.manager import SandboxKernelManager, data_signature, descendants
+from autograder.sandbox import files as sandbox_files
+from autograder.sandbox.files import data_signature
+from autograder.sandbox.manager import SandboxKernelManager, descendants
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST = load_manifest(ROOT).assignments[0]
@@ -89,7 +91,7 @@ def _class(root: Path) -> list[str]:
     release = nbformat.read(root / "release" / FIRST.name / FIRST.notebook_file, as_version=4)
     notebooks = {"solution": source, "blank": release}
     for number, mutant in enumerate(load_mutants(FIRST.name)):
-        notebooks[f"mutant{number:02}"] = _with_mutant(
+        notebooks[f"mutant{number:02}"] = with_mutant(
             root / "source" / FIRST.name / FIRST.notebook_file, mutant.cell, mutant.source)
     dies = nbformat.from_dict(source)
     dies.cells.insert(_index(dies, "test_mul_backward"),
@@ -147,12 +149,12 @@ def test_every_cell_scores_the_same_with_and_without_the_speed_ups(both):
             (old.status, old.score, old.notes, old.flags), student
         assert [(c.grade_id, c.score, c.message) for c in new.cells] == \
             [(c.grade_id, c.score, c.message) for c in old.cells], student
-        assert [(d["cell"], d["reason"], d["restarted"]) for d in new.kernel_deaths] == \
-            [(d["cell"], d["reason"], d["restarted"]) for d in old.kernel_deaths], student
+        assert [(d.cell, d.reason, d.restarted) for d in new.kernel_deaths] == \
+            [(d.cell, d.reason, d.restarted) for d in old.kernel_deaths], student
     # The class is not trivially alike: full marks, zero, mistakes in between, a death.
     scores = {r.score for r in with_.values()}
     assert FIRST.points in scores and 0 in scores and len(scores) > 3
-    assert with_["dies"].kernel_deaths and with_["dies"].kernel_deaths[0]["restarted"]
+    assert with_["dies"].kernel_deaths and with_["dies"].kernel_deaths[0].restarted
 
 
 def test_the_preload_leaves_the_notebook_namespace_as_it_was(both):
@@ -275,7 +277,7 @@ def test_the_next_notebook_runs_on_the_spare_kernel_started_ahead(tmp_path, monk
 
 
 def test_the_data_signature_covers_exactly_the_files_a_kernel_gets(tmp_path):
-    from autograder.sandbox.manager import _data_files
+    from autograder.sandbox.files import data_files
 
     data, elsewhere = tmp_path / "assignment", tmp_path / "elsewhere"
     (data / "tables" / ".cache").mkdir(parents=True)
@@ -287,7 +289,7 @@ def test_the_data_signature_covers_exactly_the_files_a_kernel_gets(tmp_path):
     (data / "tables" / "shared.csv").symlink_to(elsewhere / "shared.csv")
     given = tmp_path / "kernel"
     given.mkdir()
-    assert _data_files(data, given) == ["tables"]
+    assert data_files(data, given) == ["tables"]
     copied = sorted(p.relative_to(given).as_posix() for p in given.rglob("*") if p.is_file())
     assert copied == ["tables/points.csv", "tables/shared.csv"]
     first = data_signature(data)
@@ -422,7 +424,7 @@ def test_the_font_list_is_made_once_for_every_worker(tmp_path, monkeypatch):
         built = sandbox.font_list()
         assert built is not None
         # Made in a process of its own, into the folder, under matplotlib's own name.
-        making = sandbox.start_font_list(tmp_path / "fonts")
+        making = sandbox_files.start_font_list(tmp_path / "fonts")
         assert making.wait(timeout=60) == 0
         assert [p.name for p in (tmp_path / "fonts").iterdir()] == [built[0]]
         assert _fonts((tmp_path / "fonts" / built[0]).read_bytes()) == _fonts(built[1])
@@ -448,11 +450,10 @@ def test_the_font_list_is_made_once_for_every_worker(tmp_path, monkeypatch):
 def test_the_font_list_s_process_imports_no_kernel_manager(tmp_path, monkeypatch):
     # It runs beside the grader's imports, which the workers wait for: importing
     # the sandbox's kernel manager (jupyter_client, zmq) would add 0.1 s to it.
-    from autograder.sandbox import manager as sandbox
 
     given: list[list[str]] = []
     monkeypatch.setattr(subprocess, "Popen", lambda args, **kwargs: given.append(args))
-    sandbox.start_font_list(tmp_path / "fonts")
+    sandbox_files.start_font_list(tmp_path / "fonts")
     (command,) = given
     code = command[command.index("-c") + 1] + (
         "\nprint(sorted(m for m in sys.modules if m.split('.')[0] in "
@@ -474,7 +475,7 @@ def test_the_grader_s_own_processes_run_one_maths_thread(tmp_path, monkeypatch):
     from autograder.sandbox import manager as sandbox
 
     monkeypatch.delenv("MINIFLOW_DB_URL", raising=False)
-    for name in sandbox.ONE_MATHS_THREAD:  # restored afterwards, as the grader changes them
+    for name in sandbox_files.ONE_MATHS_THREAD:  # restored afterwards, as the grader changes them
         monkeypatch.setenv(name, "8")
     root = tmp_path / "course"
     copy_course_skeleton(ROOT, root, [FIRST])
@@ -483,7 +484,7 @@ def test_the_grader_s_own_processes_run_one_maths_thread(tmp_path, monkeypatch):
     (folder / FIRST.notebook_file).write_bytes(
         (ROOT / "release" / FIRST.name / FIRST.notebook_file).read_bytes())
     seen: dict[str, dict] = {}
-    start_fonts, start_pool = sandbox.start_font_list, WorkerPool.__init__
+    start_fonts, start_pool = sandbox_files.start_font_list, WorkerPool.__init__
     popen = subprocess.Popen
 
     def fonts(target):
@@ -502,14 +503,14 @@ def test_the_grader_s_own_processes_run_one_maths_thread(tmp_path, monkeypatch):
                       sandbox="none")
     assert result.status == "graded"
     for kind in ("fonts", "workers"):
-        assert {k: seen[kind].get(k) for k in sandbox.ONE_MATHS_THREAD} == \
-            sandbox.ONE_MATHS_THREAD, kind
+        assert {k: seen[kind].get(k) for k in sandbox_files.ONE_MATHS_THREAD} == \
+            sandbox_files.ONE_MATHS_THREAD, kind
     # The grader itself, before it imports numpy.
     monkeypatch.chdir(root)
     monkeypatch.setattr(grading, "grade", lambda *a, **k: seen.setdefault(
-        "grader", {k: os.environ.get(k) for k in sandbox.ONE_MATHS_THREAD}) and [])
+        "grader", {k: os.environ.get(k) for k in sandbox_files.ONE_MATHS_THREAD}) and [])
     assert cli.main(["grade", FIRST.name]) == 1  # nothing graded: the stand-in grades nothing
-    assert seen["grader"] == sandbox.ONE_MATHS_THREAD
+    assert seen["grader"] == sandbox_files.ONE_MATHS_THREAD
 
 
 def test_a_worker_does_its_first_task_s_one_time_work_while_its_first_kernel_starts(
@@ -817,7 +818,7 @@ def test_the_command_line_skips_python_s_last_collection(monkeypatch):
 FORKED_POOL = '''
 import json, os, signal, sys, threading
 import autograder.cli.main, autograder.pipeline.grading  # what `grade` has loaded
-from autograder.sandbox.manager import descendants
+from autograder.core.processes import descendants
 from autograder.run.workers import (WorkerPool, _import_for_workers, _single_threaded,
                                 run_directory)
 

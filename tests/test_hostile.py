@@ -328,10 +328,10 @@ def test_an_attack_that_is_stopped_costs_one_cell_with_a_reason_and_the_rest_run
         # the 5 s cell limit: the kernel, busy, then ignores the interrupt instead.
         words = "did not stop when it was interrupted"
     assert words in _messages(result), _messages(result)[:600]
-    assert [d["restarted"] for d in result.kernel_deaths] == [True]
+    assert [d.restarted for d in result.kernel_deaths] == [True]
     path = hostile["root"] / "autograded" / name / FIRST.name / FIRST.notebook_file
     notebook = nbformat.read(path, as_version=4)
-    position = result.kernel_deaths[0]["cell"]
+    position = result.kernel_deaths[0].cell
     dead = notebook.cells[position - 1]
     assert any(o.output_type == "error" and o.ename == "KernelDied" and words in o.evalue
                for o in dead.get("outputs", [])), dead.get("outputs")

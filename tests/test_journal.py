@@ -126,7 +126,7 @@ def test_the_next_run_reuses_what_an_interrupted_run_graded(course, tmp_path, ca
     assert _cells(resumed) == _cells(fresh)
     assert {r.student: r.score for r in resumed} == {r.student: r.score for r in fresh}
     recorded = load_results(course)
-    assert {s: r["score"] for (_, s), r in recorded.items()} == \
+    assert {s: r.score for (_, s), r in recorded.items()} == \
         {r.student: r.score for r in fresh}
     for student in ("ann", "bob", "cy"):
         assert (course.root / "autograded" / student / FIRST.name /
@@ -188,8 +188,8 @@ def test_ctrl_c_keeps_what_was_graded_and_grade_goes_on_from_there(course):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "1 submission(s) were not run again" in done.stderr
     recorded = load_results(course)
-    assert recorded[(FIRST.name, "ann")]["score"] == FIRST.points
-    assert recorded[(FIRST.name, "bob")]["score"] == 0.0
+    assert recorded[(FIRST.name, "ann")].score == FIRST.points
+    assert recorded[(FIRST.name, "bob")].score == 0.0
     assert not journal.exists()
 
 
@@ -281,7 +281,7 @@ def test_a_damaged_journal_is_named_and_every_submission_graded(course, capsys):
     assert "delete the file" in said and "runs every notebook again" in said
     assert "were not run again" not in said
     assert {r.student: r.status for r in results} == {"ann": "graded", "bob": "graded"}
-    assert {s: r["score"] for (_, s), r in load_results(course).items()} == \
+    assert {s: r.score for (_, s), r in load_results(course).items()} == \
         {"ann": FIRST.points, "bob": 0.0}
     assert path.read_bytes() == damaged  # the instructor's to delete, never overwritten
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.collect.intake import collect
+from autograder.collect import collect
 from autograder.core.manifest import ManifestError, load_manifest
 from autograder.core.nbgrader_cli import run_nbgrader
 from autograder.pipeline.grading import copy_course_skeleton, grade
@@ -77,27 +77,27 @@ def course(tmp_path):
 ])
 def test_penalty_at_the_boundaries(course, student, after, penalty, days):
     late = lateness(course, FIRST.name, student, DUE + after, score=10.0)
-    assert late["penalty"] == penalty
-    assert late["days_late"] == days
-    assert late["seconds_late"] == max(0.0, (after - (
+    assert late.penalty == penalty
+    assert late.days_late == days
+    assert late.seconds_late == max(0.0, (after - (
         timedelta(days=2) if student == "extended" else timedelta(0))).total_seconds())
-    assert late["cutoff"] == (student == "alice" and after > timedelta(days=3))
+    assert late.cutoff == (student == "alice" and after > timedelta(days=3))
 
 
 def test_a_penalty_never_exceeds_the_score_and_fractions_scale_with_points(tmp_path):
     course = _course(tmp_path, '[late]\npolicy = "per_day"\nper_day = 0.25\nunit = "fraction"\n'
                                'grace_minutes = 10\n')
-    assert lateness(course, FIRST.name, "a", DUE + timedelta(hours=1), 10.0)["penalty"] == 2.5
-    assert lateness(course, FIRST.name, "a", DUE + timedelta(hours=1), 1.0)["penalty"] == 1.0
+    assert lateness(course, FIRST.name, "a", DUE + timedelta(hours=1), 10.0).penalty == 2.5
+    assert lateness(course, FIRST.name, "a", DUE + timedelta(hours=1), 1.0).penalty == 1.0
     within_grace = lateness(course, FIRST.name, "a", DUE + timedelta(minutes=10), 10.0)
-    assert within_grace["penalty"] == 0 and within_grace["seconds_late"] == 600
+    assert within_grace.penalty == 0 and within_grace.seconds_late == 600
 
 
 def test_no_policy_records_lateness_without_a_penalty(tmp_path):
     course = _course(tmp_path, "")
     late = lateness(course, FIRST.name, "a", DUE + timedelta(days=9), 10.0)
-    assert late["penalty"] == 0 and late["seconds_late"] == 9 * 86400
-    assert late["due"] == DUE.isoformat() + "+00:00"
+    assert late.penalty == 0 and late.seconds_late == 9 * 86400
+    assert late.due == DUE.isoformat() + "+00:00"
 
 
 def test_per_assignment_override_and_until_extension(tmp_path):
@@ -115,12 +115,12 @@ until = "{(DUE + timedelta(hours=5)):%Y-%m-%d %H:%M:%S}"
     manifest.write_text(manifest.read_text().replace(
         f'name = "{FIRST.name}"\n', f'name = "{FIRST.name}"\nlate = {{ per_day = 3 }}\n', 1))
     course = load_manifest(tmp_path)
-    assert lateness(course, FIRST.name, "a", DUE + timedelta(seconds=1), 10.0)["penalty"] == 3
+    assert lateness(course, FIRST.name, "a", DUE + timedelta(seconds=1), 10.0).penalty == 3
     second = course.assignments[1].name
     assert lateness(course, second, "a", datetime.strptime(
         course.assignments[1].due, "%Y-%m-%d %H:%M:%S") + timedelta(seconds=1),
-        10.0)["penalty"] == 1
-    assert lateness(course, FIRST.name, "bob", DUE + timedelta(hours=5), 10.0)["penalty"] == 0
+        10.0).penalty == 1
+    assert lateness(course, FIRST.name, "bob", DUE + timedelta(hours=5), 10.0).penalty == 0
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -152,7 +152,7 @@ def test_due_dates_are_read_in_the_course_time_zone(tmp_path):
     course = load_manifest(tmp_path)
     # 23:59 in Berlin in January is 22:59 UTC: a submission at 23:30 UTC is late.
     late = lateness(course, FIRST.name, "a", DUE - timedelta(minutes=29), 10.0)
-    assert late["seconds_late"] == 31 * 60
+    assert late.seconds_late == 31 * 60
     (tmp_path / "course" / "manifest.toml").write_text(
         text.replace('timezone = "UTC"', 'timezone = "Mars/Olympus"'))
     with pytest.raises(ManifestError, match="is not a time zone"):
@@ -275,11 +275,11 @@ def graded(tmp_path_factory):
 def test_grade_takes_the_policy_off_the_score(graded):
     for student, result in graded["results"].items():
         assert result.status == "graded", (student, result.notes)
-        assert result.late["penalty"] == EXPECTED[student], student
+        assert result.late.penalty == EXPECTED[student], student
         assert result.score == FIRST.points - EXPECTED[student], student
         assert sum(c.score for c in result.cells) == FIRST.points, "cells keep their points"
-    assert graded["results"]["ontime"].late["seconds_late"] == 0
-    assert graded["results"]["onesec"].late["seconds_late"] == 1
+    assert graded["results"]["ontime"].late.seconds_late == 0
+    assert graded["results"]["onesec"].late.seconds_late == 1
 
 
 def test_the_gradebook_export_and_results_agree_with_grade(graded):
@@ -292,8 +292,8 @@ def test_the_gradebook_export_and_results_agree_with_grade(graded):
         assert float(row["late_submission_penalty"]) == expected
         assert float(row["score"]) == FIRST.points - expected
         assert row["timestamp"].startswith(str(DUE + CLASS[student])[:19])
-        assert results[(FIRST.name, student)]["score"] == FIRST.points - expected
-        assert results[(FIRST.name, student)]["late"]["penalty"] == expected
+        assert results[(FIRST.name, student)].score == FIRST.points - expected
+        assert results[(FIRST.name, student)].late.penalty == expected
 
 
 def test_plain_nbgrader_autograde_charges_the_same_penalty(graded):
@@ -303,8 +303,10 @@ def test_plain_nbgrader_autograde_charges_the_same_penalty(graded):
         assert float(plain[student]["score"]) == graded["results"][student].score
     # load_results reads what plain nbgrader recorded, lateness included.
     record = load_results(load_manifest(graded["plain"]))[(FIRST.name, "cutoff")]
-    assert record["score"] == 0 and record["late"]["penalty"] == FIRST.points
-    assert record["late"]["seconds_late"] == CLASS["cutoff"].total_seconds()
+    assert record.score == 0 and record.late.penalty == FIRST.points
+    assert record.late.seconds_late == CLASS["cutoff"].total_seconds()
+    assert record.late.policy == "as nbgrader autograde recorded it"
+    assert record.late.days_late is None  # nbgrader does not know it
 
 
 def test_feedback_and_csv_show_lateness(graded, capsys):
@@ -337,4 +339,4 @@ def test_a_regrade_without_a_time_clears_the_penalty(graded):
     assert result.late is None and result.score == FIRST.points
     # The score load_results reads is the gradebook's, minus the gradebook's penalty.
     record = load_results(course)[(FIRST.name, "onesec")]
-    assert record["score"] == FIRST.points and record.get("late") is None
+    assert record.score == FIRST.points and record.late is None

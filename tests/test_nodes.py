@@ -27,7 +27,7 @@ from miniflow import (
     topological_sort,
     value_and_grad,
 )
-from miniflow.nodes import _sigmoid, _softmax, unbroadcast
+from miniflow.nodes import _sigmoid, _softmax, unbroadcast  # noqa: PLC2701
 
 # -- the lab's worked examples --------------------------------------------------
 

@@ -36,7 +36,7 @@ from conftest import hand_graded_gradebook, sqlite_tables
 
 from autograder.author.demo import build_class
 from autograder.author.release import release
-from autograder.collect.intake import collect
+from autograder.collect import collect
 from autograder.core.manifest import load_manifest
 from autograder.core.nbgrader_cli import run_nbgrader
 from autograder.pipeline.grading import copy_course_skeleton, grade
@@ -217,9 +217,9 @@ def _cell_scores(course) -> dict[tuple[str, str], object]:
     scores: dict[tuple[str, str], object] = {}
     for (assignment, student), record in load_results(course).items():
         assert assignment == FIRST.name
-        scores[(student, "status")] = record["status"]
-        for cell in record.get("cells", []):
-            scores[(student, cell["grade_id"])] = (cell["score"], cell["max_score"])
+        scores[(student, "status")] = record.status
+        for cell in record.cells:
+            scores[(student, cell.grade_id)] = (cell.score, cell.max_score)
     return scores
 
 

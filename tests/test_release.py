@@ -24,7 +24,8 @@ import pytest
 
 from autograder.core.manifest import load_manifest
 from autograder.core.nbgrader_cli import nbgrader_environment, run_nbgrader
-from autograder.pipeline.grading import CellGrade, GradeResult, copy_course_skeleton
+from autograder.core.results import CellGrade, GradeResult
+from autograder.pipeline.grading import copy_course_skeleton
 from autograder.record.fingerprints import FINGERPRINTS, record_fingerprints, stale_grades
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,7 +19,8 @@ import pytest
 
 from autograder import checks
 from autograder.core.manifest import ManifestError, load_manifest, objective_problems
-from autograder.pipeline.grading import CellGrade, GradeResult, copy_course_skeleton
+from autograder.core.results import CellGrade, GradeResult
+from autograder.pipeline.grading import copy_course_skeleton
 from autograder.publish import report as report_module
 from autograder.publish.report import mistake_key, summarise, write_report
 
@@ -125,16 +126,18 @@ def test_the_same_likely_mistake_on_other_numbers_is_one_group():
 
 
 def _result(student: str, lost: dict[str, str] | None = None, status: str = "graded",
-            **extra) -> dict:
+            **extra) -> GradeResult:
+    """A result as results.json holds it, read as load_results reads it."""
     lost = lost or {}
     cells = [{"grade_id": g, "score": 0.0 if g in lost else p, "max_score": p,
               "message": lost.get(g, "")} for g, p in POINTS.items()]
     if status != "graded":
         cells = []
-    return {"assignment": GRAPHS.name, "student": student, "status": status,
-            "score": sum(c["score"] for c in cells), "max_score": 10.0, "cells": cells,
-            "notes": extra.pop("notes", []), "flags": extra.pop("flags", []),
-            "sandbox": "bwrap", **extra}
+    return GradeResult.from_dict({
+        "assignment": GRAPHS.name, "student": student, "status": status,
+        "score": sum(c["score"] for c in cells), "max_score": 10.0, "cells": cells,
+        "notes": extra.pop("notes", []), "flags": extra.pop("flags", []),
+        "sandbox": "bwrap", **extra})
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +165,7 @@ def klass():
                 notes=["the kernel died while running the notebook (does it call os._exit "
                        "or exit()?)"]),
     ]
-    return {(r["assignment"], r["student"]): r for r in rows}
+    return {(r.assignment, r.student): r for r in rows}
 
 
 def test_share_of_the_class_meeting_each_objective(klass):
@@ -322,19 +325,21 @@ def test_student_and_roster_text_is_text_in_the_report(tmp_path, monkeypatch):
                 late={"submitted": hostile, "due": hostile, "seconds_late": 60.0,
                       "penalty": 1.0, "policy": hostile}),
         _result("eve", status="rejected", notes=[hostile]),
+        # a status that is not one (a hand-edited results.json) is read as an error
         _result("fay", status=hostile, notes=[hostile]),
     ]
-    results = {(r["assignment"], r["student"]): r for r in rows}
+    assert rows[-1].status == "error"
+    results = {(r.assignment, r.student): r for r in rows}
     monkeypatch.setattr(report_module, "load_results", lambda course: results)
     course = dataclasses.replace(COURSE, title=hostile)
     page = _without_images(write_report(course, tmp_path / "report.html").read_text(
         encoding="utf-8"))
     assert "<script" not in page and '" onerror=' not in page
     assert "&amp;lt;" not in page  # nothing escaped twice
-    # the title twice; the unisolated warning; the rejected note; the crash's status and
-    # note; the died row's id, cell and reason; the late row's id, submitted, due and
-    # policy; the flagged row's id and flag
-    assert page.count(escaped) == 2 + 1 + 1 + 2 + 3 + 4 + 2, page
+    # the title twice; the unisolated warning; the rejected note; the crash's note; the
+    # died row's id, cell and reason; the late row's id, submitted, due and policy; the
+    # flagged row's id and flag
+    assert page.count(escaped) == 2 + 1 + 1 + 1 + 3 + 4 + 2, page
     # each message as a mistake's label and its example, in objectives 1, 2 and 3
     assert page.count(said_escaped) == 2 * 3, page
     assert "<b>Likely mistake:</b> " + said_escaped in page  # the HTML made on purpose stays

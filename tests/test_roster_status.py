@@ -24,6 +24,7 @@ from conftest import require_bwrap
 from autograder.core.cells import DEATHS_KEY
 from autograder.core.manifest import load_manifest
 from autograder.core.nbgrader_cli import run_nbgrader
+from autograder.core.results import GradeResult
 from autograder.pipeline.grading import copy_course_skeleton, grade
 from autograder.publish.feedback import problem_html, write_feedback
 from autograder.publish.roster import (
@@ -117,27 +118,33 @@ def test_a_bad_roster_imports_nobody(tmp_path):
             assert gradebook.students == []
 
 
+def _status(record: dict) -> str:
+    """The export's status of a result as results.json holds it."""
+    return export_status(GradeResult.from_dict({"student": "ann", "assignment": FIRST.name,
+                                                **record}))
+
+
 def test_export_status_rules():
     assert export_status(None) == "not submitted"
     assert export_status(None, submitted=True) == "needs review"
-    assert export_status({"status": "rejected"}) == "rejected"
-    assert export_status({"status": "error"}) == "needs review"
-    assert export_status({"status": "graded", "score": 0.0, "notes": []}) == "graded"
-    assert export_status({"status": "graded", "flags": ["imports os"]}) == "needs review"
-    assert export_status({"status": "graded", "kernel_deaths": [{"cell": 3}]}) == "needs review"
-    assert export_status({"status": "graded", "notes": [],
-                          "reasons": ["manual_grading"]}) == "needs review"
+    assert _status({"status": "rejected"}) == "rejected"
+    assert _status({"status": "error"}) == "needs review"
+    assert _status({"status": "graded", "score": 0.0, "notes": []}) == "graded"
+    assert _status({"status": "graded", "flags": ["imports os"]}) == "needs review"
+    assert _status({"status": "graded", "kernel_deaths": [{"cell": 3}]}) == "needs review"
+    assert _status({"status": "graded", "notes": [],
+                    "reasons": ["manual_grading"]}) == "needs review"
     # the code decides, never a note's words...
-    assert export_status({"status": "graded", "reasons": [],
-                          "notes": ["test_x needs manual grading"]}) == "graded"
+    assert _status({"status": "graded", "reasons": [],
+                    "notes": ["test_x needs manual grading"]}) == "graded"
     # ...except in a record written before reasons were codes (no "reasons" at all)
-    assert export_status({"status": "graded",
-                          "notes": ["test_x needs manual grading"]}) == "needs review"
+    assert _status({"status": "graded",
+                    "notes": ["test_x needs manual grading"]}) == "needs review"
 
 
 def test_a_submission_whose_grading_crashed_gets_a_page_that_says_so():
-    page = problem_html({"student": "zoe", "status": "error", "notes": [
-        "the grading process died while grading this submission (killed by SIGKILL)"]},
+    page = problem_html(GradeResult("zoe", FIRST.name, "error", notes=[
+        "the grading process died while grading this submission (killed by SIGKILL)"]),
         FIRST, "miniflow")
     assert "Grading your submission failed" in page
     assert "killed by SIGKILL" in page and "will look at it" in page
@@ -316,8 +323,8 @@ def test_a_later_cell_that_kills_the_kernel_costs_nothing_already_earned(term):
     assert [(c.grade_id, c.score) for c in dave.cells] == [
         ("test_chain_rule", 2.0), ("test_mul_forward", 2.0), ("test_mul_backward", 3.0),
         ("test_topological_sort", 3.0)], [c.message for c in dave.cells]
-    assert len(dave.kernel_deaths) == 1 and dave.kernel_deaths[0]["restarted"]
-    assert "os._exit()" in dave.kernel_deaths[0]["reason"]
+    assert len(dave.kernel_deaths) == 1 and dave.kernel_deaths[0].restarted
+    assert "os._exit()" in dave.kernel_deaths[0].reason
     assert any("graded in a fresh kernel" in n for n in dave.notes)
     executed = nbformat.read(term["root"] / "autograded" / "dave" / FIRST.name
                              / FIRST.notebook_file, as_version=4)
@@ -335,7 +342,7 @@ def test_a_test_that_kills_the_kernel_scores_zero_and_the_fresh_kernel_is_still_
     # The judge's verdict: its own process stopped too, on the same exit.
     assert scores["test_mul_backward"][1].startswith("GraderCheckFailed: Mul backward")
     assert "stopped the grader's check" in scores["test_mul_backward"][1]
-    assert erin.kernel_deaths[0]["grade_id"] == "test_mul_backward"
+    assert erin.kernel_deaths[0].grade_id == "test_mul_backward"
     # What the student patched in the fresh kernel is flagged; it changes no score:
     # the judge, outside the kernel, finds topological_sort right.
     assert scores["test_topological_sort"][0] == 3
@@ -354,7 +361,7 @@ def test_a_crashed_kernel_page_names_the_cell_that_killed_it(term):
     page = term["pages"]["dave"]
     assert "Your notebook stopped the kernel" in page
     death = term["results"]["dave"].kernel_deaths[0]
-    assert f"died while running cell {death['cell']}" in page
+    assert f"died while running cell {death.cell}" in page
     assert "<code>import os</code>" in page and "os._exit()" in page
     assert "graded in a fresh kernel" in page
     assert f"Score: <b>{FIRST.points:g} / {FIRST.points:g}</b>" in page

@@ -24,14 +24,14 @@ import pytest
 from autograder.author.mutants import Mutant, load_mutants
 from autograder.author.selfcheck import (
     VISIBLE_TARGET,
-    _blamed_elsewhere,
+    blamed_elsewhere,
     format_table,
     mutant_check,
     seen_by_student,
 )
 from autograder.core.manifest import load_manifest
+from autograder.core.results import CellGrade, GradeResult
 from autograder.execute.direct import run_notebook, split_hidden
-from autograder.pipeline.grading import CellGrade, GradeResult
 
 COURSE = load_manifest()
 IDS = [a.name for a in COURSE.assignments]
@@ -164,11 +164,11 @@ def test_what_only_the_hidden_tests_catch_is_told_apart_from_what_students_see(t
 def test_a_mistake_may_cost_one_exercise_plus_the_places_it_is_also_wrong_in():
     alone = Mutant("mse", "a forward mistake", "pass")
     both = Mutant("mse", "wrong in both", "pass", also=("test_mse_backward",))
-    assert _blamed_elsewhere(alone, ["test_mse_forward"]) == []
-    assert _blamed_elsewhere(alone, ["test_mse_forward", "test_mse_backward"]) == \
+    assert blamed_elsewhere(alone, ["test_mse_forward"]) == []
+    assert blamed_elsewhere(alone, ["test_mse_forward", "test_mse_backward"]) == \
         ["test_mse_backward"]
-    assert _blamed_elsewhere(both, ["test_mse_forward", "test_mse_backward"]) == []
-    assert _blamed_elsewhere(both, ["test_mse_forward", "test_mse_backward", "test_train"]) == \
+    assert blamed_elsewhere(both, ["test_mse_forward", "test_mse_backward"]) == []
+    assert blamed_elsewhere(both, ["test_mse_forward", "test_mse_backward", "test_train"]) == \
         ["test_train"]
 
 

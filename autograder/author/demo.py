@@ -24,16 +24,11 @@ from pathlib import Path
 import nbformat
 
 from autograder.author.mutants import load_mutants
-from autograder.collect.intake import collect
+from autograder.collect import collect
 from autograder.core.manifest import Assignment, Course, load_manifest
 from autograder.core.nbgrader_cli import run_nbgrader
-from autograder.pipeline.grading import (
-    GradeResult,
-    copy_course_skeleton,
-    grade,
-    print_results,
-    throughput_line,
-)
+from autograder.core.results import GradeResult, Status
+from autograder.pipeline.grading import copy_course_skeleton, grade, print_results, throughput_line
 from autograder.publish.export import export_grades
 from autograder.publish.feedback import write_feedback
 from autograder.publish.report import write_report
@@ -42,7 +37,7 @@ from autograder.record.gradebook import register_assignments
 __all__ = ["build_class", "run_demo"]
 
 
-def _with_mutant(source_notebook: Path, cell: str, replacement: str) -> nbformat.NotebookNode:
+def with_mutant(source_notebook: Path, cell: str, replacement: str) -> nbformat.NotebookNode:
     notebook = nbformat.read(source_notebook, as_version=4)
     for c in notebook.cells:
         if c.metadata.get("nbgrader", {}).get("grade_id") == cell:
@@ -68,7 +63,7 @@ def build_class(course: Course, inbox: Path,
         if mutants:
             mutant = mutants[len(expected) % len(mutants)]
             student = f"mutant{assignment.name.split('_')[0]}"
-            notebook = _with_mutant(course.root / "source" / name / file, mutant.cell,
+            notebook = with_mutant(course.root / "source" / name / file, mutant.cell,
                                     mutant.source)
             (inbox / student / name).mkdir(parents=True, exist_ok=True)
             nbformat.write(notebook, inbox / student / name / file)
@@ -85,14 +80,14 @@ def verdict(results: list[GradeResult], expected: dict[str, str]) -> list[str]:
     problems = []
     for r in results:
         want = expected.get(r.student, "")
-        if want == "full marks" and not (r.status == "graded" and r.score == r.max_score):
+        if want == "full marks" and not (r.status == Status.GRADED and r.score == r.max_score):
             problems.append(f"{r.student} {r.assignment}: expected full marks, got "
                             f"{r.score:g}/{r.max_score:g} ({r.status})")
-        if want == "zero" and not (r.status == "graded" and r.score == 0):
+        if want == "zero" and not (r.status == Status.GRADED and r.score == 0):
             problems.append(f"{r.student} {r.assignment}: expected 0, got {r.score:g}")
-        if want.startswith("loses") and not (r.status == "graded" and r.score < r.max_score):
+        if want.startswith("loses") and not (r.status == Status.GRADED and r.score < r.max_score):
             problems.append(f"{r.student} {r.assignment}: the mutant kept full marks")
-        if want == "rejected" and r.status != "rejected":
+        if want == "rejected" and r.status != Status.REJECTED:
             problems.append(f"{r.student} {r.assignment}: expected a rejection")
     return problems
 

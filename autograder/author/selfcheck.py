@@ -30,8 +30,9 @@ from autograder.author.mutants import Mutant, load_mutants
 from autograder.author.mutants.cheats import CHEATS
 from autograder.core.manifest import Assignment, Course, load_manifest
 from autograder.core.nbgrader_cli import run_nbgrader
+from autograder.core.results import GradeResult, Status
 from autograder.judge import FAILED
-from autograder.pipeline.grading import GradeResult, copy_course_skeleton, grade
+from autograder.pipeline.grading import copy_course_skeleton, grade
 
 __all__ = ["Check", "selfcheck", "format_table", "VISIBLE_TARGET"]
 
@@ -70,7 +71,7 @@ def seen_by_student(executed: nbformat.NotebookNode) -> list[str]:
                 break
     return seen
 
-def _blamed_elsewhere(mutant: Mutant, failed: list[str]) -> list[str]:
+def blamed_elsewhere(mutant: Mutant, failed: list[str]) -> list[str]:
     """Test cells a mutant lost points in beyond its one mistake (and its ``also``)."""
     own = [cell for cell in failed if cell not in mutant.also]
     return own[1:]
@@ -80,11 +81,11 @@ def mutant_check(assignment: str, mutant: Mutant, result: GradeResult) -> Check:
     """The verdict on one mutant, graded: caught, in its own exercise only, unflagged."""
     failed = [c.grade_id for c in result.cells if c.score < c.max_score]
     caught = [f"{c.grade_id}: {c.message}" for c in result.cells if c.score < c.max_score]
-    extra = _blamed_elsewhere(mutant, failed)
-    ok = result.status == "graded" and result.score < result.max_score and not extra \
+    extra = blamed_elsewhere(mutant, failed)
+    ok = result.status == Status.GRADED and result.score < result.max_score and not extra \
         and not result.flags
     detail = caught[0][:200] if caught else "KEPT FULL MARKS: the judge asks nothing it gets wrong"
-    if result.status != "graded":
+    if result.status != Status.GRADED:
         detail = f"NOT GRADED ({result.status}): {'; '.join(result.notes)[:200]}"
     elif extra:
         detail = (f"ONE MISTAKE COST {len(failed)} EXERCISES ({', '.join(failed)}): make the "
@@ -163,10 +164,10 @@ def _checks(course: Course, chosen: tuple[Assignment, ...], workers: int, work: 
                 infra += [f"a student with the solution would see {seen}" for seen in (
                     seen_by_student(nbformat.read(executed, as_version=4))
                     if executed.is_file() else ["no graded notebook"])]
-                ok = r.status == "graded" and r.score == r.max_score and not infra \
+                ok = r.status == Status.GRADED and r.score == r.max_score and not infra \
                     and not r.flags
             else:
-                ok = r.status == "graded" and r.score == 0 and not infra
+                ok = r.status == Status.GRADED and r.score == 0 and not infra
             failing = [f"{c.grade_id}: {c.message[:120]}" for c in r.cells
                        if c.score < c.max_score]
             detail = "; ".join(infra + r.flags) or \

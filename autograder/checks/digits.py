@@ -19,7 +19,7 @@ from autograder.checks.core import (
     _run,
     assert_close,
 )
-from miniflow.nodes import Input, Node, _sigmoid
+from miniflow.nodes import Input, Node, _sigmoid  # noqa: PLC2701
 
 __all__ = [
     "check_network_graph",

@@ -30,7 +30,7 @@ from autograder.checks.core import (
     assert_close,
 )
 from miniflow.graph import topological_sort
-from miniflow.nodes import Add, DummyGrad, Input, Mul, Node, _sigmoid
+from miniflow.nodes import Add, DummyGrad, Input, Mul, Node, _sigmoid  # noqa: PLC2701
 
 __all__ = [
     "check_forward",

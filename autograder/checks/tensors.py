@@ -24,7 +24,7 @@ from autograder.checks.core import (
     _run,
     assert_close,
 )
-from miniflow.nodes import Input, _sigmoid, unbroadcast
+from miniflow.nodes import Input, _sigmoid, unbroadcast  # noqa: PLC2701
 
 __all__ = [
     "reference_topological_order",

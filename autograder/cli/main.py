@@ -58,7 +58,7 @@ def _default_workers() -> int:
 
 def _sandbox(requested: str) -> str:
     """Resolve --sandbox, printing the loud warning when kernels will not be isolated."""
-    from autograder.sandbox.manager import isolation_warning, resolve_mode
+    from autograder.sandbox.bubblewrap import isolation_warning, resolve_mode
 
     mode, detail = resolve_mode(requested)
     if mode == "none":
@@ -102,7 +102,7 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
-    from autograder.collect.intake import collect
+    from autograder.collect import collect
 
     if args.exchange or args.exchange_root:
         return _collect_exchange(args)
@@ -137,7 +137,7 @@ def _print_roster_of_collect(course, report, assignment) -> None:
 
 def _collect_exchange(args: argparse.Namespace) -> int:
     """collect --exchange [ASSIGNMENT]: the submissions in nbgrader's exchange."""
-    from autograder.collect.intake import collect_exchange
+    from autograder.collect import collect_exchange
 
     if args.source and args.assignment:
         raise ValueError("with --exchange, give at most one argument: the ASSIGNMENT")
@@ -154,6 +154,7 @@ def _collect_exchange(args: argparse.Namespace) -> int:
 def cmd_grade(args: argparse.Namespace) -> int:
     import time
 
+    from autograder.core.results import GradeResult
     from autograder.pipeline.grading import (
         default_workers,
         grade,
@@ -161,14 +162,14 @@ def cmd_grade(args: argparse.Namespace) -> int:
         throughput_line,
         time_left,
     )
-    from autograder.sandbox.manager import ONE_MATHS_THREAD
+    from autograder.sandbox.files import ONE_MATHS_THREAD
 
     # Before this process imports numpy (the review does): see ONE_MATHS_THREAD.
     os.environ.update(ONE_MATHS_THREAD)
 
     began = time.monotonic()
     course = load_manifest()
-    done: list = []
+    done: list[GradeResult] = []
     total = [0]
 
     def draw(last: str = "") -> None:
@@ -183,7 +184,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         total[0] = count
         draw()
 
-    def progress(result) -> None:
+    def progress(result: GradeResult) -> None:
         done.append(result)
         draw(f"{terminal_text(result.student)} {terminal_text(result.assignment)} "
              f"{result.score:g}/{result.max_score:g}")
@@ -237,11 +238,11 @@ def cmd_flags(args: argparse.Namespace) -> int:
     for (assignment, student), result in sorted(load_results(course).items()):
         if assignment not in chosen or (args.student and student != args.student):
             continue
-        if result.get("flags"):
+        if result.flags:
             shown += 1
             print(f"{terminal_text(student)} {terminal_text(assignment)} "
-                  f"({result.get('score', 0):g}/{result.get('max_score', 0):g})")
-            for flag in result["flags"]:  # each starts with a grade_id the student chose
+                  f"({result.score:g}/{result.max_score:g})")
+            for flag in result.flags:  # each starts with a grade_id the student chose
                 print(f"  - {terminal_text(flag)}")
     if not shown:
         print("no flagged submissions")
@@ -360,11 +361,10 @@ def cmd_gradebook(args: argparse.Namespace) -> int:
 
 
 def _limits(course) -> str:
-    from traitlets.config.loader import PyFileConfigLoader
-
+    from autograder.core.course_config import nbgrader_config
     from autograder.sandbox.manager import SandboxKernelManager, describe_limits
 
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course.root)).load_config()
+    config = nbgrader_config(course.root)
     return describe_limits(SandboxKernelManager(config=config))
 
 
@@ -379,12 +379,10 @@ def _sandbox_option(command: argparse.ArgumentParser) -> None:
 
 def _configured_sandbox() -> str:
     try:
-        from traitlets.config.loader import PyFileConfigLoader
-
+        from autograder.core.course_config import nbgrader_config
         from autograder.core.manifest import find_course_root
 
-        config = PyFileConfigLoader("nbgrader_config.py",
-                                    path=str(find_course_root())).load_config()
+        config = nbgrader_config(find_course_root())
         return str(config.SandboxKernelManager.get("mode", "auto"))
     except Exception:  # outside a course, or an unreadable config: the command says so later
         return "auto"
@@ -521,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     from autograder.record.gradebook import GradebookError
     from autograder.run import workers
     from autograder.run.cluster import ClusterError
-    from autograder.sandbox.manager import SandboxError
+    from autograder.sandbox.bubblewrap import SandboxError
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -4,17 +4,25 @@ The grader records a code beside each sentence it writes for people
 (``GradeResult.reasons``, kept in ``autograded/results.json``); the parts that
 act on a reason (feedback's advice on how to resubmit, the export's status)
 read the code, never the sentence, so a sentence can be reworded or
-translated without breaking them.
+translated without breaking them. Words are made from codes at the edges
+(the command line, the feedback pages, the report, grades.csv).
+
+Some codes are never recorded: a result's own fields already say them (its
+status, its kernel deaths, its flags), and ``GradeResult.codes()``
+(``autograder.core.results``) reads them from there, so results.json keeps
+the form it has always had.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
-__all__ = ["Reason", "reasons_of"]
+__all__ = ["Reason", "legacy_reasons"]
 
 
 class Reason(StrEnum):
+    # -- recorded in GradeResult.reasons ---------------------------------------------
     # rejected before nbgrader saw it (grading.prepare_submission)
     NO_FOLDER = "no_folder"
     MISSING_NOTEBOOK = "missing_notebook"
@@ -25,6 +33,14 @@ class Reason(StrEnum):
     NOT_NOTEBOOK = "not_notebook"
     # graded, but a person must look: a test cell nbgrader could not score
     MANUAL_GRADING = "manual_grading"
+    # -- read from a result's fields (GradeResult.codes), never recorded ---------------
+    # status "error": grading failed (a worker or the kernel died for good, time ran
+    # out, the grader could not score it, the gradebook holds no grade)
+    CRASHED = "crashed"
+    # graded, but a kernel died on the way (GradeResult.kernel_deaths)
+    KERNEL_DIED = "kernel_died"
+    # graded, but it did something the exercises never need (GradeResult.flags)
+    FLAGGED = "flagged"
 
 
 # A results.json written before reasons were codes holds only the sentences:
@@ -41,14 +57,12 @@ _LEGACY_WORDS = (
 )
 
 
-def reasons_of(result: dict) -> list[str]:
-    """The reasons' codes of a recorded result (``gradebook.load_results``).
+def legacy_reasons(notes: Iterable[str]) -> list[Reason]:
+    """The codes of a record written before codes (it has no ``reasons``), from its notes.
 
-    A record made before codes (no ``reasons`` key) gets them from its notes,
-    once, here: nothing else reads a note's words.
+    Read once, when such a record is loaded (``GradeResult.from_dict``):
+    nothing else reads a note's words, and the record is written back with
+    its codes.
     """
-    if "reasons" in result:
-        return list(result["reasons"] or [])
-    found = [code for note in result.get("notes") or [] for words, code in _LEGACY_WORDS
-             if words in note]
+    found = [code for note in notes for words, code in _LEGACY_WORDS if words in note]
     return list(dict.fromkeys(found))

@@ -43,6 +43,7 @@ from autograder.core.cells import graded_cell_ids, is_graded, is_test_cell, nbgr
 from autograder.core.lock import CourseBusy, course_held, hold_course
 from autograder.core.manifest import Assignment, Course
 from autograder.core.reasons import Reason
+from autograder.core.results import CellGrade, GradeResult, KernelDeath, Status
 from autograder.execute.direct import error_message
 from autograder.judge.review import Review, review_within, start_review_server
 from autograder.record.nbgrader_api import (
@@ -52,41 +53,9 @@ from autograder.record.nbgrader_api import (
 )
 from autograder.run.worker_task import grade_in_worker
 
-__all__ = ["CellGrade", "CourseBusy", "GradeResult", "Prepared", "copy_course_skeleton",
-           "course_held", "grade", "grade_in_worker", "hold_course", "prepare_submission",
+__all__ = ["CourseBusy", "Prepared", "copy_course_skeleton", "course_held", "grade",
+           "grade_in_worker", "hold_course", "kernel_deaths", "prepare_submission",
            "print_results", "score_notebook", "throughput_line", "time_left"]
-
-@dataclass
-class CellGrade:
-    grade_id: str
-    score: float
-    max_score: float
-    message: str = ""
-
-
-@dataclass
-class GradeResult:
-    """What happened to one student's submission of one assignment."""
-
-    student: str
-    assignment: str
-    status: str  # "graded", "rejected" (never reached nbgrader) or "error"
-    score: float = 0.0
-    max_score: float = 0.0
-    cells: list[CellGrade] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    sandbox: str = ""  # "bwrap" or "none": how its kernel was isolated
-    flags: list[str] = field(default_factory=list)  # for the instructor's eyes
-    # Each kernel death while grading: cell (1-based), grade_id, reason, restarted.
-    kernel_deaths: list[dict] = field(default_factory=list)
-    # Late work (autograder.record.late.lateness): submitted, due, seconds_late, penalty, policy.
-    late: dict | None = None
-    # Codes (autograder.core.reasons.Reason) for what the notes say in words: what
-    # other parts act on (a rejection's advice, the export's status).
-    reasons: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
@@ -95,8 +64,8 @@ class Prepared:
 
     notebook: Path | None
     notes: list[str]
-    reason: str = ""
-    code: str = ""  # the reason as a code (autograder.core.reasons.Reason)
+    reason: str = ""  # in words, for people
+    code: Reason | None = None  # the reason as a code
     deleted: list[str] = field(default_factory=list)  # graded cells no longer there
     edited: list[str] = field(default_factory=list)  # test cells whose code was changed
 
@@ -145,7 +114,7 @@ def prepare_submission(folder: Path, assignment: Assignment,
         notes.append(f"ignored extra files: {', '.join(others)}")
     size = chosen.stat().st_size
     if size > MAX_SUBMISSION_BYTES:
-        from autograder.sandbox.manager import format_size
+        from autograder.sandbox.bubblewrap import format_size
 
         return Prepared(None, notes, f"{chosen.name} is {format_size(size)}, larger than the "
                         f"{format_size(MAX_SUBMISSION_BYTES)} a submitted notebook may be "
@@ -213,7 +182,7 @@ def _restored(source: str, grade_id: str) -> str:
 
 
 def score_notebook(executed: nbformat.NotebookNode, source: nbformat.NotebookNode
-                   ) -> tuple[list[CellGrade], list[str], list[str]]:
+                   ) -> tuple[list[CellGrade], list[str], list[Reason]]:
     """Score every graded cell of ``source`` as it ran in ``executed`` (nbgrader's rule).
 
     Points come from ``source``. A graded cell missing from ``executed``, or
@@ -230,7 +199,7 @@ def score_notebook(executed: nbformat.NotebookNode, source: nbformat.NotebookNod
             ran.setdefault(grade_id, cell)
     cells: list[CellGrade] = []
     notes: list[str] = []
-    reasons: list[str] = []
+    reasons: list[Reason] = []
     for cell in source.cells:
         if not is_graded(cell):
             continue
@@ -260,19 +229,19 @@ def score_notebook(executed: nbformat.NotebookNode, source: nbformat.NotebookNod
     return cells, notes, list(dict.fromkeys(reasons))
 
 
-def kernel_deaths(executed: nbformat.NotebookNode) -> tuple[list[dict], list[str]]:
+def kernel_deaths(executed: nbformat.NotebookNode) -> tuple[list[KernelDeath], list[str]]:
     """The kernel deaths SandboxedExecute recorded in ``executed``, and a note for each."""
     from autograder.core.cells import DEATHS_KEY
 
-    deaths = [d for d in executed.metadata.get(DEATHS_KEY, []) if isinstance(d, dict)]
+    deaths = [KernelDeath.from_dict(d) for d in executed.metadata.get(DEATHS_KEY, [])
+              if isinstance(d, dict)]
     notes = []
     for death in deaths:
-        where = f"cell {death.get('cell')}" + (f" ({death['grade_id']})"
-                                               if death.get("grade_id") else "")
-        what = ("while it was re-running " if death.get("while_replaying") else "in ") + where
-        after = ("the cells after it were graded in a fresh kernel" if death.get("restarted")
+        where = f"cell {death.cell}" + (f" ({death.grade_id})" if death.grade_id else "")
+        what = ("while it was re-running " if death.while_replaying else "in ") + where
+        after = ("the cells after it were graded in a fresh kernel" if death.restarted
                  else "the cells after it were not run")
-        notes.append(f"the kernel died {what}: {death.get('reason', '')}; {after}")
+        notes.append(f"the kernel died {what}: {death.reason}; {after}")
     return deaths, notes
 
 
@@ -304,11 +273,11 @@ def _apply_verdicts(result: GradeResult, executed: nbformat.NotebookNode,
     result.score = float(sum(c.score for c in result.cells))
 
 
-def _result_from(task: dict, answer: dict, source: nbformat.NotebookNode,
+def result_from(task: dict, answer: dict, source: nbformat.NotebookNode,
                  staging: Path | None, review: Review | None = None) -> GradeResult:
     """The parent's verdict on one worker answer."""
     assignment = task["assignment"]
-    result = GradeResult(task["student"], assignment["name"], "graded",
+    result = GradeResult(task["student"], assignment["name"], Status.GRADED,
                          max_score=float(assignment["points"]), notes=list(task["notes"]),
                          sandbox=task["sandbox"],
                          flags=review.lines() if review is not None else [])
@@ -316,12 +285,12 @@ def _result_from(task: dict, answer: dict, source: nbformat.NotebookNode,
         result.flags.append(f"changed the code of test cell(s) "
                             f"{', '.join(task['edited_tests'])} (restored before grading)")
     if "failure" in answer:
-        result.status = "error"
+        result.status = Status.ERROR
         result.notes.append(answer["failure"])
         return result
     text = answer.get("executed")
     if text is None:
-        result.status = "error"
+        result.status = Status.ERROR
         result.notes.append(_explain_failure(answer.get("log", "")))
         return result
     executed = nbformat.reads(text, as_version=4)
@@ -336,7 +305,7 @@ def _result_from(task: dict, answer: dict, source: nbformat.NotebookNode,
         # nbgrader stopped part-way; what ran is scored, and the note says why.
         result.notes.append(_explain_failure(answer.get("log", "")))
         if all(c.score == 0 for c in result.cells):
-            result.status = "error"
+            result.status = Status.ERROR
     if staging is not None:
         folder = staging / result.student / result.assignment
         folder.mkdir(parents=True, exist_ok=True)
@@ -388,13 +357,10 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
     """
     from autograder.judge import SECRET_FILE, read_secret
     from autograder.run.workers import WorkerPool, run_directory
-    from autograder.sandbox.manager import (
-        FONT_LIST_AHEAD,
-        ONE_MATHS_THREAD,
-        SandboxKernelManager,
-        resolve_mode,
-        start_font_list,
-    )
+    from autograder.sandbox.bubblewrap import resolve_mode
+    from autograder.sandbox.files import ONE_MATHS_THREAD, start_font_list
+    from autograder.sandbox.manager import SandboxKernelManager
+    from autograder.sandbox.visible import FONT_LIST_AHEAD
 
     # The judge's secret exists before any worker needs it (and a bad one stops
     # the run here, with the reason, instead of in every worker).
@@ -523,10 +489,10 @@ def _grade_all(course: Course, assignments: Sequence[Assignment],
                                           releases[assignment.name])])
             prepared = prepare_submission(folder, assignment, source_path)
             if prepared.notebook is None:
-                result = GradeResult(student, assignment.name, "rejected",
+                result = GradeResult(student, assignment.name, Status.REJECTED,
                                      max_score=assignment.points,
                                      notes=[*prepared.notes, prepared.reason], sandbox=mode,
-                                     reasons=[prepared.code])
+                                     reasons=[prepared.code] if prepared.code else [])
                 _submission_time(student, assignment, folder, result.notes, times)
                 _apply_late(course, result, times)
                 reported(result)
@@ -583,9 +549,9 @@ def _grade_all(course: Course, assignments: Sequence[Assignment],
             kept.add(task, answer)  # a worker that failed is tried again next time
         name = task["assignment"]["name"]
         try:
-            result = _result_from(task, answer, sources[name], staging, review_of(task["id"]))
+            result = result_from(task, answer, sources[name], staging, review_of(task["id"]))
         except Exception as error:  # one submission's content must not stop the class
-            result = GradeResult(task["student"], name, "error",
+            result = GradeResult(task["student"], name, Status.ERROR,
                                  max_score=float(task["assignment"]["points"]),
                                  notes=[*task["notes"], "the grader could not score this "
                                         f"submission ({type(error).__name__}: "
@@ -664,7 +630,7 @@ def _apply_late(course: Course, result: GradeResult,
     if moment is None:
         return
     result.late = lateness(course, result.assignment, result.student, moment, result.score)
-    result.score = max(0.0, result.score - result.late["penalty"])
+    result.score = max(0.0, result.score - result.late.penalty)
 
 
 
@@ -675,7 +641,7 @@ def throughput_line(results: Sequence[GradeResult], seconds: float, where: str) 
     ``where``: what graded them ("2 worker(s)", "the Dask cluster at ...").
     Rejected files never start a kernel, so they are not counted.
     """
-    ran = sum(1 for r in results if r.status != "rejected")
+    ran = sum(1 for r in results if r.status != Status.REJECTED)
     rate = 60.0 * ran / seconds if seconds > 0 else 0.0
     return (f"   throughput: {ran} notebook(s) graded in {seconds:.1f} s on {where}, "
             f"{rate:.1f} per minute (a run's start-up included)")
@@ -696,7 +662,7 @@ def time_left(done: int, total: int, elapsed: float) -> str:
     return f"about {left / 3600:.1f} h left"
 
 
-def print_results(results: list) -> None:
+def print_results(results: Sequence[GradeResult]) -> None:
     """The grade table of a run, one line per submission (``grade`` and ``demo``).
 
     Ids, notes and reasons quote what students named (folders, extra files,
@@ -709,11 +675,10 @@ def print_results(results: list) -> None:
     for r in results:
         score = f"{r.score:g}/{r.max_score:g}"
         notes = text("; ".join(r.notes))
-        flagged = f"  [FLAGGED: {len(r.flags)}]" if getattr(r, "flags", None) else ""
-        late = getattr(r, "late", None)
-        late_text = f"  [LATE: {describe(late)}]" if late and late.get("seconds_late") else ""
+        flagged = f"  [FLAGGED: {len(r.flags)}]" if r.flags else ""
+        late_text = f"  [LATE: {describe(r.late)}]" if r.late and r.late.seconds_late else ""
         print(f"{text(r.student):18} {text(r.assignment):14} {score:>9}  {text(r.status)}"
               + (f": {notes}" if notes else "") + late_text + flagged)
-    if any(getattr(r, "flags", None) for r in results):
+    if any(r.flags for r in results):
         print("flagged submissions did something the exercises never need: "
               "python -m autograder flags")

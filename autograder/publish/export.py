@@ -14,8 +14,10 @@ import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from autograder.core.atomic import replacing
 from autograder.core.manifest import Course
 from autograder.core.nbgrader_cli import run_nbgrader
+from autograder.core.results import GradeResult
 from autograder.core.safe_text import csv_row
 from autograder.publish.roster import export_status, load_roster
 from autograder.record.gradebook import load_results
@@ -24,12 +26,15 @@ __all__ = ["EXPORT_NUMBERS", "add_course_columns", "add_flags_column", "add_late
            "complete_export", "export_grades"]
 
 
+Results = dict[tuple[str, str], GradeResult]
+
+
 def _extend_export(course: Course, csv_path: Path, added: list[str],
-                   fill: Callable[[dict[str, str], dict], None],
-                   results: dict[tuple[str, str], dict] | None = None) -> None:
+                   fill: Callable[[dict[str, str], GradeResult | None], None],
+                   results: Results | None = None) -> None:
     """Add columns to nbgrader's grade export: ``fill(row, result)`` sets them per row.
 
-    ``result`` is the submission's record from ``load_results`` ({} if none);
+    ``result`` is the submission's result from ``load_results`` (None if none);
     ``results``, if given, is what ``load_results`` returned. The added cells
     go through ``autograder.core.safe_text.csv_cell`` (a flag starts with a
     student's ``grade_id``); the columns already there are left as they are
@@ -42,7 +47,7 @@ def _extend_export(course: Course, csv_path: Path, added: list[str],
     if not fields:
         return
     for row in rows:
-        fill(row, results.get((row.get("assignment", ""), row.get("student_id", "")), {}))
+        fill(row, results.get((row.get("assignment", ""), row.get("student_id", ""))))
         row.update(csv_row({name: row[name] for name in added}, EXPORT_NUMBERS))
     with open(csv_path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=[*fields, *added])
@@ -84,40 +89,38 @@ def add_course_columns(course: Course, target: Path, *, assignments: Sequence[st
     complete_export(course, target, assignments=assignments, students=students, results=results)
 
 
-def add_late_columns(course: Course, csv_path: Path,
-                     results: dict[tuple[str, str], dict] | None = None) -> None:
+def add_late_columns(course: Course, csv_path: Path, results: Results | None = None) -> None:
     """Add ``seconds_late``, ``days_late`` and ``late_policy`` to nbgrader's grade export.
 
     nbgrader's own columns already hold the submission ``timestamp``, the
     ``raw_score``, the ``late_submission_penalty`` and the ``score`` after it.
     ``results``: what ``load_results`` returned, if the caller has it.
     """
-    def fill(row: dict[str, str], record: dict) -> None:
-        late = record.get("late") or {}
-        seconds = float(late.get("seconds_late") or 0.0) if late else None
+    def fill(row: dict[str, str], result: GradeResult | None) -> None:
+        late = result.late if result is not None else None
+        seconds = late.seconds_late if late is not None else None
         row["seconds_late"] = "" if seconds is None else f"{seconds:g}"
         row["days_late"] = "" if seconds is None else str(math.ceil(seconds / 86400))
-        row["late_policy"] = late.get("policy", "") if seconds else ""
+        row["late_policy"] = late.policy if late is not None and seconds else ""
 
     _extend_export(course, csv_path, ["seconds_late", "days_late", "late_policy"], fill,
                    results)
 
 
-def add_flags_column(course: Course, csv_path: Path,
-                     results: dict[tuple[str, str], dict] | None = None) -> None:
+def add_flags_column(course: Course, csv_path: Path, results: Results | None = None) -> None:
     """Add a ``flags`` column to nbgrader's grade export (one cell per submission).
 
     ``results``: what ``load_results`` returned, if the caller has it."""
 
-    def fill(row: dict[str, str], record: dict) -> None:
-        row["flags"] = " | ".join(record.get("flags", []))
+    def fill(row: dict[str, str], result: GradeResult | None) -> None:
+        row["flags"] = " | ".join(result.flags) if result is not None else ""
 
     _extend_export(course, csv_path, ["flags"], fill, results)
 
 
 def complete_export(course: Course, csv_path: Path, *, assignments: Sequence[str] = (),
                     students: Sequence[str] = (),
-                    results: dict[tuple[str, str], dict] | None = None) -> None:
+                    results: Results | None = None) -> None:
     """Give every roster student a row per assignment; fill names; add section and status.
 
     nbgrader's export has a row for every student of the gradebook and every
@@ -169,9 +172,7 @@ def complete_export(course: Course, csv_path: Path, *, assignments: Sequence[str
     rows.sort(key=lambda r: (order.index(r["assignment"]) if r["assignment"] in order
                              else len(order), r["assignment"], r["student_id"]))
     extra = [f for f in ("section", "status") if f not in fields]
-    temporary = csv_path.with_name(csv_path.name + ".tmp")
-    with open(temporary, "w", newline="", encoding="utf-8") as handle:
+    with replacing(csv_path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=[*fields, *extra])
         writer.writeheader()
         writer.writerows(csv_row(row, EXPORT_NUMBERS) for row in rows)
-    temporary.replace(csv_path)

@@ -16,6 +16,7 @@ with every value they print escaped (``autograder.publish.render.render_template
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 import shutil
 from dataclasses import dataclass
@@ -26,7 +27,8 @@ from markupsafe import Markup
 
 from autograder.core.cells import HIDDEN, HIDDEN_NOTE, cell_failed
 from autograder.core.manifest import Assignment, Course
-from autograder.core.reasons import Reason, reasons_of
+from autograder.core.reasons import Reason
+from autograder.core.results import CellGrade, GradeResult, KernelDeath, Lateness, Status
 from autograder.publish.hidden import feedback_outputs, hidden_lines, redact
 from autograder.publish.render import render_template
 from autograder.record.gradebook import load_results
@@ -42,7 +44,7 @@ def strip_hidden(source: str) -> str:
     return HIDDEN.sub(HIDDEN_NOTE, source)
 
 
-def _markdown(text: str) -> Markup:
+def markdown_html(text: str) -> Markup:
     """Markdown to HTML, with any raw HTML in it escaped (shown, never run)."""
     import mistune  # nbconvert's (nbgrader's) Markdown renderer
 
@@ -66,7 +68,7 @@ def _merged_streams(outputs: list) -> list:
     return merged
 
 
-def _outputs_html(cell: nbformat.NotebookNode, secret: list[str] | None = None) -> Markup:
+def outputs_html(cell: nbformat.NotebookNode, secret: list[str] | None = None) -> Markup:
     """What a student may see of a cell's outputs, as HTML (feedback_outputs.html.j2)."""
     shown = []
     for output in _merged_streams(feedback_outputs(cell, secret or [])):
@@ -96,61 +98,56 @@ class _Cell:
     source: str = ""                # a code cell's code; a test cell's visible part
     outputs: Markup = Markup()
     grade_id: str = ""
-    result: dict | None = None      # a test cell's score in the result
+    result: CellGrade | None = None  # a test cell's score in the result
     status: str = ""                # "pass" or "fail"
     message: str = ""               # why the grader zeroed a test cell that ran clean
 
 
-def _cells(notebook: nbformat.NotebookNode, scores: dict[str, dict],
+def _cells(notebook: nbformat.NotebookNode, scores: dict[str, CellGrade],
            secret: list[str]) -> list[_Cell]:
     shown = []
     for cell in notebook.cells:
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type == "markdown":
-            shown.append(_Cell(markdown=_markdown(cell.source)))
+            shown.append(_Cell(markdown=markdown_html(cell.source)))
             continue
         if cell.cell_type != "code":
             continue
         code = _Cell(source=strip_hidden(cell.source) if meta.get("grade") else cell.source,
-                     outputs=_outputs_html(cell, secret))
+                     outputs=outputs_html(cell, secret))
         grade_id = meta.get("grade_id")
         if meta.get("grade") and grade_id in scores:
             c = scores[grade_id]
             code.grade_id, code.result = grade_id, c
-            code.status = "pass" if c["score"] >= c["max_score"] else "fail"
-            if code.status == "fail" and c.get("message") and not cell_failed(cell):
+            code.status = "pass" if c.score >= c.max_score else "fail"
+            if code.status == "fail" and c.message and not cell_failed(cell):
                 # It ran clean and the grader's reading of the code zeroed it: the
                 # reason is the result's, or nowhere (what a test cell wrote stays hidden).
-                code.message = redact(c["message"], secret)
+                code.message = redact(c.message, secret)
         shown.append(code)
     return shown
 
 
-def feedback_html(notebook: nbformat.NotebookNode, result: dict, assignment: Assignment,
-                  course_title: str) -> str:
+def feedback_html(notebook: nbformat.NotebookNode, result: GradeResult,
+                  assignment: Assignment, course_title: str) -> str:
     """One student's feedback page for one assignment."""
-    scores = {c["grade_id"]: c for c in result.get("cells", [])}
+    scores = {c.grade_id: c for c in result.cells}
     secret = hidden_lines(notebook)
     return render_template(
         "feedback.html.j2", assignment=assignment, course_title=course_title,
-        student=result["student"], score=result["score"], max_score=result["max_score"],
-        late=_late_text(result.get("late")),
-        deaths=_deaths(result.get("kernel_deaths") or [], secret),
-        notes=[redact(n, secret) for n in result.get("notes", [])],
+        student=result.student, score=result.score, max_score=result.max_score,
+        late=_late_text(result.late), deaths=_deaths(result.kernel_deaths, secret),
+        notes=[redact(n, secret) for n in result.notes],
         scores=scores, cells=_cells(notebook, scores, secret))
 
 
-def _deaths(deaths: list[dict], secret: list[str]) -> list[dict]:
-    """Each cell that killed the kernel, every field the page reads present."""
-    return [{"cell": death.get("cell"), "grade_id": death.get("grade_id") or "",
-             "first_line": (redact(str(death["first_line"]), secret)
-                            if death.get("first_line") else ""),
-             "reason": death.get("reason", ""),
-             "while_replaying": bool(death.get("while_replaying")),
-             "restarted": bool(death.get("restarted"))} for death in deaths]
+def _deaths(deaths: list[KernelDeath], secret: list[str]) -> list[KernelDeath]:
+    """Each cell that killed the kernel, its first line redacted as any output is."""
+    return [dataclasses.replace(death, first_line=redact(death.first_line, secret)
+                                if death.first_line else "") for death in deaths]
 
 
-def resubmit_advice(code: str, assignment: Assignment) -> str:
+def resubmit_advice(code: Reason | str, assignment: Assignment) -> str:
     """How a student fixes a rejected submission, from its reason's code
     (``autograder.core.reasons.Reason``, recorded in ``GradeResult.reasons``)."""
     download = ("Open your notebook in JupyterLab, save it (File > Save Notebook), download "
@@ -174,35 +171,35 @@ def resubmit_advice(code: str, assignment: Assignment) -> str:
                             "it is unclear.")
 
 
-def problem_html(result: dict, assignment: Assignment, course_title: str,
+def problem_html(result: GradeResult, assignment: Assignment, course_title: str,
                  secret: list[str] | None = None) -> str:
     """The page of a submission that was not graded: rejected, or grading crashed."""
-    rejected = result.get("status") == "rejected"
+    rejected = result.status == Status.REJECTED
     return render_template(
         "feedback_problem.html.j2", assignment=assignment, course_title=course_title,
-        student=result["student"], rejected=rejected,
-        notes=[redact(n, secret or []) for n in result.get("notes", [])],
-        advice=resubmit_advice(next(iter(reasons_of(result)), ""), assignment) if rejected else "",
-        max_score=result.get("max_score", assignment.points))
+        student=result.student, rejected=rejected,
+        notes=[redact(n, secret or []) for n in result.notes],
+        advice=resubmit_advice(next(iter(result.reasons), ""), assignment) if rejected else "",
+        max_score=result.max_score)
 
 
-def _late_text(late: dict | None) -> str:
+def _late_text(late: Lateness | None) -> str:
     """One line under the score: when it was submitted, and what lateness cost ("": none)."""
-    if not late or not late.get("submitted"):
+    if late is None or not late.submitted:
         return ""
 
     def when(iso: str | None) -> str:
         return iso.replace("T", " ")[:16] + " UTC" if iso else "?"
 
-    text = f"Submitted {when(late['submitted'])}, due {when(late.get('due'))}"
-    if late.get("extension"):
+    text = f"Submitted {when(late.submitted)}, due {when(late.due)}"
+    if late.extension:
         text += " (with your extension)"
-    if late.get("seconds_late"):
+    if late.seconds_late:
         from autograder.record.late import describe
 
         text += f": {describe(late)}"
-        if late.get("policy"):
-            text += f" ({late['policy']})"
+        if late.policy:
+            text += f" ({late.policy})"
     else:
         text += ": on time"
     return text
@@ -222,7 +219,7 @@ def write_feedback(course: Course, assignments: tuple[Assignment, ...],
             if name != assignment.name or (student and who != student):
                 continue
             autograded = (course.root / "autograded" / who / name / assignment.notebook_file)
-            if result["status"] != "graded":
+            if result.status != Status.GRADED:
                 # Rejected or crashed: the student still learns what happened and what to do.
                 source = course.root / "source" / name / assignment.notebook_file
                 secret = hidden_lines(nbformat.read(source, as_version=4)) \

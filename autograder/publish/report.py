@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.core.manifest import Assignment, Course
+from autograder.core.results import GradeResult, Status
 from autograder.publish.render import render_template
 from autograder.record.gradebook import load_results
 
@@ -114,11 +115,11 @@ class AssignmentSummary:
     scores: list[float]                 # graded submissions, test points before penalties
     csv_scores: list[float]             # every submission as grades.csv scores it
     graded: list[str]
-    rejected: list[dict]
-    crashed: list[dict]
-    late: list[dict]
-    died: list[dict]                    # graded, but a kernel died on the way
-    flagged: list[dict]
+    rejected: list[GradeResult]
+    crashed: list[GradeResult]
+    late: list[GradeResult]
+    died: list[GradeResult]             # graded, but a kernel died on the way
+    flagged: list[GradeResult]
     objectives: list[ObjectiveSummary]
     cells: list[CellSummary]
 
@@ -156,22 +157,12 @@ def _counted(parts: list[tuple[int, str]]) -> str:
     return " and ".join(words)
 
 
-def _penalty(result: dict) -> float:
-    late = result.get("late") or {}
-    try:
-        return float(late.get("penalty") or 0.0)
-    except (TypeError, ValueError):
-        return 0.0
+def _penalty(result: GradeResult) -> float:
+    return result.late.penalty if result.late is not None else 0.0
 
 
-def _is_late(result: dict) -> bool:
-    late = result.get("late")
-    if not isinstance(late, dict):
-        return False
-    try:
-        return float(late.get("seconds_late") or 0.0) > 0 or _penalty(result) > 0
-    except (TypeError, ValueError):
-        return False
+def _is_late(result: GradeResult) -> bool:
+    return result.late is not None and result.late.is_late
 
 
 def normalise_message(text: str) -> str:
@@ -232,59 +223,59 @@ def _objective_groups(assignment: Assignment, cell_ids: list[str]) -> list[Objec
     return groups
 
 
-def _summarise_one(assignment: Assignment, mine: list[dict]) -> AssignmentSummary:
-    graded = [r for r in mine if r.get("status") == "graded"]
-    rejected = [r for r in mine if r.get("status") == "rejected"]
-    crashed = [r for r in mine if r.get("status") not in ("graded", "rejected")]
+def _summarise_one(assignment: Assignment, mine: list[GradeResult]) -> AssignmentSummary:
+    graded = [r for r in mine if r.status == Status.GRADED]
+    rejected = [r for r in mine if r.status == Status.REJECTED]
+    crashed = [r for r in mine if r.status not in (Status.GRADED, Status.REJECTED)]
     cell_ids: list[str] = []
     maxima: dict[str, float] = {}
     for r in graded:
-        for c in r.get("cells", []):
-            if c["grade_id"] not in maxima:
-                cell_ids.append(c["grade_id"])
-                maxima[c["grade_id"]] = float(c["max_score"])
+        for c in r.cells:
+            if c.grade_id not in maxima:
+                cell_ids.append(c.grade_id)
+                maxima[c.grade_id] = float(c.max_score)
     objectives = _objective_groups(assignment, cell_ids)
     cells = [CellSummary(g, maxima[g], 0, 0, assignment.objectives_of(g)) for g in cell_ids]
     by_id = {c.grade_id: c for c in cells}
     for objective in objectives:
         mistakes: dict[tuple[str, str], Mistake] = {}
         for r in graded if objective.cells else []:
-            got = {c["grade_id"]: c for c in r.get("cells", [])}
+            got = {c.grade_id: c for c in r.cells}
             mine_cells = [got[g] for g in objective.cells if g in got]
             objective.graded += 1
-            lost = [c for c in mine_cells if float(c["score"]) < float(c["max_score"])]
+            lost = [c for c in mine_cells if c.score < c.max_score]
             # A test cell the submission never ran (absent) did not earn its points.
             if not lost and len(mine_cells) == len(objective.cells):
                 objective.met += 1
             for c in lost:
-                kind, label = mistake_key(c.get("message", ""))
+                kind, label = mistake_key(c.message)
                 group = mistakes.setdefault((kind, label), Mistake(label, kind))
-                if r["student"] not in group.students:
-                    group.students.append(r["student"])
-                if c["grade_id"] not in group.cells:
-                    group.cells.append(c["grade_id"])
-                if not group.example and c.get("message"):
-                    group.example = _anonymised(c["message"], r["student"])
+                if r.student not in group.students:
+                    group.students.append(r.student)
+                if c.grade_id not in group.cells:
+                    group.cells.append(c.grade_id)
+                if not group.example and c.message:
+                    group.example = _anonymised(c.message, r.student)
         objective.mistakes = sorted(mistakes.values(),
                                     key=lambda m: (-m.count, m.kind != "hint", m.label))
     for r in graded:
-        for c in r.get("cells", []):
-            by_id[c["grade_id"]].graded += 1
-            by_id[c["grade_id"]].passed += float(c["score"]) >= float(c["max_score"])
+        for c in r.cells:
+            by_id[c.grade_id].graded += 1
+            by_id[c.grade_id].passed += c.score >= c.max_score
     # load_results gives the score after the late penalty, as grades.csv's `score`;
     # the points the tests gave are that plus the penalty.
-    csv_scores = [float(r.get("score", 0.0)) for r in graded]
+    csv_scores = [float(r.score) for r in graded]
     csv_scores += [0.0] * (len(rejected) + len(crashed))
     return AssignmentSummary(
         name=assignment.name, title=assignment.title, max_score=assignment.points,
-        scores=[float(r.get("score", 0.0)) + _penalty(r) for r in graded], csv_scores=csv_scores,
-        graded=[r["student"] for r in graded], rejected=rejected, crashed=crashed,
-        late=[r for r in mine if _is_late(r)], flagged=[r for r in mine if r.get("flags")],
-        died=[r for r in graded if r.get("kernel_deaths")],
+        scores=[float(r.score) + _penalty(r) for r in graded], csv_scores=csv_scores,
+        graded=[r.student for r in graded], rejected=rejected, crashed=crashed,
+        late=[r for r in mine if _is_late(r)], flagged=[r for r in mine if r.flags],
+        died=[r for r in graded if r.kernel_deaths],
         objectives=objectives, cells=cells)
 
 
-def summarise(course: Course, results: dict[tuple[str, str], dict] | None = None
+def summarise(course: Course, results: dict[tuple[str, str], GradeResult] | None = None
               ) -> list[AssignmentSummary]:
     """One summary per assignment with any submission, in manifest order.
 
@@ -348,36 +339,35 @@ def _duration(seconds: float) -> str:
 
 def _problems(summaries: list[AssignmentSummary]) -> dict[str, list[tuple]]:
     """The rows of the tables of the submissions that need the instructor, as text."""
-    def late(i: AssignmentSummary, r: dict) -> tuple:
-        info = r["late"]
-        return (r["student"], i.name, info.get("submitted", ""), info.get("due", ""),
-                _duration(float(info.get("seconds_late") or 0.0)), f"{_penalty(r):g}",
-                info.get("policy", ""))
+    def late(i: AssignmentSummary, r: GradeResult) -> tuple:
+        info = r.late
+        assert info is not None  # i.late holds the late results only
+        return (r.student, i.name, info.submitted, info.due,
+                _duration(info.seconds_late), f"{_penalty(r):g}", info.policy)
 
     return {
-        "rejected": [(r["student"], i.name, "; ".join(r.get("notes", [])))
+        "rejected": [(r.student, i.name, "; ".join(r.notes))
                      for i in summaries for r in i.rejected],
-        "crashed": [(r["student"], i.name, r.get("status", ""), "; ".join(r.get("notes", [])))
+        "crashed": [(r.student, i.name, str(r.status), "; ".join(r.notes))
                     for i in summaries for r in i.crashed],
-        "died": [(r["student"], i.name, str(d.get("grade_id") or d.get("cell", "")),
-                  str(d.get("reason", "")), "yes" if d.get("restarted") else "no")
-                 for i in summaries for r in i.died for d in r.get("kernel_deaths", [])],
+        "died": [(r.student, i.name, str(d.grade_id or ("" if d.cell is None else d.cell)),
+                  d.reason, "yes" if d.restarted else "no")
+                 for i in summaries for r in i.died for d in r.kernel_deaths],
         "late": [late(i, r) for i in summaries for r in i.late],
-        "flagged": [(r["student"], i.name,
-                     f"{float(r.get('score', 0.0)):g}" if r.get("status") == "graded" else "-",
-                     r["flags"]) for i in summaries for r in i.flagged],
+        "flagged": [(r.student, i.name, f"{float(r.score):g}" if r.graded else "-", r.flags)
+                    for i in summaries for r in i.flagged],
     }
 
 
-def unisolated_results(course: Course, results: dict[tuple[str, str], dict] | None = None
-                       ) -> list[str]:
+def unisolated_results(course: Course,
+                       results: dict[tuple[str, str], GradeResult] | None = None) -> list[str]:
     """``student/assignment`` of every recorded result graded without the sandbox.
 
     ``results`` defaults to ``gradebook.load_results(course)``.
     """
     results = load_results(course) if results is None else results
     return [f"{student}/{assignment}" for (assignment, student), r
-            in sorted(results.items()) if r.get("sandbox") == "none"]
+            in sorted(results.items()) if r.sandbox == "none"]
 
 
 def write_report(course: Course, path: Path | None = None) -> Path:

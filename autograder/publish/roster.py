@@ -22,23 +22,28 @@ from __future__ import annotations
 import csv
 import io
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autograder.core.atomic import copy_atomically
 from autograder.core.manifest import Course
-from autograder.core.reasons import Reason, reasons_of
+from autograder.core.reasons import Reason
+from autograder.core.results import GradeResult, Status
 from autograder.core.safe_text import terminal_text
 
-__all__ = ["ROSTER_FILE", "STATUSES", "RosterError", "RosterStudent", "collect_lines",
-           "export_status", "import_roster", "load_roster", "read_roster"]
+__all__ = ["NEEDS_REVIEW", "ROSTER_FILE", "STATUSES", "RosterError", "RosterStudent",
+           "collect_lines", "export_status", "import_roster", "load_roster", "read_roster"]
 
 ROSTER_FILE = "roster.csv"
 STATUSES = ("graded", "not submitted", "rejected", "needs review")
+#: A graded submission with one of these codes needs the instructor's eyes: its
+#: grade may not be the whole story (``GradeResult.codes``).
+NEEDS_REVIEW = frozenset({Reason.CRASHED, Reason.KERNEL_DIED, Reason.FLAGGED,
+                          Reason.MANUAL_GRADING})
 
-# The ids collect can read from a folder or file name (autograder.collect.intake).
+# The ids collect can read from a folder or file name (autograder.collect.archives).
 _VALID_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]*$")
 _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 # canonical header (lower case, letters and digits only) -> field
@@ -224,9 +229,7 @@ def import_roster(course: Course, source: Path) -> list[RosterStudent]:
             raise
     target = course.root / ROSTER_FILE
     if source.resolve() != target.resolve():
-        temporary = target.with_name(target.name + ".tmp")
-        shutil.copyfile(source, temporary)
-        temporary.replace(target)
+        copy_atomically(source, target)
     return students
 
 
@@ -266,20 +269,17 @@ def collect_lines(course: Course, placed: list[tuple[str, str, str]],
     return lines
 
 
-def export_status(result: dict | None, submitted: bool = False) -> str:
-    """The status column of one (student, assignment) row of grades.csv.
+def export_status(result: GradeResult | None, submitted: bool = False) -> str:
+    """The status column of one (student, assignment) row of grades.csv, in words
+    made from the result's status and codes.
 
     ``result`` is what ``gradebook.load_results`` holds for it (None when it
     was never graded); ``submitted`` says whether ``submitted/`` holds it.
     """
     if result is None:
         return "needs review" if submitted else "not submitted"
-    status = result.get("status")
-    if status == "rejected":
+    if result.status == Status.REJECTED:
         return "rejected"
-    if status != "graded":
-        return "needs review"
-    if result.get("flags") or result.get("kernel_deaths") or \
-            Reason.MANUAL_GRADING in reasons_of(result):
+    if result.status != Status.GRADED or NEEDS_REVIEW.intersection(result.codes()):
         return "needs review"
     return "graded"

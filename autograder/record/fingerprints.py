@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from autograder.core.atomic import write_text_atomically
 from autograder.core.manifest import Assignment, Course, graded_cells
+from autograder.core.results import GradeResult, Status
 
 __all__ = ["FINGERPRINTS", "StaleGrades", "cell_fingerprints", "format_stale",
            "record_fingerprints", "stale_grades"]
@@ -54,7 +57,8 @@ def _load(course: Course) -> dict[str, dict[str, dict]]:
     return data if isinstance(data, dict) else {}
 
 
-def record_fingerprints(course: Course, results: list, sources: dict[str, Any]) -> None:
+def record_fingerprints(course: Course, results: Sequence[GradeResult],
+                        sources: dict[str, Any]) -> None:
     """Remember the tests each graded result of ``results`` was graded with.
 
     ``sources`` maps an assignment name to the source notebook (nbformat) the
@@ -67,15 +71,13 @@ def record_fingerprints(course: Course, results: list, sources: dict[str, Any]) 
              for name, source in sources.items()}
     for result in results:
         students = stored.setdefault(result.assignment, {})
-        if result.status != "graded" or result.assignment not in tests:
+        if result.status != Status.GRADED or result.assignment not in tests:
             students.pop(result.student, None)
             continue
         students[result.student] = {"graded": now, "cells": dict(tests[result.assignment])}
     path = course.root / FINGERPRINTS
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(stored, indent=1, sort_keys=True), encoding="utf-8")
-    temporary.replace(path)
+    write_text_atomically(path, json.dumps(stored, indent=1, sort_keys=True))
 
 
 @dataclass
@@ -110,7 +112,7 @@ def stale_grades(course: Course, assignment: Assignment) -> StaleGrades:
     now = cell_fingerprints(graded_cells(source))
     kept = _load(course).get(assignment.name, {})
     for (name, student), result in sorted(load_results(course).items()):
-        if name != assignment.name or result.get("status") != "graded":
+        if name != assignment.name or result.status != Status.GRADED:
             continue
         then = kept.get(student, {}).get("cells")
         if not isinstance(then, dict):

@@ -18,14 +18,19 @@ and every score from the gradebook, so ``export``, ``feedback`` and
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from autograder.core.atomic import write_text_atomically
+from autograder.core.course_config import nbgrader_config
 from autograder.core.manifest import Course
+from autograder.core.results import CellGrade, GradeResult, Lateness, Status
 
 __all__ = ["GradebookError", "check_gradebook", "copy_gradebook", "db_url", "describe_gradebook",
            "load_results", "record_results", "register_assignments", "shown_url"]
@@ -39,9 +44,7 @@ class GradebookError(RuntimeError):
 
 def db_url(course: Course) -> str:
     """The gradebook URL nbgrader_config.py sets (default: gradebook.db in the root)."""
-    from traitlets.config.loader import PyFileConfigLoader
-
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course.root)).load_config()
+    config = nbgrader_config(course.root)
     url = config.CourseDirectory.get("db_url")
     return str(url) if url else f"sqlite:///{course.root / 'gradebook.db'}"
 
@@ -299,8 +302,8 @@ def one_transaction(gradebook: Any) -> Any:
     return commit
 
 
-def record_results(course: Course, results: list) -> None:
-    """Write ``results`` (GradeResult objects) to the gradebook, all or nothing.
+def record_results(course: Course, results: Sequence[GradeResult]) -> None:
+    """Write ``results`` to the gradebook, all or nothing.
 
     Then rewrite ``autograded/results.json`` (messages, notes, status) with
     the scores the gradebook now holds.
@@ -323,8 +326,8 @@ def record_results(course: Course, results: list) -> None:
             gradebook.db.rollback()
             raise
     stored = _stored_details(course)
-    for result in results:
-        stored[(result.assignment, result.student)] = result.to_dict()
+    for result in results:  # a copy: the caller's results keep their scores
+        stored[(result.assignment, result.student)] = GradeResult.from_dict(result.to_dict())
     try:
         merged = load_results(course, stored)  # the scores as the gradebook has them
     except BaseException:
@@ -333,7 +336,7 @@ def record_results(course: Course, results: list) -> None:
     _write_details(course, merged)
 
 
-def _write_results(course: Course, gradebook: Any, results: list) -> None:
+def _write_results(course: Course, gradebook: Any, results: Sequence[GradeResult]) -> None:
     """``record_results``' writing: nbgrader's rows (students, submissions, grades),
     with what the loop reads (students, submissions, the cells' names) read first
     in a few queries, and the new rows flushed together at the commit.
@@ -369,7 +372,7 @@ def _write_results(course: Course, gradebook: Any, results: list) -> None:
     for result in results:
         key = (result.assignment, result.student)
         submission = held.get(key)
-        if result.status != "graded":
+        if result.status != Status.GRADED:
             if submission is not None:  # a regrade that now fails: forget the old one
                 db.flush()  # nbgrader finds what it removes with a query
                 gradebook.remove_submission(result.assignment, result.student)
@@ -414,7 +417,7 @@ def _new_submission(db: Any, assignment: Any, student: str) -> Any:
     return submission
 
 
-def _record_late(course: Course, submission: Any, result: Any) -> None:
+def _record_late(course: Course, submission: Any, result: GradeResult) -> None:
     """The submission time, extension and late penalty, where nbgrader keeps them.
 
     nbgrader's export then shows the same timestamp, penalty and score as
@@ -424,17 +427,18 @@ def _record_late(course: Course, submission: Any, result: Any) -> None:
 
     from autograder.record.late import deadline
 
-    late = getattr(result, "late", None)
-    submission.timestamp = parse_utc(late["submitted"]) if late else None
+    late = result.late
+    submission.timestamp = parse_utc(late.submitted) if late else None
     _, extension = deadline(course, result.assignment, result.student)
     submission.extension = extension if extension else None
     for number, notebook in enumerate(submission.notebooks):
         # One notebook per assignment here; a penalty is charged once.
-        penalty = float(late["penalty"]) if late and number == 0 else 0.0
+        penalty = float(late.penalty) if late and number == 0 else 0.0
         notebook.late_submission_penalty = penalty or None
 
 
-def _stored_details(course: Course) -> dict[tuple[str, str], dict]:
+def _stored_details(course: Course) -> dict[tuple[str, str], GradeResult]:
+    """The results ``results.json`` holds (this grader's, or an earlier one's)."""
     path = course.root / RESULTS
     if not path.is_file():
         return {}
@@ -442,17 +446,17 @@ def _stored_details(course: Course) -> dict[tuple[str, str], dict]:
         records = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):
         return {}
-    return {(r["assignment"], r["student"]): r for r in records
-            if isinstance(r, dict) and "assignment" in r and "student" in r}
+    if not isinstance(records, list):
+        return {}
+    return {(str(r["assignment"]), str(r["student"])): GradeResult.from_dict(r)
+            for r in records if isinstance(r, dict) and "assignment" in r and "student" in r}
 
 
-def _write_details(course: Course, stored: dict[tuple[str, str], dict]) -> None:
+def _write_details(course: Course, stored: dict[tuple[str, str], GradeResult]) -> None:
     path = course.root / RESULTS
     path.parent.mkdir(parents=True, exist_ok=True)
-    ordered = sorted(stored.values(), key=lambda r: (r["assignment"], r["student"]))
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(ordered, indent=1), encoding="utf-8")
-    temporary.replace(path)
+    ordered = [stored[key].to_dict() for key in sorted(stored)]
+    write_text_atomically(path, json.dumps(ordered, indent=1))
 
 
 def _submitted(gradebook: Any) -> list:
@@ -483,14 +487,15 @@ def _penalty(submission: Any) -> float:
 
 
 def _gradebook_submissions(course: Course) -> tuple[
-        dict[tuple[str, str], dict[str, tuple[float, float]]], dict[tuple[str, str], dict]]:
+        dict[tuple[str, str], dict[str, tuple[float, float]]],
+        dict[tuple[str, str], dict[str, Any]]]:
     """Every submission the gradebook holds, by (assignment, student): {cell: (score,
     max score)}, and its time, due date, seconds late and penalty."""
     url = db_url(course)
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
         return {}, {}
     scores: dict[tuple[str, str], dict[str, tuple[float, float]]] = {}
-    late: dict[tuple[str, str], dict] = {}
+    late: dict[tuple[str, str], dict[str, Any]] = {}
     with open_gradebook(url, course.id) as gradebook:
         for assignment in _submitted(gradebook):
             for submission in assignment.submissions:
@@ -508,8 +513,8 @@ def _gradebook_submissions(course: Course) -> tuple[
     return scores, late
 
 
-def load_results(course: Course, stored: dict[tuple[str, str], dict] | None = None
-                 ) -> dict[tuple[str, str], dict]:
+def load_results(course: Course, stored: dict[tuple[str, str], GradeResult] | None = None
+                 ) -> dict[tuple[str, str], GradeResult]:
     """Every result, keyed by (assignment, student): scores from the gradebook.
 
     Messages and notes come from ``results.json``. A submission the gradebook
@@ -517,53 +522,52 @@ def load_results(course: Course, stored: dict[tuple[str, str], dict] | None = No
     autograde``) is included with its scores and no messages; one that
     results.json calls graded but the gradebook does not hold is reported as
     missing from the gradebook, with no score. ``stored``: the details to use
-    instead of results.json's (``record_results`` has them in hand).
+    instead of results.json's (``record_results`` has them in hand); none of
+    them is changed.
     """
     stored = _stored_details(course) if stored is None else stored
     gradebook, lateness = _gradebook_submissions(course)
-    merged: dict[tuple[str, str], dict] = {}
+    merged: dict[tuple[str, str], GradeResult] = {}
     for key in sorted(set(stored) | set(gradebook)):
-        record = dict(stored.get(key) or {"assignment": key[0], "student": key[1],
-                                          "status": "graded", "cells": [], "notes": []})
+        record = stored.get(key) or GradeResult(key[1], key[0], Status.GRADED)
         cells = gradebook.get(key)
         if cells is not None:
-            messages = {c["grade_id"]: c.get("message", "") for c in record.get("cells", [])}
+            messages = {c.grade_id: c.message for c in record.cells}
             order = [name for name in messages if name in cells]
             order += [name for name in cells if name not in messages]
-            record["cells"] = [{"grade_id": name, "score": cells[name][0],
-                                "max_score": cells[name][1], "message": messages.get(name, "")}
-                               for name in order]
-            record["score"] = float(sum(s for s, _ in cells.values()))
-            record["max_score"] = float(sum(t for _, t in cells.values()))
-            record["status"] = "graded"
-            _merge_late(record, lateness.get(key))
-        elif record.get("status") == "graded":
-            record["status"] = "error"
-            record["score"] = 0.0
-            record["cells"] = []
-            record["notes"] = [*record.get("notes", []),
-                               "the gradebook holds no grade for this submission; grade it "
-                               "again"]
+            score = float(sum(s for s, _ in cells.values()))
+            record = dataclasses.replace(
+                record, status=Status.GRADED, score=score,
+                max_score=float(sum(t for _, t in cells.values())),
+                cells=[CellGrade(name, cells[name][0], cells[name][1], messages.get(name, ""))
+                       for name in order])
+            record = _merge_late(record, lateness.get(key))
+        elif record.status == Status.GRADED:
+            record = dataclasses.replace(
+                record, status=Status.ERROR, score=0.0, cells=[],
+                notes=[*record.notes, "the gradebook holds no grade for this submission; "
+                       "grade it again"])
         merged[key] = record
     return merged
 
 
-def _merge_late(record: dict, held: dict | None) -> None:
+def _merge_late(record: GradeResult, held: dict[str, Any] | None) -> GradeResult:
     """Take the gradebook's late penalty off the score; build ``late`` if only nbgrader knew."""
     from datetime import UTC
 
     if not held:
-        return
+        return record
     penalty = held["penalty"]
-    record["score"] = max(0.0, record["score"] - penalty)
-    if record.get("late"):
-        record["late"] = {**record["late"], "penalty": penalty}
+    late = record.late
+    if late is not None:
+        late = dataclasses.replace(late, penalty=penalty)
     elif held["timestamp"] is not None:  # graded by plain nbgrader autograde
-        record["late"] = {
-            "submitted": held["timestamp"].replace(tzinfo=UTC).isoformat(),
-            "due": held["due"].replace(tzinfo=UTC).isoformat() if held["due"] else None,
-            "seconds_late": held["seconds_late"], "penalty": penalty,
-            "policy": "as nbgrader autograde recorded it"}
+        late = Lateness(
+            submitted=held["timestamp"].replace(tzinfo=UTC).isoformat(),
+            due=held["due"].replace(tzinfo=UTC).isoformat() if held["due"] else None,
+            seconds_late=held["seconds_late"], penalty=penalty,
+            policy="as nbgrader autograde recorded it")
+    return dataclasses.replace(record, score=max(0.0, record.score - penalty), late=late)
 
 
 # --- moving a gradebook (SQLite to PostgreSQL, say) --------------------------------------

@@ -25,6 +25,7 @@ from nbgrader.plugins import LateSubmissionPlugin
 from traitlets import Unicode
 
 from autograder.core.manifest import Course, LatePolicy
+from autograder.core.results import Lateness
 
 __all__ = ["ManifestLatePenalty", "course_zone", "deadline", "describe", "due_utc",
            "format_timestamp", "lateness", "read_timestamp"]
@@ -110,7 +111,7 @@ def _describe(policy: LatePolicy) -> str:
 
 
 def lateness(course: Course, assignment: str, student: str, submitted: datetime,
-             score: float) -> dict[str, Any]:
+             score: float) -> Lateness:
     """How late ``submitted`` (naive UTC) is and what it costs out of ``score``.
 
     Returns the ``late`` record of a GradeResult: ``submitted`` and ``due``
@@ -134,18 +135,18 @@ def lateness(course: Course, assignment: str, student: str, submitted: datetime,
         if policy.max_penalty is not None:
             penalty = min(penalty, _amount(policy.max_penalty, policy.unit, points))
     penalty = round(max(0.0, min(float(penalty), float(score))), 6)
-    return {"submitted": _iso(submitted), "due": _iso(due), "seconds_late": seconds,
-            "penalty": penalty, "policy": _describe(policy), "days_late": days,
-            "extension": extension.total_seconds() / DAY, "cutoff": bool(cutoff)}
+    return Lateness(submitted=_iso(submitted), due=_iso(due), seconds_late=seconds,
+                    penalty=penalty, policy=_describe(policy), days_late=days,
+                    extension=extension.total_seconds() / DAY, cutoff=bool(cutoff))
 
 
-def describe(late: dict | None) -> str:
+def describe(late: Lateness | None) -> str:
     """One line for people: "on time" or "1 day late (...): -2 points"."""
-    if not late:
+    if late is None:
         return ""
-    if not late.get("seconds_late"):
+    if not late.seconds_late:
         return "on time"
-    seconds = float(late["seconds_late"])
+    seconds = late.seconds_late
     if seconds < 60:
         how = f"{seconds:.0f} s"
     elif seconds < 3600:
@@ -155,9 +156,9 @@ def describe(late: dict | None) -> str:
     else:
         how = f"{seconds / DAY:.1f} days"
     text = f"{how} late"
-    if late.get("cutoff"):
+    if late.cutoff:
         text += ", after the cutoff"
-    penalty = float(late.get("penalty") or 0.0)
+    penalty = late.penalty
     return text + (f": -{penalty:g} points" if penalty else ": no penalty")
 
 
@@ -220,4 +221,4 @@ class ManifestLatePenalty(LateSubmissionPlugin):
                         float(score or 0.0))
         self.log.info("late penalty for %s on %s: %s", student_id, parent.assignment_id,
                       describe(late))
-        return late["penalty"] or None
+        return late.penalty or None

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from autograder.core.course_config import nbgrader_config
 from autograder.core.interrupts import interrupted
 from autograder.core.manifest import Assignment
 
@@ -42,9 +43,7 @@ def grading_config(folder: Path, sandbox: str | None = None, *, spare: bool = Fa
     worker), so each kernel's successor may start while it runs, forked from
     a fork server that imported what kernels import once for the process.
     """
-    from traitlets.config.loader import PyFileConfigLoader
-
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(folder)).load_config()
+    config = nbgrader_config(folder)
     if sandbox is not None:
         config.SandboxKernelManager.mode = sandbox
     if spare and "spare_kernel" not in config.SandboxedExecute:  # the course may say no
