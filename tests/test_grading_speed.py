@@ -416,8 +416,9 @@ def _fonts(listed: bytes) -> dict:
 
 def test_the_font_list_is_made_once_for_every_worker(tmp_path, monkeypatch):
     from autograder.sandbox import manager as sandbox
+    from autograder.sandbox.visible import FONT_LIST_AHEAD
 
-    monkeypatch.delenv(sandbox.FONT_LIST_AHEAD, raising=False)
+    monkeypatch.delenv(FONT_LIST_AHEAD, raising=False)
     font_list = sandbox.font_list
     font_list.cache_clear()
     try:
@@ -429,7 +430,7 @@ def test_the_font_list_is_made_once_for_every_worker(tmp_path, monkeypatch):
         assert [p.name for p in (tmp_path / "fonts").iterdir()] == [built[0]]
         assert _fonts((tmp_path / "fonts" / built[0]).read_bytes()) == _fonts(built[1])
         # A worker that is told where takes it from there, scanning nothing.
-        monkeypatch.setenv(sandbox.FONT_LIST_AHEAD, str(tmp_path / "fonts"))
+        monkeypatch.setenv(FONT_LIST_AHEAD, str(tmp_path / "fonts"))
 
         def no_scan(*args, **kwargs):
             raise AssertionError("the fonts were scanned again")
@@ -472,7 +473,6 @@ def test_the_grader_s_own_processes_run_one_maths_thread(tmp_path, monkeypatch):
     # spin beside the kernels. Whatever the instructor's shell says.
     from autograder.cli import main as cli
     from autograder.pipeline import grading
-    from autograder.sandbox import manager as sandbox
 
     monkeypatch.delenv("MINIFLOW_DB_URL", raising=False)
     for name in sandbox_files.ONE_MATHS_THREAD:  # restored afterwards, as the grader changes them
@@ -497,7 +497,7 @@ def test_the_grader_s_own_processes_run_one_maths_thread(tmp_path, monkeypatch):
         seen["workers"] = dict(kwargs["environment"])
         start_pool(self, *args, **kwargs)
 
-    monkeypatch.setattr(sandbox, "start_font_list", fonts)
+    monkeypatch.setattr(sandbox_files, "start_font_list", fonts)
     monkeypatch.setattr(WorkerPool, "__init__", pool)
     (result,) = grade(load_manifest(root), [FIRST], students=None, workers=1, record=False,
                       sandbox="none")
