@@ -15,6 +15,14 @@ def test_a_file_is_replaced_whole(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["grades.csv"]  # no temporary left
 
 
+def test_a_new_file_gets_the_mode_a_plain_write_would_give(tmp_path):
+    import os
+
+    write_text_atomically(tmp_path / "grades.csv", "a\n")
+    (tmp_path / "plain.csv").write_text("a\n")
+    assert os.stat(tmp_path / "grades.csv").st_mode == os.stat(tmp_path / "plain.csv").st_mode
+
+
 def test_a_write_that_fails_leaves_the_old_file_and_no_temporary(tmp_path):
     target = tmp_path / "results.json"
     target.write_text("[1]")
