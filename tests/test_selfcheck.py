@@ -97,7 +97,7 @@ def _graded(scores: dict[str, float], flags: list[str] | None = None) -> GradeRe
 
 
 def test_a_mutant_is_judged_caught_in_its_own_exercise_and_unflagged():
-    mutant = Mutant("mse", "a forward mistake", "pass")
+    mutant = Mutant("mse", "a forward mistake", [("np.mean", "np.sum")])
     caught = mutant_check("03_losses", mutant, _graded({"test_mse_forward": 0,
                                                         "test_mse_backward": 2}))
     assert caught.ok
@@ -162,8 +162,8 @@ def test_what_only_the_hidden_tests_catch_is_told_apart_from_what_students_see(t
 
 
 def test_a_mistake_may_cost_one_exercise_plus_the_places_it_is_also_wrong_in():
-    alone = Mutant("mse", "a forward mistake", "pass")
-    both = Mutant("mse", "wrong in both", "pass", also=("test_mse_backward",))
+    alone = Mutant("mse", "a forward mistake", [("np.mean", "np.sum")])
+    both = Mutant("mse", "wrong in both", [("2.0", "1.0")], also=("test_mse_backward",))
     assert blamed_elsewhere(alone, ["test_mse_forward"]) == []
     assert blamed_elsewhere(alone, ["test_mse_forward", "test_mse_backward"]) == \
         ["test_mse_backward"]

@@ -123,9 +123,9 @@ def _class(course: Course, chosen: tuple[Assignment, ...], work: Path, *, mutant
             target.mkdir(parents=True)
             shutil.copy2(origin / assignment.name / assignment.notebook_file, target)
         mine: dict[str, Mutant | None] = {"solution": None, "blank": None}
-        library = load_mutants(assignment.name)
         source = nbformat.read(work / "source" / assignment.name / assignment.notebook_file,
                                as_version=4)
+        library = load_mutants(assignment.name, source)
         notebooks: dict[str, nbformat.NotebookNode] = {}
         if mutants:
             for number, mutant in enumerate(library):

@@ -19,7 +19,7 @@ def main(argv: list[str]) -> int:
     holes = 0
     for assignment in [a for name in argv for a in course.select(name)] or course.assignments:
         notebook = course.root / "source" / assignment.name / assignment.notebook_file
-        for mutant in load_mutants(assignment.name):
+        for mutant in load_mutants(assignment.name, notebook):
             run = run_notebook(notebook, {mutant.cell: mutant.source})
             failed = run.failed()
             status = "caught" if failed else "MISSED"

@@ -5,6 +5,10 @@ assignment (a known-wrong implementation): none may score more than the mutant
 alone. ``tests/test_cheating.py`` grades them, and cheats aimed at one exercise,
 against a wrong ``Linear`` and ``Sigmoid``. Each is one notebook cell, added after
 the setup cell.
+
+Unlike the mutants, the cheats stay whole sources: each is a cell of its own,
+added to the notebook, not an edit of a solution cell, so there is no
+solution text for it to be a patch of (and none it could drift from).
 """
 
 from __future__ import annotations
