@@ -28,9 +28,10 @@ import pytest
 from conftest import require_bwrap
 from traitlets.config import Config
 
-from autograder.sandbox import manager as sandbox
+from autograder.core.processes import descendants
 from autograder.sandbox.forkserver import registry
-from autograder.sandbox.manager import SandboxKernelManager, descendants
+from autograder.sandbox.manager import SandboxKernelManager
+from autograder.sandbox.visible import python_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 PRELOAD = ["numpy", "autograder.checks"]
@@ -139,7 +140,7 @@ async def _look(client) -> dict:
 
 
 def _forked(manager) -> bool:
-    from autograder.sandbox.forkserver.server import ForkedProcess
+    from autograder.sandbox.forkserver.client import ForkedProcess
 
     return isinstance(manager.provisioner.process, ForkedProcess)
 
@@ -185,7 +186,7 @@ def test_a_forked_kernel_sees_the_world_a_bubblewrap_kernel_sees(as_root, data):
     for look, own in ((plain, plain_tmp - forked_tmp), (forked, forked_tmp - plain_tmp)):
         (name,) = own
         look["mounts"] = [mount.replace(name, "K") for mount in look["mounts"]]
-    assert plain_tmp & forked_tmp == {p.parts[2] for p in sandbox.python_paths([ROOT])
+    assert plain_tmp & forked_tmp == {p.parts[2] for p in python_paths([ROOT])
                                       if p.parts[1] == "tmp"}
     assert forked == plain
     assert forked["root"] is False and forked["processes"] == ["1", "2"]
@@ -257,11 +258,11 @@ def test_a_forked_kernel_s_death_is_told_like_any_other(as_root, data):
 
 def test_the_server_cannot_be_had_so_kernels_start_as_usual(as_root, data, monkeypatch, caplog):
     def broken(*args, **kwargs):
-        from autograder.sandbox.forkserver.server import ForkServerError
+        from autograder.sandbox.forkserver.client import ForkServerError
 
         raise ForkServerError("the fork server did not start (a test broke it)")
 
-    monkeypatch.setattr("autograder.sandbox.forkserver.server.ForkServer.__init__", broken)
+    monkeypatch.setattr("autograder.sandbox.forkserver.client.ForkServer.__init__", broken)
 
     async def main() -> tuple[bool, str, bool]:
         manager, client = await _start(fork=True, cwd=data)
@@ -298,7 +299,7 @@ def test_a_server_with_other_settings_waits_for_its_kernels_before_it_stops(as_r
 
 
 def test_a_worker_keeps_its_server_and_its_spare_but_not_finished_kernels(as_root, data):
-    from autograder.run.workers import kill_leftovers
+    from autograder.run.processes import kill_leftovers
 
     async def main() -> tuple[set[int], int, int]:
         done, done_client = await _start(fork=True, cwd=data)

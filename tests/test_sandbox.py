@@ -24,7 +24,8 @@ from autograder.sandbox.bubblewrap import (
     probe_bwrap,
     resolve_mode,
 )
-from autograder.sandbox.manager import SandboxKernelManager, python_paths
+from autograder.sandbox.manager import SandboxKernelManager
+from autograder.sandbox.visible import python_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 # What bubblewrap prints inside a container that forbids user namespaces.

@@ -26,7 +26,7 @@ import pytest
 from conftest import require_bwrap
 from traitlets.config import Config
 
-from autograder.sandbox import manager as sandbox
+from autograder.core.processes import descendants
 from autograder.sandbox import measure
 from autograder.sandbox.forkserver import registry
 from autograder.sandbox.manager import SandboxKernelManager
@@ -110,7 +110,7 @@ async def _run_in_kernel(fork: bool, cwd: Path, *codes: str) -> tuple[list[str],
 
             await client.execute_interactive(code, timeout=60, output_hook=hook)
             said.append("".join(parts))
-        from autograder.sandbox.forkserver.server import ForkedProcess
+        from autograder.sandbox.forkserver.client import ForkedProcess
 
         return said, isinstance(manager.provisioner.process, ForkedProcess)
 
@@ -140,7 +140,7 @@ def test_ipc_is_closed_only_in_a_namespace_of_the_sandbox_s_own(monkeypatch):
     closed: list[bool] = []
     monkeypatch.setattr(sandbox_child, "close_ipc", lambda: closed.append(True) or [])
     monkeypatch.setattr(sandbox_child, "_set_limits", lambda *a: None)
-    monkeypatch.setattr(sandbox_child, "_prctl", lambda *a: None)
+    monkeypatch.setattr(sandbox_child, "prctl", lambda *a: None)
     monkeypatch.setattr(sandbox_child.signal, "signal", lambda *a: None)
     sandbox_child.confine({}, None, None, False)
     assert closed == []
@@ -297,7 +297,7 @@ async def _fill_and_measure(fork: bool, cwd: Path, chunks: int, **traits: str) -
         # the watchdog may stop the kernel mid-cell: then no reply ever comes
         while not (cell.done() or manager.stop_reason):
             await asyncio.sleep(0.1)
-        counted = measure.memory_folders_bytes(sandbox.descendants(process.pid))
+        counted = measure.memory_folders_bytes(descendants(process.pid))
         cell.cancel()
         for _ in range(50):  # the files stay: the watchdog's next rounds see them
             if manager.stop_reason:
@@ -352,7 +352,7 @@ async def _sessions(fork: bool, cwd: Path, mode: str) -> dict[str, list[str]]:
             kernel = manager._kernel_pid()
             for _ in range(50):  # the watchdog looks five times a second
                 await asyncio.sleep(0.1)
-                tree = sandbox.descendants(kernel)
+                tree = descendants(kernel)
                 groups = {pid: Path(f"/proc/{pid}/autogroup").read_text().split()
                           for pid in tree}
                 if len(tree) == 4 and sum(group[-1] == "19" for group in groups.values()) == 3:

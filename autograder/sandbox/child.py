@@ -1,7 +1,7 @@
 """The first program a grading kernel's sandbox runs: limits, then the kernel.
 
-Run as ``python -I child.py SPEC -- KERNEL COMMAND...`` (by
-``autograder.sandbox.manager``), inside bubblewrap when there is one. It imports
+Run as ``python -I child.py SPEC -- KERNEL COMMAND...`` (the command
+``autograder.sandbox.command`` builds), inside bubblewrap when there is one. It imports
 nothing from the course, so nothing a student wrote can shadow it. In order:
 
 1. Hand the writable folders to the sandbox's user (when the grader is root).
@@ -76,7 +76,7 @@ def close_ipc() -> list[str]:
     return refused
 
 
-def _prctl(option: int, value: int) -> None:
+def prctl(option: int, value: int) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(option, value, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
@@ -86,7 +86,8 @@ def close_descriptors(keep: set[int]) -> None:
     """Close every descriptor this process holds (as ``/proc/self/fd`` lists them) but ``keep``.
 
     For a process forked from one whose descriptors it must not inherit
-    (autograder/sandbox/forkserver/server.py's kernels, autograder/run/workers.py's forked workers).
+    (autograder/sandbox/forkserver/server.py's kernels, autograder/run/worker_process.py's
+    forked workers).
     """
     for name in os.listdir("/proc/self/fd"):
         if int(name) not in keep:
@@ -174,8 +175,8 @@ def confine(limits: dict, uid: int | None, gid: int | None, nproc_relative: bool
         os.setresuid(uid, uid, uid)
         if os.getuid() != uid or os.geteuid() != uid:
             raise SystemExit("sandbox: could not drop privileges")
-    _prctl(PR_SET_NO_NEW_PRIVS, 1)
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the uid change, which clears it
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the uid change, which clears it
     # Python ignores SIGXFSZ, so a file over the size limit is an OSError
     # ("File too large") in the kernel, not a dead kernel. Say so for the exec.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

@@ -1,7 +1,7 @@
 """What a sandboxed kernel may see of this machine, and the font list made from it.
 
 The system's folders and the Python environment are bound read-only into every
-kernel's sandbox (``autograder.sandbox.manager``). matplotlib's font list is made once
+kernel's sandbox (``autograder.sandbox.command``). matplotlib's font list is made once
 per run from the fonts found there (``font_list``), by a process of its own
 that imports only this module and matplotlib (``files.start_font_list``):
 not jupyter_client, which the sandbox's kernel manager needs, and which would

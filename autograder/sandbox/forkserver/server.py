@@ -8,7 +8,7 @@ notebook, which is its kernel. The server also imports what ipykernel
 imports as it starts (``KERNEL_START``): a forked kernel has used about
 0.05 s of CPU by the time it runs its first cell.
 
-The walls stay the ones ``autograder.sandbox.manager`` builds with bubblewrap, per
+The walls stay the ones ``autograder.sandbox.command`` builds with bubblewrap, per
 kernel:
 
 * The fork server itself runs inside bubblewrap, shaped like a kernel's
@@ -42,11 +42,43 @@ init (PID 1 of the kernel's namespace, which reaps) and the kernel.
 Used only where the grader is root (a grading server or container): an
 unprivileged grader would need a user namespace per kernel. Elsewhere, and
 whenever the fork server cannot be had, kernels start as before.
+
+The server's process is this module (``python -m autograder.sandbox.forkserver.server
+FD``, inside the fork server's bubblewrap, FD its end of the channel), with what
+each kernel's monitor, init and kernel do after the fork. The grader's side is
+``client``; the calls Python's ``os`` lacks are in ``syscalls``. The system
+calls, in order:
+
+* The server: its imports, ``gc.freeze()``, then ``pidfd_open(2)`` on itself,
+  sent to the grader (``SCM_RIGHTS``), which reads the server's pid in its own
+  PID namespace from the descriptor. Then ``select(2)`` on the channel and on a
+  ``SIGCHLD`` wake-up pipe (``signal.set_wakeup_fd``); per request,
+  ``fork(2)`` and ``pidfd_open(2)`` on the child (the monitor), sent back: the
+  grader watches and signals the monitor through it, never through a pid that
+  could be reused; per ``SIGCHLD``, ``waitpid(2)``, each exit status sent as a
+  message.
+* The monitor (the server's child): ``setsid(2)``, ``prctl(PR_SET_PDEATHSIG)``,
+  ``unshare(2)`` of the mount, PID, network, IPC and UTS namespaces (and the
+  cgroup namespace where the kernel allows it), ``sethostname(2)``, then
+  ``fork(2)``: the kernel's init. It waits for the init (``waitpid(2)``) and
+  exits with its status, which is the kernel's.
+* The init (PID 1 of the new PID namespace): ``mount(2)``: every mount made
+  private (``MS_REC | MS_PRIVATE``), a new ``proc``, tmpfs for ``/dev/shm`` and
+  the home (and for the scratch folder's base when it is not below ``/tmp``);
+  each bind the grader made (``open_tree(2)``, in the grader) attached with
+  ``move_mount(2)`` and remounted ``nosuid,nodev`` (and read-only) with
+  ``mount(MS_REMOUNT | MS_BIND)``; ``chown(2)`` of the folders the kernel's user
+  owns; the loopback brought up (``ioctl(SIOCSIFFLAGS)``). Then ``fork(2)``:
+  the kernel; the init reaps (``wait(2)``) until the kernel has ended.
+* The kernel: its standard streams onto ``/dev/null`` and its stderr pipe,
+  every other descriptor closed, then ``autograder/sandbox/child.py``'s
+  ``confine``: the IPC limits, ``setrlimit(2)``, ``setgroups(2)``,
+  ``setresgid(2)``, ``setresuid(2)``, ``prctl(PR_SET_NO_NEW_PRIVS)`` and
+  ``prctl(PR_SET_PDEATHSIG)``; then ipykernel, in the same process.
 """
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import json
 import os
@@ -54,53 +86,38 @@ import select
 import signal
 import socket
 import sys
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-from autograder.sandbox.child import (
-    PR_SET_PDEATHSIG,
-    _prctl,
-    close_descriptors,
-    confine,
-    wait_polling,
+from autograder.sandbox.child import PR_SET_PDEATHSIG, close_descriptors, confine, prctl
+from autograder.sandbox.forkserver.syscalls import (
+    AT_FDCWD,
+    CLONE_NEWCGROUP,
+    CLONE_NEWIPC,
+    CLONE_NEWNET,
+    CLONE_NEWNS,
+    CLONE_NEWPID,
+    CLONE_NEWUTS,
+    IFF_UP,
+    MAX_BINDS,
+    MOVE_MOUNT_F_EMPTY_PATH,
+    MS_BIND,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    MS_REMOUNT,
+    SIOCGIFFLAGS,
+    SIOCSIFFLAGS,
+    SYS_MOVE_MOUNT,
+    check,
+    libc,
+    mount,
+    send,
 )
 
 HOME = "/home/student"
 MPL_DIR = f"{HOME}/.config/matplotlib"
-
-# from <sched.h> and <sys/mount.h>
-CLONE_NEWNS = 0x00020000
-CLONE_NEWCGROUP = 0x02000000
-CLONE_NEWUTS = 0x04000000
-CLONE_NEWIPC = 0x08000000
-CLONE_NEWPID = 0x20000000
-CLONE_NEWNET = 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
-# open_tree(2) and move_mount(2) (x86_64 and aarch64 numbers): a bind made in
-# the grader's mount namespace, handed over as a descriptor, attached here.
-SYS_OPEN_TREE, SYS_MOVE_MOUNT = 428, 429
-OPEN_TREE_CLONE, MOVE_MOUNT_F_EMPTY_PATH, AT_FDCWD = 1, 4, -100
-MAX_BINDS = 200  # descriptors in one message (the kernel allows 253)
-SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
-
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
-                        ctypes.c_char_p]
-
-
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        error = ctypes.get_errno()
-        raise OSError(error, f"{what}: {os.strerror(error)}")
-
-
-def _mount(source: str | None, target: str, kind: str | None, flags: int,
-           data: str | None = None) -> None:
-    _check(_libc.mount(source and source.encode(), target.encode(), kind and kind.encode(),
-                       flags, data and data.encode()), f"mount {target}")
 
 
 def exit_code(status: int) -> int:
@@ -118,11 +135,11 @@ def _attach(tree: int, target: str, *, folder: bool, read_only: bool) -> None:
     elif not os.path.exists(target):
         os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
         os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
-    _check(_libc.syscall(SYS_MOVE_MOUNT, tree, b"", AT_FDCWD, target.encode(),
+    check(libc.syscall(SYS_MOVE_MOUNT, tree, b"", AT_FDCWD, target.encode(),
                          MOVE_MOUNT_F_EMPTY_PATH), f"attach {target}")
     os.close(tree)
     flags = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | (MS_RDONLY if read_only else 0)
-    _mount(None, target, None, flags)
+    mount(None, target, None, flags)
 
 
 def _loopback_up() -> None:
@@ -138,16 +155,16 @@ def _loopback_up() -> None:
 
 def _make_folders(spec: dict, trees: list[int]) -> None:
     """The kernel's file system: what bubblewrap binds for a kernel, in this namespace."""
-    _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
            f"mode=1777,size={spec['shm_size']}")
-    _mount("tmpfs", HOME, "tmpfs", MS_NOSUID | MS_NODEV,
+    mount("tmpfs", HOME, "tmpfs", MS_NOSUID | MS_NODEV,
            f"mode=0700,size={spec['scratch_size']}")
     os.mkdir(f"{HOME}/.tmp")
     os.chmod(f"{HOME}/.tmp", 0o1777)
     if spec["base_mount"]:  # the scratch folder's base is not below /tmp
-        _mount("tmpfs", spec["base_mount"], "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
+        mount("tmpfs", spec["base_mount"], "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
     for tree, (target, folder, read_only) in zip(trees, spec["binds"], strict=True):
         _attach(tree, target, folder=folder, read_only=read_only)
     for path in spec["owned"]:
@@ -216,10 +233,10 @@ def _monitor(spec: dict, trees: list[int], stderr: int) -> None:
     """The server's child for one kernel: new namespaces, then the kernel's init. Never returns."""
     try:
         os.setsid()
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        check(libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC
                              | CLONE_NEWUTS), "unshare")
-        _libc.unshare(CLONE_NEWCGROUP)  # where the kernel allows it, as bubblewrap tries
+        libc.unshare(CLONE_NEWCGROUP)  # where the kernel allows it, as bubblewrap tries
         socket.sethostname("sandbox")
     except BaseException as error:
         _fail(stderr, "create the kernel's namespaces", error)
@@ -237,7 +254,7 @@ def _monitor(spec: dict, trees: list[int], stderr: int) -> None:
     # the kernel and reaps; when the kernel ends, it ends, and with it every
     # process left in the namespace.
     try:
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         _make_folders(spec, trees)
         _loopback_up()
     except BaseException as error:
@@ -263,10 +280,6 @@ def _monitor(spec: dict, trees: list[int], stderr: int) -> None:
 
 
 # --- the server -----------------------------------------------------------------------
-
-def _send(control: socket.socket, message: dict, fds: list[int] | None = None) -> None:
-    socket.send_fds(control, [json.dumps(message).encode()], fds or [])
-
 
 # What every ipykernel imports as it starts, after ipykernel_launcher and its
 # kernelapp: the debugger (debugpy, about 40 ms of CPU), IPython's debugger,
@@ -310,7 +323,7 @@ def serve(control: socket.socket) -> None:
     gc.collect()
     gc.freeze()  # the collector would otherwise touch, and so copy, every inherited page
     me = os.pidfd_open(os.getpid())
-    _send(control, {"ready": True, "threads": len(os.listdir("/proc/self/task"))}, [me])
+    send(control, {"ready": True, "threads": len(os.listdir("/proc/self/task"))}, [me])
     os.close(me)
     wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wake_write)
@@ -332,7 +345,7 @@ def serve(control: socket.socket) -> None:
                     break
                 if pid == 0:
                     break
-                _send(control, {"exited": kernels.pop(pid, None), "status": exit_code(status)})
+                send(control, {"exited": kernels.pop(pid, None), "status": exit_code(status)})
         if control in ready:
             message, fds, _, _ = socket.recv_fds(control, 1 << 20, MAX_BINDS + 1)
             if not message:
@@ -341,7 +354,7 @@ def serve(control: socket.socket) -> None:
             if len(fds) != len(spec["binds"]) + 1:
                 for fd in fds:
                     os.close(fd)
-                _send(control, {"started": spec.get("id"),
+                send(control, {"started": spec.get("id"),
                                 "error": "the binds and their descriptors do not match"})
                 continue
             pid = os.fork()
@@ -359,255 +372,8 @@ def serve(control: socket.socket) -> None:
                 os.close(fd)
             kernels[pid] = spec["id"]
             handle = os.pidfd_open(pid)
-            _send(control, {"started": spec["id"]}, [handle])
+            send(control, {"started": spec["id"]}, [handle])
             os.close(handle)
-
-
-# --- the grader's side ---------------------------------------------------------------
-
-class ForkServerError(RuntimeError):
-    """The fork server could not be started or could not fork a kernel."""
-
-
-def _pid_of(pidfd: int) -> int:
-    """The process id (in the grader's namespace) a pidfd refers to."""
-    with open(f"/proc/self/fdinfo/{pidfd}") as handle:
-        for line in handle:
-            if line.startswith("Pid:"):
-                return int(line.split()[1])
-    raise ForkServerError("this Linux does not say which process a pidfd refers to")
-
-
-class ForkServer:
-    """One fork server (in its own bubblewrap) and the channel to it, in the grader."""
-
-    def __init__(self, command: list[str], env: dict[str, str], cwd: str,
-                 preload: list[str], timeout: float = 60.0,
-                 launched: Callable[[], None] | None = None) -> None:
-        """Start the server and wait until it is ready; ``launched()`` as its process
-        starts (before its imports)."""
-        import subprocess
-        import threading
-
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self._control = ours
-        self._lock = threading.Lock()
-        self._exits: dict[int, int] = {}
-        self._running: set[int] = set()  # kernels forked and not known to have ended
-        self.tried = False  # a trial fork succeeded (try_out)
-        self._next = 0
-        self.stderr_tail = bytearray()
-        try:
-            self.process = subprocess.Popen(
-                [*command, sys.executable, "-m", "autograder.sandbox.forkserver.server",
-                 str(theirs.fileno())],
-                pass_fds=[theirs.fileno()], env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        finally:
-            theirs.close()
-        if launched is not None:
-            launched()
-        threading.Thread(target=self._drain, daemon=True).start()
-        try:
-            ours.sendall(json.dumps(preload).encode())
-            ready, fds = self._receive(timeout)
-            if not ready.get("ready") or len(fds) != 1:
-                raise ForkServerError(f"it answered {ready!r}")
-            self.pid = _pid_of(fds[0])
-            os.close(fds[0])
-            if ready["threads"] != 1:  # forking a threaded process copies one thread only
-                raise ForkServerError(f"it runs {ready['threads']} threads after its "
-                                      "imports; it must run one to fork")
-        except (OSError, ValueError, ForkServerError) as error:
-            self.stop()
-            said = bytes(self.stderr_tail).decode(errors="replace").strip()[-500:]
-            raise ForkServerError(f"the fork server did not start ({error})"
-                                  + (f": {said}" if said else "")) from None
-
-    def _drain(self) -> None:
-        stream = self.process.stderr
-        try:
-            for chunk in iter(lambda: stream.read1(4096), b""):  # type: ignore[union-attr]
-                self.stderr_tail += chunk
-                del self.stderr_tail[:-8192]
-        except (OSError, ValueError):
-            pass
-
-    def _receive(self, timeout: float | None) -> tuple[dict, list[int]]:
-        """The next message from the server (an exit is filed on the way)."""
-        ready, _, _ = select.select([self._control], [], [], timeout)
-        if not ready:
-            raise ForkServerError(f"no answer in {timeout:g} s")
-        message, fds, _, _ = socket.recv_fds(self._control, 1 << 16, 4)
-        if not message:
-            raise ForkServerError("it has stopped")
-        answer = json.loads(message)
-        if "exited" in answer:
-            if answer["exited"] is not None:
-                self._exits[answer["exited"]] = answer["status"]
-                self._running.discard(answer["exited"])
-        return answer, fds
-
-    def busy(self) -> bool:
-        """Does a kernel forked by this server still run?"""
-        with self._lock:
-            try:
-                while self._running and self.alive():
-                    self._receive(0)
-            except (OSError, ValueError, ForkServerError):
-                pass
-            return bool(self._running) and self.alive()
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def spawn(self, spec: dict, binds: list[tuple[str, str, bool]],
-              timeout: float = 30.0) -> ForkedProcess:
-        """Fork a kernel in the sandbox ``spec`` describes.
-
-        ``binds``: (what, where in the kernel, read-only), as bubblewrap's
-        ``--bind``/``--ro-bind``. Each is made here, in the grader's view of
-        the files, and handed over as a descriptor (``open_tree``).
-        """
-        if len(binds) > MAX_BINDS:
-            raise ForkServerError(f"{len(binds)} binds; at most {MAX_BINDS} go in one request")
-        read_end, write_end = os.pipe2(os.O_CLOEXEC)
-        trees: list[int] = []
-        try:
-            for source, _, _ in binds:
-                tree = _libc.syscall(SYS_OPEN_TREE, AT_FDCWD, source.encode(),
-                                     OPEN_TREE_CLONE | os.O_CLOEXEC)
-                _check(0 if tree >= 0 else -1, f"bind {source}")
-                trees.append(tree)
-        except OSError as error:
-            for fd in (*trees, read_end, write_end):
-                os.close(fd)
-            raise ForkServerError(str(error)) from None
-        spec = {**spec, "binds": [(target, os.path.isdir(source), read_only)
-                                  for source, target, read_only in binds]}
-        with self._lock:
-            self._next += 1
-            number = self._next
-            self._running.add(number)
-            try:
-                _send(self._control, {**spec, "id": number}, [write_end, *trees])
-                while True:
-                    answer, fds = self._receive(timeout)
-                    if answer.get("started") == number:
-                        break
-                    for fd in fds:
-                        os.close(fd)
-            except (OSError, ValueError, ForkServerError) as error:
-                self._running.discard(number)
-                os.close(read_end)
-                raise ForkServerError(f"the fork server did not fork a kernel ({error})") \
-                    from None
-            finally:
-                for fd in (write_end, *trees):
-                    os.close(fd)
-        if answer.get("error") or len(fds) != 1:
-            with self._lock:
-                self._running.discard(number)
-            os.close(read_end)
-            for fd in fds:
-                os.close(fd)
-            raise ForkServerError(f"the fork server refused: {answer.get('error')}")
-
-        stderr = os.fdopen(read_end, "rb")
-        return ForkedProcess(self, number, fds[0], stderr)
-
-    def try_out(self, spec: dict, binds: list[tuple[str, str, bool]],
-                timeout: float = 30.0) -> None:
-        """Fork a kernel's whole sandbox once, without the kernel; raise if it fails.
-
-        The first fork of a server: a machine that refuses a step (a mount, a
-        namespace) fails here, before any notebook, and kernels then start in
-        bubblewrap instead of each dying as it starts.
-        """
-        import time
-
-        if self.tried:
-            return
-        trial = self.spawn({**spec, "trial": True}, binds, timeout)
-        give_up = time.monotonic() + timeout
-        while trial.poll() is None and time.monotonic() < give_up:
-            time.sleep(0.01)
-        code = trial.poll()
-        said = trial.stderr.read1(4096).decode(errors="replace").strip() \
-            if code is not None else ""  # type: ignore[attr-defined]
-        trial.kill()
-        trial.stderr.close()  # type: ignore[attr-defined]
-        if code != 0:
-            raise ForkServerError(f"a trial fork failed ({said or f'status {code}'})")
-        self.tried = True
-
-    def exit_status(self, number: int, wait: float) -> int | None:
-        """The exit status the server reported for kernel ``number``, waiting up to ``wait``."""
-        with self._lock:
-            while number not in self._exits:
-                try:
-                    self._receive(wait)
-                except (OSError, ValueError, ForkServerError):
-                    return None
-            return self._exits.pop(number)
-
-    def stop(self) -> None:
-        from autograder.core.processes import kill_tree
-
-        if self.process.poll() is None:
-            kill_tree(self.process.pid)
-        self.process.wait()
-        self._control.close()
-
-
-class ForkedProcess:
-    """A forked kernel's monitor, as ``subprocess.Popen`` would show it to jupyter_client."""
-
-    stdin = None
-    stdout = None
-
-    def __init__(self, server: ForkServer, number: int, pidfd: int, stderr: object) -> None:
-        import threading
-
-        self._lock = threading.Lock()  # the watchdog's thread polls too
-        self._server = server
-        self._number = number
-        self._pidfd: int | None = pidfd
-        self.pid = _pid_of(pidfd)
-        self.stderr = stderr
-        self.returncode: int | None = None
-
-    def poll(self) -> int | None:
-        with self._lock:
-            if self.returncode is not None or self._pidfd is None:
-                return self.returncode
-            ended, _, _ = select.select([self._pidfd], [], [], 0)
-            if not ended:
-                return None
-            status = self._server.exit_status(self._number, wait=5.0)
-            # A server that died took its kernels with it: killed, as far as anyone can say.
-            self.returncode = 128 + signal.SIGKILL if status is None else status
-            os.close(self._pidfd)
-            self._pidfd = None
-            return self.returncode
-
-    def wait(self, timeout: float | None = None) -> int:
-        return wait_polling(self, timeout, "forked kernel", 0.02)
-
-    def send_signal(self, number: int) -> None:
-        if self.poll() is None:
-            with self._lock:
-                if self._pidfd is not None:
-                    signal.pidfd_send_signal(self._pidfd, number)  # never a recycled pid
-
-    def terminate(self) -> None:
-        self.send_signal(signal.SIGTERM)
-
-    def kill(self) -> None:
-        from autograder.core.processes import kill_tree
-
-        if self.poll() is None:
-            kill_tree(self.pid)
 
 
 def main(argv: list[str]) -> None:
