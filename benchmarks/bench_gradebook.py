@@ -30,6 +30,8 @@ from autograder.core.results import CellGrade, GradeResult
 from autograder.pipeline.grading import copy_course_skeleton
 from autograder.publish.export_plugin import CourseExportPlugin
 from autograder.record import gradebook
+from autograder.record.database import db_url, ensure_in_gradebook, open_gradebook
+from autograder.record.load import load_results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,7 +57,7 @@ def _timed(step) -> float:
 
 
 def _export(course, plugin) -> None:
-    with gradebook.open_gradebook(gradebook.db_url(course), course.id) as book:
+    with open_gradebook(db_url(course), course.id) as book:
         exporter = plugin(to=str(course.root / "grades.csv"))
         (exporter.export_nbgrader_columns if plugin is CourseExportPlugin
          else exporter.export)(book)
@@ -77,10 +79,10 @@ def main() -> None:
             copy_course_skeleton(ROOT, Path(temp), [assignment])
             course = load_manifest(Path(temp))
             results = _results(assignment, students)
-            gradebook.ensure_in_gradebook(course, assignment.name)  # its cells, once
+            ensure_in_gradebook(course, assignment.name)  # its cells, once
             row = [_timed(lambda: gradebook.record_results(course, results)),
                    _timed(lambda: gradebook.record_results(course, results)),
-                   _timed(lambda: gradebook.load_results(course)),
+                   _timed(lambda: load_results(course)),
                    _timed(lambda: _export(course, CourseExportPlugin))]
             stock = (f"{_timed(lambda: _export(course, CsvExportPlugin)):16.2f}"
                      if students <= args.stock_up_to else f"{'(skipped)':>16}")

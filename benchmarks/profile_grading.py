@@ -37,6 +37,7 @@ from nbclient import NotebookClient
 
 from autograder.core.manifest import load_manifest
 from autograder.execute import preprocessor as nbgrader_plugins
+from autograder.execute import spare
 from autograder.pipeline import grading
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -165,7 +166,7 @@ def main() -> None:
                 if not answer["success"]:
                     raise SystemExit("grading failed:\n" + answer["log"][-2000:])
         finally:
-            nbgrader_plugins.discard_spare()
+            spare.discard_spare()
     count = args.submissions - 1
     mean = sum(totals[1:]) / count
     spent = {k: v / count for k, v in SPENT.items()}

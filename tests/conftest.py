@@ -36,7 +36,7 @@ def hand_graded_gradebook(root, assignment) -> None:
 
     from autograder.author.release import release
     from autograder.core.manifest import load_manifest
-    from autograder.record.gradebook import db_url, open_gradebook
+    from autograder.record.database import db_url, open_gradebook
 
     course = load_manifest(root)
     release(course, [assignment], selfcheck=False)

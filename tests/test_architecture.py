@@ -120,3 +120,24 @@ def test_every_module_of_the_core_is_in_its_contract():
     core = {path.stem for path in (ROOT / "autograder" / "core").glob("*.py")
             if path.stem != "__init__"}
     assert core == listed, sorted(core ^ listed)
+
+
+#: The most lines a module of the grader may have; a longer one must say why.
+MOST_LINES = 500
+LONGER_BECAUSE = "it is course content"
+
+
+def test_no_module_is_longer_than_about_500_lines_unless_it_says_why():
+    """One job per module: a module past 500 lines does too much, unless it is course
+    content (the checks of an assignment's exercises) and its docstring says so."""
+    import ast
+
+    too_long = []
+    for path in sorted((ROOT / "autograder").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") <= MOST_LINES:
+            continue
+        docstring = " ".join((ast.get_docstring(ast.parse(text)) or "").split())
+        if LONGER_BECAUSE not in docstring:
+            too_long.append(f"{path.relative_to(ROOT)}: {text.count(chr(10))} lines")
+    assert not too_long, too_long

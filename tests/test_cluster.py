@@ -28,7 +28,7 @@ from autograder.core.manifest import load_manifest
 from autograder.core.nbgrader_cli import run_nbgrader
 from autograder.pipeline.grading import copy_course_skeleton, grade
 from autograder.run.cluster import stop_session
-from autograder.run.workers import remove_stale_runs, temp_root
+from autograder.run.rundir import remove_stale_runs, temp_root
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = load_manifest(ROOT)
@@ -185,7 +185,7 @@ def test_a_class_graded_on_the_cluster_equals_a_local_run_even_when_a_worker_die
     assert 0 < by_student["mutant"].score < by_student["mutant"].max_score
     assert by_student["broken"].status == "rejected"
     # The parent alone wrote the gradebook and autograded/, each submission once.
-    from autograder.record.gradebook import load_results
+    from autograder.record.load import load_results
 
     recorded = load_results(course)
     assert sorted(student for _, student in recorded) == sorted(local)
@@ -288,7 +288,7 @@ def test_a_task_that_keeps_killing_workers_becomes_an_error_for_its_submission()
     distributed = _distributed()
     from types import SimpleNamespace
 
-    from autograder.pipeline.grading import result_from
+    from autograder.pipeline.score import result_from
     from autograder.run.cluster import failure_answer
 
     last = SimpleNamespace(address="tcp://10.0.0.5:40000")  # the scheduler's WorkerState
@@ -303,7 +303,7 @@ def test_a_task_that_keeps_killing_workers_becomes_an_error_for_its_submission()
 
 
 def test_without_a_scheduler_dask_is_never_imported(tmp_path):
-    program = ("import sys\nfrom autograder.cli.main import build_parser\n"
+    program = ("import sys\nfrom autograder.cli.parser import build_parser\n"
                "import autograder.pipeline.grading, autograder.run.cluster\n"
                "build_parser()\n"
                "print(sorted(m for m in sys.modules if m.split('.')[0] in "

@@ -12,7 +12,7 @@ import pytest
 
 from autograder.collect import collect
 from autograder.core.manifest import ManifestError, load_manifest
-from autograder.pipeline.grading import prepare_submission
+from autograder.pipeline.prepare import prepare_submission
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -193,7 +193,7 @@ def test_a_rejection_s_advice_follows_its_code_not_its_words(course):
 
 def test_a_notebook_too_large_to_read_is_rejected_before_it_is_read(course, tmp_path,
                                                                     monkeypatch):
-    from autograder.pipeline import grading
+    from autograder.pipeline import prepare
     from autograder.publish.feedback import resubmit_advice
 
     first = course.assignments[0]
@@ -202,9 +202,9 @@ def test_a_notebook_too_large_to_read_is_rejected_before_it_is_read(course, tmp_
     notebook = folder / first.notebook_file
     notebook.write_text(_notebook())
     size = notebook.stat().st_size
-    monkeypatch.setattr(grading, "MAX_SUBMISSION_BYTES", size)
+    monkeypatch.setattr(prepare, "MAX_SUBMISSION_BYTES", size)
     assert prepare_submission(folder, first).notebook == notebook  # exactly at the limit
-    monkeypatch.setattr(grading, "MAX_SUBMISSION_BYTES", size - 1)
+    monkeypatch.setattr(prepare, "MAX_SUBMISSION_BYTES", size - 1)
     read = []
     monkeypatch.setattr(type(notebook), "read_text", lambda *a, **k: read.append(a) or "")
     prepared = prepare_submission(folder, first)

@@ -28,6 +28,8 @@ from autograder.core.manifest import load_manifest
 from autograder.core.results import CellGrade, GradeResult, Lateness
 from autograder.publish.export_plugin import CourseExportPlugin
 from autograder.record import gradebook as gradebook_module
+from autograder.record.database import db_url, open_gradebook
+from autograder.record.load import load_results
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST = load_manifest(ROOT).assignments[0]
@@ -69,7 +71,7 @@ def _row_by_row(course, results: list) -> None:
 
     from autograder.record.late import due_utc
 
-    with gradebook_module.open_gradebook(gradebook_module.db_url(course), course.id) as book, \
+    with open_gradebook(db_url(course), course.id) as book, \
             warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         for result in results:
@@ -122,7 +124,7 @@ def test_recorded_results_are_the_rows_nbgrader_s_own_api_writes(course, tmp_pat
     written, expected = _rows(course.root / "gradebook.db"), _rows(reference / "gradebook.db")
     assert written == expected
     # What the rows say, read back: the regrade, the hand's score, the late penalty.
-    read = gradebook_module.load_results(course)
+    read = load_results(course)
     assert read[(FIRST.name, "bo")].status == "error"  # no submission left for bo
     assert read[(FIRST.name, "cy")].score == FIRST.points - 1.0
     assert read[(FIRST.name, "cy")].late.penalty == 1.0
@@ -138,7 +140,7 @@ def _exports(course, tmp_path: Path, **filters) -> tuple[bytes, bytes]:
     made = []
     for name, plugin in (("ours", CourseExportPlugin), ("nbgrader", CsvExportPlugin)):
         target = tmp_path / f"{name}.csv"
-        with gradebook_module.open_gradebook(gradebook_module.db_url(course), course.id) as book:
+        with open_gradebook(db_url(course), course.id) as book:
             exporter = plugin(to=str(target), **filters)
             (exporter.export_nbgrader_columns if plugin is CourseExportPlugin
              else exporter.export)(book)
@@ -153,7 +155,7 @@ def test_the_export_is_nbgrader_s_own_character_for_character(course, tmp_path, 
 
     gradebook_module.record_results(course, [_result("cy", late=LATE),
                                              _result("eve", fraction=0.25)])
-    with gradebook_module.open_gradebook(gradebook_module.db_url(course), course.id) as book:
+    with open_gradebook(db_url(course), course.id) as book:
         book.db.add(Student(id="zed", first_name="Zed"))   # on the roster, nothing submitted
         grade = book.find_submission(FIRST.name, "eve").notebooks[0].grades[1]
         grade.extra_credit = 0.5
@@ -202,7 +204,7 @@ def _work(course, students: int) -> dict[str, int]:
     for name, run in (
             ("record", lambda: gradebook_module.record_results(course, results)),
             ("record again", lambda: gradebook_module.record_results(course, results)),
-            ("read", lambda: gradebook_module.load_results(course)),
+            ("read", lambda: load_results(course)),
             ("export", lambda: _export_only(course))):
         with _Steps() as counted:
             run()
@@ -211,7 +213,7 @@ def _work(course, students: int) -> dict[str, int]:
 
 
 def _export_only(course) -> None:
-    with gradebook_module.open_gradebook(gradebook_module.db_url(course), course.id) as book:
+    with open_gradebook(db_url(course), course.id) as book:
         CourseExportPlugin(to=str(course.root / "grades.csv")).export_nbgrader_columns(book)
 
 

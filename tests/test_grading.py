@@ -19,7 +19,7 @@ import pytest
 
 from autograder.core.manifest import load_manifest
 from autograder.core.nbgrader_cli import run_nbgrader
-from autograder.pipeline.grading import copy_course_skeleton, grade, time_left
+from autograder.pipeline.grading import copy_course_skeleton, grade
 from autograder.publish.feedback import write_feedback
 from autograder.publish.report import write_report
 
@@ -233,7 +233,7 @@ def test_class_report_summarises_scores_cells_and_messages(graded):
 def test_the_course_gradebook_holds_exactly_the_graded_submissions(graded):
     from nbgrader.api import Gradebook
 
-    from autograder.record.gradebook import db_url
+    from autograder.record.database import db_url
 
     course = graded["course"]
     graded_students = sorted(s for s, r in graded["results"].items() if r.status == "graded")
@@ -281,7 +281,7 @@ def test_an_assignment_the_gradebook_does_not_know_is_registered_in_process(tmp_
     from nbgrader.api import Gradebook
 
     from autograder.core import nbgrader_cli
-    from autograder.record import gradebook
+    from autograder.record import database
 
     root = tmp_path / "course"
     copy_course_skeleton(ROOT, root, [FIRST])
@@ -291,10 +291,10 @@ def test_an_assignment_the_gradebook_does_not_know_is_registered_in_process(tmp_
         raise AssertionError(f"nbgrader was run as a command: {args}")
 
     monkeypatch.setattr(nbgrader_cli, "run_nbgrader", no_command)
-    assert not hasattr(gradebook, "run_nbgrader")  # the gradebook runs no command at all
-    gradebook.ensure_in_gradebook(course, FIRST.name)
+    assert not hasattr(database, "run_nbgrader")  # the gradebook runs no command at all
+    database.ensure_in_gradebook(course, FIRST.name)
     source = nbformat.read(root / "source" / FIRST.name / FIRST.notebook_file, as_version=4)
-    with Gradebook(gradebook.db_url(course)) as book:
+    with Gradebook(database.db_url(course)) as book:
         notebooks = book.find_assignment(FIRST.name).notebooks
         tests = sorted(cell.name for notebook in notebooks for cell in notebook.grade_cells)
     assert tests == sorted(_grade_ids(source, grade=True))
@@ -305,22 +305,8 @@ def test_an_assignment_the_gradebook_does_not_know_is_registered_in_process(tmp_
     (root / "source" / broken.name).mkdir(parents=True)
     (root / "source" / broken.name / broken.notebook_file).write_text("{oops")
     with pytest.raises(RuntimeError) as refused:
-        gradebook.ensure_in_gradebook(course, broken.name)
+        database.ensure_in_gradebook(course, broken.name)
     said = str(refused.value)
     assert said.startswith(f"nbgrader could not generate the assignment {broken.name}: "
                            f"There was an error processing assignment: source/{broken.name}")
     assert "Notebook does not appear to be JSON: '{oops'" in said and str(tmp_path) not in said
-
-
-@pytest.mark.parametrize("done, total, elapsed, said", [
-    (0, 10, 5.0, ""), (1, 10, 5.0, ""),            # no pace yet
-    (10, 10, 9.0, ""),                              # finished
-    (2, 10, 4.0, "about 15 s left"),                # 2 s each, 8 to go
-    (3, 6, 1.0, "about 5 s left"),                  # never "0 s"
-    (5, 10, 100.0, "about 2 min left"),
-    (100, 2400, 60.0, "about 23 min left"),
-    (2, 2400, 10.0, "about 3.3 h left"),
-])
-def test_the_progress_bar_says_how_long_is_left_from_the_pace_so_far(done, total, elapsed,
-                                                                      said):
-    assert time_left(done, total, elapsed) == said

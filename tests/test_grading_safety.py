@@ -35,7 +35,8 @@ from autograder.pipeline.grading import copy_course_skeleton, grade
 from autograder.publish.feedback import write_feedback
 from autograder.publish.hidden import hidden_lines
 from autograder.publish.report import write_report
-from autograder.record.gradebook import GradebookError, load_results
+from autograder.record.database import GradebookError
+from autograder.record.load import load_results
 from autograder.run import workers
 
 ROOT = Path(__file__).resolve().parents[1]

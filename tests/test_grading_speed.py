@@ -40,14 +40,16 @@ from autograder.author.demo import with_mutant
 from autograder.author.mutants import load_mutants
 from autograder.core.manifest import load_manifest
 from autograder.core.nbgrader_cli import alembic_head, run_nbgrader
-from autograder.execute import explain
+from autograder.core.processes import descendants
+from autograder.execute import explain, spare
 from autograder.execute import preprocessor as nbgrader_plugins
 from autograder.pipeline.grading import copy_course_skeleton, grade
+from autograder.run.rundir import run_directory
 from autograder.run.worker_task import grade_in_worker, warm_up
-from autograder.run.workers import WorkerPool, run_directory
+from autograder.run.workers import WorkerPool
 from autograder.sandbox import files as sandbox_files
 from autograder.sandbox.files import data_signature
-from autograder.sandbox.manager import SandboxKernelManager, descendants
+from autograder.sandbox.manager import SandboxKernelManager
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST = load_manifest(ROOT).assignments[0]
@@ -248,7 +250,7 @@ def test_the_next_notebook_runs_on_the_spare_kernel_started_ahead(tmp_path, monk
 
     async def noting(self, key, cwd):
         await start(self, key, cwd)
-        started.append(nbgrader_plugins._spare[0] if nbgrader_plugins._spare else None)
+        started.append(spare._spare[0] if spare._spare else None)
         forked.append(type(started[-1].provisioner.process).__name__)
 
     monkeypatch.setattr(nbgrader_plugins.SandboxedExecute, "_start_spare", noting)
@@ -262,7 +264,7 @@ def test_the_next_notebook_runs_on_the_spare_kernel_started_ahead(tmp_path, monk
             answer = grade_in_worker({**task, "id": number}, tmp_path / "work", templates)
             assert answer["success"], answer["log"][-2000:]
     finally:
-        nbgrader_plugins.discard_spare()
+        spare.discard_spare()
     # The first notebook had no spare; each later one ran on the kernel started
     # during the notebook before it; every notebook started one for the next.
     assert claimed[0] is None
@@ -517,6 +519,7 @@ def test_a_worker_does_its_first_task_s_one_time_work_while_its_first_kernel_sta
         tmp_path, monkeypatch):
     from autograder.core import nbgrader_cli
     from autograder.run import worker_task
+    from autograder.sandbox import launch as sandbox_launch
     from autograder.sandbox import manager as sandbox
 
     schema: list[int] = []
@@ -529,12 +532,12 @@ def test_a_worker_does_its_first_task_s_one_time_work_while_its_first_kernel_sta
          os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) - os.getpriority(
              os.PRIO_PROCESS, os.getpid()))))
     monkeypatch.setattr(sandbox, "font_list", lambda: None)
-    monkeypatch.setattr(sandbox, "launched", threading.Event())
+    monkeypatch.setattr(sandbox_launch, "launched", threading.Event())
 
     def kernel(*args):
         time.sleep(0.2)  # the probes wait while the kernel's process is being launched
         planned.append(("kernel", threading.current_thread().name))
-        sandbox.launched.set()  # as the launch does
+        sandbox_launch.launched.set()  # as the launch does
 
     monkeypatch.setattr(worker_task, "start_first_kernel", kernel)
     first = {"root": str(tmp_path), "assignment": FIRST.name, "notebook": "n.ipynb",
@@ -563,8 +566,8 @@ def test_reading_notebooks_does_not_build_the_iri_grammars():
 DEFERRED_SETUPTOOLS = """
 import json, os, pathlib, shutil, sys, tempfile, zipfile
 import autograder.cli.main  # the command line, as `python -m autograder grade` starts
-from autograder.run.workers import _import_for_workers
-_import_for_workers()  # what the grader imports before it forks its workers
+from autograder.run.worker_process import import_for_workers
+import_for_workers()  # what the grader imports before it forks its workers
 seen = {"started": "setuptools" in sys.modules}
 from nbgrader import utils
 folder = pathlib.Path(tempfile.mkdtemp())
@@ -734,7 +737,7 @@ def test_a_worker_starts_the_first_notebook_s_kernel_before_its_task(tmp_path, m
     # claims it (the same key: configuration, kernel and data files).
     import inspect
 
-    from autograder.sandbox import manager as sandbox
+    from autograder.sandbox import launch as sandbox_launch
 
     claimed, kernels = claims
     order: list[str] = []
@@ -745,7 +748,7 @@ def test_a_worker_starts_the_first_notebook_s_kernel_before_its_task(tmp_path, m
                 order.append(f"launched in {inspect.stack()[1].function}")
             super().set()
 
-    monkeypatch.setattr(sandbox, "launched", Noted())
+    monkeypatch.setattr(sandbox_launch, "launched", Noted())
     from autograder import judge
 
     probes = judge.warm_up
@@ -759,12 +762,12 @@ def test_a_worker_starts_the_first_notebook_s_kernel_before_its_task(tmp_path, m
     try:
         warm_up({"root": str(root), "assignment": FIRST.name,
                  "notebook": FIRST.notebook_file, "sandbox": "bwrap"})
-        ahead = nbgrader_plugins._spare[0] if nbgrader_plugins._spare else None
+        ahead = spare._spare[0] if spare._spare else None
         assert ahead is not None
         answer = grade_in_worker(task, tmp_path / "work", {})
         assert answer["success"], answer["log"][-2000:]
     finally:
-        nbgrader_plugins.discard_spare()
+        spare.discard_spare()
     assert claimed == [ahead]
     assert not ahead.has_kernel  # used once, then shut down
     # The first task's one-time work waited for the fork server's process (or, where
@@ -819,11 +822,13 @@ FORKED_POOL = '''
 import json, os, signal, sys, threading
 import autograder.cli.main, autograder.pipeline.grading  # what `grade` has loaded
 from autograder.core.processes import descendants
-from autograder.run.workers import (WorkerPool, _import_for_workers, _single_threaded,
-                                run_directory)
+from autograder.run.processes import single_threaded
+from autograder.run.rundir import run_directory
+from autograder.run.worker_process import import_for_workers
+from autograder.run.workers import WorkerPool
 
-_import_for_workers()
-out = {"alone": _single_threaded()}
+import_for_workers()
+out = {"alone": single_threaded()}
 if sys.argv[1] == "thread":  # a thread of its own: forking would not be safe
     threading.Thread(target=threading.Event().wait, daemon=True).start()
 answers, kinds, names = {}, [], []
@@ -907,7 +912,7 @@ def test_a_worker_s_submissions_share_one_gradebook_and_its_engine(tmp_path):
             errors.append([any(o.output_type == "error" for o in c.get("outputs", []))
                            for c in executed.cells])
     finally:
-        nbgrader_plugins.discard_spare()
+        spare.discard_spare()
     # The same student graded again in the same gradebook: the same notebook back.
     assert errors[0] == errors[2] and not any(errors[0]) and any(errors[1])
     # One gradebook for the worker's submissions of the assignment, and one engine

@@ -31,7 +31,7 @@ from autograder.author.mutants import load_mutants
 from autograder.core.manifest import load_manifest
 from autograder.core.nbgrader_cli import run_nbgrader
 from autograder.pipeline.grading import copy_course_skeleton, grade
-from autograder.record.gradebook import load_results
+from autograder.record.load import load_results
 from autograder.run.journal import JOURNAL, OLD_JOURNAL, Journal, kept_count
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -25,8 +25,8 @@ from autograder.core.nbgrader_cli import run_nbgrader
 from autograder.pipeline.grading import copy_course_skeleton, grade
 from autograder.publish.export import add_late_columns
 from autograder.publish.feedback import write_feedback
-from autograder.record.gradebook import load_results
 from autograder.record.late import format_timestamp, lateness, read_timestamp
+from autograder.record.load import load_results
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST = load_manifest(ROOT).assignments[0]
@@ -324,7 +324,7 @@ def test_feedback_and_csv_show_lateness(graded, capsys):
     assert rows["onesec"]["seconds_late"] == "1" and rows["onesec"]["days_late"] == "1"
     assert "per started day" in rows["onesec"]["late_policy"]
     assert rows["ontime"]["seconds_late"] == "0" and rows["ontime"]["late_policy"] == ""
-    from autograder.pipeline.grading import print_results
+    from autograder.pipeline.console import print_results
 
     print_results(list(graded["results"].values()))
     table = capsys.readouterr().out

@@ -40,7 +40,7 @@ from autograder.collect import collect
 from autograder.core.manifest import load_manifest
 from autograder.core.nbgrader_cli import run_nbgrader
 from autograder.pipeline.grading import copy_course_skeleton, grade
-from autograder.record.gradebook import load_results
+from autograder.record.load import load_results
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = load_manifest(ROOT)
@@ -410,7 +410,7 @@ def test_an_old_schema_stops_every_command_and_names_nbgrader_db_upgrade(
 def test_nbgrader_db_upgrade_is_the_fix_the_old_schema_message_names(
         postgres, autograder_main, tmp_path, monkeypatch, capsys):
     """A gradebook as nbgrader 0.6 left it (no course table) is refused, then upgraded."""
-    from autograder.record.gradebook import check_gradebook
+    from autograder.record.database import check_gradebook
 
     url = postgres.create_database("upgrade")
     root = _course(tmp_path / "course", url, monkeypatch)
@@ -524,19 +524,19 @@ def test_a_copy_to_postgresql_that_fails_part_way_leaves_the_database_empty(
         postgres, on_sqlite, autograder_main, monkeypatch, capsys):
     from sqlalchemy.exc import OperationalError
 
-    from autograder.record import gradebook
+    from autograder.record import gradebook_copy
 
     monkeypatch.delenv("MINIFLOW_DB_URL", raising=False)
     monkeypatch.chdir(on_sqlite)
     url = postgres.create_database("halfway")
-    real = gradebook._rows
+    real = gradebook_copy._rows
 
     def failing(connection, table):
         if table.name == "comment":  # once the tables are made and most rows are in
             raise OperationalError("INSERT", {}, Exception("server closed the connection"))
         return real(connection, table)
 
-    monkeypatch.setattr(gradebook, "_rows", failing)
+    monkeypatch.setattr(gradebook_copy, "_rows", failing)
     code, said = _in_process(autograder_main, capsys)(["gradebook", "copy", "--to", url])
     assert code == 2 and "nothing was kept there" in said
     assert postgres.snapshot("halfway") == {"(triggers)": []}  # not even a table
@@ -558,7 +558,7 @@ def test_a_failed_release_leaves_release_exactly_as_it_was(tmp_path, monkeypatch
     def the_database_went_away(*args, **kwargs):
         raise RuntimeError("the gradebook's server went away")
 
-    monkeypatch.setattr("autograder.record.gradebook.register_assignments", the_database_went_away)
+    monkeypatch.setattr("autograder.record.database.register_assignments", the_database_went_away)
     with pytest.raises(RuntimeError, match="went away"):
         # nbgrader rewrote release/, then registering failed
         release(course, [FIRST], selfcheck=False)

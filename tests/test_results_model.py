@@ -20,11 +20,11 @@ from autograder.core.cells import DEATHS_KEY
 from autograder.core.manifest import load_manifest
 from autograder.core.reasons import Reason, legacy_reasons
 from autograder.core.results import CellGrade, GradeResult, KernelDeath, Lateness, Status
+from autograder.pipeline.prepare import prepare_submission
 
 # result_from: the parent's verdict on a worker's answer, the cheap way to a real crash
-from autograder.pipeline.grading import (
+from autograder.pipeline.score import (
     kernel_deaths,
-    prepare_submission,
     result_from,  # noqa: PLC2701
 )
 from autograder.publish.feedback import resubmit_advice

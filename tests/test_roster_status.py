@@ -103,7 +103,7 @@ def test_every_bad_row_is_named_with_its_line_number():
 def test_a_bad_roster_imports_nobody(tmp_path):
     from nbgrader.api import Gradebook
 
-    from autograder.record.gradebook import db_url
+    from autograder.record.database import db_url
 
     root = _course(tmp_path)
     bad = tmp_path / "class.csv"
@@ -220,7 +220,7 @@ def term(tmp_path_factory):
 def test_roster_import_and_list_from_the_command_line(term):
     from nbgrader.api import Gradebook
 
-    from autograder.record.gradebook import db_url
+    from autograder.record.database import db_url
 
     root, source = term["root"], term["tmp"] / "class.csv"
     assert "imported 6 student(s)" in term["import"]

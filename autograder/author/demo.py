@@ -28,11 +28,12 @@ from autograder.collect import collect
 from autograder.core.manifest import Assignment, Course, load_manifest
 from autograder.core.nbgrader_cli import run_nbgrader
 from autograder.core.results import GradeResult, Status
-from autograder.pipeline.grading import copy_course_skeleton, grade, print_results, throughput_line
+from autograder.pipeline.console import print_results, throughput_line
+from autograder.pipeline.grading import copy_course_skeleton, grade
 from autograder.publish.export import export_grades
 from autograder.publish.feedback import write_feedback
 from autograder.publish.report import write_report
-from autograder.record.gradebook import register_assignments
+from autograder.record.database import register_assignments
 
 __all__ = ["build_class", "run_demo"]
 

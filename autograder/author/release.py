@@ -40,7 +40,7 @@ def release(course: Course, chosen: Sequence[Assignment], *, selfcheck: bool = T
     receives the self-check's results before the verdict.
     """
     from autograder.core.nbgrader_cli import run_nbgrader
-    from autograder.record.gradebook import check_gradebook, register_assignments
+    from autograder.record.database import check_gradebook, register_assignments
 
     check_gradebook(course)
     if selfcheck:

@@ -4,6 +4,9 @@ A node is compared with miniflow's reference on seeded random inputs:
 forward value, gradients (starting from the reference forward value, so a
 wrong forward is not blamed on a right backward), two consumers, repeated
 inputs, numerical gradients, shapes, stability, and known mistakes named.
+
+Longer than a module of the grader may be (about 500 lines): it is course
+content, one check per exercise of three notebooks, in the notebooks' order.
 """
 
 from __future__ import annotations

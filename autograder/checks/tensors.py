@@ -2,6 +2,10 @@
 local backward rules, ``topological_order``, ``backpropagate``, the two-layer
 loss and the training step; and the grader's own ``reference_tensor`` and
 ``reference_topological_order``, so that a test can grade one exercise alone.
+
+Longer than a module of the grader may be (about 500 lines): it is course
+content, one check per exercise of the notebook, each with the mistakes it
+names, and reads best beside the notebook in the notebook's order.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ assignment: its ``Status``, each graded cell's ``CellGrade``, the notes and
 flags (sentences for people), how late it was (``Lateness``), each
 ``KernelDeath``, and the ``reasons`` as codes (``autograder.core.reasons``).
 ``grade`` makes it (``autograder.pipeline.grading``), the gradebook records
-and loads it (``autograder.record.gradebook.load_results``), and the
+and loads it (``autograder.record.load.load_results``), and the
 feedback, the report, the export and the command line read its fields: no
 part reads another's sentences, and words are made from codes and fields at
 those edges.

@@ -8,44 +8,37 @@ gradebook). nbgrader's ``autograde`` runs there; its kernel is sandboxed
 folder, its gradebook or another student. The worker hands back only the
 executed notebook.
 
-The parent then scores that notebook itself, from the instructor's own copy
-of ``source/``: each graded cell must carry exactly the instructor's test
-(or it scores zero), and its points come from ``source/``, not from
-anything in the submission. nbgrader's rule decides pass or fail (an error
-or output on stderr fails the cell). The parent alone writes the course
+The parent then scores that notebook itself (``autograder.pipeline.score``),
+from the instructor's own copy of ``source/``. The parent alone writes the course
 gradebook, in one transaction, and only then puts the executed notebooks in
 ``autograded/``: a run that fails part-way changes neither.
 
-Submissions are checked before nbgrader sees them (not JSON, not a
-notebook, missing, renamed, extra files) and are only ever copied: the files
-in ``submitted/`` are never modified.
+Submissions are checked before nbgrader sees them (``autograder.pipeline.prepare``)
+and are only ever copied: the files in ``submitted/`` are never modified.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import functools
 import itertools
-import json
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
-from autograder.core.cells import graded_cell_ids, is_graded, is_test_cell, nbgrader_meta
 from autograder.core.lock import CourseBusy, course_held, hold_course
 from autograder.core.manifest import Assignment, Course
-from autograder.core.reasons import Reason
-from autograder.core.results import CellGrade, GradeResult, KernelDeath, Status
-from autograder.execute.direct import error_message
+from autograder.core.results import GradeResult, Status
 from autograder.judge.review import Review, review_within, start_review_server
+from autograder.pipeline.prepare import prepare_submission
+from autograder.pipeline.score import result_from
 from autograder.record.nbgrader_api import (
     copy_course_skeleton,
     grading_config,
@@ -53,269 +46,8 @@ from autograder.record.nbgrader_api import (
 )
 from autograder.run.worker_task import grade_in_worker
 
-__all__ = ["CourseBusy", "Prepared", "copy_course_skeleton", "course_held", "grade",
-           "grade_in_worker", "hold_course", "kernel_deaths", "prepare_submission",
-           "print_results", "score_notebook", "throughput_line", "time_left"]
-
-
-@dataclass
-class Prepared:
-    """A submission checked and ready to copy, or the reason it cannot be graded."""
-
-    notebook: Path | None
-    notes: list[str]
-    reason: str = ""  # in words, for people
-    code: Reason | None = None  # the reason as a code
-    deleted: list[str] = field(default_factory=list)  # graded cells no longer there
-    edited: list[str] = field(default_factory=list)  # test cells whose code was changed
-
-
-# What collect keeps beside a notebook: the submission time, the exchange's secret
-# (release_feedback needs it), the LMS's "late" marker. Not extra files.
-_KEPT_BESIDE = ("timestamp.txt", "submission_secret.txt", "lms_late.txt")
-
-
-# The largest notebook file taken for grading: an exercise notebook, saved with its
-# outputs and figures, is well under a megabyte; one of hundreds of megabytes
-# would cost the grader its memory before any cell runs.
-MAX_SUBMISSION_BYTES = 32 << 20
-
-
-def prepare_submission(folder: Path, assignment: Assignment,
-                       source: Path | None = None) -> Prepared:
-    """Find and check the notebook in ``submitted/<student>/<assignment>/``.
-
-    A missing notebook with exactly one other notebook beside it is taken as
-    renamed (and noted); anything that is not a readable notebook is
-    rejected with the reason.
-    """
-    expected = folder / assignment.notebook_file
-    notes: list[str] = []
-    if not folder.is_dir():
-        return Prepared(None, notes, f"no submission folder {folder}", Reason.NO_FOLDER)
-    notebooks = sorted(p for p in folder.glob("*.ipynb") if p.is_file())
-    others = sorted(p.name for p in folder.iterdir()
-                    if p.is_file() and p != expected and p.name not in _KEPT_BESIDE)
-    if expected.is_file():
-        chosen = expected
-    elif len(notebooks) == 1:
-        chosen = notebooks[0]
-        notes.append(f"notebook was renamed to {chosen.name}; graded it as "
-                     f"{assignment.notebook_file}")
-        others.remove(chosen.name)
-    elif not notebooks:
-        return Prepared(None, notes, f"missing notebook: expected {assignment.notebook_file}, "
-                        f"found {', '.join(others) or 'nothing'}", Reason.MISSING_NOTEBOOK)
-    else:
-        return Prepared(None, notes, f"expected {assignment.notebook_file} but found several "
-                        f"notebooks ({', '.join(p.name for p in notebooks)}); cannot tell "
-                        "which one to grade", Reason.SEVERAL_NOTEBOOKS)
-    if others:
-        notes.append(f"ignored extra files: {', '.join(others)}")
-    size = chosen.stat().st_size
-    if size > MAX_SUBMISSION_BYTES:
-        from autograder.sandbox.bubblewrap import format_size
-
-        return Prepared(None, notes, f"{chosen.name} is {format_size(size)}, larger than the "
-                        f"{format_size(MAX_SUBMISSION_BYTES)} a submitted notebook may be "
-                        "(its saved outputs are what usually makes a notebook large)",
-                        Reason.TOO_LARGE)
-    try:
-        text = chosen.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        return Prepared(None, notes, f"{chosen.name} is not a text file (is it a notebook?)",
-                        Reason.NOT_TEXT)
-    try:
-        json.loads(text)
-    except json.JSONDecodeError as error:
-        return Prepared(None, notes, f"{chosen.name} is not valid JSON ({error.msg} at line "
-                        f"{error.lineno}); it may be truncated or not a notebook",
-                        Reason.NOT_JSON)
-    except RecursionError:  # thousands of nested brackets: no notebook looks like that
-        return Prepared(None, notes, f"{chosen.name} is JSON but not a valid notebook: it is "
-                        "nested thousands of levels deep", Reason.NOT_NOTEBOOK)
-    try:
-        notebook = nbformat.reads(text, as_version=4)
-        nbformat.validate(notebook)
-    except Exception as error:  # nbformat raises several types
-        first = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
-        return Prepared(None, notes, f"{chosen.name} is JSON but not a valid notebook: {first}",
-                        Reason.NOT_NOTEBOOK)
-    deleted, edited = [], []
-    if source is not None and source.is_file():
-        present = set(graded_cell_ids(notebook))
-        original = nbformat.read(source, as_version=4)
-        deleted = [g for g in graded_cell_ids(original) if g not in present]
-        tests = {nbgrader_meta(c)["grade_id"]: c.source for c in original.cells
-                 if is_test_cell(c)}
-        for cell in notebook.cells:
-            grade_id = nbgrader_meta(cell).get("grade_id")
-            if grade_id in tests and grade_id not in edited and \
-                    _visible(cell.get("source", "")) != _visible(tests[grade_id]):
-                edited.append(str(grade_id))
-    return Prepared(chosen, notes, deleted=deleted, edited=edited)
-
-
-def _visible(source: str) -> str:
-    """A test cell's code as the student's copy holds it (nbgrader releases it without
-    the hidden region), whitespace at the ends aside."""
-    from autograder.core.cells import HIDDEN
-
-    return HIDDEN.sub("", source).strip()
-
-
-def _explain_failure(log: str) -> str:
-    lowered = log.lower()
-    if "kernel died" in lowered or "deadkernelerror" in lowered:
-        return "the kernel died while running the notebook (does it call os._exit or exit()?)"
-    if "timeout" in lowered or "timed out" in lowered:
-        return "the notebook did not finish within the time limit"
-    return "nbgrader could not grade it"
-
-
-def _restored(source: str, grade_id: str) -> str:
-    """A test cell's code without the line nbgrader adds when it restores a deleted cell."""
-    from nbgrader.preprocessors import OverwriteCells
-
-    notice = "# " + OverwriteCells().missing_cell_notification.format(cell_id=grade_id)
-    return source[len(notice):] if source.startswith(notice) else source
-
-
-def score_notebook(executed: nbformat.NotebookNode, source: nbformat.NotebookNode
-                   ) -> tuple[list[CellGrade], list[str], list[Reason]]:
-    """Score every graded cell of ``source`` as it ran in ``executed`` (nbgrader's rule).
-
-    Points come from ``source``. A graded cell missing from ``executed``, or
-    whose code is not exactly the instructor's test, scores zero. Returns the
-    cells, the notes, and the reasons' codes (``Reason.MANUAL_GRADING`` when
-    nbgrader could not score a cell).
-    """
-    from nbgrader.utils import determine_grade
-
-    ran: dict[str, nbformat.NotebookNode] = {}
-    for cell in executed.cells:
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        if grade_id is not None:
-            ran.setdefault(grade_id, cell)
-    cells: list[CellGrade] = []
-    notes: list[str] = []
-    reasons: list[Reason] = []
-    for cell in source.cells:
-        if not is_graded(cell):
-            continue
-        meta = cell.metadata.nbgrader
-        grade_id, points = meta["grade_id"], float(meta["points"])
-        got = ran.get(grade_id)
-        if got is None:
-            cells.append(CellGrade(grade_id, 0.0, points, "this graded cell did not run"))
-            continue
-        if got.cell_type != cell.cell_type or _restored(got.source, grade_id) != cell.source:
-            cells.append(CellGrade(grade_id, 0.0, points, "the code that ran in this test "
-                                   "cell was not the instructor's test, so it scores 0"))
-            notes.append(f"{grade_id}: the test that ran was not the instructor's")
-            continue
-        judged = copy.deepcopy(got)
-        judged.metadata["nbgrader"] = copy.deepcopy(meta)
-        score, _ = determine_grade(judged)
-        if score is None:
-            notes.append(f"{grade_id} needs manual grading")
-            reasons.append(Reason.MANUAL_GRADING)
-            score = 0.0
-        # A cell the judge passed says nothing: an error the kernel showed after
-        # the verdict (a visible test that failed on an earlier exercise's slip)
-        # decided nothing.
-        cells.append(CellGrade(grade_id, float(score), points,
-                               error_message(got) if score < points else ""))
-    return cells, notes, list(dict.fromkeys(reasons))
-
-
-def kernel_deaths(executed: nbformat.NotebookNode) -> tuple[list[KernelDeath], list[str]]:
-    """The kernel deaths SandboxedExecute recorded in ``executed``, and a note for each."""
-    from autograder.core.cells import DEATHS_KEY
-
-    deaths = [KernelDeath.from_dict(d) for d in executed.metadata.get(DEATHS_KEY, [])
-              if isinstance(d, dict)]
-    notes = []
-    for death in deaths:
-        where = f"cell {death.cell}" + (f" ({death.grade_id})" if death.grade_id else "")
-        what = ("while it was re-running " if death.while_replaying else "in ") + where
-        after = ("the cells after it were graded in a fresh kernel" if death.restarted
-                 else "the cells after it were not run")
-        notes.append(f"the kernel died {what}: {death.reason}; {after}")
-    return deaths, notes
-
-
-def _apply_verdicts(result: GradeResult, executed: nbformat.NotebookNode,
-                    review: Review | None) -> None:
-    """Name what the tamper guard found; apply the static review's zeros.
-
-    Scores are the judge's (``autograder.judge``): its verdict is each test
-    cell's first output, which nbgrader's rule reads. What the guard saw
-    student code change in its kernel is a flag for the instructor, and
-    changes no score.
-    """
-    tampered: dict[str, str] = {}
-    for cell in executed.cells:
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error" and output.get("ename") == \
-                    "TamperingDetected":
-                tampered.setdefault(grade_id, str(output.get("evalue", "")))
-    if tampered:
-        first = next(iter(tampered.values())).split("changed what the tests rely on: ", 1)[-1]
-        result.flags.append(f"changed what the tests rely on ({first[:400]}); seen in "
-                            f"{len(tampered)} test cell(s)")
-    zeroed = review.zeroed if review is not None else {}
-    for cell in result.cells:
-        if cell.grade_id in zeroed:  # the review's reason says more than "not defined"
-            cell.message = zeroed[cell.grade_id]
-            cell.score = 0.0
-    result.score = float(sum(c.score for c in result.cells))
-
-
-def result_from(task: dict, answer: dict, source: nbformat.NotebookNode,
-                 staging: Path | None, review: Review | None = None) -> GradeResult:
-    """The parent's verdict on one worker answer."""
-    assignment = task["assignment"]
-    result = GradeResult(task["student"], assignment["name"], Status.GRADED,
-                         max_score=float(assignment["points"]), notes=list(task["notes"]),
-                         sandbox=task["sandbox"],
-                         flags=review.lines() if review is not None else [])
-    if task.get("edited_tests"):  # a locked cell changed: not something a student does by chance
-        result.flags.append(f"changed the code of test cell(s) "
-                            f"{', '.join(task['edited_tests'])} (restored before grading)")
-    if "failure" in answer:
-        result.status = Status.ERROR
-        result.notes.append(answer["failure"])
-        return result
-    text = answer.get("executed")
-    if text is None:
-        result.status = Status.ERROR
-        result.notes.append(_explain_failure(answer.get("log", "")))
-        return result
-    executed = nbformat.reads(text, as_version=4)
-    result.cells, notes, result.reasons = score_notebook(executed, source)
-    result.notes += notes
-    result.kernel_deaths, notes = kernel_deaths(executed)
-    result.notes += notes
-    result.score = float(sum(c.score for c in result.cells))
-    result.max_score = float(sum(c.max_score for c in result.cells))
-    _apply_verdicts(result, executed, review)
-    if not answer.get("success"):
-        # nbgrader stopped part-way; what ran is scored, and the note says why.
-        result.notes.append(_explain_failure(answer.get("log", "")))
-        if all(c.score == 0 for c in result.cells):
-            result.status = Status.ERROR
-    if staging is not None:
-        folder = staging / result.student / result.assignment
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / assignment["notebook_file"]).write_text(text, encoding="utf-8")
-        if task.get("timestamp"):
-            shutil.copyfile(task["timestamp"], folder / "timestamp.txt")
-        secret = Path(task["notebook"]).parent / "submission_secret.txt"
-        if secret.is_file():  # nbgrader release_feedback finds the page by it
-            shutil.copyfile(secret, folder / "submission_secret.txt")
-    return result
+__all__ = ["CourseBusy", "copy_course_skeleton", "course_held", "default_workers", "grade",
+           "grade_in_worker", "hold_course"]
 
 
 def _publish(staging: Path, autograded: Path, results: Iterable[GradeResult]) -> None:
@@ -356,7 +88,8 @@ def grade(course: Course, assignments: Sequence[Assignment], *, students: Sequen
     interrupted run kept (``autograder.run.journal``; the command line's ``grade``).
     """
     from autograder.judge import SECRET_FILE, read_secret
-    from autograder.run.workers import WorkerPool, run_directory
+    from autograder.run.rundir import run_directory
+    from autograder.run.workers import WorkerPool
     from autograder.sandbox.bubblewrap import resolve_mode
     from autograder.sandbox.files import ONE_MATHS_THREAD, start_font_list
     from autograder.sandbox.manager import SandboxKernelManager
@@ -429,7 +162,7 @@ def _grade(course: Course, assignments: Sequence[Assignment],
            on_start: Callable[[int], None] | None, record: bool, mode: str,
            scheduler: str | None, journal: bool = False) -> list[GradeResult]:
     if record:
-        from autograder.record.gradebook import check_gradebook
+        from autograder.record.database import check_gradebook
 
         check_gradebook(course)  # before any work: a broken gradebook stops us here
     kept = None
@@ -631,54 +364,3 @@ def _apply_late(course: Course, result: GradeResult,
         return
     result.late = lateness(course, result.assignment, result.student, moment, result.score)
     result.score = max(0.0, result.score - result.late.penalty)
-
-
-
-
-def throughput_line(results: Sequence[GradeResult], seconds: float, where: str) -> str:
-    """What grading cost on this machine: notebooks run per minute, the whole run timed.
-
-    ``where``: what graded them ("2 worker(s)", "the Dask cluster at ...").
-    Rejected files never start a kernel, so they are not counted.
-    """
-    ran = sum(1 for r in results if r.status != Status.REJECTED)
-    rate = 60.0 * ran / seconds if seconds > 0 else 0.0
-    return (f"   throughput: {ran} notebook(s) graded in {seconds:.1f} s on {where}, "
-            f"{rate:.1f} per minute (a run's start-up included)")
-
-
-def time_left(done: int, total: int, elapsed: float) -> str:
-    """``about 3 min left``, from the pace of the run so far; "" until it has one.
-
-    The pace counts the run's start, so the first estimates run long.
-    """
-    if done < 2 or done >= total or elapsed <= 0:
-        return ""
-    left = elapsed / done * (total - done)
-    if left < 60:
-        return f"about {max(5, 5 * round(left / 5))} s left"
-    if left < 3600:
-        return f"about {round(left / 60)} min left"
-    return f"about {left / 3600:.1f} h left"
-
-
-def print_results(results: Sequence[GradeResult]) -> None:
-    """The grade table of a run, one line per submission (``grade`` and ``demo``).
-
-    Ids, notes and reasons quote what students named (folders, extra files,
-    cells): each is printed as plain text (``autograder.core.safe_text.terminal_text``).
-    """
-    from autograder.core.safe_text import terminal_text as text
-    from autograder.record.late import describe
-
-    print(f"{'student':18} {'assignment':14} {'score':>9}  status / notes")
-    for r in results:
-        score = f"{r.score:g}/{r.max_score:g}"
-        notes = text("; ".join(r.notes))
-        flagged = f"  [FLAGGED: {len(r.flags)}]" if r.flags else ""
-        late_text = f"  [LATE: {describe(r.late)}]" if r.late and r.late.seconds_late else ""
-        print(f"{text(r.student):18} {text(r.assignment):14} {score:>9}  {text(r.status)}"
-              + (f": {notes}" if notes else "") + late_text + flagged)
-    if any(r.flags for r in results):
-        print("flagged submissions did something the exercises never need: "
-              "python -m autograder flags")

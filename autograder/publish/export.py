@@ -20,7 +20,7 @@ from autograder.core.nbgrader_cli import run_nbgrader
 from autograder.core.results import GradeResult
 from autograder.core.safe_text import csv_row
 from autograder.publish.roster import export_status, load_roster
-from autograder.record.gradebook import load_results
+from autograder.record.load import load_results
 
 __all__ = ["EXPORT_NUMBERS", "add_course_columns", "add_flags_column", "add_late_columns",
            "complete_export", "export_grades"]

@@ -31,7 +31,7 @@ from autograder.core.reasons import Reason
 from autograder.core.results import CellGrade, GradeResult, KernelDeath, Lateness, Status
 from autograder.publish.hidden import feedback_outputs, hidden_lines, redact
 from autograder.publish.render import render_template
-from autograder.record.gradebook import load_results
+from autograder.record.load import load_results
 
 __all__ = ["HIDDEN", "feedback_html", "problem_html", "resubmit_advice", "strip_hidden",
            "write_feedback"]

@@ -26,7 +26,7 @@ from pathlib import Path
 from autograder.core.manifest import Assignment, Course
 from autograder.core.results import GradeResult, Status
 from autograder.publish.render import render_template
-from autograder.record.gradebook import load_results
+from autograder.record.load import load_results
 
 __all__ = ["AssignmentSummary", "CellSummary", "Mistake", "ObjectiveSummary", "mistake_key",
            "normalise_message", "render_template", "summarise", "unisolated_results",

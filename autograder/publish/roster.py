@@ -213,7 +213,7 @@ def import_roster(course: Course, source: Path) -> list[RosterStudent]:
                                 "(id, first_name, last_name, email, section)")
     students = read_roster(_read_text(source), source.name)
 
-    from autograder.record.gradebook import check_gradebook, db_url, one_transaction, open_gradebook
+    from autograder.record.database import check_gradebook, db_url, one_transaction, open_gradebook
 
     check_gradebook(course)
     with open_gradebook(db_url(course), course.id) as gradebook:

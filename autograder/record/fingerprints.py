@@ -103,7 +103,7 @@ def _differences(then: dict[str, str], now: dict[str, str]) -> list[str]:
 
 def stale_grades(course: Course, assignment: Assignment) -> StaleGrades:
     """The students whose recorded grade of ``assignment`` predates its current tests."""
-    from autograder.record.gradebook import load_results
+    from autograder.record.load import load_results
 
     source = course.root / "source" / assignment.name / assignment.notebook_file
     stale = StaleGrades(assignment.name)

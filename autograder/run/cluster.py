@@ -13,7 +13,7 @@ what a local worker answers: the executed notebook, nbgrader's verdict and
 its log.
 
 On the worker, each submission is graded by the same supervised grading
-process as on one machine (``python -P -m autograder.run.workers``, kept alive
+process as on one machine (``python -P -m autograder.run.worker_process``, kept alive
 between tasks, one per Dask thread), so the sandbox, its limits and the
 deadline apply there too, and a notebook that kills its grading process
 costs only its own submission. A Dask worker that dies (its machine, an
@@ -161,7 +161,7 @@ class _WorkerSide:
     """Per Dask worker process: a run folder, the course copies, one grader per thread."""
 
     def __init__(self) -> None:
-        from autograder.run.workers import RUN_PREFIX, remove_stale_runs, temp_root
+        from autograder.run.rundir import RUN_PREFIX, remove_stale_runs, temp_root
 
         root = temp_root()
         remove_stale_runs(root)

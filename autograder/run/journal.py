@@ -50,7 +50,7 @@ SQLite needs) never stops ``grade``: it says so once, naming the file and
 the fix (delete it), and grades without it, reusing and keeping nothing;
 the file is left as it was. Forked workers inherit the
 connection but never use or close it (they close every descriptor and
-leave with ``os._exit``: ``autograder.run.workers``).
+leave with ``os._exit``: ``autograder.run.worker_process``).
 
 The previous autograder kept its answers as tab-separated lines in
 ``autograded/interrupted-run.tsv``. That file is not migrated but ignored,

@@ -1,6 +1,6 @@
 """What a grading worker does: ready itself once, then grade one submission at a time.
 
-Runs in the worker processes (``autograder.run.workers``), never in the grader
+Runs in the worker processes (``autograder.run.worker_process``), never in the grader
 that hands out the tasks (``autograder.pipeline.grading``): each task is graded by
 nbgrader's API in a fresh copy of the assignment's generated template, and
 the answer (the autograded notebook's path, the log, the kernel's fate) goes
@@ -51,7 +51,8 @@ def warm_up(first: dict | None = None) -> None:
 
     import autograder.execute.preprocessor  # noqa: F401
     from autograder.core.nbgrader_cli import alembic_head, nbgrader_in_process
-    from autograder.sandbox.manager import font_list, launched
+    from autograder.sandbox.launch import launched
+    from autograder.sandbox.manager import font_list
 
     nbgrader_in_process()
     if first is None or first.get("fonts", True):

@@ -5,11 +5,12 @@ hands each one submission at a time as a JSON line on its stdin. A worker
 is forked from the parent once the parent has imported nbgrader (about a
 second of CPU a worker then does not spend again), when the parent runs no
 other thread; otherwise (a Dask worker, a test runner's threads) it is a
-new ``python -P -m autograder.run.workers``. Either way it runs the same code
-from ``main`` on. A worker grades each submission with nbgrader's API in a fresh
-temporary course folder and answers with one JSON line on a pipe of its own
-(never stdout, which nbgrader and anything it starts may write to): the
-executed notebook, nbgrader's verdict and its log. Nothing else crosses.
+new ``python -P -m autograder.run.worker_process``. Either way it runs the same
+code (``autograder.run.worker_process``) from ``main`` on. A worker grades
+each submission with nbgrader's API in a fresh temporary course folder and
+answers with one JSON line on a pipe of its own (never stdout, which nbgrader
+and anything it starts may write to): the executed notebook, nbgrader's
+verdict and its log. Nothing else crosses.
 
 A worker that dies, or takes longer than the deadline, costs only the
 submission it was grading: that submission is recorded as an error with the
@@ -23,37 +24,41 @@ Both the parent and each worker are Linux "child subreapers", so a process
 that a kernel detached from its parent (double fork, ``setsid``) is adopted
 by us instead of by init, and is killed when its submission is done. Every
 temporary folder lives under one run folder that the parent removes on
-every way out, Ctrl-C included.
+every way out, Ctrl-C included (``autograder.run.rundir``); the
+process-tree tools are ``autograder.run.processes``'.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import gc
 import json
 import os
 import selectors
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sized
+from collections.abc import Callable, Iterable, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from autograder.core.interrupts import interrupt, interrupted, stop_on_signals  # noqa: F401 - the CLI's and tests' names
-from autograder.core.processes import descendants, kill_tree
+from autograder.core.processes import kill_tree
+from autograder.run.processes import (
+    PR_GET_CHILD_SUBREAPER,
+    PR_SET_CHILD_SUBREAPER,
+    children_of,
+    prctl,
+    single_threaded,
+)
+from autograder.run.worker_process import become_worker, import_for_workers
 from autograder.sandbox.bubblewrap import format_size
-from autograder.sandbox.child import close_descriptors, wait_polling
+from autograder.sandbox.child import wait_polling
 
-__all__ = ["RUN_PREFIX", "WorkerPool", "run_directory"]
+__all__ = ["WorkerPool"]
 
-RUN_PREFIX = "miniflow-grade-"
 # The largest answer (a graded notebook and nbgrader's log, as JSON) the grader
 # reads from a worker. A notebook's outputs are capped as they arrive
 # (SandboxedExecute.max_notebook_output, 32 MiB of characters); this is the
@@ -63,57 +68,6 @@ MAX_ANSWER_BYTES = 512 << 20
 # pool starts a worker more for them (WorkerPool.run). The course's notebooks
 # grade in about a second; None turns it off.
 LONG_TASK: float | None = 60.0
-PR_SET_PDEATHSIG = 1
-PR_SET_NAME = 15
-PR_SET_CHILD_SUBREAPER = 36
-PR_GET_CHILD_SUBREAPER = 37
-
-
-def _prctl(option: int, value: int) -> int:
-    if not sys.platform.startswith("linux"):
-        return 0
-    libc = ctypes.CDLL(None, use_errno=True)
-    if option == PR_GET_CHILD_SUBREAPER:
-        out = ctypes.c_int(0)
-        libc.prctl(option, ctypes.byref(out), 0, 0, 0)
-        return out.value
-    return libc.prctl(option, value, 0, 0, 0)
-
-
-def children_of(pid: int) -> list[int]:
-    from autograder.core.processes import parent_map
-
-    return [child for child, parent in parent_map().items() if parent == pid]
-
-
-def temp_root() -> Path:
-    # Kernel sockets live below the run folder, and Unix socket paths are short.
-    base = Path(tempfile.gettempdir())
-    return base if len(str(base)) < 40 else Path("/tmp")
-
-
-def remove_stale_runs(root: Path) -> None:
-    """Run folders left by a grader that was killed outright (SIGKILL, power loss)."""
-    for folder in root.glob(f"{RUN_PREFIX}*"):
-        try:
-            pid = int(folder.name[len(RUN_PREFIX):].split("-")[0])
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            shutil.rmtree(folder, ignore_errors=True)
-        except (ValueError, PermissionError, OSError):
-            continue
-
-
-@contextlib.contextmanager
-def run_directory() -> Iterator[Path]:
-    """A private folder for one grading run, removed on every way out."""
-    root = temp_root()
-    remove_stale_runs(root)
-    folder = Path(tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{os.getpid()}-", dir=root))
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @dataclass
@@ -150,56 +104,6 @@ class _Forked:
 
     def wait(self, timeout: float | None = None) -> int:
         return wait_polling(self, timeout, "autograder worker", 0.005)
-
-
-def _single_threaded() -> bool:
-    """True when this process runs one thread only (so that forking it is safe)."""
-    try:
-        return len(os.listdir("/proc/self/task")) == 1
-    except OSError:
-        return False
-
-
-def _import_for_workers() -> None:
-    """What every worker imports before its first task: once, here, before forking."""
-    import nbclient  # noqa: F401
-    import nbgrader.apps  # noqa: F401
-
-    import autograder.execute.preprocessor  # noqa: F401
-    import autograder.run.worker_task  # noqa: F401
-
-
-def _become_worker(tasks: int, answers: int, log: int, folder: Path, warm: dict | None,
-                   environment: dict[str, str]) -> None:
-    """The forked child: from here on a worker like any other; never returns."""
-    code = 1
-    try:
-        # The grader's objects are never collected here: one of them may hold a
-        # descriptor number closed below and reused, and collecting it would
-        # close what now has that number (and touch, so copy, every page).
-        gc.freeze()
-        os.setsid()
-        os.dup2(tasks, 0)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        close_descriptors({0, 1, 2, answers})
-        sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
-        sys.stdout = open(1, "w", encoding="utf-8", buffering=1, closefd=False)  # noqa: SIM115
-        sys.stderr = open(2, "w", encoding="utf-8", buffering=1, closefd=False)  # noqa: SIM115
-        os.environ.clear()
-        os.environ.update(environment)
-        _prctl(PR_SET_NAME, ctypes.c_char_p(b"miniflow-worker"))  # type: ignore[arg-type]
-        main([str(answers), str(folder), json.dumps(warm)])
-        code = 0
-    except BaseException:  # noqa: BLE001 - a forked child must never return to the grader
-        import traceback
-
-        traceback.print_exc()
-    finally:
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)
 
 
 class _Pending:
@@ -260,8 +164,8 @@ class WorkerPool:
         """
         if self._selector is None:
             self._before = set(children_of(os.getpid()))
-            self._was_subreaper = _prctl(PR_GET_CHILD_SUBREAPER, 0)
-            _prctl(PR_SET_CHILD_SUBREAPER, 1)
+            self._was_subreaper = prctl(PR_GET_CHILD_SUBREAPER, 0)
+            prctl(PR_SET_CHILD_SUBREAPER, 1)
             self._selector = selectors.DefaultSelector()
         while len(self._workers) < min(self.size, count):
             self._add()
@@ -282,9 +186,9 @@ class WorkerPool:
         environment = dict(self.environment, MINIFLOW_SANDBOX_TMPDIR=str(folder),
                            MINIFLOW_GRADER_PID=str(os.getpid()))
         process: subprocess.Popen | _Forked | None = None
-        if self.fork and _single_threaded():  # or the imports would be for nothing
-            _import_for_workers()  # then look again: an import may start a thread
-            if _single_threaded():
+        if self.fork and single_threaded():  # or the imports would be for nothing
+            import_for_workers()  # then look again: an import may start a thread
+            if single_threaded():
                 if self.ready is not None:
                     self.ready, ready = None, self.ready
                     ready()
@@ -292,8 +196,8 @@ class WorkerPool:
         if process is None:
             with open(log, "wb") as handle:
                 process = subprocess.Popen(
-                    [sys.executable, "-P", "-m", "autograder.run.workers", str(write), str(folder),
-                     json.dumps(self.warm)],
+                    [sys.executable, "-P", "-m", "autograder.run.worker_process", str(write),
+                     str(folder), json.dumps(self.warm)],
                     stdin=subprocess.PIPE, stdout=handle, stderr=subprocess.STDOUT,
                     pass_fds=(write,), env=environment, start_new_session=True)
         os.close(write)
@@ -309,7 +213,7 @@ class WorkerPool:
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
-            _become_worker(tasks, answers, output, folder, self.warm, environment)
+            become_worker(tasks, answers, output, folder, self.warm, environment)
         os.close(tasks)
         os.close(output)
         return _Forked(pid, os.fdopen(feed, "wb"))
@@ -414,7 +318,7 @@ class WorkerPool:
         self._sweep([])
         self._selector.close()
         self._selector = None
-        _prctl(PR_SET_CHILD_SUBREAPER, self._was_subreaper)
+        prctl(PR_SET_CHILD_SUBREAPER, self._was_subreaper)
 
     def assign(self, worker: _Worker, pending: _Pending) -> None:
         worker.task = pending.popleft() if pending else None
@@ -500,74 +404,3 @@ class WorkerPool:
                 kill_tree(child)
                 with contextlib.suppress(ChildProcessError, OSError):
                     os.waitpid(child, 0)
-
-
-# --- the worker side ------------------------------------------------------------------
-
-def kill_leftovers(keep: int | None = None) -> None:
-    """Kill every process still below this worker (kernels' leftovers) and reap them.
-
-    ``keep`` is the spare kernel, started by this worker for the next
-    submission: it and its processes stay. So do the fork servers' own
-    processes (autograder/sandbox/forkserver/server.py), but not what they forked for
-    kernels that are done.
-    """
-    from autograder.core.processes import parent_map
-    from autograder.sandbox.manager import fork_server_pids
-
-    kept = {keep, *descendants(keep)} if keep is not None else set()
-    servers = fork_server_pids() - kept
-    # this worker's children and what its fork servers forked, but the keepers
-    for child, parent in parent_map().items():
-        if parent in {os.getpid(), *servers} and child not in kept | servers:
-            kill_tree(child)
-    kept |= servers
-    give_up = time.monotonic() + 10
-    while time.monotonic() < give_up:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            if not set(descendants(os.getpid())) - kept:
-                return
-            time.sleep(0.05)
-
-
-def _serve(answers: IO[str], folder: Path, warm: dict | None = None) -> None:
-    from autograder.execute.preprocessor import discard_spare, spare_pid
-    from autograder.run.worker_task import grade_in_worker, warm_up
-
-    templates: dict[str, Any] = {}
-    try:
-        warm_up(warm)
-        for line in sys.stdin:
-            task = json.loads(line)
-            try:
-                answer = grade_in_worker(task, folder, templates)
-            except Exception as error:  # report it; the next submission still gets graded
-                answer = {"failure": f"the grader failed: {type(error).__name__}: {error}"}
-            answer["id"] = task["id"]
-            kill_leftovers(keep=spare_pid())
-            answers.write(json.dumps(answer) + "\n")
-            answers.flush()
-    finally:
-        discard_spare()
-
-
-def main(argv: list[str]) -> None:
-    descriptor, folder = int(argv[0]), Path(argv[1])
-    warm = json.loads(argv[2]) if len(argv) > 2 else None
-    parent = int(os.environ.get("MINIFLOW_GRADER_PID", "0"))
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # no worker outlives the grader
-    if parent and os.getppid() != parent:
-        return  # the grader died before we could ask
-    _prctl(PR_SET_CHILD_SUBREAPER, 1)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a forked worker had the grader's
-    with os.fdopen(descriptor, "w", encoding="utf-8") as answers:
-        _serve(answers, folder, warm)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
