@@ -104,21 +104,31 @@ def _constant(x, y, z, upstream):
     return 1.5, 1.5, 1.5
 
 
-def test_the_same_likely_mistake_on_other_numbers_is_one_group():
+def _cell(message: str, mistake: str = "") -> CellGrade:
+    return CellGrade("test_chain_rule", 0.0, 2.0, message, mistake)
+
+
+def test_the_same_mistake_on_other_numbers_is_one_group_by_its_code():
     first, second = _chain_rule_message(_twice, 1), _chain_rule_message(_twice, 2)
-    assert first != second and "Likely mistake" in first
-    assert mistake_key(first) == mistake_key(second) == (
-        "hint", "it is exactly twice the right value: one contribution was counted twice.")
+    assert first != second
+    # The judge's verdict names the mistake as a code; the words are the code's.
+    assert mistake_key(_cell(first, "double")) == mistake_key(_cell(second, "double")) == (
+        "code", "exactly twice: a contribution counted twice")
+    # A code no words were written for (a newer grader's) is shown as itself.
+    assert mistake_key(_cell(first, "brand_new")) == ("code", "brand_new")
+    # A cell without a code (plain nbgrader, an earlier grader): its first line, numbers
+    # masked, and its words are never read for a meaning ("Likely mistake" included).
     plain = [_chain_rule_message(_constant, seed) for seed in (3, 4)]
-    assert plain[0] != plain[1] and "Likely mistake" not in plain[0]
-    kind, label = mistake_key(plain[0])
-    assert kind == "message" and mistake_key(plain[1]) == (kind, label)
-    assert label.startswith("AssertionError: chain_rule_gradients(#) (dL/dx, dL/dy, dL/dz) "
+    assert plain[0] != plain[1]
+    kind, words = mistake_key(_cell(plain[0]))
+    assert kind == "message" and mistake_key(_cell(plain[1])) == (kind, words)
+    assert words.startswith("AssertionError: chain_rule_gradients(#) (dL/dx, dL/dy, dL/dz) "
                             "is wrong at element (#)")
+    assert mistake_key(_cell(first))[0] == "message"
     # numpy.testing's boilerplate line is skipped: the test's own words lead.
     numpy_failure = _message(np.testing.assert_allclose, [1.0, 2.0], [1.0, 3.0], 1e-7, 0,
                              True, "check each partial derivative")
-    assert mistake_key(numpy_failure) == (
+    assert mistake_key(_cell(numpy_failure)) == (
         "message", "AssertionError: check each partial derivative")
 
 
@@ -131,6 +141,9 @@ def _result(student: str, lost: dict[str, str] | None = None, status: str = "gra
     lost = lost or {}
     cells = [{"grade_id": g, "score": 0.0 if g in lost else p, "max_score": p,
               "message": lost.get(g, "")} for g, p in POINTS.items()]
+    for cell in cells:  # a message given as (words, code): the verdict named the mistake
+        if isinstance(cell["message"], tuple):
+            cell["message"], cell["mistake"] = cell["message"]
     if status != "graded":
         cells = []
     return GradeResult.from_dict({
@@ -146,10 +159,13 @@ def klass():
                  + '\n  File "/srv/submitted/bob/01_graphs/graphs.ipynb", cell 4')
     rows = [
         _result("ann"),
-        _result("bob", {"test_chain_rule": with_path}),
-        _result("cid", {"test_chain_rule": _chain_rule_message(_twice, 2)}),
+        _result("bob", {"test_chain_rule": (with_path, "double")}),
+        _result("cid", {"test_chain_rule": (_chain_rule_message(_twice, 2), "double")}),
         _result("dan", {"test_chain_rule": _chain_rule_message(_constant, 3),
-                        "test_mul_backward": "NotImplementedError: "}),
+                        "test_mul_backward": ("GraderCheckFailed: Mul backward on inputs of "
+                                              "shapes [(3, 2), (3, 2)]: raised "
+                                              "NotImplementedError in cell 13",
+                                              "not_attempted")}),
         _result("eli", {"test_chain_rule": _chain_rule_message(_constant, 4)},
                 kernel_deaths=[{"cell": 9, "grade_id": "test_mul_forward", "first_line": "",
                                 "reason": "the kernel exited with status 1",
@@ -176,12 +192,12 @@ def test_share_of_the_class_meeting_each_objective(klass):
     assert info.graded == ["ann", "bob", "cid", "dan", "eli", "gus"]
 
 
-def test_mistakes_are_grouped_by_likely_mistake_and_counted_in_students(klass):
+def test_mistakes_are_grouped_by_their_code_and_counted_in_students(klass):
     (info,) = summarise(COURSE, klass)
     chain = info.objectives[0]
     assert [(m.kind, m.count, m.students) for m in chain.mistakes] == [
-        ("hint", 2, ["bob", "cid"]), ("message", 2, ["dan", "eli"])]
-    assert chain.mistakes[0].label.startswith("it is exactly twice the right value")
+        ("code", 2, ["bob", "cid"]), ("message", 2, ["dan", "eli"])]
+    assert chain.mistakes[0].label == "exactly twice: a contribution counted twice"
     assert chain.mistakes[0].cells == ["test_chain_rule"]
     # One example each, with the student's id taken out (numbers stay).
     example = chain.mistakes[0].example
@@ -189,7 +205,7 @@ def test_mistakes_are_grouped_by_likely_mistake_and_counted_in_students(klass):
     assert re.search(r"expected -?\d", example)
     for objective in info.objectives[1:3]:  # Mul's backward assesses objectives 2 and 3
         assert [(m.label, m.count) for m in objective.mistakes] == [
-            ("NotImplementedError: the stub was left in (not attempted)", 1)]
+            ("not attempted: the stub's NotImplementedError is still there", 1)]
     assert info.objectives[3].mistakes == []
 
 
@@ -217,7 +233,7 @@ def test_the_page_has_objectives_figures_and_a_section_for_each_problem(
         assert objective.replace("'", "&#x27;") in text
     assert "2 of 6 (33%)" in text and "6 of 6 (100%)" in text
     assert "earned every point of every test cell mapped to that objective" in text
-    assert "<b>Likely mistake:</b> it is exactly twice the right value" in text
+    assert "<b>Mistake:</b> exactly twice: a contribution counted twice" in text
 
     def section(title: str) -> str:
         start = text.index(f"<h3>{title}")
@@ -301,13 +317,18 @@ def test_the_report_reads_the_gradebook_and_tolerates_results_without_late_or_fl
     shutil.rmtree(course.root / "reports")
 
 
-def test_a_stub_left_in_reads_the_same_from_the_judge():
+def test_the_report_reads_codes_never_a_message_s_words():
+    """A student's own error text that imitates the grader's words is grouped as text:
+    only the verdict's code says "not attempted"."""
     from autograder.publish.report import mistake_key
 
-    judged = ("GraderCheckFailed: Linear forward on inputs of shapes [(4, 3), (3, 2), (2,)]: "
-              "raised NotImplementedError in cell 15")
-    assert mistake_key(judged) == ("message",
-                                   "NotImplementedError: the stub was left in (not attempted)")
+    imitation = _cell("AssertionError: raised NotImplementedError; Likely mistake: it is "
+                      "exactly twice the right value")
+    assert mistake_key(imitation) == ("message", " ".join(imitation.message.split()))
+    judged = _cell("GraderCheckFailed: Linear forward on inputs of shapes [(4, 3), (3, 2), "
+                   "(2,)]: raised NotImplementedError in cell 15", "not_attempted")
+    assert mistake_key(judged) == ("code",
+                                   "not attempted: the stub's NotImplementedError is still there")
 
 
 def test_student_and_roster_text_is_text_in_the_report(tmp_path, monkeypatch):
@@ -319,7 +340,8 @@ def test_student_and_roster_text_is_text_in_the_report(tmp_path, monkeypatch):
     said_escaped = "&lt;script&gt;alert(x)&lt;/script&gt;&quot; onerror=&quot;alert(y)"
     rows = [
         _result(hostile, {"test_chain_rule": f"AssertionError: {said}",
-                          "test_mul_forward": f"AssertionError: Likely mistake: {said}"},
+                          # a hand-edited results.json's code is shown as itself
+                          "test_mul_forward": (f"AssertionError: {said}", said)},
                 flags=[hostile], sandbox="none",
                 kernel_deaths=[{"cell": 3, "grade_id": hostile, "reason": hostile}],
                 late={"submitted": hostile, "due": hostile, "seconds_late": 60.0,
@@ -342,4 +364,4 @@ def test_student_and_roster_text_is_text_in_the_report(tmp_path, monkeypatch):
     assert page.count(escaped) == 2 + 1 + 1 + 1 + 3 + 4 + 2, page
     # each message as a mistake's label and its example, in objectives 1, 2 and 3
     assert page.count(said_escaped) == 2 * 3, page
-    assert "<b>Likely mistake:</b> " + said_escaped in page  # the HTML made on purpose stays
+    assert "<b>Mistake:</b> " + said_escaped in page  # the HTML made on purpose stays

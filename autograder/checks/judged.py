@@ -53,7 +53,7 @@ def as_graded(test: str, namespace: Mapping[str, Any]) -> None:
             answer = _answer(probe, target)
         problem = compare(probe, answer, probe.reference())
         if problem:
-            raise AssertionError(f"{probe.describe}: {problem}")
+            raise AssertionError(f"{probe.describe}: {problem.words}")
 
 
 def _answer(probe: Any, target: Any) -> dict:

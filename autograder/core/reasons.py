@@ -33,6 +33,11 @@ class Reason(StrEnum):
     NOT_NOTEBOOK = "not_notebook"
     # graded, but a person must look: a test cell nbgrader could not score
     MANUAL_GRADING = "manual_grading"
+    # status "error", and what kind of failure it was
+    WORKER_FAILED = "worker_failed"        # the grading process died or gave no answer
+    NOTEBOOK_STOPPED = "notebook_stopped"  # nbgrader stopped before any test cell scored
+    SCORING_FAILED = "scoring_failed"      # the grader could not score what came back
+    NO_GRADE = "no_grade"                  # the gradebook holds no grade for it
     # -- read from a result's fields (GradeResult.codes), never recorded ---------------
     # status "error": grading failed (a worker or the kernel died for good, time ran
     # out, the grader could not score it, the gradebook holds no grade)

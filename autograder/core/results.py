@@ -40,7 +40,7 @@ from typing import Any
 
 from autograder.core.reasons import Reason, legacy_reasons
 
-__all__ = ["CellGrade", "GradeResult", "KernelDeath", "Lateness", "Status"]
+__all__ = ["CellGrade", "DeathCause", "GradeResult", "KernelDeath", "Lateness", "Status"]
 
 
 class Status(StrEnum):
@@ -80,21 +80,28 @@ def _code(value: Any) -> Reason:
 
 @dataclass
 class CellGrade:
-    """One graded cell: its points out of its maximum, and the check's message."""
+    """One graded cell: its points out of its maximum, the check's message, and why it
+    lost points as a code (``autograder.core.mistakes.Mistake``; "" when it did not,
+    or when no judge said: plain nbgrader, a record from an earlier grader)."""
 
     grade_id: str
     score: float
     max_score: float
     message: str = ""
+    mistake: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"grade_id": self.grade_id, "score": self.score, "max_score": self.max_score,
+        data = {"grade_id": self.grade_id, "score": self.score, "max_score": self.max_score,
                 "message": self.message}
+        if self.mistake:  # a record without one is written back as it was
+            data["mistake"] = str(self.mistake)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CellGrade:
         return cls(_text(data.get("grade_id")), _float(data.get("score")),
-                   _float(data.get("max_score")), _text(data.get("message")))
+                   _float(data.get("max_score")), _text(data.get("message")),
+                   _text(data.get("mistake")))
 
 
 @dataclass(frozen=True)
@@ -151,9 +158,10 @@ class KernelDeath:
 
     ``cell`` is 1-based; ``grade_id`` is the cell's (None for a cell without
     one); ``first_line`` its first line of code; ``reason`` why the kernel is
-    gone, in words for the student; ``while_replaying``: it died re-running an
-    earlier cell in a fresh kernel; ``restarted``: the cells after it ran in
-    a fresh kernel.
+    gone, in words for the student, and ``cause`` the same as a code
+    (``DeathCause``; "" in a record from an earlier grader); ``while_replaying``:
+    it died re-running an earlier cell in a fresh kernel; ``restarted``: the
+    cells after it ran in a fresh kernel.
     """
 
     cell: int | None
@@ -162,13 +170,18 @@ class KernelDeath:
     reason: str = ""
     while_replaying: bool = False
     restarted: bool = False
+    cause: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         # In the order results.json has always had: the graded notebook comes back from
         # the worker as JSON with its metadata's keys sorted (nbformat.writes).
-        return {"cell": self.cell, "first_line": self.first_line, "grade_id": self.grade_id,
-                "reason": self.reason, "restarted": self.restarted,
-                "while_replaying": self.while_replaying}
+        data: dict[str, Any] = {"cell": self.cell}
+        if self.cause:
+            data["cause"] = str(self.cause)
+        data.update({"first_line": self.first_line, "grade_id": self.grade_id,
+                     "reason": self.reason, "restarted": self.restarted,
+                     "while_replaying": self.while_replaying})
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> KernelDeath:
@@ -178,7 +191,21 @@ class KernelDeath:
                    grade_id=None if grade_id is None else str(grade_id),
                    first_line=_text(data.get("first_line")), reason=_text(data.get("reason")),
                    while_replaying=bool(data.get("while_replaying")),
-                   restarted=bool(data.get("restarted")))
+                   restarted=bool(data.get("restarted")), cause=_text(data.get("cause")))
+
+
+class DeathCause(StrEnum):
+    """Why a kernel died while grading (``KernelDeath.cause``)."""
+
+    MEMORY = "memory"              # over its memory limit (the watchdog, or SIGKILL)
+    CPU_TIME = "cpu_time"          # over its CPU time (SIGXCPU)
+    LIMIT = "limit"                # another of the sandbox's limits (output, files, processes)
+    CELL_TIMEOUT = "cell_timeout"  # a cell ignored the interrupt after its time limit
+    EXITED = "exited"              # the notebook called exit(), sys.exit() or os._exit()
+    CRASHED = "crashed"            # killed by another signal (a segfault, an abort)
+    UNRESPONSIVE = "unresponsive"  # the kernel stopped answering
+    SANDBOX = "sandbox"            # the sandbox could not start it
+    UNKNOWN = "unknown"
 
 
 @dataclass

@@ -1,27 +1,37 @@
 """Judging: the student's answer, as plain data, against the grader's own.
 
-``compare`` says what is wrong with one answer to one question (a ``Probe``),
-in the grader's words, or None when it is right. Answers arrive as JSON text
-and are read strictly (``plain_value``, ``json_constant``): numbers, strings,
-lists and string-keyed dicts, never a pickle. ``parse_answers`` and ``judge``
-read answers printed as ``MINIFLOW-ANSWER`` lines (``MARK``).
+``compare`` says what is wrong with one answer to one question (a ``Probe``)
+or None when it is right: a ``Problem``, the grader's words and a
+``Mistake`` code (``autograder.core.mistakes``; a wrong array is diagnosed
+there, the code travels to the grade and the report). Answers arrive as
+JSON text and are read strictly (``plain_value``, ``json_constant``):
+numbers, strings, lists and string-keyed dicts, never a pickle.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from autograder.core.mistakes import Mistake, diagnose, sentence
 from autograder.judge.plans import Probe
 
-__all__ = ["MARK", "compare", "json_constant", "judge", "parse_answers", "plain_value"]
+__all__ = ["Problem", "compare", "json_constant", "plain_value"]
 
-MARK = "MINIFLOW-ANSWER "
 RTOL, ATOL = 1e-6, 1e-8
-MAX_ANSWER = 2_000_000  # characters of one answer line
+
+
+class Problem(NamedTuple):
+    """What is wrong with an answer: ``words`` for the student, ``mistake`` for the record."""
+
+    words: str
+    mistake: Mistake = Mistake.WRONG_VALUE
+
+
+def _wrong(words: str, mistake: Mistake = Mistake.WRONG_VALUE) -> Problem:
+    return Problem(words, mistake)
 
 
 def json_constant(name: str) -> float:
@@ -41,48 +51,40 @@ def plain_value(value: Any, depth: int = 0) -> Any:
     raise ValueError(f"not a plain value: {type(value).__name__}")
 
 
-def parse_answers(output: str) -> dict[str, dict]:
-    """Every answer line of a probe run's output, strictly parsed, by probe id.
-
-    Student code can print lines that look like answers too; the last line
-    for an id wins, and a line that is not plain JSON counts as no answer.
-    """
-    answers: dict[str, dict] = {}
-    for line in output.splitlines():
-        if not line.startswith(MARK) or len(line) > MAX_ANSWER:
-            continue
-        try:
-            answer = plain_value(json.loads(line[len(MARK):], parse_constant=json_constant))
-        except (ValueError, RecursionError):
-            continue
-        if isinstance(answer, dict) and isinstance(answer.get("id"), str):
-            answers[answer["id"]] = answer
-    return answers
-
-
-def _close(got: Any, want: Any, shape: list[int] | None, what: str) -> str | None:
+def _close(got: Any, want: Any, shape: list[int] | None, what: str) -> Problem | None:
     try:
         got_array = np.array(got, dtype=float)
     except (TypeError, ValueError):
-        return f"{what} is not an array of numbers"
+        return _wrong(f"{what} is not an array of numbers")
     want_array = np.array(want, dtype=float)
     if shape is not None and list(got_array.shape) != list(shape):
-        return f"{what} has the wrong shape"
+        return _wrong(f"{what} has the wrong shape")
     if got_array.shape != want_array.shape:
-        return (f"{what} has shape {got_array.shape}, expected {want_array.shape}")
+        words = f"{what} has shape {got_array.shape}, expected {want_array.shape}"
+        mistake = diagnose(want_array, got_array) or Mistake.WRONG_SHAPE
+        if mistake == Mistake.WRONG_SHAPE and got_array.size != want_array.size:
+            return _wrong(words, mistake)
+        return _wrong(f"{words}. Likely mistake: "
+                      f"{sentence(mistake, expected_shape=want_array.shape)}", mistake)
     if not np.allclose(got_array, want_array, rtol=RTOL, atol=ATOL, equal_nan=False):
         worst = np.unravel_index(np.argmax(np.abs(got_array - want_array)),
                                  got_array.shape) if got_array.size else ()
         index = tuple(int(i) for i in worst)
-        return (f"{what} differs from the reference at element {index}: expected "
-                f"{want_array[worst]:.6g}, got {got_array[worst]:.6g}")
+        where = (f"at element {index}: expected {want_array[worst]:.6g}, "
+                 f"got {got_array[worst]:.6g}")
+        mistake = diagnose(want_array, got_array)
+        if mistake is None:
+            return _wrong(f"{what} differs from the reference {where}")
+        return _wrong(f"{what} differs from the reference. Likely mistake: "
+                      f"{sentence(mistake, expected_shape=want_array.shape)} (first "
+                      f"difference {where})", mistake)
     return None
 
 
-def _close_all(got: Any, want: list, what: str, missing: str) -> str | None:
+def _close_all(got: Any, want: list, what: str, missing: str) -> Problem | None:
     """Each of a list of answers against the reference's, in order."""
     if not isinstance(got, list) or len(got) != len(want):
-        return missing.format(len(want))
+        return _wrong(missing.format(len(want)))
     for i, (g, w) in enumerate(zip(got, want)):
         problem = _close(g, w, None, what.format(i))
         if problem:
@@ -90,18 +92,18 @@ def _close_all(got: Any, want: list, what: str, missing: str) -> str | None:
     return None
 
 
-def compare(probe: Probe, got: dict, want: dict) -> str | None:
+def compare(probe: Probe, got: dict, want: dict) -> Problem | None:
     """What is wrong with the answer ``got`` to ``probe`` (reference ``want``); None: right."""
     if probe.kind == "fit":
         return _check_accuracy(probe.secret or {}, got)
     if probe.kind == "predict":
         if got.get("weights_kept") is not True:
-            return "predicting changed the network's weights: predict only runs forward"
+            return _wrong("predicting changed the network's weights: predict only runs forward")
         if got.get("integers") is not True:
-            return "the labels are not integers (an integer array, as np.argmax gives)"
+            return _wrong("the labels are not integers (an integer array, as np.argmax gives)")
         if got.get("labels_shape") != want["labels_shape"]:
-            return (f"it returned shape {got.get('labels_shape')}, expected one label per "
-                    f"image, {want['labels_shape']}")
+            return _wrong(f"it returned shape {got.get('labels_shape')}, expected one label per "
+                          f"image, {want['labels_shape']}")
         return _close(got.get("labels"), want["labels"], None, "the predicted labels")
     if probe.kind == "train":
         return _check_train(probe.spec, got, want)
@@ -109,7 +111,7 @@ def compare(probe: Probe, got: dict, want: dict) -> str | None:
         return _check_network(got, want)
     if probe.kind == "tensor" and "gradients" not in want and want.get("records_parents") \
             and got.get("records_parents") is not True:  # forward probes only
-        return "the result does not record the tensors it was computed from in _parents"
+        return _wrong("the result does not record the tensors it was computed from in _parents")
     if probe.kind in ("node", "tensor"):
         if "gradients" not in want:  # a forward probe: the value is what it checks
             return _close(got.get("value"), want["value"], got.get("value_shape"),
@@ -118,7 +120,7 @@ def compare(probe: Probe, got: dict, want: dict) -> str | None:
         # reference value): one mistake costs one exercise.
         gradients = got.get("gradients")
         if not isinstance(gradients, list) or len(gradients) != len(want["gradients"]):
-            return "the gradients are missing"
+            return _wrong("the gradients are missing")
         shapes = got.get("gradient_shapes") or [None] * len(gradients)
         for i, (g, w) in enumerate(zip(gradients, want["gradients"])):
             problem = _close(g, w, shapes[i] if i < len(shapes) else None,
@@ -140,7 +142,7 @@ def compare(probe: Probe, got: dict, want: dict) -> str | None:
     if probe.kind in ("backprop", "network"):
         gradients = got.get("gradients")
         if not isinstance(gradients, dict):
-            return "the gradients are missing"
+            return _wrong("the gradients are missing")
         for name, expected in want["gradients"].items():
             problem = _close(gradients.get(name), expected, None, f"{name}.grad")
             if problem:
@@ -151,10 +153,10 @@ def compare(probe: Probe, got: dict, want: dict) -> str | None:
     if probe.kind in ("sgd", "tensor_sgd"):
         return _close_all(got.get("values"), want["values"], "trainable {} after the step",
                           "the values of the {} trainables are missing")
-    return f"unknown probe kind {probe.kind}"
+    return _wrong(f"unknown probe kind {probe.kind}")
 
 
-def _check_train(spec: dict, got: dict, want: dict) -> str | None:
+def _check_train(spec: dict, got: dict, want: dict) -> Problem | None:
     """One batch per epoch: exactly gradient descent. Several: with a learning rate so
     small that the order of the rows hardly matters, the weights move by one step per
     batch and each epoch's loss is the mean of its batches'."""
@@ -163,8 +165,8 @@ def _check_train(spec: dict, got: dict, want: dict) -> str | None:
     history = got.get("history")
     if not isinstance(history, list) or len(history) != epochs:
         count = len(history) if isinstance(history, list) else 0
-        return (f"it returned {count} losses for {epochs} epochs: one per epoch, the mean of "
-                "that epoch's batch losses")
+        return _wrong(f"it returned {count} losses for {epochs} epochs: one per epoch, the mean of "
+                      "that epoch's batch losses")
     if size == n:
         return _close_all(got.get("values"), want["values"],
                           "trainable {} after training (one batch per epoch: plain "
@@ -176,43 +178,43 @@ def _check_train(spec: dict, got: dict, want: dict) -> str | None:
         return problem
     values = got.get("values")
     if not isinstance(values, list) or len(values) != len(want["start"]):
-        return "the trainables are missing"
+        return _wrong("the trainables are missing")
     for i, (g, w, s) in enumerate(zip(values, want["values"], want["start"])):
         moved, expected = np.array(g, dtype=float) - s, np.array(w, dtype=float) - s
         if moved.shape != expected.shape or not np.allclose(moved, expected, rtol=2e-3,
                                                             atol=1e-12):
             steps = n // size + (1 if n % size else 0)
-            return (f"trainable {i} moved {float(np.abs(moved).sum()):.3g} in all, where "
-                    f"{epochs} epochs of {steps} batches ({epochs * steps} steps of "
-                    f"sgd_update) move it {float(np.abs(expected).sum()):.3g}")
+            return _wrong(f"trainable {i} moved {float(np.abs(moved).sum()):.3g} in all, where "
+                          f"{epochs} epochs of {steps} batches ({epochs * steps} steps of "
+                          f"sgd_update) move it {float(np.abs(expected).sum()):.3g}")
     return None
 
 
-def _check_network(got: dict, want: dict) -> str | None:
+def _check_network(got: dict, want: dict) -> Problem | None:
     if got.get("shapes") != want["shapes"]:
-        return f"the weights have shapes {got.get('shapes')}, expected {want['shapes']}"
+        return _wrong(f"the weights have shapes {got.get('shapes')}, expected {want['shapes']}")
     if got.get("same_seed_same_start") is not True:
-        return ("two networks built with the same seed started with different weights: draw "
-                "them from a generator made from the seed it is given")
+        return _wrong("two networks built with the same seed started with different weights: draw "
+                      "them from a generator made from the seed it is given")
     start = got.get("start")
     if not isinstance(start, list) or len(start) != 4:
-        return "the starting weights are missing"
+        return _wrong("the starting weights are missing")
     for (_mean, spread, largest), name, shape in zip(start, ("W1", "b1", "W2", "b2"),
                                                      want["shapes"]):
         if len(shape) == 1:
             if largest != 0:
-                return f"{name} does not start at zero"
+                return _wrong(f"{name} does not start at zero")
             continue
         fan_in = shape[0]
         if shape[0] * shape[1] >= 100 and not (
                 (1 / fan_in ** 0.5) / 3 <= spread <= 3 / fan_in ** 0.5):
-            return (f"{name} starts with standard deviation {spread:.3g}, far from "
-                    f"1/sqrt({fan_in})")
+            return _wrong(f"{name} starts with standard deviation {spread:.3g}, far from "
+                          f"1/sqrt({fan_in})")
     return _close(got.get("value"), want["value"], got.get("value_shape"),
                   "the logits for given weights")
 
 
-def _check_epoch(spec: dict, got: dict) -> str | None:
+def _check_epoch(spec: dict, got: dict) -> Problem | None:
     """The batches an epoch fed: each row once, full batches but the last, shuffled;
     and replaying them with miniflow's SGD must give the same weights and loss."""
     from miniflow.graph import forward_and_backward, topological_sort
@@ -221,22 +223,24 @@ def _check_epoch(spec: dict, got: dict) -> str | None:
 
     batches = got.get("batches")
     if not isinstance(batches, list) or not all(isinstance(b, list) for b in batches):
-        return "the batches it fed are missing"
+        return _wrong("the batches it fed are missing")
     X = np.array(spec["X"]["data"], dtype=float).reshape(spec["X"]["shape"])
     y = np.array(spec["y"]["data"], dtype=float).reshape(spec["y"]["shape"])
     n, size = len(X), spec["batch_size"]
     rows = [int(r) for batch in batches for r in batch]
     if sorted(rows) != list(range(n)):
-        return f"one epoch over {n} rows in batches of {size} must use every row exactly once"
+        return _wrong(f"one epoch over {n} rows in batches of {size} must use every row "
+                      "exactly once")
     sizes = [len(batch) for batch in batches]
     expected = [size] * (n // size) + ([n % size] if n % size else [])
     if sizes != expected:
-        return f"batches of sizes {sizes}, expected {expected}"
+        return _wrong(f"batches of sizes {sizes}, expected {expected}")
     if len(batches) > 1 and rows == list(range(n)):
-        return "the rows came in their original order: shuffle them each epoch"
+        return _wrong("the rows came in their original order: shuffle them each epoch")
     if got.get("batches_again") != batches:
-        return (f"called twice with seed={spec['seed']}, it fed the rows in different orders: "
-                "take the order from the seed it is given, not from numpy's global generator")
+        return _wrong(f"called twice with seed={spec['seed']}, it fed the rows in different "
+                      "orders: take the order from the seed it is given, not from numpy's "
+                      "global generator")
     X_node, y_node, W, b = Input("X"), Input("y"), Input("W"), Input("b")
     cost = MSE(y_node, Linear(X_node, W, b))
     graph = topological_sort({X_node: X, y_node: y,
@@ -254,74 +258,49 @@ def _check_epoch(spec: dict, got: dict) -> str | None:
                              "the returned loss (the mean of the batch losses)")
 
 
-def _check_accuracy(secret: dict, got: dict) -> str | None:
+def _check_accuracy(secret: dict, got: dict) -> Problem | None:
     labels = got.get("labels")
     truth = np.asarray(secret.get("labels", []), dtype=float)
     try:
         predicted = np.asarray(labels, dtype=float).reshape(-1)
     except (TypeError, ValueError):
-        return "the predictions are not a list of labels"
+        return _wrong("the predictions are not a list of labels")
     if predicted.shape != truth.shape:
-        return f"{predicted.size} predictions for {truth.size} points"
+        return _wrong(f"{predicted.size} predictions for {truth.size} points")
     accuracy = float(np.mean(predicted == truth))
     if accuracy < secret.get("at_least", 1.0):
-        return (f"{accuracy:.1%} of the points were classified correctly; at least "
-                f"{secret['at_least']:.0%} is needed")
+        return _wrong(f"{accuracy:.1%} of the points were classified correctly; at least "
+                      f"{secret['at_least']:.0%} is needed")
     return None
 
 
-def _check_tensor_order(spec: dict, got: dict) -> str | None:
+def _check_tensor_order(spec: dict, got: dict) -> Problem | None:
     order = got.get("order")
     names = list(spec["leaves"]) + [name for name, _, _ in spec["operations"]]
     if not isinstance(order, list) or sorted(map(str, order)) != sorted(names):
-        return f"the order {order} does not hold every tensor exactly once ({names})"
+        return _wrong(f"the order {order} does not hold every tensor exactly once ({names})")
     position = {name: i for i, name in enumerate(order)}
     for name, _, operands in spec["operations"]:
         for operand in operands:
             if position[operand] > position[name]:
-                return f"{name} comes before the tensor {operand} it was computed from"
+                return _wrong(f"{name} comes before the tensor {operand} it was computed from")
     if order[-1] != spec["output"]:
-        return f"the output {spec['output']} is not last"
+        return _wrong(f"the output {spec['output']} is not last")
     return None
 
 
-def _check_order(spec: dict, got: dict) -> str | None:
+def _check_order(spec: dict, got: dict) -> Problem | None:
     order = got.get("order")
     names = list(spec["inputs"]) + [name for name, _ in spec["adds"]]
     if not isinstance(order, list) or sorted(map(str, order)) != sorted(names):
-        return f"the order {order} does not hold every node exactly once ({names})"
+        return _wrong(f"the order {order} does not hold every node exactly once ({names})")
     position = {name: i for i, name in enumerate(order)}
     for name, sources in spec["adds"]:
         for source in sources:
             if position[source] > position[name]:
-                return f"{name} comes before its input {source}"
+                return _wrong(f"{name} comes before its input {source}")
     values = got.get("values") or {}
     for name, value in spec["inputs"].items():
         if values.get(name) != value:
-            return f"the input {name} did not get its value from feed_dict"
+            return _wrong(f"the input {name} did not get its value from feed_dict")
     return None
-
-
-def judge(probes: list[Probe], outputs: dict[str, str]) -> dict[str, str | None]:
-    """test cell -> None when every probe of it passed, else what went wrong.
-
-    ``outputs`` maps each test cell to what the kernel printed (and raised)
-    while its probes ran.
-    """
-    verdict: dict[str, str | None] = {}
-    parsed = {test: parse_answers(text) for test, text in outputs.items()}
-    for probe in probes:
-        if verdict.get(probe.test):
-            continue  # one failure per test cell is enough
-        if probe.test not in outputs:
-            verdict[probe.test] = f"{probe.describe}: the check could not run"
-            continue
-        got = parsed[probe.test].get(probe.id)
-        if got is None:
-            verdict[probe.test] = f"{probe.describe}: the code under test gave no answer"
-        elif "error" in got:
-            verdict[probe.test] = f"{probe.describe}: raised {got['error']}"
-        else:
-            problem = compare(probe, got, probe.reference())
-            verdict[probe.test] = f"{probe.describe}: {problem}" if problem else None
-    return verdict

@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from autograder.core.mistakes import Mistake
 from autograder.judge.code import definitions
 from autograder.judge.library import judge_library
 from autograder.judge.process import CHILD, JudgeDied, JudgeProcess
@@ -79,6 +80,12 @@ def _error_words(answer: dict[str, Any]) -> str:
         words += (" (numpy overflowed, divided by zero or made a NaN on these large inputs: "
                   "compute it in a way that stays finite)")
     return words
+
+
+def _error_mistake(answer: dict[str, Any]) -> Mistake:
+    """``NOT_ATTEMPTED`` for the stub's ``NotImplementedError``, else ``RAISED``."""
+    name = str(answer.get("error", "")).split(":", 1)[0].strip()
+    return Mistake.NOT_ATTEMPTED if name == "NotImplementedError" else Mistake.RAISED
 
 
 def _missing_words(name: str, failed: list[dict[str, Any]],
@@ -166,11 +173,12 @@ def judge_notebook(cells: list[Any], assignment: str, student: str, secret: byte
             judge.start()
         except JudgeDied as error:
             stopped = f"the grader could not run the notebook's code: {error}"
-            return {t: Verdict(t, "stopped", stopped) for t in tests}
+            return {t: Verdict(t, "stopped", stopped, Mistake.STOPPED) for t in tests}
         for test in tests:
             if not alive:
                 verdicts[test] = Verdict(test, "stopped", "not checked: the notebook's code "
-                                         f"stopped the grader's check {MAX_RESTARTS + 1} times")
+                                         f"stopped the grader's check {MAX_RESTARTS + 1} times",
+                                         Mistake.STOPPED)
                 continue
             verdict = None
             asking = f"the grader's check of {test}"
@@ -181,21 +189,23 @@ def judge_notebook(cells: list[Any], assignment: str, student: str, secret: byte
                     answer = judge.process.request({"op": "ask", "kind": probe.kind,
                                                     "name": probe.name, "spec": probe.spec})
                     if "error" in answer:
-                        code_ = "missing" if str(answer["error"]).startswith("NameError: "
-                                                                            + probe.name) \
-                            else "raised"
-                        words = _missing_words(probe.name, judge.failed, code) \
-                            if code_ == "missing" else _error_words(answer)
-                        verdict = Verdict(test, code_, f"{probe.describe}: {words}")
+                        if str(answer["error"]).startswith("NameError: " + probe.name):
+                            verdict = Verdict(test, "missing", f"{probe.describe}: "
+                                              + _missing_words(probe.name, judge.failed, code),
+                                              Mistake.MISSING)
+                        else:
+                            verdict = Verdict(test, "raised", f"{probe.describe}: "
+                                              f"{_error_words(answer)}", _error_mistake(answer))
                         break
                     problem = compare(probe, answer, probe.reference())
                     if problem:
-                        verdict = Verdict(test, "wrong", f"{probe.describe}: {problem}")
+                        verdict = Verdict(test, "wrong", f"{probe.describe}: {problem.words}",
+                                          problem.mistake)
                         break
             except JudgeDied as error:
                 verdict = Verdict(test, "stopped", f"{asking}: the code under test stopped the "
                                   f"grader's check ({error}); look for exit(), os._exit() or a "
-                                  "loop that never ends")
+                                  "loop that never ends", Mistake.STOPPED)
                 try:
                     alive = judge.restart()
                 except JudgeDied:

@@ -23,6 +23,7 @@ from typing import Any
 from nbformat import NotebookNode
 
 from autograder.core.cells import is_test_cell, nbgrader_meta
+from autograder.core.mistakes import Mistake
 
 __all__ = ["FAILED", "VERDICT_KEY", "Verdict", "apply_verdicts"]
 
@@ -33,11 +34,14 @@ VERDICT_KEY = "miniflow_judge"  # cell metadata: the verdict, as data, for the g
 @dataclass(frozen=True)
 class Verdict:
     """One test cell's verdict: ``code`` is "passed", "wrong", "raised", "missing",
-    "stopped" (the judge died or overran) or "not_judged"."""
+    "stopped" (the judge died or overran) or "not_judged"; ``mistake`` says why a
+    verdict that is not "passed" lost the points, as a code
+    (``autograder.core.mistakes.Mistake``; "" when passed)."""
 
     test: str
     code: str
     message: str = ""
+    mistake: str = ""
 
     @property
     def passed(self) -> bool:
@@ -61,7 +65,7 @@ def apply_verdicts(cells: list[Any], verdicts: dict[str, Verdict]) -> None:
         test = str(meta.get("grade_id"))
         verdict = verdicts.get(test) or Verdict(
             test, "not_judged", "the grader has no check declared for this test, so it "
-            "scores nothing; tell your instructor")
+            "scores nothing; tell your instructor", Mistake.NOT_JUDGED)
         points = _points(cell)
         if verdict.passed:
             # Plain text only: nbgrader reads the points from it, and no page an
@@ -75,7 +79,8 @@ def apply_verdicts(cells: list[Any], verdicts: dict[str, Verdict]) -> None:
         cell["outputs"] = [first, *[o for o in cell.get("outputs", [])
                                     if not _is_verdict(o)]]
         cell.setdefault("metadata", {})[VERDICT_KEY] = {"code": verdict.code,
-                                                        "message": verdict.message}
+                                                        "message": verdict.message,
+                                                        "mistake": str(verdict.mistake)}
 
 
 def _is_verdict(output: Any) -> bool:

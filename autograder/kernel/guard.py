@@ -34,7 +34,8 @@ __all__ = ["install"]
 
 _WATCHED_MODULES = ("numpy", "numpy.testing", "numpy.linalg", "miniflow", "miniflow.nodes",
                     "miniflow.graph", "miniflow.training", "miniflow.gradcheck",
-                    "autograder", "autograder.checks", "autograder.checks.core",
+                    "autograder", "autograder.core.mistakes", "autograder.checks",
+                    "autograder.checks.core",
                     "autograder.checks.graphs", "autograder.checks.nodes",
                     "autograder.checks.training", "autograder.checks.digits",
                     "autograder.checks.tensors", "builtins", "math")

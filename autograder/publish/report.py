@@ -5,9 +5,9 @@ One self-contained HTML page (figures embedded as PNG, nothing fetched) from
 autograder/publish/templates/report.html.j2. Per assignment: how many
 submissions were graded, rejected, crashed, late or flagged; the scores;
 per learning objective, the share of the graded submissions that met it
-and the most common diagnosed mistakes, grouped by the checks' "Likely
-mistake" (not by the exact text of each message), counted, with one
-anonymised example each. Then the submissions that need the instructor:
+and the most common mistakes, grouped by the code the grader's check gave
+each failed test cell (``CellGrade.mistake``, never by the words of a
+message), counted, with one anonymised example each. Then the submissions that need the instructor:
 rejected, crashed, late, flagged, by student id.
 
 The definitions (what "met" means, what each mean includes) are written into
@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.core.manifest import Assignment, Course
-from autograder.core.results import GradeResult, Status
+from autograder.core.mistakes import label
+from autograder.core.results import CellGrade, GradeResult, Status
 from autograder.publish.render import render_template
 from autograder.record.load import load_results
 
@@ -36,7 +37,6 @@ _NUMBER = re.compile(r"-?\d+(\.\d+)?(e[-+]?\d+)?", re.IGNORECASE)
 # "#, #, #" (a list of numbers, a shape) and "(#,)" read as one "#": shapes of any
 # rank and inputs of any length then group together.
 _NUMBERS = re.compile(r"#(?:\s*,\s*#)+,?|#,(?=\))")
-_HINT = re.compile(r"likely mistake:\s*", re.IGNORECASE)
 # numpy.testing's boilerplate line before the message a test gave it
 _BOILERPLATE = ("Not equal to tolerance", "Arrays are not")
 
@@ -57,19 +57,20 @@ DEFINITIONS = [
     ("met", "a graded submission meets an objective when it earned every point of every test "
             "cell mapped to that objective in course/manifest.toml ([assignment.tests]); the "
             "share is of the graded submissions"),
-    ("mistake", "a test cell that lost points, grouped by its \"Likely mistake\" line when "
-                "the check named one, otherwise by its first line with every number replaced "
-                "by #; counted in students; the example is one real message with the "
-                "student's id removed"),
+    ("mistake", "a test cell that lost points, grouped by the mistake the grader's check "
+                "named (not attempted, raised an error, the wrong sign, twice the right value, "
+                "...; a wrong value no known pattern explains), or, for a cell no check named, "
+                "by its first line with every number replaced by #; counted in students; the "
+                "example is one real message with the student's id removed"),
 ]
 
 
 @dataclass
 class Mistake:
-    """One group of diagnostic messages: the likely mistake, or a normalised first line."""
+    """One group of failed test cells: by the mistake's code, or a normalised first line."""
 
     label: str
-    kind: str  # "hint" (a "Likely mistake" line) or "message" (its normalised first line)
+    kind: str  # "code" (the verdict's mistake code) or "message" (its normalised first line)
     students: list[str] = field(default_factory=list)
     cells: list[str] = field(default_factory=list)
     example: str = ""
@@ -184,25 +185,19 @@ def _first_line(message: str) -> str:
     return head
 
 
-def mistake_key(message: str) -> tuple[str, str]:
-    """``("hint", likely mistake)`` when the message names one, else ``("message", first line)``.
-
-    The likely mistake is the text after "Likely mistake:" up to the end of its
-    line; numbers in either are masked, so the same mistake made on other
-    inputs (other elements, values, shapes) falls into the same group.
+def mistake_key(cell: CellGrade) -> tuple[str, str]:
+    """``("code", words)`` for a cell whose verdict named its mistake as a code
+    (``CellGrade.mistake``: every cell the judge scored), else ``("message",
+    its first line with numbers masked)``: a record plain nbgrader made, or
+    an earlier grader. Same code, same group, whatever inputs the words
+    describe; the words are the code's (``autograder.core.mistakes.label``).
     """
-    found = _HINT.search(message)
-    if found:
-        hint = message[found.end():].strip().splitlines()
-        if hint and hint[0].strip():
-            return "hint", normalise_message(hint[0])
-    first = _first_line(message)
+    if cell.mistake:
+        return "code", label(cell.mistake)
+    first = _first_line(cell.message)
     if not first:
         return "message", "failed with no diagnostic message (an error without text, or "\
                           "output on stderr)"
-    if first.rstrip(":").strip() == "NotImplementedError" or (
-            first.startswith("GraderCheckFailed:") and "raised NotImplementedError" in first):
-        return "message", "NotImplementedError: the stub was left in (not attempted)"
     return "message", normalise_message(first)
 
 
@@ -248,8 +243,8 @@ def _summarise_one(assignment: Assignment, mine: list[GradeResult]) -> Assignmen
             if not lost and len(mine_cells) == len(objective.cells):
                 objective.met += 1
             for c in lost:
-                kind, label = mistake_key(c.message)
-                group = mistakes.setdefault((kind, label), Mistake(label, kind))
+                kind, words = mistake_key(c)
+                group = mistakes.setdefault((kind, words), Mistake(words, kind))
                 if r.student not in group.students:
                     group.students.append(r.student)
                 if c.grade_id not in group.cells:
@@ -257,7 +252,7 @@ def _summarise_one(assignment: Assignment, mine: list[GradeResult]) -> Assignmen
                 if not group.example and c.message:
                     group.example = _anonymised(c.message, r.student)
         objective.mistakes = sorted(mistakes.values(),
-                                    key=lambda m: (-m.count, m.kind != "hint", m.label))
+                                    key=lambda m: (-m.count, m.kind != "code", m.label))
     for r in graded:
         for c in r.cells:
             by_id[c.grade_id].graded += 1
