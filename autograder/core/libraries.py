@@ -27,7 +27,7 @@ Each library has an upper bound in ``pyproject.toml`` and ``environment.yml``
 (``TESTED``). ``check()`` says, for a version outside that range, which of
 the names are gone and what they were for, so an upgrade that breaks the
 grader fails with that sentence, not with an ``AttributeError`` in the middle
-of a class's grading. ``tests/test_libraries.py`` checks every name against
+of a class's grading. ``tests/unit/core/test_libraries.py`` checks every name against
 the installed versions.
 """
 

@@ -36,6 +36,10 @@ class Mistake(StrEnum):
     MISSING = "missing"              # the name under test is not defined
     STOPPED = "stopped"              # it stopped the grader's check (exit, endless loop)
     NOT_JUDGED = "not_judged"        # the grader has no check for this test
+    NOT_RUN = "not_run"              # the test cell never ran (the notebook stopped before it)
+    TEST_CHANGED = "test_changed"    # the code in the test cell was not the instructor's test
+    ZEROED_BY_REVIEW = "zeroed_by_review"  # the static review found the answer is not the
+    #                                        student's own (miniflow's, or no code at all)
     # a wrong answer, diagnosed from the right one
     WRONG_SHAPE = "wrong_shape"          # right numbers, wrong shape
     KEPT_BATCH_AXIS = "kept_batch_axis"  # a gradient not summed over the batch
@@ -57,6 +61,9 @@ _LABELS = {
     Mistake.MISSING: "the name under test is not defined",
     Mistake.STOPPED: "the code stopped the grader's check (exit(), an endless loop)",
     Mistake.NOT_JUDGED: "the grader has no check for this test",
+    Mistake.NOT_RUN: "the test cell never ran (the notebook stopped before it)",
+    Mistake.TEST_CHANGED: "the test cell's code was not the instructor's test",
+    Mistake.ZEROED_BY_REVIEW: "scored 0 by the static review (not the student's own code)",
     Mistake.WRONG_SHAPE: "right numbers, wrong shape",
     Mistake.KEPT_BATCH_AXIS: "a gradient not summed over the batch",
     Mistake.NOT_FINITE: "NaN or inf where the answer is finite (not computed stably)",

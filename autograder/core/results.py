@@ -175,10 +175,8 @@ class KernelDeath:
     def to_dict(self) -> dict[str, Any]:
         # In the order results.json has always had: the graded notebook comes back from
         # the worker as JSON with its metadata's keys sorted (nbformat.writes).
-        data: dict[str, Any] = {"cell": self.cell}
-        if self.cause:
-            data["cause"] = str(self.cause)
-        data.update({"first_line": self.first_line, "grade_id": self.grade_id,
+        data: dict[str, Any] = {"cause": str(self.cause)} if self.cause else {}
+        data.update({"cell": self.cell, "first_line": self.first_line, "grade_id": self.grade_id,
                      "reason": self.reason, "restarted": self.restarted,
                      "while_replaying": self.while_replaying})
         return data
@@ -199,8 +197,9 @@ class DeathCause(StrEnum):
 
     MEMORY = "memory"              # over its memory limit (the watchdog, or SIGKILL)
     CPU_TIME = "cpu_time"          # over its CPU time (SIGXCPU)
-    LIMIT = "limit"                # another of the sandbox's limits (output, files, processes)
-    CELL_TIMEOUT = "cell_timeout"  # a cell ignored the interrupt after its time limit
+    TIME = "time"                  # out of time: the notebook's, or a cell's that ignored the
+    #                                interrupt after its time limit
+    LIMIT = "limit"                # another of the sandbox's limits (processes, files)
     EXITED = "exited"              # the notebook called exit(), sys.exit() or os._exit()
     CRASHED = "crashed"            # killed by another signal (a segfault, an abort)
     UNRESPONSIVE = "unresponsive"  # the kernel stopped answering

@@ -10,19 +10,22 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 
 from autograder.core.cells import error_output
+from autograder.core.results import DeathCause
 from autograder.sandbox.bubblewrap import format_size, parse_size
 from autograder.sandbox.manager import SandboxKernelManager
 
 
-def death_reason(manager: Any, error: Exception) -> str:
-    """Why the kernel is gone (the watchdog's reason first), in words for a student."""
+def death_reason(manager: Any, error: Exception) -> tuple[DeathCause, str]:
+    """Why the kernel is gone (the watchdog's reason first): the code, and the words for
+    a student."""
     if getattr(manager, "stop_reason", None) or (
-            isinstance(error, DeadKernelError) and hasattr(manager, "death_reason")):
-        return str(manager.death_reason())
+            isinstance(error, DeadKernelError) and hasattr(manager, "death")):
+        cause, words = manager.death()
+        return DeathCause(cause), str(words)
     if isinstance(error, CellTimeoutError):
-        return ("this cell did not stop when it was interrupted after its time limit, so the "
-                "grader stopped the notebook")
-    return "the kernel died"
+        return DeathCause.TIME, ("this cell did not stop when it was interrupted after its "
+                                 "time limit, so the grader stopped the notebook")
+    return DeathCause.UNKNOWN, "the kernel died"
 
 
 def first_line(cell: NotebookNode) -> str:

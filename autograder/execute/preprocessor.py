@@ -37,6 +37,7 @@ from traitlets import Bool, CaselessStrEnum, Integer, List, Unicode
 
 from autograder.core.cells import DEATHS_KEY, HIDDEN, error_output, is_test_cell
 from autograder.core.libraries import check as check_libraries
+from autograder.core.results import DeathCause
 from autograder.execute.capture import OutputCaptureMixin
 from autograder.execute.explain import (
     death_reason,
@@ -203,7 +204,7 @@ class SandboxedExecute(SpareKernelMixin, OutputCaptureMixin, GuardMixin, JudgeMi
         spare_key = self._spare_key(cwd) if self.owns_km else None
         self.km = await self._claim_spare(spare_key) if self.owns_km else self.km
         while True:
-            died: tuple[int, str] | None = None
+            died: tuple[int, tuple[DeathCause, str]] | None = None
             async with self.async_setup_kernel():
                 assert self.kc is not None and self.km is not None
                 manager = self.km
@@ -239,13 +240,14 @@ class SandboxedExecute(SpareKernelMixin, OutputCaptureMixin, GuardMixin, JudgeMi
                     died = (index, death_reason(manager, error))
             if died is None:
                 break
-            index, reason = died
+            index, (cause, reason) = died
             replaying = index < resume
             elapsed = time.monotonic() - began
             budget = getattr(manager, "notebook_timeout", None)
             restart = (self.owns_km and len(deaths) < self.kernel_restarts
                        and (budget is None or elapsed < budget))
-            deaths.append({"cell": index + 1, "grade_id": grade_id(self.nb.cells[index]),
+            deaths.append({"cell": index + 1, "cause": str(cause),
+                           "grade_id": grade_id(self.nb.cells[index]),
                            "first_line": first_line(self.nb.cells[index]),
                            "reason": reason, "while_replaying": replaying,
                            "restarted": restart})

@@ -35,6 +35,7 @@ import nbformat
 
 from autograder.core.lock import CourseBusy, course_held, hold_course
 from autograder.core.manifest import Assignment, Course
+from autograder.core.reasons import Reason
 from autograder.core.results import GradeResult, Status
 from autograder.judge.review import Review, review_within, start_review_server
 from autograder.pipeline.prepare import prepare_submission
@@ -289,7 +290,8 @@ def _grade_all(course: Course, assignments: Sequence[Assignment],
                                  notes=[*task["notes"], "the grader could not score this "
                                         f"submission ({type(error).__name__}: "
                                         f"{str(error)[:300]}); the rest of the class was "
-                                        "graded"], sandbox=task["sandbox"])
+                                        "graded"], sandbox=task["sandbox"],
+                                 reasons=[Reason.SCORING_FAILED])
         _apply_late(course, result, times)
         reported(result)
 

@@ -18,10 +18,12 @@ from pathlib import Path
 import nbformat
 
 from autograder.core.cells import is_graded
+from autograder.core.mistakes import Mistake
 from autograder.core.reasons import Reason
 from autograder.core.results import CellGrade, GradeResult, KernelDeath, Status
 from autograder.execute.direct import error_message
 from autograder.judge.review import Review
+from autograder.judge.verdict import VERDICT_KEY
 
 __all__ = ["kernel_deaths", "result_from", "score_notebook"]
 
@@ -69,11 +71,13 @@ def score_notebook(executed: nbformat.NotebookNode, source: nbformat.NotebookNod
         grade_id, points = meta["grade_id"], float(meta["points"])
         got = ran.get(grade_id)
         if got is None:
-            cells.append(CellGrade(grade_id, 0.0, points, "this graded cell did not run"))
+            cells.append(CellGrade(grade_id, 0.0, points, "this graded cell did not run",
+                                   Mistake.NOT_RUN))
             continue
         if got.cell_type != cell.cell_type or _restored(got.source, grade_id) != cell.source:
             cells.append(CellGrade(grade_id, 0.0, points, "the code that ran in this test "
-                                   "cell was not the instructor's test, so it scores 0"))
+                                   "cell was not the instructor's test, so it scores 0",
+                                   Mistake.TEST_CHANGED))
             notes.append(f"{grade_id}: the test that ran was not the instructor's")
             continue
         judged = copy.deepcopy(got)
@@ -86,9 +90,18 @@ def score_notebook(executed: nbformat.NotebookNode, source: nbformat.NotebookNod
         # A cell the judge passed says nothing: an error the kernel showed after
         # the verdict (a visible test that failed on an earlier exercise's slip)
         # decided nothing.
+        lost = score < points
         cells.append(CellGrade(grade_id, float(score), points,
-                               error_message(got) if score < points else ""))
+                               error_message(got) if lost else "",
+                               _mistake(got) if lost else ""))
     return cells, notes, list(dict.fromkeys(reasons))
+
+
+def _mistake(cell: nbformat.NotebookNode) -> str:
+    """The judge's code for why ``cell`` lost its points ("" when no judge said: a
+    notebook graded without one, as plain ``nbgrader autograde`` of an old release)."""
+    verdict = cell.get("metadata", {}).get(VERDICT_KEY)
+    return str(verdict.get("mistake") or "") if isinstance(verdict, dict) else ""
 
 
 def kernel_deaths(executed: nbformat.NotebookNode) -> tuple[list[KernelDeath], list[str]]:
@@ -132,6 +145,7 @@ def _apply_verdicts(result: GradeResult, executed: nbformat.NotebookNode,
         if cell.grade_id in zeroed:  # the review's reason says more than "not defined"
             cell.message = zeroed[cell.grade_id]
             cell.score = 0.0
+            cell.mistake = Mistake.ZEROED_BY_REVIEW
     result.score = float(sum(c.score for c in result.cells))
 
 
@@ -149,11 +163,13 @@ def result_from(task: dict, answer: dict, source: nbformat.NotebookNode,
     if "failure" in answer:
         result.status = Status.ERROR
         result.notes.append(answer["failure"])
+        result.reasons.append(Reason.WORKER_FAILED)
         return result
     text = answer.get("executed")
     if text is None:
         result.status = Status.ERROR
         result.notes.append(_explain_failure(answer.get("log", "")))
+        result.reasons.append(Reason.NOTEBOOK_STOPPED)
         return result
     executed = nbformat.reads(text, as_version=4)
     result.cells, notes, result.reasons = score_notebook(executed, source)
@@ -168,6 +184,7 @@ def result_from(task: dict, answer: dict, source: nbformat.NotebookNode,
         result.notes.append(_explain_failure(answer.get("log", "")))
         if all(c.score == 0 for c in result.cells):
             result.status = Status.ERROR
+            result.reasons.append(Reason.NOTEBOOK_STOPPED)
     if staging is not None:
         folder = staging / result.student / result.assignment
         folder.mkdir(parents=True, exist_ok=True)

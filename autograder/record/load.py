@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.core.manifest import Course
+from autograder.core.reasons import Reason
 from autograder.core.results import CellGrade, GradeResult, Lateness, Status
 from autograder.record.database import db_url, open_gradebook
 
@@ -113,20 +114,24 @@ def load_results(course: Course, stored: dict[tuple[str, str], GradeResult] | No
         cells = gradebook.get(key)
         if cells is not None:
             messages = {c.grade_id: c.message for c in record.cells}
+            # a cell an instructor has since given full marks (formgrader) lost nothing
+            mistakes = {c.grade_id: c.mistake for c in record.cells}
             order = [name for name in messages if name in cells]
             order += [name for name in cells if name not in messages]
             score = float(sum(s for s, _ in cells.values()))
             record = dataclasses.replace(
                 record, status=Status.GRADED, score=score,
                 max_score=float(sum(t for _, t in cells.values())),
-                cells=[CellGrade(name, cells[name][0], cells[name][1], messages.get(name, ""))
+                cells=[CellGrade(name, cells[name][0], cells[name][1], messages.get(name, ""),
+                                 mistakes.get(name, "") if cells[name][0] < cells[name][1]
+                                 else "")
                        for name in order])
             record = _merge_late(record, lateness.get(key))
         elif record.status == Status.GRADED:
             record = dataclasses.replace(
                 record, status=Status.ERROR, score=0.0, cells=[],
                 notes=[*record.notes, "the gradebook holds no grade for this submission; "
-                       "grade it again"])
+                       "grade it again"], reasons=[*record.reasons, Reason.NO_GRADE])
         merged[key] = record
     return merged
 

@@ -67,6 +67,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, DottedObjectName, Enum, Float, Integer, Type, Unicode, validate
 
 from autograder.core.processes import kill_tree
+from autograder.core.results import DeathCause
 from autograder.sandbox.bubblewrap import MODES, isolation_warning, parse_size, resolve_mode
 from autograder.sandbox.command import KernelCommand
 from autograder.sandbox.files import data_files, scratch_base
@@ -119,6 +120,7 @@ class SandboxKernelManager(KernelLaunch, KernelCommand, KernelWatchdog, AsyncKer
     preload_modules: list[str] = []
 
     stop_reason: str | None = None
+    stop_cause: DeathCause | None = None
     fallback_reason: str | None = None
     # Seconds that earlier kernels of the same notebook already ran (a kernel
     # restarted after a death): they count toward notebook_timeout.
@@ -139,7 +141,7 @@ class SandboxKernelManager(KernelLaunch, KernelCommand, KernelWatchdog, AsyncKer
     # -- start ----------------------------------------------------------------
 
     async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
-        self.stop_reason = None
+        self.stop_reason = self.stop_cause = None
         mode, reason = resolve_mode(self.mode)
         if mode == "none" and self.mode == "auto":
             self.fallback_reason = reason

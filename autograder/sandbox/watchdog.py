@@ -20,6 +20,7 @@ import time
 from typing import Any
 
 from autograder.core.processes import descendants, kill_tree, parent_map, start_time
+from autograder.core.results import DeathCause
 from autograder.sandbox.bubblewrap import format_size, parse_size
 from autograder.sandbox.measure import (
     autogroup,
@@ -65,7 +66,7 @@ class KernelWatchdog:
                 groups.add(autogroup(kernel))
             if kernel is not None:
                 demote_new_sessions(tree, groups)
-            reason = None
+            reason, cause = None, DeathCause.LIMIT
             if task_count(tree) >= self.process_limit - 1:
                 # A fork storm sits at the process limit, spinning: stop it
                 # before it takes the CPU from everyone else's grading.
@@ -74,6 +75,7 @@ class KernelWatchdog:
             elif (time.monotonic() - self._started + self.time_used
                   > self.notebook_timeout):
                 reason = f"ran for more than {self.notebook_timeout} s in all"
+                cause = DeathCause.TIME
             elif folder_bytes(sockets) > 1024 ** 2:
                 reason = "wrote files into the grader's connection folder"
             else:
@@ -84,35 +86,46 @@ class KernelWatchdog:
                     if files:
                         where += f", {format_size(files)} in files in memory (/dev/shm, home, /tmp)"
                     reason = f"used more than {format_size(memory)} of memory ({where})"
+                    cause = DeathCause.MEMORY
             if reason:
-                self.stop_reason = reason
+                self.stop_reason, self.stop_cause = reason, cause
                 self.log.warning("sandbox: stopping the kernel: it %s", reason)
                 kill_tree(process.pid)
                 return
 
     def death_reason(self) -> str:
         """Why the kernel is gone, in words for a student."""
+        return self.death()[1]
+
+    def death_cause(self) -> DeathCause:
+        """Why the kernel is gone, as a code (``KernelDeath.cause``)."""
+        return self.death()[0]
+
+    def death(self) -> tuple[DeathCause, str]:
+        """Why the kernel is gone: the code, and the words for a student."""
         if self.stop_reason:
-            return f"the grader stopped the notebook: it {self.stop_reason}"
+            return (self.stop_cause or DeathCause.LIMIT,
+                    f"the grader stopped the notebook: it {self.stop_reason}")
         process = getattr(self.provisioner, "process", None)
         code = process.poll() if process is not None else None
         if code is None:
-            return "the kernel stopped responding"
+            return DeathCause.UNRESPONSIVE, "the kernel stopped responding"
         signum = -code if code < 0 else code - 128 if code > 128 else 0
         if signum == signal.SIGXCPU:
-            return (f"the grader stopped the notebook: it used more than {self.cpu_limit} s "
-                    "of CPU time")
+            return DeathCause.CPU_TIME, (f"the grader stopped the notebook: it used more than "
+                                         f"{self.cpu_limit} s of CPU time")
         if signum == signal.SIGKILL:
-            return ("the kernel was killed (SIGKILL); the usual cause is running out of "
-                    "memory")
+            return DeathCause.MEMORY, ("the kernel was killed (SIGKILL); the usual cause is "
+                                       "running out of memory")
         if signum:
-            return f"the kernel crashed ({signal.Signals(signum).name})"
+            return DeathCause.CRASHED, f"the kernel crashed ({signal.Signals(signum).name})"
         tail = bytes(self._stderr_tail).decode(errors="replace") if hasattr(
             self, "_stderr_tail") else ""
         if "bwrap:" in tail or "sandbox: could not" in tail:
-            return "the sandbox could not start the kernel: " + tail.strip().splitlines()[-1]
-        return (f"the kernel exited with status {code} (does the notebook call exit(), "
-                "sys.exit() or os._exit()?)")
+            return DeathCause.SANDBOX, ("the sandbox could not start the kernel: "
+                                        + tail.strip().splitlines()[-1])
+        return DeathCause.EXITED, (f"the kernel exited with status {code} (does the notebook "
+                                   "call exit(), sys.exit() or os._exit()?)")
 
     # -- which process is the kernel ----------------------------------------------
 

@@ -48,7 +48,8 @@ def projection(results: list) -> dict[str, dict]:
             "max_score": result.max_score,
             "flags": [masked(flag) for flag in result.flags],
             "notes": [masked(note) for note in result.notes],
-            "cells": {cell.grade_id: [cell.score, cell.max_score, masked(cell.message)]
+            "cells": {cell.grade_id: [cell.score, cell.max_score, masked(cell.message),
+                                      str(cell.mistake)]
                       for cell in result.cells},
         }
     return kept

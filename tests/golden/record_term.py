@@ -274,7 +274,8 @@ def results(course: Path) -> dict[str, dict]:
             "late": {key: late[key] for key in sorted(late)},
             "kernel_deaths": [masked(json.dumps(death, sort_keys=True))
                               for death in r.get("kernel_deaths", [])],
-            "cells": {c["grade_id"]: [c["score"], c["max_score"], masked(c.get("message", ""))]
+            "cells": {c["grade_id"]: [c["score"], c["max_score"], masked(c.get("message", "")),
+                                      c.get("mistake", "")]
                       for c in r.get("cells", [])},
         }
     return kept
