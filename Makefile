@@ -17,7 +17,7 @@ endif
 # Jupyter refuses to start as root (a container's default user) without this.
 LAB_AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help setup demo test lab lab-instructor lint bench clean notebooks selfcheck
+.PHONY: help setup demo unit test lab lab-instructor lint bench clean notebooks selfcheck
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ endif
 
 demo: $(STAMP)  ## the main job: the instructor pipeline end to end on a synthetic class
 	$(PYTHON) -m autograder demo
+
+unit: $(STAMP)  ## the unit tests alone (tests/unit/, one folder per package): no kernel, seconds
+	$(PYTHON) -m pytest -q tests/unit
 
 test: $(STAMP)  ## run the whole test suite: two test files at a time, then the ones that must run alone
 	$(PYTHON) -m pytest -n 2 --dist loadfile -m "not alone"

@@ -87,3 +87,33 @@ def sqlite_tables(path) -> dict[str, list[tuple]]:
             "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
         return {name: sorted(connection.execute(f'SELECT * FROM "{name}"').fetchall())
                 for name in names}
+
+
+# -- tests/unit: the fast tests, one folder per package, and none starts a kernel -------
+
+import pytest  # noqa: E402
+
+UNIT = __import__("pathlib").Path(__file__).resolve().parent / "unit"
+
+
+class KernelStarted(AssertionError):
+    """A unit test tried to start a Jupyter kernel."""
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_start_no_kernel(request, monkeypatch):
+    """Under tests/unit/ starting a kernel is an error: those tests run in seconds, and a
+    test that needs a kernel belongs beside the integration tests in tests/."""
+    if UNIT not in request.node.path.parents:
+        return
+
+    def refuse(*args, **kwargs):
+        raise KernelStarted(f"{request.node.nodeid} started a kernel: a unit test may not "
+                            "(move it to tests/, beside the integration tests)")
+
+    from jupyter_client.manager import AsyncKernelManager, KernelManager
+
+    # Every way jupyter_client starts one (each class binds its own start_kernel).
+    for manager in (KernelManager, AsyncKernelManager):
+        monkeypatch.setattr(manager, "start_kernel", refuse)
+        monkeypatch.setattr(manager, "_async_start_kernel", refuse)

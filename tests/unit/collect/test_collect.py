@@ -14,7 +14,7 @@ from autograder.collect import collect
 from autograder.core.manifest import ManifestError, load_manifest
 from autograder.pipeline.prepare import prepare_submission
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

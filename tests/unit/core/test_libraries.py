@@ -18,7 +18,7 @@ from packaging.requirements import Requirement
 from autograder.core import libraries
 from autograder.core.libraries import PRIVATE, TESTED, LibraryChanged, Private, check, missing
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_every_private_name_the_grader_uses_is_in_the_installed_libraries():

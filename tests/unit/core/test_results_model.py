@@ -19,18 +19,26 @@ from nbformat.v4 import new_code_cell, new_notebook
 from autograder.core.cells import DEATHS_KEY
 from autograder.core.manifest import load_manifest
 from autograder.core.reasons import Reason, legacy_reasons
-from autograder.core.results import CellGrade, GradeResult, KernelDeath, Lateness, Status
+from autograder.core.results import (
+    CellGrade,
+    DeathCause,
+    GradeResult,
+    KernelDeath,
+    Lateness,
+    Status,
+)
 from autograder.pipeline.prepare import prepare_submission
 
 # result_from: the parent's verdict on a worker's answer, the cheap way to a real crash
 from autograder.pipeline.score import (
     kernel_deaths,
-    result_from,  # noqa: PLC2701
+    result_from,
+    score_notebook,
 )
 from autograder.publish.feedback import resubmit_advice
 from autograder.publish.roster import export_status
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 FIRST = load_manifest(ROOT).assignments[0]
 
 #: One result as the grader before the typed model wrote it to results.json
@@ -172,23 +180,28 @@ def test_a_crash_carries_its_code():
                          "(killed by SIGKILL)"}
     result = result_from(_task(), answer, new_notebook(), None)
     assert result.status is Status.ERROR and result.score == 0
-    assert Reason.CRASHED in result.codes()
+    assert result.codes() == [Reason.WORKER_FAILED, Reason.CRASHED]
     assert export_status(result) == "needs review"
-    # read from the status: results.json holds what it always held
-    assert result.to_dict()["reasons"] == []
-    assert Reason.CRASHED in GradeResult.from_dict(result.to_dict()).codes()
+    # the kind of crash is recorded; that it crashed is read from the status
+    assert result.to_dict()["reasons"] == ["worker_failed"]
+    assert GradeResult.from_dict(result.to_dict()).codes() == result.codes()
+    # nbgrader stopped before any test cell scored: another kind, another code
+    stopped = result_from(_task(), {"log": "Timeout waiting for execute reply"},
+                          new_notebook(), None)
+    assert stopped.status is Status.ERROR and stopped.reasons == [Reason.NOTEBOOK_STOPPED]
 
 
 def test_a_kernel_death_carries_its_code():
     # what SandboxedExecute records in the graded notebook, read as grade reads it
-    recorded = {"cell": 2, "grade_id": "test_b", "first_line": "assert 'test_b'",
-                "reason": "the kernel exited with status 1", "while_replaying": False,
-                "restarted": True}
+    recorded = {"cell": 2, "cause": "exited", "grade_id": "test_b",
+                "first_line": "assert 'test_b'", "reason": "the kernel exited with status 1",
+                "while_replaying": False, "restarted": True}
     executed = new_notebook(cells=[new_code_cell("1"), new_code_cell("assert 'test_b'")])
     executed.metadata[DEATHS_KEY] = [recorded, "not a death"]
     deaths, notes = kernel_deaths(nbformat.from_dict(json.loads(nbformat.writes(executed))))
     assert deaths == [KernelDeath(2, "test_b", "assert 'test_b'",
-                                  "the kernel exited with status 1", restarted=True)]
+                                  "the kernel exited with status 1", restarted=True,
+                                  cause=DeathCause.EXITED)]
     assert notes == ["the kernel died in cell 2 (test_b): the kernel exited with status 1; "
                      "the cells after it were graded in a fresh kernel"]
     result = GradeResult("fox", FIRST.name, Status.GRADED, 2.0, 4.0, notes=notes,
@@ -206,3 +219,58 @@ def test_flags_need_review_and_a_clean_result_does_not():
     assert clean.codes() == [] and export_status(clean) == "graded"
     flagged = GradeResult("gil", FIRST.name, Status.GRADED, 4.0, 4.0, flags=["imports os"])
     assert flagged.codes() == [Reason.FLAGGED] and export_status(flagged) == "needs review"
+
+
+def test_a_cell_that_lost_points_carries_the_judge_s_code_for_its_mistake():
+    """The judge's verdict (cell metadata, beside the error it put first) names the
+    mistake as a code; the graded cell keeps it, results.json holds it, and a record
+    without one (plain nbgrader, an earlier grader) is written back as it was."""
+    from nbformat.v4 import new_output
+
+    from autograder.judge.verdict import Verdict, apply_verdicts
+
+    test = new_code_cell("assert True", metadata={"nbgrader": {
+        "grade": True, "grade_id": "test_b", "points": 2, "solution": False, "locked": True}})
+    executed = new_notebook(cells=[nbformat.from_dict(json.loads(json.dumps(test)))])
+    executed.cells[0].outputs = [new_output("stream", name="stdout", text="checked\n")]
+    apply_verdicts(executed.cells, {"test_b": Verdict(
+        "test_b", "wrong", "b: the value differs from the reference. Likely mistake: it has "
+        "the wrong sign", "wrong_sign")})
+    cells, _, _ = score_notebook(executed, new_notebook(cells=[test]))
+    assert cells == [CellGrade("test_b", 0.0, 2.0, cells[0].message, "wrong_sign")]
+    assert "Likely mistake: it has the wrong sign" in cells[0].message
+    assert cells[0].to_dict()["mistake"] == "wrong_sign"
+    assert CellGrade.from_dict(cells[0].to_dict()) == cells[0]
+    assert "mistake" not in CellGrade("test_b", 2.0, 2.0).to_dict()
+    # a passed verdict names no mistake
+    apply_verdicts(executed.cells, {"test_b": Verdict("test_b", "passed")})
+    assert score_notebook(executed, new_notebook(cells=[test]))[0] == [
+        CellGrade("test_b", 2.0, 2.0, "", "")]
+
+
+def test_each_way_a_sandboxed_kernel_dies_has_its_cause():
+    """The watchdog's and the exit status's reasons, each with its code (no kernel: the
+    manager's own ``death`` on a process that has exited)."""
+    import signal
+
+    from autograder.sandbox.manager import SandboxKernelManager
+
+    class Exited:
+        def __init__(self, code):
+            self.code = code
+
+        def poll(self):
+            return self.code
+
+    manager = SandboxKernelManager()
+    cases = {-signal.SIGKILL: DeathCause.MEMORY, -signal.SIGXCPU: DeathCause.CPU_TIME,
+             -signal.SIGSEGV: DeathCause.CRASHED, 1: DeathCause.EXITED,
+             None: DeathCause.UNRESPONSIVE}
+    for code, cause in cases.items():
+        manager.provisioner = type("P", (), {"process": Exited(code)})()
+        assert manager.death_cause() == cause, code
+        assert manager.death()[1] == manager.death_reason()
+    manager.stop_reason, manager.stop_cause = "used more than 1 GiB of memory", \
+        DeathCause.MEMORY
+    assert manager.death() == (DeathCause.MEMORY, "the grader stopped the notebook: it "
+                                                  "used more than 1 GiB of memory")

@@ -30,7 +30,7 @@ from miniflow.datasets import (
     train_test_split,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 DATA = ROOT / "miniflow" / "data"
 
 

@@ -20,7 +20,7 @@ from autograder.core.results import GradeResult
 from autograder.publish.feedback import feedback_html, problem_html
 from autograder.publish.render import render_template
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 FIRST = load_manifest(ROOT).assignments[0]
 HOSTILE = '<script>alert(1)</script>" onerror="alert(1)'
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;&quot; onerror=&quot;alert(1)"

@@ -24,7 +24,7 @@ from autograder.pipeline.grading import copy_course_skeleton
 from autograder.publish import report as report_module
 from autograder.publish.report import mistake_key, summarise, write_report
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 COURSE = load_manifest(ROOT)
 GRAPHS = COURSE.assignment("01_graphs")
 POINTS = {"test_chain_rule": 2.0, "test_mul_forward": 2.0, "test_mul_backward": 3.0,

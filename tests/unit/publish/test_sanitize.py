@@ -31,7 +31,7 @@ from autograder.publish.sanitize import (
     sanitize_notebook,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9aw"
        "AAAABJRU5ErkJggg==")
 SCRIPT = '<script>window.__pwned = 1; document.title = "PWNED"</script>'
