@@ -12,11 +12,17 @@ longer matches its script.
     notebook.given("setup", "import numpy as np")            # read-only code
     notebook.solution("mul", "class Mul(Node): ...")         # ### BEGIN/END SOLUTION
     notebook.test("test_mul_forward", 2, "assert ...")       # graded, locked
+
+A cell may also be the text of library code, where the library holds the
+reference (``source_of``): ``notebook.solution("tensor", source_of(Tensor))``.
+The code is then written in the notebook's style, and an exercise's
+``### BEGIN/END SOLUTION`` markers are comments in the library's file.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -149,6 +155,13 @@ class NotebookBuilder:
         path.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, path)
         return path
+
+
+def source_of(*objects: Any) -> str:
+    """The source text of classes and functions, two blank lines apart: a cell made
+    of library code (``inspect.getsource``: comments such as nbgrader's markers are
+    kept)."""
+    return "\n\n".join(inspect.getsource(item) for item in objects)
 
 
 def _looks_like_expression(line: str) -> bool:

@@ -55,20 +55,29 @@ def reference_tensor(backpropagate: Callable[[Any], Any] | None = None) -> type:
     Tests of the exercises built on ``Tensor`` (``backpropagate``, the loss)
     run on it, so that a mistake in the student's ``Tensor`` costs only the
     ``Tensor`` exercise. It is ``miniflow.tensor.Tensor``, whose ``backward()``
-    calls ``backpropagate`` (the student's, when that is what is graded) or, by
-    default, a correct one.
+    calls a correct ``backpropagate``; given one (the student's, when that is
+    what is graded), a new class each call whose ``backward()`` calls it.
+
+    That class is miniflow's, made again in a copy of its module, whose
+    ``backpropagate`` is the given one: ``miniflow/tensor.py`` is the notebook's
+    text, so its operations make a ``Tensor`` and its ``backward()`` calls
+    ``backpropagate``, both names looked up in the module when called. (A
+    subclass overriding ``backward`` would not do: ``x * x`` would be a
+    ``miniflow.tensor.Tensor``, whose ``backward()`` is miniflow's.)
     """
-    from miniflow.tensor import Tensor as Reference
+    import importlib.util
+
+    import miniflow.tensor
 
     if backpropagate is None:
-        return Reference
-    rule = backpropagate
-
-    class Tensor(Reference):
-        def backward(self) -> None:
-            rule(self)
-
-    return Tensor
+        return miniflow.tensor.Tensor
+    spec = importlib.util.find_spec(miniflow.tensor.__name__)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {miniflow.tensor.__name__} again")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.backpropagate = backpropagate
+    return module.Tensor
 
 
 # -- define-by-run tensors (06_autograd) ----------------------------------------

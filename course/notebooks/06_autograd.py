@@ -1,4 +1,12 @@
-from course.authoring import NotebookBuilder
+"""The notebook "Bonus: define-by-run autograd" (06_autograd).
+
+Its Tensor code (the given cell ``as_tensor``, the solution cells ``tensor`` and
+``backpropagation``) is the text of miniflow's reference, ``miniflow/tensor.py``:
+one text for the notebook, the checks and the judge.
+"""
+
+import miniflow.tensor
+from course.authoring import NotebookBuilder, source_of
 
 notebook = NotebookBuilder()
 notebook.markdown(r"""
@@ -380,11 +388,7 @@ the rule adds its share to `self.grad`.
 Operands may also be plain numbers or arrays (`t * 2.0`): `as_tensor` wraps
 them in a `Tensor` (a constant leaf).
 """)
-notebook.given("as_tensor", """
-def as_tensor(value):
-    \"\"\"value itself if it is a Tensor, else a new leaf Tensor holding it.\"\"\"
-    return value if isinstance(value, Tensor) else Tensor(value)
-""")
+notebook.given("as_tensor", source_of(miniflow.tensor.as_tensor))
 notebook.markdown(r"""
 ### Exercise 1 (5 points): the `Tensor` class
 
@@ -415,131 +419,7 @@ In every `_backward`: read the upstream gradient from `out.grad`, **add** to
 each parent's `.grad` with `+=` (never `=`), and make every gradient the
 shape of its tensor's `data`.
 """)
-notebook.solution("tensor", """
-class Tensor:
-    \"\"\"A numpy array that records how it was computed (define-by-run autograd).
-
-    data       the values, a float numpy array
-    grad       d(output) / d(data) after a backward pass; the same shape as data
-    _parents   the tensors this one was computed from (empty for a leaf)
-    _backward  adds this tensor's share of the gradient to its parents' grad
-    _op        the operation that made it, for drawings ("+", "*", "@", ...)
-    \"\"\"
-
-    def __init__(self, data, parents=(), op="", name=None):
-        self.data = np.array(data, dtype=float)   # a copy: the caller's array is never changed
-        self.grad = np.zeros_like(self.data)
-        self._parents = tuple(parents)
-        self._backward = lambda: None             # a leaf has no parents to pass a gradient to
-        self._op = op
-        self.name = name
-
-    @property
-    def shape(self):
-        return self.data.shape
-
-    def __repr__(self):
-        return f"Tensor({self.name or self._op or 'leaf'}, shape={self.shape})"
-
-    def exp(self):
-        \"\"\"e ** self, elementwise: the worked example.\"\"\"
-        out = Tensor(np.exp(self.data), parents=(self,), op="exp")
-
-        def _backward():
-            self.grad += out.grad * out.data
-
-        out._backward = _backward
-        return out
-
-    def __add__(self, other):
-        \"\"\"self + other, elementwise, with numpy broadcasting.\"\"\"
-        other = as_tensor(other)
-        ### BEGIN SOLUTION
-        out = Tensor(self.data + other.data, parents=(self, other), op="+")
-
-        def _backward():
-            self.grad += unbroadcast(out.grad, self.shape)
-            other.grad += unbroadcast(out.grad, other.shape)
-
-        out._backward = _backward
-        return out
-        ### END SOLUTION
-
-    def __mul__(self, other):
-        \"\"\"self * other, elementwise, with numpy broadcasting.\"\"\"
-        other = as_tensor(other)
-        ### BEGIN SOLUTION
-        out = Tensor(self.data * other.data, parents=(self, other), op="*")
-
-        def _backward():
-            self.grad += unbroadcast(out.grad * other.data, self.shape)
-            other.grad += unbroadcast(out.grad * self.data, other.shape)
-
-        out._backward = _backward
-        return out
-        ### END SOLUTION
-
-    def __matmul__(self, other):
-        \"\"\"self @ other, the matrix product of two 2-D tensors.\"\"\"
-        other = as_tensor(other)
-        ### BEGIN SOLUTION
-        out = Tensor(self.data @ other.data, parents=(self, other), op="@")
-
-        def _backward():
-            self.grad += out.grad @ other.data.T
-            other.grad += self.data.T @ out.grad
-
-        out._backward = _backward
-        return out
-        ### END SOLUTION
-
-    def sum(self):
-        \"\"\"The sum of all elements, a tensor of shape ().\"\"\"
-        ### BEGIN SOLUTION
-        out = Tensor(self.data.sum(), parents=(self,), op="sum")
-
-        def _backward():
-            self.grad += np.broadcast_to(out.grad, self.shape)
-
-        out._backward = _backward
-        return out
-        ### END SOLUTION
-
-    def sigmoid(self):
-        \"\"\"1 / (1 + e ** -self), elementwise.\"\"\"
-        ### BEGIN SOLUTION
-        out = Tensor(np.exp(-np.logaddexp(0.0, -self.data)), parents=(self,), op="sigmoid")
-
-        def _backward():
-            self.grad += out.grad * out.data * (1.0 - out.data)
-
-        out._backward = _backward
-        return out
-        ### END SOLUTION
-
-    # Built from the operations above: their gradients come for free.
-    def __radd__(self, other):
-        return self + other
-
-    def __rmul__(self, other):
-        return self * other
-
-    def __neg__(self):
-        return self * -1.0
-
-    def __sub__(self, other):
-        return self + (-as_tensor(other))
-
-    def __rsub__(self, other):
-        return as_tensor(other) - self
-
-    def mean(self):
-        return self.sum() * (1.0 / self.data.size)
-
-    def backward(self):
-        \"\"\"Fill the .grad of every tensor this one depends on (Exercise 2).\"\"\"
-        backpropagate(self)
-""")
+notebook.solution("tensor", source_of(miniflow.tensor.Tensor))
 notebook.markdown(r"""
 The worked example, run by hand: record $e^t$, pretend the upstream gradient
 is ones, and call its `_backward` once. $t$ receives $e^t$:
@@ -651,39 +531,8 @@ in PyTorch. (One difference: PyTorch *adds* to the gradients of leaves across
 backward calls until you reset them; ours starts from zero every time, like
 miniflow.) The tests of `backpropagate` use your operations from Exercise 1.
 """)
-notebook.solution("backpropagation", """
-def topological_order(output):
-    \"\"\"Every tensor output depends on, each once, parents before children, output last.\"\"\"
-    ### BEGIN SOLUTION
-    order, visited = [], set()
-    stack = [(output, False)]
-    while stack:
-        tensor, parents_done = stack.pop()
-        if parents_done:
-            order.append(tensor)
-            continue
-        if id(tensor) in visited:
-            continue
-        visited.add(id(tensor))
-        stack.append((tensor, True))
-        for parent in tensor._parents:
-            if id(parent) not in visited:
-                stack.append((parent, False))
-    return order
-    ### END SOLUTION
-
-
-def backpropagate(output):
-    \"\"\"Fill every .grad in output's graph with d sum(output) / d tensor.\"\"\"
-    ### BEGIN SOLUTION
-    order = topological_order(output)
-    for tensor in order:
-        tensor.grad = np.zeros_like(tensor.data)
-    output.grad = np.ones_like(output.data)
-    for tensor in reversed(order):
-        tensor._backward()
-    ### END SOLUTION
-""")
+notebook.solution("backpropagation", source_of(miniflow.tensor.topological_order,
+                                               miniflow.tensor.backpropagate))
 notebook.test("test_topological_order", 1, """
 # A diamond built with the constructor only: d = f(h, h2), h2 = g(h), h = x * x.
 x = Tensor(2.0, name="x")
