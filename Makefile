@@ -39,7 +39,7 @@ unit: $(STAMP)  ## the unit tests alone (tests/unit/, one folder per package): n
 	$(PYTHON) -m pytest -q tests/unit
 
 test: $(STAMP)  ## run the whole test suite: two test files at a time, then the ones that must run alone
-	$(PYTHON) -m pytest -n 2 --dist loadfile -m "not alone"
+	$(PYTHON) -m pytest -n 2 --dist loadfile -m "not alone" --durations=25
 	$(PYTHON) -m pytest -m alone
 
 # Students get nbgrader's Assignment List and Validate button; the instructor

@@ -70,19 +70,19 @@ def test_selfcheck_passes_for_the_whole_course():
                          + "\n".join(changed[:20]))
     failed = [c for c in checks if not c.ok]
     assert not failed, "\n" + format_table(failed)
-    subjects = {(c.assignment, c.subject.split(" ")[0]) for c in checks}
+    subjects = {(c.assignment, c.kind) for c in checks}
     for name in IDS:
         assert {(name, "solution"), (name, "blank"), (name, "mutant"), (name, "honest"),
                 (name, "visible"), (name, "cheats")} <= subjects
-    flagged = [c for c in checks if c.subject.startswith("honest mistakes flagged")]
-    cheating = [c for c in checks if c.subject.startswith("cheats that scored")]
+    flagged = [c for c in checks if c.kind == "honest"]
+    cheating = [c for c in checks if c.kind == "cheats"]
     assert len(cheating) == len(flagged) == len(IDS)
     assert all(c.subject.startswith("honest mistakes flagged: 0/") for c in flagged)
     assert all(c.subject.startswith("cheats that scored: 0/") for c in cheating)
     table = format_table(checks)
     honest = sum(len(load_mutants(name)) for name in IDS)
     assert f"honest mistakes flagged: 0/{honest}; cheats that scored: 0/" in table
-    visible = {c.assignment: c for c in checks if c.subject.startswith("visible tests")}
+    visible = {c.assignment: c for c in checks if c.kind == "visible"}
     assert set(visible) == set(IDS)
     for name, check in visible.items():
         assert check.max_score == len(load_mutants(name))

@@ -45,11 +45,17 @@ GRADER_OUTPUTS = {FAILED, "TamperingDetected"}
 @dataclass
 class Check:
     assignment: str
-    subject: str      # "solution", "blank" or "mutant <cell>: <description>"
+    subject: str      # in words: "solution", "blank", "mutant <cell>: <description>", ...
     score: float
     max_score: float
     ok: bool
     detail: str = ""
+    # what was checked, as a code: "solution", "blank", "mutant", "honest" (mutants
+    # flagged: score of max_score), "visible" (mutants the visible tests catch) or
+    # "cheats" (``cheated`` of ``tried`` scored more than the wrong code alone)
+    kind: str = ""
+    cheated: int = 0
+    tried: int = 0
 
 
 def seen_by_student(executed: nbformat.NotebookNode) -> list[str]:
@@ -93,7 +99,7 @@ def mutant_check(assignment: str, mutant: Mutant, result: GradeResult) -> Check:
     elif result.flags:
         detail = f"AN HONEST MISTAKE WAS FLAGGED: {'; '.join(result.flags)[:200]}"
     return Check(assignment, f"mutant {mutant.name}", result.score, result.max_score, ok,
-                 detail)
+                 detail, kind="mutant")
 
 
 def _with_cells(notebook: nbformat.NotebookNode, mutant: Mutant | None,
@@ -172,7 +178,8 @@ def _checks(course: Course, chosen: tuple[Assignment, ...], workers: int, work: 
                        if c.score < c.max_score]
             detail = "; ".join(infra + r.flags) or \
                 ("; ".join(failing[:2]) if student == "solution" else "")
-            checks.append(Check(r.assignment, student, r.score, r.max_score, ok, detail))
+            checks.append(Check(r.assignment, student, r.score, r.max_score, ok, detail,
+                                kind=student))
         mine = who[assignment.name]
         visible, missed, flagged, honest = [], [], 0, 0
         for student, mutant in mine.items():
@@ -190,14 +197,14 @@ def _checks(course: Course, chosen: tuple[Assignment, ...], workers: int, work: 
             (visible if seen else missed).append(mutant)
         if honest:
             checks.append(Check(assignment.name, f"honest mistakes flagged: {flagged}/{honest}",
-                                flagged, honest, flagged == 0))
+                                flagged, honest, flagged == 0, kind="honest"))
             share = len(visible) / honest
             checks.append(Check(
                 assignment.name,
                 f"visible tests: catch {len(visible)} of {honest} mutants ({share:.0%})",
                 len(visible), honest, share >= VISIBLE_TARGET,
                 "only the judge catches: " + "; ".join(m.name for m in missed)
-                if missed else ""))
+                if missed else "", kind="visible"))
         if "cheat-base" in mine:
             base = by[(assignment.name, "cheat-base")].score
             tried = [by[(assignment.name, s)] for s in mine if s.startswith("cheat-")
@@ -210,7 +217,8 @@ def _checks(course: Course, chosen: tuple[Assignment, ...], workers: int, work: 
                 f"each scored at most the mutant's {base:g} and was flagged"
             checks.append(Check(assignment.name, subject, base,
                                 by[(assignment.name, "cheat-base")].max_score,
-                                not kept and not unnamed, detail))
+                                not kept and not unnamed, detail, kind="cheats",
+                                cheated=len(kept), tried=len(tried)))
     return checks
 
 
@@ -228,8 +236,8 @@ def selfcheck(course: Course, chosen: tuple[Assignment, ...], *, workers: int = 
 
     def rank(c: Check) -> tuple:
         kinds = ("solution", "blank", "mutant", "honest", "visible", "cheats")
-        kind = next((i for i, k in enumerate(kinds) if c.subject.startswith(k)), len(kinds))
-        return (order.index(c.assignment), kind)
+        return (order.index(c.assignment),
+                kinds.index(c.kind) if c.kind in kinds else len(kinds))
 
     checks.sort(key=rank)
     return checks
@@ -240,13 +248,13 @@ def format_table(checks: list[Check]) -> str:
     for c in checks:
         mark = "ok" if c.ok else "FAIL"
         lines.append(f"{c.assignment:12} {mark:4} {c.score:>3g}/{c.max_score:<3g}  {c.subject}")
-        if c.detail and (not c.ok or c.subject.startswith(("mutant", "visible"))):
+        if c.detail and (not c.ok or c.kind in ("mutant", "visible")):
             lines.append(f"{'':29}-> {' '.join(c.detail.split())[:200]}")
-    flagged = [c for c in checks if c.subject.startswith("honest mistakes flagged")]
-    scored = [c for c in checks if c.subject.startswith("cheats that scored")]
+    flagged = [c for c in checks if c.kind == "honest"]
+    scored = [c for c in checks if c.kind == "cheats"]
     if flagged or scored:
-        cheated = sum(int(c.subject.split(": ")[1].split("/")[0]) for c in scored)
-        tried = sum(int(c.subject.split("/")[1]) for c in scored)
+        cheated = sum(c.cheated for c in scored)
+        tried = sum(c.tried for c in scored)
         lines.append(f"honest mistakes flagged: {sum(int(c.score) for c in flagged)}/"
                      f"{sum(int(c.max_score) for c in flagged)}; "
                      f"cheats that scored: {cheated}/{tried}")

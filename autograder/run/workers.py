@@ -26,6 +26,14 @@ by us instead of by init, and is killed when its submission is done. Every
 temporary folder lives under one run folder that the parent removes on
 every way out, Ctrl-C included (``autograder.run.rundir``); the
 process-tree tools are ``autograder.run.processes``'.
+
+Why a pool of its own, not a library's: ``concurrent.futures``'
+``ProcessPoolExecutor`` marks the whole pool broken when one worker dies
+(``BrokenProcessPool``), so one student's ``os.kill`` would stop the class;
+neither it nor ``multiprocessing.Pool`` can stop a task that overruns, let
+alone the kernel and everything it started, and neither adopts the
+processes a kernel detaches. Dask's local cluster has the same gaps on one
+machine; Dask is used where a class spans machines (``autograder.run.cluster``).
 """
 
 from __future__ import annotations
