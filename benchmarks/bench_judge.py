@@ -32,6 +32,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _env(python: str) -> dict[str, str]:
+    """The environment ``python``'s checkout runs in: its own scripts first on PATH
+    (``alembic``, ``jupyter``: what nbgrader starts by name), as its venv's activate does."""
+    import os
+
+    return {**os.environ, "PATH": f"{Path(python).parent}{os.pathsep}{os.environ['PATH']}"}
+
+
 def _course(checkout: Path, python: str, folder: Path, assignment: str,
             students: int) -> None:
     """A course folder made by ``checkout``'s own code: its sources, its release."""
@@ -67,7 +75,7 @@ def _course(checkout: Path, python: str, folder: Path, assignment: str,
         "            if cell.metadata.get('nbgrader', {}).get('grade_id') == mutant.cell:\n"
         "                cell.source = mutant.source\n"
         "    nbformat.write(notebook, target / chosen.notebook_file)\n")
-    subprocess.run([python, "-c", script], check=True, cwd=folder.parent,
+    subprocess.run([python, "-c", script], check=True, cwd=folder.parent, env=_env(python),
                    stdout=subprocess.DEVNULL)
 
 
@@ -78,13 +86,14 @@ def _grade(python: str, folder: Path, assignment: str, workers: int) -> tuple[fl
             shutil.rmtree(path)
     started = time.perf_counter()
     subprocess.run([python, "-m", "autograder", "release", assignment, "--skip-selfcheck"],
-                   cwd=folder, check=True, capture_output=True)
+                   cwd=folder, env=_env(python), check=True, capture_output=True)
     started = time.perf_counter()
     subprocess.run([python, "-m", "autograder", "grade", assignment, "--workers", str(workers)],
-                   cwd=folder, check=True, capture_output=True)
+                   cwd=folder, env=_env(python), check=True, capture_output=True)
     seconds = time.perf_counter() - started
     out = folder / "bench.csv"
     subprocess.run([python, "-m", "autograder", "export", "--to", str(out)], cwd=folder,
+                   env=_env(python),
                    check=True, capture_output=True)
     with open(out, newline="", encoding="utf-8") as handle:
         scores = {row["student_id"]: row["score"] for row in csv.DictReader(handle)}
