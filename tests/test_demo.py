@@ -46,7 +46,8 @@ def test_demo_runs_the_whole_pipeline_and_every_grade_is_as_expected(tmp_path):
     report = (folder / "reports" / "class-report.html").read_text(encoding="utf-8")
     assert "Rejected submissions (1)" in report and "is not valid JSON" in report
     assert "met (of the graded submissions)" in report
-    assert "NotImplementedError: the stub was left in (not attempted)" in report  # blank
+    # the blank's stubs, grouped by the judge's code for them (core/mistakes.py)
+    assert "<b>Mistake:</b> not attempted: the stub" in report
     assert "As grades.csv counts them (1 rejected as 0): mean" in report
     # Each graded submission remembers the tests it was graded with (for `release`).
     kept = json.loads((folder / "autograded" / "test-fingerprints.json").read_text())
