@@ -1,6 +1,9 @@
 """Shared test settings: hypothesis runs derandomized, so every run of the
 suite draws the same examples (a failure on CI reproduces locally)."""
 
+from pathlib import Path
+
+import pytest
 from hypothesis import settings
 
 settings.register_profile("course", derandomize=True, deadline=None)
@@ -91,9 +94,7 @@ def sqlite_tables(path) -> dict[str, list[tuple]]:
 
 # -- tests/unit: the fast tests, one folder per package, and none starts a kernel -------
 
-import pytest  # noqa: E402
-
-UNIT = __import__("pathlib").Path(__file__).resolve().parent / "unit"
+UNIT = Path(__file__).resolve().parent / "unit"
 
 
 class KernelStarted(AssertionError):

@@ -97,10 +97,6 @@ class KernelWatchdog:
         """Why the kernel is gone, in words for a student."""
         return self.death()[1]
 
-    def death_cause(self) -> DeathCause:
-        """Why the kernel is gone, as a code (``KernelDeath.cause``)."""
-        return self.death()[0]
-
     def death(self) -> tuple[DeathCause, str]:
         """Why the kernel is gone: the code, and the words for a student."""
         if self.stop_reason:

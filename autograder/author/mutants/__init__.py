@@ -178,8 +178,8 @@ class Mutant:
             if not old.strip():
                 raise MutantError(f"mutant {self.name!r}: a patch's old text is empty (an "
                                   "insertion needs a line it goes next to)")
-            if _is_block(old) and "..." in (_block_lines(old, new)[0][0].strip(),
-                                             _block_lines(old, new)[0][-1].strip()):
+            old_lines = _block_lines(old, new)[0] if _is_block(old) else []
+            if old_lines and "..." in (old_lines[0].strip(), old_lines[-1].strip()):
                 raise MutantError(f"mutant {self.name!r}: the old text {old!r} starts or ends "
                                   "with '...' (it stands for the lines between two others)")
             if _is_block(new) and not _is_block(old):

@@ -268,7 +268,7 @@ def test_each_way_a_sandboxed_kernel_dies_has_its_cause():
              None: DeathCause.UNRESPONSIVE}
     for code, cause in cases.items():
         manager.provisioner = type("P", (), {"process": Exited(code)})()
-        assert manager.death_cause() == cause, code
+        assert manager.death()[0] == cause, code
         assert manager.death()[1] == manager.death_reason()
     manager.stop_reason, manager.stop_cause = "used more than 1 GiB of memory", \
         DeathCause.MEMORY
