@@ -42,12 +42,17 @@ test: $(STAMP)  ## run the whole test suite: two test files at a time, then the 
 	$(PYTHON) -m pytest -n 2 --dist loadfile -m "not alone" --durations=25
 	$(PYTHON) -m pytest -m alone
 
-# Students get nbgrader's Assignment List and Validate button; the instructor
-# tools (Formgrader, Create Assignment) are switched off by the configuration
-# in course/jupyter/student, added in front of any JUPYTER_CONFIG_PATH.
-STUDENT_JUPYTER_CONFIG := $(CURDIR)/course/jupyter/student$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH))
+# Students get nbgrader's Validate button; the instructor tools (Formgrader,
+# Create Assignment) and JupyterLab's news pop-up are switched off by the
+# configuration in course/jupyter/student, added in front of any
+# JUPYTER_CONFIG_PATH. The Assignment List only works with an exchange: on a
+# laptop there is none (it would say "Error fetching courses!"), so it is
+# hidden too (course/jupyter/student-offline, in front) unless EXCHANGE=yes is given
+# (`make lab EXCHANGE=yes`, with c.Exchange.root in nbgrader_config.py).
+STUDENT_CONFIG_DIRS := $(if $(filter yes,$(EXCHANGE)),,$(CURDIR)/course/jupyter/student-offline:)$(CURDIR)/course/jupyter/student
+STUDENT_JUPYTER_CONFIG := $(STUDENT_CONFIG_DIRS)$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH))
 
-lab: $(STAMP)  ## open the course in JupyterLab, as a student (Assignment List, Validate)
+lab: $(STAMP)  ## open the course in JupyterLab, as a student (Validate; EXCHANGE=yes: the Assignment List)
 	JUPYTER_CONFIG_PATH="$(STUDENT_JUPYTER_CONFIG)" $(PYTHON) -m jupyter lab --notebook-dir=. $(LAB_AS_ROOT)
 
 lab-instructor: $(STAMP)  ## JupyterLab with nbgrader's instructor tools too (Formgrader, Create Assignment)
