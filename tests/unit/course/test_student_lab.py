@@ -55,6 +55,7 @@ def test_on_a_laptop_the_assignment_list_is_hidden_and_nothing_is_fetched(monkey
         assert servers[f"nbgrader.server_extensions.{tool}"] is False
     assert servers.get("nbgrader.server_extensions.validate_assignment", True) is True
     # No "get notified about Jupyter news?" pop-up, and no update check over the network.
+    assert "@jupyterlab/apputils-extension:announcements" in disabled
     assert lab.news_url is None
     assert lab.check_for_updates_class.endswith("NeverCheckForUpdate")
 
@@ -68,4 +69,5 @@ def test_with_an_exchange_the_assignment_list_is_there(monkeypatch):
     assert servers["nbgrader.server_extensions.assignment_list"] is True
     assert "@jupyter/nbgrader:assignment-list" not in disabled
     assert "@jupyter/nbgrader:formgrader" in disabled
+    assert "@jupyterlab/apputils-extension:announcements" in disabled
     assert lab.news_url is None

@@ -1,0 +1,138 @@
+"""The step-through widget (miniflow.stepper) in a real JupyterLab, in Chromium.
+
+A student's JupyterLab (configured as `make lab` does, tests/browser.py)
+opens a small notebook that builds f = (x + y) * z from miniflow's nodes and
+calls ``step_through``: the widget must draw its graph, step forward with the
+Next button and with the arrow keys, tell the kernel which step is shown, and
+load its front end from the virtual environment only (anywidget and
+ipywidgets ship prebuilt lab extensions; nothing is downloaded).
+
+Screenshots go to test-artifacts/browser/stepper-*.png (tests/browser.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+import nbformat
+import pytest
+from browser import STUDENT_LAB_CONFIG, artifacts_dir, chromium, jupyter_lab, require_browser
+
+WAIT = 45_000  # ms
+
+CELLS = [
+    "from miniflow import Add, Input, Mul\nfrom miniflow.stepper import step_through",
+    'x, y, z = Input("x"), Input("y"), Input("z")\n'
+    'f = Mul(Add(x, y, name="q"), z, name="f")\n'
+    "stepper = step_through(f, feed={x: -2.0, y: 5.0, z: -4.0})\nstepper",
+    'print("shown step:", stepper.index)',
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def browser_available():
+    """Skip without Chromium or playwright (fail on CI), before anything starts."""
+    require_browser()
+    try:
+        import anywidget  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the stepper's browser test, but anywidget is missing")
+        pytest.skip("anywidget is missing (pip install -e '.[dev]')")
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    home = tmp_path_factory.mktemp("stepper-home")
+    with jupyter_lab(home, config_path=[STUDENT_LAB_CONFIG]) as server:
+        notebook = nbformat.v4.new_notebook(
+            cells=[nbformat.v4.new_code_cell(source) for source in CELLS],
+            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                     "language": "python"}})
+        nbformat.write(notebook, server.root / "stepper.ipynb")
+        yield server
+
+
+def _page_config(lab) -> dict:
+    with urllib.request.urlopen(lab.page_url("lab"), timeout=30) as reply:
+        page = reply.read().decode("utf-8")
+    match = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                      page, re.S)
+    assert match, "JupyterLab's page has no jupyter-config-data"
+    return json.loads(match.group(1))
+
+
+def test_lab_loads_the_widget_front_ends_from_the_virtual_environment(lab):
+    extensions = {e["name"]: e for e in _page_config(lab)["federated_extensions"]}
+    for name in ("anywidget", "@jupyter-widgets/jupyterlab-manager"):
+        assert name in extensions, f"{name} is not among the lab extensions: {sorted(extensions)}"
+        # served by the server from the environment's prebuilt copy (share/jupyter/labextensions)
+        prebuilt = Path(sys.prefix, "share", "jupyter", "labextensions", name,
+                        extensions[name]["load"])
+        assert prebuilt.is_file(), f"{name}: {prebuilt} is missing"
+
+
+def test_the_widget_steps_with_the_buttons_and_the_keyboard(lab, tmp_path):
+    outside: list[str] = []
+    problems: list[str] = []
+    with chromium(tmp_path / "profile") as context:
+        page = context.new_page()
+        page.on("request", lambda r: outside.append(r.url)
+                if urlparse(r.url).hostname not in ("127.0.0.1", None) and
+                not r.url.startswith("data:") else None)
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        try:
+            _run_and_step(page, lab)
+        except BaseException:
+            page.screenshot(path=str(artifacts_dir() / "stepper-FAILED.png"))
+            raise
+    assert outside == [], f"the page asked for something outside the machine: {outside}"
+    assert problems == [], problems
+
+
+def _run_and_step(page, lab) -> None:
+    page.goto(lab.page_url("lab/tree/stepper.ipynb"))
+    page.get_by_text(re.compile(r"\(ipykernel\) \| Idle$")).first.wait_for(timeout=WAIT)
+    page.locator("#jp-menu-panel").get_by_role("menuitem", name="Run", exact=True).click()
+    page.locator(".lm-Menu").get_by_role("menuitem", name="Run All Cells").first.click()
+
+    stepper = page.locator(".mf-stepper")
+    stepper.wait_for(timeout=WAIT)
+    status = stepper.locator(".mf-status")
+    assert stepper.locator(".mf-figure svg").is_visible()
+    assert stepper.locator(".mf-figure svg .mf-node").count() == 5
+    assert status.inner_text().startswith("Step 1 of 10 (forward): x is an input: -2")
+    assert stepper.locator(".mf-current[data-node='0']").count() == 1
+    assert stepper.get_by_role("button", name="Previous step").is_disabled()
+
+    # The Next button moves one step: the text, and the node highlighted.
+    stepper.get_by_role("button", name="Next step").click()
+    assert status.inner_text().startswith("Step 2 of 10 (forward): y is an input: 5")
+    assert stepper.locator(".mf-current[data-node='1']").count() == 1
+
+    # The keyboard, once the widget has focus: → one step on, End to the last.
+    stepper.focus()
+    page.keyboard.press("ArrowRight")
+    assert status.inner_text().startswith("Step 3 of 10"), status.inner_text()
+    page.keyboard.press("End")
+    assert status.inner_text().startswith("Step 10 of 10 (backward): gradient of x = -4")
+    page.keyboard.press("ArrowLeft")
+    assert status.inner_text().startswith("Step 9 of 10 (backward): gradient of y = -4")
+    stepper.locator("summary").click()   # the table of all steps, opened
+    assert "✓ agrees" in stepper.locator("tr[aria-current='step']").inner_text()
+    stepper.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts_dir() / "stepper-backward.png"))
+    # The student's JupyterLab never asks about Jupyter's news (course/jupyter/student).
+    assert page.get_by_text("official Jupyter news").count() == 0
+
+    # The kernel knows which step is shown (the index is synchronised).
+    cell = page.locator(".jp-CodeCell").filter(has_text="shown step:").first
+    cell.locator(".cm-content").click()
+    page.keyboard.press("Shift+Enter")
+    cell.locator(".jp-OutputArea-output", has_text="shown step: 8").wait_for(timeout=WAIT)
