@@ -116,6 +116,9 @@ c.GenerateFeedback.preprocessors = [
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     "autograder.publish.hidden.HideTests",
 ]
+# Its maths typeset as MathML when the page is written, with no MathJax from a CDN:
+# the pages need no network to be read (autograder/publish/exporter.py says why not MathJax).
+c.GenerateFeedback.exporter_class = "autograder.publish.exporter.FeedbackExporter"
 
 # Formgrader renders each submission in the instructor's Jupyter origin, with
 # the student's name and id written into the page unescaped: its HTML exporter

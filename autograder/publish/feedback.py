@@ -9,6 +9,11 @@ can capture a test cell's source as it runs and print it later). Plain
 ``nbgrader generate_feedback`` gets the same rules from
 ``autograder.publish.hidden.HideTests`` (nbgrader_config.py).
 
+The page reads like the notebook: its markdown's maths is MathML, typeset
+offline (``autograder.publish.maths``); each test's message stands beside the
+answer cell it judges, where the student fixes the code; every figure has a
+text alternative (``autograder.publish.alt_text``); long lines wrap.
+
 The pages are rendered from the templates autograder/publish/templates/feedback*.j2,
 with every value they print escaped (``autograder.publish.render.render_template``).
 """
@@ -29,7 +34,9 @@ from autograder.core.cells import HIDDEN, HIDDEN_NOTE, cell_failed
 from autograder.core.manifest import Assignment, Course
 from autograder.core.reasons import Reason
 from autograder.core.results import CellGrade, GradeResult, KernelDeath, Lateness, Status
+from autograder.publish.alt_text import figure_alt
 from autograder.publish.hidden import feedback_outputs, hidden_lines, redact
+from autograder.publish.maths import markdown_html
 from autograder.publish.render import render_template
 from autograder.record.load import load_results
 
@@ -42,13 +49,6 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 def strip_hidden(source: str) -> str:
     """The visible part of a test cell; hidden regions become one comment line."""
     return HIDDEN.sub(HIDDEN_NOTE, source)
-
-
-def markdown_html(text: str) -> Markup:
-    """Markdown to HTML, with any raw HTML in it escaped (shown, never run)."""
-    import mistune  # nbconvert's (nbgrader's) Markdown renderer
-
-    return Markup(mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])(text))
 
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")
@@ -74,19 +74,20 @@ def outputs_html(cell: nbformat.NotebookNode, secret: list[str] | None = None) -
     for output in _merged_streams(feedback_outputs(cell, secret or [])):
         kind = output.output_type
         if kind == "stream":
-            shown.append(("text", _ANSI.sub("", output.text)[-5000:]))
+            shown.append(("text", _ANSI.sub("", output.text)[-5000:], ""))
         elif kind == "error":
             # Type and message only: the traceback would show hidden test lines.
-            shown.append(("error", _ANSI.sub("", f"{output.ename}: {output.evalue}")[-5000:]))
+            shown.append(("error", _ANSI.sub("", f"{output.ename}: {output.evalue}")[-5000:], ""))
         elif kind in ("execute_result", "display_data"):
             data = output.get("data", {})
             if "image/png" in data:
                 png = data["image/png"]
                 png = png if isinstance(png, str) else base64.b64encode(png).decode()
                 if _BASE64.fullmatch(png):  # anything else is not an image: leave it out
-                    shown.append(("image", "".join(png.split())))
+                    alt = redact(figure_alt(cell, data), secret or [])
+                    shown.append(("image", "".join(png.split()), alt))
             elif "text/plain" in data:
-                shown.append(("text", data["text/plain"][-5000:]))
+                shown.append(("text", data["text/plain"][-5000:], ""))
     return Markup(render_template("feedback_outputs.html.j2", outputs=shown))
 
 
@@ -101,6 +102,11 @@ class _Cell:
     result: CellGrade | None = None  # a test cell's score in the result
     status: str = ""                # "pass" or "fail"
     message: str = ""               # why the grader zeroed a test cell that ran clean
+    answer: bool = False            # a cell the student wrote (nbgrader's solution cell)
+    # An answer cell: the test cells that judge it, whose verdicts the page shows beside it.
+    verdicts: list[_Cell] = dataclasses.field(default_factory=list)
+    verdict: Markup = Markup()       # a test cell's outputs, shown beside its answer instead
+    judged: bool = False            # a test cell whose verdict is beside its answer
 
 
 def _cells(notebook: nbformat.NotebookNode, scores: dict[str, CellGrade],
@@ -109,12 +115,12 @@ def _cells(notebook: nbformat.NotebookNode, scores: dict[str, CellGrade],
     for cell in notebook.cells:
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type == "markdown":
-            shown.append(_Cell(markdown=markdown_html(cell.source)))
+            shown.append(_Cell(markdown=markdown_html(cell.source, cell.get("attachments"))))
             continue
         if cell.cell_type != "code":
             continue
         code = _Cell(source=strip_hidden(cell.source) if meta.get("grade") else cell.source,
-                     outputs=outputs_html(cell, secret))
+                     outputs=outputs_html(cell, secret), answer=bool(meta.get("solution")))
         grade_id = meta.get("grade_id")
         if meta.get("grade") and grade_id in scores:
             c = scores[grade_id]
@@ -125,7 +131,23 @@ def _cells(notebook: nbformat.NotebookNode, scores: dict[str, CellGrade],
                 # reason is the result's, or nowhere (what a test cell wrote stays hidden).
                 code.message = redact(c.message, secret)
         shown.append(code)
+    _place_verdicts(shown)
     return shown
+
+
+def _place_verdicts(cells: list[_Cell]) -> None:
+    """Each test cell's verdict beside the answer cell it judges: the closest answer
+    cell above it with only code between (a student reads the message where they
+    fix the code). A test with no such answer keeps its verdict in place."""
+    answer = None
+    for cell in cells:
+        if cell.markdown is not None:
+            answer = None
+        elif cell.answer and cell.result is None:
+            answer = cell
+        elif cell.result is not None and not cell.answer and answer is not None:
+            cell.verdict, cell.outputs, cell.judged = cell.outputs, Markup(), True
+            answer.verdicts.append(cell)
 
 
 def feedback_html(notebook: nbformat.NotebookNode, result: GradeResult,
