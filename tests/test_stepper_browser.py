@@ -7,7 +7,13 @@ Next button and with the arrow keys, tell the kernel which step is shown, and
 load its front end from the virtual environment only (anywidget and
 ipywidgets ship prebuilt lab extensions; nothing is downloaded).
 
-Screenshots go to test-artifacts/browser/stepper-*.png (tests/browser.py).
+The training explorer (``explore_training``, notebook 04) runs in the same
+JupyterLab: choosing a setting and pressing Add curve (with the mouse, then
+with Tab and Enter) runs the notebook's ``train`` in the kernel and adds a
+curve to the drawing and a row to the table.
+
+Screenshots go to test-artifacts/browser/stepper-*.png and explorer-*.png
+(tests/browser.py).
 """
 
 from __future__ import annotations
@@ -34,6 +40,17 @@ CELLS = [
     'print("shown step:", stepper.index)',
 ]
 
+EXPLORER_CELLS = [
+    "import math\nfrom miniflow.stepper import explore_training",
+    "def train(learning_rate, batch_size, epochs, seed):\n"
+    "    # a stand-in for the notebook's loop: lr 2.5 overflows at epoch 3\n"
+    "    return [math.inf if learning_rate > 2 and epoch >= 3 else\n"
+    "            abs(1 - learning_rate) ** epoch * (1 + 1 / batch_size)\n"
+    "            for epoch in range(1, epochs + 1)]",
+    "explorer = explore_training(train, learning_rates=(0.1, 0.5, 2.5), batch_sizes=(4, 32),\n"
+    "                            epochs=6, curves=[(0.1, 32)])\nexplorer",
+]
+
 
 @pytest.fixture(scope="module", autouse=True)
 def browser_available():
@@ -56,6 +73,8 @@ def lab(tmp_path_factory):
             metadata={"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",
                                      "language": "python"}})
         nbformat.write(notebook, server.root / "stepper.ipynb")
+        notebook.cells = [nbformat.v4.new_code_cell(source) for source in EXPLORER_CELLS]
+        nbformat.write(notebook, server.root / "explorer.ipynb")
         yield server
 
 
@@ -78,7 +97,8 @@ def test_lab_loads_the_widget_front_ends_from_the_virtual_environment(lab):
         assert prebuilt.is_file(), f"{name}: {prebuilt} is missing"
 
 
-def test_the_widget_steps_with_the_buttons_and_the_keyboard(lab, tmp_path):
+def _in_chromium(tmp_path, drive, failed: str) -> None:
+    """Run ``drive(page)``; no request may leave the machine, no script may fail."""
     outside: list[str] = []
     problems: list[str] = []
     with chromium(tmp_path / "profile") as context:
@@ -88,19 +108,29 @@ def test_the_widget_steps_with_the_buttons_and_the_keyboard(lab, tmp_path):
                 not r.url.startswith("data:") else None)
         page.on("pageerror", lambda error: problems.append(str(error)))
         try:
-            _run_and_step(page, lab)
+            drive(page)
         except BaseException:
-            page.screenshot(path=str(artifacts_dir() / "stepper-FAILED.png"))
+            page.screenshot(path=str(artifacts_dir() / failed))
             raise
     assert outside == [], f"the page asked for something outside the machine: {outside}"
     assert problems == [], problems
 
 
-def _run_and_step(page, lab) -> None:
-    page.goto(lab.page_url("lab/tree/stepper.ipynb"))
+def _open_and_run_all(page, lab, notebook: str, workspace: str = "") -> None:
+    # A workspace of its own: the lab would otherwise reopen the notebooks of earlier tests.
+    where = f"lab/workspaces/{workspace}" if workspace else "lab"
+    page.goto(lab.page_url(f"{where}/tree/{notebook}"))
     page.get_by_text(re.compile(r"\(ipykernel\) \| Idle$")).first.wait_for(timeout=WAIT)
     page.locator("#jp-menu-panel").get_by_role("menuitem", name="Run", exact=True).click()
     page.locator(".lm-Menu").get_by_role("menuitem", name="Run All Cells").first.click()
+
+
+def test_the_widget_steps_with_the_buttons_and_the_keyboard(lab, tmp_path):
+    _in_chromium(tmp_path, lambda page: _run_and_step(page, lab), "stepper-FAILED.png")
+
+
+def _run_and_step(page, lab) -> None:
+    _open_and_run_all(page, lab, "stepper.ipynb")
 
     stepper = page.locator(".mf-stepper")
     stepper.wait_for(timeout=WAIT)
@@ -136,3 +166,43 @@ def _run_and_step(page, lab) -> None:
     cell.locator(".cm-content").click()
     page.keyboard.press("Shift+Enter")
     cell.locator(".jp-OutputArea-output", has_text="shown step: 8").wait_for(timeout=WAIT)
+
+
+def test_the_explorer_adds_curves_with_the_mouse_and_the_keyboard(lab, tmp_path):
+    _in_chromium(tmp_path, lambda page: _explore(page, lab), "explorer-FAILED.png")
+
+
+def _explore(page, lab) -> None:
+    _open_and_run_all(page, lab, "explorer.ipynb", workspace="explorer")
+    explorer = page.locator(".mf-explorer")
+    explorer.wait_for(timeout=WAIT)
+    curves, rows = explorer.locator("svg .mf-curve"), explorer.locator("tbody tr[data-curve]")
+    status = explorer.locator(".mf-status")
+    assert curves.count() == 1 and rows.count() == 1
+    assert rows.first.inner_text().startswith("learning rate 0.1, batch 32")
+
+    # The mouse: a learning rate from its labelled selector, then Add curve.
+    explorer.get_by_label("Learning rate").select_option(label="0.5")
+    explorer.get_by_role("button", name="Add curve").click()
+    curves.nth(1).wait_for(timeout=WAIT)      # the kernel ran train and drew again
+    assert rows.count() == 2, rows.all_inner_texts()
+    assert rows.nth(1).inner_text().split("\t")[:2] == ["learning rate 0.5, batch 32", "0.01611"]
+    assert status.inner_text().startswith("learning rate 0.5, batch 32: final loss 0.01611")
+
+    # The keyboard: Tab from the batch size to Add curve, Enter presses it.
+    explorer.get_by_label("Learning rate").select_option(label="2.5")
+    explorer.get_by_label("Batch size").focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Add curve"
+    page.keyboard.press("Enter")
+    curves.nth(2).wait_for(timeout=WAIT)
+    assert rows.count() == 3
+    assert rows.nth(2).inner_text().endswith("diverged at epoch 3"), rows.nth(2).inner_text()
+    assert "diverged at epoch 3" in status.inner_text()
+    # ... and Tab, Tab, Space: the log-scale switch.
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Space")
+    explorer.locator("svg text", has_text="loss (log scale)").wait_for(timeout=WAIT)
+    explorer.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts_dir() / "explorer-curves.png"))

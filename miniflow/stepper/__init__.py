@@ -1,4 +1,4 @@
-"""Step through your own graph: its forward pass, then its backward pass, one node at a time.
+"""Step through your own graph (``step_through``); compare training settings (``explore_training``).
 
 >>> from miniflow.stepper import step_through
 >>> step_through(f, feed={x: -2.0, y: 5.0, z: -4.0})    # your nodes
@@ -15,6 +15,10 @@ steps show as a table.
 - ``record``: runs the passes and the checks (numpy only).
 - ``render``: the drawing (SVG), the table (HTML) and plain text.
 - ``widget``: the anywidget (needs anywidget and ipywidgets).
+
+Notebook 04 compares learning rates and batch sizes with the student's own
+training loop: ``explore_training(train, learning_rates, batch_sizes)``
+(``explorer``, ``explorer_render``, ``explorer_widget``, the same way).
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from miniflow.gradcheck import DEFAULT_ATOL, DEFAULT_TOLERANCE
+from miniflow.stepper.explorer import TrainingExplorer, TrainingRun, explore_training
 from miniflow.stepper.record import GradientCheck, Recording, Step, record
 from miniflow.stepper.render import plain_text, static_html
 
-__all__ = ["step_through", "Stepper", "Recording", "Step", "GradientCheck", "record"]
+__all__ = ["step_through", "Stepper", "Recording", "Step", "GradientCheck", "record",
+           "explore_training", "TrainingExplorer", "TrainingRun"]
 
 
 class Stepper:
