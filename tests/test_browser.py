@@ -232,7 +232,7 @@ def test_student_fetches_works_validates_and_submits(student_lab, exchange, clas
     page.locator(".jp-NotebookPanel:visible .jp-Notebook").wait_for(timeout=WAIT)
     _kernel_idle(page)
     _menu(page, "Run", "Run All Cells")
-    first_test = _cell(page, "answer = chain_rule_gradients(3.0, 4.0, -5.0, 0.5)")
+    first_test = _cell(page, "chain_rule_gradients(3.0, 4.0, -5.0, 0.5)")
     _executed(first_test)
     assert "NotImplementedError" in _error_text(first_test)
     first_test.scroll_into_view_if_needed()
@@ -242,7 +242,7 @@ def test_student_fetches_works_validates_and_submits(student_lab, exchange, clas
     #    names the mistake. Then the right one: both Mul tests pass.
     answer = _cell(page, "class Mul(Node):")
     forward_test = _cell(page, "product = Mul(a, b, c)")
-    backward_test = _cell(page, "f = Add(Mul(x, y), Mul(x, z))")
+    backward_test = _cell(page, "upstream = DummyGrad(Add(Mul(x, y), Mul(x, z)))")
     _type_answer(page, answer, MUL_OVERWRITES)
     for cell in (answer, forward_test, backward_test):
         _run(page, cell)

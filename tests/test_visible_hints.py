@@ -39,10 +39,53 @@ CASES = [
      "the gradient is the softmax alone"),
     # Shapes that do not fit: the error names the rule before any comparison can.
     ("06_autograd", "test_tensor_backward", "tensor: matmul gradient without the transposes",
-     "a.grad += out.grad @ b.data.T"),
+     "a transpose is missing or misplaced"),
     ("06_autograd", "test_tensor_backward", "tensor: sigmoid derivative from the input instead of "
      "the output", "the derivative is taken from the input"),
+    # Issue 31: a diagnosis where a bare comparison showed only numbers.
+    ("01_graphs", "test_chain_rule", "chain_rule: forgets the second path through x (only dx = "
+     "g*y)", "follows only one path"),
+    ("01_graphs", "test_chain_rule", "chain_rule: ignores the upstream gradient",
+     "the upstream gradient was not multiplied in"),
+    ("01_graphs", "test_mul_backward", "mul: ignores the upstream gradient",
+     "upstream gradient was not multiplied in"),
+    ("01_graphs", "test_mul_backward", "mul: forgets to unbroadcast", "summed"),
+    ("01_graphs", "test_mul_backward", "mul: divides the product by the input (fails at zero)",
+     "divided by that input"),
+    ("02_layers", "test_linear_backward", "linear: dW = G^T X (transposed, shape (n_out, n_in))",
+     "a transposed product"),
+    ("02_layers", "test_linear_backward",
+     "linear: bias gradient averaged over the batch instead of summed",
+     "(the batch size) times too small"),
+    ("03_losses", "test_cross_entropy_backward",
+     "cross_entropy: gradient divided by every entry (N * classes), not by N",
+     "(the number of classes) times too small"),
+    ("04_training", "test_sgd_update", "sgd_update: rebinds a local name, so the node never "
+     "changes", "still the value from before the step"),
+    ("04_training", "test_sgd_update", "sgd_update: adds the gradient (walks uphill)",
+     "the opposite direction"),
+    ("04_training", "test_train_epoch", "train_epoch: shuffles X and y with two different "
+     "permutations", "X and y were shuffled differently"),
+    ("05_digits", "test_build_network", "build_network: W2 scaled by the first layer's size "
+     "(1/sqrt(n_inputs))", "scaled by the wrong layer's size"),
+    ("05_digits", "test_predict", "predict: feeds dummy labels and runs the whole graph, loss "
+     "included", "predict set network.labels"),
+    ("06_autograd", "test_backpropagate", "backpropagation: backward in forward order (not "
+     "reversed)", "ran before the one"),
+    ("06_autograd", "test_two_layer_loss", "training: the hidden layer computed on .data (numpy) "
+     "cuts the graph", "the graph was cut"),
 ]
+
+# Hints that named the wrong cause (issue 31): what these failures must never say.
+WRONG_HINTS = [
+    ("01_graphs", "test_mul_backward", "mul: divides the product by the input (fails at zero)",
+     "stably"),
+    ("06_autograd", "test_backpropagate", "backpropagation: backward in forward order (not "
+     "reversed)", "seeded"),
+]
+
+#: nbgrader validate on the command line cuts a line at about 90 characters.
+FIRST_LINE = 90
 
 
 def _visible_failure(assignment_name: str, test_cell: str, mutant_name: str) -> str:
@@ -89,3 +132,39 @@ def test_the_visible_test_names_the_known_mistake(assignment, test_cell, mutant,
     assert hint in message, (
         f"the visible part of {test_cell} failed for {mutant!r} without naming the mistake; "
         f"it said:\n{message}")
+
+
+@pytest.mark.parametrize("assignment, test_cell, mutant, wrong", WRONG_HINTS,
+                         ids=[f"{c[0]}-{c[2][:48]}" for c in WRONG_HINTS])
+def test_the_visible_test_does_not_name_a_wrong_cause(assignment, test_cell, mutant, wrong,
+                                                      monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.chdir(COURSE.root / "source" / assignment)
+    try:
+        message = _visible_failure(assignment, test_cell, mutant)
+    finally:
+        plt.close("all")
+    assert message and wrong not in message, message
+
+
+@pytest.mark.parametrize("assignment, test_cell, mutant, hint", CASES[10:],
+                         ids=[f"{c[0]}-{c[2][:48]}" for c in CASES[10:]])
+def test_the_failure_s_first_line_fits_nbgrader_validate(assignment, test_cell, mutant, hint,
+                                                         monkeypatch):
+    """The cases of issue 31: the first line says what to fix, within 90 characters."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.chdir(COURSE.root / "source" / assignment)
+    try:
+        message = _visible_failure(assignment, test_cell, mutant)
+    finally:
+        plt.close("all")
+    first = message.splitlines()[0] if message else ""
+    assert first and len(first) <= FIRST_LINE, f"first line of {len(first)} characters: {first}"

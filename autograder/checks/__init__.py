@@ -18,7 +18,8 @@ assignment names lead to them:
 ==============  ==========================================================
 module          checks for
 ==============  ==========================================================
-``core``        comparing and diagnosing: ``assert_close``, ``diagnose``,
+``core``        comparing and diagnosing: ``check_close`` (a test cell's
+                comparison), ``assert_close``, ``diagnose``,
                 ``random_inputs``, ``defined_in_notebook``, ``in_place_of``
 ``graphs``      01_graphs: ``check_chain_rule``, ``check_topological_sort``
 ``nodes``       01_graphs ``Mul``, 02_layers, 03_losses: a node's forward,

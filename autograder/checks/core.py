@@ -1,7 +1,8 @@
 """The comparison core: how the checks compare, diagnose and report.
 
 Everything here is shared by the topic modules: ``assert_close`` (shape,
-then finiteness, then the worst element, with a likely mistake named),
+then finiteness, then the worst element, with a likely mistake named; a
+test cell calls it as ``check_close``),
 ``diagnose``, ``random_inputs``, ``defined_in_notebook`` (the code under test
 must be the student's own, recognised by what it is), ``in_place_of`` (grade
 one exercise alone), and the helpers that run student code and turn its
@@ -19,8 +20,9 @@ from typing import Any
 import numpy as np
 
 import miniflow
-from autograder.core.mistakes import diagnose as _diagnose
-from autograder.core.mistakes import sentence as _sentence
+from autograder.core.mistakes import Mistake
+from autograder.core.mistakes import explain as _explain
+from autograder.core.mistakes import label as _label
 from miniflow.gradcheck import describe_failure as _describe_failure
 from miniflow.nodes import Input, Node
 
@@ -28,6 +30,7 @@ __all__ = [
     "defined_in_notebook",
     "diagnose",
     "assert_close",
+    "check_close",
     "in_place_of",
     "miniflow_in_place_of",
     "random_inputs",
@@ -46,7 +49,27 @@ _allclose, _isclose, _array_equal = np.allclose, np.isclose, np.array_equal
 
 def _fail(message: str) -> None:
     # `raise ... from None`: the student sees our message, not our internals.
-    raise AssertionError(message) from None
+    raise AssertionError(_headlined(message)) from None
+
+
+def _headlined(message: str) -> str:
+    """``message`` with a first line of at most ``FIRST_LINE`` characters (nbgrader's
+    ``validate`` cuts longer lines): a long one-line message is broken after its first
+    clause (": ", "; " or ". ") that fits, the rest indented below it."""
+    first, newline, rest = message.partition("\n")
+    if len(first) <= FIRST_LINE:
+        return message
+    clauses, spaces, depth = [], [], 0
+    for at, character in enumerate(first[:FIRST_LINE]):
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(character, 0)
+        if character == " " and depth == 0:  # never inside brackets
+            spaces.append(at)
+            if at and first[at - 1] in ":;.":
+                clauses.append(at)
+    cut = clauses[0] if clauses else (spaces[-1] if spaces else -1)
+    if cut <= 0:
+        return message
+    return f"{first[:cut].rstrip()}\n  {first[cut:].strip()}{newline}{rest}"
 
 
 # -- where the code under test came from ------------------------------------
@@ -129,40 +152,93 @@ def _as_float_array(value: Any, what: str) -> np.ndarray:
         raise  # unreachable; keeps type checkers content
 
 
-def diagnose(expected: np.ndarray, got: np.ndarray, *, batch_size: int | None = None) -> str:
+def diagnose(expected: np.ndarray, got: np.ndarray, *, batch_size: int | None = None,
+             **known: Any) -> str:
     """The likely mistake behind ``got`` when ``expected`` was right, in words, or ''.
 
     The catalogue is the judge's too (``autograder.core.mistakes``): a visible
-    test and the grade name a mistake in the same words.
+    test and the grade name a mistake in the same words. ``known`` is what
+    else the caller knows (``classes``, ``sizes``, ``upstream``, ``before``,
+    ``inputs``: see ``autograder.core.mistakes.diagnose``).
     """
-    code = _diagnose(expected, got, batch_size=batch_size, close=_allclose)
-    if code is None:
-        return ""
-    return _sentence(code, expected_shape=expected.shape, batch_size=batch_size)
+    found = _explain(expected, got, batch_size=batch_size, close=_allclose, **known)
+    return found[1] if found else ""
+
+
+#: nbgrader's ``validate`` on the command line cuts a failure's lines at about 90
+#: characters, so a failure's first line, which says what to fix, fits in that.
+FIRST_LINE = 90
+
+
+def _first_line(text: str) -> str:
+    return text if len(text) <= FIRST_LINE else text[:FIRST_LINE - 3].rstrip() + "..."
+
+
+def _worst_element(got: np.ndarray, expected: np.ndarray) -> tuple[int, ...]:
+    error = np.abs(got - expected)
+    if not error.ndim:
+        return ()
+    flat = int(np.nanargmax(np.where(np.isnan(error), np.inf, error)))
+    return tuple(int(i) for i in np.unravel_index(flat, error.shape))
 
 
 def assert_close(
     got: Any, expected: Any, *, what: str, batch_size: int | None = None,
-    rtol: float = RTOL, atol: float = ATOL,
+    rtol: float = RTOL, atol: float = ATOL, **known: Any,
 ) -> None:
-    """Shape, then finiteness, then values; the message names the worst element."""
+    """Shape, then finiteness, then values; the message names the worst element.
+
+    The message's first line is the likely mistake (or the worst element when
+    no pattern explains it), short enough for nbgrader's ``validate``; the
+    lines below name the quantity, the element and what the pattern usually
+    means. ``known`` is passed to the diagnosis (``classes``, ``sizes``,
+    ``upstream``, ``before``, ``inputs``).
+    """
     if got is None:
         _fail(f"{what}: got None, expected an array of shape {np.shape(expected)}.")
     got_array = _as_float_array(got, what)
     expected_array = np.asarray(expected, dtype=np.float64)
-    hint = diagnose(expected_array, got_array, batch_size=batch_size)
+    found = _explain(expected_array, got_array, batch_size=batch_size, close=_allclose,
+                     **known)
     if got_array.shape != expected_array.shape:
-        _fail(f"{what}: shape {got_array.shape}, expected {expected_array.shape}"
-              + (f"; {hint}" if hint else "."))
+        shapes = f"shape {got_array.shape}, expected {expected_array.shape}"
+        _fail(_failure(f"wrong {shapes}", f"{what}: {shapes}.", found))
     if _allclose(got_array, expected_array, rtol=rtol, atol=atol, equal_nan=False):
         return
-    error = np.abs(got_array - expected_array)
-    worst = np.unravel_index(int(np.nanargmax(np.where(np.isnan(error), np.inf, error))),
-                             error.shape) if error.ndim else ()
-    index = tuple(int(i) for i in worst)
-    _fail(f"{what} is wrong at element {index}: expected {expected_array[worst]:.6g}, "
-          f"got {got_array[worst]:.6g} (shape {expected_array.shape})."
-          + (f" Likely mistake: {hint}" if hint else ""))
+    worst = _worst_element(got_array, expected_array)
+    numbers = f"expected {expected_array[worst]:.6g}, got {got_array[worst]:.6g}"
+    _fail(_failure(f"wrong value at element {worst}: {numbers}",
+                   f"{what} is wrong at element {worst}: {numbers} (shape "
+                   f"{expected_array.shape}).", found))
+
+
+def _failure(problem: str, details: str, found: tuple[Any, str] | None) -> str:
+    """First line: what to fix (the mistake's short words) or else the problem, within
+    ``FIRST_LINE``; then the quantity, the element and the likely mistake."""
+    if not found:
+        first = problem
+    elif found[0] in (Mistake.SCALED, Mistake.UPSTREAM_IGNORED):
+        first = found[1].split(":")[0].removeprefix("it is ")  # the factor, in numbers
+    else:
+        first = _label(found[0])
+    lines = [_first_line(first[:1].upper() + first[1:]), f"  {details}"]
+    if found:
+        lines.append(f"  Likely mistake: {found[1]}")
+    return "\n".join(lines)
+
+
+def check_close(what: str, got: Any, expected: Any, *, batch_size: int | None = None,
+                rtol: float = RTOL, atol: float = ATOL, **known: Any) -> None:
+    """A test cell's comparison of one quantity with its expected value.
+
+    Where ``np.testing.assert_allclose`` would print two tables, this names
+    the quantity, the worst element and, when the numbers match a known
+    pattern (the transpose, k times, unchanged since ``before``, ...), what
+    that pattern usually means. Returns None (nbgrader reads a number on a
+    test cell's last line as partial credit).
+    """
+    assert_close(got, expected, what=what, batch_size=batch_size, rtol=rtol, atol=atol,
+                 **known)
 
 
 class in_place_of:  # noqa: N801 (used as a statement: with checks.in_place_of(...))
@@ -255,9 +331,13 @@ def _run(what: str, function: Callable[[], Any]) -> Any:
         plain = f"{type(error).__name__}: {error}"
         described = _describe_failure(error)
         if described == plain:
-            _fail(f"{what} raised {plain}")
-        _fail(described if what.endswith(("forward()", "backward()"))
-              else f"{what}: {described}")
+            text = f"{what} raised {plain}"
+        else:
+            text = described if what.endswith(("forward()", "backward()")) \
+                else f"{what}: {described}"
+        # A short first line (what raised what), the whole story below it.
+        headline = f"{what.split(' (')[0]} raised {type(error).__name__}"
+        _fail(text if len(text) <= FIRST_LINE else f"{_first_line(headline)}\n  {text}")
 
 
 def _describe_inputs(names: Sequence[str], values: Sequence[Any]) -> str:

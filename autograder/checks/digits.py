@@ -204,14 +204,16 @@ def check_initial_weights(build_network: Callable[..., Any], n_inputs: int, n_hi
             _fail(f"{call}: the entries of {name} have mean {np.mean(weight):.3g}, far from "
                   "0: draw weights centred on zero (rng.normal, not rng.random).")
         spread = float(np.std(weight))
+        _check_scaled_by_its_own_layer(call, name, spread, n_in,
+                                       {"n_inputs": n_inputs, "n_hidden": n_hidden,
+                                        "n_classes": n_classes}, weight.size)
         if not target / _INIT_FACTOR <= spread <= target * _INIT_FACTOR:
             effect = ("so large that the sigmoids saturate (outputs stuck near 0 or 1, "
                       "gradients near 0)" if spread > target else
                       "so small that the signal and its gradient shrink layer by layer")
             _fail(f"{call}: the entries of {name} ({n_in} inputs per unit) have standard "
                   f"deviation {spread:.3g}, {effect}. Draw them with standard deviation "
-                  f"about 1/sqrt(n_in) = {target:.3g}: rng.normal(size=...) / "
-                  "np.sqrt(n_in) (section 4).")
+                  f"about 1/sqrt(n_in) = {target:.3g} (section 4).")
     _, _, _, again = _built_network(build_network, n_inputs, n_hidden, n_classes, seed)
     if not all(_array_equal(a, b) for a, b in zip(arrays, again)):
         _fail(f"{call} gave different weights on two calls: draw them from "
@@ -221,6 +223,35 @@ def check_initial_weights(build_network: Callable[..., Any], n_inputs: int, n_hi
     if _array_equal(arrays[0], different[0]):
         _fail(f"{call} and {other} gave the same W1: use the seed argument "
               "(np.random.default_rng(seed)).")
+
+
+def _check_scaled_by_its_own_layer(call: str, name: str, spread: float, n_in: int,
+                                   sizes: dict[str, int], count: int) -> None:
+    """A weight scaled by 1/sqrt of another layer's size (W2 by the inputs' size, say).
+
+    With a few hundred entries the spread is known within a few per cent, so
+    a spread that matches another size's 1/sqrt(n) far better than its own
+    (or He's or Glorot's scale) is that mistake (only when the sizes are far
+    enough apart to tell).
+    """
+    if count < 300:
+        return
+    own = 1.0 / np.sqrt(n_in)
+    n_out = count // n_in
+    accepted = (own, own * np.sqrt(2.0), np.sqrt(2.0 / (n_in + n_out)))  # He, Glorot too
+    if min(abs(np.log(spread / scale)) for scale in accepted) < 0.1:
+        return
+    for other, size in sizes.items():
+        wrong = 1.0 / np.sqrt(size)
+        if size == n_in or abs(np.log(wrong / own)) < 0.25:
+            continue
+        if abs(np.log(spread / wrong)) < 0.1 and abs(np.log(spread / own)) > 0.2:
+            _fail(f"{name} is scaled by the wrong layer's size\n"
+                  f"  {call}: the entries of {name} have standard deviation {spread:.3g}, "
+                  f"about 1/sqrt({other} = {size}) = {wrong:.3g}; {name} has {n_in} inputs per "
+                  f"unit, which gives about {own:.3g}.\n"
+                  f"  Likely mistake: {name} was scaled by the size of another layer: each "
+                  "weight matrix is scaled by the number of inputs of its own layer.")
 
 
 def _reference_network(n_inputs: int, n_hidden: int, n_classes: int,
@@ -269,8 +300,7 @@ def check_predict(predict: Callable[[Any, np.ndarray], Any], *, seed: int = 0) -
         got = np.asarray(result)
         if got.ndim == 2 and got.shape == (n, n_classes):
             _fail(f"{call} returned shape {got.shape}: one score per class (the logits). "
-                  "Return the class with the largest score of each row: "
-                  "np.argmax(logits, axis=1).")
+                  "Return, for each row, the class with the largest score.")
         if got.shape == (n_classes,) and n != n_classes:
             _fail(f"{call} returned shape {got.shape}, one number per class: the argmax ran "
                   "over axis 0 (over the images). Take it over each row, axis=1.")
@@ -293,6 +323,12 @@ def check_predict(predict: Callable[[Any, np.ndarray], Any], *, seed: int = 0) -
             if not _array_equal(_as_float_array(node.value, name), value):
                 _fail(f"{call} changed {name}: predicting runs the graph forward only, and "
                       "never changes the weights.")
+        if network.labels.value is not None:
+            _fail(f"predict set network.labels\n"
+                  f"  {call} gave network.labels a value: predicting new images has no "
+                  "labels, and a later cell that reads them finds the wrong ones.\n"
+                  "  Likely mistake: it ran the whole graph, loss included. Run the graph "
+                  "only up to network.logits, and feed nothing but X.")
 
 
 def _quietly(what: str, function: Callable[[], Any]) -> Any:

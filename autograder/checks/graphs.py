@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 import miniflow
-from autograder.checks.core import _as_float_array, _fail, _run, assert_close
+from autograder.checks.core import _allclose, _as_float_array, _fail, _run, assert_close
 from miniflow.nodes import Add, DummyGrad, Input, Mul, Node
 
 __all__ = [
@@ -30,8 +30,14 @@ def check_chain_rule(student_fn: Callable[..., Any], x: float, y: float, z: floa
     _, expected = miniflow.value_and_grad(dummy, {**dict(zip(inputs, (x, y, z))),
                                                   dummy: upstream}, inputs)
     call = f"chain_rule_gradients({x:.3f}, {y:.3f}, {z:.3f}, {upstream:.3f})"
-    got = _run(call, lambda: student_fn(x, y, z, upstream))
-    assert_close(_as_float_array(got, call), np.asarray(expected, dtype=float),
+    got = _as_float_array(_run(call, lambda: student_fn(x, y, z, upstream)), call)
+    if got.shape == (3,) and _allclose(got[0], upstream * y) and not _allclose(
+            upstream * y, expected[0]):
+        _fail("dL/dx follows only one path from x to f\n"
+              f"  {call}: dL/dx is {got[0]:.6g}, expected {float(expected[0]):.6g}.\n"
+              "  Likely mistake: x feeds two nodes (x*y and x*z), so it reaches f along two "
+              "paths: add the contribution of every path.")
+    assert_close(got, np.asarray(expected, dtype=float), upstream=upstream,
                  what=f"{call} (dL/dx, dL/dy, dL/dz)")
 
 

@@ -54,9 +54,10 @@ __all__ = [
 
 def check_forward(
     student: type, reference: type, values: Sequence[Any], *,
-    names: Sequence[str] | None = None, batch_size: int | None = None,
+    names: Sequence[str] | None = None, batch_size: int | None = None, **known: Any,
 ) -> None:
-    """``student(*inputs).forward()`` must give the reference's value."""
+    """``student(*inputs).forward()`` must give the reference's value (``known``: what
+    else the diagnosis may use, ``classes=`` say: see ``assert_close``)."""
     names = list(names) if names else [f"input{i}" for i in range(len(values))]
     feed_values = [np.array(v) for v in values]
     inputs, node = _build(student, feed_values, names)
@@ -66,7 +67,7 @@ def check_forward(
     _run(f"{student.__name__}.forward()", lambda: [n.forward() for n in graph])
     for n in ref_graph:
         n.forward()
-    assert_close(node.value, ref_node.value, batch_size=batch_size,
+    assert_close(node.value, ref_node.value, batch_size=batch_size, **known,
                  what=f"{student.__name__}.value for inputs ({_describe_inputs(names, values)})")
 
 
@@ -93,8 +94,13 @@ def check_backward(
     student: type, reference: type, values: Sequence[Any], *,
     names: Sequence[str] | None = None, wrt: Sequence[int] | None = None,
     upstream: Any = None, batch_size: int | None = None, seed: int = 0, loss: bool = False,
+    **known: Any,
 ) -> None:
     """``student``'s gradients w.r.t. each input must equal the reference's.
+
+    The diagnosis knows the inputs (NaN where one is zero comes from a
+    division by it) and a number sent as the upstream gradient; ``known``
+    adds more (``classes=``, see ``assert_close``).
 
     The upstream gradient is random (from ``seed``) unless given, so a
     backward that ignores it is caught. With ``loss=True`` the node is the
@@ -111,13 +117,38 @@ def check_backward(
     _, _, expected = _gradients(reference, values, names, wrt, upstream, loss=loss)
     node, _, got = _gradients(_pinned(student, reference), values, names, wrt, upstream,
                               loss=loss)
-    for i, g, e in zip(wrt, got, expected):
+    # What a backward that leaves out the upstream gradient would give.
+    _, _, unscaled = ([], [], [None] * len(wrt)) if loss else _gradients(
+        reference, values, names, wrt, np.ones(np.shape(upstream)), loss=loss)
+    for i, g, e, u in zip(wrt, got, expected, unscaled):
         what = (f"{student.__name__}.gradients[{names[i]}] (inputs: "
                 f"{_describe_inputs(names, values)})")
         if g is None:
             _fail(f"{what} was not set: backward() must store the gradient for every input "
                   f"in self.gradients, keyed by the input node.")
-        assert_close(g, e, what=what, batch_size=batch_size)
+        _check_upstream_used(g, e, u, what)
+        assert_close(g, e, what=what, batch_size=batch_size, inputs=tuple(values),
+                     upstream=float(upstream) if np.size(upstream) == 1 and not loss else None,
+                     **known)
+
+
+def _check_upstream_used(got: Any, expected: Any, unscaled: Any, what: str) -> None:
+    """``got`` is what the rule gives when the upstream gradient is ones: it was left out."""
+    if unscaled is None:
+        return
+    try:
+        got_array = np.array(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return  # assert_close says what is wrong with it
+    want, without = np.asarray(expected, dtype=np.float64), np.asarray(unscaled, np.float64)
+    if got_array.shape != want.shape or \
+            _allclose(want, without) or not _allclose(got_array, without):
+        return
+    _fail("The upstream gradient was not multiplied in\n"
+          f"  {what} is the local derivative alone: it is what a backward pass gives when "
+          "the upstream gradient is all ones.\n"
+          "  Likely mistake: each consumer sends back its upstream gradient "
+          "(consumer.gradients[self]); the chain rule multiplies the local derivative by it.")
 
 
 def check_fan_out(
@@ -230,8 +261,7 @@ def check_probability_rows(student_fn: Callable[[Any], Any], x: Any, *,
             hint = (" Its columns sum to 1 instead: normalise over axis=1 (the classes of one "
                     "example), not axis=0 (the batch).")
         elif _isclose(got.sum(), 1.0):
-            hint = (" The whole array sums to 1: normalise each row on its own "
-                    "(.sum(axis=1, keepdims=True)).")
+            hint = " The whole array sums to 1: normalise each row on its own."
         _fail(f"each row of {name}(x) should sum to 1 (one probability distribution per "
               f"example), but the row sums are {np.array2string(sums, precision=4)} for x of "
               f"shape {x.shape}.{hint}")
@@ -322,8 +352,8 @@ def check_gradient_shapes(
                     f"(.reshape(np.shape({names[i]}.value))).")
         elif got.ndim == len(shape) + 1 and got.shape[1:] == shape:
             hint = (f"it has an extra leading dimension of {got.shape[0]}: if {names[i]} was "
-                    "broadcast over the batch (like a bias), sum its gradient over the batch "
-                    "(.sum(axis=0)).")
+                    "broadcast over the batch (like a bias), sum its gradient over the "
+                    "batch.")
         else:
             hint = (f"a gradient always has its input's shape; "
                     f"np.zeros_like({names[i]}.value) starts one with the right shape.")
@@ -444,28 +474,28 @@ _LOSS_WITHOUT_SEED = (
 
 _KNOWN_MISTAKES: dict[str, dict[str, Callable[..., Any]]] = {
     "Linear.backward": {
-        "dX = G @ W is missing a transpose; it is G @ W.T, "
-        "(batch, n_out) @ (n_out, n_in).": lambda v, g, e: [g @ v[1], None, None],
-        "the upstream gradient is ignored: multiply by G = consumer.gradients[self] "
-        "(dX = G @ W.T, dW = X.T @ G, db = G summed over the batch).":
+        "dX is missing a transpose: write down the shapes, dX has X's shape "
+        "(batch, n_in) and G is (batch, n_out).": lambda v, g, e: [g @ v[1], None, None],
+        "the upstream gradient is ignored: each gradient is built from "
+        "G = consumer.gradients[self], the gradient each consumer sends back.":
             lambda v, g, e: [np.ones_like(g) @ v[1].T, v[0].T @ np.ones_like(g),
                              np.ones_like(g).sum(axis=0)],
     },
     "Sigmoid.backward": {
-        "the slope was computed from the input x, as x * (1 - x); use the output "
-        "s = self.value: s * (1 - s).": lambda v, g, e: [g * v[0] * (1 - v[0])],
-        "the upstream gradient is ignored: multiply s * (1 - s) by consumer.gradients[self].":
+        "the slope was computed from the input x; the sigmoid's slope comes from its "
+        "output, self.value.": lambda v, g, e: [g * v[0] * (1 - v[0])],
+        "the upstream gradient is ignored: multiply the slope by consumer.gradients[self].":
             lambda v, g, e: [_sigmoid(v[0]) * (1 - _sigmoid(v[0]))],
     },
     "MSE.forward": {
-        "y - a broadcast to an (m, m) matrix of every target minus every prediction. "
-        "Reshape both to columns first: y.reshape(-1, 1) - a.reshape(-1, 1).":
+        "y - a broadcast to an (m, m) matrix of every target minus every prediction: "
+        "give both the same shape, a column, before subtracting.":
             lambda v, e: np.mean((v[0].reshape(-1) - v[1].reshape(-1, 1)) ** 2),
     },
     "MSE.backward": {
         _LOSS_WITHOUT_SEED: lambda v, g, e: [0 * e[0], 0 * e[1]],
-        "the factor 2 from the derivative of the square is missing: "
-        "d/da (y - a)^2 = -2 (y - a).": lambda v, g, e: [e[0] / 2, e[1] / 2],
+        "the factor 2 from the derivative of the square is missing.":
+            lambda v, g, e: [e[0] / 2, e[1] / 2],
     },
     "CrossEntropyWithSoftmax.backward": {
         _LOSS_WITHOUT_SEED: lambda v, g, e: [0 * e[0]],

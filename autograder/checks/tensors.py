@@ -10,6 +10,7 @@ names, and reads best beside the notebook in the notebook's order.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ from autograder.checks.core import (
     _allclose,
     _array_equal,
     _as_float_array,
+    _course_code,
     _fail,
     _isclose,
     _reference_quietly,
@@ -192,12 +194,12 @@ def _assert_grad_close(got: Any, expected: Any, *, what: str, rtol: float = RTOL
 def _backward_error_hint(text: str) -> str:
     if "non-broadcastable output operand" in text:
         return (" A += tried to add a larger array into a smaller .grad: the operand was "
-                "broadcast, so sum the gradient back to its shape first, "
-                "unbroadcast(gradient, self.data.shape).")
+                "broadcast, so sum the gradient back to its shape first (miniflow's "
+                "unbroadcast does that).")
     if "matmul" in text or "not aligned" in text:
-        return (" The shapes of a matrix product do not fit: for out = a @ b, "
-                "a.grad += out.grad @ b.data.T and b.grad += a.data.T @ out.grad "
-                "(write down each shape).")
+        return (" The shapes of a matrix product do not fit: a transpose is missing or "
+                "misplaced. Write down the shapes of out.grad, a.data and b.data; each "
+                "gradient has its tensor's shape.")
     if "could not be broadcast" in text:
         return (" Two arrays of different shapes were combined: check that each gradient "
                 "has its tensor's shape (unbroadcast, or a transpose in a matrix product).")
@@ -213,23 +215,23 @@ _TensorMistake = Callable[[list[np.ndarray], np.ndarray], Sequence[Any]]
 # ``mistakes``).
 _TENSOR_MISTAKES: dict[str, dict[str, _TensorMistake]] = {
     "a * b": {
-        "each operand's gradient uses its own value. For out = a * b, a.grad gets "
-        "out.grad * b.data (the OTHER operand) and b.grad gets out.grad * a.data.":
+        "each operand's gradient uses its own value: the derivative of a * b with "
+        "respect to one operand is the OTHER operand.":
             lambda v, g: [unbroadcast(g * v[0], v[0].shape), unbroadcast(g * v[1], v[1].shape)],
         "the upstream gradient out.grad is ignored: multiply the local derivative by it.":
             lambda v, g: [unbroadcast(np.ones_like(g) * v[1], v[0].shape),
                           unbroadcast(np.ones_like(g) * v[0], v[1].shape)],
     },
     "a @ b": {
-        "a transpose is missing or misplaced. For out = a @ b: a.grad += out.grad @ b.data.T "
-        "and b.grad += a.data.T @ out.grad.": lambda v, g: [g @ v[1], v[0] @ g],
-        "the factors are in the wrong order. For out = a @ b: a.grad += out.grad @ b.data.T "
-        "and b.grad += a.data.T @ out.grad.": lambda v, g: [v[1].T @ g, g @ v[0].T],
+        "a transpose is missing or misplaced: write down the shapes of out.grad, a and b; "
+        "each gradient has its tensor's shape.": lambda v, g: [g @ v[1], v[0] @ g],
+        "the factors are in the wrong order: a matrix product does not commute; write "
+        "down the shapes of out.grad, a and b.": lambda v, g: [v[1].T @ g, g @ v[0].T],
     },
     "a.sigmoid()": {
-        "the derivative is taken from the input. The slope of the sigmoid is s * (1 - s) "
-        "with s = out.data, the OUTPUT.": lambda v, g: [g * v[0] * (1 - v[0])],
-        "the upstream gradient out.grad is ignored: add out.grad * s * (1 - s).":
+        "the derivative is taken from the input. The sigmoid's slope comes from its "
+        "OUTPUT, out.data.": lambda v, g: [g * v[0] * (1 - v[0])],
+        "the upstream gradient out.grad is ignored: multiply the slope by it.":
             lambda v, g: [_sigmoid(v[0]) * (1 - _sigmoid(v[0]))],
     },
 }
@@ -302,8 +304,8 @@ def check_tensor_backward(
                         f"{name}'s shape (np.broadcast_to, or += into the existing .grad).")
             elif got.shape == np.shape(upstream):
                 hint = (f"it has the result's shape {np.shape(upstream)}: {name} was "
-                        f"broadcast, so sum its gradient back, unbroadcast(gradient, "
-                        f"{name}.data.shape).")
+                        f"broadcast, so sum its gradient back to {name}'s shape (miniflow's "
+                        "unbroadcast does that).")
             elif got.ndim == 2 and got.shape == shape[::-1]:
                 hint = "it is transposed: check the order and the transposes of the product."
             else:
@@ -543,10 +545,12 @@ def _check_rule_runs(ops: _RecordedOps, graph: list[Any], what: str) -> None:
             continue
         count = runs.get(id(tensor), 0)
         if count == 0:
-            _fail(f"for {what}, the _backward of {ops.label(tensor)} never ran: call the "
+            _fail("A _backward never ran\n"
+                  f"  for {what}, the _backward of {ops.label(tensor)} never ran: call the "
                   "_backward of every tensor in topological_order(output), in reverse.")
         if count > 1:
-            _fail(f"for {what}, the _backward of {ops.label(tensor)} ran {count} times in one "
+            _fail("A _backward ran more than once in one backward pass\n"
+                  f"  for {what}, the _backward of {ops.label(tensor)} ran {count} times in one "
                   "backward pass, so its gradient was passed on more than once. Run each "
                   "tensor's _backward exactly once: a recursive backward that calls it "
                   "again every time a shared tensor is reached double-counts.")
@@ -555,7 +559,8 @@ def _check_rule_runs(ops: _RecordedOps, graph: list[Any], what: str) -> None:
         for parent in dict.fromkeys(tensor._parents):
             if id(parent) in position and id(tensor) in position and \
                     position[id(parent)] < position[id(tensor)]:
-                _fail(f"for {what}, the _backward of {ops.label(parent)} ran before the one "
+                _fail("The _backward functions ran in the wrong order\n"
+                      f"  for {what}, the _backward of {ops.label(parent)} ran before the one "
                       f"of {ops.label(tensor)}, which uses it: its gradient was not complete "
                       "when it was passed on. Run the _backward functions in reverse "
                       "topological order: the output first, every tensor after all the "
@@ -603,8 +608,9 @@ def check_backpropagation(tensor_cls: type, backpropagate: Callable[[Any], Any],
             shown = seed_grad if seed_grad is None else np.array2string(
                 np.asarray(seed_grad, dtype=np.float64).reshape(-1)[:4], precision=4)
             _fail(f"for {what}, output.grad after backpropagate(output) is {shown}; it must "
-                  "be ones (d output / d output = 1): after zeroing every gradient, set "
-                  "output.grad = np.ones_like(output.data), then run the _backward functions.")
+                  "be ones (d output / d output = 1): after zeroing every gradient, seed "
+                  "the output's .grad with ones of its shape, then run the _backward "
+                  "functions.")
         _check_rule_runs(ops, graph, what)
         stale_leaf = {id(t): g for t, g in zip(graph, stale)}
         for name, leaf in leaves.items():
@@ -755,7 +761,7 @@ def _network_loss_mistakes(X: np.ndarray, y: np.ndarray, p: dict[str, np.ndarray
     output = sigmoid(hidden @ p["W2"] + p["b2"])
     return {
         "y was not reshaped to a column: the prediction has shape (n, 1) and y (n,), so "
-        "prediction - y broadcasts to an (n, n) matrix. Use np.reshape(y, (-1, 1)).":
+        "prediction - y broadcasts to an (n, n) matrix. Give y the prediction's shape.":
             float(np.mean((output - y) ** 2)),
         "the loss is the sum of the squared errors, not their mean: use .mean() (or "
         "multiply by 1 / n).": float(np.sum((output - column) ** 2)),
@@ -823,11 +829,37 @@ def check_tensor_network(tensor_cls: type, loss_fn: Callable[..., Any], *, n: in
     except Exception as error:
         _fail(f"loss.backward() for two_layer_loss ({shapes}) raised {type(error).__name__}: "
               f"{error}." + _backward_error_hint(str(error)))
+    if _graders_own(tensor_cls):
+        _check_graph_not_cut(params, expected)
     for name, tensor in params.items():
         _assert_grad_close(getattr(tensor, "grad", None), expected[name],
                      what=(f"params['{name}'].grad after loss.backward(), compared with "
                            f"miniflow's static graph Linear, Sigmoid, Linear, Sigmoid, MSE on "
                            f"the same weights ({shapes})"))
+
+
+def _graders_own(tensor_cls: type) -> bool:
+    """Is every method of ``tensor_cls`` miniflow's own (the Tensor a test puts in place
+    of the student's), so that a gradient that never arrives is the loss's fault?"""
+    return all(_course_code(member) for member in vars(tensor_cls).values()
+               if inspect.isfunction(member))
+
+
+def _check_graph_not_cut(params: dict[str, Any], expected: dict[str, np.ndarray]) -> None:
+    """A weight whose gradient is all zeros while the loss depends on it: the loss was
+    computed from its ``.data`` (plain numpy), which records nothing to go back along.
+    (The Tensor here is the grader's, so its operations and backward are right.)"""
+    cut = [name for name, tensor in params.items()
+           if np.shape(getattr(tensor, "grad", None)) == expected[name].shape
+           and _allclose(np.asarray(tensor.grad, dtype=np.float64), 0.0)
+           and not _allclose(expected[name], 0.0)]
+    if cut:
+        _fail(f"No gradient reached {', '.join(cut)}: the graph was cut\n"
+              f"  After loss.backward(), params['{cut[0]}'].grad is all zeros, although the "
+              "loss depends on it.\n"
+              "  Likely mistake: part of the loss was computed on .data (plain numpy arrays), "
+              "which records no operation to go back along. Keep every step a Tensor "
+              "operation from the weights to the loss.")
 
 
 def check_tensor_sgd_step(tensor_cls: type, step_fn: Callable[..., Any], *,
@@ -852,15 +884,14 @@ def check_tensor_sgd_step(tensor_cls: type, step_fn: Callable[..., Any], *,
                 _fail(f"{what}: .data has shape {data.shape}, expected {start[name].shape}.")
             step = data - start[name]
             if _allclose(step, 0.0):
-                _fail(f"{what} is zero: the parameters did not move. Update each tensor's "
-                      "data in place, tensor.data -= learning_rate * tensor.grad.")
+                _fail(f"{what} is zero: the parameters did not move. Change each tensor's "
+                      ".data in place (a new name or a new Tensor is not the one in params).")
             if _allclose(step, learning_rate * grads[name]):
-                _fail(f"{what} went uphill: subtract the gradient "
-                      "(tensor.data -= learning_rate * tensor.grad).")
+                _fail(f"{what} went uphill: subtract the gradient, do not add it.")
             if _allclose(step, -grads[name]):
                 _fail(f"{what} is the whole gradient: multiply it by learning_rate "
                       f"({learning_rate}) first.")
             if _allclose(data, -learning_rate * grads[name]):
                 _fail(f"{what}: the new .data is -learning_rate * grad, the old value was "
-                      "thrown away. Subtract from it: tensor.data -= learning_rate * tensor.grad.")
+                      "thrown away. A step changes the old value; it does not replace it.")
             assert_close(step, -learning_rate * grads[name], what=what)

@@ -45,13 +45,18 @@ def check_sgd_update(student_update: Callable[..., Any], *, seed: int = 0) -> No
         for t, start, grad in zip(trainables, starts, grads):
             # Compare the step taken, so a wrong sign or a missing learning
             # rate shows up as such in the message.
-            step = _as_float_array(t.value, f"{t.name}.value") - start
-            if _allclose(step, -grad):
+            value = _as_float_array(t.value, f"{t.name}.value")
+            if value.shape == start.shape and _allclose(value - start, -grad):
                 _fail(f"sgd_update moved {t.name} by the whole gradient: multiply the "
                       f"gradient by learning_rate ({learning_rate}) before subtracting it.")
-            assert_close(step, -learning_rate * grad,
-                         what=(f"the step sgd_update(learning_rate={learning_rate}) took for "
-                               f"{t.name} (new value - old value)"))
+            assert_close(value, start - learning_rate * grad, before=start,
+                         what=(f"{t.name}.value after sgd_update(learning_rate="
+                               f"{learning_rate}) (it was {_short(start)})"))
+
+
+def _short(value: np.ndarray) -> str:
+    return np.array2string(value.reshape(-1)[:3], precision=3) + (
+        "..." if value.size > 3 else "")
 
 
 def check_accuracy(predict: Callable[[np.ndarray], Any], X: np.ndarray, y: np.ndarray, *,
@@ -160,8 +165,8 @@ def _check_batches(cost: _RecordingMSE, X: np.ndarray, y: np.ndarray, batch_size
               f"batch (range(0, {n}, {batch_size})).")
     if len(seen) != n:
         _fail(f"one epoch used {len(seen)} rows for {n} rows of data (batch sizes {sizes}): "
-              "each row must appear in exactly one batch. Slice the permutation as "
-              "order[start:start + batch_size] with start stepping by batch_size.")
+              "each row must appear in exactly one batch: each batch is the next "
+              "batch_size rows of the shuffled order.")
     expected = -(-n // batch_size)
     if len(batches) != expected or max(sizes) > batch_size:
         _fail(f"one epoch with batch_size={batch_size} on {n} rows should take {expected} "
@@ -189,8 +194,8 @@ def check_train_epoch(train_epoch: Callable[..., Any], *, seed: int = 0) -> None
                                               learning_rate=learning_rate, seed=seed + 1)
         batches = _check_batches(cost, X, y, batch_size)
         if batch_size < n and _array_equal(np.concatenate(batches), np.arange(n)):
-            _fail("the rows came in their original order: shuffle them each epoch with "
-                  "order = np.random.default_rng(seed).permutation(len(X)).")
+            _fail("the rows came in their original order: shuffle them each epoch, with a "
+                  "generator made from the seed it is given.")
         # Replay the same batches with miniflow's SGD: the weights must agree.
         graph, ref_cost, X_node, y_node, expected = _linear_regression(X, y, start)
         for rows in batches:

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from autograder.core.mistakes import Mistake, diagnose, sentence
+from autograder.core.mistakes import Mistake, explain
 from autograder.judge.plans import Probe
 
 __all__ = ["Problem", "compare", "json_constant", "plain_value"]
@@ -51,7 +51,10 @@ def plain_value(value: Any, depth: int = 0) -> Any:
     raise ValueError(f"not a plain value: {type(value).__name__}")
 
 
-def _close(got: Any, want: Any, shape: list[int] | None, what: str) -> Problem | None:
+def _close(got: Any, want: Any, shape: list[int] | None, what: str,
+           **known: Any) -> Problem | None:
+    """Through the diagnosis: which quantity, which element, and the likely mistake
+    (``known``: what the probe knows, as ``autograder.core.mistakes.diagnose`` takes it)."""
     try:
         got_array = np.array(got, dtype=float)
     except (TypeError, ValueError):
@@ -59,37 +62,93 @@ def _close(got: Any, want: Any, shape: list[int] | None, what: str) -> Problem |
     want_array = np.array(want, dtype=float)
     if shape is not None and list(got_array.shape) != list(shape):
         return _wrong(f"{what} has the wrong shape")
+    found = explain(want_array, got_array, **known)
     if got_array.shape != want_array.shape:
         words = f"{what} has shape {got_array.shape}, expected {want_array.shape}"
-        mistake = diagnose(want_array, got_array) or Mistake.WRONG_SHAPE
-        if mistake == Mistake.WRONG_SHAPE and got_array.size != want_array.size:
+        mistake = found[0] if found else Mistake.WRONG_SHAPE
+        if found is None:
             return _wrong(words, mistake)
-        return _wrong(f"{words}. Likely mistake: "
-                      f"{sentence(mistake, expected_shape=want_array.shape)}", mistake)
+        return _wrong(f"{words}. Likely mistake: {found[1]}", mistake)
     if not np.allclose(got_array, want_array, rtol=RTOL, atol=ATOL, equal_nan=False):
-        worst = np.unravel_index(np.argmax(np.abs(got_array - want_array)),
+        error = np.abs(got_array - want_array)
+        worst = np.unravel_index(int(np.nanargmax(np.where(np.isnan(error), np.inf, error))),
                                  got_array.shape) if got_array.size else ()
         index = tuple(int(i) for i in worst)
         where = (f"at element {index}: expected {want_array[worst]:.6g}, "
                  f"got {got_array[worst]:.6g}")
-        mistake = diagnose(want_array, got_array)
-        if mistake is None:
+        if found is None:
             return _wrong(f"{what} differs from the reference {where}")
-        return _wrong(f"{what} differs from the reference. Likely mistake: "
-                      f"{sentence(mistake, expected_shape=want_array.shape)} (first "
-                      f"difference {where})", mistake)
+        return _wrong(f"{what} differs from the reference. Likely mistake: {found[1]} "
+                      f"(first difference {where})", found[0])
     return None
 
 
-def _close_all(got: Any, want: list, what: str, missing: str) -> Problem | None:
-    """Each of a list of answers against the reference's, in order."""
+#: The nodes whose first input's rows are a batch (a factor of its size is named so).
+_BATCHED = {"Linear", "MSE", "CrossEntropyWithSoftmax"}
+
+
+def _known(probe: Probe) -> dict[str, Any]:
+    """What a node probe's inputs tell the diagnosis: the inputs themselves (NaN where
+    one is 0 is a division by it), the batch size and, with labels, the class count."""
+    if probe.kind != "node":
+        return {}
+    try:
+        inputs = tuple(np.array(v["data"], dtype=float).reshape(v["shape"])
+                       for v in probe.spec.get("values", []))
+    except (KeyError, TypeError, ValueError):
+        return {}
+    known: dict[str, Any] = {"inputs": inputs}
+    if probe.name in _BATCHED and inputs and inputs[0].ndim >= 1 and len(inputs[0]) > 1:
+        known["batch_size"] = len(inputs[0])
+    if probe.name == "CrossEntropyWithSoftmax" and inputs and inputs[0].ndim == 2:
+        known["classes"] = inputs[0].shape[1]
+    return known
+
+
+def _close_all(got: Any, want: list, what: str, missing: str,
+               before: list | None = None, **known: Any) -> Problem | None:
+    """Each of a list of answers against the reference's, in order (``before``: each
+    one's value before a step, when there was one)."""
     if not isinstance(got, list) or len(got) != len(want):
         return _wrong(missing.format(len(want)))
     for i, (g, w) in enumerate(zip(got, want)):
-        problem = _close(g, w, None, what.format(i))
+        old = {"before": np.array(before[i], dtype=float)} if before else {}
+        problem = _close(g, w, None, what.format(i), **old, **known)
         if problem:
             return problem
     return None
+
+
+def _starts(spec: dict) -> list | None:
+    """The values a step probe started from, as arrays' lists, or None."""
+    try:
+        return [np.array(v["data"], dtype=float).reshape(v["shape"]).tolist()
+                for v in spec["values"]]
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _check_chain_rule(spec: dict, got: dict, want: dict) -> Problem | None:
+    """The chain rule's three answers through the diagnosis (the upstream gradient is
+    known), and the path through x*z forgotten, which no pattern of numbers names."""
+    _x, y, _z, upstream = spec["arguments"]
+    results, expected = got.get("results"), want["results"]
+    if isinstance(results, list) and len(results) == len(expected) == 3 and \
+            _numbers(results[0]) and np.size(results[0]) == 1:
+        dx, right = float(np.array(results[0], dtype=float)), float(expected[0])
+        if np.isclose(dx, upstream * y) and not np.isclose(right, upstream * y):
+            return _wrong("dL/dx follows only one path from x to f: x feeds two nodes, so "
+                          "the contributions of both paths add up")
+    return _close_all(results, expected, "result {}", "it did not return {} values",
+                      upstream=upstream)
+
+
+def _numbers(value: Any) -> bool:
+    try:
+        np.array(value, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def compare(probe: Probe, got: dict, want: dict) -> Problem | None:
@@ -99,6 +158,9 @@ def compare(probe: Probe, got: dict, want: dict) -> Problem | None:
     if probe.kind == "predict":
         if got.get("weights_kept") is not True:
             return _wrong("predicting changed the network's weights: predict only runs forward")
+        if got.get("labels_kept") is False:
+            return _wrong("predicting gave network.labels a value: it ran the whole graph, "
+                          "loss included; a prediction needs the graph only up to the logits")
         if got.get("integers") is not True:
             return _wrong("the labels are not integers (an integer array, as np.argmax gives)")
         if got.get("labels_shape") != want["labels_shape"]:
@@ -113,9 +175,10 @@ def compare(probe: Probe, got: dict, want: dict) -> Problem | None:
             and got.get("records_parents") is not True:  # forward probes only
         return _wrong("the result does not record the tensors it was computed from in _parents")
     if probe.kind in ("node", "tensor"):
+        known = _known(probe)
         if "gradients" not in want:  # a forward probe: the value is what it checks
             return _close(got.get("value"), want["value"], got.get("value_shape"),
-                          "the value")
+                          "the value", **known)
         # A backward probe judges the gradients only (backward started from the
         # reference value): one mistake costs one exercise.
         gradients = got.get("gradients")
@@ -124,10 +187,12 @@ def compare(probe: Probe, got: dict, want: dict) -> Problem | None:
         shapes = got.get("gradient_shapes") or [None] * len(gradients)
         for i, (g, w) in enumerate(zip(gradients, want["gradients"])):
             problem = _close(g, w, shapes[i] if i < len(shapes) else None,
-                             f"the gradient for input {probe.spec['gradients_of'][i]}")
+                             f"the gradient for input {probe.spec['gradients_of'][i]}", **known)
             if problem:
                 return problem
         return None
+    if probe.kind == "function" and probe.name == "chain_rule_gradients":
+        return _check_chain_rule(probe.spec, got, want)
     if probe.kind == "function":
         return _close_all(got.get("results"), want["results"], "result {}",
                           "it did not return {} values")
@@ -152,7 +217,8 @@ def compare(probe: Probe, got: dict, want: dict) -> Problem | None:
         return _check_epoch(probe.spec, got)
     if probe.kind in ("sgd", "tensor_sgd"):
         return _close_all(got.get("values"), want["values"], "trainable {} after the step",
-                          "the values of the {} trainables are missing")
+                          "the values of the {} trainables are missing",
+                          before=_starts(probe.spec))
     return _wrong(f"unknown probe kind {probe.kind}")
 
 
@@ -206,12 +272,36 @@ def _check_network(got: dict, want: dict) -> Problem | None:
                 return _wrong(f"{name} does not start at zero")
             continue
         fan_in = shape[0]
+        other = _other_layer_scale(spread, fan_in, shape[0] * shape[1], want["shapes"])
+        if other:
+            return _wrong(f"{name} starts with standard deviation {spread:.3g}, about "
+                          f"1/sqrt({other}): it was scaled by another layer's size, not by its "
+                          f"own {fan_in} inputs per unit", Mistake.SCALED)
         if shape[0] * shape[1] >= 100 and not (
                 (1 / fan_in ** 0.5) / 3 <= spread <= 3 / fan_in ** 0.5):
             return _wrong(f"{name} starts with standard deviation {spread:.3g}, far from "
                           f"1/sqrt({fan_in})")
     return _close(got.get("value"), want["value"], got.get("value_shape"),
                   "the logits for given weights")
+
+
+def _other_layer_scale(spread: float, fan_in: int, count: int, shapes: list) -> int | None:
+    """The size of another layer whose 1/sqrt matches ``spread`` far better than the
+    weight's own fan-in does (with 300 entries or more, the spread is known within a few
+    per cent); None when none does."""
+    if count < 300 or spread <= 0:
+        return None
+    own = 1.0 / math.sqrt(fan_in)
+    accepted = (own, own * math.sqrt(2.0), math.sqrt(2.0 / (fan_in + count // fan_in)))
+    if min(abs(math.log(spread / scale)) for scale in accepted) < 0.1:
+        return None  # its own fan-in's scale, He's or Glorot's
+    sizes = {shapes[0][0], shapes[0][1], shapes[2][1]} - {fan_in}
+    for size in sorted(sizes):
+        wrong = 1.0 / math.sqrt(size)
+        if abs(math.log(wrong / own)) >= 0.25 and abs(math.log(spread / wrong)) < 0.1 \
+                and abs(math.log(spread / own)) > 0.2:
+            return size
+    return None
 
 
 def _check_epoch(spec: dict, got: dict) -> Problem | None:

@@ -276,6 +276,7 @@ def run_predict(predict: Any, spec: dict) -> dict:
     given = [np.array(v["data"], dtype=float).reshape(v["shape"]) for v in spec["weights"]]
     return {"labels": labels.reshape(-1).astype(float).tolist(),
             "labels_shape": list(labels.shape), "integers": labels.dtype.kind in "iu",
+            "labels_kept": network.labels.value is None,
             "weights_kept": all(a.shape == g.shape and np.array_equal(a, g)
                                 for a, g in zip(after, given))}
 

@@ -98,17 +98,14 @@ def chain_rule_gradients(x, y, z, upstream):
     ### END SOLUTION
 """)
 notebook.test("test_chain_rule", 2, """
-# The lab's worked example: x=3, y=4, z=-5 with upstream gradient 0.5.
-answer = chain_rule_gradients(3.0, 4.0, -5.0, 0.5)
-assert len(answer) == 3, "return three numbers: (dL/dx, dL/dy, dL/dz)"
-np.testing.assert_allclose(answer, [-0.5, 1.5, 1.5], err_msg="check each partial derivative")
-# Random numbers too: the answer must hold for any x, y, z and upstream
-# gradient, not only the example's. (These are the grader's own checks on
-# other numbers; a failure says what is wrong.)
 from autograder import checks
 
+# Random x, y, z and upstream gradients: a failure names the likely mistake.
 for trial in range(3):
     checks.check_chain_rule(chain_rule_gradients, *np.random.default_rng(trial).normal(size=4))
+# The lab's worked example: x=3, y=4, z=-5 with upstream gradient 0.5.
+checks.check_close("(dL/dx, dL/dy, dL/dz) for the worked example",
+                   chain_rule_gradients(3.0, 4.0, -5.0, 0.5), [-0.5, 1.5, 1.5], upstream=0.5)
 """)
 notebook.markdown(r"""
 ## 3. Nodes: what miniflow gives you
@@ -228,33 +225,32 @@ class Mul(Node):
         ### END SOLUTION
 """)
 notebook.test("test_mul_forward", 2, """
+from autograder import checks
+
+# Random arrays with broadcasting: (3, 2) * (2,) * (1, 2).
+checks.check_forward(Mul, mf.Mul, checks.random_inputs([(3, 2), (2,), (1, 2)], seed=900))
+# Three numbers: 3 * 4 * -5.
 a, b, c = Input("a"), Input("b"), Input("c")
 product = Mul(a, b, c)
-graph = mf.topological_sort({a: 3.0, b: 4.0, c: -5.0})
-mf.forward_pass(product, graph)
-assert product.value == -60.0, f"3 * 4 * -5 should be -60, got {product.value}"
-# Random arrays with broadcasting: (3, 2) * (2,) * (1, 2).
-from autograder import checks
-
-checks.check_forward(Mul, mf.Mul, checks.random_inputs([(3, 2), (2,), (1, 2)], seed=900))
+mf.forward_pass(product, mf.topological_sort({a: 3.0, b: 4.0, c: -5.0}))
+checks.check_close("Mul(a, b, c).value for a=3, b=4, c=-5", product.value, -60.0)
 """)
 notebook.test("test_mul_backward", 3, """
-# f = x*y + x*z at x=3, y=4, z=-5 with upstream gradient 0.5 (the lab's example).
-x, y, z = Input("x"), Input("y"), Input("z")
-f = Add(Mul(x, y), Mul(x, z))
-upstream = DummyGrad(f)
-_, gradients = value_and_grad(upstream, {x: 3.0, y: 4.0, z: -5.0, upstream: 0.5}, [x, y, z])
-np.testing.assert_allclose(np.asarray(gradients, dtype=float), [-0.5, 1.5, 1.5],
-                           err_msg="gradients of x, y, z")
-# Beyond the example: broadcasting shapes, one Mul feeding two consumers,
-# Mul(x, x) with the same input twice, and inputs that are zero.
 from autograder import checks
 
+# Broadcasting shapes, one Mul feeding two consumers, Mul(x, x) with the same
+# input twice, and inputs that are zero.
 values = checks.random_inputs([(3, 2), (2,), (1, 2)], seed=901)
 checks.check_backward(Mul, mf.Mul, values, seed=1)
 checks.check_fan_out(Mul, mf.Mul, values, seed=1)
 checks.check_repeated_input(Mul, mf.Mul, np.array([2.0, -1.0, 0.5]))
 checks.check_backward(Mul, mf.Mul, [np.array([0.0, 1.5]), np.array([2.0, 0.0])])
+# The lab's example: f = x*y + x*z at x=3, y=4, z=-5, upstream gradient 0.5.
+x, y, z = Input("x"), Input("y"), Input("z")
+upstream = DummyGrad(Add(Mul(x, y), Mul(x, z)))
+_, gradients = value_and_grad(upstream, {x: 3.0, y: 4.0, z: -5.0, upstream: 0.5}, [x, y, z])
+checks.check_close("the gradients of x, y, z in the lab's example", gradients,
+                   [-0.5, 1.5, 1.5], upstream=0.5)
 """)
 notebook.markdown(r"""
 ## 4. Ordering the graph: topological sort
@@ -327,6 +323,10 @@ def topological_sort(feed_dict):
     ### END SOLUTION
 """)
 notebook.test("test_topological_sort", 3, """
+from autograder import checks
+
+# Random graphs, then the small one below.
+checks.check_topological_sort(topological_sort, seed=900, trials=10)
 x, y = Input("x"), Input("y")
 s = Add(x, y, name="s")
 p = Add(s, x, name="p")
@@ -335,15 +335,12 @@ assert len(order) == 4, f"expected 4 nodes (x, y, s, p), got {order}"
 assert order.index(s) > max(order.index(x), order.index(y)), "s must come after x and y"
 assert order.index(p) > order.index(s), "p must come after s"
 assert x.value == 1.0 and y.value == 2.0, "set each Input's value from feed_dict"
-# Mul(x, x) uses x twice but waits for one node; random graphs after that.
-from autograder import checks
-
+# Mul(x, x) uses x twice but waits for one node.
 x = Input("x")
 square = Mul(x, x, name="square")
 order = topological_sort({x: 3.0})
 assert square in order, (f"Mul(x, x) is missing from the order {order}: count each distinct "
                          "input once when you count how many inputs a node waits for")
-checks.check_topological_sort(topological_sort, seed=900, trials=10)
 """)
 notebook.markdown(r"""
 ## 5. Putting it together

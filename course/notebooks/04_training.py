@@ -125,25 +125,16 @@ def sgd_update(trainables, learning_rate=0.1):
     ### END SOLUTION
 """)
 notebook.test("test_sgd_update", 3, """
-# A node at [1, 2] with gradient [0.5, -1] moves to [1 - 0.05, 2 + 0.1] with learning rate 0.1.
+from autograder import checks
+
+# Random values, three nodes, two learning rates.
+checks.check_sgd_update(sgd_update, seed=900)
+# The worked example: w = [1, 2] with gradient [0.5, -1] and learning rate 0.1.
 w = Input("w")
 w.value = np.array([1.0, 2.0])
 w.gradients = {w: np.array([0.5, -1.0])}
 sgd_update([w], learning_rate=0.1)
-np.testing.assert_allclose(np.asarray(w.value, dtype=float), [0.95, 2.1],
-                           err_msg="w after one step: value - learning_rate * gradient")
-# Every node in the list moves, each by its own gradient.
-a, b = Input("a"), Input("b")
-a.value, b.value = np.array([0.0]), np.array([10.0])
-a.gradients, b.gradients = {a: np.array([1.0])}, {b: np.array([-2.0])}
-sgd_update([a, b], learning_rate=0.5)
-assert np.allclose(np.asarray(a.value, dtype=float), [-0.5]) and np.allclose(
-    np.asarray(b.value, dtype=float), [11.0]), (
-    f"expected a = [-0.5] and b = [11.0], got a = {a.value} and b = {b.value}")
-# Random values, three nodes, two learning rates.
-from autograder import checks
-
-checks.check_sgd_update(sgd_update, seed=900)
+checks.check_close("w.value after one step", w.value, [0.95, 2.1], before=[1.0, 2.0])
 """)
 notebook.markdown(r"""
 ## 3. Mini-batches
@@ -233,6 +224,9 @@ notebook.test("test_train_epoch", 4, """
 from autograder import checks
 
 with checks.miniflow_in_place_of(globals(), "sgd_update"):
+    # Random data in batches of 4, the last one shorter: every row once per
+    # epoch, shuffled by the seed, one step per batch, the mean of the losses.
+    checks.check_train_epoch(train_epoch, seed=900)
     # With one batch holding every row, an epoch is exactly one gradient step.
     rng = np.random.default_rng(1)
     X_small, y_small = rng.normal(size=(6, 2)), rng.normal(size=6)
@@ -244,22 +238,16 @@ with checks.miniflow_in_place_of(globals(), "sgd_update"):
     residual = X_small @ W_start - y_small.reshape(-1, 1)     # prediction - target, (6, 1)
     loss = train_epoch(small_graph, small_cost, X_in, y_in, [W_in, b_in], X_small, y_small,
                        batch_size=6, learning_rate=0.1, seed=0)
-    assert np.size(loss) == 1, f"train_epoch should return one number, got {loss!r}"
-    assert np.isclose(float(np.asarray(loss, dtype=float)), np.mean(residual ** 2)), (
-        f"the loss of the single batch is {np.mean(residual ** 2):.6f}, train_epoch "
-        f"returned {loss}")
-    np.testing.assert_allclose(np.asarray(W_in.value, dtype=float),
-                               W_start - 0.1 * 2 / 6 * X_small.T @ residual,
-                               err_msg="W after one full-batch epoch (one SGD step)")
+    checks.check_close("the loss train_epoch returned for one batch of 6 rows", loss,
+                       np.mean(residual ** 2), batch_size=6)
+    checks.check_close("W after one full-batch epoch (one SGD step)", W_in.value,
+                       W_start - 0.1 * 2 / 6 * X_small.T @ residual, before=W_start)
     # With batches of 4 rows (one of 4, one of 2) the loss falls epoch after epoch.
     losses = [train_epoch(small_graph, small_cost, X_in, y_in, [W_in, b_in], X_small, y_small,
                           batch_size=4, learning_rate=0.1, seed=epoch) for epoch in range(20)]
     assert float(losses[-1]) < float(losses[0]), (
         f"the loss did not go down over 20 epochs: {float(losses[0]):.4f} -> "
         f"{float(losses[-1]):.4f}")
-    # Random data in batches of 4, the last one shorter: every row once per
-    # epoch, shuffled by the seed, one step per batch, the mean of the losses.
-    checks.check_train_epoch(train_epoch, seed=900)
 """)
 notebook.markdown(r"""
 ### Batch size: many rough steps or few careful ones

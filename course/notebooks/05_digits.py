@@ -266,6 +266,12 @@ def build_network(n_inputs, n_hidden, n_classes, seed=0):
     ### END SOLUTION
 """)
 notebook.test("test_build_network", 3, """
+from autograder import checks
+
+# A small network with other sizes: its graph and gradients; the initial weights.
+checks.check_network_graph(build_network, 6, 5, 3, seed=900)
+checks.check_initial_weights(build_network, 64, 32, 10, seed=901)
+# The digits network: its shapes, and the loss of a fresh network on 100 images.
 network = build_network(64, 32, 10, seed=0)
 shapes = [np.shape(node.value) for node in network.trainables]
 assert shapes == [(64, 32), (32,), (32, 10), (10,)], (
@@ -278,12 +284,7 @@ assert logits_value.shape == (100, 10), (
     f"the logits of a batch of 100 images should have shape (100, 10), got {logits_value.shape}")
 assert abs(loss - np.log(10)) < 0.3, (
     f"the loss of a fresh network is {loss:.3f}; expected near log(10) = 2.303. Much higher "
-    "means the initial weights are too large (divide by sqrt(n_in), section 4)")
-# A small network with other sizes: its graph, gradients and initial weights.
-from autograder import checks
-
-checks.check_network_graph(build_network, 6, 5, 3, seed=900)
-checks.check_initial_weights(build_network, 64, 32, 10, seed=901)
+    "means the initial weights are too large (section 4)")
 """)
 notebook.markdown(r"""
 Your network, drawn with the shapes of a batch of 5 images:
@@ -329,6 +330,10 @@ def predict(network, X):
     ### END SOLUTION
 """)
 notebook.test("test_predict", 2, """
+from autograder import checks
+
+# Random networks of several sizes, a batch of one included.
+checks.check_predict(predict, seed=900)
 # A tiny hand-set network: the hidden units measure x0 and x1, and the output
 # layer votes for class 0 when x0 is the larger one, for class 1 otherwise.
 # tiny_labels is never fed: predicting new images needs no labels.
@@ -345,12 +350,7 @@ assert predicted.shape == (4,), (
     "take np.argmax of the logits over axis=1")
 assert np.issubdtype(predicted.dtype, np.integer), (
     f"labels are integers, got dtype {predicted.dtype}")
-np.testing.assert_array_equal(predicted.astype(int), [0, 1, 0, 1],
-                              err_msg="predicted labels of the tiny network")
-# Random networks of several sizes, a batch of one included.
-from autograder import checks
-
-checks.check_predict(predict, seed=900)
+checks.check_close("the labels the tiny network predicts", predicted, [0, 1, 0, 1])
 """)
 notebook.markdown(r"""
 ## 6. Training

@@ -9,9 +9,16 @@ neural-network library, and use it to read handwritten digits.
 
 **Running the tests.** Run the notebook top to bottom (*Run > Run All Cells*
 in JupyterLab). After each exercise, run its test cell: no output means the
-visible tests passed. An error message says what is wrong. When you are
-stuck, `check_gradients` from `miniflow` compares your gradients with
+visible tests passed. An error message says what is wrong: its first line
+names what to fix, the lines below it which value and which element. When you
+are stuck, `check_gradients` from `miniflow` compares your gradients with
 numerical ones and says where they differ.
+
+**Run All and Validate.** *Run All* stops at the first test cell that fails,
+so the cells after it (and their figures) do not run until that test passes:
+fix the first failure first. nbgrader's *Validate* button runs the whole
+notebook from a fresh start and lists every test cell that fails, each with
+its error's first lines, or says that all the tests pass.
 
 **Submitting.** Save the notebook under its original name (do not rename or
 copy it), then *Kernel > Restart Kernel and Run All Cells* once to be sure it

@@ -320,4 +320,7 @@ MUTANTS = [
             self.gradients[logits] += upstream * (self.probabilities - onehot) / n
         '''),
     ]),
+    Mutant("cross_entropy", "gradient divided by every entry (N * classes), not by N", [
+        ("self.gradients = {logits: grad / n,", "self.gradients = {logits: grad / grad.size,"),
+    ]),
 ]

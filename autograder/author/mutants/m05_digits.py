@@ -175,6 +175,10 @@ MUTANTS = [
         ("W1.value = rng.normal(size=(n_inputs, n_hidden)) / np.sqrt(n_inputs)",
          "W1.value = rng.normal(size=(n_hidden, n_inputs)) / np.sqrt(n_inputs)"),
     ]),
+    Mutant("build_network", "W2 scaled by the first layer's size (1/sqrt(n_inputs))", [
+        ("W2.value = rng.normal(size=(n_hidden, n_classes)) / np.sqrt(n_hidden)",
+         "W2.value = rng.normal(size=(n_hidden, n_classes)) / np.sqrt(n_inputs)"),
+    ]),
     # -- predict ----------------------------------------------------------------
     Mutant("predict", "returns the logits, not labels", [
         ('''
@@ -228,6 +232,17 @@ MUTANTS = [
         network.labels.value = np.zeros(len(X), dtype=int)
         forward_and_backward(network.graph, output=network.cost, trainables=network.trainables)
         sgd_update(network.trainables, 0.01)
+        return np.argmax(network.logits.value, axis=1)
+        '''),
+    ]),
+    Mutant("predict", "feeds dummy labels and runs the whole graph, loss included", [
+        ('''
+        up_to_logits = network.graph[:network.graph.index(network.logits) + 1]
+        logits_value = mf.forward_pass(network.logits, up_to_logits)
+        return np.argmax(logits_value, axis=1)
+        ''', '''
+        network.labels.value = np.zeros(len(X), dtype=int)
+        mf.forward_pass(network.cost, network.graph)
         return np.argmax(network.logits.value, axis=1)
         '''),
     ]),

@@ -327,4 +327,8 @@ MUTANTS = [
         ("tensor.data -= learning_rate * tensor.grad",
          "tensor = Tensor(tensor.data - learning_rate * tensor.grad)"),
     ]),
+    Mutant("training", "the hidden layer computed on .data (numpy) cuts the graph", [
+        ('hidden = (Tensor(X, name="X") @ params["W1"] + params["b1"]).sigmoid()',
+         'hidden = Tensor(1 / (1 + np.exp(-(X @ params["W1"].data + params["b1"].data))))'),
+    ]),
 ]

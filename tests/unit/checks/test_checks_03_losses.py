@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
+
 import numpy as np
 import pytest
 
@@ -16,8 +19,14 @@ CLASS_LAYER = checks.random_inputs([(5, 3), (3, 4), (4,)], seed=3)
 LABELS = np.array([0, 3, 1, 2, 3])
 
 
+@contextlib.contextmanager
 def _fails(message_part: str):
-    return pytest.raises(AssertionError, match=message_part)
+    """The check fails and its message, read as one line, matches ``message_part``
+    (a message's first line is kept short: the rest of it is indented below)."""
+    with pytest.raises(AssertionError) as failure:
+        yield failure
+    message = str(failure.value).replace("\n  ", " ")
+    assert re.search(message_part, message), f"{message_part!r} not in:\n{failure.value}"
 
 
 # -- wrong implementations a student might write --------------------------------------
@@ -167,7 +176,7 @@ def test_check_loss_after_linear_judges_the_backward_only():
 
 
 def test_check_loss_after_linear_reports_a_wrong_gradient():
-    with _fails(r"the gradient of X through a Linear layer and your SignFlippedMSE .* wrong.*"
+    with _fails(r"(?s)the gradient of X through a Linear layer and your SignFlippedMSE .* wrong.*"
                 r"wrong sign"):
         checks.check_loss_after_linear(SignFlippedMSE, MSE, *LAYER, TARGETS, target_position=0)
 

@@ -3,6 +3,9 @@ fails, with a message that names the mistake, on a wrong one."""
 
 from __future__ import annotations
 
+import contextlib
+import re
+
 import numpy as np
 import pytest
 
@@ -14,8 +17,14 @@ from miniflow.training import iterate_minibatches, sgd_update
 SIZES = (20, 80, 3)
 
 
+@contextlib.contextmanager
 def _fails(message_part: str):
-    return pytest.raises(AssertionError, match=message_part)
+    """The check fails and its message, read as one line, matches ``message_part``
+    (a message's first line is kept short: the rest of it is indented below)."""
+    with pytest.raises(AssertionError) as failure:
+        yield failure
+    message = str(failure.value).replace("\n  ", " ")
+    assert re.search(message_part, message), f"{message_part!r} not in:\n{failure.value}"
 
 
 # -- the notebook's given Network, and build_network with its mistakes as options ------
@@ -278,3 +287,42 @@ def test_a_history_of_whole_set_losses_also_passes():
 def test_a_wrong_train_is_named(options, message):
     with _fails(message):
         checks.check_training(make_train(**options), seed=0)
+
+
+def test_a_weight_scaled_by_another_layer_s_size_is_named():
+    def build_network(n_inputs, n_hidden, n_classes, seed=0):
+        network = make_build()(n_inputs, n_hidden, n_classes, seed)
+        W2 = network.trainables[2]
+        W2.value = np.random.default_rng(seed).normal(size=W2.value.shape) / np.sqrt(n_inputs)
+        return network
+
+    with _fails("W2 is scaled by the wrong layer's size"):
+        checks.check_initial_weights(build_network, 64, 32, 10, seed=901)
+
+
+def test_he_and_glorot_pass_with_the_digits_sizes_too():
+    def build(scale_of):
+        def build_network(n_inputs, n_hidden, n_classes, seed=0):
+            network = make_build()(n_inputs, n_hidden, n_classes, seed)
+            rng = np.random.default_rng(seed)
+            for node, (n_in, n_out) in zip(network.trainables[::2],
+                                           [(n_inputs, n_hidden), (n_hidden, n_classes)]):
+                node.value = rng.normal(size=(n_in, n_out)) * scale_of(n_in, n_out)
+            return network
+        return build_network
+
+    for scale_of in (lambda n_in, n_out: np.sqrt(2 / (n_in + n_out)),
+                     lambda n_in, n_out: np.sqrt(2 / n_in)):
+        checks.check_initial_weights(build(scale_of), 64, 32, 10, seed=901)
+
+
+def _feeds_labels(network, X):
+    network.X.value = X
+    network.labels.value = np.zeros(len(X), dtype=int)
+    mf.forward_pass(network.cost, network.graph)
+    return np.argmax(network.logits.value, axis=1)
+
+
+def test_a_predict_that_feeds_labels_and_runs_the_loss_is_named():
+    with _fails("predict set network.labels"):
+        checks.check_predict(_feeds_labels, seed=900)

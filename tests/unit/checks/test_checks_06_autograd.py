@@ -3,7 +3,9 @@ by a wrong implementation."""
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import re
 from collections import deque
 
 import numpy as np
@@ -20,8 +22,14 @@ MATRIX_PAIR = checks.random_inputs([(4, 3), (3, 2)], seed=3)
 ONE = checks.random_inputs([(3, 4)], seed=4)
 
 
+@contextlib.contextmanager
 def _fails(message_part: str):
-    return pytest.raises(AssertionError, match=message_part)
+    """The check fails and its message, read as one line, matches ``message_part``
+    (a message's first line is kept short: the rest of it is indented below)."""
+    with pytest.raises(AssertionError) as failure:
+        yield failure
+    message = str(failure.value).replace("\n  ", " ")
+    assert re.search(message_part, message), f"{message_part!r} not in:\n{failure.value}"
 
 
 def _sigmoid(v):
@@ -185,7 +193,7 @@ class NoUnbroadcastRebound:
 
 def test_check_tensor_backward_explains_a_failed_in_place_add():
     with _fails(r"the _backward of a \+ b .* raised ValueError: non-broadcastable output "
-                r"operand.* sum the gradient back to its shape first, unbroadcast"):
+                r"operand.* sum the gradient back to its shape first \(miniflow.s unbroadcast"):
         checks.check_tensor_backward(NoUnbroadcastInPlace, lambda a, b: a + b, np.add,
                                      BROADCAST_PAIR, what="a + b")
 
@@ -581,7 +589,7 @@ def test_check_backpropagation_compares_the_leaves_gradients():
             if not tensor._parents:
                 tensor.grad = 2 * tensor.grad
 
-    with _fails(r"x.grad after backpropagate\(output\) for y = sum\(x \* x\) is wrong .* "
+    with _fails(r"(?s)x.grad after backpropagate\(output\) for y = sum\(x \* x\) is wrong .* "
                 r"exactly twice the right value"):
         checks.check_backpropagation(Tensor, doubled)
 
@@ -773,3 +781,32 @@ def test_check_tensor_sgd_step_accepts_the_right_step():
 def test_check_tensor_sgd_step_names_wrong_steps(step, message):
     with _fails(message):
         checks.check_tensor_sgd_step(Tensor, step, seed=0)
+
+
+def test_check_tensor_network_names_a_graph_cut_by_data_arithmetic():
+    """With the grader's own Tensor, a gradient that never arrives is the loss's fault:
+    part of it was computed on .data, which records nothing."""
+    def loss(X, y, params):
+        hidden = Tensor(1 / (1 + np.exp(-(X @ params["W1"].data + params["b1"].data))))
+        error = (hidden @ params["W2"] + params["b2"]).sigmoid() - np.reshape(y, (-1, 1))
+        return (error * error).mean()
+
+    with _fails(r"^No gradient reached W1, b1: the graph was cut .* on \.data"):
+        checks.check_tensor_network(Tensor, loss, n=6, d=2, h=3, seed=0)
+
+
+def test_check_backpropagation_names_a_forward_order_without_blaming_the_seed():
+    def forward_order(output):
+        order = topological_order(output)
+        for tensor in order:
+            tensor.grad = np.zeros_like(tensor.data, dtype=float)
+        output.grad = np.ones_like(output.data, dtype=float)
+        for tensor in order:
+            tensor._backward()
+
+    with pytest.raises(AssertionError) as failure:
+        checks.check_backpropagation(checks.reference_tensor(forward_order), forward_order,
+                                     seed=0)
+    message = str(failure.value)
+    assert message.startswith("The _backward functions ran in the wrong order")
+    assert "seed" not in message

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autograder.core.mistakes import Mistake, diagnose, label, sentence
+from autograder.core.mistakes import Mistake, diagnose, explain, label, sentence
 
 RIGHT = np.array([[1.0, -2.0, 3.0], [0.5, 4.0, -1.5]])
 SQUARE = np.array([[1.0, 2.0], [3.0, 4.0]])
@@ -56,3 +56,58 @@ def test_words_for_students_and_for_the_report():
         assert label(code) and label(code) != str(code)  # every code has its words
         assert sentence(code).strip()
     assert label("from_a_newer_grader") == "from_a_newer_grader"
+
+
+# -- issue 31: the patterns a bare comparison used to leave as two tables of numbers --
+
+
+@pytest.mark.parametrize(("got", "known", "code"), [
+    (3 * RIGHT, {}, Mistake.SCALED),                               # a simple k
+    (RIGHT / 7, {}, Mistake.SCALED),
+    (RIGHT / 3, {"classes": 3}, Mistake.CLASS_DIVIDED),
+    (3 * RIGHT, {"classes": 3}, Mistake.CLASS_TIMES),
+    (RIGHT / 2, {"batch_size": 2}, Mistake.BATCH_DIVIDED),         # the batch before "half"
+    (2 * RIGHT, {"upstream": 0.5}, Mistake.UPSTREAM_IGNORED),      # 1 / upstream
+    (RIGHT * 32, {"sizes": {"the hidden layer's size": 32}}, Mistake.SCALED),
+    (RIGHT + 1, {"before": RIGHT + 1}, Mistake.UNCHANGED),
+    (2 * (RIGHT + 1) - RIGHT, {"before": RIGHT + 1}, Mistake.UPHILL),
+    (np.where(RIGHT > 0, np.inf, RIGHT), {"inputs": (np.array([0.0, 2.0]),)},
+     Mistake.DIVIDED_BY_ZERO),
+    (np.where(RIGHT > 0, np.inf, RIGHT), {"inputs": (np.array([1.0, 2.0]),)},
+     Mistake.NOT_FINITE),
+    (np.stack([RIGHT[0]] * 2), {}, None),                          # same shape, no pattern
+])
+def test_what_the_caller_knows_names_more_mistakes(got, known, code):
+    assert diagnose(RIGHT, got, **known) == code
+
+
+def test_a_gradient_left_in_the_broadcast_shape_is_named():
+    assert diagnose(np.ones((1, 3)), np.ones((4, 3))) == Mistake.NOT_UNBROADCAST
+    assert diagnose(np.ones(3), np.ones((4, 3))) == Mistake.KEPT_BATCH_AXIS  # as before
+
+
+def test_an_irregular_factor_is_not_a_pattern():
+    assert diagnose(RIGHT, RIGHT * 1.2345678) is None
+
+
+def test_explain_fills_in_the_factor_and_the_size_it_is():
+    code, words = explain(RIGHT, RIGHT * 32, sizes={"the hidden layer's size": 32})
+    assert code == Mistake.SCALED and "32 times" in words and "hidden layer" in words
+    code, words = explain(RIGHT, 2 * RIGHT, upstream=0.5)
+    assert code == Mistake.UPSTREAM_IGNORED and "2 times" in words
+    assert "1/3 times" in explain(RIGHT, RIGHT / 3)[1]
+    assert explain(RIGHT, RIGHT + 0.3) is None
+
+
+def test_the_words_never_say_compute_stably_for_a_division_by_zero():
+    assert "stabl" not in sentence(Mistake.DIVIDED_BY_ZERO)
+    assert "an input is 0" in sentence(Mistake.DIVIDED_BY_ZERO)
+
+
+def test_the_codes_stored_in_results_keep_their_values():
+    """results.json holds the codes' values: the older ones must not change."""
+    assert {m.value for m in Mistake} >= {
+        "not_attempted", "raised", "missing", "stopped", "not_judged", "not_run",
+        "test_changed", "zeroed_by_review", "wrong_shape", "kept_batch_axis", "not_finite",
+        "wrong_sign", "half", "double", "batch_times", "batch_divided", "zeros", "transposed",
+        "wrong_value"}
