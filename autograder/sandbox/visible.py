@@ -1,17 +1,20 @@
 """What a sandboxed kernel may see of this machine, and the font list made from it.
 
 The system's folders and the Python environment are bound read-only into every
-kernel's sandbox (``autograder.sandbox.command``). matplotlib's font list is made once
-per run from the fonts found there (``font_list``), by a process of its own
-that imports only this module and matplotlib (``files.start_font_list``):
-not jupyter_client, which the sandbox's kernel manager needs, and which would
-add a tenth of a second to a process on the way to the first notebook.
+kernel's sandbox (``autograder.sandbox.command``). matplotlib's font list is
+made from the fonts found there (``font_list``), by a process of its own that
+imports only this module and matplotlib (``files.start_font_list``): not
+jupyter_client, which the sandbox's kernel manager needs, and which would add
+a tenth of a second to a process on the way to the first notebook. It is kept
+between runs (``make_font_list``): making it costs most of a CPU-second, and
+most runs would make the same list.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import os
 import sys
 import tempfile
@@ -111,9 +114,78 @@ def font_list() -> tuple[str, bytes] | None:
         return f"fontlist-v{font_manager.FontManager.__version__}.json", target.read_bytes()
 
 
+#: Where fonts are installed on a Linux machine (matplotlib's X11 folders and the
+#: user's); with matplotlib's own fonts, what ``font_list_key`` looks at.
+FONT_FOLDERS = ("/usr/share/fonts", "/usr/local/share/fonts", "/usr/X11R6/lib/X11/fonts",
+                "/usr/X11/lib/X11/fonts", "~/.local/share/fonts", "~/.fonts")
+
+
+def font_cache() -> Path:
+    """Where font lists are kept between runs: ``$XDG_CACHE_HOME/miniflow-course/fonts``
+    (``~/.cache/...`` by default), the grader's own, never a kernel's."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    return Path(base, "miniflow-course", "fonts")
+
+
+def font_list_key() -> str | None:
+    """What the font list depends on, as a hash; None without matplotlib.
+
+    matplotlib's version, the Python environment, the home folder (the list
+    keeps only fonts a kernel can read: ``font_list``), and the modification
+    time of every folder where fonts are installed, matplotlib's own
+    included: a font added or removed changes its folder's time, so the key.
+    Reading it imports nothing (matplotlib's import is most of the cost).
+    """
+    import importlib.metadata
+    import importlib.util
+
+    try:
+        version = importlib.metadata.version("matplotlib")
+        spec = importlib.util.find_spec("matplotlib")
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    digest = hashlib.sha256(
+        f"{version}\0{os.path.realpath(sys.prefix)}\0{Path.home()}\0".encode())
+    folders = [os.path.expanduser(f) for f in FONT_FOLDERS]
+    folders += [os.path.join(p, "mpl-data", "fonts") for p in spec.submodule_search_locations]
+    for folder in folders:
+        for root, inner, _ in os.walk(folder):
+            inner.sort()
+            with contextlib.suppress(OSError):
+                digest.update(f"{root}\0{os.stat(root).st_mtime_ns}\0".encode())
+    return digest.hexdigest()[:32]
+
+
+def _kept_font_list(key: str) -> tuple[str, bytes] | None:
+    found = sorted((font_cache() / key).glob("fontlist-v*.json"))
+    if len(found) == 1:
+        with contextlib.suppress(OSError):
+            return found[0].name, found[0].read_bytes()
+    return None
+
+
+def _keep_font_list(key: str, name: str, data: bytes) -> None:
+    """Keep the list for later runs, whole or not at all; a cache that cannot be
+    written (a read-only home) only means the next run makes it again."""
+    with contextlib.suppress(OSError):
+        folder = font_cache() / key
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".", delete=False) as partial:
+            partial.write(data)
+        os.replace(partial.name, folder / name)
+
+
 def make_font_list(folder: str) -> None:
-    """Write ``font_list()`` into ``folder``, whole or not at all (``start_font_list``)."""
-    made = font_list()
+    """Write the font list into ``folder``, whole or not at all (``start_font_list``):
+    the one kept for the same ``font_list_key``, or ``font_list()``, then kept."""
+    key = font_list_key()
+    made = _kept_font_list(key) if key else None
+    if made is None:
+        made = font_list()
+        if made is not None and key:
+            _keep_font_list(key, *made)
     if made is not None:
         name, data = made
         partial = Path(folder) / f".{name}"
