@@ -10,12 +10,14 @@ worker, a detached process or Ctrl-C cost at most the submission involved.
 
 from __future__ import annotations
 
+import atexit
 import csv
 import hashlib
 import html
 import json
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -67,11 +69,29 @@ def _without_last_test() -> nbformat.NotebookNode:
     return notebook
 
 
+#: Courses with their assignments generated, one per set of assignments, made once
+#: per test process: each test copies one (``_course``) instead of running
+#: nbgrader's generate_assignment again (a Python start-up and nbgrader's imports).
+_GENERATED: dict[tuple[str, ...], Path] = {}
+
+
+def _generated(assignments) -> Path:
+    names = tuple(a.name for a in assignments)
+    if names not in _GENERATED:
+        template = Path(tempfile.mkdtemp(prefix="miniflow-course-")) / "course"
+        atexit.register(shutil.rmtree, template.parent, ignore_errors=True)
+        copy_course_skeleton(ROOT, template, assignments)
+        for name in names:
+            run_nbgrader(["generate_assignment", name, "--force"], template)
+        _GENERATED[names] = template
+    return _GENERATED[names]
+
+
 def _course(root: Path, students: dict[str, nbformat.NotebookNode],
             assignments=(FIRST,)) -> Path:
-    copy_course_skeleton(ROOT, root, assignments)
-    for assignment in assignments:
-        run_nbgrader(["generate_assignment", assignment.name, "--force"], root)
+    """A course with ``assignments`` released (its gradebook and release/) and the
+    students' notebooks submitted. nbgrader_config.py finds its gradebook beside it."""
+    shutil.copytree(_generated(assignments), root, symlinks=True, dirs_exist_ok=True)
     for student, notebook in students.items():
         folder = root / "submitted" / student / FIRST.name
         folder.mkdir(parents=True)
