@@ -10,7 +10,7 @@ grading worker starts the next notebook's kernel while the current one runs
 tables; the guard is asked in each cell's own request (``guard_in_request``);
 kernels are forked from a fork server (``fork_server``, tests/test_forkserver.py).
 Each notebook still gets a fresh kernel of its own. Here: the same class (the
-solution, the blank release, every known mistake, a notebook whose kernel dies
+solution, the blank release, two known mistakes per exercise, a notebook whose kernel dies
 half way) graded with the kernel-side ones turned off and on gets the same
 score and message in every cell; no figure is drawn or left open; the spare
 kernel really is the next notebook's kernel, is used once, and is stopped with
@@ -87,12 +87,22 @@ def _index(notebook: nbformat.NotebookNode, grade_id: str) -> int:
                 if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
 
 
+def _two_per_cell(mutants: list) -> list:
+    kept: dict[str, list] = {}
+    for mutant in mutants:
+        if len(kept.setdefault(mutant.cell, [])) < 2:
+            kept[mutant.cell].append(mutant)
+    return [m for cell in kept.values() for m in cell]
+
+
 def _class(root: Path) -> list[str]:
     source = nbformat.read(root / "source" / FIRST.name / FIRST.notebook_file, as_version=4)
     run_nbgrader(["generate_assignment", FIRST.name, "--force"], root)
     release = nbformat.read(root / "release" / FIRST.name / FIRST.notebook_file, as_version=4)
     notebooks = {"solution": source, "blank": release}
-    for number, mutant in enumerate(load_mutants(FIRST.name)):
+    # Two known mistakes per exercise: scores between zero and full marks, in every
+    # cell, without grading the whole mutant library twice (the self-check does that).
+    for number, mutant in enumerate(_two_per_cell(load_mutants(FIRST.name))):
         notebooks[f"mutant{number:02}"] = with_mutant(
             root / "source" / FIRST.name / FIRST.notebook_file, mutant.cell, mutant.source)
     dies = nbformat.from_dict(source)
