@@ -5,7 +5,8 @@ opens a small notebook that builds f = (x + y) * z from miniflow's nodes and
 calls ``step_through``: the widget must draw its graph, step forward with the
 Next button and with the arrow keys, tell the kernel which step is shown, and
 load its front end from the virtual environment only (anywidget and
-ipywidgets ship prebuilt lab extensions; nothing is downloaded).
+ipywidgets ship prebuilt lab extensions; nothing is downloaded), and leave
+axe-core nothing serious or critical to report in it.
 
 The training explorer (``explore_training``, notebook 04) runs in the same
 JupyterLab: choosing a setting and pressing Add curve (with the mouse, then
@@ -160,6 +161,7 @@ def _run_and_step(page, lab) -> None:
     page.screenshot(path=str(artifacts_dir() / "stepper-backward.png"))
     # The student's JupyterLab never asks about Jupyter's news (course/jupyter/student).
     assert page.get_by_text("official Jupyter news").count() == 0
+    assert _serious_violations(page, ".mf-stepper") == []
 
     # The kernel knows which step is shown (the index is synchronised).
     cell = page.locator(".jp-CodeCell").filter(has_text="shown step:").first
@@ -206,3 +208,20 @@ def _explore(page, lab) -> None:
     explorer.locator("svg text", has_text="loss (log scale)").wait_for(timeout=WAIT)
     explorer.scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts_dir() / "explorer-curves.png"))
+    assert _serious_violations(page, ".mf-explorer") == []
+
+
+#: axe's impact levels that fail the check ("minor" and "moderate" are not failed).
+FAILING_IMPACTS = ("serious", "critical")
+
+
+def _serious_violations(page, widget: str) -> list[str]:
+    """axe-core (bundled with axe-playwright-python, injected into the page) on the
+    widget alone: JupyterLab's own controls around it are not the course's to mend
+    (docs/running-a-term.md lists what axe finds in them)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page, context={"include": [[widget]]}).response["violations"]
+    return [f"{v['id']} ({v['impact']}): {v['help']}: "
+            + "; ".join(node["html"][:120] for node in v["nodes"][:3])
+            for v in violations if v["impact"] in FAILING_IMPACTS]
