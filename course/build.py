@@ -75,18 +75,35 @@ def stale_notebooks(course: Course) -> list[str]:
     return problems
 
 
+#: A live widget's view: a model id, new on every run, of a model only that kernel had.
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def without_widget_views(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Drop live widget views from the outputs, keeping what every widget of the course
+    also gives (its table and drawing as text/html, text/plain): the committed
+    notebook is then the same on every build, and shows the same everywhere."""
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if WIDGET_VIEW in data and len(data) > 1:
+                del data[WIDGET_VIEW]
+    return notebook
+
+
 def execute(notebook: nbformat.NotebookNode, folder: Path) -> nbformat.NotebookNode:
     """Run every cell in ``folder``; a failing cell stops the build."""
     from nbclient import NotebookClient
 
     from autograder.sandbox.kernels import kernel_config
 
+    # No widget state in the notebook's metadata: its model ids change at every run.
     client = NotebookClient(notebook, config=kernel_config(), timeout=EXECUTE_TIMEOUT,
-                            kernel_name="python3",
+                            kernel_name="python3", store_widget_state=False,
                             record_timing=False, coalesce_streams=True,
                             resources={"metadata": {"path": str(folder)}})
     client.execute()
-    return notebook
+    return without_widget_views(notebook)
 
 
 def generate_release(course: Course, assignment: Assignment) -> None:

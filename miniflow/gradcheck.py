@@ -252,8 +252,11 @@ class GradientCheck:
         A passing input gets the rule it met, not its errors: those are
         round-off, and their exact size (and which element is largest)
         changes from one machine or BLAS to another. ``max_error`` and
-        ``error`` still hold them. A failing input shows its worst failing
-        element with both values: an error that large is no round-off.
+        ``error`` still hold them. The rule names both bounds, so an "ok" on
+        a gradient near 0, whose relative error is large but whose difference
+        is below the absolute floor, is explained by the line itself. A
+        failing input shows its worst failing element with both values: an
+        error that large is no round-off.
         """
         if self.problem is not None:
             return f"{self.name}: FAILED: {self.problem}."
@@ -261,7 +264,9 @@ class GradientCheck:
             return f"{self.name}: ok (empty)"
         shape = self.numerical.shape
         if self.passed:
-            return f"{self.name}: ok: every element within tolerance; shape {shape}"
+            return (f"{self.name}: ok: every element within relative error "
+                    f"{self.tolerance:.0e}, or (a gradient near 0) within the absolute floor "
+                    f"{self.atol:.0e}; shape {shape}")
         analytic = np.asarray(self.analytic, dtype=np.float64)
         outside = self._outside()
         # Among the failing elements, the largest relative error; among equals

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.path import Path
+from matplotlib.ticker import MaxNLocator
 
 from miniflow.nodes import Input, Node
 
@@ -223,6 +224,7 @@ def plot_loss(history: Sequence[float], *, ax: Any = None, title: str = "Trainin
         ax.plot(np.arange(1, len(validation) + 1), list(validation), label="validation")
     if log:
         ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs (or steps): no 2.5
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

@@ -60,26 +60,31 @@ def _short(value: np.ndarray) -> str:
 
 
 def check_accuracy(predict: Callable[[np.ndarray], Any], X: np.ndarray, y: np.ndarray, *,
-                   at_least: float) -> None:
-    """Accuracy of ``predict`` on data the test loads itself.
+                   at_least: float, data: str = "held-out points") -> None:
+    """The accuracy of ``predict`` on held-out data (rows training never saw), at least
+    ``at_least``.
 
-    Returns nothing: a test cell ending in a number would be read by nbgrader
-    as partial credit.
+    ``predict(X)`` may return one label per row or one row of class scores per
+    row (the largest score is the predicted class). ``data`` names the rows in
+    the message ("held-out points", "test digits"). Returns nothing: a test
+    cell ending in a number would be read by nbgrader as partial credit.
     """
-    scores = _run("predict(X_test)", lambda: predict(np.array(X)))
-    scores = _as_float_array(scores, "predict(X_test)")
-    if scores.ndim == 2 and scores.shape[0] == len(y):
+    rows = len(y)
+    scores = _run(f"predict on {rows} {data}", lambda: predict(np.array(X)))
+    scores = _as_float_array(scores, f"predict on {rows} {data}")
+    if scores.ndim == 2 and scores.shape[0] == rows:
         predicted = scores.argmax(axis=1)
-    elif scores.shape == (len(y),):
+    elif scores.shape == (rows,):
         predicted = scores.astype(np.int64)
     else:
-        _fail(f"predict(X_test) should return one row of class scores per image "
-              f"(shape ({len(y)}, 10)) or one label per image, got shape {scores.shape}.")
+        _fail(f"predict on {rows} {data} should return one label per row (shape ({rows},)) "
+              f"or one row of class scores per row (shape ({rows}, classes)), got shape "
+              f"{scores.shape}.")
     accuracy = float(np.mean(predicted == np.asarray(y)))
     if accuracy < at_least:
-        _fail(f"test accuracy {accuracy:.1%} is below the {at_least:.0%} target: train longer, "
-              "adjust the learning rate or the hidden size.")
-
+        _fail(f"accuracy {accuracy:.1%} on {rows} {data} never used in training is below the "
+              f"{at_least:.0%} target: train longer, adjust the learning rate or the hidden "
+              "size.")
 
 
 # -- training (04_training) ---------------------------------------------------

@@ -60,6 +60,10 @@ draw_graph(graph, show="value", title="f = x*y + x*z at x=3, y=4, z=-5")
 plt.show()
 """)
 notebook.markdown(r"""
+The drawing shows the inputs $x = 3$, $y = 4$ and $z = -5$ on the left, the
+products `x*y` $= 12$ and `x*z` $= -15$ in the middle, and their sum $f = -3$
+on the right; $x$ sends an arrow to both products.
+
 ## 2. The chain rule, by hand
 
 Backpropagation answers: *if I nudge this input, how much does the output
@@ -355,6 +359,24 @@ f = Add(Mul(x, y), Mul(x, z), name="f")
 graph = topological_sort({x: 3.0, y: 4.0, z: -5.0})
 forward_and_backward(graph, output=f, trace=True)
 print("gradients:", [float(n.gradients[n]) for n in (x, y, z)])
+""")
+notebook.markdown(r"""
+### Step through it
+
+`step_through` runs your nodes' `forward()` and then `backward()` one at a time
+and shows the graph after each call. Here it is on $f = (x + y)\,z$ at
+$x = -2,\ y = 5,\ z = -4$, with your `Mul`. Press **Next** (or click the widget
+and use the arrow keys) to watch each value appear, then each gradient flow back;
+a gradient marked ✗ disagrees with a numerical estimate, at the node whose
+`backward()` is wrong. (Until your `Mul` works, the stepper stops at the step
+where it raised.)
+""")
+notebook.code("""
+from miniflow.stepper import step_through
+
+x, y, z = Input("x"), Input("y"), Input("z")
+f = Mul(Add(x, y, name="q"), z, name="f")
+step_through(f, feed={x: -2.0, y: 5.0, z: -4.0})
 """)
 notebook.markdown(r"""
 ## What you learned

@@ -146,6 +146,9 @@ plt.tight_layout()
 plt.show()
 """)
 notebook.markdown(r"""
+Left, the upstream gradient $G$, one row per example; right, $\partial
+L/\partial b = (4, 6)$, each column of $G$ summed into one number.
+
 A numerical check agrees. The loss $L = \sum_{ij} G_{ij} Z_{ij}$ has
 upstream gradient exactly $G$; nudge $b_0$ by a tiny $\varepsilon$ and every
 row's $Z_{i0}$ moves by $\varepsilon$:
@@ -273,6 +276,9 @@ ax.legend()
 plt.show()
 """)
 notebook.markdown(r"""
+The sigmoid rises in an S from 0 to 1; its slope is a bump that peaks at 0.25
+at $x = 0$ and is nearly 0 beyond $|x| > 5$.
+
 ### Large inputs: overflow
 
 For $x = -1000$ the formula computes $e^{1000}$, far beyond the largest
@@ -403,6 +409,20 @@ random_feed = {X: rng.normal(size=(5, 2)), W1: rng.normal(size=(2, 3)), b1: rng.
                W2: rng.normal(size=(3, 1)), b2: rng.normal(size=1)}
 report = mf.check_gradients(output, random_feed, [X, W1, b1, W2, b2])
 print(report)
+""")
+notebook.markdown(r"""
+To see how it passes, step through the same stack on the first two of those
+examples: `step_through` runs your `forward()` and `backward()` one node at a
+time. Press **Next** (or click the widget and use the arrow keys) to watch each
+value appear, then each gradient flow back, through `Sigmoid 2`, `Linear 2`,
+`Sigmoid 1` and `Linear 1`; a gradient marked ✗ disagrees with a numerical
+estimate, at the node whose `backward()` is wrong.
+""")
+notebook.code("""
+from miniflow.stepper import step_through
+
+two_examples = {**random_feed, X: random_feed[X][:2]}
+step_through(output, feed=two_examples)
 """)
 notebook.markdown(r"""
 A gradient check earns its keep when something is wrong. Here is a node you

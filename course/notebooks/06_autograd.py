@@ -165,6 +165,12 @@ def all_recorded(output):
     return list(found.values())
 
 
+def constant_name(data):
+    \"\"\"'constant 2' for a number, 'constant (2, 3)' for an array: its value, or its shape.\"\"\"
+    data = np.asarray(data)
+    return f"constant {data.item():g}" if data.size == 1 else f"constant {data.shape}"
+
+
 def draw_recorded(output, *, show="value", title=None, ax=None):
     \"\"\"Draw what a Scalar or Tensor recorded; show is "value", "grad" or "shape".\"\"\"
     values = all_recorded(output)
@@ -173,8 +179,8 @@ def draw_recorded(output, *, show="value", title=None, ax=None):
         if value._parents:
             kind = OPERATION_NAMES.get(value._op, value._op or "Op")
             node = type(kind, (Node,), {})(name=value.name or kind)
-        else:
-            node = Input(value.name or "constant")
+        else:  # a constant (the 2 of h * 2) is named by its value, whatever the box shows
+            node = Input(value.name or constant_name(value.data))
         node.value = value.grad if show == "grad" else value.data
         nodes[id(value)] = node
     for value in values:
@@ -307,6 +313,10 @@ ax.legend()
 plt.show()
 """)
 notebook.markdown(r"""
+On the log scale, walking every path climbs in a straight line (the work
+doubles with each diamond), while visiting each recorded value once grows by
+a few calls per diamond.
+
 ### The fix: reverse topological order
 
 Handle each value **once**, and only **after all of its consumers** have added
@@ -579,6 +589,27 @@ draw_recorded(d, show="grad", title="The diamond after d.backward(): the gradien
 plt.show()
 """)
 notebook.markdown(r"""
+Each box now holds a gradient: 1 at `d` and at both products, 5 at `h`, 30
+at `x`; a constant's box holds its gradient too (the box `constant 2` holds
+$\bar{2} = h = 9$), though nothing will ever train it.
+
+`step_through` replays such a backward pass one `_backward()` at a time, on
+your own `Tensor`. Here it is on $f = (x + y)\,z$ at $x = -2,\ y = 5,\ z = -4$:
+press **Next** (or click the widget and use the arrow keys) to watch each
+value, then each gradient flow back; a gradient marked ✗ disagrees with a
+numerical estimate, at the operation whose `_backward` is wrong.
+""")
+notebook.code("""
+from miniflow.stepper import step_through
+
+x, y, z = Tensor(-2.0, name="x"), Tensor(5.0, name="y"), Tensor(-4.0, name="z")
+q = x + y
+q.name = "q"
+f = q * z
+f.name = "f"
+step_through(f)
+""")
+notebook.markdown(r"""
 ### A gradient checker for tensors
 
 `mf.check_gradients` nudges the inputs of a static graph and compares. A
@@ -776,6 +807,9 @@ plt.show()
 print(f"training accuracy: {mf.accuracy(predict(X), y):.1%}")
 """)
 notebook.markdown(r"""
+The loss falls round after round, and the boundary bends so that each of the
+four quadrants gets its class.
+
 And here is what a single step recorded, on a batch of 5 points. Every box
 is a tensor your code created; the data and the numbers (`X`, `y`, `-1`,
 `1/n`) are leaves, constants nobody trains.

@@ -151,7 +151,9 @@ def test_check_accuracy_reads_scores_or_labels_and_enforces_the_target():
     y = np.array([0, 1, 1, 0])
     checks.check_accuracy(lambda points: y.copy(), X, y, at_least=1.0)
     checks.check_accuracy(lambda points: np.eye(2)[y], X, y, at_least=1.0)
-    with _fails("test accuracy 75.0% is below the 95% target"):
+    with _fails("accuracy 75.0% on 4 held-out points never used in training is below the "
+                "95% target"):
         checks.check_accuracy(lambda points: np.array([0, 1, 1, 1]), X, y, at_least=0.95)
-    with _fails(r"one label per image, got shape \(2,\)"):
+    with _fails(r"one label per row \(shape \(4,\)\) or one row of class scores per row "
+                r"\(shape \(4, classes\)\), got shape \(2,\)"):
         checks.check_accuracy(lambda points: np.array([0, 1]), X, y, at_least=0.95)

@@ -65,7 +65,9 @@ def test_a_passing_report_does_not_depend_on_round_off():
     two = GradientCheck("X", analytic, analytic * (1 + np.array([[1e-9, 5e-8], [2e-10, 0]]))
                         + np.array([[0, 0], [0, 1e-10]]), 1e-6)
     assert one.passed and two.passed and one.max_error != two.max_error
-    assert one.describe() == two.describe() == "X: ok: every element within tolerance; shape (2, 2)"
+    assert one.describe() == two.describe() == (
+        "X: ok: every element within relative error 1e-06, or (a gradient near 0) within the "
+        "absolute floor 1e-08; shape (2, 2)")
 
 
 def test_a_failure_shows_a_failing_element_not_round_off_on_a_zero_gradient():
@@ -133,7 +135,8 @@ def test_correct_nodes_pass():
     assert report.passed, str(report)
     assert str(report) == ("gradient check passed (tolerance per element: relative error "
                            "1e-06, or absolute 1e-08)\n"
-                           "  x: ok: every element within tolerance; shape (7,)")
+                           "  x: ok: every element within relative error 1e-06, or (a "
+                           "gradient near 0) within the absolute floor 1e-08; shape (7,)")
 
 
 class BackwardThatRaises(Node):

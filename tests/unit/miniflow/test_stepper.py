@@ -239,7 +239,8 @@ def test_a_node_whose_forward_is_a_stub_stops_at_an_error_step():
     recording = record(Square(x, name="sq"), {x: 2.0})
     assert recording.steps[-1].phase == "error"
     assert recording.steps[-1].title == (
-        "sq.forward() raised NotImplementedError: Square.forward() is not implemented yet")
+        "sq.forward() raised NotImplementedError: Square.forward() is not implemented yet "
+        "(not written yet: replace raise NotImplementedError() with your code)")
 
 
 def test_an_input_without_a_value_asks_for_feed():
