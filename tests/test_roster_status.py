@@ -352,7 +352,7 @@ def test_a_test_that_kills_the_kernel_scores_zero_and_the_fresh_kernel_is_still_
 def test_a_rejected_submission_gets_a_page_saying_why_and_how_to_resubmit(term):
     page = term["pages"]["carol"]
     assert "Your submission could not be graded" in page
-    assert "is not valid JSON" in page and "at line" in page
+    assert "is not valid JSON" in page and ": line " in page
     assert "File &gt; Download" in page and "resubmit" in page
     assert "HIDDEN" not in page
 

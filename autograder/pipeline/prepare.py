@@ -91,7 +91,7 @@ def prepare_submission(folder: Path, assignment: Assignment,
     try:
         json.loads(text)
     except json.JSONDecodeError as error:
-        return Prepared(None, notes, f"{chosen.name} is not valid JSON ({error.msg} at line "
+        return Prepared(None, notes, f"{chosen.name} is not valid JSON ({error.msg}: line "
                         f"{error.lineno}); it may be truncated or not a notebook",
                         Reason.NOT_JSON)
     except RecursionError:  # thousands of nested brackets: no notebook looks like that
