@@ -114,10 +114,8 @@ def _visible_failure(assignment_name: str, test_cell: str, mutant_name: str) -> 
     raise AssertionError(f"{test_cell} is not in {assignment.notebook_file}")
 
 
-@pytest.mark.parametrize("assignment, test_cell, mutant, hint", CASES,
-                         ids=[f"{c[0]}-{c[2][:48]}" for c in CASES])
-def test_the_visible_test_names_the_known_mistake(assignment, test_cell, mutant, hint,
-                                                  monkeypatch):
+def _failure_in_folder(assignment: str, test_cell: str, mutant: str, monkeypatch) -> str:
+    """``_visible_failure`` run in the assignment's folder, as the notebook runs."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -125,9 +123,16 @@ def test_the_visible_test_names_the_known_mistake(assignment, test_cell, mutant,
 
     monkeypatch.chdir(COURSE.root / "source" / assignment)
     try:
-        message = _visible_failure(assignment, test_cell, mutant)
+        return _visible_failure(assignment, test_cell, mutant)
     finally:
         plt.close("all")  # the notebooks draw figures; nobody looks at them here
+
+
+@pytest.mark.parametrize("assignment, test_cell, mutant, hint", CASES,
+                         ids=[f"{c[0]}-{c[2][:48]}" for c in CASES])
+def test_the_visible_test_names_the_known_mistake(assignment, test_cell, mutant, hint,
+                                                  monkeypatch):
+    message = _failure_in_folder(assignment, test_cell, mutant, monkeypatch)
     assert message, f"the visible part of {test_cell} passed with the mutant {mutant!r}"
     assert hint in message, (
         f"the visible part of {test_cell} failed for {mutant!r} without naming the mistake; "
@@ -138,16 +143,7 @@ def test_the_visible_test_names_the_known_mistake(assignment, test_cell, mutant,
                          ids=[f"{c[0]}-{c[2][:48]}" for c in WRONG_HINTS])
 def test_the_visible_test_does_not_name_a_wrong_cause(assignment, test_cell, mutant, wrong,
                                                       monkeypatch):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    monkeypatch.chdir(COURSE.root / "source" / assignment)
-    try:
-        message = _visible_failure(assignment, test_cell, mutant)
-    finally:
-        plt.close("all")
+    message = _failure_in_folder(assignment, test_cell, mutant, monkeypatch)
     assert message and wrong not in message, message
 
 
@@ -156,15 +152,6 @@ def test_the_visible_test_does_not_name_a_wrong_cause(assignment, test_cell, mut
 def test_the_failure_s_first_line_fits_nbgrader_validate(assignment, test_cell, mutant, hint,
                                                          monkeypatch):
     """The cases of issue 31: the first line says what to fix, within 90 characters."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    monkeypatch.chdir(COURSE.root / "source" / assignment)
-    try:
-        message = _visible_failure(assignment, test_cell, mutant)
-    finally:
-        plt.close("all")
+    message = _failure_in_folder(assignment, test_cell, mutant, monkeypatch)
     first = message.splitlines()[0] if message else ""
     assert first and len(first) <= FIRST_LINE, f"first line of {len(first)} characters: {first}"

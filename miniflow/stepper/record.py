@@ -43,16 +43,21 @@ def format_number(number: float) -> str:
     return f"{number:.4g}"
 
 
+def _numbers(value: Any) -> np.ndarray | str:
+    """``value`` as an array of floats, or its type's name when it holds no numbers."""
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return type(value).__name__
+
+
 def format_value(value: Any, limit: int = 6) -> str:
     """A value for the table: a number, a short array in full, a long one cut."""
     if value is None:
         return "None"
-    try:
-        array = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        return type(value).__name__
-    if array.ndim == 0:
-        return format_number(array)
+    array = _numbers(value)
+    if not isinstance(array, np.ndarray) or array.ndim == 0:
+        return array if isinstance(array, str) else format_number(array)
     numbers = [format_number(x) for x in array.ravel()[:limit]]
     if array.size > limit:
         return f"shape {array.shape}: [{', '.join(numbers)}, …]"
@@ -65,12 +70,9 @@ def format_short(value: Any) -> str:
     """A value in a few characters, for the graph's boxes."""
     if value is None:
         return "–"
-    try:
-        array = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        return type(value).__name__
-    if array.ndim == 0:
-        return format_number(array)
+    array = _numbers(value)
+    if not isinstance(array, np.ndarray) or array.ndim == 0:
+        return array if isinstance(array, str) else format_number(array)
     if array.size <= 3 and array.ndim == 1:
         return "[" + ", ".join(format_number(x) for x in array) + "]"
     return "shape " + "×".join(str(n) for n in array.shape)
