@@ -27,9 +27,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from miniflow.gradcheck import DEFAULT_ATOL, DEFAULT_TOLERANCE
-from miniflow.stepper.explorer import TrainingExplorer, TrainingRun, explore_training
+from miniflow.stepper.explorer import TrainingExplorer, explore_training
 from miniflow.stepper.record import GradientCheck, Recording, Step, record
 from miniflow.stepper.render import plain_text, static_html
+from miniflow.stepper.runs import TrainingRun
 
 __all__ = ["step_through", "Stepper", "Recording", "Step", "GradientCheck", "record",
            "explore_training", "TrainingExplorer", "TrainingRun"]

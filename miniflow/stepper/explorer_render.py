@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from miniflow.stepper.record import format_number
 
 if TYPE_CHECKING:
-    from miniflow.stepper.explorer import TrainingRun
+    from miniflow.stepper.runs import TrainingRun
 
 __all__ = ["loss_svg", "table_html", "static_html", "plain_text", "epoch_ticks",
            "EXPLORER_CSS"]

@@ -17,7 +17,6 @@ from typing import Any
 import anywidget
 import traitlets
 
-from miniflow.stepper.explorer import Exploration, TrainingRun
 from miniflow.stepper.explorer_render import (
     EXPLORER_CSS,
     loss_svg,
@@ -26,6 +25,7 @@ from miniflow.stepper.explorer_render import (
     table_html,
 )
 from miniflow.stepper.record import format_number
+from miniflow.stepper.runs import Exploration, TrainingRun
 
 __all__ = ["ExplorerWidget"]
 

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from miniflow.stepper import TrainingExplorer, explore_training
-from miniflow.stepper.explorer import Exploration, run_training
 from miniflow.stepper.explorer_render import epoch_ticks, loss_svg
+from miniflow.stepper.runs import Exploration, run_training
 
 RATES, BATCHES = (0.1, 0.5, 2.5), (4, 32)
 
