@@ -6,7 +6,10 @@ calls ``step_through``: the widget must draw its graph, step forward with the
 Next button and with the arrow keys, tell the kernel which step is shown, and
 load its front end from the virtual environment only (anywidget and
 ipywidgets ship prebuilt lab extensions; nothing is downloaded), and leave
-axe-core nothing serious or critical to report in it.
+axe-core nothing serious or critical to report in it. A released notebook
+open in the same JupyterLab leaves axe-core nothing serious or critical to
+report either, thanks to the course's own lab extension
+(course/jupyter/labextensions/miniflow-course-a11y).
 
 The training explorer (``explore_training``, notebook 04) runs in the same
 JupyterLab: choosing a setting and pressing Add curve (with the mouse, then
@@ -29,7 +32,14 @@ from urllib.parse import urlparse
 
 import nbformat
 import pytest
-from browser import STUDENT_LAB_CONFIG, artifacts_dir, chromium, jupyter_lab, require_browser
+from browser import (
+    STUDENT_LAB_CONFIG,
+    artifacts_dir,
+    chromium,
+    copy_release,
+    jupyter_lab,
+    require_browser,
+)
 
 WAIT = 45_000  # ms
 
@@ -211,17 +221,39 @@ def _explore(page, lab) -> None:
     assert _serious_violations(page, ".mf-explorer") == []
 
 
+def test_axe_finds_nothing_serious_in_the_student_s_notebook(lab, tmp_path):
+    """The whole page around a released notebook, JupyterLab's own controls included:
+    what JupyterLab leaves out (names for the cell editors and for a heading's collapse
+    button, articles in the notebook's feed, aria-pressed on its toolbar's <jp-button>s)
+    the course's lab extension adds (course/jupyter/labextensions/miniflow-course-a11y)."""
+    copy_release("01_graphs", lab.root)
+    _in_chromium(tmp_path, lambda page: _check_the_whole_page(page, lab), "a11y-FAILED.png")
+
+
+def _check_the_whole_page(page, lab) -> None:
+    page.goto(lab.page_url("lab/workspaces/a11y/tree/01_graphs/graphs.ipynb"))
+    page.get_by_text(re.compile(r"\(ipykernel\) \| Idle$")).first.wait_for(timeout=WAIT)
+    notebook = page.locator(".jp-NotebookPanel:visible")
+    notebook.locator(".jp-collapseHeadingButton").first.wait_for(timeout=WAIT)
+    # what axe looks at is there: cell editors, headings, the feed of cells, the toolbar
+    assert notebook.locator(".jp-CodeCell .cm-content[role='textbox']").count() > 0
+    assert notebook.locator("[role='feed']").count() == 1
+    assert notebook.locator(".jp-NotebookPanel-toolbar jp-button").count() > 0
+    assert _serious_violations(page) == []
+
+
 #: axe's impact levels that fail the check ("minor" and "moderate" are not failed).
 FAILING_IMPACTS = ("serious", "critical")
 
 
-def _serious_violations(page, widget: str) -> list[str]:
+def _serious_violations(page, widget: str | None = None) -> list[str]:
     """axe-core (bundled with axe-playwright-python, injected into the page) on the
-    widget alone: JupyterLab's own controls around it are not the course's to mend
-    (docs/running-a-term.md lists what axe finds in them)."""
+    widget alone, or on the whole page when no widget is given (JupyterLab's own
+    controls too: the course's lab extension mends what axe finds in them)."""
     from axe_playwright_python.sync_playwright import Axe
 
-    violations = Axe().run(page, context={"include": [[widget]]}).response["violations"]
+    context = {"include": [[widget]]} if widget else None
+    violations = Axe().run(page, context=context).response["violations"]
     return [f"{v['id']} ({v['impact']}): {v['help']}: "
             + "; ".join(node["html"][:120] for node in v["nodes"][:3])
             for v in violations if v["impact"] in FAILING_IMPACTS]

@@ -58,6 +58,10 @@ def test_on_a_laptop_the_assignment_list_is_hidden_and_nothing_is_fetched(monkey
     assert "@jupyterlab/apputils-extension:announcements" in disabled
     assert lab.news_url is None
     assert lab.check_for_updates_class.endswith("NeverCheckForUpdate")
+    # The course's own lab extension (accessible names JupyterLab leaves out), found
+    # wherever the server starts.
+    (folder,) = lab.extra_labextensions_path
+    assert (Path(folder) / "miniflow-course-a11y" / "package.json").is_file()
 
 
 @pytest.mark.skipif(not os.path.exists("/usr/bin/make") and not os.environ.get("CI"),
