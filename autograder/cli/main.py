@@ -27,6 +27,7 @@ from autograder import defer_setuptools  # noqa: E402
 defer_setuptools()  # before anything imports nbgrader
 
 from autograder.cli.parser import build_parser  # noqa: E402
+from autograder.core.interrupts import stopping  # noqa: E402
 from autograder.core.manifest import ManifestError  # noqa: E402
 from autograder.core.nbgrader_cli import NbgraderError  # noqa: E402
 from autograder.core.safe_text import terminal_lines  # noqa: E402
@@ -49,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"autograder {args.command}: {terminal_lines(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        stopping()
         print(f"\nautograder {args.command}: stopped; nothing half-done was kept",
               file=sys.stderr)
         if args.command == "grade":

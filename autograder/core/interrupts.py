@@ -37,3 +37,18 @@ def interrupt(signum: int, frame: object) -> None:
 def interrupted() -> bool:
     """Whether the grader was told to stop since ``stop_on_signals``."""
     return _interrupted
+
+
+def _remember(signum: int, frame: object) -> None:
+    global _interrupted
+    _interrupted = True
+
+
+def stopping() -> None:
+    """The grader has caught its interrupt and is saying so: a later Ctrl-C or SIGTERM
+    is remembered, not raised. Raised there, it would escape the command's last words,
+    and Python would end the process by the signal instead of with its exit status 130
+    (a KeyboardInterrupt nobody catches makes the interpreter kill itself with SIGINT)."""
+    signal.signal(signal.SIGINT, _remember)
+    signal.signal(signal.SIGTERM, _remember)
+
