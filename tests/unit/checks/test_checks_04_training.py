@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import re
-
 import numpy as np
 import pytest
+from failing import fails as _fails
 
 import miniflow as mf
 from autograder import checks
 from miniflow.graph import forward_and_backward
-
-
-@contextlib.contextmanager
-def _fails(message_part: str):
-    """The check fails and its message, read as one line, matches ``message_part``
-    (a message's first line is kept short: the rest of it is indented below)."""
-    with pytest.raises(AssertionError) as failure:
-        yield failure
-    message = str(failure.value).replace("\n  ", " ")
-    assert re.search(message_part, message), f"{message_part!r} not in:\n{failure.value}"
-
 
 # -- sgd_update ---------------------------------------------------------------------------
 

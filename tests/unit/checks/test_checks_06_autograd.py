@@ -3,13 +3,12 @@ by a wrong implementation."""
 
 from __future__ import annotations
 
-import contextlib
 import inspect
-import re
 from collections import deque
 
 import numpy as np
 import pytest
+from failing import fails as _fails
 
 from autograder import checks
 from miniflow.nodes import unbroadcast
@@ -22,14 +21,6 @@ MATRIX_PAIR = checks.random_inputs([(4, 3), (3, 2)], seed=3)
 ONE = checks.random_inputs([(3, 4)], seed=4)
 
 
-@contextlib.contextmanager
-def _fails(message_part: str):
-    """The check fails and its message, read as one line, matches ``message_part``
-    (a message's first line is kept short: the rest of it is indented below)."""
-    with pytest.raises(AssertionError) as failure:
-        yield failure
-    message = str(failure.value).replace("\n  ", " ")
-    assert re.search(message_part, message), f"{message_part!r} not in:\n{failure.value}"
 
 
 def _sigmoid(v):
