@@ -54,6 +54,23 @@ def require_browser() -> None:
         pytest.skip("; ".join(problems))
 
 
+#: axe-core's impact levels that fail a check ("minor" and "moderate" are not failed).
+FAILING_IMPACTS = ("serious", "critical")
+
+
+def serious_violations(page, include: str | None = None) -> list[str]:
+    """What axe-core (bundled with axe-playwright-python, injected into the page: no
+    download) finds serious or critical, on the part ``include`` selects or the whole
+    page, one line each."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    context = {"include": [[include]]} if include else None
+    violations = Axe().run(page, context=context).response["violations"]
+    return [f"{v['id']} ({v['impact']}): {v['help']}: "
+            + "; ".join(node["html"][:120] for node in v["nodes"][:3])
+            for v in violations if v["impact"] in FAILING_IMPACTS]
+
+
 def artifacts_dir() -> Path:
     """Where screenshots are kept after the run (created on demand)."""
     base = Path(os.environ.get("MINIFLOW_TEST_ARTIFACTS", ROOT / "test-artifacts"))

@@ -17,11 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from browser import artifacts_dir, chromium, require_browser
+from browser import artifacts_dir, chromium, require_browser, serious_violations
 from feedback_pages import class_report, our_feedback_page, plain_feedback_page
-
-#: axe's impact levels that fail a page ("minor" and "moderate" are reported, not failed).
-FAILING_IMPACTS = ("serious", "critical")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -63,15 +60,6 @@ def _open(context, path: Path, name: str, width: int = 1400):
     tab.wait_for_load_state("load")
     tab.screenshot(path=str(artifacts_dir() / f"feedback-{name}.png"), full_page=True)
     return tab
-
-
-def _serious_violations(tab) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe
-
-    violations = Axe().run(tab).response["violations"]
-    return [f"{v['id']} ({v['impact']}): {v['help']}: "
-            + "; ".join(node["html"][:120] for node in v["nodes"][:3])
-            for v in violations if v["impact"] in FAILING_IMPACTS]
 
 
 _MATHS = """() => {
@@ -129,7 +117,7 @@ def test_our_feedback_page_shows_each_message_beside_its_answer(offline_browser,
 def test_axe_finds_no_serious_violation(offline_browser, pages, kind):
     context, requested = offline_browser
     tab = _open(context, pages[kind], f"axe-{kind}")
-    assert _serious_violations(tab) == []
+    assert serious_violations(tab) == []
     scroll, client = tab.evaluate(_OVERFLOW)
     assert scroll <= client, f"the page is {scroll} px wide in a {client} px window"
     tab.close()

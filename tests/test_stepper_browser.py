@@ -39,6 +39,7 @@ from browser import (
     copy_release,
     jupyter_lab,
     require_browser,
+    serious_violations,
 )
 
 WAIT = 45_000  # ms
@@ -171,7 +172,7 @@ def _run_and_step(page, lab) -> None:
     page.screenshot(path=str(artifacts_dir() / "stepper-backward.png"))
     # The student's JupyterLab never asks about Jupyter's news (course/jupyter/student).
     assert page.get_by_text("official Jupyter news").count() == 0
-    assert _serious_violations(page, ".mf-stepper") == []
+    assert serious_violations(page, ".mf-stepper") == []
 
     # The kernel knows which step is shown (the index is synchronised).
     cell = page.locator(".jp-CodeCell").filter(has_text="shown step:").first
@@ -218,7 +219,7 @@ def _explore(page, lab) -> None:
     explorer.locator("svg text", has_text="loss (log scale)").wait_for(timeout=WAIT)
     explorer.scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts_dir() / "explorer-curves.png"))
-    assert _serious_violations(page, ".mf-explorer") == []
+    assert serious_violations(page, ".mf-explorer") == []
 
 
 def test_axe_finds_nothing_serious_in_the_student_s_notebook(lab, tmp_path):
@@ -239,21 +240,5 @@ def _check_the_whole_page(page, lab) -> None:
     assert notebook.locator(".jp-CodeCell .cm-content[role='textbox']").count() > 0
     assert notebook.locator("[role='feed']").count() == 1
     assert notebook.locator(".jp-NotebookPanel-toolbar jp-button").count() > 0
-    assert _serious_violations(page) == []
+    assert serious_violations(page) == []
 
-
-#: axe's impact levels that fail the check ("minor" and "moderate" are not failed).
-FAILING_IMPACTS = ("serious", "critical")
-
-
-def _serious_violations(page, widget: str | None = None) -> list[str]:
-    """axe-core (bundled with axe-playwright-python, injected into the page) on the
-    widget alone, or on the whole page when no widget is given (JupyterLab's own
-    controls too: the course's lab extension mends what axe finds in them)."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    context = {"include": [[widget]]} if widget else None
-    violations = Axe().run(page, context=context).response["violations"]
-    return [f"{v['id']} ({v['impact']}): {v['help']}: "
-            + "; ".join(node["html"][:120] for node in v["nodes"][:3])
-            for v in violations if v["impact"] in FAILING_IMPACTS]
