@@ -242,3 +242,39 @@ def _check_the_whole_page(page, lab) -> None:
     assert notebook.locator(".jp-NotebookPanel-toolbar jp-button").count() > 0
     assert serious_violations(page) == []
 
+
+
+def test_every_figure_in_the_notebook_has_the_text_alternative_feedback_gives_it(lab, tmp_path):
+    """JupyterLab draws a figure output as an <img> without alt (axe-core: image-alt,
+    critical). The course's lab extension gives each one the text alternative the
+    feedback pages give the same figure (autograder/publish/alt_text.py): here in the
+    solution notebook of 04, whose committed outputs hold its figures."""
+    from browser import ROOT
+
+    from autograder.publish.alt_text import figure_alt
+
+    notebook = nbformat.read(ROOT / "source" / "04_training" / "training.ipynb", as_version=4)
+    expected = {figure_alt(cell, output["data"]) for cell in notebook.cells
+                if cell.cell_type == "code" for output in cell.get("outputs", [])
+                if "image/png" in output.get("data", {})}
+    assert len(expected) >= 3 and all(alt.startswith("Figure: ") for alt in expected), expected
+    folder = lab.root / "figures"
+    folder.mkdir()
+    nbformat.write(notebook, folder / "training.ipynb")
+
+    def check(page) -> None:
+        page.goto(lab.page_url("lab/workspaces/figures/tree/figures/training.ipynb"))
+        page.get_by_text(re.compile(r"\(ipykernel\) \| Idle$")).first.wait_for(timeout=WAIT)
+        images = page.locator(".jp-NotebookPanel:visible .jp-OutputArea img")
+        images.first.wait_for(timeout=WAIT)
+        seen = set()
+        for index in range(images.count()):
+            images.nth(index).scroll_into_view_if_needed()
+            page.wait_for_function("image => image.hasAttribute('alt')",
+                                   arg=images.nth(index).element_handle(), timeout=WAIT)
+            seen.add(images.nth(index).get_attribute("alt"))
+        assert seen and seen <= expected, (seen, expected)
+        page.screenshot(path=str(artifacts_dir() / "figures-alt.png"))
+        assert serious_violations(page) == []
+
+    _in_chromium(tmp_path, check, "figures-alt-FAILED.png")

@@ -16,7 +16,12 @@
  *    articles, so each cell (a direct child without a role) becomes one;
  *  - aria-allowed-attr: aria-pressed="false" is not allowed on the toolbar's
  *    <jp-button> hosts (they have no role), so it is removed (a pressed
- *    toggle's aria-pressed="true" is left alone: it carries state).
+ *    toggle's aria-pressed="true" is left alone: it carries state);
+ *  - image-alt: JupyterLab draws a figure output as an <img> without alt. It
+ *    gets the text alternative the course's feedback pages give the same figure
+ *    (autograder/publish/alt_text.py): the titles the cell's code sets
+ *    (title="...", set_title("..."), suptitle("...")), else "A figure this cell
+ *    drew". The notebook's text around each figure describes it at length.
  */
 (function () {
   'use strict';
@@ -39,6 +44,26 @@
       index = Array.prototype.indexOf.call(cell.parentElement.children, cell);
     }
     return isNaN(index) || index < 0 ? '' : ' ' + (index + 1);
+  }
+
+  // the same rule as autograder/publish/alt_text.py's _TITLE
+  var TITLE = /\b(?:title|set_title|suptitle)\s*[=(]\s*f?(["'])(.+?)(?<!\\)\1/g;
+
+  function cellSource(cell) {
+    if (!cell) return '';
+    var lines = cell.querySelectorAll('.jp-InputArea .cm-content .cm-line');
+    var text = [];
+    for (var i = 0; i < lines.length; i++) text.push(lines[i].textContent);
+    return text.join('\n');
+  }
+
+  function figureAlt(cell) {
+    var titles = [];
+    var source = cellSource(cell);
+    var match;
+    TITLE.lastIndex = 0;
+    while ((match = TITLE.exec(source)) !== null) titles.push(match[2]);
+    return titles.length ? 'Figure: ' + titles.join('; ') : 'A figure this cell drew';
   }
 
   function setLabel(element, label) {
@@ -82,6 +107,12 @@
     nodes = root.querySelectorAll('jp-button[aria-pressed="false"]:not([role])');
     for (i = 0; i < nodes.length; i++) {
       nodes[i].removeAttribute('aria-pressed');
+    }
+    // (e) a figure output: a text alternative (set once: a new output is a new <img>)
+    nodes = root.querySelectorAll('.jp-OutputArea img:not([alt])');
+    for (i = 0; i < nodes.length; i++) {
+      nodes[i].setAttribute('alt', figureAlt(nodes[i].closest('.jp-Cell')));
+      nodes[i].setAttribute(OWN, '');
     }
   }
 
