@@ -32,6 +32,8 @@ module          checks for
                 ``backpropagate``, the network, ``reference_tensor``
 ``judged``      ``as_graded``: the judge's own questions for a test (public
                 seeds), the last line of every visible test cell
+``cells``       ``test_<exercise>``: what each visible test cell checks, one
+                named check per cell, so a cell is a few lines
 ==============  ==========================================================
 
 Notebooks use them as one namespace: ``from autograder import checks``, then
@@ -40,6 +42,8 @@ Notebooks use them as one namespace: ``from autograder import checks``, then
 
 from __future__ import annotations
 
+from autograder.checks.cells import *  # noqa: F403
+from autograder.checks.cells import __all__ as _cells
 from autograder.checks.core import *  # noqa: F403
 from autograder.checks.core import __all__ as _core
 
@@ -57,4 +61,4 @@ from autograder.checks.tensors import __all__ as _tensors
 from autograder.checks.training import *  # noqa: F403
 from autograder.checks.training import __all__ as _training
 
-__all__ = [*_core, *_graphs, *_nodes, *_training, *_digits, *_tensors, "as_graded"]
+__all__ = [*_core, *_graphs, *_nodes, *_training, *_digits, *_tensors, *_cells, "as_graded"]

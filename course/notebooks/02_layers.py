@@ -208,39 +208,15 @@ class Linear(Node):
 notebook.test("test_linear_forward", 2, """
 from autograder import checks
 
-# A random batch of 5 rows, 3 features in, 2 out.
-checks.check_forward(Linear, mf.Linear, checks.random_inputs([(5, 3), (3, 2), (2,)], seed=900),
-                     names=["X", "W", "b"], batch_size=5)
-# The lab's example: a batch of 2 rows, 2 features in, 2 out.
-X, W, b = Input("X"), Input("W"), Input("b")
-layer = Linear(X, W, b)
-mf.forward_pass(layer, topological_sort({X: np.array([[-1., -2.], [-1., -2.]]),
-                                         W: np.array([[2., -3.], [2., -3.]]),
-                                         b: np.array([-3., -5.])}))
-checks.check_close("Linear.value for the lab's example", layer.value, [[-9., 4.], [-9., 4.]])
+# A random batch of 5 rows, 3 features in, 2 out; then the lab's example.
+checks.test_linear_forward(Linear)
 """)
 notebook.test("test_linear_backward", 3, """
 from autograder import checks
 
-# First: is it a mistake students often make? (Silent unless it is.)
-mistakes = checks.known_mistakes("Linear.backward")
-for shapes in [[(4, 3), (3, 3), (3,)], [(5, 3), (3, 2), (2,)]]:
-    values = checks.random_inputs(shapes, seed=901)
-    checks.check_known_mistakes(Linear, mf.Linear, values, mistakes, names=["X", "W", "b"],
-                                seed=1)
-# The random batch of 5, and a layer that feeds two consumers.
-checks.check_gradient_shapes(Linear, values, names=["X", "W", "b"], seed=1)
-checks.check_backward(Linear, mf.Linear, values, names=["X", "W", "b"], batch_size=5, seed=1)
-checks.check_fan_out(Linear, mf.Linear, values, names=["X", "W", "b"], seed=1)
-# The lab's example with upstream gradient [[1, 2], [3, 4]].
-X, W, b = Input("X"), Input("W"), Input("b")
-upstream = DummyGrad(Linear(X, W, b))
-feed = {X: np.array([[-1., -2.], [-1., -2.]]), W: np.array([[2., -3.], [2., -3.]]),
-        b: np.array([-3., -5.]), upstream: np.array([[1., 2.], [3., 4.]])}
-value, (dX, dW, db) = value_and_grad(upstream, feed, [X, W, b])
-checks.check_close("dX for the lab's example", dX, [[-4., -4.], [-6., -6.]], batch_size=2)
-checks.check_close("dW for the lab's example", dW, [[-4., -6.], [-8., -12.]], batch_size=2)
-checks.check_close("db for the lab's example", db, [4., 6.], batch_size=2)
+# First, is it a mistake students often make? Then a random batch of 5, a layer
+# feeding two nodes, and the lab's example with upstream gradient [[1, 2], [3, 4]].
+checks.test_linear_backward(Linear)
 """)
 notebook.markdown(r"""
 ## 3. The sigmoid
@@ -348,31 +324,16 @@ class Sigmoid(Node):
 notebook.test("test_sigmoid_forward", 2, """
 from autograder import checks
 
-# _sigmoid alone, on [-10, 0, 10] and on +-1000 (no RuntimeWarning: see 'Large inputs').
-checks.check_function(_sigmoid, mf.nodes._sigmoid,
-                      [np.array([-10., 0., 10.]), np.array([-1000., 1000.])], name="_sigmoid")
-# Random values of a (4, 3) array, and extreme values below the first row.
-checks.check_forward(Sigmoid, mf.Sigmoid, checks.random_inputs([(4, 3)], seed=900, scale=4.0),
-                     names=["x"])
-checks.check_stable_forward(Sigmoid, mf.Sigmoid, [np.array([[0.5, -2.0], [-900., 900.]])],
-                            names=["x"])
+# _sigmoid on [-10, 0, 10] and +-1000 (no RuntimeWarning: see 'Large inputs');
+# then Sigmoid on random values and on extreme ones.
+checks.test_sigmoid_forward(_sigmoid, Sigmoid)
 """)
 notebook.test("test_sigmoid_backward", 3, """
 from autograder import checks
 
-# First: is it a mistake students often make? (Silent unless it is.)
-values = checks.random_inputs([(4, 3)], seed=901, scale=3.0)
-mistakes = checks.known_mistakes("Sigmoid.backward")
-checks.check_known_mistakes(Sigmoid, mf.Sigmoid, values, mistakes, names=["x"], seed=1)
-# The random values, and a Sigmoid that feeds two consumers.
-checks.check_backward(Sigmoid, mf.Sigmoid, values, names=["x"], seed=1)
-checks.check_fan_out(Sigmoid, mf.Sigmoid, values, names=["x"], seed=1)
-# Sigmoid of [-10, 0, 10] with upstream gradient 0.5: the slopes are ~0, 0.25, ~0.
-x = Input("x")
-upstream = DummyGrad(Sigmoid(x))
-value, (dx,) = value_and_grad(upstream, {x: np.array([-10., 0., 10.]), upstream: 0.5}, [x])
-checks.check_close("dL/dx for the lab's example", dx, [0., 0.125, 0.], upstream=0.5,
-                   atol=1e-4)
+# First, is it a mistake students often make? Then random values, a Sigmoid feeding
+# two nodes, and [-10, 0, 10] with upstream gradient 0.5.
+checks.test_sigmoid_backward(Sigmoid)
 """)
 notebook.markdown(r"""
 ## 4. Stacking layers: a network that computes XOR

@@ -180,45 +180,16 @@ class MSE(Node):
 notebook.test("test_mse_forward", 2, """
 from autograder import checks
 
-# First: is it a mistake students often make? (Silent unless it is.)
-mistakes = checks.known_mistakes("MSE.forward")
-for shapes in [[(5,), (5,)], [(5, 1), (5, 1)], [(5,), (5, 1)], [(5, 1), (5,)]]:
-    checks.check_forward_mistakes(MSE, mf.MSE, checks.random_inputs(shapes, seed=900), mistakes,
-                                  names=["y", "a"])
-# Random targets and predictions, m = 5, in every mix of (m,) and (m, 1).
-for shapes in [[(5,), (5,)], [(5, 1), (5, 1)], [(5,), (5, 1)], [(5, 1), (5,)]]:
-    checks.check_forward(MSE, mf.MSE, checks.random_inputs(shapes, seed=900), names=["y", "a"],
-                         batch_size=5)
-# The worked example, with the predictions as a vector and then as a column.
-for a_shape in [(3,), (3, 1)]:
-    y, a = Input("y"), Input("a")
-    cost = MSE(y, a)
-    feed = {y: np.array([1., 2., 3.]), a: np.array([4.5, 5., 10.]).reshape(a_shape)}
-    mf.forward_pass(cost, topological_sort(feed))
-    checks.check_close(f"MSE.value for the worked example, a of shape {a_shape}", cost.value,
-                       23.416666666666668, batch_size=3)
+# First, is it a mistake students often make? Then random values, m = 5, in every
+# mix of (m,) and (m, 1); then the worked example, a as a vector and as a column.
+checks.test_mse_forward(MSE)
 """)
 notebook.test("test_mse_backward", 2, """
 from autograder import checks
 
-# First: is it a mistake students often make? (Silent unless it is.)
-mistakes = checks.known_mistakes("MSE.backward")
-for shapes in [[(5,), (5,)], [(5, 1), (5, 1)], [(5,), (5, 1)], [(5, 1), (5,)]]:
-    checks.check_known_mistakes(MSE, mf.MSE, checks.random_inputs(shapes, seed=901), mistakes,
-                                names=["y", "a"], loss=True)
-# Random values, m = 5, in every mix of (m,) and (m, 1).
-for shapes in [[(5,), (5,)], [(5, 1), (5, 1)], [(5,), (5, 1)], [(5, 1), (5,)]]:
-    values = checks.random_inputs(shapes, seed=901)
-    checks.check_gradient_shapes(MSE, values, names=["y", "a"], loss=True)
-    checks.check_backward(MSE, mf.MSE, values, names=["y", "a"], loss=True, batch_size=5)
-# The worked example, with the predictions as a vector and then as a column.
-for a_shape in [(3,), (3, 1)]:
-    y, a = Input("y"), Input("a")
-    feed = {y: np.array([1., 2., 3.]), a: np.array([4.5, 5., 10.]).reshape(a_shape)}
-    value, (dy, da) = value_and_grad(MSE(y, a), feed, [y, a])
-    checks.check_close("dL/dy for the worked example", dy, [-7 / 3, -2., -14 / 3], batch_size=3)
-    checks.check_close(f"dL/da for the worked example, a of shape {a_shape}", da,
-                       np.reshape([7 / 3, 2., 14 / 3], a_shape), batch_size=3)
+# First, is it a mistake students often make? Then random values, m = 5, in every
+# mix of (m,) and (m, 1); then the worked example, a as a vector and as a column.
+checks.test_mse_backward(MSE)
 """)
 notebook.markdown(r"""
 ## 3. Softmax: scores to probabilities
@@ -418,50 +389,16 @@ class CrossEntropyWithSoftmax(Node):
 notebook.test("test_cross_entropy_forward", 3, """
 from autograder import checks
 
-# A random batch of 4 rows (so the mean matters), then large logits: [1000, -1000, 0]
-# with true class 1 costs exactly 2000, and each row needs its own maximum.
-rng = np.random.default_rng(900)
-logits_value, labels_value = rng.normal(size=(4, 3)) * 3, np.array([2, 0, 1, 1])
-checks.check_probability_rows(_softmax, logits_value)
-checks.check_forward(CrossEntropyWithSoftmax, mf.CrossEntropyWithSoftmax,
-                     [logits_value, labels_value], names=["logits", "labels"], batch_size=4,
-                     classes=3)
-for extreme in [[[1000., -1000., 0.]], [[0.5, 1.0, 1.5], [-1000., 0., 1000.]]]:
-    checks.check_stable_forward(CrossEntropyWithSoftmax, mf.CrossEntropyWithSoftmax,
-                                [np.array(extreme), np.array([1, 0][:len(extreme)])],
-                                names=["logits", "labels"], batch_size=len(extreme))
-# The worked example: logits [[0.5, 1, 1.5]], true class 1.
-checks.check_close("_softmax([[0.5, 1, 1.5]])", _softmax(np.array([[0.5, 1.0, 1.5]])),
-                   [[0.1863, 0.3072, 0.5065]], atol=1e-4)
-logits, labels = Input("logits"), Input("labels")
-cost = CrossEntropyWithSoftmax(logits, labels)
-mf.forward_pass(cost, topological_sort({logits: np.array([[0.5, 1.0, 1.5]]),
-                                        labels: np.array([1])}))
-checks.check_close("the loss of the worked example", cost.value, 1.1802, atol=1e-4, classes=3)
+# A random batch of 4 rows; large logits ([1000, -1000, 0] with class 1 costs 2000);
+# then the worked example: logits [[0.5, 1, 1.5]], true class 1.
+checks.test_cross_entropy_forward(_softmax, CrossEntropyWithSoftmax)
 """)
 notebook.test("test_cross_entropy_backward", 3, """
 from autograder import checks
 
-# First: is it a mistake students often make? (Silent unless it is.)
-values = [np.random.default_rng(901).normal(size=(4, 3)) * 2, np.array([2, 0, 1, 1])]
-checks.check_known_mistakes(CrossEntropyWithSoftmax, mf.CrossEntropyWithSoftmax, values,
-                            checks.known_mistakes("CrossEntropyWithSoftmax.backward"),
-                            names=["logits", "labels"], wrt=[0], loss=True)
-# The random batch of 4 rows, 3 classes.
-checks.check_gradient_shapes(CrossEntropyWithSoftmax, values, names=["logits", "labels"],
-                             loss=True)
-checks.check_backward(CrossEntropyWithSoftmax, mf.CrossEntropyWithSoftmax, values,
-                      names=["logits", "labels"], wrt=[0], loss=True, batch_size=4, classes=3)
-checks.check_backward(CrossEntropyWithSoftmax, mf.CrossEntropyWithSoftmax, values,
-                      names=["logits", "labels"], wrt=[1], loss=True)
-# The worked example: logits [[0.5, 1, 1.5]], true class 1.
-logits, labels = Input("logits"), Input("labels")
-feed = {logits: np.array([[0.5, 1.0, 1.5]]), labels: np.array([1])}
-value, (dlogits, dlabels) = value_and_grad(CrossEntropyWithSoftmax(logits, labels), feed,
-                                           [logits, labels])
-checks.check_close("dL/dlogits for the worked example", dlogits, [[0.1863, -0.6928, 0.5065]],
-                   atol=1e-4, classes=3)
-checks.check_close("dL/dlabels for the worked example", dlabels, [0.0])
+# First, is it a mistake students often make? Then a random batch of 4 rows, 3
+# classes; then the worked example: logits [[0.5, 1, 1.5]], true class 1.
+checks.test_cross_entropy_backward(CrossEntropyWithSoftmax)
 """)
 notebook.markdown(r"""
 ## 5. A loss after a layer

@@ -444,58 +444,16 @@ print("e.data =", e.data, "  t.grad =", t.grad)
 notebook.test("test_tensor_forward", 2, """
 from autograder import checks
 
-# Random arrays with broadcasting, a matrix product, sum and sigmoid.
-values = checks.random_inputs([(4, 3), (3,)], seed=900)
-checks.check_tensor_forward(Tensor, lambda p, q: p + q, np.add, values, what="a + b")
-checks.check_tensor_forward(Tensor, lambda p, q: p * q, np.multiply, values, what="a * b")
-checks.check_tensor_forward(Tensor, lambda p, q: p @ q, np.matmul,
-                            checks.random_inputs([(2, 3), (3, 4)], seed=901), what="a @ b")
-values = checks.random_inputs([(3, 2)], seed=902, scale=3.0)
-checks.check_tensor_forward(Tensor, lambda p: p.sum(), np.sum, values, what="a.sum()")
-checks.check_tensor_forward(Tensor, lambda p: p.sigmoid(), lambda v: 1 / (1 + np.exp(-v)),
-                            values, what="a.sigmoid()")
-# The worked examples.
-a = Tensor([[1.0, 2.0], [3.0, 4.0]], name="a")
-b = Tensor([10.0, 20.0], name="b")
-cases = [("a + b", lambda: a + b, [[11.0, 22.0], [13.0, 24.0]]),
-         ("a * b", lambda: a * b, [[10.0, 40.0], [30.0, 80.0]]),
-         ("a @ [[1], [-1]]", lambda: a @ Tensor([[1.0], [-1.0]]), [[-1.0], [-1.0]]),
-         ("a.sum()", lambda: a.sum(), 10.0),
-         ("a + 1", lambda: a + 1, [[2.0, 3.0], [4.0, 5.0]]),
-         ("sigmoid([0, 0])", lambda: Tensor([0.0, 0.0]).sigmoid(), [0.5, 0.5])]
-for text, operation, expected in cases:
-    out = operation()
-    assert isinstance(out, Tensor), f"{text} should return a new Tensor, got {type(out).__name__}"
-    checks.check_close(f"({text}).data", out.data, expected)
+# Random arrays with broadcasting, a matrix product, sum and sigmoid; then the
+# worked examples with a = [[1, 2], [3, 4]] and b = [10, 20].
+checks.test_tensor_forward(Tensor)
 """)
 notebook.test("test_tensor_backward", 3, """
 from autograder import checks
 
-# Every operation on random arrays (broadcasting included), and x * x, x + x.
-values = checks.random_inputs([(4, 3), (3,)], seed=903)
-checks.check_tensor_backward(Tensor, lambda p, q: p + q, np.add, values, what="a + b", seed=1)
-checks.check_tensor_backward(Tensor, lambda p, q: p * q, np.multiply, values, what="a * b",
-                             seed=1, mistakes=checks.known_tensor_mistakes("a * b"))
-checks.check_tensor_backward(Tensor, lambda p, q: p @ q, np.matmul,
-                             checks.random_inputs([(2, 3), (3, 4)], seed=904), what="a @ b",
-                             seed=1, mistakes=checks.known_tensor_mistakes("a @ b"))
-values = checks.random_inputs([(3, 2)], seed=905, scale=2.0)
-checks.check_tensor_backward(Tensor, lambda p: p.sum(), np.sum, values, what="a.sum()", seed=1)
-checks.check_tensor_backward(Tensor, lambda p: p.sigmoid(), lambda v: 1 / (1 + np.exp(-v)),
-                             values, what="a.sigmoid()", seed=1,
-                             mistakes=checks.known_tensor_mistakes("a.sigmoid()"))
-checks.check_tensor_backward(Tensor, lambda p, q: p * q, np.multiply, values, what="x * x",
-                             names=["x"], uses=[0, 0])
-checks.check_tensor_backward(Tensor, lambda p, q: p + q, np.add, values, what="x + x",
-                             names=["x"], uses=[0, 0])
-# The worked example: out = a * b with an upstream gradient G, the local rule run once.
-a, b = Tensor([[1.0, 2.0], [3.0, 4.0]], name="a"), Tensor([10.0, 20.0], name="b")
-out = a * b
-out.grad = np.array([[1.0, 1.0], [1.0, 2.0]])
-out._backward()
-checks.check_close("a.grad for out = a * b", a.grad, [[10.0, 20.0], [10.0, 40.0]])
-checks.check_close("b.grad for out = a * b (b broadcast over 2 rows)", b.grad, [4.0, 10.0],
-                   batch_size=2)
+# Every operation on random arrays (broadcasting included), and x * x, x + x; then
+# the worked example: out = a * b with an upstream gradient, the local rule run once.
+checks.test_tensor_backward(Tensor)
 """)
 
 notebook.markdown(r"""
@@ -525,52 +483,19 @@ miniflow.) The tests of `backpropagate` use your operations from Exercise 1.
 notebook.solution("backpropagation", source_of(miniflow.tensor.topological_order,
                                                miniflow.tensor.backpropagate))
 notebook.test("test_topological_order", 1, """
-# A diamond built with the constructor only: d = f(h, h2), h2 = g(h), h = x * x.
-x = Tensor(2.0, name="x")
-h = Tensor(4.0, parents=(x, x), op="*", name="h")
-h2 = Tensor(12.0, parents=(h,), op="*3", name="h2")
-d = Tensor(16.0, parents=(h2, h), op="+", name="d")
-order = topological_order(d)
-assert isinstance(order, list), f"topological_order should return a list, got {type(order)}"
-names = [t.name for t in order]
-assert sorted(names) == ["d", "h", "h2", "x"], (
-    f"expected each of x, h, h2, d exactly once, got {names}")
-assert names[-1] == "d", f"the output d comes last, got {names}"
-assert names.index("x") < names.index("h") < names.index("h2") < names.index("d"), (
-    f"every tensor must come after its parents, got {names}")
-# Random recorded graphs with shared and repeated parents.
 from autograder import checks
 
-checks.check_topological_order(Tensor, topological_order, seed=900, trials=10)
+# A diamond built with the constructor only: d = f(h, h2), h2 = g(h), h = x * x;
+# then random recorded graphs with shared and repeated parents.
+checks.test_topological_order(Tensor, topological_order)
 """)
 notebook.test("test_backpropagate", 2, """
-# This test grades backpropagate alone: inside the with block, Tensor is the
-# grader's own, whose operations are right and whose backward() calls your
-# backpropagate, and topological_order is a right one (a mistake in those costs
-# only their own test).
+# This test grades backpropagate alone: Tensor is the grader's own (its backward()
+# calls your backpropagate) and topological_order a right one while it runs.
 from autograder import checks
 
-graded_alone = checks.in_place_of(globals(), Tensor=checks.reference_tensor(backpropagate),
-                                  topological_order=checks.reference_topological_order)
-with graded_alone:
-    # Random graphs: shared parents, repeated calls, the output seeded with ones.
-    checks.check_backpropagation(Tensor, backpropagate, seed=900)
-    # The diamond of Section 3: d = 5 x**2 at x = 3, so dd/dx = 30.
-    x = Tensor(3.0, name="x")
-    h = x * x
-    d = h * 2 + h * 3
-    d.backward()
-    checks.check_close("dd/dx for the diamond d = 2 x*x + 3 x*x at x = 3", x.grad, 30.0)
-    d.backward()
-    checks.check_close("dd/dx after a second d.backward()", x.grad, 30.0)
-    # A chain of 500 operations.
-    start = Tensor(1.0, name="start")
-    y = start
-    for _ in range(500):
-        y = y * 1.001
-    y.backward()
-    checks.check_close("d y / d start for 500 multiplications by 1.001", start.grad,
-                       1.001 ** 500, rtol=1e-9)
+# Random graphs, the diamond of Section 3 (dd/dx = 30 at x = 3), a chain of 500.
+checks.test_backpropagate(globals())
 """)
 
 notebook.markdown(r"""
@@ -715,39 +640,19 @@ def sgd_step(params, learning_rate):
     ### END SOLUTION
 """)
 notebook.test("test_two_layer_loss", 1, """
-# This test grades two_layer_loss alone: inside the with block, Tensor is the
-# grader's own, with right operations and a right backward().
+# This test grades two_layer_loss alone: Tensor is the grader's own while it runs,
+# with right operations and a right backward().
 from autograder import checks
 
-with checks.in_place_of(globals(), Tensor=checks.reference_tensor()):
-    rng = np.random.default_rng(0)
-    X_small, y_small = rng.normal(size=(4, 2)), np.array([0, 1, 1, 0])
-    start = {"W1": rng.normal(size=(2, 3)), "b1": rng.normal(size=3),
-             "W2": rng.normal(size=(3, 1)), "b2": rng.normal(size=1)}
-    params = {name: Tensor(value, name=name) for name, value in start.items()}
-    # Other sizes, compared with miniflow's static graph on the same weights.
-    checks.check_tensor_network(Tensor, two_layer_loss, n=5, d=3, h=4, seed=900)
-    # A batch of 4 XOR points, hidden size 3.
-    loss = two_layer_loss(X_small, y_small, params)
-    assert isinstance(loss, Tensor), f"two_layer_loss should return a Tensor, got {type(loss)}"
-    static_value, static_gradients = static_two_layer(X_small, y_small, start)
-    checks.check_close("the loss, against miniflow's static graph", loss.data, static_value,
-                       rtol=1e-9, batch_size=4)
-    loss.backward()
-    for name in start:
-        checks.check_close(f"params['{name}'].grad, against miniflow's", params[name].grad,
-                           static_gradients[name], rtol=1e-7, atol=1e-12, batch_size=4)
+# Other sizes, then a batch of 4 XOR points: against miniflow's static graph.
+checks.test_two_layer_loss(globals())
 """)
 notebook.test("test_sgd_step", 1, """
 from autograder import checks
 
-# Random parameters of several shapes.
-checks.check_tensor_sgd_step(Tensor, sgd_step, seed=900)
-# The worked example: w = [1, 2] with gradient [0.5, -1] and learning rate 0.1.
-params = {"w": Tensor([1.0, 2.0], name="w")}
-params["w"].grad = np.array([0.5, -1.0])
-sgd_step(params, 0.1)
-checks.check_close("w.data after one step", params["w"].data, [0.95, 2.1], before=[1.0, 2.0])
+# Random parameters of several shapes; then the worked example: w = [1, 2] with
+# gradient [0.5, -1] and learning rate 0.1.
+checks.test_sgd_step(Tensor, sgd_step)
 """)
 notebook.markdown(r"""
 Two designs, one answer. The same weights through your recorded graph and

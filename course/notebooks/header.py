@@ -10,7 +10,9 @@ neural-network library, and use it to read handwritten digits.
 **Running the tests.** Run the notebook top to bottom (*Run > Run All Cells*
 in JupyterLab). After each exercise, run its test cell: no output means the
 visible tests passed. An error message says what is wrong: its first line
-names what to fix, the lines below it which value and which element. When you
+names what to fix, the lines below it which value and which element. A test
+cell calls one named check, such as `checks.test_mul_backward(Mul)`; run
+`checks.test_mul_backward?` in a cell of your own to read what it tests. When you
 are stuck, `check_gradients` from `miniflow` compares your gradients with
 numerical ones and says where they differ.
 
