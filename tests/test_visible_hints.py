@@ -74,6 +74,27 @@ CASES = [
      "reversed)", "ran before the one"),
     ("06_autograd", "test_two_layer_loss", "training: the hidden layer computed on .data (numpy) "
      "cuts the graph", "the graph was cut"),
+    # Issue 31's measure: mutants whose visible failure showed only numbers.
+    ("01_graphs", "test_chain_rule", "chain_rule: swaps the partials of x and y",
+     "the right numbers in the wrong places"),
+    ("02_layers", "test_linear_forward", "linear: forward forgets the bias",
+     "off by the same amounts in every row"),
+    ("02_layers", "test_sigmoid_forward", "sigmoid: forward stores the input instead of its "
+     "sigmoid", "the operation was not applied"),
+    ("02_layers", "test_sigmoid_backward", "sigmoid: forgets the (1 - s) factor",
+     "missing one of its two factors"),
+    ("02_layers", "test_sigmoid_backward", "sigmoid: derivative s * (1 - x) mixes output and "
+     "input", "mixes the output and the input"),
+    ("03_losses", "test_cross_entropy_backward", "cross_entropy: subtracts 1 from whole "
+     "columns: grad[:, labels] -= 1", "taken off whole columns"),
+    ("04_training", "test_sgd_update", "sgd_update: hard-codes the default learning rate",
+     "not the learning rate it was given"),
+    ("06_autograd", "test_tensor_forward", "tensor: sigmoid with the wrong sign, 1 / (1 + e^x)",
+     "1 minus the right value"),
+    ("01_graphs", "test_chain_rule", "chain_rule: hard-codes the worked example",
+     "the worked example's, whatever the inputs"),
+    ("01_graphs", "test_mul_forward", "mul: only handles two inputs",
+     "Only the first two of 3 inputs were used"),
 ]
 
 # Hints that named the wrong cause (issue 31): what these failures must never say.

@@ -20,6 +20,10 @@ __all__ = [
 ]
 
 
+#: (dL/dx, dL/dy, dL/dz) in the lab's worked example: x=3, y=4, z=-5, upstream 0.5.
+WORKED_EXAMPLE = [-0.5, 1.5, 1.5]
+
+
 def check_chain_rule(student_fn: Callable[..., Any], x: float, y: float, z: float,
                      upstream: float) -> None:
     """``student_fn(x, y, z, upstream)`` against miniflow's graph of f = x*y + x*z."""
@@ -37,6 +41,12 @@ def check_chain_rule(student_fn: Callable[..., Any], x: float, y: float, z: floa
               f"  {call}: dL/dx is {got[0]:.6g}, expected {float(expected[0]):.6g}.\n"
               "  Likely mistake: x feeds two nodes (x*y and x*z), so it reaches f along two "
               "paths: add the contribution of every path.")
+    if got.shape == (3,) and _allclose(got, WORKED_EXAMPLE) and not _allclose(
+            np.asarray(expected, dtype=float), WORKED_EXAMPLE):
+        _fail("The answer is the worked example's, whatever the inputs\n"
+              f"  {call} returned {WORKED_EXAMPLE}, the answer for x=3, y=4, z=-5, "
+              "upstream 0.5.\n  Likely mistake: the numbers were written in; compute them "
+              "from the arguments x, y, z and upstream.")
     assert_close(got, np.asarray(expected, dtype=float), upstream=upstream,
                  what=f"{call} (dL/dx, dL/dy, dL/dz)")
 

@@ -67,8 +67,38 @@ def check_forward(
     _run(f"{student.__name__}.forward()", lambda: [n.forward() for n in graph])
     for n in ref_graph:
         n.forward()
-    assert_close(node.value, ref_node.value, batch_size=batch_size, **known,
-                 what=f"{student.__name__}.value for inputs ({_describe_inputs(names, values)})")
+    known.setdefault("operands", tuple(feed_values))
+    what = f"{student.__name__}.value for inputs ({_describe_inputs(names, values)})"
+    if len(values) > 2 and _takes_any_number(reference):
+        _check_all_inputs_used(node.value, ref_node.value, reference, feed_values, what)
+    assert_close(node.value, ref_node.value, batch_size=batch_size, **known, what=what)
+
+
+def _takes_any_number(cls: type) -> bool:
+    """Does ``cls(*inputs)`` take any number of inputs (``Mul``, ``Add``)?"""
+    import inspect
+
+    return any(p.kind is inspect.Parameter.VAR_POSITIONAL
+               for p in inspect.signature(cls).parameters.values())
+
+
+def _check_all_inputs_used(got: Any, expected: Any, reference: type,
+                           values: Sequence[np.ndarray], what: str) -> None:
+    """A node of three or more inputs whose value is the reference's for the first two
+    only: the others were left out."""
+    inputs, node = _build(reference, values[:2], ["a", "b"])
+    for n in topological_sort(dict(zip(inputs, values[:2]))):
+        n.forward()
+    try:
+        got_array = np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        return  # not numbers at all: assert_close says so
+    first_two = np.asarray(node.value, dtype=float)
+    if got_array.shape == first_two.shape and _allclose(got_array, first_two) and \
+            not _allclose(first_two, np.asarray(expected, dtype=float)):
+        _fail(f"Only the first two of {len(values)} inputs were used\n  {what}: the value "
+              "is what the first two inputs alone give.\n  Likely mistake: a node may have "
+              "any number of inputs; use every one of self.inbound_nodes.")
 
 
 def _gradients(cls: type, values: Sequence[Any], names: Sequence[str], wrt: Sequence[int],
@@ -318,18 +348,19 @@ def check_gradient_shapes(
         text = str(error)
         hint = ""
         if "non-broadcastable output operand" in text:
-            hint = (" An in-place += tried to add a larger array into a smaller one: did a "
-                    "gradient keep the batch dimension? A bias's gradient is summed over the "
-                    "batch (axis=0).")
+            hint = (" Likely mistake: an in-place += tried to add a larger array into a "
+                    "smaller one: did a gradient keep the batch dimension? A bias's gradient "
+                    "is summed over the batch (axis=0).")
         elif "could not be broadcast" in text:
-            hint = (" Two arrays of different shapes were combined: most likely a gradient "
-                    "does not have its input's shape (a transposed product, or a batch "
-                    "dimension left in). Write down the shape of each gradient you compute.")
+            hint = (" Likely mistake: two arrays of different shapes were combined; most "
+                    "likely a gradient does not have its input's shape (a transposed product, "
+                    "or a batch dimension left in). Write down the shape of each gradient you "
+                    "compute.")
         elif "matmul" in text or "not aligned" in text:
-            hint = (" The shapes of a matrix product do not fit. Write down each factor's "
-                    "shape: the result must have the shape of the input whose gradient it "
-                    "is, which tells you which factor to transpose and in which order to "
-                    "multiply.")
+            hint = (" Likely mistake: the shapes of a matrix product do not fit. Write down "
+                    "each factor's shape: the result must have the shape of the input whose "
+                    "gradient it is, which tells you which factor to transpose and in which "
+                    "order to multiply.")
         _fail(f"{student.__name__}.backward() raised {type(error).__name__}: {error} "
               f"({context}).{hint}")
     for i in wrt:
@@ -468,6 +499,14 @@ def _onehot_over_n(values: Sequence[np.ndarray]) -> np.ndarray:
     return onehot / len(labels)
 
 
+def _label_columns_over_n(values: Sequence[np.ndarray]) -> np.ndarray:
+    """1/N in every row of each column that is some row's label (``grad[:, labels]``)."""
+    labels = np.asarray(values[1]).astype(int)
+    columns = np.zeros(np.shape(values[0]))
+    columns[:, labels] = 1.0
+    return columns / len(labels)
+
+
 _LOSS_WITHOUT_SEED = (
     "the gradients are all zero. A loss has no consumers, so a loop over "
     "self.outbound_nodes never runs: its upstream gradient is dL/dL = 1.")
@@ -486,6 +525,10 @@ _KNOWN_MISTAKES: dict[str, dict[str, Callable[..., Any]]] = {
         "output, self.value.": lambda v, g, e: [g * v[0] * (1 - v[0])],
         "the upstream gradient is ignored: multiply the slope by consumer.gradients[self].":
             lambda v, g, e: [_sigmoid(v[0]) * (1 - _sigmoid(v[0]))],
+        "the slope is missing one of its two factors; both factors come from the "
+        "output, self.value.": lambda v, g, e: [g * _sigmoid(v[0])],
+        "the slope mixes the output and the input x; both of its factors come from the "
+        "output, self.value.": lambda v, g, e: [g * _sigmoid(v[0]) * (1 - v[0])],
     },
     "MSE.forward": {
         "y - a broadcast to an (m, m) matrix of every target minus every prediction: "
@@ -501,6 +544,9 @@ _KNOWN_MISTAKES: dict[str, dict[str, Callable[..., Any]]] = {
         _LOSS_WITHOUT_SEED: lambda v, g, e: [0 * e[0]],
         "the gradient is the softmax alone: subtract the one-hot labels, "
         "(softmax - onehot) / N.": lambda v, g, e: [e[0] + _onehot_over_n(v)],
+        "the 1 was taken off whole columns, in every row at every label: take it off "
+        "once per row, in that row's own label's column.":
+            lambda v, g, e: [e[0] + _onehot_over_n(v) - _label_columns_over_n(v)],
     },
 }
 

@@ -193,16 +193,17 @@ def _assert_grad_close(got: Any, expected: Any, *, what: str, rtol: float = RTOL
 
 def _backward_error_hint(text: str) -> str:
     if "non-broadcastable output operand" in text:
-        return (" A += tried to add a larger array into a smaller .grad: the operand was "
-                "broadcast, so sum the gradient back to its shape first (miniflow's "
-                "unbroadcast does that).")
+        return (" Likely mistake: a += tried to add a larger array into a smaller .grad: the "
+                "operand was broadcast, so sum the gradient back to its shape first "
+                "(miniflow's unbroadcast does that).")
     if "matmul" in text or "not aligned" in text:
-        return (" The shapes of a matrix product do not fit: a transpose is missing or "
-                "misplaced. Write down the shapes of out.grad, a.data and b.data; each "
-                "gradient has its tensor's shape.")
+        return (" Likely mistake: the shapes of a matrix product do not fit; a transpose is "
+                "missing or misplaced. Write down the shapes of out.grad, a.data and b.data; "
+                "each gradient has its tensor's shape.")
     if "could not be broadcast" in text:
-        return (" Two arrays of different shapes were combined: check that each gradient "
-                "has its tensor's shape (unbroadcast, or a transpose in a matrix product).")
+        return (" Likely mistake: two arrays of different shapes were combined; check that "
+                "each gradient has its tensor's shape (unbroadcast, or a transpose in a "
+                "matrix product).")
     return ""
 
 

@@ -61,6 +61,11 @@ class Mistake(StrEnum):
     UPSTREAM_IGNORED = "upstream_ignored"  # the upstream gradient was not multiplied in
     DIVIDED_BY_ZERO = "divided_by_zero"  # NaN or inf from dividing by an input that is 0
     NOT_UNBROADCAST = "not_unbroadcast"  # the broadcast shape, not the input's
+    STEP_SCALED = "step_scaled"          # a step k times the right one (another step size)
+    COMPLEMENT = "complement"            # 1 minus the right value (a flipped sign inside)
+    PERMUTED = "permuted"                # the right numbers in the wrong places
+    ROW_OFFSET = "row_offset"            # off by the same amounts in every row (a bias)
+    AS_INPUT = "as_input"                # equal to an input: the operation was not applied
     # a wrong answer no pattern above explains
     WRONG_VALUE = "wrong_value"
 
@@ -92,6 +97,11 @@ _LABELS = {
     Mistake.UPSTREAM_IGNORED: "the upstream gradient was not multiplied in",
     Mistake.DIVIDED_BY_ZERO: "NaN or inf from a division by an input that is zero",
     Mistake.NOT_UNBROADCAST: "the broadcast shape, not summed back to the input's shape",
+    Mistake.STEP_SCALED: "a step of the wrong size (not the learning rate given)",
+    Mistake.COMPLEMENT: "1 minus the right value: a sign flipped inside",
+    Mistake.PERMUTED: "the right numbers in the wrong places (two results swapped)",
+    Mistake.ROW_OFFSET: "off by the same amounts in every row: a bias missing or doubled",
+    Mistake.AS_INPUT: "equal to an input: the operation was not applied",
     Mistake.WRONG_VALUE: "a wrong value no known pattern explains",
 }
 
@@ -158,6 +168,22 @@ def sentence(code: Mistake, *, expected_shape: tuple[int, ...] = (),
     if code == Mistake.UPSTREAM_IGNORED:
         return (f"it is exactly {_number(factor)} times the right value, 1 / the upstream "
                 "gradient: the upstream gradient was not multiplied in.")
+    if code == Mistake.STEP_SCALED:
+        return (f"it moved {_number(factor)} times as far as the right step, in the right "
+                "direction: the step size is not the learning rate it was given (a "
+                "default or a constant instead of the argument?).")
+    if code == Mistake.COMPLEMENT:
+        return ("it is 1 minus the right value: a sign is flipped inside (an exponent's, "
+                "say), which mirrors the curve.")
+    if code == Mistake.PERMUTED:
+        return ("it holds the right numbers in the wrong places: two results are swapped, "
+                "or an index or an argument is in the wrong order.")
+    if code == Mistake.ROW_OFFSET:
+        return ("it is off by the same amounts in every row: a term every row shares (a "
+                "bias) is missing, or counted twice.")
+    if code == Mistake.AS_INPUT:
+        return ("it equals the input: the operation was not applied (the input was "
+                "stored where its result belongs).")
     if code == Mistake.SCALED:
         named = f" ({factor_name})" if factor_name else ""
         return (f"it is exactly {_number(factor)} times the right value{named}: a factor "
@@ -215,15 +241,22 @@ def _sized(k: float, sizes: dict[str, int]) -> str:
 def explain(expected: np.ndarray, got: np.ndarray, *, batch_size: int | None = None,
             classes: int | None = None, sizes: dict[str, int] | None = None,
             upstream: float | None = None, before: np.ndarray | None = None,
-            inputs: tuple[Any, ...] = (), close: Callable[..., Any] | None = None,
+            inputs: tuple[Any, ...] = (), operands: tuple[Any, ...] = (),
+            close: Callable[..., Any] | None = None,
             ) -> tuple[Mistake, str] | None:
     """``diagnose``'s code with ``sentence``'s words for it (the factor filled in), or None."""
+    import numpy as np
+
     code = diagnose(expected, got, batch_size=batch_size, classes=classes, sizes=sizes,
-                    upstream=upstream, before=before, inputs=inputs, close=close)
+                    upstream=upstream, before=before, inputs=inputs, operands=operands,
+                    close=close)
     if code is None:
         return None
     factor = scale_factor(expected, got) if code in (Mistake.SCALED,
                                                      Mistake.UPSTREAM_IGNORED) else None
+    if code == Mistake.STEP_SCALED:
+        old = np.asarray(before, dtype=float)
+        factor = scale_factor(expected - old, got - old)
     name = _sized(factor, sizes or {}) if factor is not None else ""
     return code, sentence(code, expected_shape=expected.shape, batch_size=batch_size,
                           classes=classes, factor=factor, factor_name=name)
@@ -232,7 +265,8 @@ def explain(expected: np.ndarray, got: np.ndarray, *, batch_size: int | None = N
 def diagnose(expected: np.ndarray, got: np.ndarray, *, batch_size: int | None = None,
              classes: int | None = None, sizes: dict[str, int] | None = None,
              upstream: float | None = None, before: np.ndarray | None = None,
-             inputs: tuple[Any, ...] = (), close: Callable[..., Any] | None = None,
+             inputs: tuple[Any, ...] = (), operands: tuple[Any, ...] = (),
+             close: Callable[..., Any] | None = None,
              ) -> Mistake | None:
     """The likely mistake behind ``got`` when ``expected`` was right, or None.
 
@@ -240,8 +274,10 @@ def diagnose(expected: np.ndarray, got: np.ndarray, *, batch_size: int | None = 
     (a factor of exactly that size is named as such), ``sizes`` (other sizes
     by name, a layer's, say), ``upstream`` (the upstream gradient a backward
     was sent: 1/upstream times means it was left out), ``before`` (the value
-    before a step: unchanged, or moved the wrong way) and ``inputs`` (NaN
-    where an input is 0 comes from dividing by it, not from overflow).
+    before a step: unchanged, moved the wrong way or by another step size),
+    ``inputs`` (NaN where an input is 0 comes from dividing by it, not from
+    overflow) and ``operands`` (what a forward was given: a result equal to one of
+    them means the operation was not applied).
 
     ``close`` is numpy's ``allclose`` as the caller captured it (inside the
     student's kernel, before any student code could replace numpy's); numpy
@@ -286,7 +322,8 @@ def diagnose(expected: np.ndarray, got: np.ndarray, *, batch_size: int | None = 
         return Mistake.WRONG_SIGN
     k = scale_factor(expected, got)
     if k is None or not same(got, k * expected):
-        return _transposed(expected, got, same)
+        return _transposed(expected, got, same) or _rearranged(expected, got, same, before,
+                                                               operands)
     for size, times, divided in ((batch_size, Mistake.BATCH_TIMES, Mistake.BATCH_DIVIDED),
                                  (classes, Mistake.CLASS_TIMES, Mistake.CLASS_DIVIDED)):
         if size and size > 1:
@@ -303,7 +340,39 @@ def diagnose(expected: np.ndarray, got: np.ndarray, *, batch_size: int | None = 
         return Mistake.DOUBLE
     if _simple(k) or _sized(k, sizes or {}):
         return Mistake.SCALED
-    return _transposed(expected, got, same)
+    return _transposed(expected, got, same) or _rearranged(expected, got, same, before, operands)
+
+
+def _rearranged(expected: np.ndarray, got: np.ndarray, same: Callable[..., bool],
+                before: Any, operands: tuple[Any, ...]) -> Mistake | None:
+    """The patterns tried when no factor explains ``got``: a step of another size, the
+    input itself, 1 minus the answer, the same numbers elsewhere, a per-column offset."""
+    import numpy as np
+
+    if before is not None:
+        old = np.asarray(before, dtype=float)
+        if old.shape == got.shape and not same(expected, old):
+            k = scale_factor(expected - old, got - old)
+            if k is not None and k > 0 and abs(k - 1) > 1e-3 and \
+                    same(got - old, k * (expected - old)):
+                return Mistake.STEP_SCALED
+    for value in operands:
+        array = np.asarray(value, dtype=float)
+        if array.shape == got.shape and not same(expected, array) and same(got, array):
+            return Mistake.AS_INPUT
+    if same(got, 1.0 - expected):
+        return Mistake.COMPLEMENT
+    if got.size > 1 and same(np.sort(got, axis=None), np.sort(expected, axis=None)):
+        return Mistake.PERMUTED
+    if got.ndim == 2 and got.shape[0] > 1 and got.shape[1] > 1:
+        # one offset per column, the same in every row (a constant everywhere is not
+        # a bias's signature: that stays unexplained)
+        offset = got - expected
+        row = offset[:1]
+        if same(offset, np.broadcast_to(row, offset.shape)) and \
+                not same(row, np.full_like(row, row[0, 0])):
+            return Mistake.ROW_OFFSET
+    return None
 
 
 def _transposed(expected: np.ndarray, got: np.ndarray, same: Callable[..., bool]

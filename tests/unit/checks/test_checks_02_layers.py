@@ -185,7 +185,7 @@ def test_check_gradient_shapes_explains_an_in_place_add_of_the_batch():
 
 
 def test_check_gradient_shapes_explains_a_broadcast_error():
-    with _fails(r"could not be broadcast.*Two arrays of different shapes"):
+    with _fails(r"could not be broadcast.*Likely mistake: two arrays of different shapes"):
         checks.check_gradient_shapes(DWInPlaceTransposed, LINEAR_VALUES, names=NAMES)
 
 

@@ -202,7 +202,7 @@ def test_check_tensor_backward_explains_a_failed_matrix_product():
             out._backward = _backward
             return out
 
-    with _fails(r"raised ValueError: matmul.* The shapes of a matrix product do not fit"):
+    with _fails(r"raised ValueError: matmul.* Likely mistake: the shapes of a matrix product do not fit"):
         checks.check_tensor_backward(NoTranspose, lambda a, b: a @ b, np.matmul, MATRIX_PAIR,
                                      what="a @ b")
 
@@ -712,8 +712,8 @@ def test_check_tensor_network_explains_a_failing_backward():
         error = (hidden @ params["W2"] + params["b2"]).sigmoid() - np.reshape(y, (-1, 1))
         return (error * error).mean()
 
-    with _fails(r"loss.backward\(\) for two_layer_loss .* raised ValueError.* The shapes of a "
-                r"matrix product do not fit"):
+    with _fails(r"loss.backward\(\) for two_layer_loss .* raised ValueError.* Likely mistake: "
+                r"the shapes of a matrix product do not fit"):
         checks.check_tensor_network(NoTranspose, loss, n=6, d=2, h=3, seed=0)
 
 

@@ -111,3 +111,36 @@ def test_the_codes_stored_in_results_keep_their_values():
         "test_changed", "zeroed_by_review", "wrong_shape", "kept_batch_axis", "not_finite",
         "wrong_sign", "half", "double", "batch_times", "batch_divided", "zeros", "transposed",
         "wrong_value"}
+
+
+# Issue 31's measure: the patterns tried when no factor explains the answer.
+BEFORE = np.array([[0.2, -0.1, 0.4], [1.0, 0.0, -0.3]])
+STEP = RIGHT - BEFORE
+
+
+@pytest.mark.parametrize(("got", "known", "code"), [
+    (BEFORE + 0.1 * STEP, {"before": BEFORE}, Mistake.STEP_SCALED),  # another step size
+    (BEFORE + STEP * 1.0001, {"before": BEFORE}, None),              # the right step
+    (BEFORE - STEP, {"before": BEFORE}, Mistake.UPHILL),             # still the uphill one
+    (BEFORE * 1.0, {"operands": (BEFORE,)}, Mistake.AS_INPUT),       # nothing applied
+    (1.0 - RIGHT, {}, Mistake.COMPLEMENT),
+    (RIGHT[:, ::-1], {}, Mistake.PERMUTED),                          # the right numbers, moved
+    (RIGHT + np.array([0.5, -1.0, 2.0]), {}, Mistake.ROW_OFFSET),    # a bias left out
+    (RIGHT + np.array([[0.5], [-1.0]]), {}, None),                   # per row, not per column
+])
+def test_what_no_factor_explains_is_named_from_its_pattern(got, known, code):
+    assert diagnose(RIGHT, got, **known) == code
+    if code is not None:
+        found = explain(RIGHT, got, **known)
+        assert found is not None and found[0] == code
+        assert "=" not in found[1], "a hint never states a formula"
+
+
+def test_a_step_of_another_size_says_how_many_times_the_right_one():
+    _, words = explain(RIGHT, BEFORE + 0.1 * STEP, before=BEFORE)
+    assert "1/10 times as far as the right step" in words and "learning rate" in words
+
+
+def test_a_forward_whose_value_is_an_input_is_only_named_when_inputs_are_given():
+    assert diagnose(RIGHT, BEFORE.copy()) is None
+    assert diagnose(RIGHT, BEFORE.copy(), inputs=(BEFORE,)) is None  # inputs: for NaN only
