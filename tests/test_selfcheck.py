@@ -23,9 +23,11 @@ import pytest
 
 from autograder.author.mutants import Mutant, load_mutants
 from autograder.author.selfcheck import (
+    NAMED_TARGET,
     VISIBLE_TARGET,
     blamed_elsewhere,
     format_table,
+    message_kind,
     mutant_check,
     seen_by_student,
 )
@@ -87,6 +89,26 @@ def test_selfcheck_passes_for_the_whole_course():
     for name, check in visible.items():
         assert check.max_score == len(load_mutants(name))
         assert check.score / check.max_score >= VISIBLE_TARGET, check
+    named = {c.assignment: c for c in checks if c.kind == "named"}
+    assert set(named) == set(IDS)
+    for name, check in named.items():
+        assert check.max_score == visible[name].score
+        assert check.score / check.max_score >= NAMED_TARGET, check
+
+
+@pytest.mark.parametrize(("seen", "kind"), [
+    ("test_x: AssertionError: Wrong value at element (0,): expected 1, got 2\n  more", "numbers"),
+    ("test_x: AssertionError: Wrong shape (2,), expected (3,)\n  x: shape (2,)", "numbers"),
+    ("test_x: AssertionError: Exactly half: a second contribution overwrote the first", "named"),
+    ("test_x: AssertionError: Mul.backward() raised ValueError:\n  operands could not be "
+     "broadcast (inputs: ...). Likely mistake: two arrays of different shapes", "named"),
+    ("test_x: AssertionError: Mul.forward() raised TypeError: bad operand", "raised"),
+    ("a cell: ValueError: operands could not be broadcast together", "raised"),
+    ("test_x: AssertionError: Wrong value at element (1,): expected 1, got 2\n  Likely "
+     "mistake: it is exactly 3 times the right value", "named"),
+])
+def test_a_visible_failure_is_told_apart_by_what_it_tells_the_student(seen, kind):
+    assert message_kind(seen) == kind
 
 
 def _graded(scores: dict[str, float], flags: list[str] | None = None) -> GradeResult:

@@ -9,7 +9,9 @@ for the scores):
   unless it is wrong in several places, and is never flagged;
 * the visible tests alone catch at least ``VISIBLE_TARGET`` of the mutants
   (a student whose visible tests pass should lose points only for what no
-  visible test could reasonably cover);
+  visible test could reasonably cover), and the first failure a student sees
+  names the mistake (``message_kind``: not only numbers, not only an error
+  raised somewhere) for at least ``NAMED_TARGET`` of the mutants they catch;
 * every cheat of ``autograder.author.mutants.cheats``, added to the first mutant's
   notebook, scores no more than that mutant alone, and is flagged.
 
@@ -19,6 +21,7 @@ scored: 0/M". A mutant that keeps full marks is a hole in the judge's questions.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -34,10 +37,13 @@ from autograder.core.results import GradeResult, Status
 from autograder.judge import FAILED
 from autograder.pipeline.grading import copy_course_skeleton, grade
 
-__all__ = ["Check", "selfcheck", "format_table", "VISIBLE_TARGET"]
+__all__ = ["Check", "selfcheck", "format_table", "message_kind", "NAMED_TARGET",
+           "VISIBLE_TARGET"]
 
 #: The share of an assignment's mutants its visible tests must catch.
 VISIBLE_TARGET = 0.8
+#: The share of the caught mutants whose first visible failure must name the mistake.
+NAMED_TARGET = 0.8
 # Outputs that are the grader's, not the kernel's: not what a student saw.
 GRADER_OUTPUTS = {FAILED, "TamperingDetected"}
 
@@ -58,9 +64,10 @@ class Check:
     tried: int = 0
 
 
-def seen_by_student(executed: nbformat.NotebookNode) -> list[str]:
+def seen_by_student(executed: nbformat.NotebookNode, *, limit: int | None = 200) -> list[str]:
     """The failures the kernel showed (what a student sees before submitting):
-    each code cell's first error or stderr, the grader's own verdicts left out."""
+    each code cell's first error or stderr, the grader's own verdicts left out; each
+    cut to ``limit`` characters (None: whole)."""
     seen = []
     for cell in executed.cells:
         if cell.get("cell_type") != "code":
@@ -69,13 +76,38 @@ def seen_by_student(executed: nbformat.NotebookNode) -> list[str]:
             if output.get("output_type") == "error" and output.get("ename") not in \
                     GRADER_OUTPUTS:
                 where = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or "a cell"
-                seen.append(f"{where}: {output.get('ename')}: {output.get('evalue', '')}"[:200])
+                seen.append(f"{where}: {output.get('ename')}: {output.get('evalue', '')}"[:limit])
                 break
             if output.get("output_type") == "stream" and output.get("name") == "stderr":
                 where = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or "a cell"
                 seen.append(f"{where}: wrote to stderr")
                 break
     return seen
+
+UNNAMED, SEPARATOR = "no likely mistake named: ", " | "
+#: The first line of a comparison no known pattern explains: the numbers, not the mistake.
+NUMBERS_ONLY = ("Wrong value at element", "Wrong shape")
+#: The first line of an error the student's code raised inside a check ("Mul.forward()
+#: raised TypeError"): where it happened, not why.
+RAISED = re.compile(r"\braised [A-Z]\w*(?:Error|Exception)\b")
+
+
+def message_kind(seen: str) -> str:
+    """What a visible failure (``seen_by_student``'s "cell: Error: message") tells the
+    student: "named" (a sentence that names the mistake or what to fix), "numbers"
+    (which element is wrong, and by how much, but no likely mistake) or "raised" (an
+    error their code raised, and where, but not why)."""
+    _, _, rest = seen.partition(": ")
+    error, _, message = rest.partition(": ")
+    first = message.split("\n")[0].strip()
+    if "Likely mistake:" in message:
+        return "named"
+    if error != "AssertionError" or RAISED.search(first):
+        return "raised"
+    if first.startswith(NUMBERS_ONLY):
+        return "numbers"
+    return "named"
+
 
 def blamed_elsewhere(mutant: Mutant, failed: list[str]) -> list[str]:
     """Test cells a mutant lost points in beyond its one mistake (and its ``also``)."""
@@ -182,6 +214,7 @@ def _checks(course: Course, chosen: tuple[Assignment, ...], workers: int, work: 
                                 kind=student))
         mine = who[assignment.name]
         visible, missed, flagged, honest = [], [], 0, 0
+        unnamed: list[str] = []
         for student, mutant in mine.items():
             if not student.startswith("mutant-") or mutant is None:
                 continue
@@ -192,9 +225,12 @@ def _checks(course: Course, chosen: tuple[Assignment, ...], workers: int, work: 
             flagged += bool(result.flags)
             executed = work / "autograded" / student / assignment.name / \
                 assignment.notebook_file
-            seen = seen_by_student(nbformat.read(executed, as_version=4)) \
+            seen = seen_by_student(nbformat.read(executed, as_version=4), limit=None) \
                 if executed.is_file() else []
             (visible if seen else missed).append(mutant)
+            if seen and message_kind(seen[0]) != "named":
+                unnamed.append(f"{mutant.name} ({message_kind(seen[0])}: "
+                               f"{seen[0].splitlines()[0][:90]})")
         if honest:
             checks.append(Check(assignment.name, f"honest mistakes flagged: {flagged}/{honest}",
                                 flagged, honest, flagged == 0, kind="honest"))
@@ -205,6 +241,13 @@ def _checks(course: Course, chosen: tuple[Assignment, ...], workers: int, work: 
                 len(visible), honest, share >= VISIBLE_TARGET,
                 "only the judge catches: " + "; ".join(m.name for m in missed)
                 if missed else "", kind="visible"))
+            named = len(visible) - len(unnamed)
+            checks.append(Check(
+                assignment.name,
+                f"visible failures that name the mistake: {named} of {len(visible)}",
+                named, len(visible), not visible or named / len(visible) >= NAMED_TARGET,
+                UNNAMED + SEPARATOR.join(unnamed) if unnamed else "",
+                kind="named"))
         if "cheat-base" in mine:
             base = by[(assignment.name, "cheat-base")].score
             tried = [by[(assignment.name, s)] for s in mine if s.startswith("cheat-")
@@ -235,7 +278,7 @@ def selfcheck(course: Course, chosen: tuple[Assignment, ...], *, workers: int = 
     order = [a.name for a in course.assignments]
 
     def rank(c: Check) -> tuple:
-        kinds = ("solution", "blank", "mutant", "honest", "visible", "cheats")
+        kinds = ("solution", "blank", "mutant", "honest", "visible", "named", "cheats")
         return (order.index(c.assignment),
                 kinds.index(c.kind) if c.kind in kinds else len(kinds))
 
@@ -248,7 +291,10 @@ def format_table(checks: list[Check]) -> str:
     for c in checks:
         mark = "ok" if c.ok else "FAIL"
         lines.append(f"{c.assignment:12} {mark:4} {c.score:>3g}/{c.max_score:<3g}  {c.subject}")
-        if c.detail and (not c.ok or c.kind in ("mutant", "visible")):
+        if c.kind == "named" and c.detail:
+            lines.extend(f"{'':29}-> {' '.join(item.split())[:200]}"
+                         for item in c.detail.removeprefix(UNNAMED).split(SEPARATOR))
+        elif c.detail and (not c.ok or c.kind in ("mutant", "visible")):
             lines.append(f"{'':29}-> {' '.join(c.detail.split())[:200]}")
     flagged = [c for c in checks if c.kind == "honest"]
     scored = [c for c in checks if c.kind == "cheats"]

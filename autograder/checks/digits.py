@@ -293,8 +293,8 @@ def check_predict(predict: Callable[[Any, np.ndarray], Any], *, seed: int = 0) -
             except Exception:
                 _fail(f"{call} raised {type(error).__name__}: {error}")
             _fail(f"{call} raised {type(error).__name__} when network.labels had no value "
-                  "(as when predicting new images): it ran the loss node, which needs labels. "
-                  "Run the graph only up to network.logits.")
+                  "(as when predicting new images).\n  Likely mistake: it ran the loss node, "
+                  "which needs labels. Run the graph only up to network.logits.")
         if result is None:
             _fail(f"{call} returned None: return the predicted labels.")
         got = np.asarray(result)

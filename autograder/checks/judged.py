@@ -69,9 +69,9 @@ def _answer(probe: Any, target: Any) -> dict:
                 answer = RUNNERS[probe.kind](target, probe.spec)
             except FloatingPointError as error:
                 raise AssertionError(
-                    f"{probe.describe}: numpy raised {error!r}: these large inputs made it "
-                    "overflow, divide by zero or make a NaN; compute it in a way that "
-                    "stays finite") from None
+                    f"{probe.describe}: numpy raised {error!r}.\n  Likely mistake: these "
+                    "large inputs made it overflow, divide by zero or make a NaN; compute it "
+                    "in a way that stays finite") from None
     else:
         answer = RUNNERS[probe.kind](target, probe.spec)
     try:

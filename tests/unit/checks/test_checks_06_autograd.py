@@ -202,7 +202,8 @@ def test_check_tensor_backward_explains_a_failed_matrix_product():
             out._backward = _backward
             return out
 
-    with _fails(r"raised ValueError: matmul.* Likely mistake: the shapes of a matrix product do not fit"):
+    with _fails(r"raised ValueError: matmul.* Likely mistake: the shapes of a matrix product "
+                r"do not fit"):
         checks.check_tensor_backward(NoTranspose, lambda a, b: a @ b, np.matmul, MATRIX_PAIR,
                                      what="a @ b")
 
