@@ -57,6 +57,7 @@ def test_demo_runs_the_whole_pipeline_and_every_grade_is_as_expected(tmp_path):
     assert pages == ["blank", "broken", "mutant01", "solution"], "the rejected one is told why"
     statuses = {r["student_id"]: r["status"] for r in rows}
     assert statuses["broken"] == "rejected" and statuses["blank"] == "graded"
-    assert list(rows[0])[-6:] == ["flags", "seconds_late", "days_late", "late_policy",
-                                  "section", "status"], "the CLI's export, columns and all"
+    assert list(rows[0])[-7:] == ["flags", "seconds_late", "days_late", "late_policy",
+                                  "stale_tests", "section", "status"], \
+        "the CLI's export, columns and all"
     assert str(folder) in out and "class-report.html" in out

@@ -296,8 +296,8 @@ def test_the_whole_pipeline_on_postgresql_gives_every_cell_the_score_sqlite_give
 
     ours, plain = _csv(root / "grades.csv"), _csv(root / "plain.csv")
     # Plain nbgrader's export is ours (its plugin adds our columns after its own).
-    assert list(plain[0])[-6:] == ["flags", "seconds_late", "days_late", "late_policy",
-                                   "section", "status"]
+    assert list(plain[0])[-7:] == ["flags", "seconds_late", "days_late", "late_policy",
+                                   "stale_tests", "section", "status"]
     assert ours == plain
     assert {r["student_id"]: float(r["score"]) for r in plain} == {**total, "broken": 0.0}
     for student in ("solution", "mutant01"):

@@ -370,3 +370,52 @@ def test_a_crashed_kernel_page_names_the_cell_that_killed_it(term):
 
 def test_only_students_who_submitted_something_get_a_page(term):
     assert set(term["pages"]) == {"bob", "carol", "dave", "erin", "mallory"}
+
+
+def test_after_a_test_changes_export_and_report_warn_and_a_regrade_says_what_changed(term):
+    """Issue 32: grades made with tests that have changed since are named by ``export``
+    (on standard error, and per row in the CSV's stale_tests column) and by ``report``
+    (on standard error and at the top of the page); a regrade prints old -> new for
+    each submission whose grade changed, and its grade is current again."""
+    import shutil
+
+    root = term["tmp"] / "changed-tests"
+    shutil.copytree(term["root"], root)
+    source_path = root / "source" / FIRST.name / FIRST.notebook_file
+    source = nbformat.read(source_path, as_version=4)
+    test = source.cells[_index(source, "test_mul_forward")]
+    test.source = test.source.replace("from autograder import checks",
+                                      "from autograder import checks  # now with a comment")
+    nbformat.write(source, source_path)
+
+    exported = _cli(root, "export", "--to", str(root / "grades.csv"))
+    assert exported.returncode == 0, exported.stderr
+    assert "were made with tests that have changed since" in exported.stderr
+    assert "test_mul_forward (edited)" in exported.stderr
+    with open(root / "grades.csv", newline="", encoding="utf-8") as handle:
+        rows = {r["student_id"]: r for r in csv.DictReader(handle)
+                if r["assignment"] == FIRST.name}
+    assert rows["bob"]["stale_tests"] == "test_mul_forward (edited)"
+    assert rows["carol"]["stale_tests"] == "", "a rejected notebook holds no grade"
+    assert all(r["stale_tests"] == "" for r in term["rows"].values()), "current before"
+
+    reported = _cli(root, "report")
+    assert reported.returncode == 0, reported.stderr
+    assert "test_mul_forward (edited)" in reported.stderr
+    page = (root / "reports" / "class-report.html").read_text(encoding="utf-8")
+    assert ("<b>Warning: 3 grade(s) of 01_graphs were made with tests that have changed "
+            "since</b> (test_mul_forward (edited)): bob, dave, erin.") in page
+
+    # bob submits the solution and is regraded: 0 -> full marks, and current again.
+    shutil.copy(source_path, root / "submitted" / "bob" / FIRST.name / FIRST.notebook_file)
+    regraded = _cli(root, "grade", FIRST.name, "--student", "bob", "--sandbox", "bwrap")
+    assert regraded.returncode == 0, regraded.stderr
+    assert "regraded: 1 submission(s) had a grade before; 1 changed:" in regraded.stdout
+    assert (f"changed: 0/{FIRST.points:g} \N{RIGHTWARDS ARROW} {FIRST.points:g}/"
+            f"{FIRST.points:g}") in regraded.stdout
+    _cli(root, "export", "--to", str(root / "grades.csv"))
+    with open(root / "grades.csv", newline="", encoding="utf-8") as handle:
+        rows = {r["student_id"]: r for r in csv.DictReader(handle)
+                if r["assignment"] == FIRST.name}
+    assert rows["bob"]["stale_tests"] == ""
+    assert rows["dave"]["stale_tests"] == "test_mul_forward (edited)"

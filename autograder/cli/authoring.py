@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from autograder.cli.sandbox import resolve_sandbox
+from autograder.cli.stale import print_stale
 from autograder.core.manifest import load_manifest
 
 __all__ = ["cmd_demo", "cmd_release", "cmd_selfcheck"]
@@ -16,13 +17,13 @@ def cmd_release(args: argparse.Namespace) -> int:
     from autograder.author.release import release
     from autograder.core.manifest import objective_problems
     from autograder.record.database import check_gradebook
-    from autograder.record.fingerprints import format_stale, stale_grades
+    from autograder.record.fingerprints import stale_warnings
 
     course = load_manifest()
     chosen = course.select(args.assignment)
     check_gradebook(course)  # before anything reads it or any work starts
     # Read before anything changes; printed last, whatever happens, so it is seen.
-    stale = [text for text in (format_stale(stale_grades(course, a)) for a in chosen) if text]
+    stale = stale_warnings(course, chosen)
     if args.skip_selfcheck:
         print("self-check skipped (--skip-selfcheck): the tests were not tried on the "
               "solutions", file=sys.stderr)
@@ -40,9 +41,7 @@ def cmd_release(args: argparse.Namespace) -> int:
         for problem in objective_problems(course, chosen):
             print(f"note: {problem}", file=sys.stderr)
     finally:
-        if stale:
-            line = "!" * 78
-            print(f"{line}\n" + "\n".join(stale) + f"\n{line}", file=sys.stderr)
+        print_stale(stale)
     return 0
 
 

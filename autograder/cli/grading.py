@@ -17,8 +17,10 @@ def cmd_grade(args: argparse.Namespace) -> int:
     import time
 
     from autograder.cli.progress import GradingProgress, terminal_console
-    from autograder.pipeline.console import print_results, throughput_line
+    from autograder.pipeline.console import print_results, regrade_changes, throughput_line
     from autograder.pipeline.grading import default_workers, grade
+    from autograder.record.database import check_gradebook
+    from autograder.record.load import load_results
     from autograder.sandbox.files import ONE_MATHS_THREAD
 
     # Before this process imports numpy (the review does): see ONE_MATHS_THREAD.
@@ -36,6 +38,10 @@ def cmd_grade(args: argparse.Namespace) -> int:
         mode = resolve_sandbox(args.sandbox)
     print(f"kernels: {'bubblewrap sandbox' if mode == 'bwrap' else 'NO sandbox'}; limits: "
           f"{_limits(course)}", file=sys.stderr)
+    # What each submission had before, to say what a regrade changed (old -> new); a
+    # gradebook that cannot be read stops here, with the fix, before any work starts.
+    check_gradebook(course)
+    before = load_results(course)
     with GradingProgress(terminal_console()) as progress:
         results = grade(course, course.select(args.assignment),
                         students=[args.student] if args.student else None,
@@ -51,6 +57,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
         f"{min(args.workers or default_workers(), len(results))} worker(s)"
     print(throughput_line(results, time.monotonic() - began, where).strip(), file=sys.stderr)
     print_results(results)
+    for line in regrade_changes(before, results):
+        print(line)
     return 0
 
 

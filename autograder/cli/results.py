@@ -13,14 +13,18 @@ __all__ = ["cmd_export", "cmd_feedback", "cmd_flags", "cmd_report"]
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from autograder.cli.stale import print_stale
     from autograder.publish.export import export_grades
     from autograder.record.database import check_gradebook
+    from autograder.record.fingerprints import stale_warnings
 
     course = load_manifest()
     check_gradebook(course)
     target = Path(args.to).resolve()
     export_grades(course, target)
     print(f"grades written to {target}")
+    # The CSV's stale_tests column says it per row; this says it where it is seen.
+    print_stale(stale_warnings(course))
     return 0
 
 
@@ -62,11 +66,14 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from autograder.cli.stale import print_stale
     from autograder.publish.report import write_report
     from autograder.record.database import check_gradebook
+    from autograder.record.fingerprints import stale_warnings
 
     course = load_manifest()
     check_gradebook(course)
     path = write_report(course, Path(args.output).resolve() if args.output else None)
     print(f"class report written to {path}")
+    print_stale(stale_warnings(course))  # the report's first lines say it too
     return 0

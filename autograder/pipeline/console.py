@@ -6,11 +6,11 @@ printed as plain text.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from autograder.core.results import GradeResult, Status
 
-__all__ = ["print_results", "throughput_line"]
+__all__ = ["print_results", "regrade_changes", "throughput_line"]
 
 
 def throughput_line(results: Sequence[GradeResult], seconds: float, where: str) -> str:
@@ -45,3 +45,32 @@ def print_results(results: Sequence[GradeResult]) -> None:
     if any(r.flags for r in results):
         print("flagged submissions did something the exercises never need: "
               "python -m autograder flags")
+
+
+def _grade(result: GradeResult) -> str:
+    score = f"{result.score:g}/{result.max_score:g}"
+    return score if result.status == Status.GRADED else f"{score} ({result.status})"
+
+
+def regrade_changes(before: Mapping[tuple[str, str], GradeResult],
+                    results: Sequence[GradeResult]) -> list[str]:
+    """What a regrade changed, for the instructor: a line per submission graded before
+    whose score or status is not what it was (``old -> new``), under a line that says
+    how many were regraded. Empty when nothing had a grade before.
+
+    ``before``: ``load_results`` as it was before the run.
+    """
+    from autograder.core.safe_text import terminal_text as text
+
+    again = [(before[(r.assignment, r.student)], r) for r in results
+             if (r.assignment, r.student) in before]
+    if not again:
+        return []
+    changed = [(old, new) for old, new in again
+               if (old.status, old.score, old.max_score) != (new.status, new.score,
+                                                             new.max_score)]
+    lines = [f"regraded: {len(again)} submission(s) had a grade before; "
+             + (f"{len(changed)} changed:" if changed else "none changed")]
+    lines += [f"  {text(new.student):18} {text(new.assignment):14} changed: {_grade(old)} "
+              f"\N{RIGHTWARDS ARROW} {_grade(new)}" for old, new in changed]
+    return lines

@@ -2,8 +2,9 @@
 
 ``export_grades`` runs ``nbgrader export`` through the course's plugin
 (``autograder.publish.export_plugin.CourseExportPlugin``), which calls
-``add_course_columns``: the flags, the late columns, and a row for every
-roster student with their section and status. Every text cell a student
+``add_course_columns``: the flags, the late columns, which tests changed since
+each grade was made, and a row for every roster student with their section and
+status. Every text cell a student
 could have written is neutralised (``autograder.core.safe_text.csv_row``).
 """
 
@@ -20,10 +21,11 @@ from autograder.core.nbgrader_cli import run_nbgrader
 from autograder.core.results import GradeResult
 from autograder.core.safe_text import csv_row
 from autograder.publish.roster import export_status, load_roster
+from autograder.record.fingerprints import stale_by_submission
 from autograder.record.load import load_results
 
 __all__ = ["EXPORT_NUMBERS", "add_course_columns", "add_flags_column", "add_late_columns",
-           "complete_export", "export_grades"]
+           "add_stale_column", "complete_export", "export_grades"]
 
 
 Results = dict[tuple[str, str], GradeResult]
@@ -77,15 +79,17 @@ def add_course_columns(course: Course, target: Path, *, assignments: Sequence[st
     """Our columns after nbgrader's in its grade export ``target``.
 
     ``flags``, the late columns (``seconds_late``, ``days_late``,
-    ``late_policy``), and ``section`` and ``status`` with a row for every
-    roster student (``complete_export``; ``assignments`` and
-    ``students`` are the export's filters, if it had any). The file written
+    ``late_policy``), ``stale_tests`` (a grade made with tests changed since),
+    and ``section`` and ``status`` with a row for every roster student
+    (``complete_export``; ``assignments`` and ``students`` are the export's
+    filters, if it had any). The file written
     last runs no formula in a spreadsheet: every text cell that would (a
     name, an id, a flag) starts with a quote (autograder.core.safe_text.csv_cell).
     """
-    results = load_results(course)  # once for the three
+    results = load_results(course)  # once for the four
     add_flags_column(course, target, results)
     add_late_columns(course, target, results)
+    add_stale_column(course, target, results)
     complete_export(course, target, assignments=assignments, students=students, results=results)
 
 
@@ -116,6 +120,19 @@ def add_flags_column(course: Course, csv_path: Path, results: Results | None = N
         row["flags"] = " | ".join(result.flags) if result is not None else ""
 
     _extend_export(course, csv_path, ["flags"], fill, results)
+
+
+def add_stale_column(course: Course, csv_path: Path, results: Results | None = None) -> None:
+    """Add a ``stale_tests`` column: for a grade made with tests that have changed since
+    (``autograder.record.fingerprints``), which ones ("test_mul_forward (edited)"), or
+    that it cannot tell; empty for a grade made with the current tests."""
+    stale = stale_by_submission(course)
+
+    def fill(row: dict[str, str], result: GradeResult | None) -> None:
+        row["stale_tests"] = stale.get((row.get("assignment", ""), row.get("student_id", "")),
+                                       "") if result is not None else ""
+
+    _extend_export(course, csv_path, ["stale_tests"], fill, results)
 
 
 def complete_export(course: Course, csv_path: Path, *, assignments: Sequence[str] = (),

@@ -27,6 +27,7 @@ from autograder.core.manifest import Assignment, Course
 from autograder.core.mistakes import label
 from autograder.core.results import CellGrade, GradeResult, Status
 from autograder.publish.render import render_template
+from autograder.record.fingerprints import stale_grades
 from autograder.record.load import load_results
 
 __all__ = ["AssignmentSummary", "CellSummary", "Mistake", "ObjectiveSummary", "mistake_key",
@@ -375,8 +376,9 @@ def write_report(course: Course, path: Path | None = None) -> Path:
     sections = [{"info": info, "figure": _figure(info) if info.scores else "",
                  "also": _counted([(len(info.late), "late"), (len(info.flagged), "flagged")])}
                 for info in summaries]
+    stale = [s for s in (stale_grades(course, a) for a in course.assignments) if s.changed]
     page = render_template("report.html.j2", title=course.title,
-                           unisolated=unisolated_results(course, results),
+                           unisolated=unisolated_results(course, results), stale=stale,
                            summaries=summaries, definitions=DEFINITIONS, sections=sections,
                            **_problems(summaries))
     path.parent.mkdir(parents=True, exist_ok=True)

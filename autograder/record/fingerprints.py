@@ -23,8 +23,11 @@ from autograder.core.atomic import write_text_atomically
 from autograder.core.manifest import Assignment, Course, graded_cells
 from autograder.core.results import GradeResult, Status
 
-__all__ = ["FINGERPRINTS", "StaleGrades", "cell_fingerprints", "format_stale",
-           "record_fingerprints", "stale_grades"]
+__all__ = ["FINGERPRINTS", "UNKNOWN", "StaleGrades", "cell_fingerprints", "format_stale",
+           "record_fingerprints", "stale_by_submission", "stale_grades", "stale_warnings"]
+
+#: What a grade recorded without a fingerprint of its tests is, for the CSV.
+UNKNOWN = "cannot tell (graded without a fingerprint of the tests)"
 
 FINGERPRINTS = Path("autograded") / "test-fingerprints.json"
 
@@ -122,6 +125,26 @@ def stale_grades(course: Course, assignment: Assignment) -> StaleGrades:
         if changed:
             stale.changed[student] = changed
     return stale
+
+
+def stale_by_submission(course: Course) -> dict[tuple[str, str], str]:
+    """(assignment, student) -> the tests changed since that grade was made ("test_x
+    (edited); ..."), or ``UNKNOWN``; current grades are left out."""
+    found: dict[tuple[str, str], str] = {}
+    for assignment in course.assignments:
+        stale = stale_grades(course, assignment)
+        for student, changed in stale.changed.items():
+            found[(assignment.name, student)] = "; ".join(changed)
+        for student in stale.unknown:
+            found[(assignment.name, student)] = UNKNOWN
+    return found
+
+
+def stale_warnings(course: Course, assignments: Sequence[Assignment] | None = None
+                   ) -> list[str]:
+    """``format_stale`` of each assignment (default: all) whose grades are not current."""
+    chosen = course.assignments if assignments is None else assignments
+    return [text for text in (format_stale(stale_grades(course, a)) for a in chosen) if text]
 
 
 def format_stale(stale: StaleGrades) -> str:
