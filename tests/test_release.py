@@ -88,12 +88,18 @@ def course_root(released, tmp_path):
 
 def test_a_broken_test_stops_release_and_release_stays_as_it_was(course_root):
     assert stale_grades(load_manifest(course_root), GRAPHS).changed == {}
-    # The instructor's typo in a test: a sign. The solution now fails it in the kernel
-    # (the judge would still pass it: a student would see a failure for a right answer).
-    _edit_test(course_root, "test_chain_rule", "[-0.5, 1.5, 1.5]", "[-0.5, 1.5, -1.5]")
+    # The instructor's typo in a check added to a test: a sign. The solution now fails it
+    # in the kernel (the judge would still pass it: a student would see a failure for a
+    # right answer).
+    call = "checks.test_chain_rule(chain_rule_gradients)"
+    _edit_test(course_root, "test_chain_rule", call,
+               f"{call}\nchecks.check_close('dL/dz for the worked example', "
+               "chain_rule_gradients(3.0, 4.0, -5.0, 0.5)[2], -1.5)")
     before = _digest(course_root / "release")
     run = _cli(course_root, "release", GRAPHS.name, "--workers", "2")
     assert run.returncode == 2, run.stdout + run.stderr
+    # While it grades, release says how much there is to do (a bar follows on a terminal).
+    assert "self-check: grading 2 notebook(s)..." in run.stderr
     assert "the self-check failed, so nothing was released" in run.stderr
     assert "FAIL" in run.stderr and "solution" in run.stderr
     assert "test_chain_rule" in run.stderr and "--skip-selfcheck" in run.stderr
@@ -109,7 +115,8 @@ def test_release_names_the_students_graded_with_tests_that_changed_since(course_
     unchanged = stale_grades(course, GRAPHS)
     assert unchanged.changed == {} and unchanged.unknown == ["cat"]
 
-    _edit_test(course_root, "test_topological_sort", "seed=900, trials=10", "seed=901, trials=10")
+    call = "checks.test_topological_sort(topological_sort)"
+    _edit_test(course_root, "test_topological_sort", call, f"{call}  # and one more graph")
     run = _cli(course_root, "release", GRAPHS.name, "--skip-selfcheck")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "released 01_graphs" in run.stdout

@@ -20,6 +20,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from autograder.core.manifest import Assignment, Course
 
@@ -32,12 +33,15 @@ class ReleaseRefused(ValueError):
 
 def release(course: Course, chosen: Sequence[Assignment], *, selfcheck: bool = True,
             mutants: bool = False, workers: int = 2, sandbox: str = "auto",
-            on_selfcheck: Callable[[list], None] | None = None) -> list[Assignment]:
+            on_selfcheck: Callable[[list], None] | None = None,
+            progress: tuple[Callable[[int], None], Callable[[Any], None]] | None = None,
+            ) -> list[Assignment]:
     """Self-check ``chosen``, then generate them into ``release/`` and register them.
 
     All or nothing: a failed self-check (``ReleaseRefused``) or a failure while
     generating leaves ``release/`` exactly as it was. ``on_selfcheck(checks)``
-    receives the self-check's results before the verdict.
+    receives the self-check's results before the verdict; ``progress``, ``grade``'s
+    ``(on_start, on_result)``, sees each notebook the self-check grades.
     """
     from autograder.core.nbgrader_cli import run_nbgrader
     from autograder.record.database import check_gradebook, register_assignments
@@ -48,7 +52,7 @@ def release(course: Course, chosen: Sequence[Assignment], *, selfcheck: bool = T
         from autograder.author.selfcheck import selfcheck as run_selfcheck
 
         checks = run_selfcheck(course, tuple(chosen), workers=workers, mutants=mutants,
-                               cheats=mutants, sandbox=sandbox)
+                               cheats=mutants, sandbox=sandbox, progress=progress)
         if on_selfcheck is not None:
             on_selfcheck(checks)
         failed = [c for c in checks if not c.ok]

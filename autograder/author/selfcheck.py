@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,8 @@ from autograder.pipeline.grading import copy_course_skeleton, grade
 __all__ = ["Check", "selfcheck", "format_table", "message_kind", "NAMED_TARGET",
            "VISIBLE_TARGET"]
 
+#: ``grade``'s ``on_start(total)`` and ``on_result(result)``, for a progress display.
+Progress = tuple[Callable[[int], None], Callable[[GradeResult], None]]
 #: The share of an assignment's mutants its visible tests must catch.
 VISIBLE_TARGET = 0.8
 #: The share of the caught mutants whose first visible failure must name the mistake.
@@ -184,11 +187,13 @@ def _class(course: Course, chosen: tuple[Assignment, ...], work: Path, *, mutant
 
 
 def _checks(course: Course, chosen: tuple[Assignment, ...], workers: int, work: Path,
-            sandbox: str, *, mutants: bool, cheats: bool) -> list[Check]:
+            sandbox: str, *, mutants: bool, cheats: bool,
+            progress: Progress | None = None) -> list[Check]:
     who = _class(course, chosen, work, mutants=mutants, cheats=cheats)
     copy = load_manifest(work)
+    on_start, on_result = progress if progress is not None else (None, None)
     results = grade(copy, chosen, students=None, workers=workers, keep_autograded=True,
-                    record=False, sandbox=sandbox)
+                    record=False, sandbox=sandbox, on_start=on_start, on_result=on_result)
     checks = []
     by = {(r.assignment, r.student): r for r in results}
     for assignment in chosen:
@@ -266,15 +271,19 @@ def _checks(course: Course, chosen: tuple[Assignment, ...], workers: int, work: 
 
 
 def selfcheck(course: Course, chosen: tuple[Assignment, ...], *, workers: int = 2,
-              mutants: bool = True, sandbox: str = "auto", cheats: bool = True) -> list[Check]:
+              mutants: bool = True, sandbox: str = "auto", cheats: bool = True,
+              progress: Progress | None = None) -> list[Check]:
     """Every check, in manifest order; every notebook graded by ``grade``.
+
+    ``progress``: ``grade``'s ``(on_start, on_result)``, to show the grading as it goes
+    (``release`` draws a progress bar).
 
     ``mutants=False`` skips the mutant library, ``cheats=False`` the cheating
     attempts (``release`` checks only solutions and blanks unless asked).
     """
     with tempfile.TemporaryDirectory(prefix="selfcheck-") as temp:
         checks = _checks(course, chosen, workers, Path(temp), sandbox, mutants=mutants,
-                         cheats=cheats)
+                         cheats=cheats, progress=progress)
     order = [a.name for a in course.assignments]
 
     def rank(c: Check) -> tuple:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from autograder.cli.sandbox import resolve_sandbox
@@ -13,8 +14,20 @@ from autograder.core.manifest import load_manifest
 __all__ = ["cmd_demo", "cmd_release", "cmd_selfcheck"]
 
 
+def _counted(start: Callable[[int], None]) -> Callable[[int], None]:
+    """``start``, after saying how many notebooks the self-check grades (a progress bar
+    follows on a terminal; elsewhere this line is all there is until the end)."""
+
+    def counted(total: int) -> None:
+        print(f"self-check: grading {total} notebook(s)...", file=sys.stderr, flush=True)
+        start(total)
+
+    return counted
+
+
 def cmd_release(args: argparse.Namespace) -> int:
     from autograder.author.release import release
+    from autograder.cli.progress import GradingProgress, terminal_console
     from autograder.core.manifest import objective_problems
     from autograder.record.database import check_gradebook
     from autograder.record.fingerprints import stale_warnings
@@ -32,10 +45,13 @@ def cmd_release(args: argparse.Namespace) -> int:
               "marks, blank notebooks zero" + (", every mutant lose points" if args.mutants
                                                 else ""), file=sys.stderr)
     try:
-        for assignment in release(course, chosen, selfcheck=not args.skip_selfcheck,
-                                  mutants=args.mutants, workers=args.workers,
-                                  sandbox=resolve_sandbox(args.sandbox) if not args.skip_selfcheck
-                                  else "auto"):
+        with GradingProgress(terminal_console()) as progress:
+            released = release(course, chosen, selfcheck=not args.skip_selfcheck,
+                               mutants=args.mutants, workers=args.workers,
+                               sandbox=resolve_sandbox(args.sandbox)
+                               if not args.skip_selfcheck else "auto",
+                               progress=(_counted(progress.start), progress.graded))
+        for assignment in released:
             print(f"released {assignment.name:14} -> release/{assignment.name}/"
                   f"{assignment.notebook_file}  (due {assignment.due})")
         for problem in objective_problems(course, chosen):
@@ -47,10 +63,13 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 def cmd_selfcheck(args: argparse.Namespace) -> int:
     from autograder.author.selfcheck import format_table, selfcheck
+    from autograder.cli.progress import GradingProgress, terminal_console
 
     course = load_manifest()
-    checks = selfcheck(course, course.select(args.assignment), workers=args.workers,
-                       mutants=not args.no_mutants, sandbox=resolve_sandbox(args.sandbox))
+    with GradingProgress(terminal_console()) as progress:
+        checks = selfcheck(course, course.select(args.assignment), workers=args.workers,
+                           mutants=not args.no_mutants, sandbox=resolve_sandbox(args.sandbox),
+                           progress=(_counted(progress.start), progress.graded))
     print(format_table(checks))
     return 0 if all(c.ok for c in checks) else 1
 
