@@ -126,7 +126,8 @@ def add_stale_column(course: Course, csv_path: Path, results: Results | None = N
     """Add a ``stale_tests`` column: for a grade made with tests that have changed since
     (``autograder.record.fingerprints``), which ones ("test_mul_forward (edited)"), or
     that it cannot tell; empty for a grade made with the current tests."""
-    stale = stale_by_submission(course)
+    results = load_results(course) if results is None else results
+    stale = stale_by_submission(course, results)
 
     def fill(row: dict[str, str], result: GradeResult | None) -> None:
         row["stale_tests"] = stale.get((row.get("assignment", ""), row.get("student_id", "")),

@@ -27,10 +27,12 @@ from autograder.core.manifest import Assignment, Course
 from autograder.core.mistakes import label
 from autograder.core.results import CellGrade, GradeResult, Status
 from autograder.publish.render import render_template
+from autograder.publish.roster import load_roster
 from autograder.record.fingerprints import stale_grades
 from autograder.record.load import load_results
 
-__all__ = ["AssignmentSummary", "CellSummary", "Mistake", "ObjectiveSummary", "mistake_key",
+__all__ = ["AssignmentSummary", "CellSummary", "Mistake", "ObjectiveSummary", "RankedObjective",
+           "mistake_key", "rank_objectives",
            "normalise_message", "render_template", "summarise", "unisolated_results",
            "write_report"]
 
@@ -91,6 +93,8 @@ class ObjectiveSummary:
     met: int = 0
     graded: int = 0
     mistakes: list[Mistake] = field(default_factory=list)
+    met_by: list[str] = field(default_factory=list)     # the students who met it
+    graded_for: list[str] = field(default_factory=list)  # the graded students it counts
 
     @property
     def share(self) -> float | None:
@@ -239,10 +243,12 @@ def _summarise_one(assignment: Assignment, mine: list[GradeResult]) -> Assignmen
             got = {c.grade_id: c for c in r.cells}
             mine_cells = [got[g] for g in objective.cells if g in got]
             objective.graded += 1
+            objective.graded_for.append(r.student)
             lost = [c for c in mine_cells if c.score < c.max_score]
             # A test cell the submission never ran (absent) did not earn its points.
             if not lost and len(mine_cells) == len(objective.cells):
                 objective.met += 1
+                objective.met_by.append(r.student)
             for c in lost:
                 kind, words = mistake_key(c)
                 group = mistakes.setdefault((kind, words), Mistake(words, kind))
@@ -284,6 +290,50 @@ def summarise(course: Course, results: dict[tuple[str, str], GradeResult] | None
         if mine:
             summaries.append(_summarise_one(assignment, mine))
     return summaries
+
+
+@dataclass
+class RankedObjective:
+    """One objective in the ranking of every assignment's objectives, weakest first."""
+
+    assignment: str
+    objective: ObjectiveSummary
+    #: per roster section, (section, met, graded); empty without sections
+    sections: list[tuple[str, int, int]] = field(default_factory=list)
+
+    @property
+    def share(self) -> float:
+        return self.objective.share or 0.0
+
+    @property
+    def top_mistake(self) -> Mistake | None:
+        return self.objective.mistakes[0] if self.objective.mistakes else None
+
+
+def rank_objectives(summaries: list[AssignmentSummary],
+                    sections: dict[str, str] | None = None) -> list[RankedObjective]:
+    """Every assessed objective of every assignment, from the one the fewest graded
+    submissions met (what to re-teach first) to the one the most met; ties go to the
+    objective more students missed, then to the course's order.
+
+    ``sections``: student id -> roster section; with two sections or more, each
+    objective also gets its figures per section.
+    """
+    sections = sections or {}
+    names = sorted({sections[s] for s in sections if sections[s]})
+    ranked = []
+    for info in summaries:
+        for objective in info.objectives:
+            if not objective.number or objective.share is None:
+                continue
+            per_section = [(name, sum(sections.get(s) == name for s in objective.met_by),
+                            sum(sections.get(s) == name for s in objective.graded_for))
+                           for name in names] if len(names) > 1 else []
+            ranked.append(RankedObjective(info.name, objective, per_section))
+    order = {info.name: i for i, info in enumerate(summaries)}
+    ranked.sort(key=lambda r: (r.share, -(r.objective.graded - r.objective.met),
+                               order[r.assignment], r.objective.number))
+    return ranked
 
 
 # -- figures ----------------------------------------------------------------------------
@@ -376,9 +426,15 @@ def write_report(course: Course, path: Path | None = None) -> Path:
     sections = [{"info": info, "figure": _figure(info) if info.scores else "",
                  "also": _counted([(len(info.late), "late"), (len(info.flagged), "flagged")])}
                 for info in summaries]
-    stale = [s for s in (stale_grades(course, a) for a in course.assignments) if s.changed]
+    stale = [s for s in (stale_grades(course, a, results) for a in course.assignments)
+             if s.changed]
+    roster = {student.id: student.section for student in load_roster(course)}
+    ranked = rank_objectives(summaries, roster)
     page = render_template("report.html.j2", title=course.title,
                            unisolated=unisolated_results(course, results), stale=stale,
+                           ranked=list(enumerate(ranked, start=1)),
+                           section_headers=[f"section {name}" for name, _, _ in
+                                            (ranked[0].sections if ranked else [])],
                            summaries=summaries, definitions=DEFINITIONS, sections=sections,
                            **_problems(summaries))
     path.parent.mkdir(parents=True, exist_ok=True)

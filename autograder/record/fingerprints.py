@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,8 +104,12 @@ def _differences(then: dict[str, str], now: dict[str, str]) -> list[str]:
             + [f"{g} (removed)" for g in removed])
 
 
-def stale_grades(course: Course, assignment: Assignment) -> StaleGrades:
-    """The students whose recorded grade of ``assignment`` predates its current tests."""
+def stale_grades(course: Course, assignment: Assignment,
+                 results: Mapping[tuple[str, str], GradeResult] | None = None) -> StaleGrades:
+    """The students whose recorded grade of ``assignment`` predates its current tests.
+
+    ``results``: what ``load_results`` returned, if the caller has it.
+    """
     from autograder.record.load import load_results
 
     source = course.root / "source" / assignment.name / assignment.notebook_file
@@ -114,7 +118,8 @@ def stale_grades(course: Course, assignment: Assignment) -> StaleGrades:
         return stale
     now = cell_fingerprints(graded_cells(source))
     kept = _load(course).get(assignment.name, {})
-    for (name, student), result in sorted(load_results(course).items()):
+    results = load_results(course) if results is None else results
+    for (name, student), result in sorted(results.items()):
         if name != assignment.name or result.status != Status.GRADED:
             continue
         then = kept.get(student, {}).get("cells")
@@ -127,12 +132,18 @@ def stale_grades(course: Course, assignment: Assignment) -> StaleGrades:
     return stale
 
 
-def stale_by_submission(course: Course) -> dict[tuple[str, str], str]:
+def stale_by_submission(course: Course,
+                        results: Mapping[tuple[str, str], GradeResult] | None = None,
+                        ) -> dict[tuple[str, str], str]:
     """(assignment, student) -> the tests changed since that grade was made ("test_x
-    (edited); ..."), or ``UNKNOWN``; current grades are left out."""
+    (edited); ..."), or ``UNKNOWN``; current grades are left out. ``results``: what
+    ``load_results`` returned, if the caller has it."""
+    from autograder.record.load import load_results
+
+    results = load_results(course) if results is None else results
     found: dict[tuple[str, str], str] = {}
     for assignment in course.assignments:
-        stale = stale_grades(course, assignment)
+        stale = stale_grades(course, assignment, results)
         for student, changed in stale.changed.items():
             found[(assignment.name, student)] = "; ".join(changed)
         for student in stale.unknown:
@@ -143,8 +154,12 @@ def stale_by_submission(course: Course) -> dict[tuple[str, str], str]:
 def stale_warnings(course: Course, assignments: Sequence[Assignment] | None = None
                    ) -> list[str]:
     """``format_stale`` of each assignment (default: all) whose grades are not current."""
+    from autograder.record.load import load_results
+
     chosen = course.assignments if assignments is None else assignments
-    return [text for text in (format_stale(stale_grades(course, a)) for a in chosen) if text]
+    results = load_results(course)
+    return [text for text in (format_stale(stale_grades(course, a, results)) for a in chosen)
+            if text]
 
 
 def format_stale(stale: StaleGrades) -> str:

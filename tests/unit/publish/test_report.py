@@ -208,6 +208,47 @@ def test_mistakes_are_grouped_by_their_code_and_counted_in_students(klass):
     assert info.objectives[3].mistakes == []
 
 
+SECTIONS = {"ann": "A", "bob": "A", "gus": "A", "cid": "B", "dan": "B", "eli": "B"}
+
+
+def test_objectives_are_ranked_weakest_first_with_their_figures_per_section(klass):
+    """Issue 32: what to re-teach first, across the assignments, and for which section."""
+    from autograder.publish.report import rank_objectives
+
+    ranked = rank_objectives(summarise(COURSE, klass), SECTIONS)
+    assert [(r.assignment, r.objective.number) for r in ranked] == [
+        ("01_graphs", 1), ("01_graphs", 2), ("01_graphs", 3), ("01_graphs", 4)]
+    weakest = ranked[0]
+    assert (weakest.objective.met, weakest.objective.graded) == (2, 6)
+    # the chain rule: ann and gus met it (section A), bob did not; nobody in section B did
+    assert weakest.sections == [("A", 2, 3), ("B", 0, 3)]
+    assert weakest.top_mistake.label == "exactly twice: a contribution counted twice"
+    assert ranked[-1].top_mistake is None and ranked[-1].share == 1.0
+    # one section (or no roster): no figures per section
+    assert rank_objectives(summarise(COURSE, klass), {s: "A" for s in SECTIONS})[0].sections \
+        == []
+    assert rank_objectives(summarise(COURSE, klass))[0].sections == []
+
+
+def test_the_page_ranks_the_objectives_at_the_top(klass, tmp_path, monkeypatch):
+    from autograder.publish.roster import RosterStudent
+
+    monkeypatch.setattr(report_module, "load_results", lambda course: klass)
+    monkeypatch.setattr(report_module, "load_roster", lambda course: [
+        RosterStudent(student, student.title(), "X", f"{student}@example.edu", section)
+        for student, section in SECTIONS.items()])
+    page = _without_images(write_report(COURSE, tmp_path / "report.html").read_text(
+        encoding="utf-8"))
+    ranking = page[page.index('<h2 id="re-teach">'):page.index("<details")]
+    assert "<th>section A</th><th>section B</th>" in ranking
+    rows = ranking.split("<tr>")[2:]
+    assert len(rows) == 4
+    assert rows[0].startswith("<td>1</td>") and "compute a gradient by hand" in rows[0]
+    assert "<td>2 of 6 (33%)</td><td>2 of 3 (67%)</td><td>0 of 3 (0%)</td>" in rows[0]
+    assert "exactly twice: a contribution counted twice (2 student(s))" in rows[0]
+    assert "Kahn" in rows[3] and "<td>none</td>" in rows[3]
+
+
 def test_statistics_say_what_they_include(klass):
     (info,) = summarise(COURSE, klass)
     assert info.statistics_text() == (
@@ -361,6 +402,7 @@ def test_student_and_roster_text_is_text_in_the_report(tmp_path, monkeypatch):
     # died row's id, cell and reason; the late row's id, submitted, due and policy; the
     # flagged row's id and flag
     assert page.count(escaped) == 2 + 1 + 1 + 1 + 3 + 4 + 2, page
-    # each message as a mistake's label and its example, in objectives 1, 2 and 3
-    assert page.count(said_escaped) == 2 * 3, page
+    # each message as a mistake's label and its example, in objectives 1, 2 and 3, and
+    # as the most frequent mistake of each in the ranking
+    assert page.count(said_escaped) == 2 * 3 + 3, page
     assert "<b>Mistake:</b> " + said_escaped in page  # the HTML made on purpose stays
