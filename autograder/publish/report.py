@@ -36,7 +36,13 @@ __all__ = ["AssignmentSummary", "CellSummary", "Mistake", "ObjectiveSummary", "R
            "normalise_message", "render_template", "summarise", "unisolated_results",
            "write_report"]
 
-_NUMBER = re.compile(r"-?\d+(\.\d+)?(e[-+]?\d+)?", re.IGNORECASE)
+#: A number in a message: never part of a name (W1, x_1 stay), and its minus sign only
+#: when it is one, not an operator (x-1 keeps its "-").
+_NUMBER = re.compile(r"(?<![\w.])(?:(?<![\w)\]])-)?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?![\w.])",
+                     re.IGNORECASE)
+#: An arithmetic operator, with its spaces, before or after a number.
+_OPERATOR_BEFORE = re.compile(r"[-+*/]\s*\(?\s*$")
+_OPERATOR_AFTER = re.compile(r"^\s*\)?\s*[-+*/]")
 # "#, #, #" (a list of numbers, a shape) and "(#,)" read as one "#": shapes of any
 # rank and inputs of any length then group together.
 _NUMBERS = re.compile(r"#(?:\s*,\s*#)+,?|#,(?=\))")
@@ -171,9 +177,21 @@ def _is_late(result: GradeResult) -> bool:
     return result.late is not None and result.late.is_late
 
 
+def _masked(match: re.Match) -> str:
+    """``#`` for a computed number; a small whole number that is an operand of the
+    message's formula ("s * (1 - s)", "x - 2") is kept: it is part of the formula."""
+    number, text = match.group(), match.string
+    if re.fullmatch(r"\d", number) and (
+            _OPERATOR_BEFORE.search(text[max(0, match.start() - 4):match.start()])
+            or _OPERATOR_AFTER.match(text[match.end():match.end() + 4])):
+        return number
+    return "#"
+
+
 def normalise_message(text: str) -> str:
-    """Numbers become ``#`` and lists of numbers (shapes, inputs) one ``#``."""
-    masked = _NUMBERS.sub("#", _NUMBER.sub("#", " ".join(text.split())))
+    """Computed numbers become ``#`` and lists of numbers (shapes, inputs) one ``#``;
+    names (W1) and a formula's operators and small constants ("1 - s") stay."""
+    masked = _NUMBERS.sub("#", _NUMBER.sub(_masked, " ".join(text.split())))
     return masked[:240]
 
 

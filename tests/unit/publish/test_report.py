@@ -406,3 +406,17 @@ def test_student_and_roster_text_is_text_in_the_report(tmp_path, monkeypatch):
     # as the most frequent mistake of each in the ranking
     assert page.count(said_escaped) == 2 * 3 + 3, page
     assert "<b>Mistake:</b> " + said_escaped in page  # the HTML made on purpose stays
+
+
+@pytest.mark.parametrize(("message", "masked"), [
+    ("expected -0.5, got 1.5e-3", "expected #, got #"),               # computed values
+    ("wrong at element (0, 1) (shape (3, 2))", "wrong at element (#) (shape (#))"),
+    ("cell 13 raised", "cell # raised"),
+    ("the slope s * (1 - s) is missing", "the slope s * (1 - s) is missing"),  # a formula
+    ("x-1 and x - 2", "x-1 and x - 2"),                                # operators stay
+    ("W1 @ x_1 + b2", "W1 @ x_1 + b2"),                                # names stay
+])
+def test_numbers_are_masked_without_eating_a_formula_s_operators_or_names(message, masked):
+    from autograder.publish.report import normalise_message
+
+    assert normalise_message(message) == masked
