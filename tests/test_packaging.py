@@ -126,7 +126,8 @@ def test_ci_runs_the_readme_test_command():
 
 def test_generated_folders_are_ignored():
     ignored = (ROOT / ".gitignore").read_text().split()
-    for folder in ("/submitted/", "/autograded/", "/feedback/", "/gradebook.db", "/.venv/"):
+    for folder in ("/submitted/", "/autograded/", "/feedback/", "/gradebook.db", "/.venv/",
+                   "/roster.csv", "/lms-map.csv", "/collect-review/"):
         assert folder in ignored
 
 

@@ -25,13 +25,16 @@ def cmd_collect(args: argparse.Namespace) -> int:
                      students=[args.student] if args.student else None, force=args.force,
                      folder_timestamps=args.folder_timestamps)
     print("\n".join(report.lines()))
-    _print_roster_of_collect(course, report, assignment)
+    if not report.unmapped:  # nothing was collected: nothing to say of the roster yet
+        _print_roster_of_collect(course, report, assignment)
     return _collect_status(report)
 
 
 def _collect_status(report) -> int:
-    """1 when something was refused (owner, limit, name), or nothing was placed; else 0."""
-    return 1 if report.refused or (report.skipped and not report.placed) else 0
+    """1 when something was refused (owner, limit, name), an upload named nobody on the
+    roster (nothing was collected), or nothing was placed; else 0."""
+    return 1 if report.refused or report.unmapped or (report.skipped and not report.placed) \
+        else 0
 
 
 def _print_roster_of_collect(course, report, assignment) -> None:

@@ -16,6 +16,16 @@ def cmd_roster(args: argparse.Namespace) -> int:
     from autograder.publish.roster import ROSTER_FILE, import_roster, load_roster
 
     course = load_manifest()
+    if args.action == "map":
+        from autograder.collect.lms import LMS_MAP, add_to_lms_map
+
+        if not args.file or not args.student:
+            raise ValueError("roster map needs the LMS's name and the roster id: python -m "
+                             "autograder roster map 'Ava Abbott' ava")
+        add_to_lms_map(course, args.file, args.student)
+        print(f"{terminal_text(args.file)} -> {terminal_text(args.student)} (kept in {LMS_MAP}, "
+              "personal data: never commit it); collect again to take the upload in")
+        return 0
     if args.action == "import":
         if not args.file:
             raise ValueError("roster import needs the CSV file: python -m autograder roster "

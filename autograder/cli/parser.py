@@ -27,7 +27,7 @@ DESCRIPTION = """The instructor pipeline: ``python -m autograder SUBCOMMAND`` fr
     flags     [ASSIGNMENT]          what the static review and the tamper guard found
     feedback  [ASSIGNMENT]          HTML feedback without hidden-test source
     export                          grades as CSV, with flags, section and status columns
-    roster    import FILE.csv | list  the class roster, in the gradebook and roster.csv
+    roster    import FILE.csv | list | map NAME ID  the class roster; map an LMS's name to an id
     gradebook check | copy --to URL   is the gradebook usable; copy it to a new database
     report                          class report (HTML, figures)
     selfcheck [ASSIGNMENT]          solutions full marks, blanks zero, every mutant loses points
@@ -156,9 +156,15 @@ def build_parser() -> argparse.ArgumentParser:
         "roster", help="import the class roster (CSV) into the gradebook, or list it",
         description="roster import FILE.csv: check every row (id, first_name, last_name, email, "
         "section; common header spellings accepted), then put the students in the gradebook "
-        "in one go and keep the file as roster.csv in the course root. roster list: show it.")
-    roster.add_argument("action", choices=("import", "list"))
-    roster.add_argument("file", nargs="?", help="the roster CSV (for import)")
+        "in one go and keep the file as roster.csv in the course root (optional columns "
+        "lms_login and lms_user_id say how the LMS names each student). roster list: show "
+        "it. roster map NAME ID: collect reads the LMS name NAME (a Canvas login, a Moodle "
+        "full name) as the roster id ID (kept in lms-map.csv).")
+    roster.add_argument("action", choices=("import", "list", "map"))
+    roster.add_argument("file", nargs="?", help="the roster CSV (for import); the LMS's "
+                        "name for a student, as collect showed it (for map)")
+    roster.add_argument("student", nargs="?", help="the roster id the LMS name maps to "
+                        "(for map)")
     roster.set_defaults(handler=cmd_roster)
     gradebook = sub.add_parser(
         "gradebook", help="check the gradebook, or copy it into a new database (SQLite to "

@@ -10,6 +10,7 @@ One job a module, from the bottom up:
 * ``files``: the caps (``MAX_*``) and reading without trusting: names
   checked, files opened through descriptors without following links,
   copies bounded as they are read;
+* ``lms``: an LMS's names for students (Canvas, Moodle) mapped to the roster's ids;
 * ``archives``: ``collect``, from an LMS zip or tar or a folder;
 * ``exchange``: ``collect_exchange``, from nbgrader's exchange.
 """

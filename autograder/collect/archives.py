@@ -3,10 +3,15 @@
 Accepted inputs, as learning-management systems hand them out:
 
 * a folder, zip or tar with one folder per student: ``alice/graphs.ipynb``
-  or ``alice/01_graphs/graphs.ipynb``; LMS folder names such as
-  ``alice_12345_assignsubmission_file_`` are read as student ``alice``;
+  or ``alice/01_graphs/graphs.ipynb``; Moodle's folders
+  (``Ava Abbott_700000_assignsubmission_file_``) name a student by full name;
 * a flat folder (or zip) of files named ``<student>_<anything>_<file>``, as
-  Canvas names them (``alice_1234_5678_graphs-1.ipynb``).
+  Canvas names them (``abbottava_1234_5678_graphs-1.ipynb``, a login).
+
+An LMS's name for a student is mapped to the roster's id
+(``autograder.collect.lms``); with a roster, an upload that maps to nobody
+stops the collect before anything is written: it is staged in
+``collect-review/`` and the command that maps it is printed.
 
 The assignment of each notebook is the one named on the command line, else
 the one whose notebook name (or assignment name) the file or folder matches.
@@ -66,10 +71,11 @@ from autograder.collect.files import (
     walk,
 )
 from autograder.collect.holding import holding_course
+from autograder.collect.lms import LmsName, RosterMap, lms_name
 from autograder.collect.report import CollectReport, mib, shown_name
 from autograder.core.manifest import Assignment, Course
 
-__all__ = ["LMS_LATE", "collect"]
+__all__ = ["LMS_LATE", "REVIEW", "collect"]
 
 LMS_LATE = "lms_late.txt"  # the LMS said "late" but gave no time
 _CANVAS = re.compile(r"^[^_]+_(?:LATE_)?\d+_\d+_", re.IGNORECASE)
@@ -96,10 +102,24 @@ def _student_of(part: str) -> str:
     return part.split("_", 1)[0] if "_" in part else part
 
 
-def _place(course: Course, parts: tuple[str, ...], only: Assignment | None
-           ) -> tuple[str, Assignment] | str:
-    """(student, assignment) for a notebook at relative path ``parts``, or a reason."""
+def _place(course: Course, parts: tuple[str, ...], only: Assignment | None,
+           roster: RosterMap | None = None) -> tuple[str, Assignment] | str | LmsName:
+    """(student, assignment) for a notebook at relative path ``parts``, or a reason, or
+    the LMS's name for the student when it maps to no roster id (``autograder.collect.lms``:
+    with a roster, an LMS's name is never read as an id)."""
     file_stem = PurePosixPath(parts[-1]).stem
+    named = lms_name(parts)
+    if named is not None and (roster or not _STUDENT.match(named.shown)):
+        student = roster.resolve(named) if roster else None
+        if student is None:
+            return named
+        assignment = only or _match_assignment(
+            ["_".join(file_stem.split("_")[i:]) for i in range(1, len(file_stem.split("_")))]
+            if len(parts) == 1 else [file_stem, *parts[1:-1]], course.assignments)
+        if assignment is None:
+            known = ", ".join(a.notebook_file for a in course.assignments)
+            return f"matches no assignment (expected one of {known}, or name the assignment)"
+        return student, assignment
     if len(parts) == 1:  # flat: <student>_..._<file>
         pieces = file_stem.split("_")
         if len(pieces) < 2:
@@ -330,6 +350,32 @@ def _folder_time(by_parts: dict[tuple[str, ...], _Member], parts: tuple[str, ...
 # --- collect: the notebooks of an LMS archive or folder into submitted/ ----------------------
 
 
+#: Where collect puts the uploads it could not map to a roster student.
+REVIEW = "collect-review"
+
+
+def _stage_for_review(course: Course, unmapped: list[tuple[_Member, LmsName]],
+                      roster: RosterMap, report: CollectReport) -> None:
+    """Copy each unmapped upload to ``collect-review/<LMS>-<number>.ipynb`` (a name made of
+    the LMS's number for the student, never of the name they chose) and report it."""
+    folder = course.root / REVIEW
+    folder.mkdir(exist_ok=True)
+    left = MAX_TOTAL_BYTES
+    for member, named in unmapped:
+        relative = "/".join(member.parts)
+        target = folder / f"{named.lms}-{named.keys[-1]}.ipynb"
+        try:
+            staged, size = _stage(member, folder, min(MAX_FILE_BYTES, left))
+        except (Refused, *_UNREADABLE) as error:
+            report.refuse(relative, f"could not be staged for review ({error})")
+            continue
+        left -= size
+        staged.replace(target)
+        report.unmapped.append((relative, named.shown, roster.why_not(named) if roster else
+                                f"there is no roster to map the {named.lms} name to",
+                                f"{REVIEW}/{target.name}"))
+
+
 @holding_course
 def collect(course: Course, source: Path, *, assignment: Assignment | None = None,
             students: list[str] | None = None, force: bool = False,
@@ -349,6 +395,8 @@ def collect(course: Course, source: Path, *, assignment: Assignment | None = Non
                                 "the zip file your learning-management system exported")
     canvas_seen = False
     own_stamps: list[str] = []
+    roster = RosterMap(course)
+    unmapped: list[tuple[_Member, LmsName]] = []
     with _members(source, course.timezone, report) as members, \
             tempfile.TemporaryDirectory(prefix="collect-") as temp:
         members.sort(key=lambda m: m.parts)
@@ -363,7 +411,10 @@ def collect(course: Course, source: Path, *, assignment: Assignment | None = Non
                 elif name not in ("timestamp.txt", "submission_secret.txt"):
                     report.skipped.append((relative, "not a notebook (.ipynb)"))
                 continue
-            placed = _place(course, member.parts, assignment)
+            placed = _place(course, member.parts, assignment, roster)
+            if isinstance(placed, LmsName):
+                unmapped.append((member, placed))
+                continue
             if isinstance(placed, str):
                 report.skipped.append((relative, placed))
                 continue
@@ -380,6 +431,9 @@ def collect(course: Course, source: Path, *, assignment: Assignment | None = Non
             # The exact id, whatever the case: the real student and a look-alike both claim it.
             claims.setdefault((student.casefold(), target_assignment.name), []).append(
                 (member, student, target_assignment))
+        if unmapped:
+            _stage_for_review(course, unmapped, roster, report)
+            return report
         chosen = []
         for (_, name), claimants in sorted(claims.items()):
             if len(claimants) > 1:

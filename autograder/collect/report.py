@@ -39,6 +39,8 @@ class CollectReport:
     times: dict[tuple[str, str], str] = field(default_factory=dict)   # what was kept, and why
     notes: list[str] = field(default_factory=list)
     refused: int = 0  # of the skipped: refused as crossing a boundary (owner, limit, name)
+    # uploads whose LMS name maps to no roster student: file, LMS name, why, staged as
+    unmapped: list[tuple[str, str, str, str]] = field(default_factory=list)
 
     def refuse(self, name: str, reason: str) -> None:
         """``name`` is not taken, on purpose: listed first, and the command exits non-zero."""
@@ -46,6 +48,8 @@ class CollectReport:
         self.refused += 1
 
     def lines(self) -> list[str]:
+        if self.unmapped:
+            return self._unmapped_lines()
         out = [f"collected {len(self.placed)} notebook(s)"]
         out += [f"  {s:16} {a:14} <- {shown_name(origin)}"
                 + (f"\n  {'':16} {'':14}    {self.times[(s, a)]}" if (s, a) in self.times else "")
@@ -64,4 +68,22 @@ class CollectReport:
                 out.append(f"  ... and {len(rest):,} more: " + ", ".join(
                     f"{count:,} {kind}" for kind, count in kinds.most_common(5))
                     + (", ..." if len(kinds) > 5 else ""))
+        return out
+
+    def _unmapped_lines(self) -> list[str]:
+        """Nothing was collected: which uploads name nobody on the roster, where each was
+        staged, and the command that maps each to a student."""
+        import shlex
+
+        out = [f"could not map {len(self.unmapped)} upload(s) to a roster student, so nothing "
+               "was collected (submitted/ is as it was):"]
+        for name, shown, why, staged in self.unmapped[:MAX_REPORT_LINES]:
+            out += [f"  {shown_name(name)}: {terminal_text(why)}; staged as {staged}",
+                    f"      python -m autograder roster map "
+                    f"{shown_name(shlex.quote(shown), 80)} STUDENT_ID"]
+        if len(self.unmapped) > MAX_REPORT_LINES:
+            out.append(f"  ... and {len(self.unmapped) - MAX_REPORT_LINES:,} more")
+        out.append("Map each one to its roster id with the command under it (or add the "
+                   "roster's lms_login / lms_user_id columns and import the roster again), "
+                   "then collect again.")
         return out

@@ -54,6 +54,11 @@ _HEADERS = {
     "last_name": ("lastname", "last", "surname", "familyname"),
     "email": ("email", "emailaddress", "mail", "emailaddr"),
     "section": ("section", "sections", "group", "class", "sectionname"),
+    # How the learning-management system names the student in its exports (optional):
+    # Canvas's file names carry a login and a user id, Moodle's folders a participant id.
+    "lms_login": ("lmslogin", "lmsusername", "canvaslogin", "moodleusername"),
+    "lms_user_id": ("lmsuserid", "lmsid", "canvasuserid", "canvasid", "moodleid",
+                    "moodleuserid", "participantid"),
 }
 _REQUIRED = ("id", "first_name", "last_name", "email")
 
@@ -71,6 +76,12 @@ class RosterStudent:
     last_name: str
     email: str
     section: str = ""
+    lms_login: str = ""
+    lms_user_id: str = ""
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
 
 
 def _canonical(header: str) -> str:
@@ -113,7 +124,8 @@ def read_roster(text: str, name: str = ROSTER_FILE) -> list[RosterStudent]:
     text = text.lstrip("\ufeff")  # Excel's byte-order mark
     if not text.strip():
         raise RosterError(f"{name} is empty: it needs a header line (id, first_name, "
-                          "last_name, email, section) and one line per student")
+                          "last_name, email, section, and optionally lms_login and "
+                          "lms_user_id) and one line per student")
     # Only the delimiter is guessed (from the header): the rest is Excel's dialect, the
     # one every LMS writes, where "Smith, ""Jr.""" is Smith, "Jr." (a header holds no
     # quote to guess that from).
@@ -138,7 +150,7 @@ def read_roster(text: str, name: str = ROSTER_FILE) -> list[RosterStudent]:
             return row[position].strip() if position is not None and position < len(row) else ""
 
         student = RosterStudent(*(value(f) for f in ("id", "first_name", "last_name", "email",
-                                                     "section")))
+                                                     "section", "lms_login", "lms_user_id")))
         where = f"line {line}"
         if not student.id:
             problems.append(f"{where}: no student id")
@@ -155,7 +167,8 @@ def read_roster(text: str, name: str = ROSTER_FILE) -> list[RosterStudent]:
             problems.append(f"{where}: no first or last name for {student.id or 'this student'}")
         if student.email and not _EMAIL.match(student.email):
             problems.append(f"{where}: {student.email!r} is not an email address")
-        for field_name in ("first_name", "last_name", "email", "section"):
+        for field_name in ("first_name", "last_name", "email", "section", "lms_login",
+                           "lms_user_id"):
             if re.search(r"[\r\n]", getattr(student, field_name)):
                 problems.append(f"{where}: the {field_name} {getattr(student, field_name)!r} "
                                 "holds a line break; a name is one line: remove it")
