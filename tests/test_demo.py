@@ -23,6 +23,11 @@ def test_demo_runs_the_whole_pipeline_and_every_grade_is_as_expected(tmp_path):
                  "6. report"):
         assert step in out
     assert "as expected: solution full marks, blank zero, every mutant lost points" in out
+    # Issue 32: the class comes as a Canvas zip, each login mapped to its roster id, and
+    # the report says what to re-teach first.
+    assert ("Canvas's names mapped to roster ids (e.g. lmsblank_10001_..._graphs.ipynb -> "
+            "blank)") in out
+    assert re.search(r"   re-teach first: objective \d of 01_graphs: \"", out), out
     table = {line.split()[0]: line for line in out.splitlines() if " 01_graphs " in line}
     assert "10/10" in table["solution"] and " 0/10" in table["blank"]
     assert "rejected: graphs.ipynb is not valid JSON" in table["broken"]
@@ -46,6 +51,7 @@ def test_demo_runs_the_whole_pipeline_and_every_grade_is_as_expected(tmp_path):
     report = (folder / "reports" / "class-report.html").read_text(encoding="utf-8")
     assert "Rejected submissions (1)" in report and "is not valid JSON" in report
     assert "met (of the graded submissions)" in report
+    assert "What to re-teach first" in report and "<th>section A</th><th>section B</th>" in report
     # the blank's stubs, grouped by the judge's code for them (core/mistakes.py)
     assert "<b>Mistake:</b> not attempted: the stub" in report
     assert "As grades.csv counts them (1 rejected as 0): mean" in report

@@ -1,9 +1,12 @@
 """The whole instructor pipeline, end to end, on a synthetic class.
 
 In a fresh course folder (a temporary one unless ``--output`` names one):
-release every assignment, build an LMS-style inbox of submissions, collect
-it, grade it in parallel, write feedback, export grades and write the class
-report. The class:
+release every assignment, import the class roster, build the class's
+submissions as Canvas exports them (one flat zip, each file named after the
+student's Canvas login and user id), collect it (each login mapped to its
+roster id through the roster's ``lms_login`` column), grade it in parallel,
+write feedback, export grades and write the class report, which ranks the
+objectives to re-teach first. The class:
 
 * ``solution``: the instructor's solutions (must get full marks);
 * ``blank``: the untouched release notebooks (must get zero);
@@ -19,6 +22,7 @@ import os
 import shutil
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -32,7 +36,8 @@ from autograder.pipeline.console import print_results, throughput_line
 from autograder.pipeline.grading import copy_course_skeleton, grade
 from autograder.publish.export import export_grades
 from autograder.publish.feedback import write_feedback
-from autograder.publish.report import write_report
+from autograder.publish.report import rank_objectives, summarise, write_report
+from autograder.publish.roster import import_roster
 from autograder.record.database import register_assignments
 
 __all__ = ["build_class", "run_demo"]
@@ -76,6 +81,28 @@ def build_class(course: Course, inbox: Path,
     return expected
 
 
+def canvas_export(inbox: Path, target: Path) -> dict[str, tuple[str, str]]:
+    """The class's submissions under ``inbox`` (a folder per student and assignment) as
+    Canvas exports them: one flat zip of ``<login>_<user id>_<submission id>_<file>``.
+    Returns student -> (Canvas login, Canvas user id)."""
+    students = sorted(p.name for p in inbox.iterdir() if p.is_dir())
+    canvas = {student: (f"lms{student}", str(10001 + i)) for i, student in enumerate(students)}
+    with zipfile.ZipFile(target, "w") as archive:
+        for number, path in enumerate(sorted(inbox.rglob("*.ipynb")), start=20001):
+            login, user = canvas[path.relative_to(inbox).parts[0]]
+            archive.write(path, f"{login}_{user}_{number}_{path.name}")
+    return canvas
+
+
+def class_roster(canvas: dict[str, tuple[str, str]], target: Path) -> Path:
+    """The roster of the class, two sections, with each student's Canvas login and id."""
+    lines = ["id,first_name,last_name,email,section,lms_login,lms_user_id"]
+    lines += [f"{student},{student.title()},Demo,{student}@example.edu,{'AB'[i % 2]},"
+              f"{login},{user}" for i, (student, (login, user)) in enumerate(canvas.items())]
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return target
+
+
 def verdict(results: list[GradeResult], expected: dict[str, str]) -> list[str]:
     """What went against expectation (empty when the demo is as it should be)."""
     problems = []
@@ -112,13 +139,20 @@ def run_demo(source_course: Course, output: Path | None = None, *, workers: int 
     for assignment in chosen:
         run_nbgrader(["generate_assignment", assignment.name, "--force"], root)
     register_assignments(course)
-    print("2. collect: a synthetic class from an LMS-style inbox")
+    print("2. collect: the synthetic class's Canvas zip, mapped to the roster")
     inbox = root / "inbox"
     expected = build_class(course, inbox, chosen)
-    report = collect(course, inbox)
+    canvas = canvas_export(inbox, root / "canvas-export.zip")
+    import_roster(course, class_roster(canvas, root / "class.csv"))
+    report = collect(course, root / "canvas-export.zip")
     students = sorted({student for student, _, _ in report.placed})
+    example = next(iter(canvas.items()))
+    print(f"   roster: {len(canvas)} students in 2 sections, with their Canvas logins "
+          f"(lms_login)")
     print(f"   collected {len(report.placed)} notebook(s) from {len(students)} students "
-          f"({', '.join(students)}); could not place {len(report.skipped)} file(s)")
+          f"({', '.join(students)}); Canvas's names mapped to roster ids (e.g. "
+          f"{example[1][0]}_{example[1][1]}_..._{chosen[0].notebook_file} -> {example[0]}); "
+          f"could not place {len(report.skipped)} file(s)")
     print(f"3. grade: {len(report.placed)} submission(s) on {workers} worker(s)")
     started = time.perf_counter()
     results = grade(course, chosen, students=None, workers=workers, sandbox=sandbox)
@@ -131,6 +165,12 @@ def run_demo(source_course: Course, output: Path | None = None, *, workers: int 
     export_grades(course, root / "grades.csv")
     print("6. report")
     page = write_report(course)
+    ranked = rank_objectives(summarise(course))
+    if ranked:
+        first = ranked[0]
+        print(f"   re-teach first: objective {first.objective.number} of {first.assignment}: "
+              f"\"{first.objective.text}\" ({first.objective.met} of "
+              f"{first.objective.graded} graded submissions met it)")
     (root / "expected.json").write_text(json.dumps(expected, indent=1), encoding="utf-8")
     problems = verdict(results, expected)
     print()
