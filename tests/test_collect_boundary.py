@@ -154,7 +154,7 @@ def test_a_folder_another_account_wrote_in_bobs_name_is_refused(course, tmp_path
         f"names (uid {bob_uid})" in line(forged)[0]
     assert f"{FIRST.notebook_file} is owned by {mallory}" in line(planted)[0]
     assert "no login 'nosuchlogin' on this machine" in line(stranger)[0]
-    assert "the login 'root' is root" in line(rooted)[0]
+    assert "submitted as 'root', an administrator's account" in line(rooted)[0]
     assert "4 of them refused" in out
     _nothing_for(course, "nosuchlogin")
     _nothing_for(course, "root")
@@ -490,3 +490,27 @@ def test_a_sparse_notebook_in_a_folder_is_refused_by_its_apparent_size(course, t
         "refused: 1,536 MiB, more than the 64 MiB a notebook may be: not read"
     assert [s for s, _, _ in report.placed] == ["alice"]
     _nothing_for(course, "bob")
+
+
+def test_trusted_owners_still_never_take_root_s_work_and_the_roster_is_checked(
+        course, tmp_path):
+    """Issue 32: on a hub run as root (or with --trust-exchange-owners, where the owner is
+    not checked) a submission named after root is refused; and collect --exchange names,
+    as a folder's collect does, ids not on the roster and roster students with nothing."""
+    (course.root / "roster.csv").write_text(
+        "id,first_name,last_name,email\nbob,Bob,Baker,bob@example.edu\n"
+        "cal,Cal,Cole,cal@example.edu\n", encoding="utf-8")
+    owner = os.geteuid()
+    _submit(tmp_path, "root", owner)
+    _submit(tmp_path, "bob", owner)
+    _submit(tmp_path, "dan", owner)
+    done, _ = _cli(course.root, "--exchange-root", str(tmp_path / "exchange"),
+                   "--trust-exchange-owners", FIRST.name)
+    out = done.stdout
+    assert done.returncode == 1, (out, done.stderr)  # root's was refused
+    assert "submitted as 'root', an administrator's account" in out
+    _nothing_for(course, "root")
+    assert (_submitted(course, "bob") / FIRST.notebook_file).is_file()
+    assert "not on the roster" in out and "dan" in out.split("not on the roster")[1]
+    assert "nothing submitted for 01_graphs by 1 of 2 roster student(s)" in out
+    assert "cal" in out.split("nothing submitted for")[1]

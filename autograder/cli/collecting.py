@@ -61,4 +61,5 @@ def _collect_exchange(args: argparse.Namespace) -> int:
                               students=[args.student] if args.student else None,
                               force=args.force, trust_owners=args.trust_exchange_owners)
     print("\n".join(report.lines()))
+    _print_roster_of_collect(course, report, course.assignment(name) if name else None)
     return _collect_status(report)

@@ -102,6 +102,18 @@ def _account(uid: int) -> str:
         return f"uid {uid}"
 
 
+def _is_root(student: str) -> bool:
+    """Is ``student`` root's login (by name, or a login of uid 0 on this machine)?"""
+    import pwd
+
+    if student == "root":
+        return True
+    try:
+        return pwd.getpwnam(student).pw_uid == 0
+    except KeyError:
+        return False
+
+
 def _login_uid(student: str) -> int:
     """The uid of ``student``'s login on this machine; Refused if there is none, or root."""
     import pwd
@@ -236,6 +248,12 @@ def collect_exchange(course: Course, root: Path | None = None, *,
                 continue
             try:
                 uid = None
+                if _is_root(student):
+                    # nbgrader names a submission after the account that ran `submit`:
+                    # root's is an administrator's slip, never a student's, trusted or not.
+                    raise Refused(f"submitted as {student!r}, an administrator's account: "
+                                  "a submission by root is never taken; the student submits "
+                                  "from their own login")
                 if not trust_owners:
                     if student not in uids:
                         try:
