@@ -232,7 +232,7 @@ def test_student_fetches_works_validates_and_submits(student_lab, exchange, clas
     page.locator(".jp-NotebookPanel:visible .jp-Notebook").wait_for(timeout=WAIT)
     _kernel_idle(page)
     _menu(page, "Run", "Run All Cells")
-    first_test = _cell(page, "chain_rule_gradients(3.0, 4.0, -5.0, 0.5)")
+    first_test = _cell(page, "checks.test_chain_rule(chain_rule_gradients)")
     _executed(first_test)
     assert "NotImplementedError" in _error_text(first_test)
     first_test.scroll_into_view_if_needed()
@@ -241,8 +241,8 @@ def test_student_fetches_works_validates_and_submits(student_lab, exchange, clas
     # b. A plausible wrong Mul (`=` instead of `+=`): the visible backward test
     #    names the mistake. Then the right one: both Mul tests pass.
     answer = _cell(page, "class Mul(Node):")
-    forward_test = _cell(page, "product = Mul(a, b, c)")
-    backward_test = _cell(page, "upstream = DummyGrad(Add(Mul(x, y), Mul(x, z)))")
+    forward_test = _cell(page, "checks.test_mul_forward(Mul)")
+    backward_test = _cell(page, "checks.test_mul_backward(Mul)")
     _type_answer(page, answer, MUL_OVERWRITES)
     for cell in (answer, forward_test, backward_test):
         _run(page, cell)
@@ -266,6 +266,11 @@ def test_student_fetches_works_validates_and_submits(student_lab, exchange, clas
     _shot(page, "05-validate-fails")
     assert "validation-failed" in verdict, (verdict, text)
     assert "The following cell failed" in text and "NotImplementedError" in text, text
+    # Each failing test cell is a few lines that call its named check (issue 31): the
+    # dialog shows the call, not the test's internals.
+    shown = text.split("The following cell failed:")[1].split("-" * 20)[0]
+    assert "checks.test_chain_rule(chain_rule_gradients)" in shown, text
+    assert len([line for line in shown.splitlines() if line.strip()]) <= 6, shown
     _close_dialog(page)
     for grade_id, marker in (("chain_rule", "def chain_rule_gradients"),
                              ("topological_sort", "def topological_sort")):
