@@ -33,7 +33,8 @@ __all__ = ["LMS_MAP", "LmsName", "RosterMap", "add_to_lms_map", "lms_name"]
 
 LMS_MAP = "lms-map.csv"
 #: login, LATE, user id, submission id, file: Canvas's flat zip
-_CANVAS = re.compile(r"^(?P<login>[^_]+)_(?:LATE_)?(?P<user>\d+)_\d+_.", re.IGNORECASE)
+_CANVAS = re.compile(r"^(?P<login>[A-Za-z0-9][A-Za-z0-9.\-]*)_(?:LATE_)?(?P<user>\d+)_\d+_.",
+                     re.IGNORECASE)
 #: full name, participant id, then Moodle's plugin words
 _MOODLE = re.compile(r"^(?P<name>.+?)_(?P<participant>\d+)_assign(?:submission|feedback)_\w*$",
                      re.IGNORECASE)
@@ -57,7 +58,7 @@ def lms_name(parts: tuple[str, ...]) -> LmsName | None:
             return LmsName("Canvas", match["login"], (match["login"], match["user"]))
         return None
     match = _MOODLE.match(parts[0])
-    if match:
+    if match and match["name"].isprintable():  # a name, not escape sequences
         return LmsName("Moodle", match["name"].strip(), (match["name"], match["participant"]))
     return None
 

@@ -150,3 +150,19 @@ def test_the_command_line_exits_non_zero_and_roster_map_resolves_it(course, tmp_
     collected = cli("collect", str(export))
     assert collected.returncode == 0, collected.stdout + collected.stderr
     assert (course.root / "submitted" / "zed" / first.name / first.notebook_file).is_file()
+
+
+def test_a_name_that_is_no_login_or_name_is_skipped_as_before_not_staged(course, tmp_path):
+    """Escape sequences are not an LMS's name for anyone: such a file is skipped with its
+    reason (as before), and does not hold up the rest of the class."""
+    first = course.assignments[0]
+    export = _zip(tmp_path / "canvas.zip", {
+        f"\x1b[2J_1_2_{first.notebook}.ipynb": _notebook(),
+        f"Eve\x1b]0;x\x07_7_assignsubmission_file_/{first.notebook_file}": _notebook(),
+        f"abbottava_12345_67890_{first.notebook}.ipynb": _notebook(),
+    })
+    report = collect(course, export)
+    assert report.unmapped == []
+    assert [s for s, _, _ in report.placed] == ["ava"]
+    assert len(report.skipped) == 2
+    assert all("cannot read a student id" in reason for _, reason in report.skipped)
