@@ -8,10 +8,8 @@ Accepted inputs, as learning-management systems hand them out:
 * a flat folder (or zip) of files named ``<student>_<anything>_<file>``, as
   Canvas names them (``abbottava_1234_5678_graphs-1.ipynb``, a login).
 
-An LMS's name for a student is mapped to the roster's id
-(``autograder.collect.lms``); with a roster, an upload that maps to nobody
-stops the collect before anything is written: it is staged in
-``collect-review/`` and the command that maps it is printed.
+An LMS's name for a student is mapped to the roster's id (``autograder.collect.lms``):
+one that maps to nobody stops the collect, staged in ``collect-review/``.
 
 The assignment of each notebook is the one named on the command line, else
 the one whose notebook name (or assignment name) the file or folder matches.
@@ -71,7 +69,7 @@ from autograder.collect.files import (
     walk,
 )
 from autograder.collect.holding import holding_course
-from autograder.collect.lms import LmsName, RosterMap, lms_name
+from autograder.collect.lms import REVIEW, LmsName, RosterMap, lms_name
 from autograder.collect.report import CollectReport, mib, shown_name
 from autograder.core.manifest import Assignment, Course
 
@@ -104,22 +102,9 @@ def _student_of(part: str) -> str:
 
 def _place(course: Course, parts: tuple[str, ...], only: Assignment | None,
            roster: RosterMap | None = None) -> tuple[str, Assignment] | str | LmsName:
-    """(student, assignment) for a notebook at relative path ``parts``, or a reason, or
-    the LMS's name for the student when it maps to no roster id (``autograder.collect.lms``:
-    with a roster, an LMS's name is never read as an id)."""
+    """(student, assignment) for the notebook at ``parts``, or a reason, or the LMS's name
+    for the student when it maps to no roster id (never read as an id with a roster)."""
     file_stem = PurePosixPath(parts[-1]).stem
-    named = lms_name(parts)
-    if named is not None and (roster or not _STUDENT.match(named.shown)):
-        student = roster.resolve(named) if roster else None
-        if student is None:
-            return named
-        assignment = only or _match_assignment(
-            ["_".join(file_stem.split("_")[i:]) for i in range(1, len(file_stem.split("_")))]
-            if len(parts) == 1 else [file_stem, *parts[1:-1]], course.assignments)
-        if assignment is None:
-            known = ", ".join(a.notebook_file for a in course.assignments)
-            return f"matches no assignment (expected one of {known}, or name the assignment)"
-        return student, assignment
     if len(parts) == 1:  # flat: <student>_..._<file>
         pieces = file_stem.split("_")
         if len(pieces) < 2:
@@ -128,7 +113,12 @@ def _place(course: Course, parts: tuple[str, ...], only: Assignment | None,
     else:
         student = _student_of(parts[0])
         candidates = [file_stem, *parts[1:-1]]
-    if not _STUDENT.match(student):
+    named = lms_name(parts)
+    if named is not None and (roster or not _STUDENT.match(named.shown)):
+        student = roster.resolve(named) if roster else None
+        if student is None:
+            return named
+    elif not _STUDENT.match(student):
         return f"cannot read a student id from '{shown_name(parts[0], 60)}'"
     assignment = only or _match_assignment(candidates, course.assignments)
     if assignment is None:
@@ -350,14 +340,9 @@ def _folder_time(by_parts: dict[tuple[str, ...], _Member], parts: tuple[str, ...
 # --- collect: the notebooks of an LMS archive or folder into submitted/ ----------------------
 
 
-#: Where collect puts the uploads it could not map to a roster student.
-REVIEW = "collect-review"
-
-
 def _stage_for_review(course: Course, unmapped: list[tuple[_Member, LmsName]],
                       roster: RosterMap, report: CollectReport) -> None:
-    """Copy each unmapped upload to ``collect-review/<LMS>-<number>.ipynb`` (a name made of
-    the LMS's number for the student, never of the name they chose) and report it."""
+    """Copy each unmapped upload to ``collect-review/<LMS>-<number>.ipynb``; report it."""
     folder = course.root / REVIEW
     folder.mkdir(exist_ok=True)
     left = MAX_TOTAL_BYTES

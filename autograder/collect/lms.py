@@ -29,9 +29,12 @@ from autograder.core.atomic import write_text_atomically
 from autograder.core.manifest import Course
 from autograder.publish.roster import RosterError, load_roster
 
-__all__ = ["LMS_MAP", "LmsName", "RosterMap", "add_to_lms_map", "lms_name"]
+__all__ = ["LMS_MAP", "REVIEW", "LmsName", "RosterMap", "add_to_lms_map", "lms_name"]
 
 LMS_MAP = "lms-map.csv"
+#: Where collect copies the uploads it could not map to a roster student (named after
+#: the LMS's number for the student, never after a name the student chose).
+REVIEW = "collect-review"
 #: login, LATE, user id, submission id, file: Canvas's flat zip
 _CANVAS = re.compile(r"^(?P<login>[A-Za-z0-9][A-Za-z0-9.\-]*)_(?:LATE_)?(?P<user>\d+)_\d+_.",
                      re.IGNORECASE)
