@@ -39,6 +39,7 @@ from autograder.publish.feedback import write_feedback
 from autograder.publish.report import rank_objectives, summarise, write_report
 from autograder.publish.roster import import_roster
 from autograder.record.database import register_assignments
+from autograder.record.load import load_results
 
 __all__ = ["build_class", "run_demo"]
 
@@ -164,8 +165,9 @@ def run_demo(source_course: Course, output: Path | None = None, *, workers: int 
     print("5. export")
     export_grades(course, root / "grades.csv")
     print("6. report")
-    page = write_report(course)
-    ranked = rank_objectives(summarise(course))
+    graded = load_results(course)  # once, for the report and its first line here
+    page = write_report(course, results=graded)
+    ranked = rank_objectives(summarise(course, graded))
     if ranked:
         first = ranked[0]
         print(f"   re-teach first: objective {first.objective.number} of {first.assignment}: "

@@ -70,10 +70,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     from autograder.publish.report import write_report
     from autograder.record.database import check_gradebook
     from autograder.record.fingerprints import stale_warnings
+    from autograder.record.load import load_results
 
     course = load_manifest()
     check_gradebook(course)
-    path = write_report(course, Path(args.output).resolve() if args.output else None)
+    results = load_results(course)  # once, for the report and the warning
+    path = write_report(course, Path(args.output).resolve() if args.output else None, results)
     print(f"class report written to {path}")
-    print_stale(stale_warnings(course))  # the report's first lines say it too
+    print_stale(stale_warnings(course, results=results))  # the report's first lines say it too
     return 0

@@ -96,11 +96,17 @@ class ObjectiveSummary:
     number: int
     text: str
     cells: tuple[str, ...]
-    met: int = 0
-    graded: int = 0
     mistakes: list[Mistake] = field(default_factory=list)
     met_by: list[str] = field(default_factory=list)     # the students who met it
     graded_for: list[str] = field(default_factory=list)  # the graded students it counts
+
+    @property
+    def met(self) -> int:
+        return len(self.met_by)
+
+    @property
+    def graded(self) -> int:
+        return len(self.graded_for)
 
     @property
     def share(self) -> float | None:
@@ -260,12 +266,10 @@ def _summarise_one(assignment: Assignment, mine: list[GradeResult]) -> Assignmen
         for r in graded if objective.cells else []:
             got = {c.grade_id: c for c in r.cells}
             mine_cells = [got[g] for g in objective.cells if g in got]
-            objective.graded += 1
             objective.graded_for.append(r.student)
             lost = [c for c in mine_cells if c.score < c.max_score]
             # A test cell the submission never ran (absent) did not earn its points.
             if not lost and len(mine_cells) == len(objective.cells):
-                objective.met += 1
                 objective.met_by.append(r.student)
             for c in lost:
                 kind, words = mistake_key(c)
@@ -434,9 +438,14 @@ def unisolated_results(course: Course,
             in sorted(results.items()) if r.sandbox == "none"]
 
 
-def write_report(course: Course, path: Path | None = None) -> Path:
-    """Write the report (default ``reports/class-report.html``) and return its path."""
-    results = load_results(course)  # once for the summaries and the warning
+def write_report(course: Course, path: Path | None = None,
+                 results: dict[tuple[str, str], GradeResult] | None = None) -> Path:
+    """Write the report (default ``reports/class-report.html``) and return its path.
+
+    ``results``: what ``load_results`` returned, if the caller has it.
+    """
+    # once for the summaries and the warnings
+    results = load_results(course) if results is None else results
     summaries = summarise(course, results)
     if not summaries:
         raise ValueError("no grading results yet: run `python -m autograder grade` first")

@@ -151,13 +151,14 @@ def stale_by_submission(course: Course,
     return found
 
 
-def stale_warnings(course: Course, assignments: Sequence[Assignment] | None = None
-                   ) -> list[str]:
-    """``format_stale`` of each assignment (default: all) whose grades are not current."""
+def stale_warnings(course: Course, assignments: Sequence[Assignment] | None = None,
+                   results: Mapping[tuple[str, str], GradeResult] | None = None) -> list[str]:
+    """``format_stale`` of each assignment (default: all) whose grades are not current.
+    ``results``: what ``load_results`` returned, if the caller has it."""
     from autograder.record.load import load_results
 
     chosen = course.assignments if assignments is None else assignments
-    results = load_results(course)
+    results = load_results(course) if results is None else results
     return [text for text in (format_stale(stale_grades(course, a, results)) for a in chosen)
             if text]
 
