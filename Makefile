@@ -17,7 +17,7 @@ endif
 # Jupyter refuses to start as root (a container's default user) without this.
 LAB_AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help setup demo unit test lab lab-instructor lint bench clean notebooks selfcheck
+.PHONY: help setup demo unit test lab lab-instructor hub lint bench clean notebooks selfcheck
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -58,6 +58,22 @@ lab: $(STAMP)  ## open the course in JupyterLab, as a student (Validate; EXCHANG
 lab-instructor: $(STAMP)  ## JupyterLab with nbgrader's instructor tools too (Formgrader, Create Assignment)
 	$(PYTHON) -m jupyter lab --notebook-dir=. $(LAB_AS_ROOT)
 
+# The course's JupyterHub on this machine (course/hub/jupyterhub_config.py, what
+# tests/test_hub.py runs): local Unix accounts sign in with their passwords, each gets
+# their own JupyterLab; as root. HUB_EXCHANGE is nbgrader's exchange (made 0777 if missing).
+HUB_EXCHANGE ?= /srv/nbgrader/exchange
+HUB_PORT ?= 8000
+
+course/hub/node_modules/.package-lock.json: course/hub/package-lock.json
+	npm ci --prefix course/hub --no-audit --no-fund
+
+hub: $(STAMP) course/hub/node_modules/.package-lock.json  ## a JupyterHub on 127.0.0.1 for local accounts (as root): make hub INSTRUCTORS=ann STUDENTS=alice,bob
+	@test "$$(id -u)" = 0 || { echo "make hub: run it as root (PAM logins, a server per account)"; exit 2; }
+	@test -d "$(HUB_EXCHANGE)" || { mkdir -p "$(HUB_EXCHANGE)" && chmod 777 "$(HUB_EXCHANGE)"; }
+	MINIFLOW_HUB_INSTRUCTORS="$(INSTRUCTORS)" MINIFLOW_HUB_STUDENTS="$(STUDENTS)" \
+	MINIFLOW_HUB_PORT="$(HUB_PORT)" MINIFLOW_EXCHANGE="$(HUB_EXCHANGE)" \
+	$(PYTHON) -m jupyterhub -f course/hub/jupyterhub_config.py
+
 lint: $(STAMP)  ## static checks: ruff, and the grader's import contracts (pyproject.toml)
 	$(PYTHON) -m ruff check miniflow autograder course tests benchmarks nbgrader_config.py
 	$(PYTHON) -c "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())" --no-cache
@@ -66,7 +82,7 @@ bench: $(STAMP)  ## time miniflow against hand-written numpy
 	$(PYTHON) benchmarks/bench_training.py
 
 clean:  ## remove the local environment and generated grading folders
-	rm -rf $(VENV) .setup-done-active-env submitted autograded feedback reports gradebook.db grades.csv test-artifacts
+	rm -rf $(VENV) .setup-done-active-env .hub course/hub/node_modules submitted autograded feedback reports gradebook.db grades.csv test-artifacts
 
 notebooks: $(STAMP)  ## rebuild source/ and release/ from course/notebooks/*.py
 	$(PYTHON) -m course.build

@@ -12,6 +12,7 @@ by git), or to ``$MINIFLOW_TEST_ARTIFACTS/browser/`` when that is set.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -204,3 +205,97 @@ def copy_release(assignment: str, destination: Path) -> Path:
     target = destination / assignment
     shutil.copytree(ROOT / "release" / assignment, target)
     return target
+
+
+# --- driving JupyterLab's notebook page --------------------------------------------
+
+#: ms: generous, the machine may be busy grading
+WAIT = 60_000
+
+
+def shot(page, name: str) -> Path:
+    """Keep a screenshot of the page as test-artifacts/browser/<name>.png."""
+    path = artifacts_dir() / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+def menu(page, *labels: str) -> None:
+    """Click through the main menu bar: menu(page, "Run", "Run All Cells")."""
+    page.locator("#jp-menu-panel").get_by_role("menuitem", name=labels[0], exact=True).click()
+    for label in labels[1:]:
+        page.locator(".lm-Menu").get_by_role("menuitem", name=label).first.click()
+
+
+def cell_containing(page, text: str):
+    """The one code cell whose source contains ``text``."""
+    cells = page.locator(".jp-NotebookPanel:visible .jp-CodeCell").filter(
+        has=page.locator(".jp-InputArea", has_text=text))
+    cells.first.wait_for(timeout=WAIT)
+    assert cells.count() == 1, f"expected one cell containing {text!r}, found {cells.count()}"
+    return cells.first
+
+
+def kernel_idle(page) -> None:
+    """Wait until the notebook's kernel is connected and idle (the status bar says so)."""
+    page.get_by_text(re.compile(r"\(ipykernel\) \| Idle$")).first.wait_for(timeout=WAIT)
+
+
+def execution_count(cell) -> int:
+    """The number in the cell's prompt ([3]: is 3); 0 while it has none or runs ([*]:)."""
+    match = re.fullmatch(r"\[(\d+)\]:", cell.locator(".jp-InputArea-prompt").inner_text().strip())
+    return int(match.group(1)) if match else 0
+
+
+def executed(cell, after: int = 0) -> None:
+    """Wait until the cell has run since its prompt showed ``after`` (counts only grow)."""
+    for _ in range(WAIT // 250):
+        if execution_count(cell) > after:
+            return
+        cell.page.wait_for_timeout(250)
+    prompt = cell.locator(".jp-InputArea-prompt").inner_text()
+    raise AssertionError(f"the cell did not run (prompt {prompt!r})")
+
+
+def type_answer(page, cell, code: str) -> None:
+    """Replace the cell's source the way a student does: select all, type."""
+    cell.locator(".cm-content").click()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(code)
+    typed = cell.locator(".cm-content").inner_text()
+    # (inner_text doubles empty lines: CodeMirror draws them as <br>)
+    assert code_lines(typed) == code_lines(code), f"the editor holds:\n{typed}"
+
+
+def code_lines(text: str) -> list[str]:
+    """The non-blank lines of ``text``, trailing spaces dropped."""
+    return [line.rstrip() for line in text.splitlines() if line.strip()]
+
+
+def run_cell(page, cell) -> None:
+    """Run one cell (Shift+Enter from its editor) and wait for it to finish."""
+    before = execution_count(cell)
+    cell.locator(".cm-content").click()
+    page.keyboard.press("Shift+Enter")
+    executed(cell, after=before)
+
+
+def error_text(cell) -> str:
+    """What the cell printed to stderr (a traceback), as one string."""
+    errors = cell.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+    return " ".join(errors.all_inner_texts())
+
+
+def validate(page) -> tuple[str, str]:
+    """Press nbgrader's Validate button; return the dialog's verdict class and text."""
+    panel = page.locator(".jp-NotebookPanel:visible")
+    panel.locator(".jp-Toolbar").get_by_role("button", name="Validate").click()
+    message = page.locator(".jp-Dialog #validation-message")
+    message.wait_for(timeout=WAIT * 2)
+    return message.get_attribute("class") or "", message.inner_text()
+
+
+def close_dialog(page) -> None:
+    """Press the open dialog's Ok and wait until it is gone."""
+    page.locator(".jp-Dialog").get_by_role("button", name="Ok").click()
+    page.locator(".jp-Dialog").wait_for(state="detached", timeout=WAIT)

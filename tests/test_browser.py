@@ -12,7 +12,6 @@ Each step leaves a screenshot in test-artifacts/browser/ (tests/browser.py).
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -23,10 +22,21 @@ import pytest
 from browser import (
     ROOT,
     STUDENT_LAB_CONFIG,
+    WAIT,
     artifacts_dir,
+    cell_containing,
     chromium,
+    close_dialog,
+    error_text,
+    executed,
     jupyter_lab,
+    kernel_idle,
+    menu,
     require_browser,
+    run_cell,
+    shot,
+    type_answer,
+    validate,
 )
 
 from autograder.author.mutants import load_mutants
@@ -36,7 +46,6 @@ from autograder.pipeline.grading import copy_course_skeleton
 
 COURSE = load_manifest(ROOT)
 FIRST = COURSE.assignment("01_graphs")
-WAIT = 60_000  # ms: generous, the machine may be busy grading
 
 # Exercise 2's answer with the mistake the visible test explains (the mutant
 # library's): `=` where the gradients of several consumers must add up (`+=`).
@@ -114,92 +123,8 @@ def page(browser, request):
     tab = browser.new_page()
     yield tab
     if request.session.testsfailed > failures:  # the call's report is in by now
-        _shot(tab, f"{request.node.name}-FAILED")
+        shot(tab, f"{request.node.name}-FAILED")
     tab.close()
-
-
-def _shot(page, name: str) -> Path:
-    path = artifacts_dir() / f"{name}.png"
-    page.screenshot(path=str(path))
-    return path
-
-
-def _menu(page, *labels: str) -> None:
-    """Click through the main menu bar: _menu(page, "Run", "Run All Cells")."""
-    page.locator("#jp-menu-panel").get_by_role("menuitem", name=labels[0], exact=True).click()
-    for label in labels[1:]:
-        page.locator(".lm-Menu").get_by_role("menuitem", name=label).first.click()
-
-
-def _cell(page, text: str):
-    """The one code cell whose source contains ``text``."""
-    cells = page.locator(".jp-NotebookPanel:visible .jp-CodeCell").filter(
-        has=page.locator(".jp-InputArea", has_text=text))
-    cells.first.wait_for(timeout=WAIT)
-    assert cells.count() == 1, f"expected one cell containing {text!r}, found {cells.count()}"
-    return cells.first
-
-
-def _kernel_idle(page) -> None:
-    """Wait until the notebook's kernel is connected and idle (the status bar says so)."""
-    page.get_by_text(re.compile(r"\(ipykernel\) \| Idle$")).first.wait_for(timeout=WAIT)
-
-
-def _execution_count(cell) -> int:
-    """The number in the cell's prompt ([3]: is 3); 0 while it has none or runs ([*]:)."""
-    match = re.fullmatch(r"\[(\d+)\]:", cell.locator(".jp-InputArea-prompt").inner_text().strip())
-    return int(match.group(1)) if match else 0
-
-
-def _executed(cell, after: int = 0) -> None:
-    """Wait until the cell has run since its prompt showed ``after`` (counts only grow)."""
-    for _ in range(WAIT // 250):
-        if _execution_count(cell) > after:
-            return
-        cell.page.wait_for_timeout(250)
-    prompt = cell.locator(".jp-InputArea-prompt").inner_text()
-    raise AssertionError(f"the cell did not run (prompt {prompt!r})")
-
-
-def _type_answer(page, cell, code: str) -> None:
-    """Replace the cell's source the way a student does: select all, type."""
-    cell.locator(".cm-content").click()
-    page.keyboard.press("Control+a")
-    page.keyboard.insert_text(code)
-    typed = cell.locator(".cm-content").inner_text()
-    # (inner_text doubles empty lines: CodeMirror draws them as <br>)
-    assert _code_lines(typed) == _code_lines(code), f"the editor holds:\n{typed}"
-
-
-def _code_lines(text: str) -> list[str]:
-    return [line.rstrip() for line in text.splitlines() if line.strip()]
-
-
-def _run(page, cell) -> None:
-    """Run one cell (Shift+Enter from its editor) and wait for it to finish."""
-    before = _execution_count(cell)
-    cell.locator(".cm-content").click()
-    page.keyboard.press("Shift+Enter")
-    _executed(cell, after=before)
-
-
-def _error_text(cell) -> str:
-    errors = cell.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
-    return " ".join(errors.all_inner_texts())
-
-
-def _validate(page) -> tuple[str, str]:
-    """Press nbgrader's Validate button; return the dialog's verdict class and text."""
-    panel = page.locator(".jp-NotebookPanel:visible")
-    panel.locator(".jp-Toolbar").get_by_role("button", name="Validate").click()
-    message = page.locator(".jp-Dialog #validation-message")
-    message.wait_for(timeout=WAIT * 2)
-    return message.get_attribute("class") or "", message.inner_text()
-
-
-def _close_dialog(page) -> None:
-    page.locator(".jp-Dialog").get_by_role("button", name="Ok").click()
-    page.locator(".jp-Dialog").wait_for(state="detached", timeout=WAIT)
 
 
 def test_student_fetches_works_validates_and_submits(student_lab, exchange, class_report_job,
@@ -208,9 +133,9 @@ def test_student_fetches_works_validates_and_submits(student_lab, exchange, clas
     page.locator("#jp-main-dock-panel").wait_for(timeout=WAIT)
 
     # `make lab` for students: nbgrader's student tools, not the instructor's.
-    _menu(page, "Nbgrader")
+    menu(page, "Nbgrader")
     items = page.locator(".lm-Menu").get_by_role("menuitem").all_inner_texts()
-    _shot(page, "00-student-nbgrader-menu")
+    shot(page, "00-student-nbgrader-menu")
     assert any("Assignment List" in item for item in items), items
     assert not any("Formgrader" in item or "Create" in item for item in items), items
     assert page.request.get(student_lab.page_url("formgrader")).status == 404
@@ -223,47 +148,47 @@ def test_student_fetches_works_validates_and_submits(student_lab, exchange, clas
     fetched = page.locator("#fetched_assignments_list .list_item", has_text=FIRST.name)
     fetched.first.wait_for(timeout=WAIT)
     assert (student_lab.root / FIRST.name / FIRST.notebook_file).is_file()
-    _shot(page, "01-assignment-list-fetched")
+    shot(page, "01-assignment-list-fetched")
 
     # a. Open it from the list and run everything: the first visible test fails
     #    on the stub, and says so.
     fetched.get_by_role("button", name=FIRST.name).click()
     fetched.get_by_role("link", name=Path(FIRST.notebook_file).stem).click()
     page.locator(".jp-NotebookPanel:visible .jp-Notebook").wait_for(timeout=WAIT)
-    _kernel_idle(page)
-    _menu(page, "Run", "Run All Cells")
-    first_test = _cell(page, "checks.test_chain_rule(chain_rule_gradients)")
-    _executed(first_test)
-    assert "NotImplementedError" in _error_text(first_test)
+    kernel_idle(page)
+    menu(page, "Run", "Run All Cells")
+    first_test = cell_containing(page, "checks.test_chain_rule(chain_rule_gradients)")
+    executed(first_test)
+    assert "NotImplementedError" in error_text(first_test)
     first_test.scroll_into_view_if_needed()
-    _shot(page, "02-run-all-first-test-fails")
+    shot(page, "02-run-all-first-test-fails")
 
     # b. A plausible wrong Mul (`=` instead of `+=`): the visible backward test
     #    names the mistake. Then the right one: both Mul tests pass.
-    answer = _cell(page, "class Mul(Node):")
-    forward_test = _cell(page, "checks.test_mul_forward(Mul)")
-    backward_test = _cell(page, "checks.test_mul_backward(Mul)")
-    _type_answer(page, answer, MUL_OVERWRITES)
+    answer = cell_containing(page, "class Mul(Node):")
+    forward_test = cell_containing(page, "checks.test_mul_forward(Mul)")
+    backward_test = cell_containing(page, "checks.test_mul_backward(Mul)")
+    type_answer(page, answer, MUL_OVERWRITES)
     for cell in (answer, forward_test, backward_test):
-        _run(page, cell)
-    message = _error_text(backward_test)
+        run_cell(page, cell)
+    message = error_text(backward_test)
     assert "when one Mul node feeds two consumers is wrong" in message, message
     assert "Accumulate with += over all outbound nodes" in message, message
     # The kernel is the course's Python: the checks it ran are this checkout's.
     assert str(ROOT / "autograder" / "checks" / "nodes.py") in message, message
-    assert _error_text(forward_test) == ""
+    assert error_text(forward_test) == ""
     backward_test.scroll_into_view_if_needed()
-    _shot(page, "03-wrong-mul-diagnosed")
-    _type_answer(page, answer, MUL_RIGHT)
+    shot(page, "03-wrong-mul-diagnosed")
+    type_answer(page, answer, MUL_RIGHT)
     for cell in (answer, forward_test, backward_test):
-        _run(page, cell)
-    assert _error_text(backward_test) == "" and _error_text(forward_test) == ""
+        run_cell(page, cell)
+    assert error_text(backward_test) == "" and error_text(forward_test) == ""
     backward_test.scroll_into_view_if_needed()
-    _shot(page, "04-right-mul-passes")
+    shot(page, "04-right-mul-passes")
 
     # c. Validate: fails while exercises 1 and 3 are stubs, passes once done.
-    verdict, text = _validate(page)
-    _shot(page, "05-validate-fails")
+    verdict, text = validate(page)
+    shot(page, "05-validate-fails")
     assert "validation-failed" in verdict, (verdict, text)
     assert "The following cell failed" in text and "NotImplementedError" in text, text
     # Each failing test cell is a few lines that call its named check (issue 31): the
@@ -271,15 +196,15 @@ def test_student_fetches_works_validates_and_submits(student_lab, exchange, clas
     shown = text.split("The following cell failed:")[1].split("-" * 20)[0]
     assert "checks.test_chain_rule(chain_rule_gradients)" in shown, text
     assert len([line for line in shown.splitlines() if line.strip()]) <= 6, shown
-    _close_dialog(page)
+    close_dialog(page)
     for grade_id, marker in (("chain_rule", "def chain_rule_gradients"),
                              ("topological_sort", "def topological_sort")):
-        _type_answer(page, _cell(page, marker), _solution(grade_id))
-    verdict, text = _validate(page)
-    _shot(page, "06-validate-passes")
+        type_answer(page, cell_containing(page, marker), _solution(grade_id))
+    verdict, text = validate(page)
+    shot(page, "06-validate-passes")
     assert "validation-success" in verdict, (verdict, text)
     assert "Success! Your notebook passes all the tests." in text
-    _close_dialog(page)
+    close_dialog(page)
 
     # d. Submit from the Assignment List; the exchange receives the saved work.
     page.locator(".lm-TabBar-tab", has_text="Assignments").click()
@@ -287,7 +212,7 @@ def test_student_fetches_works_validates_and_submits(student_lab, exchange, clas
     fetched.get_by_role("button", name="Submit").click()
     submitted = page.locator("#submitted_assignments_list .list_item", has_text=FIRST.name)
     submitted.first.wait_for(timeout=WAIT)
-    _shot(page, "07-submitted")
+    shot(page, "07-submitted")
     inbound = list((exchange / "miniflow" / "inbound").glob(f"*+{FIRST.name}+*"))
     assert len(inbound) == 1, inbound
     work = nbformat.read(inbound[0] / FIRST.notebook_file, as_version=4)

@@ -4,6 +4,7 @@ commands exist."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -131,10 +132,23 @@ def test_generated_folders_are_ignored():
         assert folder in ignored
 
 
-def test_the_postgres_extra_is_part_of_dev_so_the_suite_can_test_it():
+def test_the_postgres_and_hub_extras_are_part_of_dev_so_the_suite_can_test_them():
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
         "optional-dependencies"]
-    assert extras["postgres"] and set(extras["postgres"]) <= set(extras["dev"])
+    for extra in ("postgres", "hub"):
+        assert extras[extra] and set(extras[extra]) <= set(extras["dev"]), extra
+
+
+def test_the_hubs_proxy_is_pinned_and_its_install_ignored():
+    """`npm ci --prefix course/hub` (.ci/run, make hub) installs exactly what the lock says."""
+    package = json.loads((ROOT / "course" / "hub" / "package.json").read_text())
+    lock = json.loads((ROOT / "course" / "hub" / "package-lock.json").read_text())
+    pinned = package["dependencies"]["configurable-http-proxy"]
+    assert pinned[0].isdigit(), f"pin an exact version, not {pinned!r}"
+    assert lock["packages"]["node_modules/configurable-http-proxy"]["version"] == pinned
+    assert "/course/hub/node_modules/" in (ROOT / ".gitignore").read_text().split()
+    for script in (ROOT / ".ci" / "run", ROOT / "Makefile"):
+        assert "npm ci --prefix course/hub" in script.read_text(), script
 
 
 def test_the_license_is_an_spdx_expression_with_its_file():

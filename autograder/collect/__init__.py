@@ -12,7 +12,9 @@ One job a module, from the bottom up:
   copies bounded as they are read;
 * ``lms``: an LMS's names for students (Canvas, Moodle) mapped to the roster's ids;
 * ``archives``: ``collect``, from an LMS zip or tar or a folder;
-* ``exchange``: ``collect_exchange``, from nbgrader's exchange.
+* ``exchange``: ``collect_exchange``, from nbgrader's exchange;
+* ``submit``: the students' end of the exchange on a hub, ``PrivateSubmit``
+  (loaded by nbgrader in each student's server, not by collect).
 """
 
 from autograder.collect.archives import LMS_LATE, collect

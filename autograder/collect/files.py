@@ -183,6 +183,10 @@ def walk(top: int, prune: Callable[[str], bool]) -> Iterator[Entry]:
                 continue
             try:
                 fd = os.open(name, _OPEN_FLAGS, dir_fd=folder)
+            except PermissionError:
+                raise Refused(f"{'/'.join(here)} cannot be read by this account: the "
+                              "exchange must give the instructor read access "
+                              "(docs/jupyterhub.md)") from None
             except OSError as error:  # a link now, or gone: it changed under us
                 raise Refused(f"{'/'.join(here)} changed while being read "
                                f"({error.strerror})") from None
