@@ -76,6 +76,9 @@ c.Autograde.autograde_preprocessors = [
 # formgrader's autograde) holds the course folder while it works, as
 # `python -m autograder grade` does; the second one stops at once, changing
 # nothing, instead of both writing the gradebook (autograder/execute/preprocessor.py).
+# It also checks each submission by the CLI's rule first: a notebook `grade` rejects
+# (not JSON, not a notebook, too large) is recorded as `grade` records it, status
+# rejected with its reason, never "graded, 0" (autograder/execute/exporter.py).
 c.Autograde.exporter_class = "autograder.execute.exporter.CourseHeldExporter"
 # The verdict is guarded too: a tamper guard inside the kernel, and each test
 # cell of the exercises in autograder/judge/plans.py judged again outside it
@@ -118,6 +121,9 @@ c.GenerateFeedback.preprocessors = [
 ]
 # Its maths typeset as MathML when the page is written, with no MathJax from a CDN:
 # the pages need no network to be read (autograder/publish/exporter.py says why not MathJax).
+# A rejected submission gets the page `python -m autograder feedback` writes, and a
+# page that command wrote is never replaced, even with --force: a warning names it
+# and the command to use instead (autograder/publish/course_pages.py).
 c.GenerateFeedback.exporter_class = "autograder.publish.exporter.FeedbackExporter"
 
 # Formgrader renders each submission in the instructor's Jupyter origin, with

@@ -23,7 +23,7 @@ __all__ = ["Reason", "legacy_reasons"]
 
 class Reason(StrEnum):
     # -- recorded in GradeResult.reasons ---------------------------------------------
-    # rejected before nbgrader saw it (prepare.prepare_submission)
+    # rejected before nbgrader saw it (record.submission.check_submission)
     NO_FOLDER = "no_folder"
     MISSING_NOTEBOOK = "missing_notebook"
     SEVERAL_NOTEBOOKS = "several_notebooks"

@@ -45,6 +45,7 @@ from autograder.record.nbgrader_api import (
     grading_config,
     template,
 )
+from autograder.record.submission import apply_lateness, rejected_result, submission_time
 from autograder.run.worker_task import grade_in_worker
 
 __all__ = ["CourseBusy", "copy_course_skeleton", "course_held", "default_workers", "grade",
@@ -222,14 +223,8 @@ def _grade_all(course: Course, assignments: Sequence[Assignment],
                     start_review_server([(sources[assignment.name],
                                           releases[assignment.name])])
             prepared = prepare_submission(folder, assignment, source_path)
-            if prepared.notebook is None:
-                result = GradeResult(student, assignment.name, Status.REJECTED,
-                                     max_score=assignment.points,
-                                     notes=[*prepared.notes, prepared.reason], sandbox=mode,
-                                     reasons=[prepared.code] if prepared.code else [])
-                _submission_time(student, assignment, folder, result.notes, times)
-                _apply_late(course, result, times)
-                reported(result)
+            if prepared.notebook is None:  # as plain nbgrader autograde records it too
+                reported(rejected_result(course, assignment, student, folder, prepared, mode))
                 continue
             notes = list(prepared.notes)
             if prepared.deleted:
@@ -340,29 +335,13 @@ def _grade_all(course: Course, assignments: Sequence[Assignment],
 def _submission_time(student: str, assignment: Assignment, folder: Path, notes: list[str],
                      submitted: dict[tuple[str, str], Any]) -> bool:
     """Read ``timestamp.txt`` into ``submitted``; True if nbgrader may be given it."""
-    from autograder.record.late import read_timestamp
-
-    try:
-        moment = read_timestamp(folder / "timestamp.txt")
-    except ValueError as error:
-        notes.append(f"{error}; graded without a submission time")
-        return False
+    moment = submission_time(folder, notes)
     if moment is not None:
         submitted[(student, assignment.name)] = moment
-    elif (folder / "lms_late.txt").is_file():
-        notes.append("the LMS marked this submission late, but no submission time was kept, "
-                     "so no late penalty was applied (a timestamp.txt beside the notebook "
-                     "applies the course's late policy)")
     return moment is not None
 
 
 def _apply_late(course: Course, result: GradeResult,
                 submitted: dict[tuple[str, str], Any]) -> None:
     """Record how late the submission was and take off the manifest's penalty."""
-    from autograder.record.late import lateness
-
-    moment = submitted.get((result.student, result.assignment))
-    if moment is None:
-        return
-    result.late = lateness(course, result.assignment, result.student, moment, result.score)
-    result.score = max(0.0, result.score - result.late.penalty)
+    apply_lateness(course, result, submitted.get((result.student, result.assignment)))

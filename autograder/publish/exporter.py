@@ -13,6 +13,10 @@ and MathJax 2 loads dozens of files as the page is read, so every released page
 would need a MathJax tree beside it, where a student opening the one HTML file
 nbgrader's fetch_feedback gives them would not have it. MathML needs no script and
 no file: the page stays one self-contained file, like ours.
+
+It also keeps plain ``generate_feedback`` from replacing a page ``python -m
+autograder feedback`` wrote, and gives a rejected submission the course's page
+(``autograder.publish.course_pages``).
 """
 
 from __future__ import annotations
@@ -52,6 +56,14 @@ class FeedbackExporter(HTMLExporter):
     ``c.GenerateFeedback.exporter_class`` names it in nbgrader_config.py;
     everything nbgrader configures for ``HTMLExporter`` applies to it too.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The course's pages kept, and a rejected submission's page the course's
+        # (autograder.publish.course_pages): nbgrader's converter is this exporter's parent.
+        from autograder.publish.course_pages import install
+
+        install(self.parent, self.log)
 
     @default("extra_loaders")
     def _offline_head(self) -> list:

@@ -40,8 +40,8 @@ from autograder.publish.maths import markdown_html
 from autograder.publish.render import render_template
 from autograder.record.load import load_results
 
-__all__ = ["HIDDEN", "feedback_html", "problem_html", "resubmit_advice", "strip_hidden",
-           "write_feedback"]
+__all__ = ["COURSE_PAGE_MARK", "HIDDEN", "course_page", "feedback_html", "is_course_page",
+           "problem_html", "resubmit_advice", "strip_hidden", "write_feedback", "write_page"]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -227,6 +227,54 @@ def _late_text(late: Lateness | None) -> str:
     return text
 
 
+#: In the head of every page ``python -m autograder feedback`` writes (feedback_page.html.j2):
+#: what tells plain ``nbgrader generate_feedback`` that a page is the course's
+#: (``autograder.publish.course_pages``).
+COURSE_PAGE_MARK = '<meta name="generator" content="miniflow autograder feedback">'
+#: How the course's pages began before they were marked.
+_UNMARKED_START = '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Feedback: '
+
+
+def is_course_page(start: str) -> bool:
+    """Whether a page that begins with ``start`` (its first few KB) is one
+    ``python -m autograder feedback`` wrote: the mark in its head, before any
+    value a student chose can appear, or the start every course page had
+    before it was marked."""
+    return COURSE_PAGE_MARK in start.split("</head>", 1)[0] or start.startswith(_UNMARKED_START)
+
+
+def course_page(course: Course, assignment: Assignment, result: GradeResult) -> str | None:
+    """The feedback page of ``result``: the graded notebook with its scores and messages,
+    or, for a submission that was not graded, why and what to do (None: a graded
+    submission whose notebook is not in ``autograded/``)."""
+    who = result.student
+    if result.status != Status.GRADED:
+        # Rejected or crashed: the student still learns what happened and what to do.
+        source = course.root / "source" / assignment.name / assignment.notebook_file
+        secret = hidden_lines(nbformat.read(source, as_version=4)) if source.is_file() else []
+        return problem_html(result, assignment, course.title, secret)
+    autograded = course.root / "autograded" / who / assignment.name / assignment.notebook_file
+    if not autograded.is_file():
+        return None
+    notebook = nbformat.read(autograded, as_version=4)
+    return feedback_html(notebook, result, assignment, course.title)
+
+
+def write_page(course: Course, assignment: Assignment, student: str, page: str) -> Path:
+    """Write ``page`` at feedback/<student>/<assignment>/<notebook>.html, with the files
+    nbgrader's release_feedback needs beside it; its path."""
+    target = course.root / "feedback" / student / assignment.name / f"{assignment.notebook}.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(page, encoding="utf-8")
+    # nbgrader release_feedback publishes the page under a hash of the
+    # submission's secret: both files come with the graded submission.
+    autograded = course.root / "autograded" / student / assignment.name
+    for kept in ("timestamp.txt", "submission_secret.txt"):
+        if (autograded / kept).is_file():
+            shutil.copyfile(autograded / kept, target.parent / kept)
+    return target
+
+
 def write_feedback(course: Course, assignments: tuple[Assignment, ...],
                    student: str | None = None) -> list[Path]:
     """feedback/<student>/<assignment>/<notebook>.html for every submission.
@@ -240,25 +288,7 @@ def write_feedback(course: Course, assignments: tuple[Assignment, ...],
         for (name, who), result in sorted(results.items()):
             if name != assignment.name or (student and who != student):
                 continue
-            autograded = (course.root / "autograded" / who / name / assignment.notebook_file)
-            if result.status != Status.GRADED:
-                # Rejected or crashed: the student still learns what happened and what to do.
-                source = course.root / "source" / name / assignment.notebook_file
-                secret = hidden_lines(nbformat.read(source, as_version=4)) \
-                    if source.is_file() else []
-                page = problem_html(result, assignment, course.title, secret)
-            elif autograded.is_file():
-                notebook = nbformat.read(autograded, as_version=4)
-                page = feedback_html(notebook, result, assignment, course.title)
-            else:
-                continue
-            target = course.root / "feedback" / who / name / f"{assignment.notebook}.html"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(page, encoding="utf-8")
-            # nbgrader release_feedback publishes the page under a hash of the
-            # submission's secret: both files come with the graded submission.
-            for kept in ("timestamp.txt", "submission_secret.txt"):
-                if (autograded.parent / kept).is_file():
-                    shutil.copyfile(autograded.parent / kept, target.parent / kept)
-            written.append(target)
+            page = course_page(course, assignment, result)
+            if page is not None:
+                written.append(write_page(course, assignment, who, page))
     return written

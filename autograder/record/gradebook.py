@@ -28,7 +28,7 @@ from autograder.record.database import (
 )
 from autograder.record.load import RESULTS, load_results, stored_details
 
-__all__ = ["record_results"]
+__all__ = ["forget_problem", "record_results"]
 
 
 def record_results(course: Course, results: Sequence[GradeResult]) -> None:
@@ -63,6 +63,24 @@ def record_results(course: Course, results: Sequence[GradeResult]) -> None:
         _write_details(course, stored)  # the messages and notes are not lost
         raise
     _write_details(course, merged)
+
+
+def forget_problem(course: Course, assignment: str, student: str) -> bool:
+    """Drop ``results.json``'s record of a submission that was rejected or whose grading
+    failed; whether there was one.
+
+    Plain ``nbgrader autograde`` calls it as it takes a submission the grader's rule
+    accepts (``autograder.execute.exporter``): the grade it records in the gradebook
+    is then the submission's, without an old rejection's notes and reasons beside it.
+    A graded record stays (its messages and flags are the grader's).
+    """
+    stored = stored_details(course)
+    record = stored.get((assignment, student))
+    if record is None or record.status == Status.GRADED:
+        return False
+    del stored[(assignment, student)]
+    _write_details(course, stored)
+    return True
 
 
 def _write_results(course: Course, gradebook: Any, results: Sequence[GradeResult]) -> None:

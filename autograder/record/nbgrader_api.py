@@ -72,6 +72,8 @@ def nbgrader_api(workdir: Path, sandbox: str | None = None, *, spare: bool = Fal
         from autograder.judge import SECRET_FILE
 
         config.SandboxedExecute.judge_secret_file = str(Path(course_root) / SECRET_FILE)
+        # A copy grading one of the course's submissions: `grade` checked it already.
+        config.CourseHeldExporter.check_submissions = False
     config.CourseDirectory.db_url = gradebook if isinstance(gradebook, str) \
         else f"sqlite:///{gradebook or workdir / 'gradebook.db'}"
     coursedir = CourseDirectory(config=config)

@@ -193,8 +193,8 @@ def test_a_rejection_s_advice_follows_its_code_not_its_words(course):
 
 def test_a_notebook_too_large_to_read_is_rejected_before_it_is_read(course, tmp_path,
                                                                     monkeypatch):
-    from autograder.pipeline import prepare
     from autograder.publish.feedback import resubmit_advice
+    from autograder.record import submission
 
     first = course.assignments[0]
     folder = tmp_path / "s" / first.name
@@ -202,9 +202,9 @@ def test_a_notebook_too_large_to_read_is_rejected_before_it_is_read(course, tmp_
     notebook = folder / first.notebook_file
     notebook.write_text(_notebook())
     size = notebook.stat().st_size
-    monkeypatch.setattr(prepare, "MAX_SUBMISSION_BYTES", size)
+    monkeypatch.setattr(submission, "MAX_SUBMISSION_BYTES", size)
     assert prepare_submission(folder, first).notebook == notebook  # exactly at the limit
-    monkeypatch.setattr(prepare, "MAX_SUBMISSION_BYTES", size - 1)
+    monkeypatch.setattr(submission, "MAX_SUBMISSION_BYTES", size - 1)
     read = []
     monkeypatch.setattr(type(notebook), "read_text", lambda *a, **k: read.append(a) or "")
     prepared = prepare_submission(folder, first)

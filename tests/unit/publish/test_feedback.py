@@ -78,3 +78,33 @@ def test_what_a_student_wrote_is_text_on_the_page_of_a_submission_not_graded(sta
 def test_a_template_missing_a_value_fails_rather_than_printing_nothing():
     with pytest.raises(jinja2.UndefinedError):
         render_template("feedback_problem.html.j2", student="ann", rejected=False, notes=[])
+
+
+# -- which pages are the course's: plain generate_feedback keeps those (course_pages.py) ----
+
+
+def test_the_course_s_pages_are_marked_as_the_course_s_and_nbgrader_s_are_not():
+    from feedback_pages import our_feedback_page, plain_feedback_page
+
+    from autograder.publish.feedback import COURSE_PAGE_MARK, is_course_page
+
+    rejected = problem_html(GradeResult("ann", FIRST.name, "rejected", max_score=10.0,
+                                        notes=["graphs.ipynb is not valid JSON"],
+                                        reasons=["not_json"]), FIRST, "miniflow")
+    for page in (our_feedback_page(), rejected):
+        head = page.split("</head>", 1)[0]
+        assert COURSE_PAGE_MARK in head and is_course_page(page[:4096])
+    assert not is_course_page(plain_feedback_page()[:4096])
+
+
+def test_only_the_head_of_a_page_can_mark_it_as_the_course_s():
+    from autograder.publish.feedback import COURSE_PAGE_MARK, is_course_page
+
+    # A student's text that quotes the mark is in the body of nbgrader's page: not the course's.
+    nbgrader_page = ('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8"/>\n'
+                     f"<title>graphs</title>\n</head><body><pre>{COURSE_PAGE_MARK}</pre>")
+    assert not is_course_page(nbgrader_page)
+    assert not is_course_page("")
+    # A page the course wrote before its pages were marked is still the course's.
+    assert is_course_page('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+                          "<title>Feedback: Graphs and the chain rule</title><style>")
