@@ -40,7 +40,7 @@ def as_graded(test: str, namespace: Mapping[str, Any]) -> None:
     from autograder.judge.plans import plan_for
 
     for probe in plan_for(_assignment_of(test)):
-        if probe.test != test:
+        if probe.test != test or probe.follow_up:  # those settle the grade's checks only
             continue
         target = namespace.get(probe.name)
         if target is None:

@@ -4,7 +4,11 @@ Every tool and test reads assignment order, titles, due dates and points from
 here; nothing else hard-codes assignment names. Each assignment also maps its
 graded test cells to the learning objectives they assess (its ``tests``
 table), which the class report reads; ``objective_problems`` checks that map
-against the source notebooks.
+against the source notebooks. A test cell that checks several things may say
+which of its checks (named by the judge's plan, ``autograder.judge.plans``)
+isolate which of its objectives: ``test_linear_backward = { objectives = [1, 2],
+checks = { X = [1], W = [1], b = [1, 2] } }``; the report then measures those
+objectives from those checks, not from the whole cell.
 """
 
 from __future__ import annotations
@@ -39,6 +43,10 @@ class Assignment:
     #: (grade_id, objective numbers counted from 1) for each graded test cell
     tests: tuple[tuple[str, tuple[int, ...]], ...] = field(default=(), compare=False,
                                                           hash=False)
+    #: (grade_id, ((check, objective numbers), ...)) for each test cell whose checks
+    #: isolate its objectives (a ``checks`` table in ``[assignment.tests]``)
+    checks: tuple[tuple[str, tuple[tuple[str, tuple[int, ...]], ...]], ...] = field(
+        default=(), compare=False, hash=False)
     #: files of ``source/<name>/`` (relative paths) a grading kernel may read; no other
     #: file an instructor keeps beside the notebook reaches student code
     data: tuple[str, ...] = field(default=(), compare=False, hash=False)
@@ -54,6 +62,17 @@ class Assignment:
     def tests_of(self, number: int) -> tuple[str, ...]:
         """The test cells (grade ids, in manifest order) that assess objective ``number``."""
         return tuple(name for name, numbers in self.tests if number in numbers)
+
+    def checks_of(self, grade_id: str) -> dict[str, tuple[int, ...]]:
+        """Check name -> the objective numbers it isolates, for the test cell ``grade_id``;
+        empty when the cell is measured whole."""
+        return dict(next((checks for name, checks in self.checks if name == grade_id), ()))
+
+    def isolating(self, grade_id: str, number: int) -> tuple[str, ...]:
+        """The checks of ``grade_id`` that measure objective ``number``; () when the whole
+        cell does (no check of the cell is mapped to it)."""
+        return tuple(check for check, numbers in self.checks_of(grade_id).items()
+                     if number in numbers)
 
 
 @dataclass(frozen=True)
@@ -181,11 +200,11 @@ def load_manifest(root: str | Path | None = None) -> Course:
             raise ManifestError(f"assignment {entry['name']!r}: due date {entry['due']!r} "
                                 "must look like 2027-01-18 23:59:00") from None
         objectives = tuple(entry.get("objectives", ()))
+        tests, checks = _objective_map(entry, objectives, path)
         assignments.append(Assignment(
             name=entry["name"], notebook=entry["notebook"], title=entry["title"],
             due=entry["due"], points=float(entry["points"]), objectives=objectives,
-            tests=_objective_map(entry, objectives, path),
-            data=_data_files(entry, path),
+            tests=tests, checks=checks, data=_data_files(entry, path),
         ))
     names = [a.name for a in assignments]
     duplicated = sorted({n for n in names if names.count(n) > 1})
@@ -205,23 +224,40 @@ def load_manifest(root: str | Path | None = None) -> Course:
                   timezone=timezone, assignments=tuple(assignments), root=root, late=late)
 
 
+_Numbers = tuple[int, ...]
+
+
+def _numbers(value: Any) -> list[int] | None:
+    """Objective numbers as written (``3`` or ``[1, 3]``); None when they are not."""
+    numbers = [value] if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(numbers, list) or not numbers or not all(
+            isinstance(n, int) and not isinstance(n, bool) for n in numbers):
+        return None
+    return numbers
+
+
 def _objective_map(entry: dict, objectives: tuple[str, ...], path: Path
-                   ) -> tuple[tuple[str, tuple[int, ...]], ...]:
-    """An assignment's ``[assignment.tests]`` table, checked: grade_id -> objective numbers."""
+                   ) -> tuple[tuple[tuple[str, _Numbers], ...],
+                              tuple[tuple[str, tuple[tuple[str, _Numbers], ...]], ...]]:
+    """An assignment's ``[assignment.tests]`` table, checked: grade_id -> objective
+    numbers, and grade_id -> (check -> objective numbers) for the cells that have a
+    ``checks`` table."""
     table = entry.get("tests", {})
     where = f"assignment {entry['name']!r} in {path}"
     if not isinstance(table, dict):
         raise ManifestError(f"{where}: `tests` must be a table of test cell = [objective "
                             "numbers], e.g. [assignment.tests] with test_mul_forward = [3]")
-    mapped = []
+    mapped, isolated = [], []
     for grade_id, value in table.items():
-        numbers = [value] if isinstance(value, int) and not isinstance(value, bool) else value
-        if not isinstance(numbers, list) or not numbers or not all(
-                isinstance(n, int) and not isinstance(n, bool) for n in numbers):
+        given = value.get("objectives") if isinstance(value, dict) else value
+        numbers = _numbers(given)
+        if numbers is None or (isinstance(value, dict)
+                               and not set(value) <= {"objectives", "checks"}):
             raise ManifestError(
                 f"{where}: test cell {grade_id!r} = {value!r}; write the numbers of the "
                 f"objectives it assesses, counted from 1 in the `objectives` list, e.g. "
-                f"{grade_id} = [1] or {grade_id} = [1, 3]")
+                f"{grade_id} = [1] or {grade_id} = [1, 3], or with the judge's checks that "
+                f"isolate them, {grade_id} = {{ objectives = [1, 3], checks = {{ b = [3] }} }}")
         unknown = [n for n in numbers if not 1 <= n <= len(objectives)]
         if unknown:
             listed = "; ".join(f"{i}: {text}" for i, text in enumerate(objectives, start=1))
@@ -231,7 +267,28 @@ def _objective_map(entry: dict, objectives: tuple[str, ...], path: Path
                 f"{len(objectives)} objective(s)" + (f" ({listed})" if listed else "")
                 + ". Use one of those numbers, or add the objective to `objectives`.")
         mapped.append((grade_id, tuple(dict.fromkeys(numbers))))
-    return tuple(mapped)
+        if isinstance(value, dict) and "checks" in value:
+            isolated.append((grade_id, _check_map(value["checks"], grade_id, numbers, where)))
+    return tuple(mapped), tuple(isolated)
+
+
+def _check_map(checks: Any, grade_id: str, numbers: list[int], where: str
+               ) -> tuple[tuple[str, _Numbers], ...]:
+    """A test cell's ``checks`` table: each check -> some of the cell's own objectives."""
+    if not isinstance(checks, dict) or not checks:
+        raise ManifestError(f"{where}: test cell {grade_id!r}: checks = {checks!r} must be a "
+                            "table of the judge's checks of the cell = [objective numbers], "
+                            "e.g. checks = { b = [2], W = [1] }")
+    found = []
+    for check, value in checks.items():
+        own = _numbers(value)
+        if own is None or not set(own) <= set(numbers):
+            raise ManifestError(
+                f"{where}: test cell {grade_id!r}, check {check!r} = {value!r}: a check "
+                f"isolates some of its cell's objectives ({numbers}); write them as a list, "
+                f"e.g. {check} = [{numbers[0]}]")
+        found.append((str(check), tuple(dict.fromkeys(own))))
+    return tuple(found)
 
 
 def graded_cells(notebook: Path) -> dict[str, str]:

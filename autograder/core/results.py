@@ -40,7 +40,11 @@ from typing import Any
 
 from autograder.core.reasons import Reason, legacy_reasons
 
-__all__ = ["CellGrade", "DeathCause", "GradeResult", "KernelDeath", "Lateness", "Status"]
+__all__ = ["CHECK_PASSED", "CellGrade", "DeathCause", "GradeResult", "KernelDeath", "Lateness",
+           "Status"]
+
+#: A check's outcome when it passed (``CellGrade.checks``); a failed one holds its mistake's code.
+CHECK_PASSED = "passed"
 
 
 class Status(StrEnum):
@@ -71,6 +75,13 @@ def _texts(value: Any) -> list[str]:
     return [str(item) for item in value] if isinstance(value, list) else []
 
 
+def _outcomes(value: Any) -> dict[str, str]:
+    """A cell's checks as results.json holds them: name -> code (anything else: none)."""
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(name): str(code) for name, code in value.items()}
+
+
 def _code(value: Any) -> Reason:
     """A reason's code as a ``Reason``; a code this grader does not know (a newer
     grader's) stays as its text, so writing the record back keeps it."""
@@ -82,26 +93,35 @@ def _code(value: Any) -> Reason:
 class CellGrade:
     """One graded cell: its points out of its maximum, the check's message, and why it
     lost points as a code (``autograder.core.mistakes.Mistake``; "" when it did not,
-    or when no judge said: plain nbgrader, a record from an earlier grader)."""
+    or when no judge said: plain nbgrader, a record from an earlier grader).
+
+    ``checks``: for a cell that lost points, the outcome of each named check the
+    judge made of it (``autograder.judge.plans``: the gradient for ``b``, the
+    probes with three inputs, ...), ``CHECK_PASSED`` or the failed check's mistake
+    code; empty when the judge named no checks for the cell, or did not judge it.
+    The class report measures an objective from the checks that isolate it."""
 
     grade_id: str
     score: float
     max_score: float
     message: str = ""
     mistake: str = ""
+    checks: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        data = {"grade_id": self.grade_id, "score": self.score, "max_score": self.max_score,
-                "message": self.message}
+        data: dict[str, Any] = {"grade_id": self.grade_id, "score": self.score,
+                                "max_score": self.max_score, "message": self.message}
         if self.mistake:  # a record without one is written back as it was
             data["mistake"] = str(self.mistake)
+        if self.checks:  # likewise
+            data["checks"] = {name: str(code) for name, code in self.checks.items()}
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CellGrade:
         return cls(_text(data.get("grade_id")), _float(data.get("score")),
                    _float(data.get("max_score")), _text(data.get("message")),
-                   _text(data.get("mistake")))
+                   _text(data.get("mistake")), _outcomes(data.get("checks")))
 
 
 @dataclass(frozen=True)

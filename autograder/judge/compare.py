@@ -3,7 +3,8 @@
 ``compare`` says what is wrong with one answer to one question (a ``Probe``)
 or None when it is right: a ``Problem``, the grader's words and a
 ``Mistake`` code (``autograder.core.mistakes``; a wrong array is diagnosed
-there, the code travels to the grade and the report). Answers arrive as
+there, the code travels to the grade and the report); ``check_outcomes`` says
+the same of each check the probe names (``Probe.checks``). Answers arrive as
 JSON text and are read strictly (``plain_value``, ``json_constant``):
 numbers, strings, lists and string-keyed dicts, never a pickle.
 """
@@ -18,7 +19,7 @@ import numpy as np
 from autograder.core.mistakes import Mistake, explain
 from autograder.judge.plans import Probe
 
-__all__ = ["Problem", "compare", "json_constant", "plain_value"]
+__all__ = ["Problem", "check_outcomes", "compare", "json_constant", "plain_value"]
 
 RTOL, ATOL = 1e-6, 1e-8
 
@@ -181,16 +182,8 @@ def compare(probe: Probe, got: dict, want: dict) -> Problem | None:
                           "the value", **known)
         # A backward probe judges the gradients only (backward started from the
         # reference value): one mistake costs one exercise.
-        gradients = got.get("gradients")
-        if not isinstance(gradients, list) or len(gradients) != len(want["gradients"]):
-            return _wrong("the gradients are missing")
-        shapes = got.get("gradient_shapes") or [None] * len(gradients)
-        for i, (g, w) in enumerate(zip(gradients, want["gradients"])):
-            problem = _close(g, w, shapes[i] if i < len(shapes) else None,
-                             f"the gradient for input {probe.spec['gradients_of'][i]}", **known)
-            if problem:
-                return problem
-        return None
+        problems = _gradient_problems(probe, got, want, known)
+        return next((p for p in problems if p), None)
     if probe.kind == "function" and probe.name == "chain_rule_gradients":
         return _check_chain_rule(probe.spec, got, want)
     if probe.kind == "function":
@@ -220,6 +213,30 @@ def compare(probe: Probe, got: dict, want: dict) -> Problem | None:
                           "the values of the {} trainables are missing",
                           before=_starts(probe.spec))
     return _wrong(f"unknown probe kind {probe.kind}")
+
+
+def _gradient_problems(probe: Probe, got: dict, want: dict, known: dict[str, Any]
+                       ) -> list[Problem | None]:
+    """What is wrong with each gradient of a backward node or tensor probe's answer."""
+    gradients = got.get("gradients")
+    if not isinstance(gradients, list) or len(gradients) != len(want["gradients"]):
+        return [_wrong("the gradients are missing")] * len(want["gradients"])
+    shapes = got.get("gradient_shapes") or [None] * len(gradients)
+    return [_close(g, w, shapes[i] if i < len(shapes) else None,
+                   f"the gradient for input {probe.spec['gradients_of'][i]}", **known)
+            for i, (g, w) in enumerate(zip(gradients, want["gradients"]))]
+
+
+def check_outcomes(probe: Probe, got: dict, want: dict, whole: Problem | None
+                   ) -> dict[str, Problem | None]:
+    """Each check ``probe`` names (``Probe.checks``) -> what is wrong with its part of the
+    answer, None when it is right: for one check, the whole answer's (``whole``, what
+    ``compare`` said of it); for a backward probe's gradients, each judged alone."""
+    names = probe.checks
+    if len(names) > 1 and probe.kind in ("node", "tensor") and "gradients" in want \
+            and len(names) == len(want["gradients"]):
+        return dict(zip(names, _gradient_problems(probe, got, want, _known(probe))))
+    return dict.fromkeys(names, whole)
 
 
 def _check_train(spec: dict, got: dict, want: dict) -> Problem | None:

@@ -13,6 +13,13 @@ test builds on (``TEST_USES``), and what the judge's copy of miniflow leaves
 out per assignment (``HIDDEN``, ``autograder.judge.library``). The expected
 answers are miniflow's (``autograder.judge.references``); how an answer is
 judged is ``autograder.judge.compare``.
+
+A probe may name the checks its answer feeds (``Probe.checks``): the
+gradient for each input (``X``, ``W``, ``b`` of ``Linear``), or the probe as a
+whole (``three_inputs``). The judge records each check's outcome with the
+verdict, and the course manifest says which of a test cell's objectives each
+check isolates (its ``checks`` table), so that the class report does not count
+a transposed weight gradient against "the bias sums over the batch".
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import numpy as np
 from autograder.judge.references import reference_for, reference_network
 from autograder.judge.runners import RUNNERS, grader_version, run_node, run_sgd, run_tensor
 
-__all__ = ["HIDDEN", "PLANS", "TEST_USES", "Probe", "plan_for"]
+__all__ = ["HIDDEN", "PLANS", "TEST_USES", "Probe", "checks_for", "plan_for"]
 
 # Which grader versions each test's runner uses.
 TEST_USES: dict[str, list[str]] = {
@@ -61,6 +68,13 @@ class Probe:
     spec: dict       # the inputs (JSON-able), sent to the judge
     describe: str    # what it checks, in words for the student
     secret: dict | None = None  # what only the grader knows (labels to score against)
+    #: the checks its answer feeds: one name for the whole answer, or, for a backward
+    #: node probe, one per gradient (in ``spec["gradients_of"]``'s order; "" for a
+    #: gradient it feeds to none); () for none
+    checks: tuple[str, ...] = ()
+    #: asked only after its test has failed, to settle the checks: it never decides
+    #: the verdict, and the visible tests do not ask it
+    follow_up: bool = False
 
     def reference(self) -> dict:
         """What miniflow's own code answers, computed in the grader, never in the judge."""
@@ -84,8 +98,11 @@ def _data(array: np.ndarray, dtype: str = "float64") -> dict:
 def _node_probes(test: str, name: str, shapes_list: list[list[tuple[int, ...]]], *,
                  seed: int, backward: bool, wiring: list[int] | None = None,
                  loss: bool = False, labels: bool = False, scale: float = 1.0,
-                 gradients_of: list[int] | None = None, zero: bool = False) -> list[Probe]:
-    """Forward (or backward) probes of a node on random inputs of each shape list."""
+                 gradients_of: list[int] | None = None, zero: bool = False,
+                 checks: list[tuple[str, ...]] | None = None, consumers: int = 2,
+                 follow_up: bool = False) -> list[Probe]:
+    """Forward (or backward) probes of a node on random inputs of each shape list
+    (``checks``: for each shape list, the checks its probe feeds, ``Probe.checks``)."""
     import miniflow
 
     probes = []
@@ -112,7 +129,7 @@ def _node_probes(test: str, name: str, shapes_list: list[list[tuple[int, ...]]],
             value = np.asarray(reference["value"], dtype=float)
             spec["reference"] = _data(value)
             spec["upstreams"] = [] if loss else [_data(rng.normal(size=value.shape))
-                                                 for _ in range(2)]
+                                                 for _ in range(consumers)]
             spec["gradients_of"] = gradients_of if gradients_of is not None else \
                 sorted(set(spec["wiring"]))
         what = "backward" if backward else "forward"
@@ -120,7 +137,9 @@ def _node_probes(test: str, name: str, shapes_list: list[list[tuple[int, ...]]],
                             f"{name} {what} on inputs of shapes {shapes}"
                             + (" with large inputs" if scale > 1 else "")
                             + (" (the same input twice)" if wiring else "")
-                            + (" with two consumers" if backward and not loss else "")))
+                            + (" with two consumers" if backward and not loss
+                               and consumers == 2 else ""),
+                            checks=checks[number] if checks else (), follow_up=follow_up))
     return probes
 
 
@@ -130,16 +149,21 @@ def _graphs_plan(derive: Callable[[int], int]) -> list[Probe]:
                     "chain_rule_gradients",
                     {"arguments": [float(v) for v in rng.normal(size=4)]},
                     "chain_rule_gradients on random numbers") for n in range(3)]
+    # Checks: two inputs (a node's value and gradients, from and to its inbound nodes),
+    # three (the n-ary product), broadcast shapes, an input of zero, the same input twice.
     probes += _node_probes("test_mul_forward", "Mul", [[(3, 2), (3, 2)], [(4,), (4,), (4,)],
                                                        [(2, 3), (3,)]], seed=derive(7002),
-                           backward=False)
+                           backward=False,
+                           checks=[("two_inputs",), ("three_inputs",), ("broadcast",)])
     probes += _node_probes("test_mul_backward", "Mul", [[(3, 2), (3, 2)], [(2, 3), (3,)],
                                                         [(5,), (5,), (5,)]], seed=derive(7003),
-                           backward=True)
+                           backward=True,
+                           checks=[("two_inputs",), ("broadcast",), ("three_inputs",)])
     probes += _node_probes("test_mul_backward", "Mul", [[(4,), (4,)], [(2, 3), (2, 3), (2, 3)]],
-                           seed=derive(7006), backward=True, zero=True)
+                           seed=derive(7006), backward=True, zero=True,
+                           checks=[("zero_input",)] * 2)
     probes += _node_probes("test_mul_backward", "Mul", [[(3,)]], seed=derive(7004), backward=True,
-                           wiring=[0, 0])
+                           wiring=[0, 0], checks=[("same_input_twice",)])
     graph_rng = np.random.default_rng(derive(7005))
     graphs = [_random_add_graph(graph_rng, inputs, adds) for inputs, adds in ((3, 4), (2, 8))]
     graphs.append(_shortcut_graph(graph_rng))
@@ -154,8 +178,15 @@ def _layers_plan(derive: Callable[[int], int]) -> list[Probe]:
     shapes = [[(4, 3), (3, 2), (2,)], [(1, 5), (5, 4), (4,)], [(6, 2), (2, 1), (1,)]]
     probes = _node_probes("test_linear_forward", "Linear", shapes, seed=derive(7101),
                           backward=False)
+    # Checks: the gradient for each input, X, W and b; and b_sum, the bias gradient's sum
+    # over a batch apart from the rest, asked once the test has failed: with one
+    # consumer (= for += loses nothing) and square shapes (a transposed dX or dW raises
+    # nothing, so the bias gradient is reached).
     probes += _node_probes("test_linear_backward", "Linear", shapes, seed=derive(7102),
-                           backward=True)
+                           backward=True, checks=[("X", "W", "b")] * len(shapes))
+    probes += _node_probes("test_linear_backward", "Linear", [[(3, 3), (3, 3), (3,)]],
+                           seed=derive(7106), backward=True, checks=[("X", "W", "b_sum")],
+                           consumers=1, follow_up=True)
     probes += _node_probes("test_sigmoid_forward", "Sigmoid", [[(4, 3)], [(7,)]], seed=derive(7103),
                            backward=False)
     probes += _node_probes("test_sigmoid_forward", "Sigmoid", [[(2, 5)]], seed=derive(7104),
@@ -341,6 +372,16 @@ def plan_for(assignment: str, derive: Callable[[int], int] | None = None) -> lis
     without one, the public seeds written here are used (tests, demos).
     """
     return PLANS[assignment](derive or (lambda seed: seed)) if assignment in PLANS else []
+
+
+def checks_for(assignment: str) -> dict[str, tuple[str, ...]]:
+    """Test cell -> the names of the checks its probes feed, in order (only the cells
+    whose probes name checks)."""
+    found: dict[str, dict[str, None]] = {}
+    for probe in plan_for(assignment):
+        if probe.checks:
+            found.setdefault(probe.test, {}).update(dict.fromkeys(c for c in probe.checks if c))
+    return {test: tuple(names) for test, names in found.items()}
 
 
 def _shortcut_graph(rng: np.random.Generator) -> dict:

@@ -8,11 +8,19 @@ that need nothing of the grader's come first; then, test by test, the
 grader's versions of earlier exercises (``autograder.judge.plans.TEST_USES``) are
 loaded just before the first question that builds on them, after every
 question they could have answered.
+
+A test's verdict is its first failure. When the test's questions name checks
+(``autograder.judge.plans.Probe.checks``), its remaining questions (and its
+follow-up questions, ``Probe.follow_up``) are still asked, within its turn,
+to settle each check's outcome for the class report; they never change the
+verdict, and a judge that dies on one is restarted without counting against
+the notebook.
 """
 
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import hashlib
 import inspect
 import json
@@ -21,6 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from autograder.core.mistakes import Mistake
+from autograder.core.results import CHECK_PASSED
 from autograder.judge.code import definitions
 from autograder.judge.library import judge_library
 from autograder.judge.process import CHILD, JudgeDied, JudgeProcess
@@ -138,20 +147,32 @@ class _Judge:
             self.loaded.setdefault(module, {})[name] = attribute
             self._load(module, {name: attribute})
 
-    def restart(self) -> bool:
+    def restart(self, counted: bool = True) -> bool:
+        """A fresh judge; False (none) once ``MAX_RESTARTS`` counted restarts were made."""
         self.process.stop()
-        if self.restarts >= MAX_RESTARTS:
-            return False
-        self.restarts += 1
+        if counted:
+            if self.restarts >= MAX_RESTARTS:
+                return False
+            self.restarts += 1
         self.start()
         return True
+
+
+def _settle(outcomes: dict[str, str], names: Any, outcome: str) -> None:
+    """Record ``outcome`` for each check in ``names`` that has not failed yet: a check
+    passes when every question that feeds it answered, and answered it right, and keeps
+    its first failure. An error in a question that feeds several checks (a backward's
+    gradients) is none of theirs: they are settled by the questions that answered."""
+    for name in filter(None, names):
+        if outcomes.get(name, CHECK_PASSED) == CHECK_PASSED:
+            outcomes[name] = str(outcome)
 
 
 def judge_notebook(cells: list[Any], assignment: str, student: str, secret: bytes, *,
                    mode: str, limits: dict[str, int], timeout: float = 30.0
                    ) -> dict[str, Verdict]:
     """test cell -> the judge's verdict on the student's code in ``cells``."""
-    from autograder.judge.compare import compare
+    from autograder.judge.compare import check_outcomes, compare
     from autograder.judge.plans import TEST_USES, plan_for
 
     code = definitions(cells)
@@ -180,37 +201,75 @@ def judge_notebook(cells: list[Any], assignment: str, student: str, secret: byte
                                          f"stopped the grader's check {MAX_RESTARTS + 1} times",
                                          Mistake.STOPPED)
                 continue
+            asked = [p for p in probes if p.test == test]
+            named = list(dict.fromkeys(name for p in asked for name in p.checks if name))
+            outcomes: dict[str, str] = {}
+            raised: dict[str, str] = {}  # a check's first error, when it has no outcome
+            unasked = {name: sum(name in p.checks for p in asked) for name in named}
+            died = False
             verdict = None
             asking = f"the grader's check of {test}"
             try:
                 judge.load(TEST_USES.get(test, []))
-                for probe in (p for p in probes if p.test == test):
+                for probe in asked:
+                    # After the verdict, the questions go on only to settle the checks
+                    # (the verdict stays the first failure's); without checks, none do.
+                    if verdict is not None and all(outcomes.get(name, CHECK_PASSED)
+                                                   != CHECK_PASSED for name in named):
+                        break
+                    if probe.follow_up and verdict is None:
+                        continue
                     asking = probe.describe
                     answer = judge.process.request({"op": "ask", "kind": probe.kind,
                                                     "name": probe.name, "spec": probe.spec})
+                    for name in filter(None, probe.checks):
+                        unasked[name] -= 1
                     if "error" in answer:
-                        if str(answer["error"]).startswith("NameError: " + probe.name):
-                            verdict = Verdict(test, "missing", f"{probe.describe}: "
-                                              + _missing_words(probe.name, judge.failed, code),
-                                              Mistake.MISSING)
+                        missing = str(answer["error"]).startswith("NameError: " + probe.name)
+                        failed = Verdict(test, "missing", f"{probe.describe}: " + _missing_words(
+                            probe.name, judge.failed, code), Mistake.MISSING) if missing else \
+                            Verdict(test, "raised", f"{probe.describe}: {_error_words(answer)}",
+                                    _error_mistake(answer))
+                        if len(probe.checks) > 1:  # which gradient's code raised is unknown
+                            for name in filter(None, probe.checks):
+                                raised.setdefault(name, str(failed.mistake))
                         else:
-                            verdict = Verdict(test, "raised", f"{probe.describe}: "
-                                              f"{_error_words(answer)}", _error_mistake(answer))
-                        break
-                    problem = compare(probe, answer, probe.reference())
-                    if problem:
+                            _settle(outcomes, probe.checks, failed.mistake)
+                        verdict = verdict or failed
+                        if missing:
+                            break
+                        continue
+                    want = probe.reference()
+                    problem = compare(probe, answer, want)
+                    for name, found in (check_outcomes(probe, answer, want, problem).items()
+                                        if probe.checks else ()):
+                        _settle(outcomes, (name,), found.mistake if found else CHECK_PASSED)
+                    if problem and verdict is None:
                         verdict = Verdict(test, "wrong", f"{probe.describe}: {problem.words}",
                                           problem.mistake)
-                        break
             except JudgeDied as error:
-                verdict = Verdict(test, "stopped", f"{asking}: the code under test stopped the "
-                                  f"grader's check ({error}); look for exit(), os._exit() or a "
-                                  "loop that never ends", Mistake.STOPPED)
+                # A death on a question asked only for the checks leaves the verdict as it
+                # was, and is not counted against the notebook's restarts.
+                counted, died = verdict is None, True
+                if counted:
+                    verdict = Verdict(test, "stopped", f"{asking}: the code under test stopped "
+                                      f"the grader's check ({error}); look for exit(), "
+                                      "os._exit() or a loop that never ends", Mistake.STOPPED)
                 try:
-                    alive = judge.restart()
+                    alive = judge.restart(counted=counted)
                 except JudgeDied:
                     alive = False
-            verdicts[test] = verdict or Verdict(test, "passed")
+            verdict = verdict or Verdict(test, "passed")
+            if named:
+                # a check some of whose questions were not asked failed as the test did;
+                # one whose every answer was an error, with the first error's code
+                _settle(outcomes, [name for name in named if unasked[name]],
+                        Mistake.STOPPED if died else verdict.mistake or CHECK_PASSED)
+                for name in named:
+                    outcomes.setdefault(name, raised.get(name, str(verdict.mistake)))
+                verdict = dataclasses.replace(verdict, checks=tuple(
+                    (name, outcomes[name]) for name in named))
+            verdicts[test] = verdict
     finally:
         judge.process.stop()
     return verdicts

@@ -36,12 +36,15 @@ class Verdict:
     """One test cell's verdict: ``code`` is "passed", "wrong", "raised", "missing",
     "stopped" (the judge died or overran) or "not_judged"; ``mistake`` says why a
     verdict that is not "passed" lost the points, as a code
-    (``autograder.core.mistakes.Mistake``; "" when passed)."""
+    (``autograder.core.mistakes.Mistake``; "" when passed); ``checks``, for a test
+    whose probes name checks (``autograder.judge.plans.Probe.checks``), each check's
+    outcome: "passed" or its mistake's code."""
 
     test: str
     code: str
     message: str = ""
     mistake: str = ""
+    checks: tuple[tuple[str, str], ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -78,9 +81,11 @@ def apply_verdicts(cells: list[Any], verdicts: dict[str, Verdict]) -> None:
                                  traceback=[f"{FAILED}: {verdict.message}"])
         cell["outputs"] = [first, *[o for o in cell.get("outputs", [])
                                     if not _is_verdict(o)]]
-        cell.setdefault("metadata", {})[VERDICT_KEY] = {"code": verdict.code,
-                                                        "message": verdict.message,
-                                                        "mistake": str(verdict.mistake)}
+        recorded = {"code": verdict.code, "message": verdict.message,
+                    "mistake": str(verdict.mistake)}
+        if verdict.checks and not verdict.passed:  # what the class report reads of each
+            recorded["checks"] = {name: str(outcome) for name, outcome in verdict.checks}
+        cell.setdefault("metadata", {})[VERDICT_KEY] = recorded
 
 
 def _is_verdict(output: Any) -> bool:

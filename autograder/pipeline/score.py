@@ -93,7 +93,7 @@ def score_notebook(executed: nbformat.NotebookNode, source: nbformat.NotebookNod
         lost = score < points
         cells.append(CellGrade(grade_id, float(score), points,
                                error_message(got) if lost else "",
-                               _mistake(got) if lost else ""))
+                               _mistake(got) if lost else "", _checks(got) if lost else {}))
     return cells, notes, list(dict.fromkeys(reasons))
 
 
@@ -102,6 +102,13 @@ def _mistake(cell: nbformat.NotebookNode) -> str:
     notebook graded without one, as plain ``nbgrader autograde`` of an old release)."""
     verdict = cell.get("metadata", {}).get(VERDICT_KEY)
     return str(verdict.get("mistake") or "") if isinstance(verdict, dict) else ""
+
+
+def _checks(cell: nbformat.NotebookNode) -> dict[str, str]:
+    """The outcome of each check the judge named for ``cell`` (empty when it named none)."""
+    verdict = cell.get("metadata", {}).get(VERDICT_KEY)
+    checks = verdict.get("checks") if isinstance(verdict, dict) else None
+    return {str(k): str(v) for k, v in checks.items()} if isinstance(checks, dict) else {}
 
 
 def kernel_deaths(executed: nbformat.NotebookNode) -> tuple[list[KernelDeath], list[str]]:
@@ -146,6 +153,7 @@ def _apply_verdicts(result: GradeResult, executed: nbformat.NotebookNode,
             cell.message = zeroed[cell.grade_id]
             cell.score = 0.0
             cell.mistake = Mistake.ZEROED_BY_REVIEW
+            cell.checks = {}  # what the judge's checks said is not the student's work
     result.score = float(sum(c.score for c in result.cells))
 
 

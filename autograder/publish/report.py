@@ -5,8 +5,10 @@ One self-contained HTML page (figures embedded as PNG, nothing fetched) from
 autograder/publish/templates/report.html.j2. Per assignment: how many
 submissions were graded, rejected, crashed, late or flagged; the scores;
 per learning objective, the share of the graded submissions that met it
-and the most common mistakes, grouped by the code the grader's check gave
-each failed test cell (``CellGrade.mistake``, never by the words of a
+(measured by its test cells, or by the checks of a cell that isolate it:
+``autograder.publish.objectives``) and the most common mistakes, grouped by
+the code the grader's check gave each failed test cell or check
+(``CellGrade.mistake``, ``CellGrade.checks``, never by the words of a
 message), counted, with one anonymised example each. Then the submissions that need the instructor:
 rejected, crashed, late, flagged, by student id.
 
@@ -26,6 +28,7 @@ from pathlib import Path
 from autograder.core.manifest import Assignment, Course
 from autograder.core.mistakes import label
 from autograder.core.results import CellGrade, GradeResult, Status
+from autograder.publish.objectives import Shortfall, measured_by, shortfalls
 from autograder.publish.render import render_template
 from autograder.publish.roster import load_roster
 from autograder.record.fingerprints import stale_grades
@@ -64,11 +67,17 @@ DEFINITIONS = [
                            "grades.csv has them; students who submitted nothing are in "
                            "neither mean (grades.csv lists them with 0)"),
     ("met", "a graded submission meets an objective when it earned every point of every test "
-            "cell mapped to that objective in course/manifest.toml ([assignment.tests]); the "
-            "share is of the graded submissions"),
-    ("mistake", "a test cell that lost points, grouped by the mistake the grader's check "
-                "named (not attempted, raised an error, the wrong sign, twice the right value, "
-                "...; a wrong value no known pattern explains), or, for a cell no check named, "
+            "cell mapped to that objective in course/manifest.toml ([assignment.tests]), or, "
+            "for a test cell whose checks are mapped to its objectives (a checks table there), "
+            "passed every check of that cell mapped to the objective: a cell that lost its "
+            "points to another check (a transposed weight gradient) does not count against an "
+            "objective other checks isolate (the bias gradient's sum over the batch); the "
+            "column \"measured by\" names the cells and checks; the share is of the graded "
+            "submissions"),
+    ("mistake", "a test cell that lost points, or a failed check that measures the objective, "
+                "grouped by the mistake the grader's check named (not attempted, raised an "
+                "error, the wrong sign, twice the right value, ...; a wrong value no known "
+                "pattern explains), or, for a cell no check named, "
                 "by its first line with every number replaced by #; counted in students; the "
                 "example is one real message with the student's id removed"),
 ]
@@ -97,6 +106,8 @@ class ObjectiveSummary:
     text: str
     cells: tuple[str, ...]
     mistakes: list[Mistake] = field(default_factory=list)
+    #: how it is measured, one entry per test cell: "test_linear_backward (check b)"
+    measures: tuple[str, ...] = ()
     met_by: list[str] = field(default_factory=list)     # the students who met it
     graded_for: list[str] = field(default_factory=list)  # the graded students it counts
 
@@ -239,12 +250,35 @@ def _anonymised(message: str, student: str) -> str:
 
 
 def _objective_groups(assignment: Assignment, cell_ids: list[str]) -> list[ObjectiveSummary]:
-    groups = [ObjectiveSummary(number, text, assignment.tests_of(number))
+    groups = [ObjectiveSummary(number, text, assignment.tests_of(number),
+                               measures=measured_by(assignment, number))
               for number, text in enumerate(assignment.objectives, start=1)]
     unmapped = tuple(g for g in cell_ids if not assignment.objectives_of(g))
     if unmapped:
-        groups.append(ObjectiveSummary(0, "test cells mapped to no objective", unmapped))
+        groups.append(ObjectiveSummary(0, "test cells mapped to no objective", unmapped,
+                                       measures=unmapped))
     return groups
+
+
+def _add_mistake(mistakes: dict[tuple[str, str], Mistake], shortfall: Shortfall,
+                 student: str) -> None:
+    """Count ``shortfall`` in its group: a failed check by its code, a cell by its
+    ``mistake_key``; the example is the cell's message when it tells of this mistake."""
+    cell = shortfall.cell
+    if cell is None:  # never ran: no mistake to name
+        return
+    if shortfall.check and shortfall.mistake:
+        kind, words = "code", label(shortfall.mistake)
+        telling = cell.mistake == shortfall.mistake
+    else:
+        (kind, words), telling = mistake_key(cell), True
+    group = mistakes.setdefault((kind, words), Mistake(words, kind))
+    if student not in group.students:
+        group.students.append(student)
+    if cell.grade_id not in group.cells:
+        group.cells.append(cell.grade_id)
+    if not group.example and cell.message and telling:
+        group.example = _anonymised(cell.message, student)
 
 
 def _summarise_one(assignment: Assignment, mine: list[GradeResult]) -> AssignmentSummary:
@@ -265,21 +299,13 @@ def _summarise_one(assignment: Assignment, mine: list[GradeResult]) -> Assignmen
         mistakes: dict[tuple[str, str], Mistake] = {}
         for r in graded if objective.cells else []:
             got = {c.grade_id: c for c in r.cells}
-            mine_cells = [got[g] for g in objective.cells if g in got]
             objective.graded_for.append(r.student)
-            lost = [c for c in mine_cells if c.score < c.max_score]
+            found = shortfalls(assignment, objective.number, got, objective.cells)
             # A test cell the submission never ran (absent) did not earn its points.
-            if not lost and len(mine_cells) == len(objective.cells):
+            if not found:
                 objective.met_by.append(r.student)
-            for c in lost:
-                kind, words = mistake_key(c)
-                group = mistakes.setdefault((kind, words), Mistake(words, kind))
-                if r.student not in group.students:
-                    group.students.append(r.student)
-                if c.grade_id not in group.cells:
-                    group.cells.append(c.grade_id)
-                if not group.example and c.message:
-                    group.example = _anonymised(c.message, r.student)
+            for shortfall in found:
+                _add_mistake(mistakes, shortfall, r.student)
         objective.mistakes = sorted(mistakes.values(),
                                     key=lambda m: (-m.count, m.kind != "code", m.label))
     for r in graded:
@@ -387,7 +413,7 @@ def _figure(info: AssignmentSummary) -> str:
     right.set_xlim(0, 100)
     right.invert_yaxis()
     right.set_title(f"{info.name}: graded submissions meeting each objective")
-    right.set_xlabel("submissions with every point of the objective's tests (%)")
+    right.set_xlabel("submissions meeting the objective: its tests, or its checks (%)")
     right.set_ylabel("learning objective")
     fig.tight_layout()
     buffer = io.BytesIO()

@@ -116,15 +116,17 @@ def load_results(course: Course, stored: dict[tuple[str, str], GradeResult] | No
             messages = {c.grade_id: c.message for c in record.cells}
             # a cell an instructor has since given full marks (formgrader) lost nothing
             mistakes = {c.grade_id: c.mistake for c in record.cells}
+            checks = {c.grade_id: c.checks for c in record.cells}
             order = [name for name in messages if name in cells]
             order += [name for name in cells if name not in messages]
             score = float(sum(s for s, _ in cells.values()))
+            lost = {name for name in order if cells[name][0] < cells[name][1]}
             record = dataclasses.replace(
                 record, status=Status.GRADED, score=score,
                 max_score=float(sum(t for _, t in cells.values())),
                 cells=[CellGrade(name, cells[name][0], cells[name][1], messages.get(name, ""),
-                                 mistakes.get(name, "") if cells[name][0] < cells[name][1]
-                                 else "")
+                                 mistakes.get(name, "") if name in lost else "",
+                                 dict(checks.get(name, {})) if name in lost else {})
                        for name in order])
             record = _merge_late(record, lateness.get(key))
         elif record.status == Status.GRADED:

@@ -35,11 +35,24 @@ POINTS = {"test_chain_rule": 2.0, "test_mul_forward": 2.0, "test_mul_backward": 
 
 
 def test_every_graded_test_cell_of_every_source_notebook_assesses_a_known_objective():
+    from autograder.judge.plans import checks_for
+
     assert objective_problems(COURSE) == []
     for assignment in COURSE.assignments:
         for grade_id, numbers in assignment.tests:
             assert numbers, f"{assignment.name}/{grade_id} assesses no objective"
             assert all(1 <= n <= len(assignment.objectives) for n in numbers)
+        # A cell's checks table maps exactly the checks the judge's plan names for it,
+        # each to some of the cell's own objectives.
+        named = checks_for(assignment.name)
+        for grade_id, mapped in assignment.checks:
+            where = f"{assignment.name}/{grade_id}"
+            assert set(dict(mapped)) == set(named.get(grade_id, ())), where
+            assert all(set(n) <= set(assignment.objectives_of(grade_id)) for _, n in mapped)
+    # where a cell mixes objectives, its checks isolate them
+    assert COURSE.assignment("02_layers").isolating("test_linear_backward", 2) == ("b_sum",)
+    assert COURSE.assignment("01_graphs").isolating("test_mul_backward", 2) == (
+        "two_inputs", "same_input_twice")
 
 
 def _course_with_manifest(tmp_path: Path, edit) -> Path:
