@@ -127,7 +127,7 @@ def _unit_tests_start_no_kernel(request, monkeypatch):
 #: would keep one worker busy while the other has nothing left to do.
 LONGEST_FIRST = ("test_selfcheck.py", "test_grading_safety.py", "test_grading_speed.py",
                  "test_postgres.py", "test_cheating.py", "test_exchange.py", "test_late.py",
-                 "test_grading.py", "test_roster_status.py", "test_browser.py")
+                 "test_grading.py", "test_roster_status.py", "test_browser.py", "test_hub.py")
 
 
 def pytest_collection_modifyitems(items):

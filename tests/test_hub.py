@@ -149,6 +149,11 @@ def _closed_ancestors() -> list[Path]:
     return sorted(closed)
 
 
+def _acl(folder: Path) -> str:
+    return subprocess.run(["getfacl", "--absolute-names", str(folder)], capture_output=True,
+                          text=True, check=True).stdout
+
+
 def _get(url: str) -> int:
     try:
         with urllib.request.urlopen(url, timeout=5) as answer:
@@ -166,7 +171,8 @@ def site():
     homes.mkdir()
     suffix = f"{os.getpid() % 100000}"
     made: list[Account] = []
-    closed = _closed_ancestors()
+    closed, bare = _closed_ancestors(), []
+    before = {folder: _acl(folder) for folder in closed}
     try:
         for role in ("teach", "alice", "bob"):
             made.append(Account(f"{role}{suffix}", homes))
@@ -175,6 +181,9 @@ def site():
         # system or conda prefix). Here it may live in root's home: these accounts, and
         # only they, may pass through (an ACL, removed after).
         for folder in closed:
+            if not subprocess.run(["getfacl", "--skip-base", "--absolute-names", str(folder)],
+                                  capture_output=True, text=True, check=True).stdout.strip():
+                bare.append(folder)  # no ACL of its own: removed whole after
             for account in made:
                 subprocess.run(["setfacl", "-m", f"u:{account.login}:x", str(folder)],
                                check=True, capture_output=True)
@@ -206,10 +215,13 @@ def site():
         yield {"base": base, "exchange": exchange, "course": course, "teach": teach,
                "instructor": instructor, "alice": alice, "bob": bob}
     finally:
-        for folder in closed:
-            for account in made:
-                subprocess.run(["setfacl", "-x", f"u:{account.login}", str(folder)],
-                               check=False, capture_output=True)
+        for folder in closed:  # as it was: no ACL, or its own without these accounts
+            removal = [["setfacl", "-b", str(folder)]] if folder in bare else \
+                [["setfacl", "-x", f"u:{account.login}", str(folder)] for account in made]
+            for command in removal:
+                subprocess.run(command, check=False, capture_output=True)
+        assert {folder: _acl(folder) for folder in closed} == before, \
+            "the machine's folders must keep the ACLs they had"
         for account in made:
             account.remove()
         shutil.rmtree(base, ignore_errors=True)
