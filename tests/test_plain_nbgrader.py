@@ -1,13 +1,14 @@
 """Plain nbgrader agrees with the course's commands at the edges.
 
 One small class of the first assignment: ``ada`` (the solution), ``dee`` (a
-notebook cut short as it was uploaded: not JSON) and ``emi`` (JSON, but not a
-notebook). One course folder goes through ``python -m autograder grade`` and
-``feedback``, a copy of it through plain ``nbgrader autograde`` and
-``generate_feedback``. Before the course's exporters checked submissions
-(``autograder.execute.exporter``, ``autograder.publish.course_pages``), plain
-autograde failed on dee and emi and left them "graded, 0" with empty cells,
-plain generate_feedback wrote them no page, and ``generate_feedback --force``
+notebook cut short as it was uploaded: not JSON), ``emi`` (JSON, but not a
+notebook) and ``fay`` (a script, no notebook at all). One course folder goes
+through ``python -m autograder grade`` and ``feedback``, a copy of it through
+plain ``nbgrader autograde`` and ``generate_feedback``. Before the course's
+exporters checked submissions (``autograder.execute.exporter``,
+``autograder.publish.course_pages``), plain autograde failed on dee and emi
+and left them "graded, 0" with empty cells, never saw fay, plain
+generate_feedback wrote them no page, and ``generate_feedback --force``
 replaced the course's page of ada with nbgrader's without a word.
 """
 
@@ -35,13 +36,19 @@ FIRST = load_manifest(ROOT).assignments[0]
 SOLUTION = (ROOT / "source" / FIRST.name / FIRST.notebook_file).read_text(encoding="utf-8")
 CUT_SHORT = '{\n "cells": [\n  {\n   "cell_type": "markdown",\n   "source": "# Assign'
 #: Each rejected student: the file submitted and the reason's code both paths record.
-REJECTED = {"dee": (CUT_SHORT, "not_json"), "emi": ('{"hello": "world"}', "not_notebook")}
+#: fay uploaded her answers as a script: no notebook at all, which nbgrader, going by
+#: notebooks, never looks at.
+REJECTED = {"dee": (CUT_SHORT, "not_json"), "emi": ('{"hello": "world"}', "not_notebook"),
+            "fay": (None, "missing_notebook")}
 
 
-def _submit(root: Path, student: str, text: str) -> None:
+def _submit(root: Path, student: str, text: str | None) -> None:
     folder = root / "submitted" / student / FIRST.name
     folder.mkdir(parents=True)
-    (folder / FIRST.notebook_file).write_text(text, encoding="utf-8")
+    if text is None:
+        (folder / f"{FIRST.notebook}.py").write_text("print('my answers')\n", encoding="utf-8")
+    else:
+        (folder / FIRST.notebook_file).write_text(text, encoding="utf-8")
     (folder / "timestamp.txt").write_text("2027-01-18 12:00:00.000000 UTC", encoding="utf-8")
 
 
@@ -118,6 +125,7 @@ def test_plain_generate_feedback_writes_the_page_feedback_writes_for_a_rejection
         assert "Your submission could not be graded." in page and "How to resubmit:" in page
         assert f"Wrote feedback/{student}/{FIRST.name}/{FIRST.notebook}.html" in generated.stderr
     assert "is not valid JSON" in _page(plain, "dee").read_text(encoding="utf-8")
+    assert "missing notebook" in _page(plain, "fay").read_text(encoding="utf-8")
     # a graded submission's page is still nbgrader's own
     with open(_page(plain, "ada"), encoding="utf-8") as handle:
         assert not is_course_page(handle.read(4096))

@@ -3,6 +3,7 @@ each submission checked by the grader's rule before nbgrader reads it."""
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,8 @@ class CourseHeldExporter(NotebookExporter):
         if callable(convert):
             def convert_then_release() -> None:
                 try:
+                    if self.check_submissions:
+                        self._reject_without_notebook(coursedir)
                     convert()
                 finally:
                     release()
@@ -76,6 +79,24 @@ class CourseHeldExporter(NotebookExporter):
                     not self._rejected(coursedir, assignment_id, student_id)
 
             converter.init_destination = take_unless_rejected
+
+    def _reject_without_notebook(self, coursedir: Any) -> None:
+        """A submission folder with no notebook at all: nbgrader never looks at it (it
+        goes by notebooks), ``grade`` rejects it (``missing_notebook``); so here too."""
+        base = Path(coursedir.root) / coursedir.submitted_directory
+        if not base.is_dir():
+            return
+        excluded = {s for s in (coursedir.student_id_exclude or "").split(",") if s}
+        students, assignments = coursedir.student_id or "*", coursedir.assignment_id or "*"
+        for student in sorted(p.name for p in base.iterdir() if p.is_dir()):
+            if student in excluded or not fnmatchcase(student, students):
+                continue
+            for assignment in sorted(p.name for p in (base / student).iterdir()):
+                folder = Path(coursedir.format_path(coursedir.submitted_directory, student,
+                                                    assignment))
+                if (fnmatchcase(assignment, assignments) and folder.is_dir()
+                        and not any(folder.glob("*.ipynb"))):
+                    self._rejected(coursedir, assignment, student)
 
     def _rejected(self, coursedir: Any, assignment_id: str, student_id: str) -> bool:
         """Whether the grader's rule rejects this submission; a rejection is recorded."""
