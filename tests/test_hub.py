@@ -107,8 +107,12 @@ class Account:
         subprocess.run(["useradd", "--create-home", "--home-dir", str(self.home),
                         "--user-group", "--shell", "/bin/bash", login],
                        check=True, capture_output=True)
-        subprocess.run(["chpasswd"], input=f"{login}:{self.password}\n", text=True,
-                       check=True, capture_output=True)
+        try:
+            subprocess.run(["chpasswd"], input=f"{login}:{self.password}\n", text=True,
+                           check=True, capture_output=True)
+        except subprocess.CalledProcessError:
+            self.remove()  # not left behind half made
+            raise
         # Debian's useradd leaves homes world-readable (UMASK 022): on a hub each home is
         # private, or every student reads the instructor's course (docs/jupyterhub.md).
         self.home.chmod(0o700)
@@ -220,11 +224,11 @@ def site():
                 [["setfacl", "-x", f"u:{account.login}", str(folder)] for account in made]
             for command in removal:
                 subprocess.run(command, check=False, capture_output=True)
-        assert {folder: _acl(folder) for folder in closed} == before, \
-            "the machine's folders must keep the ACLs they had"
         for account in made:
             account.remove()
         shutil.rmtree(base, ignore_errors=True)
+        assert {folder: _acl(folder) for folder in closed} == before, \
+            "the machine's folders must keep the ACLs they had"
 
 
 @pytest.fixture(scope="module")
