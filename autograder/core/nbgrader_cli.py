@@ -14,10 +14,11 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from fnmatch import fnmatchcase
 from pathlib import Path
 
-__all__ = ["NbgraderError", "alembic_head", "nbgrader_environment", "nbgrader_in_process",
-           "run_nbgrader", "stamp_gradebooks_in_process"]
+__all__ = ["NbgraderError", "alembic_head", "coursedir_selects", "nbgrader_environment",
+           "nbgrader_in_process", "run_nbgrader", "stamp_gradebooks_in_process"]
 
 
 class NbgraderError(RuntimeError):
@@ -110,3 +111,13 @@ def nbgrader_in_process() -> None:
     if path.split(os.pathsep)[0] != scripts:
         os.environ["PATH"] = os.pathsep.join([scripts, path])
     stamp_gradebooks_in_process()
+
+
+def coursedir_selects(coursedir: object, assignment: str, student: str) -> bool:
+    """Whether an nbgrader command's course directory takes ``student``'s ``assignment``:
+    its assignment and student patterns (``*`` when unset) and its excluded students."""
+    excluded = {s for s in (getattr(coursedir, "student_id_exclude", "") or "").split(",")
+                if s}
+    return (student not in excluded
+            and fnmatchcase(student, getattr(coursedir, "student_id", "") or "*")
+            and fnmatchcase(assignment, getattr(coursedir, "assignment_id", "") or "*"))

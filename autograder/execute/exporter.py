@@ -3,7 +3,6 @@ each submission checked by the grader's rule before nbgrader reads it."""
 
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +45,7 @@ class CourseHeldExporter(NotebookExporter):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._course: Any = None  # the course's manifest, once a submission is checked
         converter = self.parent
         coursedir = getattr(converter, "coursedir", None)
         if coursedir is None or not coursedir.root:
@@ -86,15 +86,13 @@ class CourseHeldExporter(NotebookExporter):
         base = Path(coursedir.root) / coursedir.submitted_directory
         if not base.is_dir():
             return
-        excluded = {s for s in (coursedir.student_id_exclude or "").split(",") if s}
-        students, assignments = coursedir.student_id or "*", coursedir.assignment_id or "*"
+        from autograder.core.nbgrader_cli import coursedir_selects
+
         for student in sorted(p.name for p in base.iterdir() if p.is_dir()):
-            if student in excluded or not fnmatchcase(student, students):
-                continue
             for assignment in sorted(p.name for p in (base / student).iterdir()):
                 folder = Path(coursedir.format_path(coursedir.submitted_directory, student,
                                                     assignment))
-                if (fnmatchcase(assignment, assignments) and folder.is_dir()
+                if (coursedir_selects(coursedir, assignment, student) and folder.is_dir()
                         and not any(folder.glob("*.ipynb"))):
                     self._rejected(coursedir, assignment, student)
 
@@ -105,7 +103,9 @@ class CourseHeldExporter(NotebookExporter):
         from autograder.record.gradebook import forget_problem, record_results
         from autograder.record.submission import check_submission, rejected_result
 
-        course = load_manifest(Path(coursedir.root))
+        if self._course is None:  # read once per autograde, not once per submission
+            self._course = load_manifest(Path(coursedir.root))
+        course = self._course
         try:
             assignment = course.assignment(assignment_id)
         except ManifestError:  # not one of the manifest's: nbgrader grades it as it would

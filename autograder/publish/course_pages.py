@@ -23,10 +23,10 @@ Everything else is nbgrader's, as it always was.
 from __future__ import annotations
 
 from collections.abc import Callable
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from autograder.core.nbgrader_cli import coursedir_selects
 from autograder.core.results import GradeResult, Status
 
 __all__ = ["install"]
@@ -75,11 +75,9 @@ class _CoursePages:
                                                  "pages are written"))
             return
         self.results = load_results(course)
-        excluded = {s for s in (self.coursedir.student_id_exclude or "").split(",") if s}
         for (name, student), result in sorted(self.results.items()):
-            if (result.status == Status.GRADED or student in excluded
-                    or not fnmatchcase(name, self.coursedir.assignment_id)
-                    or not fnmatchcase(student, self.coursedir.student_id)):
+            if result.status == Status.GRADED or not coursedir_selects(self.coursedir, name,
+                                                                       student):
                 continue
             try:
                 assignment = course.assignment(name)
