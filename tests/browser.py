@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from conftest import require
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("MINIFLOW_CHROMIUM", "/usr/bin/chromium")
@@ -49,10 +49,7 @@ def require_browser() -> None:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         problems.append("the playwright package is missing (pip install -e '.[dev]')")
-    if problems:
-        if os.environ.get("CI"):
-            pytest.fail("CI must run the browser tests, but " + "; ".join(problems))
-        pytest.skip("; ".join(problems))
+    require("; ".join(problems) or None, "the browser tests")
 
 
 #: axe-core's impact levels that fail a check ("minor" and "moderate" are not failed).

@@ -12,17 +12,23 @@ settings.load_profile("course")
 
 def require_bwrap() -> None:
     """Skip without a working bubblewrap on a laptop; fail on CI, where .ci/run installs it."""
+    from autograder.sandbox.bubblewrap import probe_bwrap
+
+    probe = probe_bwrap()
+    require(None if probe.ok else probe.detail, "the sandbox tests")
+
+
+def require(problem: str | None, what: str) -> None:
+    """Skip ``what`` on a laptop that lacks a system component (``problem`` says which);
+    fail on CI, where .ci/run installs it. Nothing happens when ``problem`` is None."""
     import os
 
     import pytest
 
-    from autograder.sandbox.bubblewrap import probe_bwrap
-
-    probe = probe_bwrap()
-    if not probe.ok:
+    if problem:
         if os.environ.get("CI"):
-            pytest.fail(f"CI must run the sandbox tests, but {probe.detail}")
-        pytest.skip(probe.detail)
+            pytest.fail(f"CI must run {what}, but {problem}")
+        pytest.skip(problem)
 
 
 def hand_graded_gradebook(root, assignment) -> None:

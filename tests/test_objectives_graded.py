@@ -17,6 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from autograder.author.demo import with_mutant
 from autograder.author.mutants import load_mutants
 from autograder.core.manifest import load_manifest
 from autograder.core.nbgrader_cli import run_nbgrader
@@ -35,16 +36,12 @@ def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("course")
     copy_course_skeleton(ROOT, root, [LAYERS])
     run_nbgrader(["generate_assignment", LAYERS.name, "--force"], root)
-    source = nbformat.read(root / "source" / LAYERS.name / LAYERS.notebook_file, as_version=4)
+    solution = root / "source" / LAYERS.name / LAYERS.notebook_file
     mutants = {m.description: m for m in load_mutants(LAYERS.name)}
-    class_ = {"solved": source}
+    class_ = {"solved": nbformat.read(solution, as_version=4)}
     for student, description in MUTANTS.items():
-        mutant = mutants[description]
-        notebook = nbformat.from_dict(json.loads(json.dumps(source)))
-        (cell,) = [c for c in notebook.cells
-                   if c.metadata.get("nbgrader", {}).get("grade_id") == mutant.cell]
-        cell.source = mutant.source
-        class_[student] = notebook
+        class_[student] = with_mutant(solution, mutants[description].cell,
+                                      mutants[description].source)
     for student, notebook in class_.items():
         folder = root / "submitted" / student / LAYERS.name
         folder.mkdir(parents=True)
