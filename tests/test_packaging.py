@@ -120,6 +120,16 @@ def test_readme_commands_exist_in_the_makefile():
     assert used <= targets, f"README mentions make targets that do not exist: {used - targets}"
 
 
+def test_the_readme_stays_a_page_a_newcomer_can_hold():
+    """Issue 30: what it is, the two commands, students, instructors, links; the
+    details live in docs/ (the benchmark tables in docs/benchmarks.md)."""
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 150, f"README.md has {len(lines)} lines: move details to docs/"
+    tables = [line for line in lines if line.startswith("|")]
+    assert len(tables) <= 12, "one table, of the folders: measurements go in docs/benchmarks.md"
+    assert "(docs/benchmarks.md)" in "\n".join(lines)
+
+
 def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci and "make test" in (ROOT / "README.md").read_text()
