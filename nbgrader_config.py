@@ -8,6 +8,7 @@ hidden test (autograder/execute/preprocessor.py).
 """
 
 import os
+import sys
 from pathlib import Path
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
@@ -32,6 +33,14 @@ c.CourseDirectory.feedback_directory = "feedback"
 # their own SQLite gradebook whatever it says).
 c.CourseDirectory.db_url = (os.environ.get("MINIFLOW_DB_URL")
                             or f"sqlite:///{ROOT / 'gradebook.db'}")
+# In an nbgrader command, a new gradebook is stamped with nbgrader's schema version
+# read in process, where nbgrader would start `alembic heads`, a second Python, to ask
+# (3 to 4 s of CPU in every command that creates a gradebook). The autograder reading
+# this file has nbgrader's API unloaded and skips it (autograder/core/nbgrader_cli.py).
+if "nbgrader.api" in sys.modules:
+    from autograder.core.nbgrader_cli import stamp_gradebooks_in_process
+
+    stamp_gradebooks_in_process()
 # Assignments are registered from the course manifest (autograder release);
 # plain `nbgrader generate_assignment` still works without that step.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]

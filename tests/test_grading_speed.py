@@ -24,6 +24,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -345,6 +346,28 @@ def test_the_schema_version_is_nbgrader_s_own():
     theirs = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                             text=True, check=True, timeout=120).stdout.strip()
     assert alembic_head() == theirs
+
+
+def test_plain_nbgrader_makes_a_gradebook_without_starting_alembic(tmp_path):
+    """The course's nbgrader_config.py reads the schema version in process: a plain
+    nbgrader command that creates the gradebook never runs `alembic heads`."""
+    root = tmp_path / "course"
+    copy_course_skeleton(ROOT, root, [FIRST])
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    ran = tmp_path / "alembic-ran"
+    (fake / "alembic").write_text(f"#!/bin/sh\ntouch {ran}\nexit 1\n")
+    (fake / "alembic").chmod(0o755)
+    scripts = str(Path(sys.executable).parent)
+    env = dict(os.environ, PATH=os.pathsep.join([str(fake), scripts, os.environ["PATH"]]))
+    done = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", FIRST.name,
+                           "--force"], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert not ran.exists(), "nbgrader started alembic to stamp the new gradebook"
+    with sqlite3.connect(root / "gradebook.db") as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == \
+            [(alembic_head(),)]
 
 
 def test_the_profile_names_every_phase_and_the_spare_kernel_skips_the_launch():
