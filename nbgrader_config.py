@@ -57,6 +57,9 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # MINIFLOW_CELL_TIMEOUT overrides it (the test suite uses a short one).
 c.Execute.timeout = int(os.environ.get("MINIFLOW_CELL_TIMEOUT", "30"))
 c.Execute.interrupt_on_timeout = True
+# The judge may take as long to answer one of a test cell's questions as the cell
+# itself may run (an answer that never returns costs that much, not more).
+c.SandboxedExecute.judge_timeout = c.Execute.timeout
 
 # A graded test cell the student deleted is restored from the gradebook and
 # graded as usual (the CLI adds a note saying so), instead of the submission
