@@ -23,6 +23,7 @@ import miniflow
 from autograder.core.mistakes import Mistake
 from autograder.core.mistakes import explain as _explain
 from autograder.core.mistakes import label as _label
+from autograder.core.mistakes import worst_element
 from miniflow.gradcheck import describe_failure as _describe_failure
 from miniflow.nodes import Input, Node
 
@@ -174,14 +175,6 @@ def _first_line(text: str) -> str:
     return text if len(text) <= FIRST_LINE else text[:FIRST_LINE - 3].rstrip() + "..."
 
 
-def _worst_element(got: np.ndarray, expected: np.ndarray) -> tuple[int, ...]:
-    error = np.abs(got - expected)
-    if not error.ndim:
-        return ()
-    flat = int(np.nanargmax(np.where(np.isnan(error), np.inf, error)))
-    return tuple(int(i) for i in np.unravel_index(flat, error.shape))
-
-
 def assert_close(
     got: Any, expected: Any, *, what: str, batch_size: int | None = None,
     rtol: float = RTOL, atol: float = ATOL, **known: Any,
@@ -205,7 +198,7 @@ def assert_close(
         _fail(_failure(f"wrong {shapes}", f"{what}: {shapes}.", found))
     if _allclose(got_array, expected_array, rtol=rtol, atol=atol, equal_nan=False):
         return
-    worst = _worst_element(got_array, expected_array)
+    worst = worst_element(got_array, expected_array)
     numbers = f"expected {expected_array[worst]:.6g}, got {got_array[worst]:.6g}"
     _fail(_failure(f"wrong value at element {worst}: {numbers}",
                    f"{what} is wrong at element {worst}: {numbers} (shape "

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["Mistake", "diagnose", "explain", "label", "scale_factor", "sentence"]
+__all__ = ["Mistake", "diagnose", "explain", "label", "scale_factor", "sentence",
+           "worst_element"]
 
 
 class Mistake(StrEnum):
@@ -201,6 +202,29 @@ def _number(value: float | None) -> str:
     if abs(inverse - round(inverse)) < 1e-6 and abs(round(inverse)) > 1:
         return f"1/{int(round(inverse))}"
     return f"{value:.4g}"
+
+
+#: Errors within this fraction of the largest are the same error told apart only by
+#: rounding (a bias missing from every row): ``worst_element`` takes the first of them.
+TIE = 1e-6
+
+
+def worst_element(got: np.ndarray, expected: np.ndarray) -> tuple[int, ...]:
+    """The index of the element where ``got`` is furthest from ``expected`` (NaN first).
+
+    Of errors equal but for rounding (within ``TIE`` of the largest), the first in
+    row order: a bias missing from every row is named at row 0 on every machine,
+    whichever row the last bits of the machine's matrix product made the largest.
+    """
+    import numpy as np
+
+    error = np.abs(np.asarray(got, dtype=float) - np.asarray(expected, dtype=float))
+    if not error.ndim:
+        return ()
+    error = np.where(np.isnan(error), np.inf, error)
+    largest = error.max() if error.size else 0.0
+    flat = int(np.argmax(error >= largest * (1 - TIE)))
+    return tuple(int(i) for i in np.unravel_index(flat, error.shape))
 
 
 def scale_factor(expected: np.ndarray, got: np.ndarray) -> float | None:

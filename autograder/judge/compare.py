@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from autograder.core.mistakes import Mistake, explain
+from autograder.core.mistakes import Mistake, explain, worst_element
 from autograder.judge.plans import Probe
 
 __all__ = ["Problem", "check_outcomes", "compare", "json_constant", "plain_value"]
@@ -71,11 +71,8 @@ def _close(got: Any, want: Any, shape: list[int] | None, what: str,
             return _wrong(words, mistake)
         return _wrong(f"{words}. Likely mistake: {found[1]}", mistake)
     if not np.allclose(got_array, want_array, rtol=RTOL, atol=ATOL, equal_nan=False):
-        error = np.abs(got_array - want_array)
-        worst = np.unravel_index(int(np.nanargmax(np.where(np.isnan(error), np.inf, error))),
-                                 got_array.shape) if got_array.size else ()
-        index = tuple(int(i) for i in worst)
-        where = (f"at element {index}: expected {want_array[worst]:.6g}, "
+        worst = worst_element(got_array, want_array) if got_array.size else ()
+        where = (f"at element {worst}: expected {want_array[worst]:.6g}, "
                  f"got {got_array[worst]:.6g}")
         if found is None:
             return _wrong(f"{what} differs from the reference {where}")

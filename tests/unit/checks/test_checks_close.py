@@ -92,3 +92,9 @@ def test_the_chain_rule_with_one_path_for_x_is_named():
     message = _message(checks.check_chain_rule, lambda x, y, z, g: (g * y, g * x, g * x),
                        3.0, 4.0, -5.0, 0.5)
     assert message.startswith("dL/dx follows only one path") and "two paths" in message
+
+
+def test_a_visible_check_names_the_first_of_errors_equal_but_for_rounding():
+    want = np.array([[0.7], [3.3], [1.9], [12.1]])
+    with pytest.raises(AssertionError, match=r"element \(0, 0\): expected 0\.7, got 0\.8"):
+        checks.check_close("the logits", want + 0.1, want)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autograder.core.mistakes import Mistake, diagnose, explain, label, sentence
+from autograder.core.mistakes import Mistake, diagnose, explain, label, sentence, worst_element
 
 RIGHT = np.array([[1.0, -2.0, 3.0], [0.5, 4.0, -1.5]])
 SQUARE = np.array([[1.0, 2.0], [3.0, 4.0]])
@@ -144,3 +144,26 @@ def test_a_step_of_another_size_says_how_many_times_the_right_one():
 def test_a_forward_whose_value_is_an_input_is_only_named_when_inputs_are_given():
     assert diagnose(RIGHT, BEFORE.copy()) is None
     assert diagnose(RIGHT, BEFORE.copy(), inputs=(BEFORE,)) is None  # inputs: for NaN only
+
+
+#: Every row off by the same 0.1 (a bias missing from each); the subtraction's rounding
+#: makes row 1's error the largest by its last bit, which another machine's arithmetic
+#: (another BLAS kernel for the product behind such numbers) may give to another row.
+BIASED_WANT = np.array([[0.7], [3.3], [1.9], [12.1]])
+BIASED_GOT = BIASED_WANT + 0.1
+
+
+def test_the_worst_element_of_errors_equal_but_for_rounding_is_the_first():
+    rounded = np.abs(BIASED_GOT - BIASED_WANT)
+    assert int(np.argmax(rounded)) == 1, "the example no longer has a tie broken by rounding"
+    assert worst_element(BIASED_GOT, BIASED_WANT) == (0, 0)
+
+
+def test_the_worst_element_is_the_largest_error_and_nan_before_any_number():
+    want = np.zeros((2, 3))
+    got = want.copy()
+    got[0, 1], got[1, 2] = 0.5, 0.5001
+    assert worst_element(got, want) == (1, 2), "an error a ten-thousandth larger is larger"
+    got[1, 0] = np.nan
+    assert worst_element(got, want) == (1, 0)
+    assert worst_element(np.float64(2.0), np.float64(1.0)) == ()

@@ -109,3 +109,13 @@ def test_a_step_that_changed_nothing_is_named_by_the_judge():
                   describe="d")
     problem = compare(probe, {"values": start}, {"values": [[0.95, 2.1]]})
     assert problem.mistake == Mistake.UNCHANGED
+
+
+def test_errors_equal_but_for_rounding_are_named_at_their_first_element():
+    """The golden class keeps this message: it must name the same element on every
+    machine (tests/unit/core/test_mistakes.py holds the tie broken by rounding)."""
+    want = np.array([[0.7, 1.0], [3.3, 1.0], [1.9, 1.0], [12.1, 1.0]])
+    got = want.copy()
+    got[:, 0] += 0.1
+    problem = compare(_probe(), {"results": [got.tolist()]}, {"results": [want.tolist()]})
+    assert "at element (0, 0): expected 0.7, got 0.8" in problem.words
