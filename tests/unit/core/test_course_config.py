@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,9 +24,6 @@ def test_the_judge_may_take_as_long_as_a_cell(monkeypatch, seconds):
 
 def test_reading_the_configuration_loads_no_gradebook_code():
     """The autograder reads the file often; only an nbgrader command patches its API."""
-    import subprocess
-    import sys
-
     program = ("import sys; from pathlib import Path\n"
                "from autograder.core.course_config import nbgrader_config\n"
                f"nbgrader_config(Path({str(ROOT)!r}))\n"
