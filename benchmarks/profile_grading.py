@@ -36,8 +36,7 @@ from typing import Any
 from nbclient import NotebookClient
 
 from autograder.core.manifest import load_manifest
-from autograder.execute import preprocessor as nbgrader_plugins
-from autograder.execute import spare
+from autograder.execute import preprocessor as nbgrader_plugins, spare
 from autograder.pipeline import grading
 
 ROOT = Path(__file__).resolve().parents[1]

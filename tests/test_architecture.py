@@ -11,6 +11,7 @@ core, put back into a copy of the package, break them.
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import shutil
@@ -58,6 +59,60 @@ def test_a_circle_put_back_breaks_the_contract(tmp_path):
     assert "autograder.run is not allowed to import autograder.pipeline" in run.stdout
     assert "autograder.core.lock is not allowed to import autograder.core.manifest" in run.stdout
     assert "autograder.run is not allowed to import autograder.sandbox.forkserver" in run.stdout
+
+
+def _ruff(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", *args],
+                          cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_ruff_passes_on_what_make_lint_checks():
+    """CI runs the linter too, private-import rule (PLC2701) included, on the folders
+    ``make lint`` names (read from the Makefile, so that the two cannot drift)."""
+    folders = re.search(r"-m ruff check (.+)", (ROOT / "Makefile").read_text()).group(1)
+    run = _ruff(*folders.split())
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+#: The private names a module may import from another: miniflow's _sigmoid and _softmax,
+#: the names the exercises ask students to write (the lab's API).
+ALLOWED_PRIVATE = {("miniflow.nodes", "_sigmoid"), ("miniflow.nodes", "_softmax")}
+
+
+def private_imports(source: str) -> list[tuple[int, str, str]]:
+    """(line, module, name) of each ``from autograder... / miniflow... import _name``.
+
+    ruff's PLC2701 sees a private name imported from another top-level package
+    only: ``autograder.checks.nodes`` importing ``_fail`` from
+    ``autograder.checks.core`` passes it, so this rule covers our own packages.
+    """
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module and \
+                node.module.split(".")[0] in ("autograder", "miniflow"):
+            found += [(node.lineno, node.module, alias.name) for alias in node.names
+                      if alias.name.startswith("_") and not alias.name.startswith("__")
+                      and (node.module, alias.name) not in ALLOWED_PRIVATE]
+    return found
+
+
+def test_no_private_name_is_imported_from_another_module():
+    found = []
+    for folder in ("autograder", "miniflow", "tests", "benchmarks", "course"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            if "node_modules" in path.parts:
+                continue
+            found += [f"{path.relative_to(ROOT)}:{line}: {name} from {module}"
+                      for line, module, name in private_imports(path.read_text())]
+    assert not found, "\n".join(found)
+
+
+def test_a_private_import_inside_the_grader_is_found():
+    source = ("from autograder.checks.core import assert_close, _fail\n"
+              "from autograder.checks.core import fail as _fail\n"
+              "from miniflow.nodes import _sigmoid\n"
+              "from miniflow.nodes import __all__ as _names\n")
+    assert private_imports(source) == [(1, "autograder.checks.core", "_fail")]
 
 
 def test_every_module_of_the_grader_has_a_layer():

@@ -42,8 +42,7 @@ from autograder.author.mutants import load_mutants
 from autograder.core.manifest import load_manifest
 from autograder.core.nbgrader_cli import alembic_head, run_nbgrader
 from autograder.core.processes import descendants
-from autograder.execute import explain, spare
-from autograder.execute import preprocessor as nbgrader_plugins
+from autograder.execute import explain, preprocessor as nbgrader_plugins, spare
 from autograder.pipeline.grading import copy_course_skeleton, grade
 from autograder.run.rundir import run_directory
 from autograder.run.worker_task import grade_in_worker, warm_up
@@ -552,8 +551,7 @@ def test_a_worker_does_its_first_task_s_one_time_work_while_its_first_kernel_sta
         tmp_path, monkeypatch):
     from autograder.core import nbgrader_cli
     from autograder.run import worker_task
-    from autograder.sandbox import launch as sandbox_launch
-    from autograder.sandbox import manager as sandbox
+    from autograder.sandbox import launch as sandbox_launch, manager as sandbox
 
     schema: list[int] = []
     planned: list[tuple[str, str]] = []

@@ -183,8 +183,7 @@ def _source_and_huge():
 
 def test_a_review_over_its_budget_is_graded_as_usual_and_flagged(tmp_path, monkeypatch):
     require_bwrap()
-    from autograder.judge.review import budget as review_budget
-    from autograder.judge.review import review_submission
+    from autograder.judge.review import budget as review_budget, review_submission
     from autograder.pipeline.grading import grade
 
     source, huge = _source_and_huge()

@@ -48,8 +48,7 @@ def release(course: Course, chosen: Sequence[Assignment], *, selfcheck: bool = T
 
     check_gradebook(course)
     if selfcheck:
-        from autograder.author.selfcheck import format_table
-        from autograder.author.selfcheck import selfcheck as run_selfcheck
+        from autograder.author.selfcheck import format_table, selfcheck as run_selfcheck
 
         checks = run_selfcheck(course, tuple(chosen), workers=workers, mutants=mutants,
                                cheats=mutants, sandbox=sandbox, progress=progress)

@@ -45,10 +45,14 @@ from __future__ import annotations
 from autograder.checks.cells import *  # noqa: F403
 from autograder.checks.cells import __all__ as _cells
 from autograder.checks.core import *  # noqa: F403
-from autograder.checks.core import __all__ as _core
 
 # numpy's comparisons as captured before any student code ran (see core)
-from autograder.checks.core import _allclose, _array_equal, _isclose  # noqa: F401
+from autograder.checks.core import (
+    __all__ as _core,
+    allclose as _allclose,  # noqa: F401
+    array_equal as _array_equal,  # noqa: F401
+    isclose as _isclose,  # noqa: F401
+)
 from autograder.checks.digits import *  # noqa: F403
 from autograder.checks.digits import __all__ as _digits
 from autograder.checks.graphs import *  # noqa: F403

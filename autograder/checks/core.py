@@ -20,10 +20,7 @@ from typing import Any
 import numpy as np
 
 import miniflow
-from autograder.core.mistakes import Mistake
-from autograder.core.mistakes import explain as _explain
-from autograder.core.mistakes import label as _label
-from autograder.core.mistakes import worst_element
+from autograder.core.mistakes import Mistake, explain as _explain, label as _label, worst_element
 from miniflow.gradcheck import describe_failure as _describe_failure
 from miniflow.nodes import Input, Node
 
@@ -46,9 +43,12 @@ ATOL = 1e-8
 # student cell runs (autograder.kernel.guard), so code that later replaces numpy's
 # comparisons does not change how these checks compare.
 _allclose, _isclose, _array_equal = np.allclose, np.isclose, np.array_equal
+# The other checks modules import them (and the helpers below) under these same
+# private names, so each module holds its own reference, which the guard watches.
+allclose, isclose, array_equal = _allclose, _isclose, _array_equal
 
 
-def _fail(message: str) -> None:
+def fail(message: str) -> None:
     # `raise ... from None`: the student sees our message, not our internals.
     raise AssertionError(_headlined(message)) from None
 
@@ -80,7 +80,7 @@ _PACKAGES = tuple(os.path.dirname(os.path.abspath(module.__file__)) + os.sep
                   for module in (miniflow, sys.modules[__name__.split(".")[0]]))
 
 
-def _course_code(function: Any) -> bool:
+def course_code(function: Any) -> bool:
     """Is this function's code miniflow's or the grader's own (whatever it is called)?"""
     code = getattr(inspect.unwrap(function), "__code__", None) if callable(function) else None
     filename = os.path.abspath(getattr(code, "co_filename", "") or "")
@@ -106,14 +106,14 @@ def _reference_inside(obj: Any) -> str | None:
         for klass in _true_ancestors(obj):
             if klass in (Node, object):
                 continue
-            if klass is not obj and _course_code(getattr(klass, "forward", None)):
+            if klass is not obj and course_code(getattr(klass, "forward", None)):
                 return f"a subclass of miniflow's {klass.__name__}"
             for attribute, member in vars(klass).items():
                 member = getattr(member, "__func__", member)
-                if _course_code(member):
+                if course_code(member):
                     return f"{klass.__name__}.{attribute} is miniflow's own code"
         return None
-    if _course_code(obj):
+    if course_code(obj):
         return f"miniflow's {getattr(obj, '__name__', 'code')} under another name"
     return None
 
@@ -131,24 +131,24 @@ def defined_in_notebook(obj: Any, name: str | None = None) -> None:
     module = getattr(obj, "__module__", "") or ""
     found = _reference_inside(obj)
     if found is not None or module.split(".")[0] in {"miniflow", "autograder"}:
-        _fail(
+        fail(
             f"`{name}` is miniflow's reference implementation ({found or f'from {module}'}), "
             f"not yours. Write `{name}` yourself in the solution cell above, run that "
             "cell, then run this test again."
         )
     if obj is None or (inspect.isclass(obj) and not issubclass(obj, Node)
                        and name not in {"Tensor"}):
-        _fail(f"`{name}` should be a subclass of miniflow's Node, got {obj!r}.")
+        fail(f"`{name}` should be a subclass of miniflow's Node, got {obj!r}.")
 
 
 # -- comparing arrays with an explanation -----------------------------------
 
 
-def _as_float_array(value: Any, what: str) -> np.ndarray:
+def as_float_array(value: Any, what: str) -> np.ndarray:
     try:
         return np.array(value, dtype=np.float64)
     except (TypeError, ValueError):
-        _fail(f"{what} should be a number or numpy array, got {type(value).__name__}: "
+        fail(f"{what} should be a number or numpy array, got {type(value).__name__}: "
               f"{value!r:.200}")
         raise  # unreachable; keeps type checkers content
 
@@ -188,19 +188,19 @@ def assert_close(
     ``upstream``, ``before``, ``inputs``).
     """
     if got is None:
-        _fail(f"{what}: got None, expected an array of shape {np.shape(expected)}.")
-    got_array = _as_float_array(got, what)
+        fail(f"{what}: got None, expected an array of shape {np.shape(expected)}.")
+    got_array = as_float_array(got, what)
     expected_array = np.asarray(expected, dtype=np.float64)
     found = _explain(expected_array, got_array, batch_size=batch_size, close=_allclose,
                      **known)
     if got_array.shape != expected_array.shape:
         shapes = f"shape {got_array.shape}, expected {expected_array.shape}"
-        _fail(_failure(f"wrong {shapes}", f"{what}: {shapes}.", found))
+        fail(_failure(f"wrong {shapes}", f"{what}: {shapes}.", found))
     if _allclose(got_array, expected_array, rtol=rtol, atol=atol, equal_nan=False):
         return
     worst = worst_element(got_array, expected_array)
     numbers = f"expected {expected_array[worst]:.6g}, got {got_array[worst]:.6g}"
-    _fail(_failure(f"wrong value at element {worst}: {numbers}",
+    fail(_failure(f"wrong value at element {worst}: {numbers}",
                    f"{what} is wrong at element {worst}: {numbers} (shape "
                    f"{expected_array.shape}).", found))
 
@@ -280,19 +280,19 @@ def random_inputs(shapes: Sequence[tuple[int, ...]], seed: int, *, scale: float 
     return [rng.normal(size=shape) * scale for shape in shapes]
 
 
-def _build(cls: type, values: Sequence[Any], names: Sequence[str] | None
+def build_node(cls: type, values: Sequence[Any], names: Sequence[str] | None
            ) -> tuple[list[Input], Node]:
     names = list(names) if names else [f"input{i}" for i in range(len(values))]
     inputs = [Input(n) for n in names]
     try:
         node = cls(*inputs)
     except Exception as error:  # the student's constructor
-        _fail(f"{cls.__name__}({', '.join(names)}) raised {type(error).__name__}: {error}")
+        fail(f"{cls.__name__}({', '.join(names)}) raised {type(error).__name__}: {error}")
         raise
     return inputs, node
 
 
-def _pinned(student: type, reference: type) -> type:
+def pinned(student: type, reference: type) -> type:
     """``student``, whose forward still runs, but whose value is then the reference's.
 
     Backward checks build this class, so that they judge ``backward`` alone:
@@ -303,10 +303,10 @@ def _pinned(student: type, reference: type) -> type:
     def forward(self: Node) -> None:
         student.forward(self)
         values = [np.array(n.value) for n in self.inbound_nodes]
-        inputs, ref = _build(reference, values, None)
+        inputs, ref = build_node(reference, values, None)
         for node, value in zip(inputs, values):
             node.value = value
-        _reference_quietly(ref.forward)
+        reference_quietly(ref.forward)
         self.value = ref.value
 
     return type(student.__name__, (student,),
@@ -314,7 +314,7 @@ def _pinned(student: type, reference: type) -> type:
                  "__module__": student.__module__})
 
 
-def _run(what: str, function: Callable[[], Any]) -> Any:
+def run_check(what: str, function: Callable[[], Any]) -> Any:
     try:
         return function()
     except AssertionError:
@@ -330,18 +330,18 @@ def _run(what: str, function: Callable[[], Any]) -> Any:
                 else f"{what}: {described}"
         # A short first line (what raised what), the whole story below it.
         headline = f"{what.split(' (')[0]} raised {type(error).__name__}"
-        _fail(text if len(text) <= FIRST_LINE else f"{_first_line(headline)}\n  {text}")
+        fail(text if len(text) <= FIRST_LINE else f"{_first_line(headline)}\n  {text}")
 
 
-def _describe_inputs(names: Sequence[str], values: Sequence[Any]) -> str:
+def describe_inputs(names: Sequence[str], values: Sequence[Any]) -> str:
     return ", ".join(f"{n}: shape {np.shape(v)}" for n, v in zip(names, values))
 
 
-def _as_arrays(values: Sequence[Any]) -> list[np.ndarray]:
+def as_arrays(values: Sequence[Any]) -> list[np.ndarray]:
     return [np.array(v) for v in values]
 
 
-def _value_range(values: Sequence[Any]) -> str:
+def value_range(values: Sequence[Any]) -> str:
     floats = [np.asarray(v, dtype=np.float64) for v in values
               if np.issubdtype(np.asarray(v).dtype, np.floating) and np.size(v)]
     if not floats:
@@ -351,7 +351,7 @@ def _value_range(values: Sequence[Any]) -> str:
     return f" with values from {low:.4g} to {high:.4g}"
 
 
-def _call_without_warnings(what: str, function: Callable[[], Any], context: str) -> Any:
+def call_without_warnings(what: str, function: Callable[[], Any], context: str) -> Any:
     """Run student code with every warning turned into a failure that explains it.
 
     A numpy RuntimeWarning ("overflow encountered in exp") would otherwise go
@@ -367,7 +367,7 @@ def _call_without_warnings(what: str, function: Callable[[], Any], context: str)
             except AssertionError:
                 raise
             except Warning as warning:
-                _fail(
+                fail(
                     f"{what} warned \"{type(warning).__name__}: {warning}\" for {context}. "
                     "A warning means an intermediate result overflowed (or a log saw 0) even "
                     "if the final answer looks right. Rewrite the computation so that no "
@@ -376,10 +376,10 @@ def _call_without_warnings(what: str, function: Callable[[], Any], context: str)
                     "log-sum-exp)."
                 )
             except Exception as error:
-                _fail(f"{what} raised {type(error).__name__}: {error} (for {context})")
+                fail(f"{what} raised {type(error).__name__}: {error} (for {context})")
 
 
-def _reference_quietly(function: Callable[[], Any]) -> Any:
+def reference_quietly(function: Callable[[], Any]) -> Any:
     import warnings
 
     with warnings.catch_warnings():

@@ -18,19 +18,19 @@ import numpy as np
 
 import miniflow
 from autograder.checks.core import (
-    _allclose,
-    _as_arrays,
-    _as_float_array,
-    _build,
-    _call_without_warnings,
-    _describe_inputs,
-    _fail,
-    _isclose,
-    _pinned,
-    _reference_quietly,
-    _run,
-    _value_range,
+    allclose as _allclose,
+    as_arrays as _as_arrays,
+    as_float_array as _as_float_array,
     assert_close,
+    build_node as _build,
+    call_without_warnings as _call_without_warnings,
+    describe_inputs as _describe_inputs,
+    fail as _fail,
+    isclose as _isclose,
+    pinned as _pinned,
+    reference_quietly as _reference_quietly,
+    run_check as _run,
+    value_range as _value_range,
 )
 from miniflow.graph import topological_sort
 from miniflow.nodes import Add, DummyGrad, Input, Mul, Node, _sigmoid  # noqa: PLC2701

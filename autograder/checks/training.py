@@ -11,13 +11,13 @@ import numpy as np
 
 import miniflow
 from autograder.checks.core import (
-    _allclose,
-    _array_equal,
-    _as_float_array,
-    _fail,
-    _isclose,
-    _run,
+    allclose as _allclose,
+    array_equal as _array_equal,
+    as_float_array as _as_float_array,
     assert_close,
+    fail as _fail,
+    isclose as _isclose,
+    run_check as _run,
 )
 from miniflow.graph import forward_and_backward, topological_sort
 from miniflow.nodes import Input, Node

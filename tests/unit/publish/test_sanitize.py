@@ -15,8 +15,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 from nbformat import v4
 from nbgrader.utils import compute_checksum, determine_grade
 
