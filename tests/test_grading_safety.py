@@ -430,7 +430,7 @@ def test_what_the_sweep_adopts_while_it_kills_is_killed_too(tmp_path, monkeypatc
             os.kill(process.pid, 0)
 
 
-def _answers_through_a_pipe(worker: workers._Worker, pool: workers.WorkerPool,
+def _answers_through_a_pipe(worker: workers.Worker, pool: workers.WorkerPool,
                             data: bytes) -> list[tuple[dict, dict]]:
     """What ``_read`` makes of ``data``, written to the worker's answer pipe by a thread."""
     import threading
@@ -458,7 +458,7 @@ def test_the_grader_reads_an_answer_of_many_pieces_and_refuses_one_too_large(tmp
     sleeper = subprocess.Popen(["sleep", "60"])
     read, write = os.pipe()
     os.set_blocking(read, False)
-    worker = workers._Worker(0, sleeper, read, write)  # type: ignore[arg-type]
+    worker = workers.Worker(0, sleeper, read, write)  # type: ignore[arg-type]
     try:
         worker.task = {"id": 7}
         answer = {"id": 7, "success": True, "executed": "x" * 3_000_000}
@@ -633,20 +633,20 @@ def test_workers_started_beside_long_tasks_are_bounded_and_let_go():
     pool = workers.WorkerPool(2, Path(tempfile.gettempdir()), deadline=60)
 
     def busy(seconds):
-        return workers._Worker(0, None, -1, Path("log"), task={"id": 1},
+        return workers.Worker(0, None, -1, Path("log"), task={"id": 1},
                                started=time.monotonic() - seconds)
 
-    idle = workers._Worker(0, None, -1, Path("log"))
-    assert pool._allowed([busy(1), busy(1)]) == 2
-    assert pool._allowed([busy(1), busy(999), idle]) == 3
+    idle = workers.Worker(0, None, -1, Path("log"))
+    assert pool.allowed([busy(1), busy(1)]) == 2
+    assert pool.allowed([busy(1), busy(999), idle]) == 3
     # One long task: three workers are allowed, a fourth is surplus.
-    assert pool._allowed([busy(999), busy(1), idle]) == 3
-    assert pool._allowed([busy(999), busy(1), busy(1), idle]) == 3
+    assert pool.allowed([busy(999), busy(1), idle]) == 3
+    assert pool.allowed([busy(999), busy(1), busy(1), idle]) == 3
     # However many run long, at most twice the size.
-    assert pool._allowed([busy(999)] * 3 + [idle]) == 4
-    assert pool._allowed([busy(999)] * 4 + [idle]) == 4
+    assert pool.allowed([busy(999)] * 3 + [idle]) == 4
+    assert pool.allowed([busy(999)] * 4 + [idle]) == 4
     # Once the long one has ended, the worker started for it is surplus.
-    assert pool._allowed([busy(1), busy(1), idle]) == 2
+    assert pool.allowed([busy(1), busy(1), idle]) == 2
 
 
 def test_a_cell_that_burns_the_cpu_costs_its_kernel_and_the_rest_is_graded(tmp_path):

@@ -260,7 +260,7 @@ def test_the_next_notebook_runs_on_the_spare_kernel_started_ahead(tmp_path, monk
 
     async def noting(self, key, cwd):
         await start(self, key, cwd)
-        started.append(spare._spare[0] if spare._spare else None)
+        started.append(spare.waiting_spare())
         forked.append(type(started[-1].provisioner.process).__name__)
 
     monkeypatch.setattr(nbgrader_plugins.SandboxedExecute, "_start_spare", noting)
@@ -326,15 +326,15 @@ def test_a_spare_is_kept_only_for_the_same_data_behind_bubblewrap(tmp_path):
     execute = nbgrader_plugins.SandboxedExecute(spare_kernel=True)
     execute.nb = nbformat.v4.new_notebook()
     execute.config.SandboxKernelManager.mode = "bwrap"
-    key = execute._spare_key(str(data))
-    assert key is not None and key == execute._spare_key(str(data))
+    key = execute.spare_key(str(data))
+    assert key is not None and key == execute.spare_key(str(data))
     (data / "points.csv").write_text("1,4\n")
-    assert execute._spare_key(str(data)) != key  # a spare started for other data is not used
+    assert execute.spare_key(str(data)) != key  # a spare started for other data is not used
     execute.config.SandboxKernelManager.mode = "none"
-    assert execute._spare_key(str(data)) is None  # unsandboxed: never a spare
+    assert execute.spare_key(str(data)) is None  # unsandboxed: never a spare
     off = nbgrader_plugins.SandboxedExecute(spare_kernel=False)
     off.nb = nbformat.v4.new_notebook()
-    assert off._spare_key(str(data)) is None
+    assert off.spare_key(str(data)) is None
 
 
 def test_the_schema_version_is_nbgrader_s_own():
@@ -645,12 +645,12 @@ def test_tasks_are_made_as_the_workers_need_them():
     with run_directory() as run_dir:
         idle = WorkerPool(2, run_dir, deadline=120)
         idle.run(iter([]), lambda task, answer: events.append(("answered", -1)))
-    assert idle._started == 0  # no task, no worker
+    assert idle.started == 0  # no task, no worker
     with run_directory() as run_dir:
         one = WorkerPool(2, run_dir, deadline=120)
         one.run(iter([{"id": 7}]), lambda task, answer: events.append(("answered", 7)),
                 at_most=1)
-    assert one._started == 1  # one submission at most: a second worker would only cost
+    assert one.started == 1  # one submission at most: a second worker would only cost
     assert ("answered", 7) in events and not descendants(os.getpid())
 
 
@@ -669,7 +669,7 @@ def test_a_worker_gets_its_next_task_before_the_grader_records_or_reviews():
         pool = WorkerPool(2, run_dir, deadline=120)
 
         def busy() -> list[bool]:
-            return [worker.task is not None for worker in pool._workers]
+            return [worker.task is not None for worker in pool.workers]
 
         def answered(task, answer):
             seen.append(("answer", task["id"], busy()))
@@ -721,7 +721,7 @@ def test_workers_started_ahead_are_stopped_when_the_grader_fails_before_running(
     with pytest.raises(RuntimeError, match="review failed"), run_directory() as run_dir:
         with WorkerPool(2, run_dir, deadline=120) as pool:
             pool.start(5)
-            workers = [worker.process for worker in pool._workers]
+            workers = [worker.process for worker in pool.workers]
             assert len(workers) == 2  # never more than the pool's size
             raise RuntimeError("review failed")
     assert all(process.poll() is not None for process in workers)
@@ -793,7 +793,7 @@ def test_a_worker_starts_the_first_notebook_s_kernel_before_its_task(tmp_path, m
     try:
         warm_up({"root": str(root), "assignment": FIRST.name,
                  "notebook": FIRST.notebook_file, "sandbox": "bwrap"})
-        ahead = spare._spare[0] if spare._spare else None
+        ahead = spare.waiting_spare()
         assert ahead is not None
         answer = grade_in_worker(task, tmp_path / "work", {})
         assert answer["success"], answer["log"][-2000:]
@@ -888,9 +888,9 @@ with run_directory() as run_dir:
             victim[0].process.wait()  # dead before the pool looks again: tasks are left
 
     pool.start(2)
-    kinds = [type(worker.process).__name__ for worker in pool._workers]
+    kinds = [type(worker.process).__name__ for worker in pool.workers]
     pool.run(iter([{"id": n} for n in range(8)]), answered)
-    out.update(answers=answers, kinds=kinds, names=names, started=pool._started,
+    out.update(answers=answers, kinds=kinds, names=names, started=pool.started,
                left=descendants(os.getpid()))
 print(json.dumps(out))
 '''

@@ -201,7 +201,7 @@ class SandboxedExecute(SpareKernelMixin, OutputCaptureMixin, GuardMixin, JudgeMi
         began = time.monotonic()
         self._time_used = 0.0
         cwd = self.resources.get("metadata", {}).get("path") or None
-        spare_key = self._spare_key(cwd) if self.owns_km else None
+        spare_key = self.spare_key(cwd) if self.owns_km else None
         self.km = await self._claim_spare(spare_key) if self.owns_km else self.km
         while True:
             died: tuple[int, tuple[DeathCause, str]] | None = None

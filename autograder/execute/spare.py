@@ -4,7 +4,7 @@ Every kernel ``SandboxedExecute`` starts, the notebook's own or the spare it
 starts for the next notebook while this one runs (``spare_kernel``), gets
 the same arguments (``_launch_arguments``), so that a spare is the kernel the
 next notebook would have started; it claims it only if nothing it depends on
-changed (``_spare_key``). A process (a grading worker) keeps one spare at most.
+changed (``spare_key``). A process (a grading worker) keeps one spare at most.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from autograder.sandbox.bubblewrap import PASS_THROUGH, resolve_mode
 from autograder.sandbox.files import data_signature
 from autograder.sandbox.manager import SandboxKernelManager, stop_fork_server
 
-__all__ = ["SpareKernelMixin", "discard_spare", "spare_pid"]
+__all__ = ["SpareKernelMixin", "discard_spare", "spare_pid", "waiting_spare"]
 
 
 class SpareKernelMixin:
@@ -72,7 +72,7 @@ class SpareKernelMixin:
         await ensure_async(self.km.start_kernel(
             extra_arguments=self._launch_arguments(self.km), **kwargs))
 
-    def _spare_key(self, cwd: str | None) -> str | None:
+    def spare_key(self, cwd: str | None) -> str | None:
         """What a kernel started for ``cwd`` depends on; None: no spare kernels here."""
         if not self.spare_kernel or self.kernel_manager_class is not SandboxKernelManager:
             return None
@@ -107,7 +107,7 @@ class SpareKernelMixin:
     def start_spare_for(self, nb: NotebookNode, cwd: str) -> None:
         """Start, now, the kernel ``nb`` run in ``cwd`` would claim (a worker's first)."""
         self.nb = nb
-        run_sync(self._start_spare)(self._spare_key(cwd), cwd)
+        run_sync(self._start_spare)(self.spare_key(cwd), cwd)
 
     async def _start_spare(self, key: str | None, cwd: str | None) -> None:
         """Start the next notebook's kernel now; it boots while this notebook runs."""
@@ -139,6 +139,11 @@ async def _shut_down(manager: Any) -> None:
         await ensure_async(manager.shutdown_kernel(now=True))
     except Exception:  # already gone: only its files are left
         await ensure_async(manager.cleanup_resources())
+
+
+def waiting_spare() -> Any | None:
+    """The kernel manager of this process's spare kernel, if one is waiting."""
+    return _spare[0] if _spare is not None else None
 
 
 def spare_pid() -> int | None:

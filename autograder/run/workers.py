@@ -65,7 +65,7 @@ from autograder.run.worker_process import become_worker, import_for_workers
 from autograder.sandbox.bubblewrap import format_size
 from autograder.sandbox.child import wait_polling
 
-__all__ = ["WorkerPool"]
+__all__ = ["Worker", "WorkerPool"]
 
 # The largest answer (a graded notebook and nbgrader's log, as JSON) the grader
 # reads from a worker. A notebook's outputs are capped as they arrive
@@ -79,7 +79,9 @@ LONG_TASK: float | None = 60.0
 
 
 @dataclass
-class _Worker:
+class Worker:
+    """One supervised worker process: its pipe, its log, the task it runs."""
+
     number: int
     process: subprocess.Popen | _Forked
     results: int  # read end of the answer pipe
@@ -151,10 +153,20 @@ class WorkerPool:
         self.environment = dict(os.environ if environment is None else environment)
         self.environment["PYTHONSAFEPATH"] = "1"
         self._started = 0
-        self._workers: list[_Worker] = []
+        self._workers: list[Worker] = []
         self._selector: selectors.BaseSelector | None = None
         self._before: set[int] = set()
         self._was_subreaper = 0
+
+    @property
+    def workers(self) -> tuple[Worker, ...]:
+        """The workers running now."""
+        return tuple(self._workers)
+
+    @property
+    def started(self) -> int:
+        """How many workers this pool has started, those that ended included."""
+        return self._started
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -178,13 +190,13 @@ class WorkerPool:
         while len(self._workers) < min(self.size, count):
             self._add()
 
-    def _add(self) -> _Worker:
+    def _add(self) -> Worker:
         worker = self.start_worker()
         self._workers.append(worker)
         self._selector.register(worker.results, selectors.EVENT_READ, worker)  # type: ignore
         return worker
 
-    def start_worker(self) -> _Worker:
+    def start_worker(self) -> Worker:
         number = self._started
         self._started += 1
         folder = self.run_dir / f"w{number}"
@@ -210,7 +222,7 @@ class WorkerPool:
                     pass_fds=(write,), env=environment, start_new_session=True)
         os.close(write)
         os.set_blocking(read, False)
-        return _Worker(number, process, read, log)
+        return Worker(number, process, read, log)
 
     def _fork(self, answers: int, folder: Path, log: Path,
               environment: dict[str, str]) -> _Forked:
@@ -272,7 +284,7 @@ class WorkerPool:
                     alive, answered = self.read_answers(worker)
                     # Started beside a long task that has ended: let it go once idle.
                     surplus = alive and worker.task is None and \
-                        len(workers) > self._allowed(workers)
+                        len(workers) > self.allowed(workers)
                     if alive and worker.task is None and not surplus:
                         self.assign(worker, pending)  # first: it works while we record
                     for task, answer in answered:
@@ -293,12 +305,12 @@ class WorkerPool:
                                               f"{self.deadline:g} s, so it was stopped")
                         kill_tree(worker.process.pid)
                 if pending and all(w.task is not None for w in workers) and \
-                        len(workers) < self._allowed(workers):
+                        len(workers) < self.allowed(workers):
                     self.assign(self._add(), pending)  # the long ones hold up no one
         finally:
             self.close()
 
-    def _allowed(self, workers: list[_Worker]) -> int:
+    def allowed(self, workers: list[Worker]) -> int:
         """How many workers may run: ``size``, and one more for each task of ``workers``
         running longer than ``LONG_TASK``, ``size`` more at most."""
         if LONG_TASK is None:
@@ -328,7 +340,7 @@ class WorkerPool:
         self._selector = None
         prctl(PR_SET_CHILD_SUBREAPER, self._was_subreaper)
 
-    def assign(self, worker: _Worker, pending: _Pending) -> None:
+    def assign(self, worker: Worker, pending: _Pending) -> None:
         worker.task = pending.popleft() if pending else None
         if worker.task is None:
             return
@@ -340,7 +352,7 @@ class WorkerPool:
             pass  # the pipe closing will report it
         bool(pending)  # make the next task now, while this one is graded
 
-    def read_answers(self, worker: _Worker) -> tuple[bool, list[tuple[dict, dict]]]:
+    def read_answers(self, worker: Worker) -> tuple[bool, list[tuple[dict, dict]]]:
         """Read what the worker sent: (its pipe is still open, the (task, answer)s)."""
         try:
             chunk = os.read(worker.results, 1 << 20)
@@ -373,7 +385,7 @@ class WorkerPool:
                 kill_tree(worker.process.pid)
         return True, answered
 
-    def death_reason(self, worker: _Worker) -> str:
+    def death_reason(self, worker: Worker) -> str:
         if worker.answers:
             return worker.answers.popleft()
         try:
@@ -385,7 +397,7 @@ class WorkerPool:
         return (f"the grading process died while grading this submission ({how}); the "
                 "notebook may have killed it")
 
-    def retire(self, worker: _Worker, on_answer: Callable[[dict, dict], None],
+    def retire(self, worker: Worker, on_answer: Callable[[dict, dict], None],
                 reason: str) -> None:
         kill_tree(worker.process.pid)
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -396,7 +408,7 @@ class WorkerPool:
             task, worker.task = worker.task, None
             on_answer(task, {"id": task["id"], "failure": reason})
 
-    def _sweep(self, workers: list[_Worker]) -> None:
+    def _sweep(self, workers: list[Worker]) -> None:
         """Kill what dead workers and their kernels left behind (adopted by us).
 
         Again until none is left: a process killed here may have forked
