@@ -344,7 +344,7 @@ def test_stopping_the_server_stops_its_kernels_and_removes_its_folder(as_root, d
         pytest.fail("a forked kernel outlived its server")
     assert not folder.exists()
     # The kernel's manager, told its kernel is gone, removes its own folder.
-    scratch = manager._scratch
+    scratch = manager.scratch
     asyncio.run(manager.shutdown_kernel(now=True))
     assert not scratch.exists()
 
@@ -353,7 +353,7 @@ def test_a_machine_that_refuses_a_step_is_found_before_any_notebook(as_root, dat
                                                                    caplog):
     # A bind the kernel's sandbox cannot make (its target is in a read-only
     # system folder), as a hardened machine might refuse a mount.
-    plan = SandboxKernelManager._plan_fork
+    plan = SandboxKernelManager.plan_fork
 
     def refused(self, kernel_cmd, cwd):
         found = plan(self, kernel_cmd, cwd)
@@ -361,7 +361,7 @@ def test_a_machine_that_refuses_a_step_is_found_before_any_notebook(as_root, dat
             found["binds"].append((str(data / "points.csv"), "/usr/miniflow-refused/x", True))
         return found
 
-    monkeypatch.setattr(SandboxKernelManager, "_plan_fork", refused)
+    monkeypatch.setattr(SandboxKernelManager, "plan_fork", refused)
 
     async def main() -> tuple[bool, str]:
         manager, client = await _start(fork=True, cwd=data)
@@ -383,7 +383,7 @@ import os, sys
 from autograder.sandbox.forkserver import server as forkserver
 import ipykernel_launcher
 from ipykernel import kernelapp
-forkserver._import_all(forkserver.KERNEL_START + forkserver.NUMPY_START)
+forkserver.import_all(forkserver.KERNEL_START + forkserver.NUMPY_START)
 before = set(sys.modules)
 app = kernelapp.IPKernelApp.instance()
 app.initialize(["--transport=ipc", f"--ip={sys.argv[1]}/kernel",

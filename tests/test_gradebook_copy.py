@@ -114,7 +114,7 @@ def test_nothing_to_copy_before_the_first_release(tmp_path, monkeypatch, capsys)
 def test_a_copy_that_fails_part_way_leaves_no_file(course, tmp_path, monkeypatch, capsys):
     from sqlalchemy.exc import OperationalError
 
-    real, seen = gradebook_copy._rows, []
+    real, seen = gradebook_copy.table_rows, []
 
     def failing(connection, table):
         seen.append(table.name)
@@ -122,7 +122,7 @@ def test_a_copy_that_fails_part_way_leaves_no_file(course, tmp_path, monkeypatch
             raise OperationalError("INSERT", {}, Exception("disk I/O error"))
         return real(connection, table)
 
-    monkeypatch.setattr(gradebook_copy, "_rows", failing)
+    monkeypatch.setattr(gradebook_copy, "table_rows", failing)
     before = _digest(course / "gradebook.db")
     target = tmp_path / "half.db"
     assert _main("gradebook", "copy", "--to", f"sqlite:///{target}") == 2
@@ -134,7 +134,7 @@ def test_a_copy_that_fails_part_way_leaves_no_file(course, tmp_path, monkeypatch
 
 
 def test_a_copy_that_reads_back_otherwise_is_not_kept(course, tmp_path, monkeypatch, capsys):
-    real = gradebook_copy._comparable
+    real = gradebook_copy.comparable_rows
     calls = []
 
     def lossy(rows):
@@ -142,7 +142,7 @@ def test_a_copy_that_reads_back_otherwise_is_not_kept(course, tmp_path, monkeypa
         made = real(rows)
         return made[:-1] if len(calls) % 2 == 1 and made else made  # the target's side
 
-    monkeypatch.setattr(gradebook_copy, "_comparable", lossy)
+    monkeypatch.setattr(gradebook_copy, "comparable_rows", lossy)
     target = tmp_path / "lossy.db"
     assert _main("gradebook", "copy", "--to", f"sqlite:///{target}") == 2
     assert "reads back from the target database" in capsys.readouterr().err
@@ -197,7 +197,7 @@ def test_scores_and_lateness_are_read_at_once_and_read_the_same(course):
         return scores, late
 
     (scores, late), lazily = _statements(row_by_row)
-    (read, eager) = _statements(lambda: load._gradebook_submissions(manifest))
+    (read, eager) = _statements(lambda: load.gradebook_submissions(manifest))
     # The same answers, cells in the same order: the manual score, the extension
     # and the late penalty the fixture put there included.
     assert [(k, list(v.items())) for k, v in read[0].items()] == \

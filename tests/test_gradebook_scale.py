@@ -93,7 +93,7 @@ def _row_by_row(course, results: list) -> None:
                         grade.auto_score = scores[grade.name]
                         grade.needs_manual_grade = False
             submission.assignment.duedate = due_utc(course, result.assignment)
-            gradebook_module._record_late(course, submission, result)
+            gradebook_module.record_late(course, submission, result)
         book.db.commit()
 
 

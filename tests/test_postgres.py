@@ -529,14 +529,14 @@ def test_a_copy_to_postgresql_that_fails_part_way_leaves_the_database_empty(
     monkeypatch.delenv("MINIFLOW_DB_URL", raising=False)
     monkeypatch.chdir(on_sqlite)
     url = postgres.create_database("halfway")
-    real = gradebook_copy._rows
+    real = gradebook_copy.table_rows
 
     def failing(connection, table):
         if table.name == "comment":  # once the tables are made and most rows are in
             raise OperationalError("INSERT", {}, Exception("server closed the connection"))
         return real(connection, table)
 
-    monkeypatch.setattr(gradebook_copy, "_rows", failing)
+    monkeypatch.setattr(gradebook_copy, "table_rows", failing)
     code, said = _in_process(autograder_main, capsys)(["gradebook", "copy", "--to", url])
     assert code == 2 and "nothing was kept there" in said
     assert postgres.snapshot("halfway") == {"(triggers)": []}  # not even a table

@@ -348,7 +348,7 @@ async def _sessions(fork: bool, cwd: Path, mode: str) -> dict[str, list[str]]:
         async with _kernel(fork, cwd, mode=mode) as (manager, client):
             await client.execute_interactive(NEW_SESSIONS, timeout=60,
                                              output_hook=lambda message: None)
-            kernel = manager._kernel_pid()
+            kernel = manager.kernel_pid()
             for _ in range(50):  # the watchdog looks five times a second
                 await asyncio.sleep(0.1)
                 tree = descendants(kernel)

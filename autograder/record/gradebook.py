@@ -28,7 +28,7 @@ from autograder.record.database import (
 )
 from autograder.record.load import RESULTS, load_results, stored_details
 
-__all__ = ["forget_problem", "record_results"]
+__all__ = ["forget_problem", "record_late", "record_results"]
 
 
 def record_results(course: Course, results: Sequence[GradeResult]) -> None:
@@ -140,7 +140,7 @@ def _write_results(course: Course, gradebook: Any, results: Sequence[GradeResult
             # The due date nbgrader counts lateness from is the manifest's (release
             # writes it too; a course graded without releasing first would have none).
             submission.assignment.duedate = due_utc(course, result.assignment)
-        _record_late(course, submission, result)
+        record_late(course, submission, result)
 
 
 def _new_submission(db: Any, assignment: Any, student: str) -> Any:
@@ -164,7 +164,7 @@ def _new_submission(db: Any, assignment: Any, student: str) -> Any:
     return submission
 
 
-def _record_late(course: Course, submission: Any, result: GradeResult) -> None:
+def record_late(course: Course, submission: Any, result: GradeResult) -> None:
     """The submission time, extension and late penalty, where nbgrader keeps them.
 
     nbgrader's export then shows the same timestamp, penalty and score as

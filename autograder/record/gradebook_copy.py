@@ -18,7 +18,7 @@ from autograder.record.database import (
     shown_url,
 )
 
-__all__ = ["COPY_BATCH", "copy_gradebook", "describe_gradebook"]
+__all__ = ["COPY_BATCH", "comparable_rows", "copy_gradebook", "describe_gradebook", "table_rows"]
 
 COPY_BATCH = 500  # rows per INSERT
 
@@ -59,7 +59,7 @@ def _same_database(first: Any, second: Any) -> bool:
         (first.username or "") == (second.username or "")
 
 
-def _rows(connection: Any, table: Any) -> list[dict[str, Any]]:
+def table_rows(connection: Any, table: Any) -> list[dict[str, Any]]:
     """Every row of ``table``, in primary-key order (compared as text, as any database sorts)."""
     import sqlalchemy as sa
 
@@ -68,7 +68,7 @@ def _rows(connection: Any, table: Any) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: [str(row[k]) for k in keys])
 
 
-def _comparable(rows: list[dict[str, Any]]) -> list[list[tuple[str, Any]]]:
+def comparable_rows(rows: list[dict[str, Any]]) -> list[list[tuple[str, Any]]]:
     """Rows as two databases can compare them: times as ISO text, numbers as floats."""
     import datetime
 
@@ -164,12 +164,13 @@ def copy_gradebook(course: Course, target: str) -> dict[str, int]:
                                         "VALUES (:version)"), {"version": version})
             copied = {}
             for table in tables:
-                rows = copied[table.name] = _rows(reading, table)
+                rows = copied[table.name] = table_rows(reading, table)
                 for start in range(0, len(rows), COPY_BATCH):
                     writing.execute(table.insert(), rows[start:start + COPY_BATCH])
                 counts[table.name] = len(rows)
             for table in tables:  # read back: what the target holds is what was read
-                if _comparable(_rows(writing, table)) != _comparable(copied[table.name]):
+                written = comparable_rows(table_rows(writing, table))
+                if written != comparable_rows(copied[table.name]):
                     raise GradebookError(
                         f"the table {table.name} reads back from {there} other than it was "
                         "written, so nothing was kept there; the course gradebook is "

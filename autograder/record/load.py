@@ -20,7 +20,7 @@ from autograder.core.reasons import Reason
 from autograder.core.results import CellGrade, GradeResult, Lateness, Status
 from autograder.record.database import db_url, open_gradebook
 
-__all__ = ["RESULTS", "load_results", "stored_details"]
+__all__ = ["RESULTS", "gradebook_submissions", "load_results", "stored_details"]
 
 RESULTS = Path("autograded") / "results.json"
 
@@ -67,7 +67,7 @@ def _penalty(submission: Any) -> float:
                      for notebook in submission.notebooks))
 
 
-def _gradebook_submissions(course: Course) -> tuple[
+def gradebook_submissions(course: Course) -> tuple[
         dict[tuple[str, str], dict[str, tuple[float, float]]],
         dict[tuple[str, str], dict[str, Any]]]:
     """Every submission the gradebook holds, by (assignment, student): {cell: (score,
@@ -107,7 +107,7 @@ def load_results(course: Course, stored: dict[tuple[str, str], GradeResult] | No
     them is changed.
     """
     stored = stored_details(course) if stored is None else stored
-    gradebook, lateness = _gradebook_submissions(course)
+    gradebook, lateness = gradebook_submissions(course)
     merged: dict[tuple[str, str], GradeResult] = {}
     for key in sorted(set(stored) | set(gradebook)):
         record = stored.get(key) or GradeResult(key[1], key[0], Status.GRADED)

@@ -2,7 +2,7 @@
 from a fork server (``autograder/sandbox/forkserver/``: as root, in bubblewrap).
 
 Mixed into ``SandboxKernelManager`` (``autograder.sandbox.manager``): the
-manager plans the fork as it builds the kernel's command (``_plan_fork``, from
+manager plans the fork as it builds the kernel's command (``plan_fork``, from
 the same binds and environment as bubblewrap's, ``autograder.sandbox.command``),
 then launches the kernel here, and starts its watchdog
 (``autograder.sandbox.watchdog``). Whenever the fork server cannot be had, the
@@ -68,7 +68,7 @@ class KernelLaunch:
 
     # -- a fork server's kernel (autograder/sandbox/forkserver/server.py) ----------
 
-    def _plan_fork(self, kernel_cmd: list[str], cwd: Path | None) -> dict[str, Any] | None:
+    def plan_fork(self, kernel_cmd: list[str], cwd: Path | None) -> dict[str, Any] | None:
         """What the fork server needs to fork this kernel; None: start it as usual."""
         if not (self.fork_server and self._active_mode == "bwrap" and os.geteuid() == 0
                 and hasattr(os, "pidfd_open") and len(kernel_cmd) > 3

@@ -138,6 +138,11 @@ class SandboxKernelManager(KernelLaunch, KernelCommand, KernelWatchdog, AsyncKer
                 "NPROC": self.process_limit, "FSIZE": parse_size(self.file_size_limit),
                 "NOFILE": self.open_files_limit}
 
+    @property
+    def scratch(self) -> Path | None:
+        """The kernel's own folder (sockets, connection file, working copy), None once removed."""
+        return getattr(self, "_scratch", None)
+
     # -- start ----------------------------------------------------------------
 
     async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
@@ -162,7 +167,7 @@ class SandboxKernelManager(KernelLaunch, KernelCommand, KernelWatchdog, AsyncKer
         self.connection_file = str(self._scratch / "c" / "kernel.json")
         kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
         wrapped = self._wrap(kernel_cmd, kw, cwd)
-        self._fork_plan = self._plan_fork(kernel_cmd, cwd)
+        self._fork_plan = self.plan_fork(kernel_cmd, cwd)
         return wrapped
 
     def _font_file(self) -> Path | None:
@@ -186,7 +191,7 @@ class SandboxKernelManager(KernelLaunch, KernelCommand, KernelWatchdog, AsyncKer
         return socket
 
     async def _async_interrupt_kernel(self) -> None:
-        pid = self._kernel_pid()
+        pid = self.kernel_pid()
         if pid is not None:
             try:
                 os.kill(pid, signal.SIGINT)

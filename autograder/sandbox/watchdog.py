@@ -62,7 +62,7 @@ class KernelWatchdog:
             if process.poll() is not None:
                 return
             tree = descendants(process.pid)
-            if kernel is None and (kernel := self._kernel_pid()) is not None:
+            if kernel is None and (kernel := self.kernel_pid()) is not None:
                 groups.add(autogroup(kernel))
             if kernel is not None:
                 demote_new_sessions(tree, groups)
@@ -125,7 +125,7 @@ class KernelWatchdog:
 
     # -- which process is the kernel ----------------------------------------------
 
-    def _kernel_pid(self) -> int | None:
+    def kernel_pid(self) -> int | None:
         """The kernel's process id on this machine (inside bwrap: the child of its init)."""
         process = getattr(self.provisioner, "process", None)
         if process is None or process.poll() is not None:

@@ -300,7 +300,7 @@ KERNEL_START = ("ipykernel.debugger", "IPython.core.debugger", "IPython.core.com
 NUMPY_START = ("numpy.random", "numpy.testing")
 
 
-def _import_all(names: list[str] | tuple[str, ...]) -> None:
+def import_all(names: list[str] | tuple[str, ...]) -> None:
     for name in names:
         try:
             __import__(name)
@@ -315,11 +315,11 @@ def serve(control: socket.socket) -> None:
     every forked kernel shows as its own.
     """
     message, _, _, _ = socket.recv_fds(control, 1 << 16, 0)
-    _import_all(json.loads(message or b"[]"))
+    import_all(json.loads(message or b"[]"))
     import ipykernel_launcher  # noqa: F401
     from ipykernel import kernelapp  # noqa: F401
 
-    _import_all(KERNEL_START + (NUMPY_START if "numpy" in sys.modules else ()))
+    import_all(KERNEL_START + (NUMPY_START if "numpy" in sys.modules else ()))
     gc.collect()
     gc.freeze()  # the collector would otherwise touch, and so copy, every inherited page
     me = os.pidfd_open(os.getpid())
