@@ -77,9 +77,9 @@ def _instrument() -> None:
     execute = nbgrader_plugins.SandboxedExecute
     _timed(execute, "async_start_new_kernel", "launch")
     _timed(NotebookClient, "async_start_new_kernel_client", "ready")
-    _timed(execute, "_start_spare", "spare")
-    _timed(execute, "_claim_spare", "ready")
-    ask = execute._ask
+    _timed(execute, "start_spare", "spare")
+    _timed(execute, "claim_spare", "ready")
+    ask = execute.ask_kernel
 
     async def probing(self: Any, code: str, index: int) -> str:
         self._profiling_probe = True
@@ -90,7 +90,7 @@ def _instrument() -> None:
             self._profiling_probe = False
             SPENT["probes"] += time.perf_counter() - started
 
-    execute._ask = probing
+    execute.ask_kernel = probing
     run_cell = NotebookClient.async_execute_cell
 
     async def cell(self: Any, cell: Any, index: int, **kwargs: Any) -> Any:

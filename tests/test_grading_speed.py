@@ -240,13 +240,13 @@ def claims(monkeypatch):
     kernels = Path(tempfile.mkdtemp(prefix="mfs", dir="/tmp"))  # short: sockets live below
     monkeypatch.setenv("MINIFLOW_SANDBOX_TMPDIR", str(kernels))
     claimed: list = []
-    claim = nbgrader_plugins.SandboxedExecute._claim_spare
+    claim = nbgrader_plugins.SandboxedExecute.claim_spare
 
     async def recording(self, key):
         claimed.append(await claim(self, key))
         return claimed[-1]
 
-    monkeypatch.setattr(nbgrader_plugins.SandboxedExecute, "_claim_spare", recording)
+    monkeypatch.setattr(nbgrader_plugins.SandboxedExecute, "claim_spare", recording)
     return claimed, kernels
 
 
@@ -254,7 +254,7 @@ def test_the_next_notebook_runs_on_the_spare_kernel_started_ahead(tmp_path, monk
                                                                    claims):
     claimed, kernels = claims
     started: list = []
-    start = nbgrader_plugins.SandboxedExecute._start_spare
+    start = nbgrader_plugins.SandboxedExecute.start_spare
 
     forked: list[str] = []
 
@@ -263,7 +263,7 @@ def test_the_next_notebook_runs_on_the_spare_kernel_started_ahead(tmp_path, monk
         started.append(spare.waiting_spare())
         forked.append(type(started[-1].provisioner.process).__name__)
 
-    monkeypatch.setattr(nbgrader_plugins.SandboxedExecute, "_start_spare", noting)
+    monkeypatch.setattr(nbgrader_plugins.SandboxedExecute, "start_spare", noting)
     notebook = ROOT / "source" / FIRST.name / FIRST.notebook_file
     task = {"root": str(ROOT), "student": "s1", "notebook": str(notebook), "notes": [],
             "assignment": {**asdict(FIRST), "notebook_file": FIRST.notebook_file},
@@ -735,13 +735,13 @@ def test_the_guard_is_asked_in_each_cell_s_own_request(tmp_path, monkeypatch, in
     # expression evaluated, so the guard is then asked apart. Either way a
     # change is noticed after the cell that made it.
     asked: list[str] = []
-    ask = nbgrader_plugins.SandboxedExecute._ask
+    ask = nbgrader_plugins.SandboxedExecute.ask_kernel
 
     async def recording(self, code, index):
         asked.append(code)
         return await ask(self, code, index)
 
-    monkeypatch.setattr(nbgrader_plugins.SandboxedExecute, "_ask", recording)
+    monkeypatch.setattr(nbgrader_plugins.SandboxedExecute, "ask_kernel", recording)
     cells = [nbformat.v4.new_code_cell("x = 1"),
              nbformat.v4.new_code_cell("raise ValueError('a mistake')"),
              nbformat.v4.new_code_cell("import numpy as np\nnp.allclose = lambda *a, **k: True"),

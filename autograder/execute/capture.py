@@ -29,9 +29,18 @@ class OutputCaptureMixin:
 
     async def async_execute_cell(self, cell: NotebookNode, cell_index: int,
                                  *args: Any, **kwargs: Any) -> NotebookNode:
+        self.begin_cell(cell)
+        return await super().async_execute_cell(cell, cell_index, *args, **kwargs)
+
+    def begin_cell(self, cell: NotebookNode) -> None:
+        """``cell`` starts running: its own output budget begins."""
         self._output.new_cell()
         self._running = cell
-        return await super().async_execute_cell(cell, cell_index, *args, **kwargs)
+
+    @property
+    def output_budget(self) -> OutputBudget:
+        """What this notebook's outputs have cost so far (``OutputBudget``)."""
+        return self._output
 
     def _new_budget(self) -> OutputBudget:
         return OutputBudget(parse_size(self.max_cell_output),

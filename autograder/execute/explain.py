@@ -39,7 +39,7 @@ def grade_id(cell: NotebookNode) -> str | None:
 
 
 def guard_answer(reply: dict | None) -> str | None:
-    """The guard's answer in an execute reply's user expressions, as ``_ask`` prints it.
+    """The guard's answer in an execute reply's user expressions, as ``ask_kernel`` prints it.
 
     None when the cell did not run to the end (the kernel then evaluates no
     expression); "" (no answer: the guard was taken away) when the expression

@@ -4,7 +4,7 @@ With ``trusted`` on, ``SandboxedExecute`` installs the tamper guard
 (``autograder.kernel.guard``) before the first cell and asks it after each
 code cell what student code changed, as a user expression in the cell's own
 execute request (``guard_in_request``) or in a probe program of its own
-(``_ask``); a test cell after a change gets a ``TamperingDetected`` note.
+(``ask_kernel``); a test cell after a change gets a ``TamperingDetected`` note.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class GuardMixin:
         The kernel evaluates a request's user expressions right after its
         code, before it replies: asking the guard there costs no round trip of
         its own (there is one for every code cell). The guard's answer, as
-        ``_ask`` would have printed it; None when the kernel evaluated no
+        ``ask_kernel`` would have printed it; None when the kernel evaluated no
         expression (the cell raised, or was not run), and then the grader asks
         in a request of its own, as before.
         """
@@ -67,7 +67,7 @@ class GuardMixin:
                            said: str | None = None) -> None:
         """Ask the guard what student code changed (unless ``said``); note each change once."""
         if said is None:
-            said = await self._ask(f"print('MINIFLOW-GUARD ' + {guard}())", index)
+            said = await self.ask_kernel(f"print('MINIFLOW-GUARD ' + {guard}())", index)
         for change in guard_changes(said):
             if not any(c.startswith(change) for c in changed):
                 changed.append(f"{change} (noticed after cell {index + 1})")
@@ -82,7 +82,7 @@ class GuardMixin:
                 "TamperingDetected", "code in this notebook changed what the tests rely "
                 f"on: {'; '.join(changed[:5])}"))
 
-    async def _ask(self, code: str, index: int) -> str:
+    async def ask_kernel(self, code: str, index: int) -> str:
         """Run a probe program in the kernel; what it printed (and raised), capped."""
         probe = NotebookNode(cell_type="code", source=code, metadata={}, outputs=[],
                              execution_count=None)

@@ -202,7 +202,7 @@ class SandboxedExecute(SpareKernelMixin, OutputCaptureMixin, GuardMixin, JudgeMi
         self._time_used = 0.0
         cwd = self.resources.get("metadata", {}).get("path") or None
         spare_key = self.spare_key(cwd) if self.owns_km else None
-        self.km = await self._claim_spare(spare_key) if self.owns_km else self.km
+        self.km = await self.claim_spare(spare_key) if self.owns_km else self.km
         while True:
             died: tuple[int, tuple[DeathCause, str]] | None = None
             async with self.async_setup_kernel():
@@ -214,9 +214,9 @@ class SandboxedExecute(SpareKernelMixin, OutputCaptureMixin, GuardMixin, JudgeMi
                 assert reply is not None
                 self.nb.metadata["language_info"] = reply["content"]["language_info"]
                 if not deaths:
-                    await self._start_spare(spare_key, cwd)
+                    await self.start_spare(spare_key, cwd)
                 if self.trusted and self.nb.cells:
-                    await self._ask(f"import autograder.kernel.guard\n"
+                    await self.ask_kernel(f"import autograder.kernel.guard\n"
                                     f"autograder.kernel.guard.install({guard!r})", 0)
                 index = 0
                 try:

@@ -91,7 +91,7 @@ class SpareKernelMixin:
                            data_signature(Path(cwd) if cwd else None), cwd is None],
                           sort_keys=True, default=repr)
 
-    async def _claim_spare(self, key: str | None) -> Any:
+    async def claim_spare(self, key: str | None) -> Any:
         """The spare kernel started for this notebook, if it is still the right one."""
         global _spare
         spare, _spare = _spare, None
@@ -107,9 +107,9 @@ class SpareKernelMixin:
     def start_spare_for(self, nb: NotebookNode, cwd: str) -> None:
         """Start, now, the kernel ``nb`` run in ``cwd`` would claim (a worker's first)."""
         self.nb = nb
-        run_sync(self._start_spare)(self.spare_key(cwd), cwd)
+        run_sync(self.start_spare)(self.spare_key(cwd), cwd)
 
-    async def _start_spare(self, key: str | None, cwd: str | None) -> None:
+    async def start_spare(self, key: str | None, cwd: str | None) -> None:
         """Start the next notebook's kernel now; it boots while this notebook runs."""
         global _spare
         if key is None:

@@ -105,7 +105,7 @@ def start_first_kernel(root: Path, name: str, notebook: str, sandbox: str) -> No
     This one is started as that notebook's own preprocessor would start its
     spare (the course's configuration, the source notebook's kernel, the
     assignment's data files) and is used only if all of that matches what
-    the first notebook needs (``SandboxedExecute._claim_spare``); otherwise it
+    the first notebook needs (``SandboxedExecute.claim_spare``); otherwise it
     is stopped and the notebook starts its own. It runs no student code
     until a notebook claims it.
     """

@@ -57,8 +57,7 @@ def _run(execute: SandboxedExecute, index: int, messages: list[dict]) -> list[No
     cell = execute.nb.cells[index]
     cell.outputs = []  # as nbclient's async_execute_cell starts a cell
     execute.clear_before_next_output = False
-    execute._output.new_cell()
-    execute._running = cell
+    execute.begin_cell(cell)
     for message in messages:
         execute.process_message(message, cell, index)
     return cell.outputs
@@ -84,7 +83,7 @@ def test_output_without_end_is_dropped_past_the_cells_budget_with_one_note(execu
     outputs = _run(execute, 0, [_stream("x" * 100)] * 500 + [_display("y" * 100)] * 50)
     assert _size(outputs) < CELL + 500
     assert _text(outputs).count(NOTE) == 1
-    assert execute._output.dropped > 40_000
+    assert execute.output_budget.dropped > 40_000
 
 
 @pytest.mark.parametrize("failure", [_error("the loss should be 0.25, got 7.0"),
@@ -105,7 +104,7 @@ def test_a_huge_failure_is_cut_short_but_kept_and_the_first_error_is_not_displac
     huge = "w" * 1_000_000
     outputs = _run(execute, 0, [_stream(huge, name="stderr"), _stream(huge, name="stderr"),
                                 _error(huge, ename="ValueError"), _error("a second error")])
-    assert _size(outputs) < 3 * execute._output.FAILURE_ROOM
+    assert _size(outputs) < 3 * execute.output_budget.FAILURE_ROOM
     errors = [o for o in outputs if o.output_type == "error"]
     assert [o.ename for o in errors] == ["ValueError"]
     assert errors[0].evalue.endswith("[cut short by the grader]")
@@ -128,7 +127,7 @@ def test_past_the_notebooks_budget_later_cells_keep_only_their_failures(execute)
     outputs = _run(execute, 1, [_stream("late output" + "." * 600), _error("a failed check")])
     assert "late output" not in _text(outputs)
     assert [o.evalue for o in outputs if o.output_type == "error"] == ["a failed check"]
-    assert execute._output.notebook <= NOTEBOOK + execute._output.FAILURE_ROOM
+    assert execute.output_budget.notebook <= NOTEBOOK + execute.output_budget.FAILURE_ROOM
 
 
 def test_an_update_that_would_copy_one_output_everywhere_is_dropped(execute):
@@ -136,7 +135,7 @@ def test_an_update_that_would_copy_one_output_everywhere_is_dropped(execute):
     outputs = _run(execute, 0, small)
     assert len(outputs) == 10
     # Each new copy rewrites the ones before with the same data: that costs nothing more.
-    assert execute._output.notebook == 10 * execute._output.shown["everywhere"] < CELL
+    assert execute.output_budget.notebook == 10 * execute.output_budget.shown["everywhere"] < CELL
     update = _message("update_display_data", data={"text/plain": "z" * 1000}, metadata={},
                       transient={"display_id": "everywhere"})
     _run(execute, 1, [update])
@@ -150,10 +149,10 @@ def test_an_update_that_would_copy_one_output_everywhere_is_dropped(execute):
 
 def test_a_probe_or_replay_costs_the_notebooks_budget_nothing(execute):
     _run(execute, 0, [_stream("x" * 900)])
-    spent = execute._output.notebook
-    with execute._output.discarded():
+    spent = execute.output_budget.notebook
+    with execute.output_budget.discarded():
         _run(execute, 1, [_stream("y" * 900)] * 3)
-    assert execute._output.notebook == spent
+    assert execute.output_budget.notebook == spent
 
 
 def test_widget_messages_are_not_kept(execute):
@@ -185,4 +184,4 @@ def test_a_clear_that_waits_for_an_output_that_is_dropped_empties_nothing(execut
     # The clear waits for the next kept output, and there is none: the cell keeps its
     # outputs, its failure among them, and the budget still counts them.
     assert [o.evalue for o in outputs if o.output_type == "error"] == ["a failed check"]
-    assert execute._output.cell >= 900 and execute._output.failures == {"error"}
+    assert execute.output_budget.cell >= 900 and execute.output_budget.failures == {"error"}
