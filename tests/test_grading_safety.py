@@ -634,7 +634,7 @@ def test_workers_started_beside_long_tasks_are_bounded_and_let_go():
 
     def busy(seconds):
         return workers.Worker(0, None, -1, Path("log"), task={"id": 1},
-                               started=time.monotonic() - seconds)
+                              started=time.monotonic() - seconds)
 
     idle = workers.Worker(0, None, -1, Path("log"))
     assert pool.allowed([busy(1), busy(1)]) == 2

@@ -149,7 +149,7 @@ def as_float_array(value: Any, what: str) -> np.ndarray:
         return np.array(value, dtype=np.float64)
     except (TypeError, ValueError):
         fail(f"{what} should be a number or numpy array, got {type(value).__name__}: "
-              f"{value!r:.200}")
+             f"{value!r:.200}")
         raise  # unreachable; keeps type checkers content
 
 
@@ -201,8 +201,8 @@ def assert_close(
     worst = worst_element(got_array, expected_array)
     numbers = f"expected {expected_array[worst]:.6g}, got {got_array[worst]:.6g}"
     fail(_failure(f"wrong value at element {worst}: {numbers}",
-                   f"{what} is wrong at element {worst}: {numbers} (shape "
-                   f"{expected_array.shape}).", found))
+                  f"{what} is wrong at element {worst}: {numbers} (shape "
+                  f"{expected_array.shape}).", found))
 
 
 def _failure(problem: str, details: str, found: tuple[Any, str] | None) -> str:
@@ -281,7 +281,7 @@ def random_inputs(shapes: Sequence[tuple[int, ...]], seed: int, *, scale: float 
 
 
 def build_node(cls: type, values: Sequence[Any], names: Sequence[str] | None
-           ) -> tuple[list[Input], Node]:
+               ) -> tuple[list[Input], Node]:
     names = list(names) if names else [f"input{i}" for i in range(len(values))]
     inputs = [Input(n) for n in names]
     try:

@@ -217,7 +217,7 @@ class SandboxedExecute(SpareKernelMixin, OutputCaptureMixin, GuardMixin, JudgeMi
                     await self.start_spare(spare_key, cwd)
                 if self.trusted and self.nb.cells:
                     await self.ask_kernel(f"import autograder.kernel.guard\n"
-                                    f"autograder.kernel.guard.install({guard!r})", 0)
+                                          f"autograder.kernel.guard.install({guard!r})", 0)
                 index = 0
                 try:
                     # A fresh kernel: rebuild the state, then go on where the last one died.
