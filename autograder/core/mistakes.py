@@ -219,10 +219,10 @@ def worst_element(got: np.ndarray, expected: np.ndarray) -> tuple[int, ...]:
     import numpy as np
 
     error = np.abs(np.asarray(got, dtype=float) - np.asarray(expected, dtype=float))
-    if not error.ndim:
+    if not error.ndim or not error.size:
         return ()
     error = np.where(np.isnan(error), np.inf, error)
-    largest = error.max() if error.size else 0.0
+    largest = error.max()
     flat = int(np.argmax(error >= largest * (1 - TIE)))
     return tuple(int(i) for i in np.unravel_index(flat, error.shape))
 

@@ -71,7 +71,7 @@ def _close(got: Any, want: Any, shape: list[int] | None, what: str,
             return _wrong(words, mistake)
         return _wrong(f"{words}. Likely mistake: {found[1]}", mistake)
     if not np.allclose(got_array, want_array, rtol=RTOL, atol=ATOL, equal_nan=False):
-        worst = worst_element(got_array, want_array) if got_array.size else ()
+        worst = worst_element(got_array, want_array)
         where = (f"at element {worst}: expected {want_array[worst]:.6g}, "
                  f"got {got_array[worst]:.6g}")
         if found is None:

@@ -167,3 +167,4 @@ def test_the_worst_element_is_the_largest_error_and_nan_before_any_number():
     got[1, 0] = np.nan
     assert worst_element(got, want) == (1, 0)
     assert worst_element(np.float64(2.0), np.float64(1.0)) == ()
+    assert worst_element(np.zeros((0, 3)), np.ones((0, 3))) == ()
