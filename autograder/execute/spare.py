@@ -148,8 +148,7 @@ def waiting_spare() -> Any | None:
 
 def spare_pid() -> int | None:
     """The process id of this process's spare kernel (its sandbox), if one is waiting."""
-    process = getattr(getattr(_spare[0], "provisioner", None), "process", None) \
-        if _spare is not None else None
+    process = getattr(getattr(waiting_spare(), "provisioner", None), "process", None)
     return process.pid if process is not None and process.poll() is None else None
 
 
